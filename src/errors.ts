@@ -1,0 +1,75 @@
+/**
+ * The one registry of FalconQueue's operating errors.
+ *
+ * An operating error (bad input, a full disk, a follower asked to write) is a value with a stable
+ * code and a message a person can act on. It crosses threads and sockets as `{ code, message }`,
+ * never as a thrown exception. Programmer errors (a broken invariant) are assertions: they stop
+ * the actor, and the supervisor decides what happens next.
+ *
+ * Codes are stable: clients match on them. Add new ones at the end of a group; never renumber.
+ *
+ * Runs on: every thread.
+ */
+
+export const errorCodes = {
+  // Client-facing (docs/protocol.md lists these with their numbers).
+  INVALID_ARGUMENT: 1,
+  NOT_FOUND: 2,
+  NOT_LEADER: 3,
+  UNAVAILABLE: 4,
+  RESOURCE_EXHAUSTED: 5,
+  LEASE_LOST: 6,
+  FRAME_TOO_LARGE: 7,
+  MALFORMED_FRAME: 8,
+  // Node-internal, reported in logs, /status and exit messages.
+  CONFIG_INVALID: 100,
+  DISK_FULL: 101,
+  IO_ERROR: 102,
+  CORRUPTION: 103,
+  PROPOSAL_DROPPED: 104,
+  RING_FULL: 105,
+  ACTOR_FAILED: 106,
+  INTERNAL: 199,
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+/** An operating error as a value. `detail` carries machine-readable context (file, offset, field). */
+export interface FalconError {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly detail?: Readonly<Record<string, string | number | boolean>>;
+}
+
+export function falconError(
+  code: ErrorCode,
+  message: string,
+  detail?: Readonly<Record<string, string | number | boolean>>,
+): FalconError {
+  return detail === undefined ? { code, message } : { code, message, detail };
+}
+
+export function isFalconError(value: unknown): value is FalconError {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as { code?: unknown; message?: unknown };
+  return typeof candidate.code === 'string' && candidate.code in errorCodes && typeof candidate.message === 'string';
+}
+
+/**
+ * A thrown wrapper for the few places where an operating error must unwind a call stack inside
+ * one thread (config loading at start-up, WAL recovery). It is caught at the thread's edge and
+ * turned back into a `FalconError` value before it crosses anything.
+ */
+export class FalconFailure extends Error {
+  readonly error: FalconError;
+  constructor(error: FalconError) {
+    super(error.message);
+    this.name = `FalconFailure(${error.code})`;
+    this.error = error;
+  }
+}
+
+/** Stops the actor with the numbers in the message: a broken invariant is never an operating error. */
+export function assert(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Error(`assertion failed: ${message}`);
+}
