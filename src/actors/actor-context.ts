@@ -1,0 +1,40 @@
+/**
+ * What a role (WAL writer, Replicator, ...) gets from the actor runtime, and what it gives back.
+ *
+ * A role never touches another thread's memory: it sends messages to its neighbours through
+ * `send`, and receives theirs through `onMessage`. It must not block its event loop for longer
+ * than the liveness timeout, or the supervisor will declare it stuck and restart it.
+ *
+ * Runs on: an actor thread.
+ */
+import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
+import type { Logger } from '../logging/logger.js';
+import type { LinkMessage } from './actor-messages.js';
+import type { ActorName } from '../supervisor/topology.js';
+
+export interface ActorContext {
+  readonly actor: ActorName;
+  readonly node: NodeConfig;
+  readonly config: ClusterConfig;
+  readonly logger: Logger;
+  /** 1 for the first start, +1 for every restart by the supervisor. */
+  readonly incarnation: number;
+  readonly neighbours: readonly ActorName[];
+  /** Writes `message` to the ring towards `to`. False when the ring is full: apply backpressure. */
+  send(to: ActorName, message: LinkMessage): boolean;
+  /** Waits (bounded) for room on the ring towards `to`. False if there was still none. */
+  sendWhenRoom(to: ActorName, message: LinkMessage, timeoutMs: number): Promise<boolean>;
+}
+
+export interface ActorRole {
+  /** Set-up that must finish before the actor reports ready (open files, bind sockets). */
+  start(): Promise<void>;
+  /** A role message from a neighbour (probes never reach here). */
+  onMessage(from: ActorName, message: LinkMessage): void;
+  /** Orderly stop: flush, close. Bounded by the supervisor's shutdown timeout. */
+  stop(): Promise<void>;
+  /** Figures for /status, read on request. */
+  status(): Readonly<Record<string, unknown>>;
+}
+
+export type ActorRoleFactory = (context: ActorContext) => ActorRole;

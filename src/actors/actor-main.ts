@@ -1,0 +1,197 @@
+/**
+ * The entry point of every actor thread: wires a role to its rings, beats its liveness counter,
+ * answers probes and control requests, and stops on request.
+ *
+ * Keep-alive: a pending `Atomics.waitAsync` does not keep a Node 20 worker alive. The liveness
+ * interval below is the handle that does; it is cleared only when the actor stops, after which
+ * the thread exits on purpose.
+ *
+ * Failure: anything a role throws, synchronously or from a rejected promise, ends this thread with
+ * an uncaught error. The supervisor sees the `error` event and applies its restart policy.
+ *
+ * Runs on: an actor thread (worker_threads).
+ */
+import { workerData } from 'node:worker_threads';
+import { createLogger, type Logger } from '../logging/logger.js';
+import { beat } from '../supervisor/liveness.js';
+import { neighboursOf, type ActorName } from '../supervisor/topology.js';
+import type { ActorContext, ActorRole, ActorRoleFactory } from './actor-context.js';
+import { isControlToActor, isLinkMessage, type ActorToControl, type ControlToActor, type LinkMessage } from './actor-messages.js';
+import { actorRoles } from './actor-roles.js';
+import { checkActorWorkerData, type ActorWorkerData } from './actor-worker-data.js';
+import { RingReceiver, RingSender } from '../ring/ring-channel.js';
+
+interface Link {
+  readonly sender: RingSender<LinkMessage>;
+  readonly receiver: RingReceiver<unknown>;
+  probeSeq: number;
+  answered: boolean;
+}
+
+class ActorRuntime {
+  private readonly data: ActorWorkerData;
+  private readonly logger: Logger;
+  private readonly controlSender: RingSender<ActorToControl>;
+  private readonly controlReceiver: RingReceiver<unknown>;
+  private readonly links = new Map<ActorName, Link>();
+  private readonly stopSignal = new AbortController();
+  private readonly livenessTimer: NodeJS.Timeout;
+  private role: ActorRole | undefined;
+  private readySent = false;
+  private stopping = false;
+
+  constructor(data: ActorWorkerData) {
+    this.data = data;
+    this.logger = createLogger({
+      level: data.config.logging.level,
+      format: data.logFormat,
+      bindings: { node: data.node.id, actor: data.actor },
+    });
+    const liveness = new Int32Array(data.liveness);
+    beat(liveness, data.livenessSlot);
+    this.livenessTimer = setInterval(() => beat(liveness, data.livenessSlot), data.config.supervisor.livenessIntervalMs);
+    this.controlSender = new RingSender<ActorToControl>(data.control.outbound);
+    this.controlReceiver = new RingReceiver<unknown>(data.control.inbound);
+    for (const neighbour of neighboursOf(data.actor)) {
+      const pair = data.links[neighbour];
+      if (pair === undefined) throw new Error(`actor ${data.actor} has no rings for its neighbour ${neighbour}`);
+      this.links.set(neighbour, {
+        sender: new RingSender<LinkMessage>(pair.outbound),
+        receiver: new RingReceiver<unknown>(pair.inbound),
+        probeSeq: 0,
+        answered: false,
+      });
+    }
+  }
+
+  async run(): Promise<void> {
+    const factory = await this.loadRoleFactory();
+    this.role = factory(this.context());
+    this.startReceiving();
+    await this.role.start();
+    for (const [neighbour, link] of this.links) this.probe(neighbour, link);
+    this.maybeReady();
+    this.logger.debug({ incarnation: this.data.incarnation }, 'actor started');
+  }
+
+  private async loadRoleFactory(): Promise<ActorRoleFactory> {
+    if (this.data.roleModuleUrl === undefined || this.data.roleModuleUrl === '') return actorRoles[this.data.actor];
+    const module = (await import(this.data.roleModuleUrl)) as { createRole?: ActorRoleFactory };
+    if (typeof module.createRole !== 'function') throw new Error(`${this.data.roleModuleUrl} has no createRole export`);
+    return module.createRole;
+  }
+
+  private context(): ActorContext {
+    return {
+      actor: this.data.actor,
+      node: this.data.node,
+      config: this.data.config,
+      logger: this.logger,
+      incarnation: this.data.incarnation,
+      neighbours: [...this.links.keys()],
+      send: (to, message) => this.linkTo(to).sender.send(message),
+      sendWhenRoom: (to, message, timeoutMs) => this.linkTo(to).sender.sendAsync(message, timeoutMs),
+    };
+  }
+
+  private linkTo(neighbour: ActorName): Link {
+    const link = this.links.get(neighbour);
+    if (link === undefined) throw new Error(`actor ${this.data.actor} has no link to ${neighbour}`);
+    return link;
+  }
+
+  private startReceiving(): void {
+    const signal = this.stopSignal.signal;
+    this.watch(this.controlReceiver.run((message) => this.onControl(message), signal));
+    for (const [neighbour, link] of this.links) {
+      this.watch(link.receiver.run((message) => this.onLinkMessage(neighbour, link, message), signal));
+    }
+  }
+
+  /** A receive loop that fails ends the thread with that error (see the header). */
+  private watch(loop: Promise<void>): void {
+    loop.catch((error: unknown) => {
+      setImmediate(() => {
+        throw error;
+      });
+    });
+  }
+
+  private onControl(message: unknown): void {
+    if (!isControlToActor(message)) {
+      this.logger.error({ message }, 'malformed control message from the supervisor');
+      return;
+    }
+    this.handleControl(message);
+  }
+
+  private handleControl(message: ControlToActor): void {
+    switch (message.type) {
+      case 'ping':
+        this.controlSender.send({ type: 'pong', seq: message.seq });
+        return;
+      case 'status':
+        this.controlSender.send({ type: 'status', seq: message.seq, status: this.status() });
+        return;
+      case 'stop':
+        void this.stop(message.reason);
+        return;
+    }
+  }
+
+  private status(): Readonly<Record<string, unknown>> {
+    const links: Record<string, boolean> = {};
+    for (const [neighbour, link] of this.links) links[neighbour] = link.answered;
+    return { incarnation: this.data.incarnation, ready: this.readySent, linksAnswered: links, role: this.role?.status() ?? {} };
+  }
+
+  private onLinkMessage(neighbour: ActorName, link: Link, message: unknown): void {
+    if (!isLinkMessage(message)) {
+      this.logger.error({ from: neighbour }, 'malformed message on a link ring; dropped');
+      return;
+    }
+    if (message.type === 'ping' && typeof message.seq === 'number') {
+      link.sender.send({ type: 'pong', seq: message.seq });
+      return;
+    }
+    if (message.type === 'pong') {
+      link.answered = true;
+      this.maybeReady();
+      return;
+    }
+    this.role?.onMessage(neighbour, message);
+  }
+
+  /** One ping per link at start: its pong proves both rings of the link are wired end to end. */
+  private probe(neighbour: ActorName, link: Link): void {
+    link.probeSeq += 1;
+    if (!link.sender.send({ type: 'ping', seq: link.probeSeq })) {
+      this.logger.warn({ to: neighbour }, 'link ring full at start-up; probe not sent');
+    }
+  }
+
+  private maybeReady(): void {
+    if (this.readySent || this.role === undefined) return;
+    for (const link of this.links.values()) if (!link.answered) return;
+    this.readySent = true;
+    this.controlSender.send({ type: 'ready' });
+  }
+
+  private async stop(reason: string): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.controlSender.send({ type: 'stopping' });
+    this.logger.debug({ reason }, 'actor stopping');
+    await this.role?.stop();
+    this.stopSignal.abort();
+    clearInterval(this.livenessTimer);
+    process.exit(0);
+  }
+}
+
+const runtime = new ActorRuntime(checkActorWorkerData(workerData));
+runtime.run().catch((error: unknown) => {
+  setImmediate(() => {
+    throw error;
+  });
+});

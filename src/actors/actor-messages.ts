@@ -1,0 +1,50 @@
+/**
+ * Messages every actor understands, whatever its role.
+ *
+ * Control ring (supervisor <-> actor): the supervisor pings, asks for a stop; the actor answers
+ * pongs, says when it is ready and when it is stopping. Link rings (actor <-> actor): `ping` and
+ * `pong` prove that a link is wired end to end; they are answered by the actor runtime itself, so
+ * role code (WAL, Raft, queue) only ever sees its own message types.
+ *
+ * Every message is a plain object with a string `type`, encoded with MessagePack on the ring.
+ *
+ * Runs on: supervisor and every actor thread.
+ */
+
+export type ControlToActor =
+  | { readonly type: 'ping'; readonly seq: number }
+  | { readonly type: 'status'; readonly seq: number }
+  | { readonly type: 'stop'; readonly reason: string };
+
+export type ActorToControl =
+  | { readonly type: 'pong'; readonly seq: number }
+  | { readonly type: 'status'; readonly seq: number; readonly status: Readonly<Record<string, unknown>> }
+  | { readonly type: 'ready' }
+  | { readonly type: 'stopping' };
+
+export type LinkProbe =
+  | { readonly type: 'ping'; readonly seq: number }
+  | { readonly type: 'pong'; readonly seq: number };
+
+/** Any message on a link: a probe, or a role message that the runtime passes to the role. */
+export interface LinkMessage {
+  readonly type: string;
+  readonly [field: string]: unknown;
+}
+
+export function isLinkMessage(value: unknown): value is LinkMessage {
+  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+}
+
+export function isControlToActor(value: unknown): value is ControlToActor {
+  if (!isLinkMessage(value)) return false;
+  if (value.type === 'ping' || value.type === 'status') return typeof value.seq === 'number';
+  return value.type === 'stop' && typeof value.reason === 'string';
+}
+
+export function isActorToControl(value: unknown): value is ActorToControl {
+  if (!isLinkMessage(value)) return false;
+  if (value.type === 'pong') return typeof value.seq === 'number';
+  if (value.type === 'status') return typeof value.seq === 'number' && typeof value.status === 'object' && value.status !== null;
+  return value.type === 'ready' || value.type === 'stopping';
+}

@@ -1,0 +1,23 @@
+/**
+ * The role of an actor whose logic has not arrived yet: it starts, answers the runtime's probes
+ * (the runtime does that), counts and logs any role message it is sent, and stops cleanly.
+ * The node runtime is complete with it; the WAL, Raft and queue roles replace it one by one.
+ *
+ * Runs on: an actor thread.
+ */
+import type { ActorContext, ActorRole } from './actor-context.js';
+import type { ActorName } from '../supervisor/topology.js';
+import type { LinkMessage } from './actor-messages.js';
+
+export function createIdleRole(context: ActorContext): ActorRole {
+  let unexpectedMessages = 0;
+  return {
+    start: () => Promise.resolve(),
+    onMessage(from: ActorName, message: LinkMessage): void {
+      unexpectedMessages += 1;
+      context.logger.warn({ from, type: message.type }, 'idle actor received a role message it has no handler for');
+    },
+    stop: () => Promise.resolve(),
+    status: () => ({ role: 'idle', unexpectedMessages }),
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * The Prometheus registry of one node. Values that live in shared memory (liveness beats, ring
+ * counters) are read at scrape time, so the hot path pays nothing for metrics.
+ *
+ * Runs on: supervisor (main thread).
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Supervisor } from '../supervisor/supervisor.js';
+import { readRingStats } from '../ring/spsc-ring.js';
+
+export function createNodeMetrics(supervisor: Supervisor, nodeId: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ node: nodeId });
+  collectDefaultMetrics({ register: registry, prefix: 'falcon_' });
+
+  new Gauge({
+    name: 'falcon_actor_up',
+    help: '1 when the actor is running and its liveness counter moves, else 0.',
+    labelNames: ['actor'],
+    registers: [registry],
+    collect() {
+      for (const handle of supervisor.handles.values()) this.set({ actor: handle.actor }, handle.isAlive() ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'falcon_actor_restarts_total',
+    help: 'Times the supervisor restarted the actor after a failure.',
+    labelNames: ['actor'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const handle of supervisor.handles.values()) this.inc({ actor: handle.actor }, handle.restarts);
+    },
+  });
+  new Gauge({
+    name: 'falcon_ring_used_bytes',
+    help: 'Bytes written to the ring and not yet consumed.',
+    labelNames: ['ring'],
+    registers: [registry],
+    collect() {
+      for (const ring of supervisor.rings) this.set({ ring: ring.name }, readRingStats(ring.buffer).usedBytes);
+    },
+  });
+  new Gauge({
+    name: 'falcon_ring_capacity_bytes',
+    help: 'Capacity of the ring.',
+    labelNames: ['ring'],
+    registers: [registry],
+    collect() {
+      for (const ring of supervisor.rings) this.set({ ring: ring.name }, readRingStats(ring.buffer).capacityBytes);
+    },
+  });
+  new Counter({
+    name: 'falcon_ring_records_total',
+    help: 'Records written to the ring since the node started.',
+    labelNames: ['ring'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const ring of supervisor.rings) this.inc({ ring: ring.name }, readRingStats(ring.buffer).recordsWritten);
+    },
+  });
+  new Counter({
+    name: 'falcon_ring_full_total',
+    help: 'Times a producer found the ring full and had to wait (backpressure).',
+    labelNames: ['ring'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const ring of supervisor.rings) this.inc({ ring: ring.name }, readRingStats(ring.buffer).fullCount);
+    },
+  });
+  return registry;
+}

@@ -1,0 +1,96 @@
+/**
+ * Runs one node in this process until it is told to stop: the supervisor, its actors and its ops
+ * port. Returns the exit code the process should end with (see cli/exit-codes.ts).
+ *
+ * Start-up refusals (data directory not writable, ops port taken) are reported in one clear line
+ * and return `refusedToStart` before any actor runs.
+ *
+ * Runs on: supervisor (main thread).
+ */
+import { mkdir, access, constants } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
+import type { Logger, LogFormat } from '../logging/logger.js';
+import { createNodeMetrics } from '../metrics/node-metrics.js';
+import { exitCodes } from '../cli/exit-codes.js';
+import { createOpsServer, listen } from './ops-server.js';
+import { Supervisor } from './supervisor.js';
+import type { ActorName } from './topology.js';
+
+export interface RunNodeOptions {
+  readonly config: ClusterConfig;
+  readonly node: NodeConfig;
+  readonly logger: Logger;
+  readonly logFormat: LogFormat;
+  readonly roleModuleUrls?: Readonly<Partial<Record<ActorName, string>>>;
+  /** Resolves when the node must stop (signal handling lives with the caller). */
+  readonly stopRequested: Promise<string>;
+}
+
+export async function runNode(options: RunNodeOptions): Promise<number> {
+  const { config, node, logger } = options;
+  const refusal = await prepareDataDir(node.dataDir);
+  if (refusal !== undefined) {
+    logger.fatal(refusal);
+    return exitCodes.refusedToStart;
+  }
+  let gaveUp: ((reason: string) => void) | undefined;
+  const actorGaveUp = new Promise<string>((resolve) => {
+    gaveUp = resolve;
+  });
+  const supervisor = new Supervisor({
+    config, node, logger,
+    logFormat: options.logFormat,
+    ...(options.roleModuleUrls === undefined ? {} : { roleModuleUrls: options.roleModuleUrls }),
+    onGiveUp: (actor, reason) => gaveUp?.(`actor ${actor} gave up: ${reason.split('\n')[0] ?? reason}`),
+  });
+  const ops = createOpsServer({ node, clusterName: config.cluster.name, supervisor, metrics: createNodeMetrics(supervisor, node.id), logger });
+  try {
+    await listen(ops, node.host, node.opsPort);
+  } catch (error) {
+    logger.fatal(`cannot listen on the ops port ${node.host}:${node.opsPort}: ${describeListenError(error)}`);
+    return exitCodes.refusedToStart;
+  }
+  supervisor.start();
+  logger.info({ opsPort: node.opsPort, peerPort: node.peerPort, clientPort: node.clientPort, dataDir: node.dataDir },
+    `node ${node.id} started: ops http://${node.host}:${node.opsPort}/status`);
+  const outcome = await Promise.race([
+    options.stopRequested.then((reason) => ({ kind: 'stop' as const, reason })),
+    actorGaveUp.then((reason) => ({ kind: 'gave-up' as const, reason })),
+  ]);
+  const terminated = await supervisor.stop(outcome.reason);
+  await closeServer(ops);
+  if (terminated.length > 0) {
+    logger.warn({ terminated }, `actors did not stop within ${config.supervisor.shutdownTimeoutMs} ms and were terminated`);
+  }
+  if (outcome.kind === 'gave-up') {
+    logger.fatal(`node ${node.id} stopped: ${outcome.reason}`);
+    return exitCodes.actorFailed;
+  }
+  logger.info(`node ${node.id} stopped (${outcome.reason})`);
+  return exitCodes.ok;
+}
+
+async function prepareDataDir(dataDir: string): Promise<string | undefined> {
+  try {
+    await mkdir(dataDir, { recursive: true });
+    await access(dataDir, constants.W_OK);
+    return undefined;
+  } catch (error) {
+    return `cannot use the data directory ${dataDir}: ${(error as NodeJS.ErrnoException).code ?? String(error)} (check that it exists, is a directory and is writable)`;
+  }
+}
+
+function describeListenError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') return 'EADDRINUSE: another process holds this port (another falcon-node of this cluster?)';
+  if (code === 'EACCES') return 'EACCES: not allowed to bind this port';
+  return code ?? String(error);
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

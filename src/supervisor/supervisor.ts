@@ -1,0 +1,218 @@
+/**
+ * The supervisor of one node: creates the rings, spawns the five actors on worker_threads, watches
+ * their liveness counters, restarts them by policy, answers health questions and drains on stop.
+ *
+ * Invariants: one ring per direction per linked pair and per actor control pair, created once and
+ * kept for the life of the process; an actor thread is terminated before its next incarnation
+ * starts (see actor-handle.ts).
+ *
+ * Runs on: supervisor (main thread of the node process).
+ */
+import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
+import type { Logger, LogFormat } from '../logging/logger.js';
+import { isActorToControl, type ActorToControl, type ControlToActor } from '../actors/actor-messages.js';
+import type { ActorWorkerData, RingPair } from '../actors/actor-worker-data.js';
+import { createRingBuffer } from '../ring/spsc-ring.js';
+import { RingReceiver, RingSender } from '../ring/ring-channel.js';
+import { ActorHandle } from './actor-handle.js';
+import { createLivenessBuffer, livenessSlotOf } from './liveness.js';
+import { actorLinks, actorNames, ringName, supervisorName, type ActorName } from './topology.js';
+
+export interface SupervisorOptions {
+  readonly config: ClusterConfig;
+  readonly node: NodeConfig;
+  readonly logger: Logger;
+  readonly logFormat: LogFormat;
+  /** Replaces actors' roles (tests of the restart policy). Empty in production. */
+  readonly roleModuleUrls?: Readonly<Partial<Record<ActorName, string>>>;
+  /** Called once if an actor exhausts its restart budget; the node must then stop and exit non-zero. */
+  readonly onGiveUp: (actor: ActorName, reason: string) => void;
+}
+
+export interface NamedRing {
+  readonly name: string;
+  readonly buffer: SharedArrayBuffer;
+}
+
+interface ControlEnds {
+  readonly sender: RingSender<ControlToActor>;
+  readonly receiver: RingReceiver<unknown>;
+}
+
+/** Bound on how long /status waits for an actor's figures. */
+const statusReplyTimeoutMs = 500;
+
+export class Supervisor {
+  readonly rings: NamedRing[] = [];
+  readonly handles = new Map<ActorName, ActorHandle>();
+  private readonly options: SupervisorOptions;
+  private readonly control = new Map<ActorName, ControlEnds>();
+  private readonly pendingStatus = new Map<number, (status: Readonly<Record<string, unknown>>) => void>();
+  private readonly stopReceiving = new AbortController();
+  private readonly startedAtMs = Date.now();
+  private livenessTimer: NodeJS.Timeout | undefined;
+  private statusSeq = 0;
+  private stopped = false;
+
+  constructor(options: SupervisorOptions) {
+    this.options = options;
+  }
+
+  start(): void {
+    const { config, node } = this.options;
+    const liveness = createLivenessBuffer();
+    const capacityBytes = config.ring.capacityBytes;
+    const links = new Map<ActorName, Partial<Record<ActorName, RingPair>>>();
+    for (const actor of actorNames) links.set(actor, {});
+    for (const [a, b] of actorLinks) {
+      const aToB = this.newRing(ringName(a, b), capacityBytes);
+      const bToA = this.newRing(ringName(b, a), capacityBytes);
+      (links.get(a) ?? {})[b] = { inbound: bToA, outbound: aToB };
+      (links.get(b) ?? {})[a] = { inbound: aToB, outbound: bToA };
+    }
+    for (const actor of actorNames) {
+      const toActor = this.newRing(ringName(supervisorName, actor), capacityBytes);
+      const toSupervisor = this.newRing(ringName(actor, supervisorName), capacityBytes);
+      this.control.set(actor, { sender: new RingSender<ControlToActor>(toActor), receiver: new RingReceiver<unknown>(toSupervisor) });
+      const workerDataFor = (incarnation: number): ActorWorkerData => ({
+        actor, incarnation, node, config,
+        logFormat: this.options.logFormat,
+        control: { inbound: toActor, outbound: toSupervisor },
+        links: links.get(actor) ?? {},
+        liveness,
+        livenessSlot: livenessSlotOf(actor),
+        roleModuleUrl: this.options.roleModuleUrls?.[actor] ?? '',
+      });
+      const handle = new ActorHandle({
+        actor,
+        logger: this.options.logger,
+        restart: config.supervisor,
+        livenessTimeoutMs: config.supervisor.livenessTimeoutMs,
+        liveness: new Int32Array(liveness),
+        workerDataFor,
+        onGiveUp: (failed, reason, failures) => this.giveUp(failed, reason, failures),
+      }, livenessSlotOf(actor));
+      this.handles.set(actor, handle);
+    }
+    for (const [actor, ends] of this.control) this.receiveControl(actor, ends);
+    for (const handle of this.handles.values()) handle.start();
+    this.livenessTimer = setInterval(() => {
+      for (const handle of this.handles.values()) handle.checkLiveness();
+    }, config.supervisor.livenessIntervalMs);
+  }
+
+  private newRing(name: string, capacityBytes: number): SharedArrayBuffer {
+    const buffer = createRingBuffer(capacityBytes);
+    this.rings.push({ name, buffer });
+    return buffer;
+  }
+
+  private receiveControl(actor: ActorName, ends: ControlEnds): void {
+    ends.receiver.run((message) => this.onControlMessage(actor, message), this.stopReceiving.signal).catch((error: unknown) => {
+      this.options.logger.fatal({ actor, err: error }, 'control ring receive loop failed');
+      this.options.onGiveUp(actor, `control ring receive loop failed: ${String(error)}`);
+    });
+  }
+
+  private onControlMessage(actor: ActorName, message: unknown): void {
+    if (!isActorToControl(message)) {
+      this.options.logger.error({ actor }, 'malformed message on a control ring; dropped');
+      return;
+    }
+    this.handleControl(actor, message);
+  }
+
+  private handleControl(actor: ActorName, message: ActorToControl): void {
+    const handle = this.handles.get(actor);
+    switch (message.type) {
+      case 'ready':
+        handle?.onReady();
+        return;
+      case 'stopping':
+        handle?.onStopping();
+        return;
+      case 'status':
+        this.pendingStatus.get(message.seq)?.(message.status);
+        this.pendingStatus.delete(message.seq);
+        return;
+      case 'pong':
+        return;
+    }
+  }
+
+  private giveUp(actor: ActorName, reason: string, failuresInWindow: number): void {
+    const { restartWindowMs, maxRestarts } = this.options.config.supervisor;
+    this.options.logger.fatal(
+      { actor, reason, failuresInWindow, restartWindowMs, maxRestarts },
+      `actor ${actor} failed ${failuresInWindow} times within ${restartWindowMs} ms (budget: ${maxRestarts} restarts); last failure: ${reason.split('\n')[0] ?? reason}`,
+    );
+    this.options.onGiveUp(actor, reason);
+  }
+
+  /** Every actor alive and beating. Names the ones that are not. */
+  health(): { ok: boolean; failing: Record<string, string> } {
+    const failing: Record<string, string> = {};
+    for (const handle of this.handles.values()) if (!handle.isAlive()) failing[handle.actor] = handle.describeProblem();
+    return { ok: Object.keys(failing).length === 0, failing };
+  }
+
+  /** Ready: every actor has started its role and proven its links. */
+  readiness(): { ready: boolean; waitingFor: string[] } {
+    const waitingFor = [...this.handles.values()].filter((handle) => handle.state !== 'ready').map((handle) => handle.actor);
+    return { ready: waitingFor.length === 0, waitingFor };
+  }
+
+  uptimeMs(): number {
+    return Date.now() - this.startedAtMs;
+  }
+
+  /** Asks every ready actor for its figures; an actor that does not answer in time is reported as such. */
+  async actorStatuses(): Promise<Record<string, unknown>> {
+    const entries = await Promise.all([...this.handles.values()].map(async (handle) => {
+      const base = { state: handle.state, incarnation: handle.incarnation, restarts: handle.restarts, lastFailure: handle.lastFailure ?? null };
+      const reported = handle.state === 'ready' ? await this.askStatus(handle.actor) : undefined;
+      return [handle.actor, { ...base, reported: reported ?? null }] as const;
+    }));
+    return Object.fromEntries(entries);
+  }
+
+  private askStatus(actor: ActorName): Promise<Readonly<Record<string, unknown>> | undefined> {
+    const ends = this.control.get(actor);
+    if (ends === undefined) return Promise.resolve(undefined);
+    this.statusSeq += 1;
+    const seq = this.statusSeq;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pendingStatus.delete(seq);
+        resolve(undefined);
+      }, statusReplyTimeoutMs);
+      this.pendingStatus.set(seq, (status) => {
+        clearTimeout(timer);
+        resolve(status);
+      });
+      if (!ends.sender.send({ type: 'status', seq })) {
+        clearTimeout(timer);
+        this.pendingStatus.delete(seq);
+        resolve(undefined);
+      }
+    });
+  }
+
+  /**
+   * Drains: asks every actor to stop, gives them `shutdownTimeoutMs` together, terminates the rest.
+   * Returns the actors that had to be terminated.
+   */
+  async stop(reason: string): Promise<ActorName[]> {
+    if (this.stopped) return [];
+    this.stopped = true;
+    clearInterval(this.livenessTimer);
+    for (const [actor, ends] of this.control) {
+      const handle = this.handles.get(actor);
+      if (handle !== undefined && (handle.state === 'ready' || handle.state === 'starting')) ends.sender.send({ type: 'stop', reason });
+    }
+    const timeoutMs = this.options.config.supervisor.shutdownTimeoutMs;
+    const results = await Promise.all([...this.handles.values()].map(async (handle) => [handle.actor, await handle.waitForExit(timeoutMs)] as const));
+    this.stopReceiving.abort();
+    return results.filter(([, clean]) => !clean).map(([actor]) => actor);
+  }
+}
