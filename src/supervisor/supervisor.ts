@@ -39,6 +39,12 @@ interface ControlEnds {
   readonly receiver: RingReceiver<unknown>;
 }
 
+/**
+ * Control rings carry a few small messages per second (ping, status, stop); they do not need the
+ * configured data-ring capacity.
+ */
+const controlRingCapacityBytes = 64 * 1024;
+
 /** Bound on how long /status waits for an actor's figures. */
 const statusReplyTimeoutMs = 500;
 
@@ -71,8 +77,8 @@ export class Supervisor {
       (links.get(b) ?? {})[a] = { inbound: aToB, outbound: bToA };
     }
     for (const actor of actorNames) {
-      const toActor = this.newRing(ringName(supervisorName, actor), capacityBytes);
-      const toSupervisor = this.newRing(ringName(actor, supervisorName), capacityBytes);
+      const toActor = this.newRing(ringName(supervisorName, actor), controlRingCapacityBytes);
+      const toSupervisor = this.newRing(ringName(actor, supervisorName), controlRingCapacityBytes);
       this.control.set(actor, { sender: new RingSender<ControlToActor>(toActor), receiver: new RingReceiver<unknown>(toSupervisor) });
       const workerDataFor = (incarnation: number): ActorWorkerData => ({
         actor, incarnation, node, config,

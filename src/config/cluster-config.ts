@@ -1,0 +1,318 @@
+/**
+ * The schema of cluster.yaml: every setting a node reads, its type, its bounds and its default.
+ *
+ * Invariants:
+ * - Defaults live here and nowhere else. Every section and every field except `nodes` (and the
+ *   ports, id and dataDir of each node) may be left out of the file and falls back to its default.
+ * - Every leaf field carries its rule as text (`expected an integer from 1 to 65535`), and that
+ *   text is the message a person sees when the value breaks it: zod's own wording never reaches
+ *   a user. Unknown keys are refused at every level (strict objects), because a misspelt setting
+ *   that silently keeps its default is worse than a refusal.
+ * - Rules that relate fields of one section (or two sections) are checked here; rules that relate
+ *   nodes to each other need resolved paths and live in node-rules.ts.
+ *
+ * Runs on: supervisor (main thread) at start-up, and the CLIs. Pure data, no I/O.
+ */
+
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { describeValue } from './describe-value.js';
+
+const kibibyte = 1024;
+const mebibyte = 1024 * kibibyte;
+const gibibyte = 1024 * mebibyte;
+
+/** The smallest and largest SPSC ring, per direction. Below 64 KiB a ring holds too few batches to
+ *  pipeline; above 1 GiB the SharedArrayBuffers of one node would crowd out its heap. */
+export const ringCapacityBytesMin = 64 * kibibyte;
+export const ringCapacityBytesMax = gibibyte;
+
+/** Node ids name data directories, metrics labels and log lines: keep them short and plain. */
+export const nodeIdPattern = /^[a-z0-9][a-z0-9_-]{0,31}$/i;
+/** Cluster names are compared in the peer handshake; the same shape as node ids, a little longer. */
+export const clusterNamePattern = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
+
+/** The message for a value that breaks a field's rule, written from the zod issue. */
+function ruleMessage(rule: string): (issue: { readonly input?: unknown }) => string {
+  return (issue) =>
+    issue.input === undefined ? `missing; expected ${rule}` : `expected ${rule}, got ${describeValue(issue.input)}`;
+}
+
+function integerInRange(minimum: number, maximum: number): z.ZodNumber {
+  return z.number({ error: ruleMessage(`an integer from ${minimum} to ${maximum}`) }).int().min(minimum).max(maximum);
+}
+
+/** Counts, sizes and durations: whole and at least 1 (a zero timeout or bound means a bug). */
+function positiveInteger(): z.ZodNumber {
+  return z.number({ error: ruleMessage('a positive integer') }).int().min(1);
+}
+
+/** Values where zero is meaningful: "no jitter", "never restart", "send at once". */
+function nonNegativeInteger(): z.ZodNumber {
+  return z.number({ error: ruleMessage('an integer >= 0') }).int().min(0);
+}
+
+function booleanFlag(): z.ZodBoolean {
+  return z.boolean({ error: ruleMessage('true or false') });
+}
+
+function oneOf<const Values extends readonly [string, ...string[]]>(values: Values): z.ZodEnum<{ [K in Values[number]]: K }> {
+  const listed = values.map((value) => `'${value}'`).join(', ');
+  return z.enum(values, { error: ruleMessage(`one of ${listed}`) });
+}
+
+function isPowerOfTwo(value: number): boolean {
+  return Number.isSafeInteger(value) && value > 0 && 2 ** Math.round(Math.log2(value)) === value;
+}
+
+/** A host peers and clients can connect to: an IP address or a DNS name, never a wildcard. */
+function isConnectableHost(value: string): boolean {
+  if (value === '0.0.0.0' || value === '::') return false;
+  if (isIP(value) !== 0) return true;
+  return value.length <= 253 && /^[a-z0-9]([a-z0-9-]{0,62})(\.[a-z0-9]([a-z0-9-]{0,62}))*$/i.test(value);
+}
+
+/** A rule between two fields, reported on `path`; `relatedPath` is where to point instead when
+ *  `path` was left at its default and only the other field was written in the file. The message
+ *  names both fields, so it reads right on either. */
+function addRelationIssue(
+  context: z.RefinementCtx,
+  path: readonly (string | number)[],
+  relatedPath: readonly (string | number)[],
+  message: string,
+): void {
+  context.addIssue({
+    code: 'custom', path: [...path], message,
+    params: { relatedPath: [...relatedPath], declaredPathLength: path.length },
+  });
+}
+
+/** A section may be absent (all defaults) or written with every line commented out (YAML null). */
+function section<Shape extends z.ZodType<object>>(fields: Shape) {
+  // Every field of a section has a default, so `{}` is a valid input; the cast only tells the
+  // compiler what the schema itself checks when it parses the prefault.
+  return z.preprocess((value) => (value === null ? undefined : value), fields.prefault({} as z.input<Shape>));
+}
+
+function mapping<Shape extends z.core.$ZodLooseShape>(shape: Shape, what: string) {
+  return z.strictObject(shape, { error: ruleMessage(`a mapping of ${what}`) });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sections. Each field: its unit in the name, its default, and why.
+
+export const clusterShape = {
+  /** Peers refuse a handshake from another cluster's node: a mis-pointed node cannot join. */
+  name: z.string({ error: ruleMessage('a name of letters, digits, _ . - (1 to 64 characters)') })
+    .regex(clusterNamePattern)
+    .default('falconqueue'),
+};
+
+export const raftShape = {
+  /** The leader's heartbeat; well under electionTimeoutMinMs so followers never time out idle. */
+  heartbeatIntervalMs: positiveInteger().default(50),
+  /** Election timeouts are drawn from [min, max) so that candidates rarely collide. */
+  electionTimeoutMinMs: positiveInteger().default(300),
+  electionTimeoutMaxMs: positiveInteger().default(600),
+  /** A rejoining node asks before it bumps its term, so it cannot depose a healthy leader. */
+  preVote: booleanFlag().default(true),
+  /** A leader that cannot hear a majority for an election timeout steps down. */
+  checkQuorum: booleanFlag().default(true),
+  /** Per follower: AppendEntries messages sent but not yet answered. */
+  maxInflightMessages: positiveInteger().default(256),
+  /** Per follower: bytes sent but not yet answered (8 MiB); bounds memory for a slow follower. */
+  maxInflightBytes: positiveInteger().default(8 * mebibyte),
+  /** Bytes proposed but not yet committed (64 MiB); beyond it proposals are refused, not queued. */
+  maxUncommittedBytes: positiveInteger().default(64 * mebibyte),
+  /** A peer frame leaves when this many events are queued ... */
+  batchMaxEvents: positiveInteger().default(64),
+  /** ... or this long after the first one, whichever comes first. 0 sends at once. */
+  batchMaxDelayMs: nonNegativeInteger().default(1),
+  /** Largest peer frame (16 MiB), checked before allocation. */
+  maxFrameBytes: positiveInteger().default(16 * mebibyte),
+  /** Snapshot after this many entries since the last one ... */
+  snapshotEveryEntries: positiveInteger().default(100_000),
+  /** ... or this many log bytes (256 MiB), so the WAL and restart time stay bounded. */
+  snapshotEveryBytes: positiveInteger().default(256 * mebibyte),
+};
+
+const raftFields = mapping(raftShape, 'raft settings').superRefine((raft, context) => {
+  if (raft.electionTimeoutMinMs >= raft.electionTimeoutMaxMs) {
+    addRelationIssue(context, ['electionTimeoutMinMs'], ['electionTimeoutMaxMs'],
+      `electionTimeoutMinMs (${raft.electionTimeoutMinMs}) must be less than electionTimeoutMaxMs (${raft.electionTimeoutMaxMs}); ` +
+      'timeouts are drawn from between them');
+  }
+  if (raft.heartbeatIntervalMs >= raft.electionTimeoutMinMs) {
+    addRelationIssue(context, ['heartbeatIntervalMs'], ['electionTimeoutMinMs'],
+      `heartbeatIntervalMs (${raft.heartbeatIntervalMs}) must be less than electionTimeoutMinMs ` +
+      `(${raft.electionTimeoutMinMs}); followers would start elections against a live leader`);
+  }
+});
+
+export const walShape = {
+  /** `always`: fdatasync before anything is reported durable. `unsafeNoFsync`: benchmarks only;
+   *  an acknowledged job can be lost on power failure. */
+  fsync: oneOf(['always', 'unsafeNoFsync']).default('always'),
+  /** A segment file rotates at this size (64 MiB); whole segments are what compaction deletes. */
+  segmentBytes: positiveInteger().default(64 * mebibyte),
+  /** Recent entries kept in memory so followers catching up do not hit the disk. */
+  tailCacheEntries: positiveInteger().default(65_536),
+  /** Operator flag: truncate at a bad checksum and re-replicate instead of refusing to start. */
+  repairCorruption: booleanFlag().default(false),
+};
+
+export const queueShape = {
+  /** Largest job payload (1 MiB); larger ones are refused with INVALID_ARGUMENT. */
+  maxPayloadBytes: positiveInteger().default(mebibyte),
+  /** Largest client frame (4 MiB), checked before allocation; a batch of jobs must fit in it. */
+  maxClientFrameBytes: positiveInteger().default(4 * mebibyte),
+  /** Attempts before a job is dead-lettered, when the enqueue does not say. */
+  defaultMaxAttempts: positiveInteger().default(5),
+  /** How long a pulled job stays leased to its worker (30 s), when the pull does not say. */
+  defaultLeaseMs: positiveInteger().default(30_000),
+  /** How long an idempotency key maps to its first job (24 h). */
+  dedupWindowMs: positiveInteger().default(24 * 60 * 60 * 1000),
+  /** A worker silent for this long (5 s) loses its leases. */
+  workerTtlMs: positiveInteger().default(5_000),
+  /** Random extra TTL per worker (1 s), so workers cut off together do not all expire at once. */
+  workerTtlJitterMs: nonNegativeInteger().default(1_000),
+};
+
+const queueFields = mapping(queueShape, 'queue settings').superRefine((queue, context) => {
+  if (queue.maxPayloadBytes > queue.maxClientFrameBytes) {
+    addRelationIssue(context, ['maxPayloadBytes'], ['maxClientFrameBytes'],
+      `maxPayloadBytes (${queue.maxPayloadBytes}) must be at most maxClientFrameBytes ` +
+      `(${queue.maxClientFrameBytes}); a payload travels in a client frame`);
+  }
+  if (queue.workerTtlJitterMs >= queue.workerTtlMs) {
+    addRelationIssue(context, ['workerTtlJitterMs'], ['workerTtlMs'],
+      `workerTtlJitterMs (${queue.workerTtlJitterMs}) must be less than workerTtlMs (${queue.workerTtlMs})`);
+  }
+});
+
+export const supervisorShape = {
+  /** How often each actor bumps its liveness counter. */
+  livenessIntervalMs: positiveInteger().default(100),
+  /** An actor whose counter has not moved for this long is declared stuck and restarted. */
+  livenessTimeoutMs: positiveInteger().default(3_000),
+  /** Restart back-off doubles from min to max, so a crash loop does not spin the CPU. */
+  restartBackoffMinMs: positiveInteger().default(100),
+  restartBackoffMaxMs: positiveInteger().default(5_000),
+  /** More than maxRestarts restarts within restartWindowMs and the node exits non-zero: a fault
+   *  that keeps coming back needs a person, not another restart. */
+  maxRestarts: nonNegativeInteger().default(5),
+  restartWindowMs: positiveInteger().default(60_000),
+  /** SIGTERM drain (leadership transfer, flush) gets this long before the node exits anyway. */
+  shutdownTimeoutMs: positiveInteger().default(5_000),
+};
+
+const supervisorFields = mapping(supervisorShape, 'supervisor settings').superRefine((supervisor, context) => {
+  if (supervisor.livenessIntervalMs >= supervisor.livenessTimeoutMs) {
+    addRelationIssue(context, ['livenessIntervalMs'], ['livenessTimeoutMs'],
+      `livenessIntervalMs (${supervisor.livenessIntervalMs}) must be less than livenessTimeoutMs ` +
+      `(${supervisor.livenessTimeoutMs}); healthy actors would be declared stuck`);
+  }
+  if (supervisor.restartBackoffMinMs > supervisor.restartBackoffMaxMs) {
+    addRelationIssue(context, ['restartBackoffMinMs'], ['restartBackoffMaxMs'],
+      `restartBackoffMinMs (${supervisor.restartBackoffMinMs}) must be at most restartBackoffMaxMs ` +
+      `(${supervisor.restartBackoffMaxMs})`);
+  }
+});
+
+export const ringShape = {
+  /** Bytes per direction of each actor-to-actor SPSC ring (4 MiB). A power of two, so that
+   *  positions wrap with a mask instead of a division. */
+  capacityBytes: z.number({
+    error: ruleMessage(`a power of two from ${ringCapacityBytesMin} to ${ringCapacityBytesMax}`),
+  }).int().min(ringCapacityBytesMin).max(ringCapacityBytesMax).refine(isPowerOfTwo).default(4 * mebibyte),
+};
+
+export const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+
+export const loggingShape = {
+  /** The least severe level written. `debug` and `trace` are for chasing a bug, not for load. */
+  level: oneOf(logLevels).default('info'),
+};
+
+export const nodeShape = {
+  /** Names the node on the command line (`--node n1`), in logs and in metrics. */
+  id: z.string({ error: ruleMessage('an id of 1 to 32 letters, digits, _ or -, starting with a letter or digit') })
+    .regex(nodeIdPattern),
+  /** Where peers and clients connect; so never a wildcard such as 0.0.0.0. */
+  host: z.string({ error: ruleMessage('an IP address or host name that peers can connect to (not 0.0.0.0 or ::)') })
+    .refine(isConnectableHost)
+    .default('127.0.0.1'),
+  /** Raft traffic between nodes. */
+  peerPort: integerInRange(1, 65535),
+  /** Producers and workers (MessagePack over TCP). */
+  clientPort: integerInRange(1, 65535),
+  /** /healthz, /readyz, /metrics, /status and the dashboard. */
+  opsPort: integerInRange(1, 65535),
+  /** WAL, snapshots and term/vote; relative paths resolve against the config file's directory. */
+  dataDir: z.string({ error: ruleMessage('a directory path') }).min(1),
+};
+
+const nodeFields = mapping(nodeShape, 'node settings');
+
+/** Sections by name, so that errors can list the known keys of the section a stray key is in. */
+export const sectionShapes = {
+  cluster: clusterShape,
+  raft: raftShape,
+  wal: walShape,
+  queue: queueShape,
+  supervisor: supervisorShape,
+  ring: ringShape,
+  logging: loggingShape,
+  nodes: nodeShape,
+} as const;
+
+/** What the file holds, with defaults filled in, before paths are resolved. */
+export const clusterFileSchema = mapping({
+  cluster: section(mapping(clusterShape, 'cluster settings')),
+  raft: section(raftFields),
+  wal: section(mapping(walShape, 'wal settings')),
+  queue: section(queueFields),
+  supervisor: section(supervisorFields),
+  ring: section(mapping(ringShape, 'ring settings')),
+  logging: section(mapping(loggingShape, 'logging settings')),
+  nodes: z.array(nodeFields, {
+    error: ruleMessage('a list of nodes (each with id, host, peerPort, clientPort, opsPort, dataDir)'),
+  }).min(1, { error: 'expected at least one node, got an empty list' }),
+}, 'settings').superRefine((file, context) => {
+  // A client batch becomes one log entry, and a log entry must fit in one peer frame.
+  if (file.queue.maxClientFrameBytes > file.raft.maxFrameBytes) {
+    addRelationIssue(context, ['queue', 'maxClientFrameBytes'], ['raft', 'maxFrameBytes'],
+      `queue.maxClientFrameBytes (${file.queue.maxClientFrameBytes}) must be at most raft.maxFrameBytes ` +
+      `(${file.raft.maxFrameBytes}); a client batch is replicated in one peer frame`);
+  }
+});
+
+export type ClusterFile = z.output<typeof clusterFileSchema>;
+export type ClusterSection = Readonly<ClusterFile['cluster']>;
+export type RaftConfig = Readonly<ClusterFile['raft']>;
+export type WalConfig = Readonly<ClusterFile['wal']>;
+export type QueueConfig = Readonly<ClusterFile['queue']>;
+export type SupervisorConfig = Readonly<ClusterFile['supervisor']>;
+export type RingConfig = Readonly<ClusterFile['ring']>;
+export type LoggingConfig = Readonly<ClusterFile['logging']>;
+export type LogLevel = (typeof logLevels)[number];
+export type FsyncMode = WalConfig['fsync'];
+
+/** One node of the cluster; after loading, `dataDir` is an absolute path. */
+export type NodeConfig = Readonly<ClusterFile['nodes'][number]>;
+
+/** A loaded, checked, frozen cluster configuration. */
+export interface ClusterConfig {
+  /** The file name as given (or the name passed to parseClusterConfig), for messages. */
+  readonly source: string;
+  readonly cluster: ClusterSection;
+  readonly raft: RaftConfig;
+  readonly wal: WalConfig;
+  readonly queue: QueueConfig;
+  readonly supervisor: SupervisorConfig;
+  readonly ring: RingConfig;
+  readonly logging: LoggingConfig;
+  readonly nodes: readonly NodeConfig[];
+  /** Allowed but worth a look (an even node count, unsafeNoFsync), one line each. */
+  readonly warnings: readonly string[];
+}

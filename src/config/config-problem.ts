@@ -1,0 +1,76 @@
+/**
+ * A problem found in a parsed configuration, before it is placed on a line and thrown, and the
+ * translation of zod's issues into such problems.
+ *
+ * Leaf fields write their own messages (see cluster-config.ts); what is written here is the
+ * message for a stray key, which needs the list of keys the section does know.
+ *
+ * Runs on: supervisor (main thread) at start-up, and the CLIs. Pure, no I/O.
+ */
+
+import type { z } from 'zod';
+import { sectionShapes } from './cluster-config.js';
+import { formatFieldPath } from './describe-value.js';
+import { nearestKey } from './nearest-key.js';
+
+export interface ConfigProblem {
+  /** The field to blame, as a path into the file. */
+  readonly path: readonly PropertyKey[];
+  /** What is wrong, one line, without the location. */
+  readonly problem: string;
+  /** For a rule between two fields: the other one, to point at when `path` is not in the file. */
+  readonly relatedPath?: readonly PropertyKey[];
+}
+
+function knownKeysAt(path: readonly PropertyKey[]): readonly string[] {
+  const sectionName = path[0];
+  if (sectionName === undefined) return Object.keys(sectionShapes);
+  if (typeof sectionName === 'string' && Object.hasOwn(sectionShapes, sectionName)) {
+    return Object.keys(sectionShapes[sectionName as keyof typeof sectionShapes]);
+  }
+  return [];
+}
+
+function placeName(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return 'the top level';
+  if (path.length === 1) return `section '${formatFieldPath(path)}'`;
+  return formatFieldPath(path);
+}
+
+export function unknownKeyProblem(path: readonly PropertyKey[], key: string): ConfigProblem {
+  const knownKeys = knownKeysAt(path);
+  const suggestion = nearestKey(key, knownKeys);
+  const hint = suggestion !== undefined
+    ? `did you mean '${suggestion}'?`
+    : `known keys: ${knownKeys.join(', ')}`;
+  return { path: [...path, key], problem: `unknown key '${key}' in ${placeName(path)}; ${hint}` };
+}
+
+function isPathArray(value: unknown): value is PropertyKey[] {
+  return Array.isArray(value) && value.every((part) => typeof part === 'string' || typeof part === 'number');
+}
+
+/** One problem per issue, one per stray key. */
+export function problemsFromIssues(issues: readonly z.core.$ZodIssue[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) problems.push(unknownKeyProblem(issue.path, key));
+    } else if (issue.code === 'custom' && isPathArray(issue.params?.['relatedPath'])) {
+      const relatedPath = issue.params['relatedPath'];
+      // Both paths were declared relative to the object the rule sits on; zod has since prefixed
+      // the issue's own path with where that object is, and the related path needs the same.
+      const declaredPathLength = Number(issue.params['declaredPathLength'] ?? 1);
+      const base = issue.path.slice(0, issue.path.length - declaredPathLength);
+      problems.push({ path: issue.path, problem: issue.message, relatedPath: [...base, ...relatedPath] });
+    } else {
+      problems.push({ path: issue.path, problem: issue.message });
+    }
+  }
+  return problems;
+}
+
+/** The wording for any issue a schema did not word itself; a safety net, not the normal path. */
+export function fallbackIssueMessage(issue: { readonly code?: string }): string {
+  return `invalid value (${issue.code ?? 'unknown rule'})`;
+}
