@@ -9,7 +9,8 @@
  */
 import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
 import type { Logger } from '../logging/logger.js';
-import type { LinkMessage } from './actor-messages.js';
+import type { FatalExit, LinkMessage } from './actor-messages.js';
+import type { FalconError } from '../errors.js';
 import type { ActorName } from '../supervisor/topology.js';
 
 export interface ActorContext {
@@ -24,6 +25,11 @@ export interface ActorContext {
   send(to: ActorName, message: LinkMessage): boolean;
   /** Waits (bounded) for room on the ring towards `to`. False if there was still none. */
   sendWhenRoom(to: ActorName, message: LinkMessage, timeoutMs: number): Promise<boolean>;
+  /**
+   * Ends the node: an unrecoverable failure that a restart would not cure (a corrupt log, a failed
+   * fsync). The supervisor logs `error`, does not restart the actor, and stops the node.
+   */
+  fail(error: FalconError, exit: FatalExit): void;
 }
 
 export interface ActorRole {
@@ -31,6 +37,11 @@ export interface ActorRole {
   start(): Promise<void>;
   /** A role message from a neighbour (probes never reach here). */
   onMessage(from: ActorName, message: LinkMessage): void;
+  /**
+   * Called after each batch of messages drained from one link's ring (every message available at
+   * that moment, up to a bound). Where group commit happens: one write + one fsync per batch.
+   */
+  afterDrain?(from: ActorName): void;
   /** Orderly stop: flush, close. Bounded by the supervisor's shutdown timeout. */
   stop(): Promise<void>;
   /** Figures for /status, read on request. */

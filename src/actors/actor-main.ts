@@ -19,7 +19,9 @@ import type { ActorContext, ActorRole, ActorRoleFactory } from './actor-context.
 import { isControlToActor, isLinkMessage, type ActorToControl, type ControlToActor, type LinkMessage } from './actor-messages.js';
 import { actorRoles } from './actor-roles.js';
 import { checkActorWorkerData, type ActorWorkerData } from './actor-worker-data.js';
-import { RingReceiver, RingSender } from '../ring/ring-channel.js';
+import { RECEIVE_MESSAGES_PER_TURN_MAX, RingReceiver, RingSender } from '../ring/ring-channel.js';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { FalconError } from '../errors.js';
 
 interface Link {
   readonly sender: RingSender<LinkMessage>;
@@ -91,6 +93,10 @@ class ActorRuntime {
       neighbours: [...this.links.keys()],
       send: (to, message) => this.linkTo(to).sender.send(message),
       sendWhenRoom: (to, message, timeoutMs) => this.linkTo(to).sender.sendAsync(message, timeoutMs),
+      fail: (error: FalconError, exit) => {
+        this.logger.fatal({ code: error.code, detail: error.detail }, error.message);
+        this.controlSender.send({ type: 'fatal', reason: `${error.code}: ${error.message}`, exit });
+      },
     };
   }
 
@@ -103,8 +109,31 @@ class ActorRuntime {
   private startReceiving(): void {
     const signal = this.stopSignal.signal;
     this.watch(this.controlReceiver.run((message) => this.onControl(message), signal));
-    for (const [neighbour, link] of this.links) {
-      this.watch(link.receiver.run((message) => this.onLinkMessage(neighbour, link, message), signal));
+    for (const [neighbour, link] of this.links) this.watch(this.receiveLink(neighbour, link, signal));
+  }
+
+  /**
+   * Like RingReceiver.run, plus the role's `afterDrain` hook after every batch: the role sees the
+   * end of each burst (group commit, one flush per batch). Bounded by the abort signal; every turn
+   * handles messages or sleeps.
+   */
+  private async receiveLink(neighbour: ActorName, link: Link, signal: AbortSignal): Promise<void> {
+    const handler = (message: unknown): void => this.onLinkMessage(neighbour, link, message);
+    const consumer = link.receiver.consumer;
+    const onAbort = (): void => consumer.interruptWait();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      while (!signal.aborted) {
+        const received = link.receiver.receiveAll(handler, RECEIVE_MESSAGES_PER_TURN_MAX);
+        if (received > 0) this.role?.afterDrain?.(neighbour);
+        if (received === RECEIVE_MESSAGES_PER_TURN_MAX) {
+          await yieldToEventLoop();
+          continue;
+        }
+        await consumer.waitForData();
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
     }
   }
 

@@ -20,7 +20,15 @@ export type ActorToControl =
   | { readonly type: 'pong'; readonly seq: number }
   | { readonly type: 'status'; readonly seq: number; readonly status: Readonly<Record<string, unknown>> }
   | { readonly type: 'ready' }
-  | { readonly type: 'stopping' };
+  | { readonly type: 'stopping' }
+  | { readonly type: 'fatal'; readonly reason: string; readonly exit: FatalExit };
+
+/**
+ * How an actor's unrecoverable failure ends the node: `refusedToStart` for what an operator must
+ * fix before a start can succeed (a corrupt log), `actorFailed` for a failure while running (an
+ * fsync error). Restarting would not help either, so the supervisor does not try.
+ */
+export type FatalExit = 'refusedToStart' | 'actorFailed';
 
 export type LinkProbe =
   | { readonly type: 'ping'; readonly seq: number }
@@ -46,5 +54,6 @@ export function isActorToControl(value: unknown): value is ActorToControl {
   if (!isLinkMessage(value)) return false;
   if (value.type === 'pong') return typeof value.seq === 'number';
   if (value.type === 'status') return typeof value.seq === 'number' && typeof value.status === 'object' && value.status !== null;
+  if (value.type === 'fatal') return typeof value.reason === 'string' && (value.exit === 'refusedToStart' || value.exit === 'actorFailed');
   return value.type === 'ready' || value.type === 'stopping';
 }

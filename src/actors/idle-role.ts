@@ -15,7 +15,9 @@ export function createIdleRole(context: ActorContext): ActorRole {
     start: () => Promise.resolve(),
     onMessage(from: ActorName, message: LinkMessage): void {
       unexpectedMessages += 1;
-      context.logger.warn({ from, type: message.type }, 'idle actor received a role message it has no handler for');
+      // Expected while a neighbour's role has landed and this one's has not (e.g. the WAL writer
+      // announcing its recovery to a Replicator that is still idle).
+      context.logger.debug({ from, type: message.type }, 'idle actor received a role message it has no handler for');
     },
     stop: () => Promise.resolve(),
     status: () => ({ role: 'idle', unexpectedMessages }),

@@ -21,6 +21,7 @@ export interface LaunchOptions {
   readonly config: ClusterConfig;
   readonly logFormat: 'pretty' | 'json';
   readonly logLevel: string | undefined;
+  readonly repairCorruption: boolean;
 }
 
 /** Margin on top of the nodes' own shutdown bound before the launcher kills a child. */
@@ -84,6 +85,7 @@ export function launchCluster(options: LaunchOptions): Promise<number> {
     for (const node of config.nodes) {
       const args = [nodeEntryPath, '--config', options.configPath, '--node', node.id, '--log-format', options.logFormat];
       if (options.logLevel !== undefined) args.push('--log-level', options.logLevel);
+      if (options.repairCorruption) args.push('--repair-corruption');
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
       children.set(node.id, child);
       const prefix = `[${node.id.padEnd(idWidth)}] `;

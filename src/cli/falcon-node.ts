@@ -19,6 +19,7 @@ interface NodeFlags {
   readonly node?: string;
   readonly logLevel?: string;
   readonly logFormat: LogFormat;
+  readonly repairCorruption?: boolean;
 }
 
 const program = new Command('falcon-node')
@@ -29,13 +30,16 @@ const program = new Command('falcon-node')
   .requiredOption('-c, --config <file>', 'cluster file (YAML): nodes, ports, data directories and settings; see docs/configuration.md')
   .option('-n, --node <id>', 'id of the node to run (one of the ids under `nodes:` in the cluster file)')
   .addOption(new Option('--log-level <level>', 'log level; overrides logging.level of the cluster file').choices([...logLevels]))
+  .option('--repair-corruption', 'if the WAL is corrupt outside its newest segment\'s tail, truncate it there and mark this node to be caught up from the leader before it may vote or lead (default: refuse to start); overrides wal.repairCorruption')
   .addOption(new Option('--log-format <format>', 'pretty: lines for a person; json: one JSON object per line; auto: pretty on a terminal').choices([...logFormats]).default('auto'))
   .addHelpText('after', `
 Exit codes:
   0  stopped on SIGTERM / SIGINT after draining its actors
   1  unexpected error (a bug; the log has the stack)
-  2  refused to start: bad cluster file, unknown --node, ops port in use, data directory unusable
-  3  an actor failed more often than supervisor.maxRestarts within supervisor.restartWindowMs
+  2  refused to start: bad cluster file, unknown --node, ops port in use, data directory unusable,
+     corrupt WAL (the log names file, offset and index; see --repair-corruption)
+  3  an actor failed more often than supervisor.maxRestarts within supervisor.restartWindowMs,
+     or failed in a way a restart cannot cure (a failed fsync: nothing after it is trusted)
 
 Ops port of each node (opsPort in the cluster file):
   GET /healthz   200 when every actor is alive, 503 naming the failing actor
@@ -65,14 +69,15 @@ async function main(): Promise<number> {
   const logFormat = resolveLogFormat(flags.logFormat);
   if (flags.node === undefined) {
     for (const warning of config.warnings) process.stderr.write(`falcon-node: warning: ${warning}\n`);
-    return launchCluster({ configPath: flags.config, config, logFormat, logLevel: flags.logLevel });
+    return launchCluster({ configPath: flags.config, config, logFormat, logLevel: flags.logLevel, repairCorruption: flags.repairCorruption === true });
   }
   const node = selectNode(config, flags.node);
   const level = (flags.logLevel ?? config.logging.level) as ClusterConfig['logging']['level'];
+  const wal = flags.repairCorruption === true ? { ...config.wal, repairCorruption: true } : config.wal;
   const logger = createLogger({ level, format: logFormat, bindings: { node: node.id } });
   for (const warning of config.warnings) logger.warn(warning);
   return runNode({
-    config: { ...config, logging: { ...config.logging, level } },
+    config: { ...config, wal, logging: { ...config.logging, level } },
     node,
     logger,
     logFormat,

@@ -97,6 +97,12 @@ export class ActorHandle {
     this.options.logger.info({ actor: this.actor, incarnation: this.incarnation }, 'actor ready');
   }
 
+  /** The actor reported an unrecoverable failure: no restart; the node is stopping. */
+  onFatal(reason: string): void {
+    this.lastFailure = reason;
+    this.state = 'given-up';
+  }
+
   onStopping(): void {
     if (this.state === 'ready' || this.state === 'starting') this.state = 'stopping';
   }
@@ -135,15 +141,15 @@ export class ActorHandle {
 
   private onExit(code: number): void {
     this.worker = undefined;
-    if (this.state === 'stopping' || this.state === 'stopped') {
-      this.state = 'stopped';
+    if (this.state === 'stopping' || this.state === 'stopped' || this.state === 'given-up') {
+      if (this.state !== 'given-up') this.state = 'stopped';
       return;
     }
     void this.fail(this.lastError ?? `thread exited unexpectedly with code ${code}`);
   }
 
   private async fail(reason: string): Promise<void> {
-    if (this.failing || this.state === 'stopping' || this.state === 'stopped') return;
+    if (this.failing || this.state === 'stopping' || this.state === 'stopped' || this.state === 'given-up') return;
     this.failing = true;
     this.lastFailure = reason;
     this.state = 'restarting';

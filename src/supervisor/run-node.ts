@@ -16,6 +16,7 @@ import { exitCodes } from '../cli/exit-codes.js';
 import { createOpsServer, listen } from './ops-server.js';
 import { Supervisor } from './supervisor.js';
 import type { ActorName } from './topology.js';
+import type { FatalExit } from '../actors/actor-messages.js';
 
 export interface RunNodeOptions {
   readonly config: ClusterConfig;
@@ -34,15 +35,15 @@ export async function runNode(options: RunNodeOptions): Promise<number> {
     logger.fatal(refusal);
     return exitCodes.refusedToStart;
   }
-  let gaveUp: ((reason: string) => void) | undefined;
-  const actorGaveUp = new Promise<string>((resolve) => {
+  let gaveUp: ((outcome: { reason: string; exit: FatalExit }) => void) | undefined;
+  const actorGaveUp = new Promise<{ reason: string; exit: FatalExit }>((resolve) => {
     gaveUp = resolve;
   });
   const supervisor = new Supervisor({
     config, node, logger,
     logFormat: options.logFormat,
     ...(options.roleModuleUrls === undefined ? {} : { roleModuleUrls: options.roleModuleUrls }),
-    onGiveUp: (actor, reason) => gaveUp?.(`actor ${actor} gave up: ${reason.split('\n')[0] ?? reason}`),
+    onGiveUp: (actor, reason, exit) => gaveUp?.({ reason: `actor ${actor} failed: ${reason.split('\n')[0] ?? reason}`, exit }),
   });
   const ops = createOpsServer({ node, clusterName: config.cluster.name, supervisor, metrics: createNodeMetrics(supervisor, node.id), logger });
   try {
@@ -56,7 +57,7 @@ export async function runNode(options: RunNodeOptions): Promise<number> {
     `node ${node.id} started: ops http://${node.host}:${node.opsPort}/status`);
   const outcome = await Promise.race([
     options.stopRequested.then((reason) => ({ kind: 'stop' as const, reason })),
-    actorGaveUp.then((reason) => ({ kind: 'gave-up' as const, reason })),
+    actorGaveUp.then(({ reason, exit }) => ({ kind: 'gave-up' as const, reason, exit })),
   ]);
   const terminated = await supervisor.stop(outcome.reason);
   await closeServer(ops);
@@ -65,7 +66,7 @@ export async function runNode(options: RunNodeOptions): Promise<number> {
   }
   if (outcome.kind === 'gave-up') {
     logger.fatal(`node ${node.id} stopped: ${outcome.reason}`);
-    return exitCodes.actorFailed;
+    return outcome.exit === 'refusedToStart' ? exitCodes.refusedToStart : exitCodes.actorFailed;
   }
   logger.info(`node ${node.id} stopped (${outcome.reason})`);
   return exitCodes.ok;

@@ -10,7 +10,7 @@
  */
 import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
 import type { Logger, LogFormat } from '../logging/logger.js';
-import { isActorToControl, type ActorToControl, type ControlToActor } from '../actors/actor-messages.js';
+import { isActorToControl, type ActorToControl, type ControlToActor, type FatalExit } from '../actors/actor-messages.js';
 import type { ActorWorkerData, RingPair } from '../actors/actor-worker-data.js';
 import { createRingBuffer } from '../ring/spsc-ring.js';
 import { RingReceiver, RingSender } from '../ring/ring-channel.js';
@@ -25,8 +25,11 @@ export interface SupervisorOptions {
   readonly logFormat: LogFormat;
   /** Replaces actors' roles (tests of the restart policy). Empty in production. */
   readonly roleModuleUrls?: Readonly<Partial<Record<ActorName, string>>>;
-  /** Called once if an actor exhausts its restart budget; the node must then stop and exit non-zero. */
-  readonly onGiveUp: (actor: ActorName, reason: string) => void;
+  /**
+   * Called once if an actor exhausts its restart budget or reports a fatal failure; the node must
+   * then stop and exit non-zero (`exit` says with which code).
+   */
+  readonly onGiveUp: (actor: ActorName, reason: string, exit: FatalExit) => void;
 }
 
 export interface NamedRing {
@@ -116,7 +119,7 @@ export class Supervisor {
   private receiveControl(actor: ActorName, ends: ControlEnds): void {
     ends.receiver.run((message) => this.onControlMessage(actor, message), this.stopReceiving.signal).catch((error: unknown) => {
       this.options.logger.fatal({ actor, err: error }, 'control ring receive loop failed');
-      this.options.onGiveUp(actor, `control ring receive loop failed: ${String(error)}`);
+      this.options.onGiveUp(actor, `control ring receive loop failed: ${String(error)}`, 'actorFailed');
     });
   }
 
@@ -141,6 +144,11 @@ export class Supervisor {
         this.pendingStatus.get(message.seq)?.(message.status);
         this.pendingStatus.delete(message.seq);
         return;
+      case 'fatal':
+        handle?.onFatal(message.reason);
+        this.options.logger.fatal({ actor, reason: message.reason }, `actor ${actor} reported a failure that a restart would not cure: ${message.reason}`);
+        this.options.onGiveUp(actor, message.reason, message.exit);
+        return;
       case 'pong':
         return;
     }
@@ -152,7 +160,7 @@ export class Supervisor {
       { actor, reason, failuresInWindow, restartWindowMs, maxRestarts },
       `actor ${actor} failed ${failuresInWindow} times within ${restartWindowMs} ms (budget: ${maxRestarts} restarts); last failure: ${reason.split('\n')[0] ?? reason}`,
     );
-    this.options.onGiveUp(actor, reason);
+    this.options.onGiveUp(actor, reason, 'actorFailed');
   }
 
   /** Every actor alive and beating. Names the ones that are not. */

@@ -1,0 +1,106 @@
+/**
+ * Runs ONE actor thread on its own, with the calling thread playing its supervisor and all its
+ * neighbours: the rings, the liveness slot and the probes are the real ones. Benchmarks and tests
+ * drive an actor through its rings this way (the WAL writer driven as the Replicator would).
+ *
+ * Runs on: a benchmark or test thread.
+ */
+import { Worker } from 'node:worker_threads';
+import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
+import { createRingBuffer } from '../ring/spsc-ring.js';
+import { RingReceiver, RingSender } from '../ring/ring-channel.js';
+import { createLivenessBuffer, livenessSlotOf } from '../supervisor/liveness.js';
+import { neighboursOf, type ActorName } from '../supervisor/topology.js';
+import { isActorToControl, isLinkMessage, type ActorToControl, type ControlToActor, type LinkMessage } from './actor-messages.js';
+import type { ActorWorkerData, RingPair } from './actor-worker-data.js';
+
+const actorEntryUrl = new URL('./actor-main.js', import.meta.url);
+const controlRingCapacityBytes = 64 * 1024;
+
+export interface SoloActor {
+  readonly worker: Worker;
+  /** Sends `message` to the actor as if from `from`; false when that ring is full. */
+  send(from: ActorName, message: LinkMessage): boolean;
+  sendAsync(from: ActorName, message: LinkMessage, timeoutMs?: number): Promise<boolean>;
+  /** Every role message the actor sent to `to` since the last call (probes are answered here). */
+  receive(to: ActorName, handler: (message: LinkMessage) => void): number;
+  /** Resolves when the actor sent something to `to` (or at once if something is waiting). */
+  waitForMessage(to: ActorName, timeoutMs?: number): Promise<boolean>;
+  /** Control messages the actor sent (ready, fatal, ...), in order. */
+  readonly control: ActorToControl[];
+  /** Resolves once the actor reported ready; rejects on fatal or exit first. */
+  readonly ready: Promise<void>;
+  /** Asks the actor to stop and waits for its thread to exit. */
+  stop(): Promise<number>;
+}
+
+export function startSoloActor(actor: ActorName, config: ClusterConfig, node: NodeConfig, roleModuleUrl = ''): SoloActor {
+  const capacityBytes = config.ring.capacityBytes;
+  const links: Partial<Record<ActorName, RingPair>> = {};
+  const senders = new Map<ActorName, RingSender<LinkMessage>>();
+  const receivers = new Map<ActorName, RingReceiver<unknown>>();
+  for (const neighbour of neighboursOf(actor)) {
+    const toActor = createRingBuffer(capacityBytes);
+    const fromActor = createRingBuffer(capacityBytes);
+    links[neighbour] = { inbound: toActor, outbound: fromActor };
+    senders.set(neighbour, new RingSender<LinkMessage>(toActor));
+    receivers.set(neighbour, new RingReceiver<unknown>(fromActor));
+  }
+  const toActor = createRingBuffer(controlRingCapacityBytes);
+  const toSupervisor = createRingBuffer(controlRingCapacityBytes);
+  const controlSender = new RingSender<ControlToActor>(toActor);
+  const controlReceiver = new RingReceiver<unknown>(toSupervisor);
+  const workerData: ActorWorkerData = {
+    actor, incarnation: 1, node, config, logFormat: 'json',
+    control: { inbound: toActor, outbound: toSupervisor }, links,
+    liveness: createLivenessBuffer(), livenessSlot: livenessSlotOf(actor), roleModuleUrl,
+  };
+  const worker = new Worker(actorEntryUrl, { workerData });
+  const control: ActorToControl[] = [];
+  const stopControl = new AbortController();
+  let exitCode: Promise<number> = new Promise((resolve) => worker.once('exit', resolve));
+  const ready = new Promise<void>((resolve, reject) => {
+    void controlReceiver.run((message) => {
+      if (!isActorToControl(message)) return;
+      control.push(message);
+      if (message.type === 'ready') resolve();
+      if (message.type === 'fatal') reject(new Error(`actor ${actor} failed: ${message.reason}`));
+    }, stopControl.signal);
+    void exitCode.then((code) => reject(new Error(`actor ${actor} exited with code ${code} before it was ready`)));
+    worker.once('error', (error) => reject(error));
+  });
+  const senderTo = (from: ActorName): RingSender<LinkMessage> => {
+    const sender = senders.get(from);
+    if (sender === undefined) throw new Error(`${from} is not a neighbour of ${actor}`);
+    return sender;
+  };
+  const receiverFrom = (to: ActorName): RingReceiver<unknown> => {
+    const receiver = receivers.get(to);
+    if (receiver === undefined) throw new Error(`${to} is not a neighbour of ${actor}`);
+    return receiver;
+  };
+  return {
+    worker, control, ready,
+    send: (from, message) => senderTo(from).send(message),
+    sendAsync: (from, message, timeoutMs) => senderTo(from).sendAsync(message, timeoutMs),
+    receive(to, handler) {
+      let roleMessages = 0;
+      receiverFrom(to).receiveAll((message) => {
+        if (!isLinkMessage(message)) return;
+        if (message.type === 'ping') { senderTo(to).send({ type: 'pong', seq: message['seq'] as number }); return; }
+        if (message.type === 'pong') return;
+        roleMessages += 1;
+        handler(message);
+      });
+      return roleMessages;
+    },
+    waitForMessage: (to, timeoutMs) => receiverFrom(to).consumer.waitForData(timeoutMs),
+    async stop() {
+      controlSender.send({ type: 'stop', reason: 'solo actor stopped' });
+      const code = await exitCode;
+      stopControl.abort();
+      exitCode = Promise.resolve(code);
+      return code;
+    },
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * The messages between the Replicator and the WAL writer, one ring each way.
+ *
+ * Replicator -> WAL writer: `append` (many per ring drain), `truncate`, `saveHardState`, `read`,
+ * `saveSnapshot`, `loadSnapshot`, `compact`, `clearNeedsCatchUp`.
+ * WAL writer -> Replicator: `walRecovered` once at start; `durable` after every group commit;
+ * one answer per other request; `walError` when a request failed with an operating error
+ * (DISK_FULL: new writes are refused, everything durable stays durable).
+ *
+ * Ordering: the WAL writer handles requests in ring order. Appends are staged and made durable by
+ * one write + one fdatasync at the end of each ring drain (group commit), or earlier when a
+ * request that must see them durable (truncate, snapshot) comes behind them. `durable` is sent only
+ * after the fdatasync returned. Entry payloads are opaque bytes end to end: nobody decodes them.
+ *
+ * Runs on: Replicator thread and WAL writer thread.
+ */
+import type { FalconError } from '../errors.js';
+import type { HardState } from '../wal/hard-state.js';
+import type { Snapshot, SnapshotMetadata } from '../wal/snapshot-file.js';
+import type { WalEntry } from '../wal/wal-entry.js';
+
+export type ToWal =
+  | { readonly type: 'append'; readonly entries: readonly WalEntry[] }
+  | { readonly type: 'truncate'; readonly fromIndex: number }
+  | { readonly type: 'saveHardState'; readonly state: HardState }
+  | { readonly type: 'read'; readonly requestId: number; readonly fromIndex: number; readonly toIndex: number; readonly maxBytes: number }
+  | { readonly type: 'saveSnapshot'; readonly snapshot: Snapshot }
+  | { readonly type: 'loadSnapshot'; readonly requestId: number }
+  | { readonly type: 'compact'; readonly uptoIndex: number }
+  | { readonly type: 'clearNeedsCatchUp' };
+
+export interface WalRecoveredMessage {
+  readonly type: 'walRecovered';
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+  readonly hardState: HardState | null;
+  readonly snapshot: SnapshotMetadata | null;
+  readonly needsCatchUp: string | null;
+}
+
+export type FromWal =
+  | WalRecoveredMessage
+  | { readonly type: 'durable'; readonly lastIndex: number; readonly lastTerm: number }
+  | { readonly type: 'truncated'; readonly lastIndex: number; readonly lastTerm: number }
+  | { readonly type: 'hardStateSaved'; readonly state: HardState }
+  | { readonly type: 'entries'; readonly requestId: number; readonly entries: readonly WalEntry[] }
+  | { readonly type: 'snapshotSaved'; readonly snapshot: SnapshotMetadata }
+  | { readonly type: 'snapshotLoaded'; readonly requestId: number; readonly snapshot: Snapshot | null }
+  | { readonly type: 'compacted'; readonly firstIndex: number; readonly segmentsRemoved: number }
+  | { readonly type: 'needsCatchUpCleared' }
+  | { readonly type: 'walError'; readonly request: ToWal['type']; readonly requestId?: number; readonly error: FalconError };
+
+const toWalTypes = new Set<string>(['append', 'truncate', 'saveHardState', 'read', 'saveSnapshot', 'loadSnapshot', 'compact', 'clearNeedsCatchUp']);
+
+export function isToWal(message: { readonly type: string }): message is ToWal {
+  return toWalTypes.has(message.type);
+}

@@ -1,0 +1,202 @@
+/**
+ * The WAL writer role: drains its ring from the Replicator into the WAL engine, with one write and
+ * one fdatasync per drained batch (group commit), and reports the durable index back only after
+ * that fdatasync returned.
+ *
+ * Failure rules (docs/wal-format.md): a corrupt log at start refuses the start (exit 2) naming
+ * file, offset and index; an I/O error or a failed fsync stops the node (exit 3) and nothing more
+ * is reported durable; a full disk is reported to the Replicator as DISK_FULL and the node goes
+ * on serving what is durable while refusing new writes.
+ *
+ * Replies are never dropped: when the Replicator's ring is full they wait in a bounded outbox and
+ * leave, in order, as soon as there is room.
+ *
+ * Runs on: WAL writer thread.
+ */
+import { join } from 'node:path';
+import { FalconFailure, assert, type FalconError } from '../errors.js';
+import { WriteAheadLog } from '../wal/wal.js';
+import type { WalOutcome } from '../wal/wal-outcome.js';
+import type { ActorContext, ActorRole } from './actor-context.js';
+import type { LinkMessage } from './actor-messages.js';
+import { isToWal, type FromWal, type ToWal } from './wal-protocol.js';
+
+/** Replies waiting for room on the ring to the Replicator; more is a stuck Replicator (a bug). */
+const outboxMessagesMax = 65_536;
+/** How long one wait for room may take before it is retried (keeps shutdown prompt). */
+const outboxWaitMs = 1_000;
+
+export function createWalWriterRole(context: ActorContext): ActorRole {
+  return new WalWriterRole(context);
+}
+
+class WalWriterRole implements ActorRole {
+  private readonly context: ActorContext;
+  private readonly dir: string;
+  private wal: WriteAheadLog | undefined;
+  private readonly outbox: FromWal[] = [];
+  private outboxDraining = false;
+  private stopped = false;
+  private readonly counters = { groupCommits: 0, entriesAppended: 0, largestBatchEntries: 0, batchEntries: 0, diskFullErrors: 0 };
+
+  constructor(context: ActorContext) {
+    this.context = context;
+    this.dir = join(context.node.dataDir, 'wal');
+  }
+
+  start(): Promise<void> {
+    const { wal: settings } = this.context.config;
+    try {
+      const { wal, recovered } = WriteAheadLog.open(this.dir, {
+        segmentBytes: settings.segmentBytes,
+        fsync: settings.fsync,
+        tailCacheEntries: settings.tailCacheEntries,
+        repairCorruption: settings.repairCorruption,
+      });
+      this.wal = wal;
+      const { logger } = this.context;
+      if (recovered.tornTail !== null) logger.warn({ tornTail: recovered.tornTail }, 'WAL recovery truncated a torn tail (normal after a crash)');
+      if (recovered.corruption !== null) logger.error({ corruption: recovered.corruption }, 'WAL corruption repaired by truncation; this node must catch up before it votes or leads');
+      for (const rejected of recovered.rejectedSnapshots) logger.warn(rejected, 'snapshot file failed verification and was skipped');
+      logger.info({ dir: this.dir, firstIndex: recovered.firstIndex, lastIndex: recovered.lastIndex, lastTerm: recovered.lastTerm }, 'WAL recovered');
+      this.reply({
+        type: 'walRecovered', firstIndex: recovered.firstIndex, lastIndex: recovered.lastIndex, lastTerm: recovered.lastTerm,
+        hardState: recovered.hardState, snapshot: recovered.snapshot, needsCatchUp: recovered.needsCatchUp,
+      });
+    } catch (error) {
+      if (!(error instanceof FalconFailure)) throw error;
+      this.context.fail(error.error, 'refusedToStart');
+      return new Promise(() => undefined); // never ready: the node is stopping
+    }
+    return Promise.resolve();
+  }
+
+  onMessage(_from: string, message: LinkMessage): void {
+    if (!isToWal(message)) {
+      this.context.logger.error({ type: message.type }, 'unknown message on the WAL ring; dropped');
+      return;
+    }
+    const wal = this.wal;
+    if (wal === undefined || this.stopped) return;
+    this.handle(wal, message);
+  }
+
+  private handle(wal: WriteAheadLog, message: ToWal): void {
+    switch (message.type) {
+      case 'append': {
+        const outcome = wal.append(message.entries);
+        if (this.check(outcome, message)) this.counters.batchEntries += message.entries.length;
+        return;
+      }
+      case 'truncate': {
+        const outcome = wal.truncateFrom(message.fromIndex);
+        if (this.check(outcome, message)) this.reply({ type: 'truncated', lastIndex: outcome.value, lastTerm: wal.lastTerm });
+        return;
+      }
+      case 'saveHardState': {
+        const outcome = wal.saveHardState(message.state);
+        if (this.check(outcome, message)) this.reply({ type: 'hardStateSaved', state: outcome.value });
+        return;
+      }
+      case 'read': {
+        const outcome = wal.read(message.fromIndex, message.toIndex, message.maxBytes);
+        if (this.check(outcome, message)) this.reply({ type: 'entries', requestId: message.requestId, entries: outcome.value });
+        return;
+      }
+      case 'saveSnapshot': {
+        this.groupCommit(wal);
+        const outcome = wal.saveSnapshot(message.snapshot);
+        if (this.check(outcome, message)) this.reply({ type: 'snapshotSaved', snapshot: outcome.value });
+        return;
+      }
+      case 'loadSnapshot': {
+        const outcome = wal.loadLatestSnapshot();
+        if (this.check(outcome, message)) this.reply({ type: 'snapshotLoaded', requestId: message.requestId, snapshot: outcome.value });
+        return;
+      }
+      case 'compact': {
+        this.groupCommit(wal);
+        const outcome = wal.compact(message.uptoIndex);
+        if (this.check(outcome, message)) this.reply({ type: 'compacted', firstIndex: wal.firstIndex, segmentsRemoved: outcome.value });
+        return;
+      }
+      case 'clearNeedsCatchUp': {
+        const outcome = wal.clearNeedsCatchUp();
+        if (this.check(outcome, message)) this.reply({ type: 'needsCatchUpCleared' });
+        return;
+      }
+    }
+  }
+
+  /** Group commit: everything staged by this drain, one write + one fdatasync, then `durable`. */
+  afterDrain(): void {
+    if (this.wal !== undefined && !this.stopped) this.groupCommit(this.wal);
+  }
+
+  private groupCommit(wal: WriteAheadLog): void {
+    if (wal.lastIndex === wal.durableLastIndex) return;
+    const before = wal.durableLastIndex;
+    const outcome = wal.flush();
+    if (!this.check(outcome, { type: 'append', entries: [] })) return;
+    const committed = outcome.value - before;
+    this.counters.groupCommits += 1;
+    this.counters.entriesAppended += committed;
+    this.counters.largestBatchEntries = Math.max(this.counters.largestBatchEntries, committed);
+    this.counters.batchEntries = 0;
+    this.reply({ type: 'durable', lastIndex: outcome.value, lastTerm: wal.lastTerm });
+  }
+
+  /** True on success. A fatal engine error ends the node; others go back to the Replicator. */
+  private check<T>(outcome: WalOutcome<T>, request: ToWal): outcome is { ok: true; value: T } {
+    if (outcome.ok) return true;
+    const error: FalconError = outcome.error;
+    if (this.wal?.failed !== null && this.wal?.failed !== undefined) {
+      this.stopped = true;
+      this.context.fail(error, 'actorFailed');
+      return false;
+    }
+    if (error.code === 'DISK_FULL') this.counters.diskFullErrors += 1;
+    const requestId = 'requestId' in request ? request.requestId : undefined;
+    this.reply({ type: 'walError', request: request.type, ...(requestId === undefined ? {} : { requestId }), error });
+    return false;
+  }
+
+  private reply(message: FromWal): void {
+    if (this.outbox.length === 0 && this.context.send('replicator', message as unknown as LinkMessage)) return;
+    assert(this.outbox.length < outboxMessagesMax, `WAL outbox holds ${this.outbox.length} replies: the Replicator stopped draining its ring`);
+    this.outbox.push(message);
+    if (!this.outboxDraining) void this.drainOutbox();
+  }
+
+  private async drainOutbox(): Promise<void> {
+    this.outboxDraining = true;
+    try {
+      // Bounded by the outbox (itself bounded) and by stop.
+      while (this.outbox.length > 0 && !this.stopped) {
+        const next = this.outbox[0] as FromWal;
+        if (await this.context.sendWhenRoom('replicator', next as unknown as LinkMessage, outboxWaitMs)) this.outbox.shift();
+      }
+    } finally {
+      this.outboxDraining = false;
+    }
+  }
+
+  stop(): Promise<void> {
+    if (this.wal !== undefined && !this.stopped) this.groupCommit(this.wal);
+    this.stopped = true;
+    this.wal?.close();
+    return Promise.resolve();
+  }
+
+  status(): Readonly<Record<string, unknown>> {
+    const wal = this.wal;
+    if (wal === undefined) return { role: 'walWriter', dir: this.dir, open: false };
+    return {
+      role: 'walWriter', dir: this.dir, open: true,
+      firstIndex: wal.firstIndex, lastIndex: wal.lastIndex, durableLastIndex: wal.durableLastIndex,
+      snapshotIndex: wal.snapshot?.index ?? 0, needsCatchUp: wal.needsCatchUp, failed: wal.failed?.message ?? null,
+      outbox: this.outbox.length, ...this.counters,
+    };
+  }
+}
+

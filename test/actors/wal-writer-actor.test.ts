@@ -1,0 +1,140 @@
+/**
+ * The WAL writer actor, driven through its real ring as the Replicator drives it: appends become
+ * durable in group commits and are reported only then; a restart recovers them; reads return
+ * them; a corrupt log refuses the start naming file and offset.
+ */
+import { expect } from 'chai';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseClusterConfig, selectNode } from '../../src/config/load-config.js';
+import type { ClusterConfig } from '../../src/config/cluster-config.js';
+import { startSoloActor, type SoloActor } from '../../src/actors/solo-actor.js';
+import type { FromWal, ToWal } from '../../src/actors/wal-protocol.js';
+import type { LinkMessage } from '../../src/actors/actor-messages.js';
+
+const payload = (index: number): Uint8Array => Buffer.from(`job-${index}-`.repeat(1 + (index % 7)));
+
+function configFor(dir: string, extraWal = ''): ClusterConfig {
+  const text = `cluster:\n  name: t\nnodes:\n  - id: n1\n    host: 127.0.0.1\n    peerPort: 1\n    clientPort: 2\n    opsPort: 3\n    dataDir: ./n1\n`
+    + `wal:\n  segmentBytes: 65536\n${extraWal}logging:\n  level: warn\nring:\n  capacityBytes: 1048576\n`;
+  return parseClusterConfig(text, 'test.yaml', dir);
+}
+
+/** The WAL actor plus what it sent the Replicator, collected as it arrives. */
+async function startWal(config: ClusterConfig): Promise<{ actor: SoloActor; inbox: FromWal[]; next: (type: FromWal['type'], timeoutMs?: number) => Promise<FromWal> }> {
+  const actor = startSoloActor('walWriter', config, selectNode(config, 'n1'));
+  const inbox: FromWal[] = [];
+  const pump = (): void => { actor.receive('replicator', (message) => inbox.push(message as unknown as FromWal)); };
+  const next = async (type: FromWal['type'], timeoutMs = 10_000): Promise<FromWal> => {
+    const deadline = Date.now() + timeoutMs;
+    // Bounded by the deadline; each turn waits for the ring, not for a fixed time.
+    for (;;) {
+      pump();
+      const found = inbox.findIndex((message) => message.type === type);
+      if (found >= 0) return inbox.splice(found, 1)[0] as FromWal;
+      const remainingMs = deadline - Date.now();
+      if (remainingMs <= 0) throw new Error(`no '${type}' from the WAL actor within ${timeoutMs} ms; got ${inbox.map((m) => m.type).join(', ')}; control: ${JSON.stringify(actor.control)}`);
+      await actor.waitForMessage('replicator', Math.min(remainingMs, 200));
+    }
+  };
+  const ready = actor.ready;
+  const answerProbes = setInterval(pump, 5);
+  try {
+    await ready;
+  } finally {
+    clearInterval(answerProbes);
+  }
+  return { actor, inbox, next };
+}
+
+const send = (actor: SoloActor, message: ToWal): boolean => actor.send('replicator', message as unknown as LinkMessage);
+
+describe('WAL writer actor', function () {
+  this.timeout(30_000);
+  let dir: string;
+  beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'falcon-wal-actor-')); });
+  afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+
+  it('reports appends durable only through group commits, and a restart recovers every one', async () => {
+    const config = configFor(dir);
+    const first = await startWal(config);
+    const recovered = await first.next('walRecovered');
+    expect(recovered).to.include({ lastIndex: 0, firstIndex: 1 });
+    let index = 0;
+    for (let batch = 0; batch < 50; batch += 1) {
+      const entries = Array.from({ length: 40 }, () => { index += 1; return { term: 1, index, type: 0, data: payload(index) }; });
+      expect(send(first.actor, { type: 'append', entries })).to.equal(true);
+    }
+    let durable = 0;
+    let reports = 0;
+    while (durable < 2000) {
+      const message = await first.next('durable');
+      if (message.type !== 'durable') throw new Error('unreachable');
+      expect(message.lastIndex, 'durable index never goes back').to.be.greaterThan(durable);
+      durable = message.lastIndex;
+      reports += 1;
+    }
+    expect(reports, 'appends are committed in groups, not one fsync per append message').to.be.lessThan(50);
+    expect(await first.actor.stop()).to.equal(0);
+
+    const second = await startWal(config);
+    expect(await second.next('walRecovered')).to.include({ lastIndex: 2000, lastTerm: 1 });
+    send(second.actor, { type: 'read', requestId: 7, fromIndex: 1995, toIndex: 2000, maxBytes: 1 << 20 });
+    const read = await second.next('entries');
+    if (read.type !== 'entries') throw new Error('unreachable');
+    expect(read.requestId).to.equal(7);
+    expect(read.entries.map((entry) => entry.index)).to.deep.equal([1995, 1996, 1997, 1998, 1999, 2000]);
+    expect(Buffer.from(read.entries[0]?.data ?? []).toString()).to.equal(Buffer.from(payload(1995)).toString());
+    await second.actor.stop();
+  });
+
+  it('persists the hard state and truncates on request, answering only when durable', async () => {
+    const config = configFor(dir);
+    const wal = await startWal(config);
+    await wal.next('walRecovered');
+    send(wal.actor, { type: 'append', entries: [1, 2, 3, 4, 5].map((index) => ({ term: 2, index, type: 0, data: payload(index) })) });
+    send(wal.actor, { type: 'saveHardState', state: { term: 3, vote: 'n2', commit: 2 } });
+    expect(await wal.next('hardStateSaved')).to.deep.include({ state: { term: 3, vote: 'n2', commit: 2 } });
+    send(wal.actor, { type: 'truncate', fromIndex: 4 });
+    expect(await wal.next('truncated')).to.include({ lastIndex: 3, lastTerm: 2 });
+    await wal.actor.stop();
+    const again = await startWal(config);
+    const recovered = await again.next('walRecovered');
+    expect(recovered).to.deep.include({ lastIndex: 3, hardState: { term: 3, vote: 'n2', commit: 2 } });
+    await again.actor.stop();
+  });
+
+  it('refuses to start on a corrupt older segment, naming the file and offset', async () => {
+    const config = configFor(dir);
+    const wal = await startWal(config);
+    await wal.next('walRecovered');
+    let index = 0;
+    for (let batch = 0; batch < 20; batch += 1) {
+      send(wal.actor, { type: 'append', entries: Array.from({ length: 50 }, () => { index += 1; return { term: 1, index, type: 0, data: Buffer.alloc(200, index & 255) }; }) });
+    }
+    for (let durable = 0; durable < 1000;) {
+      const message = await wal.next('durable');
+      if (message.type === 'durable') durable = message.lastIndex;
+    }
+    await wal.actor.stop();
+    const walDir = join(dir, 'n1', 'wal');
+    const segments = (await readdir(walDir)).filter((name) => name.endsWith('.seg')).sort();
+    expect(segments.length, 'the log spans several segments').to.be.greaterThan(2);
+    const victim = join(walDir, segments[0] ?? '');
+    const bytes = await readFile(victim);
+    bytes[1000] = (bytes[1000] ?? 0) ^ 0x40;
+    await writeFile(victim, bytes);
+    const refused = startSoloActor('walWriter', config, selectNode(config, 'n1'));
+    const answer = setInterval(() => refused.receive('replicator', () => undefined), 5);
+    try {
+      let failure = '';
+      await refused.ready.catch((error: Error) => { failure = error.message; });
+      expect(failure).to.contain('CORRUPTION').and.contain(segments[0] ?? '?').and.match(/offset \d+/);
+      expect(refused.control.some((message) => message.type === 'fatal' && message.exit === 'refusedToStart')).to.equal(true);
+    } finally {
+      clearInterval(answer);
+      await refused.worker.terminate();
+    }
+  });
+});
