@@ -1,0 +1,205 @@
+/**
+ * Opening a WAL directory: everything the engine trusts after a restart is decided here.
+ *
+ * Order: make the directory; delete `*.tmp` left by interrupted atomic writes; load the hard
+ * state; load the newest snapshot that verifies; scan the segments (segment-recovery.ts); then
+ * reconcile the log with the snapshot the way Raft installs one: keep the log if it holds the
+ * snapshot's (index, term) or only entries after it, otherwise discard it (it was superseded).
+ *
+ * Corruption (a damaged record outside the newest segment's tail, a missing segment, a log that
+ * does not meet its snapshot, a damaged hard-state file) refuses to open with a CORRUPTION error
+ * naming file, offset and index; with `repairCorruption` the log is truncated there and the
+ * persisted `needs-catch-up` marker says the node must be caught up by a leader before it may
+ * vote or lead. The marker stays until `WriteAheadLog.clearNeedsCatchUp()`.
+ *
+ * Directory layout: `<first index>.seg` segments, `hard-state`, `snapshot-<index>.snap`,
+ * `needs-catch-up`, and transient `*.tmp`.
+ *
+ * Runs on: WAL writer thread (at open).
+ */
+import path from 'node:path';
+import { falconError, FalconFailure } from '../errors.js';
+import { errnoOf, readWholeFile, type WalFileSystem } from './file-system.js';
+import { decodeHardState, hardStateFileName, type HardState } from './hard-state.js';
+import { temporaryFileSuffix, writeFileAtomically } from './atomic-file.js';
+import { parseSegmentFileName, type Segment } from './segment.js';
+import { cutFile, recoverSegments, type CorruptionFinding, type TornTailFinding } from './segment-recovery.js';
+import { decodeSnapshotFile, parseSnapshotFileName, type Snapshot, type SnapshotMetadata } from './snapshot-file.js';
+import { fileSystemError } from './wal-outcome.js';
+import type { WalOptions } from './wal-options.js';
+
+export const needsCatchUpFileName = 'needs-catch-up';
+/** Bound on the small files read whole at open (hard state, marker). */
+const smallFileBytesMax = 64 * 1024;
+
+/** What `WriteAheadLog.open` found and decided. */
+export interface WalRecovered {
+  /** First index held in the log; `lastIndex + 1` when the log holds no entry. */
+  readonly firstIndex: number;
+  /** Last index in the log, else the snapshot's index, else 0. */
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+  readonly hardState: HardState | null;
+  readonly snapshot: SnapshotMetadata | null;
+  /** A torn tail that was truncated (normal after a crash). */
+  readonly tornTail: TornTailFinding | null;
+  /** Corruption that was repaired by truncation (only with `repairCorruption`). */
+  readonly corruption: CorruptionFinding | null;
+  /** Why this node must be caught up before it may vote or lead (persisted marker), or null. */
+  readonly needsCatchUp: string | null;
+  /** Snapshot files that failed verification and were skipped. */
+  readonly rejectedSnapshots: readonly { readonly file: string; readonly reason: string }[];
+  /** True when the log was discarded because a snapshot superseded it. */
+  readonly logDiscardedForSnapshot: boolean;
+}
+
+export interface RecoveryResult {
+  readonly recovered: WalRecovered;
+  readonly segments: Segment[];
+  readonly snapshot: Snapshot | null;
+}
+
+interface Context {
+  readonly fileSystem: WalFileSystem;
+  readonly dir: string;
+  readonly options: WalOptions;
+  needsCatchUp: string | null;
+  corruption: CorruptionFinding | null;
+}
+
+/** Runs recovery; throws FalconFailure (CORRUPTION, IO_ERROR, DISK_FULL) when it cannot open. */
+export function recoverWal(dir: string, options: WalOptions): RecoveryResult {
+  const context: Context = { fileSystem: options.fileSystem, dir, options, needsCatchUp: null, corruption: null };
+  try {
+    return recoverIn(context);
+  } catch (error) {
+    if (error instanceof FalconFailure) throw error;
+    if (errnoOf(error) === undefined) throw error;
+    throw new FalconFailure(fileSystemError('recovery', dir, error));
+  }
+}
+
+function recoverIn(context: Context): RecoveryResult {
+  const { fileSystem, dir, options } = context;
+  fileSystem.makeDirectory(dir);
+  const names = fileSystem.listDirectory(dir);
+  removeTemporaryFiles(context, names);
+  context.needsCatchUp = readMarker(context, names);
+  const hardState = loadHardState(context, names);
+  const { snapshot, rejectedSnapshots } = loadNewestSnapshot(context, names);
+  const firstIndexes = names.map(parseSegmentFileName).filter((index): index is number => index !== null).sort((a, b) => a - b);
+  const scan = recoverSegments(fileSystem, dir, firstIndexes, options.recordBytesMax, snapshot?.index ?? null);
+  let segments = scan.segments;
+  if (scan.corruption !== null) segments = repairSegments(context, scan.corruption, segments, scan.filesAfterCorruption);
+  const log = reconcileWithSnapshot(context, segments, scan.lastTerm, scan.termAtSnapshotIndex, snapshot);
+  const lastSegment = log.segments.at(-1);
+  const lastIndex = lastSegment?.lastIndex ?? snapshot?.index ?? 0;
+  const recovered: WalRecovered = {
+    firstIndex: log.segments[0]?.firstIndex ?? lastIndex + 1,
+    lastIndex,
+    lastTerm: lastSegment === undefined ? (snapshot?.term ?? 0) : log.lastTerm,
+    hardState,
+    snapshot: snapshot === null ? null : { index: snapshot.index, term: snapshot.term, membership: snapshot.membership },
+    tornTail: scan.tornTail,
+    corruption: context.corruption,
+    needsCatchUp: context.needsCatchUp,
+    rejectedSnapshots,
+    logDiscardedForSnapshot: log.discarded,
+  };
+  return { recovered, segments: log.segments, snapshot };
+}
+
+function removeTemporaryFiles(context: Context, names: readonly string[]): void {
+  const leftovers = names.filter((name) => name.endsWith(temporaryFileSuffix));
+  for (const name of leftovers) context.fileSystem.unlink(path.join(context.dir, name));
+  if (leftovers.length > 0) context.fileSystem.syncDirectory(context.dir);
+}
+
+function readMarker(context: Context, names: readonly string[]): string | null {
+  if (!names.includes(needsCatchUpFileName)) return null;
+  const text = readWholeFile(context.fileSystem, path.join(context.dir, needsCatchUpFileName), smallFileBytesMax).toString('utf8');
+  return text.trim() === '' ? 'needs catch-up (no reason recorded)' : text.trim();
+}
+
+/** Refuses, or (with repair) persists the catch-up marker and goes on. */
+function onCorruption(context: Context, finding: CorruptionFinding): void {
+  const where = `${finding.file} at offset ${finding.offset} (index ${finding.index}): ${finding.reason}`;
+  if (!context.options.repairCorruption) {
+    throw new FalconFailure(falconError('CORRUPTION',
+      `WAL corruption in ${where}. The node does not start; restart with the repair flag to truncate the log there `
+      + 'and have it caught up from the leader before it may vote or lead.',
+      { file: finding.file, offset: finding.offset, index: finding.index, reason: finding.reason }));
+  }
+  const reason = `WAL corruption repaired by truncation in ${where}; this node must be caught up from the leader before it may vote or lead.`;
+  writeFileAtomically(context.fileSystem, context.dir, needsCatchUpFileName, [Buffer.from(`${reason}\n`, 'utf8')]);
+  context.needsCatchUp = reason;
+  context.corruption = finding;
+}
+
+function loadHardState(context: Context, names: readonly string[]): HardState | null {
+  if (!names.includes(hardStateFileName)) return null;
+  const filePath = path.join(context.dir, hardStateFileName);
+  const decoded = decodeHardState(readWholeFile(context.fileSystem, filePath, smallFileBytesMax));
+  if (typeof decoded !== 'string') return decoded;
+  onCorruption(context, { file: filePath, offset: 0, index: 0, reason: `hard state unreadable: ${decoded}` });
+  context.fileSystem.unlink(filePath);
+  context.fileSystem.syncDirectory(context.dir);
+  return null;
+}
+
+function loadNewestSnapshot(context: Context, names: readonly string[]): { snapshot: Snapshot | null; rejectedSnapshots: { file: string; reason: string }[] } {
+  const rejectedSnapshots: { file: string; reason: string }[] = [];
+  const candidates = names.filter((name) => parseSnapshotFileName(name) !== null).sort().reverse();
+  for (const name of candidates) {
+    const filePath = path.join(context.dir, name);
+    let decoded: Snapshot | string;
+    try {
+      decoded = decodeSnapshotFile(readWholeFile(context.fileSystem, filePath, context.options.snapshotBytesMax));
+    } catch (error) {
+      if (errnoOf(error) !== 'EFBIG') throw error;
+      decoded = error instanceof Error ? error.message : 'too large';
+    }
+    if (typeof decoded !== 'string' && decoded.index === parseSnapshotFileName(name)) return { snapshot: decoded, rejectedSnapshots };
+    rejectedSnapshots.push({ file: filePath, reason: typeof decoded === 'string' ? decoded : `holds index ${decoded.index}, name says otherwise` });
+  }
+  return { snapshot: null, rejectedSnapshots };
+}
+
+/** Deletes the segments after the corruption and cuts the corrupt one, after `onCorruption` allowed it. */
+function repairSegments(context: Context, finding: CorruptionFinding, segments: Segment[], filesAfter: readonly string[]): Segment[] {
+  onCorruption(context, finding);
+  for (const filePath of filesAfter) context.fileSystem.unlink(filePath);
+  if (filesAfter.length > 0) context.fileSystem.syncDirectory(context.dir);
+  const failing = segments.at(-1);
+  if (failing === undefined || failing.filePath !== finding.file) return segments;
+  cutFile(context.fileSystem, context.dir, failing.filePath, failing.durableBytes);
+  return failing.entries === 0 ? segments.slice(0, -1) : segments;
+}
+
+function discardSegments(context: Context, segments: readonly Segment[]): void {
+  for (const segment of [...segments].reverse()) context.fileSystem.unlink(segment.filePath);
+  if (segments.length > 0) context.fileSystem.syncDirectory(context.dir);
+}
+
+function reconcileWithSnapshot(
+  context: Context, segments: Segment[], lastTerm: number, termAtSnapshotIndex: number | null, snapshot: Snapshot | null,
+): { segments: Segment[]; lastTerm: number; discarded: boolean } {
+  const first = segments[0];
+  const last = segments.at(-1);
+  if (first === undefined || last === undefined) return { segments, lastTerm, discarded: false };
+  const expectedFirstMax = (snapshot?.index ?? 0) + 1;
+  const startsLate = snapshot === null ? first.firstIndex !== 1 : first.firstIndex > expectedFirstMax;
+  if (startsLate) {
+    onCorruption(context, {
+      file: first.filePath, offset: 0, index: expectedFirstMax,
+      reason: snapshot === null ? `log starts at ${first.firstIndex} with no snapshot` : `log starts at ${first.firstIndex}, after snapshot index ${snapshot.index} + 1`,
+    });
+    discardSegments(context, segments);
+    return { segments: [], lastTerm: 0, discarded: false };
+  }
+  if (snapshot === null) return { segments, lastTerm, discarded: false };
+  const superseded = last.lastIndex < snapshot.index || (termAtSnapshotIndex !== null && termAtSnapshotIndex !== snapshot.term);
+  if (!superseded) return { segments, lastTerm, discarded: false };
+  discardSegments(context, segments);
+  return { segments: [], lastTerm: snapshot.term, discarded: true };
+}

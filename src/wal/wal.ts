@@ -1,0 +1,398 @@
+/**
+ * The WAL engine: a checksummed, segmented Raft log with group commit, the hard-state file,
+ * snapshots and compaction, over an injected file system. The WAL writer actor drains its ring
+ * into `append`, calls `flush` once per drain, and reports the index `flush` returns.
+ *
+ * Durability contract:
+ * - `append` only stages (no syscall unless a staging buffer fills); `flush` writes everything
+ *   staged with one write and makes it durable with one fdatasync (two of each when the batch
+ *   crosses a segment rotation), and only then returns the new durable last index.
+ *   Nothing is reported durable before its fdatasync returned.
+ * - `truncateFrom`, `saveHardState`, `saveSnapshot`, `compact` and `clearNeedsCatchUp` are
+ *   durable when they return success.
+ *
+ * Errors (values, see wal-outcome.ts):
+ * - IO_ERROR (EIO and anything unexpected, and every failed fsync) and CORRUPTION found on read
+ *   are fatal: the engine keeps the error and every later call returns it at once. It never
+ *   retries an fsync.
+ * - DISK_FULL from a write or a file creation: the batch staged since the last durable flush is
+ *   dropped (lastIndex goes back to durableLastIndex), the segment is cut back to its durable
+ *   length, and the engine goes on: reads work, and appends may be retried once space is freed.
+ *   A DISK_FULL from saveHardState/saveSnapshot leaves the previous file in force.
+ *
+ * Invariants: durableLastIndex ≤ lastIndex; firstIndex ≤ lastIndex + 1; snapshot index <
+ * firstIndex + 1 when a snapshot exists; an entry not yet written to the OS is in the tail cache.
+ *
+ * Runs on: WAL writer thread (one thread owns one engine; no method is reentrant).
+ */
+import path from 'node:path';
+import { assert, falconError, FalconFailure, type FalconError } from '../errors.js';
+import { removeFileDurably, writeFileAtomically } from './atomic-file.js';
+import { errnoOf, readWholeFile } from './file-system.js';
+import { encodeHardState, hardStateFileName, type HardState } from './hard-state.js';
+import { needsCatchUpFileName, recoverWal, type WalRecovered } from './recovery.js';
+import { SegmentLog } from './segment-log.js';
+import { decodeSnapshotFile, encodeSnapshotFile, parseSnapshotFileName, snapshotFileName, type Snapshot, type SnapshotMetadata } from './snapshot-file.js';
+import { isSnapshotDue, type SnapshotTrigger } from './snapshot-trigger.js';
+import { TailCache } from './tail-cache.js';
+import type { WalEntry } from './wal-entry.js';
+import { resolveWalOptions, type WalOptions } from './wal-options.js';
+import { failure, fileSystemError, isSurvivable, success, type WalOutcome } from './wal-outcome.js';
+import { recordBytesFor } from './wal-record.js';
+
+export class WriteAheadLog {
+  readonly dir: string;
+  private readonly options: WalOptions;
+  private readonly segmentLog: SegmentLog;
+  private readonly cache: TailCache;
+  private last: number;
+  private lastEntryTerm: number;
+  private durableLast: number;
+  private durableLastTerm: number;
+  private hardStateValue: HardState | null;
+  private snapshotMetadata: SnapshotMetadata | null;
+  /** The snapshot verified at open, handed out once by `loadLatestSnapshot` (not read twice). */
+  private heldSnapshot: Snapshot | null;
+  private catchUpReason: string | null;
+  private fatal: FalconError | null = null;
+
+  /**
+   * Opens (creating if needed) the WAL in `dir` and runs recovery. Throws FalconFailure with
+   * CORRUPTION (file, offset, index in message and detail), IO_ERROR, DISK_FULL or CONFIG_INVALID.
+   */
+  static open(dir: string, options: Partial<WalOptions> = {}): { wal: WriteAheadLog; recovered: WalRecovered } {
+    const resolved = resolveWalOptions(options);
+    const { recovered, segments, snapshot } = recoverWal(dir, resolved);
+    const segmentLog = new SegmentLog(resolved.fileSystem, dir, resolved, segments, recovered.lastIndex);
+    return { wal: new WriteAheadLog(dir, resolved, segmentLog, recovered, snapshot), recovered };
+  }
+
+  private constructor(dir: string, options: WalOptions, segmentLog: SegmentLog, recovered: WalRecovered, snapshot: Snapshot | null) {
+    this.dir = dir;
+    this.options = options;
+    this.segmentLog = segmentLog;
+    this.cache = new TailCache(options.tailCacheEntries, options.tailCacheBytes);
+    this.last = recovered.lastIndex;
+    this.lastEntryTerm = recovered.lastTerm;
+    this.durableLast = recovered.lastIndex;
+    this.durableLastTerm = recovered.lastTerm;
+    this.hardStateValue = recovered.hardState;
+    this.snapshotMetadata = recovered.snapshot;
+    this.heldSnapshot = snapshot;
+    this.catchUpReason = recovered.needsCatchUp;
+  }
+
+  /** First index held in the log (`lastIndex + 1` when it holds none). */
+  get firstIndex(): number {
+    return this.segmentLog.firstIndex ?? this.last + 1;
+  }
+
+  /** Last index appended (durable or not). */
+  get lastIndex(): number {
+    return this.last;
+  }
+
+  get lastTerm(): number {
+    return this.lastEntryTerm;
+  }
+
+  /** Last index covered by a completed fdatasync: the only index that may be reported durable. */
+  get durableLastIndex(): number {
+    return this.durableLast;
+  }
+
+  get hardState(): HardState | null {
+    return this.hardStateValue;
+  }
+
+  get snapshot(): SnapshotMetadata | null {
+    return this.snapshotMetadata;
+  }
+
+  /** Why this node must be caught up before it may vote or lead (persisted), or null. */
+  get needsCatchUp(): string | null {
+    return this.catchUpReason;
+  }
+
+  /** The fatal error that stopped the engine, or null while it runs. */
+  get failed(): FalconError | null {
+    return this.fatal;
+  }
+
+  /** Stages `entries` (contiguous, continuing the log, terms not decreasing); returns the new last index. */
+  append(entries: readonly WalEntry[]): WalOutcome<number> {
+    if (this.fatal !== null) return failure(this.fatal);
+    try {
+      for (const entry of entries) this.appendOne(entry);
+    } catch (error) {
+      return this.onWriteError('append', error);
+    }
+    return success(this.last);
+  }
+
+  /** One write + one fdatasync for everything staged; returns the durable last index. */
+  flush(): WalOutcome<number> {
+    if (this.fatal !== null) return failure(this.fatal);
+    if (this.last === this.durableLast) return success(this.durableLast);
+    try {
+      this.segmentLog.writePending(true);
+    } catch (error) {
+      return this.onWriteError('flush', error);
+    }
+    this.durableLast = this.last;
+    this.durableLastTerm = this.lastEntryTerm;
+    return success(this.durableLast);
+  }
+
+  /** Durably drops every entry from `index` on (a Raft conflict); returns the new last index. */
+  truncateFrom(index: number): WalOutcome<number> {
+    if (this.fatal !== null) return failure(this.fatal);
+    const snapshotIndex = this.snapshotMetadata?.index ?? 0;
+    assert(Number.isSafeInteger(index) && index > snapshotIndex && index <= this.last + 1,
+      `truncateFrom(${index}) outside ${snapshotIndex + 1}..${this.last + 1}`);
+    if (index > this.last) return success(this.last);
+    const flushed = this.flush();
+    if (!flushed.ok) return flushed;
+    try {
+      const termBefore = this.termAtOrNull(index - 1);
+      assert(termBefore !== null, `no term for index ${index - 1} before truncation`);
+      this.segmentLog.truncateFrom(index);
+      this.cache.dropFrom(index);
+      this.last = this.durableLast = index - 1;
+      this.lastEntryTerm = this.durableLastTerm = termBefore;
+    } catch (error) {
+      return this.stop('truncate', error);
+    }
+    return success(this.last);
+  }
+
+  /**
+   * Entries `fromIndex`..`toIndex` (inclusive, cut at the last index), stopping before
+   * `maxBytes` of records are passed (at least one entry is returned). Recent entries come from
+   * the tail cache, older ones from disk in reads of at most `readBytesMax`. Entries below
+   * `firstIndex` were compacted: NOT_FOUND (send the snapshot instead).
+   */
+  read(fromIndex: number, toIndex: number, maxBytes: number): WalOutcome<WalEntry[]> {
+    if (this.fatal !== null) return failure(this.fatal);
+    assert(Number.isSafeInteger(fromIndex) && fromIndex >= 1 && Number.isSafeInteger(toIndex) && maxBytes >= 0,
+      `read(${fromIndex}, ${toIndex}, ${maxBytes}) with bad arguments`);
+    if (fromIndex < this.firstIndex) {
+      return failure(falconError('NOT_FOUND', `entries below ${this.firstIndex} were compacted into the snapshot at ${this.snapshotMetadata?.index ?? 0}`,
+        { firstIndex: this.firstIndex, snapshotIndex: this.snapshotMetadata?.index ?? 0 }));
+    }
+    try {
+      return success(this.readRange(fromIndex, Math.min(toIndex, this.last), maxBytes));
+    } catch (error) {
+      return this.stop('read', error);
+    }
+  }
+
+  /** The term of the entry at `index` (the snapshot's term at its index, 0 at index 0), or null if not held. */
+  termAt(index: number): WalOutcome<number | null> {
+    if (this.fatal !== null) return failure(this.fatal);
+    try {
+      return success(this.termAtOrNull(index));
+    } catch (error) {
+      return this.stop('read', error);
+    }
+  }
+
+  /** Persists term, vote and commit (temp file, fsync, rename, directory fsync) before returning. */
+  saveHardState(state: HardState): WalOutcome<HardState> {
+    if (this.fatal !== null) return failure(this.fatal);
+    assert(state.term >= (this.hardStateValue?.term ?? 0), `hard state term going back from ${this.hardStateValue?.term} to ${state.term}`);
+    try {
+      writeFileAtomically(this.options.fileSystem, this.dir, hardStateFileName, [encodeHardState(state)]);
+    } catch (error) {
+      return this.onFileError('saveHardState', error);
+    }
+    this.hardStateValue = state;
+    return success(state);
+  }
+
+  /**
+   * Durably writes `snapshot` (temp file, checksum, fsync, rename, directory fsync), then deletes
+   * older snapshot files. If the log does not hold the snapshot's (index, term), the log is
+   * superseded and discarded, as Raft does when it installs a snapshot; otherwise it is kept.
+   */
+  saveSnapshot(snapshot: Snapshot): WalOutcome<SnapshotMetadata> {
+    if (this.fatal !== null) return failure(this.fatal);
+    assert(snapshot.index >= (this.snapshotMetadata?.index ?? 0),
+      `snapshot index going back from ${this.snapshotMetadata?.index} to ${snapshot.index}`);
+    try {
+      writeFileAtomically(this.options.fileSystem, this.dir, snapshotFileName(snapshot.index), encodeSnapshotFile(snapshot));
+    } catch (error) {
+      return this.onFileError('saveSnapshot', error);
+    }
+    try {
+      this.removeSnapshotsBelow(snapshot.index);
+      const termInLog = snapshot.index <= this.last ? this.termAtOrNull(snapshot.index) : null;
+      const metadata = { index: snapshot.index, term: snapshot.term, membership: snapshot.membership };
+      this.snapshotMetadata = metadata;
+      this.heldSnapshot = null;
+      if (termInLog !== snapshot.term) this.discardLogFor(metadata);
+      return success(metadata);
+    } catch (error) {
+      return this.stop('saveSnapshot', error);
+    }
+  }
+
+  /** The newest durable snapshot (verified), or null when there is none. */
+  loadLatestSnapshot(): WalOutcome<Snapshot | null> {
+    if (this.fatal !== null) return failure(this.fatal);
+    if (this.heldSnapshot !== null) {
+      const held = this.heldSnapshot;
+      this.heldSnapshot = null;
+      return success(held);
+    }
+    if (this.snapshotMetadata === null) return success(null);
+    const filePath = path.join(this.dir, snapshotFileName(this.snapshotMetadata.index));
+    try {
+      const decoded = decodeSnapshotFile(readWholeFile(this.options.fileSystem, filePath, this.options.snapshotBytesMax));
+      if (typeof decoded === 'string') {
+        throw new FalconFailure(falconError('CORRUPTION', `snapshot ${filePath} no longer verifies: ${decoded}`, { file: filePath, offset: 0 }));
+      }
+      return success(decoded);
+    } catch (error) {
+      return this.stop('loadSnapshot', error);
+    }
+  }
+
+  /** Deletes the segments wholly at or below `uptoIndex` (≤ the snapshot index); returns how many. */
+  compact(uptoIndex: number): WalOutcome<number> {
+    if (this.fatal !== null) return failure(this.fatal);
+    const snapshotIndex = this.snapshotMetadata?.index ?? 0;
+    assert(uptoIndex <= snapshotIndex, `compact(${uptoIndex}) beyond the snapshot index ${snapshotIndex}`);
+    try {
+      return success(this.segmentLog.removeUpTo(Math.min(uptoIndex, this.durableLast)));
+    } catch (error) {
+      return this.stop('compact', error);
+    }
+  }
+
+  /** Removes the persisted catch-up marker, once the Raft layer knows this node caught up. */
+  clearNeedsCatchUp(): WalOutcome<null> {
+    if (this.fatal !== null) return failure(this.fatal);
+    try {
+      removeFileDurably(this.options.fileSystem, this.dir, needsCatchUpFileName);
+    } catch (error) {
+      return this.onFileError('clearNeedsCatchUp', error);
+    }
+    this.catchUpReason = null;
+    return success(null);
+  }
+
+  entriesSinceSnapshot(): number {
+    return this.last - (this.snapshotMetadata?.index ?? 0);
+  }
+
+  /** Record bytes in the log after the snapshot's index (staged bytes included). */
+  bytesSinceSnapshot(): number {
+    return this.segmentLog.bytesAfter(this.snapshotMetadata?.index ?? 0);
+  }
+
+  isSnapshotDue(trigger: SnapshotTrigger): boolean {
+    return isSnapshotDue(trigger, this.entriesSinceSnapshot(), this.bytesSinceSnapshot());
+  }
+
+  /** Closes the files. Staged, unflushed entries are dropped (they were never reported durable). */
+  close(): void {
+    if (this.fatal === null) this.fatal = falconError('UNAVAILABLE', `WAL ${this.dir} is closed`);
+    this.segmentLog.close();
+  }
+
+  private appendOne(entry: WalEntry): void {
+    if (entry.index !== this.last + 1) assert(false, `append of index ${entry.index} after ${this.last}`);
+    if (entry.term < this.lastEntryTerm) assert(false, `append of term ${entry.term} after term ${this.lastEntryTerm} (index ${entry.index})`);
+    const recordBytes = recordBytesFor(entry.data.length);
+    if (!this.cache.makeRoom(recordBytes, this.segmentLog.writtenLastIndex)) {
+      // Every cached entry is still unwritten: write them out (no fsync) so they can be evicted.
+      this.segmentLog.writePending(false);
+      assert(this.cache.makeRoom(recordBytes, this.segmentLog.writtenLastIndex), `tail cache still full after writing up to ${this.segmentLog.writtenLastIndex}`);
+    }
+    const staged = this.segmentLog.stage(entry);
+    this.cache.push(entry.index, staged.buffer, staged.offset, staged.recordBytes);
+    this.last = entry.index;
+    this.lastEntryTerm = entry.term;
+  }
+
+  private readRange(fromIndex: number, toIndex: number, maxBytes: number): WalEntry[] {
+    const entries: WalEntry[] = [];
+    let bytes = 0;
+    for (let index = fromIndex; index <= toIndex;) {
+      if (this.cache.has(index)) {
+        const recordBytes = this.cache.recordBytesAt(index);
+        if (entries.length > 0 && bytes + recordBytes > maxBytes) break;
+        entries.push(this.cache.entryAt(index));
+        bytes += recordBytes;
+        index += 1;
+        continue;
+      }
+      const runEnd = this.cache.entries > 0 && this.cache.firstIndex > index ? Math.min(toIndex, this.cache.firstIndex - 1) : toIndex;
+      const budget = Math.min(maxBytes - bytes, this.options.readBytesMax);
+      const chunk = this.segmentLog.readFromDisk(index, runEnd, budget, entries.length === 0);
+      if (chunk.length === 0) break;
+      for (const entry of chunk) {
+        entries.push(entry);
+        bytes += recordBytesFor(entry.data.length);
+      }
+      index += chunk.length;
+    }
+    return entries;
+  }
+
+  private termAtOrNull(index: number): number | null {
+    if (index === 0) return 0;
+    if (this.snapshotMetadata !== null && index === this.snapshotMetadata.index) return this.snapshotMetadata.term;
+    if (index > this.last || index < this.firstIndex) return null;
+    if (this.cache.has(index)) return this.cache.entryAt(index).term;
+    return this.segmentLog.readFromDisk(index, index, 0, true)[0]?.term ?? null;
+  }
+
+  private removeSnapshotsBelow(index: number): void {
+    const fileSystem = this.options.fileSystem;
+    const older = fileSystem.listDirectory(this.dir).filter((name) => (parseSnapshotFileName(name) ?? index) < index);
+    for (const name of older) fileSystem.unlink(path.join(this.dir, name));
+    if (older.length > 0) fileSystem.syncDirectory(this.dir);
+  }
+
+  private discardLogFor(snapshot: SnapshotMetadata): void {
+    this.segmentLog.removeAll(snapshot.index);
+    this.cache.clear();
+    this.last = this.durableLast = snapshot.index;
+    this.lastEntryTerm = this.durableLastTerm = snapshot.term;
+  }
+
+  /** A failed append/flush: survive a full disk by dropping the batch, stop on anything else. */
+  private onWriteError(operation: string, error: unknown): WalOutcome<never> {
+    if (!isSurvivable(error)) return this.stop(operation, error);
+    try {
+      this.segmentLog.rollbackTo(this.durableLast);
+      this.cache.dropFrom(this.durableLast + 1);
+      this.last = this.durableLast;
+      this.lastEntryTerm = this.durableLastTerm;
+    } catch (rollbackError) {
+      return this.stop('rollback after a full disk', rollbackError);
+    }
+    return failure(fileSystemError(operation, this.dir, error));
+  }
+
+  /** A failed atomic file write: the old file is still in force; survive a full disk. */
+  private onFileError(operation: string, error: unknown): WalOutcome<never> {
+    if (isSurvivable(error)) return failure(fileSystemError(operation, this.dir, error));
+    return this.stop(operation, error);
+  }
+
+  /** Enters the failed state (fatal errors); programmer errors are rethrown, never swallowed. */
+  private stop(operation: string, error: unknown): WalOutcome<never> {
+    if (error instanceof FalconFailure) {
+      this.fatal = error.error;
+    } else if (errnoOf(error) !== undefined) {
+      const mapped = fileSystemError(operation, this.dir, error);
+      this.fatal = mapped.code === 'IO_ERROR' ? mapped : falconError('IO_ERROR', mapped.message, mapped.detail);
+    } else {
+      throw error;
+    }
+    return failure(this.fatal);
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * Hard state, snapshots and compaction survive restarts and crashes: the hard state and a
+ * snapshot are replaced atomically, the previous snapshot stays loadable until the new one is
+ * durable, compaction deletes only segments a snapshot covers, and a snapshot that supersedes the
+ * log replaces it the way Raft installs one.
+ *
+ * Runs on: the mocha process.
+ */
+import { expect } from 'chai';
+import fs from 'node:fs';
+import path from 'node:path';
+import { FalconFailure } from '../../src/errors.js';
+import { MemoryFileSystem } from '../../src/wal/memory-file-system.js';
+import { snapshotFileName, type Snapshot } from '../../src/wal/snapshot-file.js';
+import { WriteAheadLog } from '../../src/wal/wal.js';
+import {
+  appendAndFlush, entriesFor, isIntactEntry, makeTemporaryDirectory, memoryWalDir, openMemoryWal, readAll, removeDirectory,
+  segmentNames, unwrap,
+} from './wal-test-helpers.js';
+
+const membership = { voters: ['n1', 'n2', 'n3'], learners: ['n4'] };
+
+function snapshotAt(index: number, term: number, fill: number): Snapshot {
+  return { index, term, membership, data: new Uint8Array(3000).fill(fill) };
+}
+
+/** 200 entries over several 2 KiB segments; entry i has term ceil(i / 20). */
+function buildLog(fileSystem: MemoryFileSystem): WriteAheadLog {
+  const { wal } = openMemoryWal(fileSystem, { segmentBytes: 2048 });
+  for (let batch = 0; batch < 10; batch += 1) appendAndFlush(wal, entriesFor(batch * 20 + 1, 20, 1 + batch));
+  return wal;
+}
+
+describe('WAL hard state', () => {
+  it('persists term, vote and commit across a crash', () => {
+    const fileSystem = new MemoryFileSystem();
+    const { wal } = openMemoryWal(fileSystem);
+    unwrap(wal.saveHardState({ term: 3, vote: 'n2', commit: 10 }));
+    unwrap(wal.saveHardState({ term: 4, vote: null, commit: 12 }));
+    fileSystem.crash();
+    expect(openMemoryWal(fileSystem).recovered.hardState).to.deep.equal({ term: 4, vote: null, commit: 12 });
+  });
+
+  it('keeps the previous hard state when the new one never got renamed into place', () => {
+    const fileSystem = new MemoryFileSystem();
+    const { wal } = openMemoryWal(fileSystem);
+    unwrap(wal.saveHardState({ term: 3, vote: 'n2', commit: 0 }));
+    fileSystem.injectFault({ operation: 'rename', code: 'EIO' });
+    expect(wal.saveHardState({ term: 4, vote: 'n3', commit: 0 }).ok).to.equal(false);
+    fileSystem.crash();
+    expect(openMemoryWal(fileSystem).recovered.hardState).to.deep.equal({ term: 3, vote: 'n2', commit: 0 });
+  });
+
+  it('refuses a damaged hard-state file, and with repair forgets it and marks the node for catch-up', () => {
+    const fileSystem = new MemoryFileSystem();
+    unwrap(openMemoryWal(fileSystem).wal.saveHardState({ term: 3, vote: 'n2', commit: 0 }));
+    const bytes = fileSystem.readFileForTest(`${memoryWalDir}/hard-state`);
+    bytes[12] = (bytes[12] ?? 0) ^ 0xff;
+    fileSystem.writeFileForTest(`${memoryWalDir}/hard-state`, bytes);
+    expect(() => openMemoryWal(fileSystem)).to.throw(FalconFailure, /hard-state/);
+    const { recovered } = openMemoryWal(fileSystem, { repairCorruption: true });
+    expect(recovered.hardState).to.equal(null);
+    expect(recovered.needsCatchUp).to.match(/hard state unreadable/);
+  });
+});
+
+describe('WAL snapshots and compaction', () => {
+  it('snapshot, compaction and restart: covered segments go, the rest of the log and the snapshot come back', () => {
+    const fileSystem = new MemoryFileSystem();
+    const wal = buildLog(fileSystem);
+    const segmentsBefore = segmentNames(fileSystem);
+    expect(wal.isSnapshotDue({ entriesSinceSnapshotMax: 150, bytesSinceSnapshotMax: 1 << 30 })).to.equal(true);
+    unwrap(wal.saveSnapshot(snapshotAt(150, 8, 7)));
+    expect(wal.entriesSinceSnapshot()).to.equal(50);
+    expect(wal.isSnapshotDue({ entriesSinceSnapshotMax: 150, bytesSinceSnapshotMax: 1 << 30 })).to.equal(false);
+    expect(wal.bytesSinceSnapshot()).to.equal(entriesFor(151, 50, 8).reduce((total, entry) => total + 25 + entry.data.length, 0));
+    const deleted = unwrap(wal.compact(150));
+    expect(deleted).to.be.greaterThan(0);
+    const segmentsAfter = segmentNames(fileSystem);
+    expect(segmentsAfter).to.deep.equal(segmentsBefore.slice(deleted));
+    expect(wal.firstIndex).to.be.at.most(151).and.to.equal(Number((segmentsAfter[0] as string).slice(0, 20)));
+    const compacted = wal.read(1, 10, 1 << 20);
+    expect(compacted.ok ? 'ok' : compacted.error.code).to.equal('NOT_FOUND');
+
+    fileSystem.crash();
+    const { wal: reopened, recovered } = openMemoryWal(fileSystem, { segmentBytes: 2048 });
+    expect(recovered.snapshot).to.deep.equal({ index: 150, term: 8, membership });
+    expect(recovered).to.include({ lastIndex: 200, lastTerm: 10, logDiscardedForSnapshot: false });
+    const loaded = unwrap(reopened.loadLatestSnapshot());
+    expect(loaded?.index).to.equal(150);
+    expect(Buffer.from(loaded?.data ?? []).equals(Buffer.alloc(3000, 7))).to.equal(true);
+    expect(readAll(reopened).every((entry) => isIntactEntry(entry))).to.equal(true);
+    appendAndFlush(reopened, entriesFor(201, 5, 11));
+    expect(unwrap(reopened.termAt(150))).to.equal(8);
+  });
+
+  it('a snapshot interrupted by a crash (temp file left behind) leaves the previous snapshot loadable', async () => {
+    const dir = await makeTemporaryDirectory('falcon-wal-snapshot-');
+    try {
+      const { wal } = WriteAheadLog.open(dir, { segmentBytes: 2048 });
+      for (let batch = 0; batch < 10; batch += 1) appendAndFlush(wal, entriesFor(batch * 20 + 1, 20, 1 + batch));
+      unwrap(wal.saveSnapshot(snapshotAt(100, 5, 1)));
+      wal.close();
+      // What a crash in the middle of writing the next snapshot leaves: a partial temp file.
+      fs.writeFileSync(path.join(dir, `${snapshotFileName(180)}.tmp`), Buffer.alloc(1000, 9));
+      const { wal: reopened, recovered } = WriteAheadLog.open(dir, { segmentBytes: 2048 });
+      expect(recovered.snapshot?.index).to.equal(100);
+      expect(unwrap(reopened.loadLatestSnapshot())?.data[0]).to.equal(1);
+      expect(fs.readdirSync(dir).filter((name) => name.endsWith('.tmp')), 'temp files are cleaned up').to.deep.equal([]);
+      reopened.close();
+    } finally {
+      await removeDirectory(dir);
+    }
+  });
+
+  it('keeps the previous snapshot when the new one fails on a full disk, and goes on', () => {
+    const fileSystem = new MemoryFileSystem();
+    const wal = buildLog(fileSystem);
+    unwrap(wal.saveSnapshot(snapshotAt(100, 5, 1)));
+    fileSystem.capacityBytes = fileSystem.usedBytes() + 1000;
+    const outcome = wal.saveSnapshot(snapshotAt(180, 9, 2));
+    expect(outcome.ok ? 'ok' : outcome.error.code).to.equal('DISK_FULL');
+    expect(wal.failed).to.equal(null);
+    expect(wal.snapshot?.index).to.equal(100);
+    fileSystem.capacityBytes = Number.MAX_SAFE_INTEGER;
+    unwrap(wal.saveSnapshot(snapshotAt(180, 9, 2)));
+    fileSystem.crash();
+    const { wal: reopened, recovered } = openMemoryWal(fileSystem, { segmentBytes: 2048 });
+    expect(recovered.snapshot?.index).to.equal(180);
+    expect(fileSystem.listDirectory(memoryWalDir).filter((name) => name.endsWith('.snap'))).to.deep.equal([snapshotFileName(180)]);
+    expect(unwrap(reopened.loadLatestSnapshot())?.data[0]).to.equal(2);
+  });
+
+  it('falls back to the previous snapshot when the newest one does not verify', () => {
+    const fileSystem = new MemoryFileSystem();
+    const wal = buildLog(fileSystem);
+    unwrap(wal.saveSnapshot(snapshotAt(100, 5, 1)));
+    const previous = fileSystem.readFileForTest(`${memoryWalDir}/${snapshotFileName(100)}`);
+    unwrap(wal.saveSnapshot(snapshotAt(180, 9, 2)));
+    fileSystem.writeFileForTest(`${memoryWalDir}/${snapshotFileName(100)}`, previous);
+    const newest = fileSystem.readFileForTest(`${memoryWalDir}/${snapshotFileName(180)}`);
+    newest[2000] = (newest[2000] ?? 0) ^ 1;
+    fileSystem.writeFileForTest(`${memoryWalDir}/${snapshotFileName(180)}`, newest);
+    const { recovered } = openMemoryWal(fileSystem, { segmentBytes: 2048 });
+    expect(recovered.snapshot?.index).to.equal(100);
+    expect(recovered.rejectedSnapshots.map((rejected) => rejected.reason)).to.deep.equal(['checksum mismatch']);
+  });
+
+  it('a snapshot beyond the log (installed from a leader) replaces the log, durably', () => {
+    const fileSystem = new MemoryFileSystem();
+    const wal = buildLog(fileSystem);
+    unwrap(wal.saveSnapshot(snapshotAt(500, 40, 3)));
+    expect(wal).to.include({ firstIndex: 501, lastIndex: 500, lastTerm: 40, durableLastIndex: 500 });
+    expect(segmentNames(fileSystem)).to.deep.equal([]);
+    appendAndFlush(wal, entriesFor(501, 10, 41));
+    fileSystem.crash();
+    const { wal: reopened, recovered } = openMemoryWal(fileSystem, { segmentBytes: 2048 });
+    expect(recovered).to.include({ firstIndex: 501, lastIndex: 510, lastTerm: 41 });
+    expect(readAll(reopened).every((entry) => isIntactEntry(entry, 41))).to.equal(true);
+  });
+
+  it('a snapshot whose term differs from the log entry at its index discards the log, also when found at restart', () => {
+    const fileSystem = new MemoryFileSystem();
+    const wal = buildLog(fileSystem);
+    unwrap(wal.saveSnapshot(snapshotAt(120, 99, 4)));
+    expect(wal).to.include({ firstIndex: 121, lastIndex: 120, lastTerm: 99 });
+    expect(segmentNames(fileSystem)).to.deep.equal([]);
+    // What a crash right after the snapshot's rename, before the log was discarded, leaves behind.
+    const snapshotBytes = fileSystem.readFileForTest(`${memoryWalDir}/${snapshotFileName(120)}`);
+    const replay = new MemoryFileSystem();
+    buildLog(replay).close();
+    replay.writeFileForTest(`${memoryWalDir}/${snapshotFileName(120)}`, snapshotBytes);
+    const { recovered } = openMemoryWal(replay, { segmentBytes: 2048 });
+    expect(recovered).to.include({ logDiscardedForSnapshot: true, firstIndex: 121, lastIndex: 120, lastTerm: 99 });
+    expect(segmentNames(replay)).to.deep.equal([]);
+  });
+});
