@@ -15,7 +15,9 @@
  * The clock is `process.hrtime.bigint()`, the process's monotonic clock, which every thread
  * shares. (`performance.timeOrigin + performance.now()` was tried and rejected: on Node 20 the
  * two threads' values disagree by 0.1-0.6 ms, more than the latencies measured here.)
- * The first WARMUP_ROUNDS round trips are not recorded.
+ * The first WARMUP_ROUNDS round trips are not recorded. One more ring row has the consumer sleep
+ * in the blocking waitSync (Atomics.wait, a futex) instead of waitAsync: the difference is the
+ * cost of waking a thread through its event loop, which postMessage pays too.
  *
  * Output: a markdown table on stdout; `--json FILE` also writes the figures as JSON;
  * `--capacity-bytes N` changes the ring size. Bounded: about 45 s at worst.
@@ -194,7 +196,7 @@ class LatencySamples {
   }
 }
 
-async function ringLatency(capacityBytes: number, batchRecords: number, roundsMax: number): Promise<LatencySamples> {
+async function ringLatency(capacityBytes: number, batchRecords: number, roundsMax: number, blocking = false): Promise<LatencySamples> {
   const forward = createRingBuffer(capacityBytes);
   const echo = createRingBuffer(capacityBytes);
   const consumer = new RingConsumer(forward);
@@ -214,7 +216,8 @@ async function ringLatency(capacityBytes: number, batchRecords: number, roundsMa
   for (;;) {
     if (consumer.drain(onRecord) > 0) continue;
     if (consumer.isFinished()) break;
-    await consumer.waitForData();
+    if (blocking) consumer.waitSync(LATENCY_TIME_MS);
+    else await consumer.waitForData();
   }
   checkCount('ring-latency', await exit, received, 0);
   return samples;
@@ -236,14 +239,15 @@ async function postLatency(batchRecords: number, roundsMax: number): Promise<Lat
   return samples;
 }
 
+/** One table row; null where a figure was not measured (JSON keeps the key). */
 interface Row {
   readonly transport: string;
-  readonly recordsPerSecond: number | undefined;
-  readonly megabytesPerSecond: number | undefined;
-  readonly latencyUs: { readonly p50: number; readonly p99: number; readonly p999: number; readonly samples: number } | undefined;
+  readonly recordsPerSecond: number | null;
+  readonly megabytesPerSecond: number | null;
+  readonly latencyUs: { readonly p50: number; readonly p99: number; readonly p999: number; readonly samples: number } | null;
 }
 
-function percentiles(samples: LatencySamples): Row['latencyUs'] {
+function percentiles(samples: LatencySamples): NonNullable<Row['latencyUs']> {
   const sorted = samples.values.subarray(0, samples.sampleCount).sort();
   const at = (quantile: number): number => (sorted[Math.floor(quantile * (sorted.length - 1))] ?? Number.NaN) / 1000;
   return { p50: at(0.5), p99: at(0.99), p999: at(0.999), samples: sorted.length };
@@ -256,23 +260,24 @@ async function median(run: () => Promise<number>): Promise<number> {
   return rates[Math.floor(rates.length / 2)] ?? Number.NaN;
 }
 
-function row(transport: string, recordsPerSecond: number | undefined, latency?: LatencySamples): Row {
+function row(transport: string, recordsPerSecond: number | null, latency?: LatencySamples): Row {
   return {
     transport,
     recordsPerSecond,
-    megabytesPerSecond: recordsPerSecond === undefined ? undefined : (recordsPerSecond * RECORD_BYTES) / 1e6,
-    latencyUs: latency === undefined ? undefined : percentiles(latency),
+    megabytesPerSecond: recordsPerSecond === null ? null : (recordsPerSecond * RECORD_BYTES) / 1e6,
+    latencyUs: latency === undefined ? null : percentiles(latency),
   };
 }
 
 function formatTable(rows: readonly Row[]): string {
-  const number = (value: number | undefined, digits: number): string => (value === undefined ? '-' : value.toFixed(digits));
+  const number = (value: number | null | undefined, digits: number): string =>
+    value === null || value === undefined ? '-' : value.toFixed(digits);
   const lines = [
     '| transport (300-byte records, 2 threads) | records/s | MB/s | p50 µs | p99 µs | p99.9 µs |',
     '|---|---:|---:|---:|---:|---:|',
   ];
   for (const entry of rows) {
-    const rate = entry.recordsPerSecond === undefined ? '-' : Math.round(entry.recordsPerSecond).toLocaleString('en-US');
+    const rate = entry.recordsPerSecond === null ? '-' : Math.round(entry.recordsPerSecond).toLocaleString('en-US');
     const latency = entry.latencyUs;
     lines.push(
       `| ${entry.transport} | ${rate} | ${number(entry.megabytesPerSecond, 0)} | ${number(latency?.p50, 1)} | ` +
@@ -288,6 +293,8 @@ async function main(): Promise<void> {
   const rows: Row[] = [
     row('ring, copy in and out, one record per write', await median(() => ringThroughput(capacityBytes, 'ring-throughput', 1)),
       await ringLatency(capacityBytes, 1, WARMUP_ROUNDS + LATENCY_ROUNDS_ONE)),
+    row('ring, one record per write, consumer blocking in waitSync', null,
+      await ringLatency(capacityBytes, 1, WARMUP_ROUNDS + LATENCY_ROUNDS_ONE, true)),
     row('ring, zero-copy reserve/commit', await median(() => ringThroughput(capacityBytes, 'ring-zero-copy-throughput', 1))),
     row(`ring, tryWriteMany batches of ${BATCH_RECORDS}`,
       await median(() => ringThroughput(capacityBytes, 'ring-throughput', BATCH_RECORDS)),
@@ -301,6 +308,13 @@ async function main(): Promise<void> {
   const machine = `${cpus.length} x ${cpus[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ring ${capacityBytes} bytes`;
   console.log(`ring bench, ${new Date().toISOString()}, ${machine}\n`);
   console.log(formatTable(rows));
+  console.log(
+    `\nrecords/s: median of ${THROUGHPUT_REPEATS} runs, each up to ${RECORDS_MAX} records or ${THROUGHPUT_TIME_MS} ms, ` +
+      `worker producer -> main-thread consumer (waitAsync); postMessage with a ${WINDOW_RECORDS}-record credit window.\n` +
+      'latency: one-way at low load (ping-pong: each record or batch waits for the echo of the previous one), ' +
+      'stamped with process.hrtime (one clock for all threads), first ' +
+      `${WARMUP_ROUNDS} rounds not recorded.`,
+  );
   if (options.jsonPath !== undefined) {
     const report = { date: new Date().toISOString(), machine, recordBytes: RECORD_BYTES, capacityBytes, rows };
     writeFileSync(options.jsonPath, `${JSON.stringify(report, null, 2)}\n`);

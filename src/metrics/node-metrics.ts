@@ -8,7 +8,32 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Supervisor } from '../supervisor/supervisor.js';
 import { readRingStats } from '../ring/spsc-ring.js';
 
+/**
+ * Widens the rings' uint32 counters into totals that never go back: each scrape adds the distance
+ * travelled since the previous one, mod 2^32. Exact as long as fewer than 2^32 records pass
+ * between two scrapes (over 14 minutes at 5M records/s; Prometheus scrapes every 15-60 s).
+ */
+class WrappingCounter {
+  private lastRaw = 0;
+  private total = 0;
+  advance(raw: number): number {
+    this.total += (raw - this.lastRaw) >>> 0;
+    this.lastRaw = raw;
+    return this.total;
+  }
+}
+
 export function createNodeMetrics(supervisor: Supervisor, nodeId: string): Registry {
+  const recordsWritten = new Map<string, WrappingCounter>();
+  const fullCounts = new Map<string, WrappingCounter>();
+  const widen = (counters: Map<string, WrappingCounter>, ring: string, raw: number): number => {
+    let counter = counters.get(ring);
+    if (counter === undefined) {
+      counter = new WrappingCounter();
+      counters.set(ring, counter);
+    }
+    return counter.advance(raw);
+  };
   const registry = new Registry();
   registry.setDefaultLabels({ node: nodeId });
   collectDefaultMetrics({ register: registry, prefix: 'falcon_' });
@@ -57,7 +82,7 @@ export function createNodeMetrics(supervisor: Supervisor, nodeId: string): Regis
     registers: [registry],
     collect() {
       this.reset();
-      for (const ring of supervisor.rings) this.inc({ ring: ring.name }, readRingStats(ring.buffer).recordsWritten);
+      for (const ring of supervisor.rings) this.inc({ ring: ring.name }, widen(recordsWritten, ring.name, readRingStats(ring.buffer).recordsWritten));
     },
   });
   new Counter({
@@ -67,7 +92,7 @@ export function createNodeMetrics(supervisor: Supervisor, nodeId: string): Regis
     registers: [registry],
     collect() {
       this.reset();
-      for (const ring of supervisor.rings) this.inc({ ring: ring.name }, readRingStats(ring.buffer).fullCount);
+      for (const ring of supervisor.rings) this.inc({ ring: ring.name }, widen(fullCounts, ring.name, readRingStats(ring.buffer).fullCount));
     },
   });
   return registry;

@@ -78,8 +78,9 @@ export class RingConsumer {
 
   /**
    * Hands every record published so far (at most `maxRecords`) to `onRecord`, in order, and
-   * releases their space after the batch (and every quarter ring on the way). Returns the number of records delivered. The loop is bounded by
-   * the tail loaded at the start (at most capacityBytes / 4 records) and by `maxRecords`.
+   * releases their space after the batch (and every quarter ring on the way). Returns the number
+   * of records delivered. The loop is bounded by the tail loaded at the start (at most
+   * capacityBytes / 4 records) and by `maxRecords`.
    * If `onRecord` throws, the records before it stay consumed, the one that threw is not consumed
    * (a later drain delivers it again), and the error propagates.
    */
@@ -112,9 +113,9 @@ export class RingConsumer {
   }
 
   /**
-   * Resolves once records are available or the producer closed (true), or after `timeoutMs`, or
-   * when `interruptWait` is called (false unless records arrived meanwhile). Sleeps with
-   * Atomics.waitAsync: for threads that own sockets or timers. Drain before calling it.
+   * Resolves true once records are available or the producer closed; false after `timeoutMs`,
+   * after `interruptWait`, or after an early wake-up (spsc-ring.ts): callers drain and loop.
+   * Sleeps with Atomics.waitAsync: for threads that own sockets or timers. Drain before calling.
    * A pending waitAsync does not keep a Node worker alive: see ring-channel.ts `run`.
    */
   async waitForData(timeoutMs: number = Number.POSITIVE_INFINITY): Promise<boolean> {

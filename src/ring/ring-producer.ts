@@ -133,7 +133,8 @@ export class RingProducer {
   /**
    * Resolves true once a record of `payloadBytes` fits, false after `timeoutMs`. It sleeps with
    * Atomics.waitAsync (the event loop stays free) and the consumer wakes it only because it set
-   * producerWaiting: the mirror of the consumer's protocol in spsc-ring.ts.
+   * producerWaiting: the mirror of the consumer's protocol in spsc-ring.ts. Like every
+   * waitAsync, it does not keep a Node worker alive on its own (see ring-channel.ts `run`).
    */
   async waitForSpace(payloadBytes: number, timeoutMs: number = Number.POSITIVE_INFINITY): Promise<boolean> {
     const deadlineMs = performance.now() + timeoutMs;

@@ -28,8 +28,8 @@
  * |  144 |   36 | producerClosed        | producer   | 1 once the producer said it writes no more         |
  * |  256 |   64 | head                  | consumer   | read position                                      |
  * |  260 |   65 | recordsRead           | consumer   | uint32 counter, wraps at 2^32                      |
- * |  384 |   96 | consumerWaiting       | both       | 1: consumer sleeps on this word; producer clears it |
- * |  512 |  128 | producerWaiting       | both       | 1: producer sleeps on this word; consumer clears it |
+ * |  384 |   96 | consumerWaiting       | both       | 1: consumer sleeps on it; the producer clears it   |
+ * |  512 |  128 | producerWaiting       | both       | 1: producer sleeps on it; the consumer clears it   |
  * |  640 |    - | data[capacityBytes]   |            | records                                            |
  *
  * Records (4-byte aligned, never split across the end of the data region):
@@ -65,8 +65,11 @@
  * not sleep) or the producer's load of the flag comes after the consumer's store (the producer
  * clears it and notifies). A notify that lands before the consumer actually sleeps is not lost
  * either: the consumer sleeps only while the word still holds 1, and the producer set it to 0.
- * The producer pays one plain load of a line the consumer rarely writes per publish; it calls
- * Atomics.notify only when the consumer announced that it sleeps.
+ * Per publish the producer pays one load (a plain move on x86) of a cache line that the consumer
+ * writes only when it goes to sleep; it calls Atomics.notify only when the consumer announced it.
+ * Wake-ups can be early, never lost: a producer that loaded an announcement may clear it (and
+ * notify) only after the consumer has woken, drained and announced its next sleep, which then
+ * ends at once with nothing to read. Every waiting loop therefore re-checks and waits again.
  *
  * Runs on: any thread (the supervisor creates rings; actors attach the ends).
  */

@@ -175,7 +175,8 @@ describe('ring channel, two threads', function () {
     const inbound = createRingBuffer(4096);
     const sender = new RingSender<JobMessage>(outbound);
     const receiver = new RingReceiver<JobMessage>(inbound);
-    const worker = pool.start(new URL('./ring-channel-echo-worker.js', import.meta.url), { inbound: outbound, outbound: inbound } satisfies EchoWorkerData);
+    const echoWorkerData: EchoWorkerData = { inbound: outbound, outbound: inbound };
+    const worker = pool.start(new URL('./ring-channel-echo-worker.js', import.meta.url), echoWorkerData);
     const workerDone = messageOfType<{ type: string }>(worker, 'done');
     workerDone.catch(() => undefined);
 

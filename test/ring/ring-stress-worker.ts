@@ -48,7 +48,8 @@ async function produce(): Promise<RunningChecksum> {
     // Bounded by the deadline: each turn waits for the consumer to free space.
     while (!producer.tryWrite(record)) {
       if (performance.now() > deadline) throw new Error(`producer found no space before the deadline after ${index} records`);
-      if (await sleptUntilTimeout(data.wakeUpBoundMs, (timeoutMs) => producer.waitForSpace(record.byteLength, timeoutMs))) sleepsEndedByTimeout++;
+      const waitForSpace = (timeoutMs: number): Promise<boolean> => producer.waitForSpace(record.byteLength, timeoutMs);
+      if (await sleptUntilTimeout(data.wakeUpBoundMs, waitForSpace)) sleepsEndedByTimeout++;
     }
     const pausing = Math.floor(index / STRESS_PHASE_RECORDS) % 4 === 3;
     if (pausing && index % 256 === 0) await nextTurn();

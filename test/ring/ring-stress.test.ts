@@ -139,7 +139,8 @@ describe('SPSC ring: two threads under stress', function () {
       // Bounded by the deadline: each turn waits for the worker to free space.
       while (!producer.tryWrite(record)) {
         if (performance.now() > deadline) throw new Error(`producer found no space after ${index} records (seed ${seed})`);
-        if (await sleptUntilTimeout(WAKE_UP_BOUND_MS, (timeoutMs) => producer.waitForSpace(record.byteLength, timeoutMs))) producerSleepsEndedByTimeout++;
+        const waitForSpace = (timeoutMs: number): Promise<boolean> => producer.waitForSpace(record.byteLength, timeoutMs);
+        if (await sleptUntilTimeout(WAKE_UP_BOUND_MS, waitForSpace)) producerSleepsEndedByTimeout++;
       }
     }
     producer.close();

@@ -16,6 +16,8 @@ import { createRingBuffer, readRingStats, Word } from '../../src/ring/spsc-ring.
 import { withinMs } from './ring-test-helpers.js';
 
 const WAIT_BOUND_MS = 5_000;
+/** A wait that should not sleep at all must end well within this. */
+const RACE_BOUND_MS = 1_000;
 
 function openRing(): { buffer: SharedArrayBuffer; producer: RingProducer; consumer: RingConsumer } {
   const buffer = createRingBuffer(256);
@@ -79,13 +81,14 @@ describe('SPSC ring: a waiting consumer', () => {
 function beforeAnnouncing(index: number, interleave: () => void): void {
   const store = Atomics.store.bind(Atomics);
   let done = false;
-  sinon.stub(Atomics, 'store').callsFake((array: Int32Array, at: number, value: number) => {
+  const storeFirstInterleaving = (array: Int32Array, at: number, value: number): number => {
     if (!done && at === index && value === 1) {
       done = true;
       interleave();
     }
     return store(array, at, value);
-  });
+  };
+  sinon.stub(Atomics, 'store').callsFake(storeFirstInterleaving as unknown as typeof Atomics.store);
 }
 
 describe('SPSC ring: the lost wake-up race', () => {
@@ -95,7 +98,12 @@ describe('SPSC ring: the lost wake-up race', () => {
     const { producer, consumer } = openRing();
     beforeAnnouncing(Word.consumerWaiting, () => producer.tryWrite(new Uint8Array([7])));
     // The producer saw no announcement, so it did not notify: only the re-check can see the record.
-    expect(await withinMs(consumer.waitForData(2_000), WAIT_BOUND_MS, 'consumer wait')).to.equal(true);
+    const waiting = consumer.waitForData(WAIT_BOUND_MS);
+    try {
+      expect(await withinMs(waiting, RACE_BOUND_MS, 'consumer slept through a record published before its announcement')).to.equal(true);
+    } finally {
+      consumer.interruptWait();
+    }
     expect(consumer.drain(() => undefined)).to.equal(1);
   });
 
@@ -103,7 +111,8 @@ describe('SPSC ring: the lost wake-up race', () => {
     const { producer, consumer } = openRing();
     while (producer.tryWrite(new Uint8Array(60)));
     beforeAnnouncing(Word.producerWaiting, () => consumer.drain(() => undefined));
-    expect(await withinMs(producer.waitForSpace(60, 2_000), WAIT_BOUND_MS, 'producer wait')).to.equal(true);
+    const waiting = producer.waitForSpace(60, RACE_BOUND_MS * 2);
+    expect(await withinMs(waiting, RACE_BOUND_MS, 'producer slept through space released before its announcement')).to.equal(true);
   });
 });
 
