@@ -45,7 +45,7 @@ describe('supervisor', function () {
   let cluster: TestCluster;
 
   beforeEach(async () => {
-    cluster = await createTestCluster({ nodeCount: 1, extraYaml: fastRestarts });
+    cluster = await createTestCluster({ nodeCount: 1, extraYaml: fastRestarts, logLevel: 'warn' });
   });
   afterEach(async () => {
     await removeTestCluster(cluster);
@@ -83,7 +83,7 @@ describe('supervisor', function () {
   });
 
   it('reports a failing actor on /healthz with 503 and its name while it restarts', async () => {
-    const slowRestart = await createTestCluster({ nodeCount: 1, extraYaml: fastRestarts.replace('restartBackoffMinMs: 20', 'restartBackoffMinMs: 4000').replace('restartBackoffMaxMs: 200', 'restartBackoffMaxMs: 4000') });
+    const slowRestart = await createTestCluster({ nodeCount: 1, logLevel: 'warn', extraYaml: fastRestarts.replace('restartBackoffMinMs: 20', 'restartBackoffMinMs: 4000').replace('restartBackoffMaxMs: 200', 'restartBackoffMaxMs: 4000') });
     const node = runInProcess(slowRestart, { dispatcher: fixture('throw-once-role') });
     try {
       const { body } = await waitForHttp(`${node.ops}/healthz`, (status) => status === 503, 10_000, () => node.lines.join('\n'));
@@ -106,7 +106,7 @@ describe('supervisor', function () {
   });
 
   it('drains on SIGTERM: the node process exits 0 within the shutdown bound', async () => {
-    const node = startProcess([falconNodeEntry, '--config', cluster.configPath, '--node', 'n1', '--log-format', 'json']);
+    const node = startProcess([falconNodeEntry, '--config', cluster.configPath, '--node', 'n1', '--log-format', 'json', '--log-level', 'info']);
     const opsPort = cluster.nodes[0]?.opsPort ?? 0;
     await waitForHttp(`http://127.0.0.1:${opsPort}/readyz`, (status) => status === 200, 15_000, () => node.output());
     node.child.kill('SIGTERM');

@@ -32,6 +32,8 @@ export interface TestClusterOptions {
   readonly nodeCount?: number;
   /** Extra YAML appended to the file (sections such as `supervisor:`). */
   readonly extraYaml?: string;
+  /** logging.level of every thread; in-process tests keep it at warn so actors stay quiet. */
+  readonly logLevel?: string;
 }
 
 export async function createTestCluster(options: TestClusterOptions = {}): Promise<TestCluster> {
@@ -46,7 +48,7 @@ export async function createTestCluster(options: TestClusterOptions = {}): Promi
     lines.push(`  - id: ${node.id}`, '    host: 127.0.0.1', `    peerPort: ${node.peerPort}`, `    clientPort: ${node.clientPort}`,
       `    opsPort: ${node.opsPort}`, `    dataDir: ./data/${node.id}`);
   }
-  lines.push('logging:', '  level: info');
+  lines.push('logging:', `  level: ${options.logLevel ?? 'info'}`);
   const configPath = join(dir, 'cluster.yaml');
   await writeFile(configPath, `${lines.join('\n')}\n${options.extraYaml ?? ''}`);
   return { dir, configPath, nodes };

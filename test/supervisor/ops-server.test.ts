@@ -1,0 +1,66 @@
+/**
+ * The ops port answers what an operator and a Prometheus server ask of it.
+ */
+import { expect } from 'chai';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { loadClusterConfig, selectNode } from '../../src/config/load-config.js';
+import { runNode } from '../../src/supervisor/run-node.js';
+import { createTestCluster, removeTestCluster, waitForHttp, type TestCluster } from '../support/test-cluster.js';
+
+describe('ops port', function () {
+  this.timeout(30_000);
+  let cluster: TestCluster;
+  let stop: (reason: string) => void = () => undefined;
+  let exited: Promise<number>;
+  let ops = '';
+
+  before(async () => {
+    cluster = await createTestCluster({ nodeCount: 1, logLevel: 'warn' });
+    const config = loadClusterConfig(cluster.configPath);
+    const node = selectNode(config, 'n1');
+    ops = `http://127.0.0.1:${node.opsPort}`;
+    const logger = pino({ level: 'warn' }, new Writable({ write(_c, _e, done) { done(); } }));
+    exited = runNode({ config, node, logger, logFormat: 'json', stopRequested: new Promise((resolve) => { stop = resolve; }) });
+    await waitForHttp(`${ops}/readyz`, (status) => status === 200, 15_000);
+  });
+  after(async () => {
+    stop('test over');
+    await exited;
+    await removeTestCluster(cluster);
+  });
+
+  it('serves Prometheus metrics: process, actors and rings', async () => {
+    const response = await fetch(`${ops}/metrics`);
+    expect(response.status).to.equal(200);
+    expect(response.headers.get('content-type')).to.contain('text/plain');
+    const text = await response.text();
+    expect(text).to.match(/falcon_process_cpu_seconds_total\{node="n1"\} \d/);
+    for (const actor of ['registry', 'dispatcher', 'walWriter', 'replicator', 'worker']) {
+      expect(text).to.contain(`falcon_actor_up{actor="${actor}",node="n1"} 1`);
+      expect(text).to.contain(`falcon_actor_restarts_total{actor="${actor}",node="n1"} 0`);
+    }
+    const probes = /falcon_ring_records_total\{ring="dispatcher->replicator",node="n1"\} (\d+)/.exec(text);
+    expect(Number(probes?.[1]), 'the start-up probe passed through the ring').to.be.greaterThan(0);
+    expect(text).to.match(/falcon_ring_capacity_bytes\{ring="replicator->walWriter",node="n1"\} \d+/);
+  });
+
+  it('reports each actor and ring on /status', async () => {
+    const status = await (await fetch(`${ops}/status`)).json() as {
+      node: string; readiness: { ready: boolean }; actors: Record<string, { state: string; reported: { linksAnswered: Record<string, boolean> } | null }>;
+      rings: Array<{ name: string; capacityBytes: number }>;
+    };
+    expect(status.node).to.equal('n1');
+    expect(status.readiness.ready).to.equal(true);
+    expect(status.actors['dispatcher']?.reported?.linksAnswered).to.deep.equal({ replicator: true, registry: true, worker: true });
+    expect(status.rings.map((ring) => ring.name)).to.include.members(['dispatcher->replicator', 'replicator->dispatcher', 'supervisor->walWriter']);
+  });
+
+  it('answers unknown paths with 404 and writes with 405, in JSON', async () => {
+    const missing = await fetch(`${ops}/nope`);
+    expect(missing.status).to.equal(404);
+    expect(((await missing.json()) as { message: string }).message).to.contain('/healthz');
+    const post = await fetch(`${ops}/healthz`, { method: 'POST' });
+    expect(post.status).to.equal(405);
+  });
+});
