@@ -94,6 +94,9 @@ class WalWriterRole implements ActorRole {
         return;
       }
       case 'saveHardState': {
+        // Entries staged before the hard state go to disk first: a hard state must never be
+        // durable without the entries before it (its commit index would point past the log).
+        this.groupCommit(wal);
         const outcome = wal.saveHardState(message.state);
         if (this.check(outcome, message)) this.reply({ type: 'hardStateSaved', state: outcome.value });
         return;
