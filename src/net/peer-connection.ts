@@ -12,7 +12,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from '../logging/logger.js';
-import { createCodec, type Packr, type Unpackr } from '../codec/msgpack.js';
+import { createCodec, Unpackr, type Packr } from '../codec/msgpack.js';
 import { FrameDecoder, encodeFrames } from './frame-decoder.js';
 
 export interface PeerConnectionLimits {
@@ -50,7 +50,11 @@ export class PeerConnection {
     this.socket = socket;
     this.limits = limits;
     this.logger = logger;
-    ({ packr: this.packr, unpackr: this.unpackr } = createCodec());
+    const codec = createCodec();
+    this.packr = codec.packr;
+    // copyBuffers: binary values must not be views into the decoder's buffer, which the next
+    // chunk from the socket overwrites; entry payloads outlive the frame they came in.
+    this.unpackr = new Unpackr({ ...codec.unpackr, copyBuffers: true });
     this.decoder = new FrameDecoder(limits.frameBytesMax);
     socket.setNoDelay(true);
   }

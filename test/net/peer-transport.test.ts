@@ -77,6 +77,11 @@ describe('peer transport', function () {
     await a.until(() => a.received.length === 500, '500 messages at a');
     expect(c.received.map((r) => (r.message as { seq: number }).seq)).to.deep.equal([...Array(500).keys()]);
     expect(c.received.every((r) => r.from === 'a')).to.equal(true);
+    const corrupted = c.received.filter((r) => {
+      const message = r.message as { seq: number; data: Uint8Array };
+      return message.data.length !== 1 || message.data[0] !== (message.seq & 255);
+    });
+    expect(corrupted.length, 'binary payloads stay intact after later frames arrive').to.equal(0);
     const stats = a.transport.stats()['c'];
     expect(stats?.messagesSent).to.equal(500);
     expect(stats?.batchesSent, 'messages leave in batches of up to 64').to.be.at.most(Math.ceil(500 / 64) + 2);
