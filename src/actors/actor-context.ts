@@ -46,6 +46,11 @@ export interface ActorRole {
   stop(): Promise<void>;
   /** Figures for /status, read on request. */
   status(): Readonly<Record<string, unknown>>;
+  /**
+   * A request from the supervisor for this role (ops endpoints, test hooks). Roles that take none
+   * leave it out; the runtime then answers `{ error }`.
+   */
+  onRequest?(request: LinkMessage): Promise<Readonly<Record<string, unknown>>>;
 }
 
 export type ActorRoleFactory = (context: ActorContext) => ActorRole;

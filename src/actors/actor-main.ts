@@ -162,9 +162,22 @@ class ActorRuntime {
       case 'status':
         this.controlSender.send({ type: 'status', seq: message.seq, status: this.status() });
         return;
+      case 'roleRequest':
+        void this.answerRoleRequest(message.seq, message.request);
+        return;
       case 'stop':
         void this.stop(message.reason);
         return;
+    }
+  }
+
+  private async answerRoleRequest(seq: number, request: LinkMessage): Promise<void> {
+    const role = this.role;
+    let response: Readonly<Record<string, unknown>>;
+    if (role?.onRequest === undefined) response = { error: `actor ${this.data.actor} takes no '${request.type}' requests` };
+    else response = await role.onRequest(request).catch((error: unknown) => ({ error: String(error) }));
+    if (!this.controlSender.send({ type: 'roleResponse', seq, response })) {
+      await this.controlSender.sendAsync({ type: 'roleResponse', seq, response }, 5_000);
     }
   }
 

@@ -14,11 +14,13 @@
 export type ControlToActor =
   | { readonly type: 'ping'; readonly seq: number }
   | { readonly type: 'status'; readonly seq: number }
+  | { readonly type: 'roleRequest'; readonly seq: number; readonly request: LinkMessage }
   | { readonly type: 'stop'; readonly reason: string };
 
 export type ActorToControl =
   | { readonly type: 'pong'; readonly seq: number }
   | { readonly type: 'status'; readonly seq: number; readonly status: Readonly<Record<string, unknown>> }
+  | { readonly type: 'roleResponse'; readonly seq: number; readonly response: Readonly<Record<string, unknown>> }
   | { readonly type: 'ready' }
   | { readonly type: 'stopping' }
   | { readonly type: 'fatal'; readonly reason: string; readonly exit: FatalExit };
@@ -47,6 +49,7 @@ export function isLinkMessage(value: unknown): value is LinkMessage {
 export function isControlToActor(value: unknown): value is ControlToActor {
   if (!isLinkMessage(value)) return false;
   if (value.type === 'ping' || value.type === 'status') return typeof value.seq === 'number';
+  if (value.type === 'roleRequest') return typeof value.seq === 'number' && isLinkMessage(value.request);
   return value.type === 'stop' && typeof value.reason === 'string';
 }
 
@@ -54,6 +57,7 @@ export function isActorToControl(value: unknown): value is ActorToControl {
   if (!isLinkMessage(value)) return false;
   if (value.type === 'pong') return typeof value.seq === 'number';
   if (value.type === 'status') return typeof value.seq === 'number' && typeof value.status === 'object' && value.status !== null;
+  if (value.type === 'roleResponse') return typeof value.seq === 'number' && typeof value.response === 'object' && value.response !== null;
   if (value.type === 'fatal') return typeof value.reason === 'string' && (value.exit === 'refusedToStart' || value.exit === 'actorFailed');
   return value.type === 'ready' || value.type === 'stopping';
 }

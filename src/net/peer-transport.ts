@@ -92,6 +92,11 @@ export class PeerTransport {
     for (const slot of this.slots.values()) slot.connection?.flush();
   }
 
+  /** Closes the connection to `peer` (it sent something no peer should); a dialer reconnects. */
+  closeConnection(peer: string, reason: string): void {
+    this.slots.get(peer)?.connection?.close(reason);
+  }
+
   isConnected(peer: string): boolean {
     const connection = this.slots.get(peer)?.connection;
     return connection !== undefined && !connection.isClosed;

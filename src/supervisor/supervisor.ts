@@ -10,7 +10,7 @@
  */
 import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
 import type { Logger, LogFormat } from '../logging/logger.js';
-import { isActorToControl, type ActorToControl, type ControlToActor, type FatalExit } from '../actors/actor-messages.js';
+import { isActorToControl, type ActorToControl, type ControlToActor, type FatalExit, type LinkMessage } from '../actors/actor-messages.js';
 import type { ActorWorkerData, RingPair } from '../actors/actor-worker-data.js';
 import { createRingBuffer } from '../ring/spsc-ring.js';
 import { RingReceiver, RingSender } from '../ring/ring-channel.js';
@@ -144,6 +144,10 @@ export class Supervisor {
         this.pendingStatus.get(message.seq)?.(message.status);
         this.pendingStatus.delete(message.seq);
         return;
+      case 'roleResponse':
+        this.pendingStatus.get(message.seq)?.(message.response);
+        this.pendingStatus.delete(message.seq);
+        return;
       case 'fatal':
         handle?.onFatal(message.reason);
         this.options.logger.fatal({ actor, reason: message.reason }, `actor ${actor} reported a failure that a restart would not cure: ${message.reason}`);
@@ -191,6 +195,19 @@ export class Supervisor {
   }
 
   private askStatus(actor: ActorName): Promise<Readonly<Record<string, unknown>> | undefined> {
+    return this.ask(actor, (seq) => ({ type: 'status', seq }), statusReplyTimeoutMs);
+  }
+
+  /**
+   * Sends `request` to `actor`'s role and waits up to `timeoutMs` for its answer (undefined when
+   * the actor is not ready or does not answer in time).
+   */
+  askRole(actor: ActorName, request: LinkMessage, timeoutMs: number): Promise<Readonly<Record<string, unknown>> | undefined> {
+    if (this.handles.get(actor)?.state !== 'ready') return Promise.resolve(undefined);
+    return this.ask(actor, (seq) => ({ type: 'roleRequest', seq, request }), timeoutMs);
+  }
+
+  private ask(actor: ActorName, build: (seq: number) => ControlToActor, timeoutMs: number): Promise<Readonly<Record<string, unknown>> | undefined> {
     const ends = this.control.get(actor);
     if (ends === undefined) return Promise.resolve(undefined);
     this.statusSeq += 1;
@@ -199,12 +216,12 @@ export class Supervisor {
       const timer = setTimeout(() => {
         this.pendingStatus.delete(seq);
         resolve(undefined);
-      }, statusReplyTimeoutMs);
+      }, timeoutMs);
       this.pendingStatus.set(seq, (status) => {
         clearTimeout(timer);
         resolve(status);
       });
-      if (!ends.sender.send({ type: 'status', seq })) {
+      if (!ends.sender.send(build(seq))) {
         clearTimeout(timer);
         this.pendingStatus.delete(seq);
         resolve(undefined);

@@ -24,7 +24,8 @@ import { decodeHardState, hardStateFileName, type HardState } from './hard-state
 import { temporaryFileSuffix, writeFileAtomically } from './atomic-file.js';
 import { parseSegmentFileName, type Segment } from './segment.js';
 import { cutFile, recoverSegments, type CorruptionFinding, type TornTailFinding } from './segment-recovery.js';
-import { decodeSnapshotFile, parseSnapshotFileName, type Snapshot, type SnapshotMetadata } from './snapshot-file.js';
+import type { Snapshot, SnapshotMetadata } from './snapshot-file.js';
+import { loadNewestSnapshot, type RejectedSnapshot } from './snapshot-store.js';
 import { fileSystemError } from './wal-outcome.js';
 import type { WalOptions } from './wal-options.js';
 
@@ -48,7 +49,7 @@ export interface WalRecovered {
   /** Why this node must be caught up before it may vote or lead (persisted marker), or null. */
   readonly needsCatchUp: string | null;
   /** Snapshot files that failed verification and were skipped. */
-  readonly rejectedSnapshots: readonly { readonly file: string; readonly reason: string }[];
+  readonly rejectedSnapshots: readonly RejectedSnapshot[];
   /** True when the log was discarded because a snapshot superseded it. */
   readonly logDiscardedForSnapshot: boolean;
 }
@@ -81,12 +82,12 @@ export function recoverWal(dir: string, options: WalOptions): RecoveryResult {
 
 function recoverIn(context: Context): RecoveryResult {
   const { fileSystem, dir, options } = context;
-  fileSystem.makeDirectory(dir);
+  makeDirectoryDurably(fileSystem, dir);
   const names = fileSystem.listDirectory(dir);
   removeTemporaryFiles(context, names);
   context.needsCatchUp = readMarker(context, names);
   const hardState = loadHardState(context, names);
-  const { snapshot, rejectedSnapshots } = loadNewestSnapshot(context, names);
+  const { snapshot, rejectedSnapshots } = loadNewestSnapshot(fileSystem, dir, names, options.snapshotBytesMax);
   const firstIndexes = names.map(parseSegmentFileName).filter((index): index is number => index !== null).sort((a, b) => a - b);
   const scan = recoverSegments(fileSystem, dir, firstIndexes, options.recordBytesMax, snapshot?.index ?? null);
   let segments = scan.segments;
@@ -107,6 +108,16 @@ function recoverIn(context: Context): RecoveryResult {
     logDiscardedForSnapshot: log.discarded,
   };
   return { recovered, segments: log.segments, snapshot };
+}
+
+/** Creates `dir` and missing parents, fsyncing each new one's parent: a name must be durable
+ *  before anything inside it can be. */
+function makeDirectoryDurably(fileSystem: WalFileSystem, dir: string): void {
+  const created: string[] = [];
+  for (let current = path.resolve(dir); !fileSystem.exists(current); current = path.dirname(current)) created.push(current);
+  if (created.length === 0) return;
+  fileSystem.makeDirectory(dir);
+  for (const newDirectory of created) fileSystem.syncDirectory(path.dirname(newDirectory));
 }
 
 function removeTemporaryFiles(context: Context, names: readonly string[]): void {
@@ -145,24 +156,6 @@ function loadHardState(context: Context, names: readonly string[]): HardState | 
   context.fileSystem.unlink(filePath);
   context.fileSystem.syncDirectory(context.dir);
   return null;
-}
-
-function loadNewestSnapshot(context: Context, names: readonly string[]): { snapshot: Snapshot | null; rejectedSnapshots: { file: string; reason: string }[] } {
-  const rejectedSnapshots: { file: string; reason: string }[] = [];
-  const candidates = names.filter((name) => parseSnapshotFileName(name) !== null).sort().reverse();
-  for (const name of candidates) {
-    const filePath = path.join(context.dir, name);
-    let decoded: Snapshot | string;
-    try {
-      decoded = decodeSnapshotFile(readWholeFile(context.fileSystem, filePath, context.options.snapshotBytesMax));
-    } catch (error) {
-      if (errnoOf(error) !== 'EFBIG') throw error;
-      decoded = error instanceof Error ? error.message : 'too large';
-    }
-    if (typeof decoded !== 'string' && decoded.index === parseSnapshotFileName(name)) return { snapshot: decoded, rejectedSnapshots };
-    rejectedSnapshots.push({ file: filePath, reason: typeof decoded === 'string' ? decoded : `holds index ${decoded.index}, name says otherwise` });
-  }
-  return { snapshot: null, rejectedSnapshots };
 }
 
 /** Deletes the segments after the corruption and cuts the corrupt one, after `onCorruption` allowed it. */

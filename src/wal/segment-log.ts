@@ -3,11 +3,12 @@
  * fdatasync per segment it touches — one of each unless it crosses a rotation), rolling a failed
  * batch back, truncating, compacting and reading ranges back from disk.
  *
- * Staging: records are encoded straight into an append-only staging buffer (the "arena",
- * `arenaBytes` long). The staged-but-unwritten bytes are always the contiguous run
- * `arena[pendingStart, arenaUsed)`, in segment order. An arena is never rewritten: when it is full
- * the staged bytes are written out (no fsync) and a fresh arena is started, so views into old
- * arenas (held by the tail cache and by readers) stay valid.
+ * Staging: records are encoded straight into a staging buffer (the "arena", `arenaBytes` long).
+ * The staged-but-unwritten bytes are always the contiguous run `arena[pendingStart, arenaUsed)`,
+ * in segment order. When an arena is full its staged bytes are written out (no fsync) and the
+ * next arena is taken: a recycled one that the tail cache no longer points into, else a new one.
+ * Recycling matters: the first touch of fresh memory costs page faults (measured here: memcpy
+ * into fresh pages 1.7 GB/s, into reused ones 13.5 GB/s), which the raw disk ceiling never pays.
  *
  * Ordering invariant (crash safety): a segment file is created only after every older segment's
  * bytes are durable, so a crash can tear only the newest segment. A segment that is no longer the
@@ -26,12 +27,8 @@ import type { WalEntry } from './wal-entry.js';
 import { encodeRecordInto, entryOf, readRecordAt, recordBytesFor, RecordView } from './wal-record.js';
 import type { WalOptions } from './wal-options.js';
 
-/** Where a staged record's bytes live (for the tail cache). */
-export interface StagedRecord {
-  readonly buffer: Buffer;
-  readonly offset: number;
-  readonly recordBytes: number;
-}
+/** Free arenas kept for reuse; more are left to the garbage collector. */
+const spareArenasMax = 2;
 
 export class SegmentLog {
   private readonly fileSystem: WalFileSystem;
@@ -40,15 +37,30 @@ export class SegmentLog {
   private segments: Segment[];
   private arena: Buffer;
   private arenaUsed = 0;
+  /** Arenas filled before the current one, oldest first; the tail cache may still point into them. */
+  private readonly retiredArenas: Buffer[] = [];
+  /** Arenas free for reuse, at most `spareArenasMax`. */
+  private readonly spareArenas: Buffer[] = [];
+  private readonly oldestNeededArena: () => Buffer | undefined;
   private pendingStart = 0;
   /** Last index whose bytes were handed to the OS. */
   private written: number;
   /** A segment was created and its directory entry is not yet synced. */
   private directoryDirty = false;
   private readonly view = new RecordView();
+  /** Encoded records booked in the arena but not copied yet (see `copyDeferred`). */
+  private readonly deferredCopy: { source: Buffer | null; sourceStart: number; arenaStart: number; bytes: number } =
+    { source: null, sourceStart: 0, arenaStart: 0, bytes: 0 };
 
-  /** `segments` are the recovered ones (all durable); `lastIndex` is the log's (or snapshot's) last index. */
-  constructor(fileSystem: WalFileSystem, dir: string, options: WalOptions, segments: Segment[], lastIndex: number) {
+  /**
+   * `segments` are the recovered ones (all durable); `lastIndex` is the log's (or snapshot's) last
+   * index; `oldestNeededArena` names the oldest staging buffer someone still reads (the tail cache).
+   */
+  constructor(
+    fileSystem: WalFileSystem, dir: string, options: WalOptions, segments: Segment[], lastIndex: number,
+    oldestNeededArena: () => Buffer | undefined,
+  ) {
+    this.oldestNeededArena = oldestNeededArena;
     this.fileSystem = fileSystem;
     this.dir = dir;
     this.options = options;
@@ -69,13 +81,57 @@ export class SegmentLog {
     return this.segments.length;
   }
 
-  /** Encodes `entry` (the caller checked its index follows the log) into the current batch. */
-  stage(entry: WalEntry): StagedRecord {
-    const recordBytes = recordBytesFor(entry.data.length);
+  /** The staging buffer the last staged record went into (offsets from `stage*` refer to it). */
+  get stagingBuffer(): Buffer {
+    return this.arena;
+  }
+
+  /** Encodes `entry` (the caller checked it continues the log) into the batch; returns its offset. */
+  stage(entry: WalEntry): number {
+    const offset = this.reserve(entry.index, recordBytesFor(entry.data.length));
+    this.arenaUsed = encodeRecordInto(this.arena, offset, entry);
+    return offset;
+  }
+
+  /**
+   * Copies one record that a producer already encoded (checksum included) into the batch;
+   * returns its offset. One memcpy, no checksum computed here: see `WriteAheadLog.appendEncoded`.
+   */
+  stageEncoded(source: Buffer, sourceOffset: number, recordBytes: number, index: number): number {
+    const offset = this.reserve(index, recordBytes);
+    const run = this.deferredCopy;
+    if (run.source === source && run.sourceStart + run.bytes === sourceOffset && run.arenaStart + run.bytes === offset) {
+      run.bytes += recordBytes;
+    } else {
+      this.copyDeferred();
+      run.source = source;
+      run.sourceStart = sourceOffset;
+      run.arenaStart = offset;
+      run.bytes = recordBytes;
+    }
+    this.arenaUsed = offset + recordBytes;
+    return offset;
+  }
+
+  /**
+   * Copies the run of encoded records booked by `stageEncoded` into the arena: one memcpy for a
+   * whole run instead of one per record. Called before any write, before the arena changes, and
+   * by the engine at the end of every `appendEncoded`, so no one ever sees the arena without them.
+   */
+  copyDeferred(): void {
+    const run = this.deferredCopy;
+    if (run.source === null) return;
+    run.source.copy(this.arena, run.arenaStart, run.sourceStart, run.sourceStart + run.bytes);
+    run.source = null;
+    run.bytes = 0;
+  }
+
+  /** Makes room for a record of `index` (new arena, segment rotation) and books it in its segment. */
+  private reserve(index: number, recordBytes: number): number {
     if (recordBytes > this.options.recordBytesMax) assert(false, `record of ${recordBytes} bytes above recordBytesMax ${this.options.recordBytesMax}`);
     if (this.arenaUsed + recordBytes > this.arena.length) {
       this.writePending(false);
-      this.arena = Buffer.allocUnsafe(Math.max(this.options.arenaBytes, recordBytes));
+      this.arena = this.nextArena(recordBytes);
       this.arenaUsed = 0;
       this.pendingStart = 0;
     }
@@ -83,14 +139,27 @@ export class SegmentLog {
     if (segment === undefined || (segment.entries > 0 && segment.appendedBytes + recordBytes > this.options.segmentBytes)) {
       // A finished segment that is already durable needs no more writes: release its descriptor.
       if (segment !== undefined && segment.durableBytes === segment.appendedBytes) this.closeSegment(segment);
-      segment = new Segment(entry.index, path.join(this.dir, segmentFileName(entry.index)), false, 0);
+      segment = new Segment(index, path.join(this.dir, segmentFileName(index)), false, 0);
       this.segments.push(segment);
     }
-    if (entry.index !== segment.lastIndex + 1) assert(false, `staging index ${entry.index} after segment ending at ${segment.lastIndex}`);
-    const offset = this.arenaUsed;
-    this.arenaUsed = encodeRecordInto(this.arena, offset, entry);
+    if (index !== segment.lastIndex + 1) assert(false, `staging index ${index} after segment ending at ${segment.lastIndex}`);
     segment.addRecord(segment.appendedBytes, recordBytes);
-    return { buffer: this.arena, offset, recordBytes };
+    return this.arenaUsed;
+  }
+
+  /**
+   * Retires the current arena (its bytes are all written) and returns the next one: a retired
+   * arena older than the oldest one the tail cache points into is free to reuse.
+   */
+  private nextArena(recordBytes: number): Buffer {
+    this.retiredArenas.push(this.arena);
+    const stillNeeded = this.oldestNeededArena();
+    while (this.retiredArenas.length > 0 && this.retiredArenas[0] !== stillNeeded) {
+      const free = this.retiredArenas.shift();
+      if (free !== undefined && free.length === this.options.arenaBytes && this.spareArenas.length < spareArenasMax) this.spareArenas.push(free);
+    }
+    const spare = recordBytes <= this.options.arenaBytes ? this.spareArenas.pop() : undefined;
+    return spare ?? Buffer.allocUnsafe(Math.max(this.options.arenaBytes, recordBytes));
   }
 
   /**
@@ -99,6 +168,7 @@ export class SegmentLog {
    * one is created (see header). Throws the fs error of the first failing call.
    */
   writePending(final: boolean): void {
+    this.copyDeferred();
     const sync = this.options.fsync === 'always';
     for (let position = this.firstDirtyPosition(); position < this.segments.length; position += 1) {
       const segment = this.segments[position];
@@ -128,6 +198,7 @@ export class SegmentLog {
   /** Drops everything after `durableLastIndex` (a failed batch): memory, files and their bytes. */
   rollbackTo(durableLastIndex: number): void {
     const sync = this.options.fsync === 'always';
+    this.deferredCopy.source = null;
     this.pendingStart = this.arenaUsed;
     let unlinked = false;
     for (let segment = this.segments.at(-1); segment !== undefined && segment.firstIndex > durableLastIndex; segment = this.segments.at(-1)) {
@@ -193,6 +264,7 @@ export class SegmentLog {
 
   /** Deletes every segment, newest first (a snapshot ending at `snapshotIndex` superseded the whole log). */
   removeAll(snapshotIndex: number): void {
+    this.deferredCopy.source = null;
     this.pendingStart = this.arenaUsed;
     const all = [...this.segments].reverse();
     for (const segment of all) {

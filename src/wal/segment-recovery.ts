@@ -11,7 +11,7 @@
  *   offset and index; the caller refuses to open, or repairs when told to.
  *
  * Why the newest segment only: a segment is created on disk only after every older one is
- * durable (segment-writer.ts), so a crash can tear only the newest.
+ * durable (segment-log.ts), so a crash can tear only the newest.
  *
  * Runs on: WAL writer thread (at open).
  */

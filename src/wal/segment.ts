@@ -6,11 +6,13 @@
  * `00000000000000000001.seg`; names sort in log order. Inside: records back to back
  * (see wal-record.ts), the first one carrying the index of the name.
  *
- * Invariants (asserted):
- * - `durableBytes ≤ writtenBytes ≤ appendedBytes`, all below 2^32 (offsets are u32).
- * - `recordOffsets[i]` is where the record of index `firstIndex + i` starts; offsets increase.
+ * Invariants:
+ * - `durableBytes ≤ writtenBytes ≤ appendedBytes` (kept by segment-log.ts), all below 2^32
+ *   (offsets are u32; asserted when a record is added).
+ * - `recordOffsets[i]` is where the record of index `firstIndex + i` starts; records are added
+ *   back to back (asserted).
  * - a segment is created on disk only once every older segment's bytes are durable
- *   (see segment-writer.ts), so only the newest segment can hold a torn tail.
+ *   (see segment-log.ts), so only the newest segment can hold a torn tail.
  *
  * Runs on: WAL writer thread.
  */

@@ -10,14 +10,15 @@
  * entries already handed to the OS (`evictableUpTo`), because an entry not yet written can be read
  * from nowhere else; when eviction is blocked the engine writes its staged bytes first.
  *
- * Invariant: staging buffers are never rewritten once a record is encoded into them, so entry
- * views handed out stay valid however long a reader keeps them.
+ * Staging buffers are recycled once no cached entry points into them (`oldestBuffer` tells the
+ * segment log which ones are still needed), so `entryAt` hands out a copy of the payload, never a
+ * view that a later batch could overwrite.
  *
  * Runs on: WAL writer thread.
  */
 import { assert } from '../errors.js';
 import type { WalEntry } from './wal-entry.js';
-import { entryOf, readOwnRecordAt, RecordView } from './wal-record.js';
+import { readOwnRecordAt, RecordView } from './wal-record.js';
 
 export class TailCache {
   readonly entriesMax: number;
@@ -86,15 +87,33 @@ export class TailCache {
     this.bytes += recordBytes;
   }
 
-  /** The cached entry of `index` (its data is a view into the staging buffer). */
+  /** The cached entry of `index`, its payload copied out of the staging buffer. */
   entryAt(index: number): WalEntry {
+    const buffer = this.viewAt(index);
+    const start = this.view.payloadOffset;
+    return { term: this.view.term, index, type: this.view.type, data: new Uint8Array(buffer.subarray(start, start + this.view.payloadBytes)) };
+  }
+
+  /** The term of the cached entry of `index` (no copy). */
+  termAt(index: number): number {
+    this.viewAt(index);
+    return this.view.term;
+  }
+
+  /** The staging buffer of the oldest cached entry: it and every later one are still needed. */
+  oldestBuffer(): Buffer | undefined {
+    return this.count === 0 ? undefined : this.buffers[this.headSlot];
+  }
+
+  /** Decodes the header of `index` into `this.view`; returns the buffer it lives in. */
+  private viewAt(index: number): Buffer {
     if (!this.has(index)) assert(false, `tail cache has ${this.first}..${this.lastIndex}, asked ${index}`);
     const slot = (this.headSlot + index - this.first) % this.entriesMax;
     const buffer = this.buffers[slot];
     if (buffer === undefined) assert(false, `tail cache slot ${slot} of index ${index} is empty`);
     readOwnRecordAt(buffer, this.offsets[slot] ?? 0, this.view);
     if (this.view.index !== index) assert(false, `tail cache slot of ${index} holds ${this.view.index}`);
-    return entryOf(buffer, this.view);
+    return buffer;
   }
 
   /** Record bytes of the cached entry of `index`. */

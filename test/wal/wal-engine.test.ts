@@ -8,6 +8,7 @@
 import { expect } from 'chai';
 import { MemoryFileSystem } from '../../src/wal/memory-file-system.js';
 import { WriteAheadLog } from '../../src/wal/wal.js';
+import { encodeRecords } from '../../src/wal/wal-record.js';
 import {
   appendAndFlush, entriesFor, entryFor, isIntactEntry, makeTemporaryDirectory, memoryWalDir, openMemoryWal, readAll,
   removeDirectory, segmentNames, unwrap,
@@ -125,6 +126,47 @@ describe('WAL engine: group commit, rotation and reads', () => {
     appendAndFlush(wal, entriesFor(1, 3, 2));
     expect(() => wal.append([entryFor(5, 2)])).to.throw(/append of index 5 after 3/);
     expect(() => wal.append([entryFor(4, 1)])).to.throw(/term 1 after term 2/);
+  });
+
+  it('appendEncoded stores byte for byte what append stores, across rotations and staging buffers', () => {
+    const viaEntries = new MemoryFileSystem();
+    const viaEncoded = new MemoryFileSystem();
+    const options = { segmentBytes: 2048, arenaBytes: 1500, tailCacheEntries: 8 };
+    const { wal: entriesWal } = openMemoryWal(viaEntries, options);
+    const { wal: encodedWal } = openMemoryWal(viaEncoded, options);
+    for (let batch = 0; batch < 12; batch += 1) {
+      const entries = entriesFor(batch * 15 + 1, 15, 1 + batch);
+      appendAndFlush(entriesWal, entries);
+      const records = encodeRecords(entries);
+      unwrap(encodedWal.appendEncoded(Buffer.concat([Buffer.alloc(3), records]), 3, 3 + records.length));
+      expect(unwrap(encodedWal.flush())).to.equal(entriesWal.durableLastIndex);
+    }
+    const names = segmentNames(viaEntries);
+    expect(segmentNames(viaEncoded)).to.deep.equal(names);
+    for (const name of names) {
+      const file = `${memoryWalDir}/${name}`;
+      expect(viaEncoded.readFileForTest(file).equals(viaEntries.readFileForTest(file)), name).to.equal(true);
+    }
+    expect(readAll(encodedWal).every((entry) => isIntactEntry(entry))).to.equal(true);
+  });
+
+  it('appendEncoded refuses records that do not continue the log or run past the end (programmer errors)', () => {
+    const { wal } = openMemoryWal(new MemoryFileSystem());
+    appendAndFlush(wal, entriesFor(1, 3, 2));
+    expect(() => wal.appendEncoded(encodeRecords(entriesFor(5, 1, 2)))).to.throw(/encoded index 5 after 3/);
+    expect(() => wal.appendEncoded(encodeRecords(entriesFor(4, 1, 1)))).to.throw(/encoded term 1 after term 2/);
+    const cut = encodeRecords(entriesFor(4, 2, 2));
+    expect(() => wal.appendEncoded(cut, 0, cut.length - 1)).to.throw(/does not fit/);
+  });
+
+  it('entries read from the tail cache stay intact while later batches reuse the staging buffers', () => {
+    const { wal } = openMemoryWal(new MemoryFileSystem(), { arenaBytes: 2048, tailCacheEntries: 16, segmentBytes: 1 << 20 });
+    appendAndFlush(wal, entriesFor(1, 20, 1));
+    const kept = unwrap(wal.read(10, 20, 1 << 20));
+    const snapshot = kept.map((entry) => Buffer.from(entry.data));
+    for (let batch = 0; batch < 50; batch += 1) appendAndFlush(wal, entriesFor(21 + batch * 20, 20, 1));
+    kept.forEach((entry, position) => expect(Buffer.from(entry.data).equals(snapshot[position] as Buffer), `entry ${entry.index}`).to.equal(true));
+    expect(readAll(wal).every((entry) => isIntactEntry(entry, 1))).to.equal(true);
   });
 
   it('works the same over the real file system', async () => {

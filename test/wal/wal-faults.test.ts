@@ -10,6 +10,7 @@ import { expect } from 'chai';
 import { MemoryFileSystem, type FileOperation } from '../../src/wal/memory-file-system.js';
 import type { WriteAheadLog } from '../../src/wal/wal.js';
 import type { WalOutcome } from '../../src/wal/wal-outcome.js';
+import { encodeRecords } from '../../src/wal/wal-record.js';
 import { appendAndFlush, entriesFor, isIntactEntry, memoryWalDir, openMemoryWal, readAll, segmentNames, unwrap } from './wal-test-helpers.js';
 
 function codeOf<T>(outcome: WalOutcome<T>): string {
@@ -118,6 +119,22 @@ describe('WAL faults: full disk', () => {
     expect(appendAndFlush(wal, entriesFor(31, 40, 1))).to.equal(70);
     fileSystem.crash();
     expect(openMemoryWal(fileSystem, { segmentBytes: 2048 }).recovered.lastIndex).to.equal(70);
+  });
+
+  it('DISK_FULL while pre-encoded records spill out of their staging buffer drops them all, and a retry succeeds', () => {
+    const fileSystem = new MemoryFileSystem();
+    const { wal } = openMemoryWal(fileSystem, { arenaBytes: 1024, segmentBytes: 1 << 20 });
+    appendAndFlush(wal, entriesFor(1, 10, 1));
+    fileSystem.capacityBytes = fileSystem.usedBytes() + 1500;
+    const records = encodeRecords(entriesFor(11, 60, 1));
+    expect(codeOf(wal.appendEncoded(records))).to.equal('DISK_FULL');
+    expect(wal).to.include({ lastIndex: 10, durableLastIndex: 10 });
+    fileSystem.capacityBytes = Number.MAX_SAFE_INTEGER;
+    unwrap(wal.appendEncoded(records));
+    expect(unwrap(wal.flush())).to.equal(70);
+    fileSystem.crash();
+    const { wal: reopened } = openMemoryWal(fileSystem, { segmentBytes: 1 << 20 });
+    expect(readAll(reopened).map((entry) => entry.index)).to.deep.equal(Array.from({ length: 70 }, (_, i) => i + 1));
   });
 
   it('DISK_FULL on the hard state keeps the previous one in force', () => {

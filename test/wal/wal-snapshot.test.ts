@@ -143,7 +143,8 @@ describe('WAL snapshots and compaction', () => {
     fileSystem.writeFileForTest(`${memoryWalDir}/${snapshotFileName(180)}`, newest);
     const { recovered } = openMemoryWal(fileSystem, { segmentBytes: 2048 });
     expect(recovered.snapshot?.index).to.equal(100);
-    expect(recovered.rejectedSnapshots.map((rejected) => rejected.reason)).to.deep.equal(['checksum mismatch']);
+    expect(recovered.rejectedSnapshots).to.have.length(1);
+    expect(recovered.rejectedSnapshots[0]?.reason).to.match(/checksum mismatch/);
   });
 
   it('a snapshot beyond the log (installed from a leader) replaces the log, durably', () => {

@@ -1,0 +1,155 @@
+/**
+ * The Raft core's view of the durable log on the Replicator thread (the LogStorage contract in
+ * src/raft/log-storage.ts), while the log itself lives in the WAL writer on another thread.
+ *
+ * What is held here: the term of every index (TermIndex: a few numbers), the durable entries from
+ * a little behind the applied index up to the last durable one (a window, so that followers that
+ * are slightly behind are served from memory and every entry above the applied index is answered
+ * at once, as the contract requires), the newest snapshot, and one range loaded from the WAL on
+ * request for a follower that is further behind. A read below the window answers 'unavailable'
+ * and asks the WAL for that range; the core retries on the follower's next heartbeat response.
+ *
+ * Invariants: window entries are contiguous from `windowStart` to `durableLast`; the window never
+ * starts above applied + 1; durableLast ≥ the snapshot index.
+ *
+ * Runs on: Replicator thread.
+ */
+import { assert } from '../errors.js';
+import { compacted, unavailable, type InitialState, type LogStorage } from '../raft/log-storage.js';
+import type { RaftEntry } from '../raft/raft-entry.js';
+import type { HardState, RaftSnapshot } from '../raft/raft-messages.js';
+import { TermIndex } from './term-index.js';
+
+export interface LogStorageStart {
+  readonly hardState: HardState | null;
+  readonly snapshot: RaftSnapshot | null;
+  /** Every durable entry after the snapshot, in order (loaded from the WAL at start). */
+  readonly entries: readonly RaftEntry[];
+}
+
+export class ReplicatorLogStorage implements LogStorage {
+  private readonly hardState: HardState;
+  private latestSnapshot: RaftSnapshot | null;
+  private readonly terms: TermIndex;
+  private window: RaftEntry[] = [];
+  private windowStart: number;
+  private loaded: readonly RaftEntry[] = [];
+  private readonly requestLoad: (fromIndex: number, toIndex: number, bytesMax: number) => void;
+  private readonly entriesBehindAppliedMax: number;
+
+  constructor(start: LogStorageStart, entriesBehindAppliedMax: number, requestLoad: (fromIndex: number, toIndex: number, bytesMax: number) => void) {
+    this.hardState = start.hardState ?? { term: 0, vote: null, commit: 0 };
+    this.latestSnapshot = start.snapshot;
+    const baseIndex = start.snapshot?.index ?? 0;
+    this.terms = new TermIndex(baseIndex, start.snapshot?.term ?? 0);
+    this.windowStart = baseIndex + 1;
+    this.entriesBehindAppliedMax = entriesBehindAppliedMax;
+    this.requestLoad = requestLoad;
+    this.appendDurable(start.entries);
+  }
+
+  initialState(): InitialState {
+    return { hardState: this.hardState, membership: this.latestSnapshot?.membership ?? null };
+  }
+
+  firstIndex(): number {
+    return this.terms.firstIndex;
+  }
+
+  lastIndex(): number {
+    return this.terms.lastIndex;
+  }
+
+  term(index: number): number | typeof compacted {
+    return this.terms.termAt(index) ?? compacted;
+  }
+
+  entries(fromIndex: number, toIndex: number, bytesMax: number): readonly RaftEntry[] | typeof compacted | typeof unavailable {
+    if (fromIndex < this.terms.firstIndex) return compacted;
+    const last = Math.min(toIndex - 1, this.terms.lastIndex);
+    if (fromIndex >= this.windowStart) return takeUpTo(this.window, fromIndex - this.windowStart, last - this.windowStart, bytesMax);
+    const loadedStart = this.loaded[0]?.index ?? 0;
+    if (loadedStart !== 0 && fromIndex >= loadedStart && fromIndex < loadedStart + this.loaded.length) {
+      return takeUpTo(this.loaded, fromIndex - loadedStart, Math.min(last, loadedStart + this.loaded.length - 1) - loadedStart, bytesMax);
+    }
+    this.requestLoad(fromIndex, Math.min(last, this.windowStart - 1), bytesMax);
+    return unavailable;
+  }
+
+  snapshot(): RaftSnapshot | typeof unavailable {
+    return this.latestSnapshot ?? unavailable;
+  }
+
+  /** A range the WAL read on our request; kept until the next one replaces it. */
+  onLoaded(entries: readonly RaftEntry[]): void {
+    this.loaded = entries;
+  }
+
+  /** Entries that just became durable (contiguous; the first may overwrite a suffix). */
+  appendDurable(entries: readonly RaftEntry[]): void {
+    const first = entries[0];
+    if (first === undefined) return;
+    if (first.index <= this.terms.lastIndex) {
+      this.terms.truncateFrom(first.index);
+      if (first.index >= this.windowStart) this.window.length = first.index - this.windowStart;
+      else {
+        this.window = [];
+        this.windowStart = first.index;
+      }
+    }
+    for (const entry of entries) {
+      this.terms.append(entry.index, entry.term);
+      this.window.push(entry);
+    }
+    assert(this.windowStart + this.window.length - 1 === this.terms.lastIndex,
+      `log window ${this.windowStart}+${this.window.length} does not end at the last durable index ${this.terms.lastIndex}`);
+  }
+
+  /** Drops window entries more than `entriesBehindAppliedMax` below `applied`. */
+  trimBehind(applied: number): void {
+    const keepFrom = applied + 1 - this.entriesBehindAppliedMax;
+    if (keepFrom <= this.windowStart) return;
+    const drop = Math.min(keepFrom - this.windowStart, this.window.length);
+    this.window.splice(0, drop);
+    this.windowStart += drop;
+  }
+
+  /** A snapshot became durable (taken here or installed from the leader): the log now starts after it. */
+  onSnapshotDurable(snapshot: RaftSnapshot): void {
+    this.latestSnapshot = snapshot;
+    const logHoldsIt = this.terms.termAt(snapshot.index) === snapshot.term;
+    if (logHoldsIt) {
+      this.terms.rebase(snapshot.index, snapshot.term);
+      if (this.windowStart <= snapshot.index) {
+        const drop = Math.min(snapshot.index + 1 - this.windowStart, this.window.length);
+        this.window.splice(0, drop);
+        this.windowStart += drop;
+      }
+    } else {
+      // The log does not hold the snapshot's entry: the snapshot supersedes the whole log.
+      this.terms.truncateFrom(Math.max(this.terms.firstIndex, 1));
+      this.terms.rebase(snapshot.index, snapshot.term);
+      this.window = [];
+      this.windowStart = snapshot.index + 1;
+    }
+    this.loaded = [];
+  }
+
+  get windowEntries(): number {
+    return this.window.length;
+  }
+}
+
+/** entries[from..to] (inclusive positions), at least one, then while within `bytesMax`. */
+function takeUpTo(entries: readonly RaftEntry[], from: number, to: number, bytesMax: number): readonly RaftEntry[] {
+  const out: RaftEntry[] = [];
+  let bytes = 0;
+  for (let position = from; position <= to; position += 1) {
+    const entry = entries[position];
+    if (entry === undefined) break;
+    bytes += entry.data.byteLength;
+    if (out.length > 0 && bytes > bytesMax) break;
+    out.push(entry);
+  }
+  return out;
+}
