@@ -3,9 +3,9 @@
  * records, at batch sizes 1, 64 and 1024) next to the WAL engine driven directly on this thread,
  * fsync always, same batch sizes, 300-byte payloads: fed entries (`append`: the engine encodes and
  * checksums) and fed pre-encoded records (`appendEncoded`: as from a ring whose producer encoded
- * them); plus the engine without fsync to show its own CPU cost. Prints a markdown table; `--json FILE` also
- * writes the results as JSON. The WAL actor driven through its ring can be added as further rows
- * with the helpers of wal-measure.ts.
+ * them); the WAL writer actor driven through its ring with pre-encoded records (wal-actor-measure.ts);
+ * plus the engine without fsync to show its own CPU cost. Prints a markdown table; `--json FILE`
+ * also writes the results as JSON.
  *
  * Options: --json FILE, --dir DIR (default: os.tmpdir(), which must be on the disk under test),
  * --duration-ms N per run (default 2000: 19 runs, about 45 s in all).
@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { defaultBounds, engineEncodedRun, engineRun, rawCeilingRun, resultsTable, type BatchResult, type RunBounds } from './wal-measure.js';
+import { walActorRun } from './wal-actor-measure.js';
 
 const batchSizes = [1, 64, 1024] as const;
 const recordBytes = 300;
@@ -38,7 +39,7 @@ function describeDisk(dir: string): string {
   return `${dir} (${sameDisk ? 'same file system as' : 'a different file system from'} ${process.cwd()})`;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const jsonPath = option('--json');
   const durationMs = Number(option('--duration-ms') ?? defaultDurationMs);
   if (!Number.isSafeInteger(durationMs) || durationMs < 100 || durationMs > 20_000) throw new Error('--duration-ms must be 100..20000');
@@ -58,13 +59,14 @@ function main(): void {
         keepBetter(best, `raw-${batchRecords}`, rawCeilingRun(dir, batchRecords, recordBytes, bounds));
         keepBetter(best, `engine-${batchRecords}`, engineRun(dir, batchRecords, recordBytes, bounds));
         keepBetter(best, `encoded-${batchRecords}`, engineEncodedRun(dir, batchRecords, recordBytes, bounds));
+        keepBetter(best, `actor-${batchRecords}`, await walActorRun(dir, batchRecords, recordBytes, bounds));
       }
     }
     for (const batchRecords of batchSizes) {
       const raw = best.get(`raw-${batchRecords}`);
       if (raw !== undefined) ceiling.set(batchRecords, raw.recordsPerSecond);
     }
-    for (const kind of ['raw', 'engine', 'encoded']) {
+    for (const kind of ['raw', 'engine', 'encoded', 'actor']) {
       for (const batchRecords of batchSizes) {
         const result = best.get(`${kind}-${batchRecords}`);
         if (result !== undefined) results.push(result);
@@ -82,4 +84,7 @@ function main(): void {
   }
 }
 
-main();
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -21,6 +21,9 @@ import type { WalEntry } from '../wal/wal-entry.js';
 
 export type ToWal =
   | { readonly type: 'append'; readonly entries: readonly WalEntry[] }
+  /** Records the sender already encoded and checksummed (wal-record.ts `encodeRecords`): the hot
+   *  path, since the WAL thread then only checks headers and copies (docs/wal-format.md). */
+  | { readonly type: 'appendRecords'; readonly records: Uint8Array }
   | { readonly type: 'truncate'; readonly fromIndex: number }
   | { readonly type: 'saveHardState'; readonly state: HardState }
   | { readonly type: 'read'; readonly requestId: number; readonly fromIndex: number; readonly toIndex: number; readonly maxBytes: number }
@@ -51,7 +54,7 @@ export type FromWal =
   | { readonly type: 'needsCatchUpCleared' }
   | { readonly type: 'walError'; readonly request: ToWal['type']; readonly requestId?: number; readonly error: FalconError };
 
-const toWalTypes = new Set<string>(['append', 'truncate', 'saveHardState', 'read', 'saveSnapshot', 'loadSnapshot', 'compact', 'clearNeedsCatchUp']);
+const toWalTypes = new Set<string>(['append', 'appendRecords', 'truncate', 'saveHardState', 'read', 'saveSnapshot', 'loadSnapshot', 'compact', 'clearNeedsCatchUp']);
 
 export function isToWal(message: { readonly type: string }): message is ToWal {
   return toWalTypes.has(message.type);

@@ -37,7 +37,7 @@ class WalWriterRole implements ActorRole {
   private readonly outbox: FromWal[] = [];
   private outboxDraining = false;
   private stopped = false;
-  private readonly counters = { groupCommits: 0, entriesAppended: 0, largestBatchEntries: 0, batchEntries: 0, diskFullErrors: 0 };
+  private readonly counters = { groupCommits: 0, entriesCommitted: 0, largestGroupEntries: 0, diskFullErrors: 0 };
 
   constructor(context: ActorContext) {
     this.context = context;
@@ -83,12 +83,18 @@ class WalWriterRole implements ActorRole {
 
   private handle(wal: WriteAheadLog, message: ToWal): void {
     switch (message.type) {
-      case 'append': {
-        const outcome = wal.append(message.entries);
-        if (this.check(outcome, message)) this.counters.batchEntries += message.entries.length;
+      case 'append':
+        this.check(wal.append(message.entries), message);
+        return;
+      case 'appendRecords': {
+        const records = message.records;
+        this.check(wal.appendEncoded(Buffer.from(records.buffer, records.byteOffset, records.byteLength)), message);
         return;
       }
       case 'truncate': {
+        // Whatever is staged goes to disk (and is reported) before the truncation, so that every
+        // `durable` the Replicator receives is about entries it sent before that truncation.
+        this.groupCommit(wal);
         const outcome = wal.truncateFrom(message.fromIndex);
         if (this.check(outcome, message)) this.reply({ type: 'truncated', lastIndex: outcome.value, lastTerm: wal.lastTerm });
         return;
@@ -143,9 +149,8 @@ class WalWriterRole implements ActorRole {
     if (!this.check(outcome, { type: 'append', entries: [] })) return;
     const committed = outcome.value - before;
     this.counters.groupCommits += 1;
-    this.counters.entriesAppended += committed;
-    this.counters.largestBatchEntries = Math.max(this.counters.largestBatchEntries, committed);
-    this.counters.batchEntries = 0;
+    this.counters.entriesCommitted += committed;
+    this.counters.largestGroupEntries = Math.max(this.counters.largestGroupEntries, committed);
     this.reply({ type: 'durable', lastIndex: outcome.value, lastTerm: wal.lastTerm });
   }
 

@@ -1,0 +1,68 @@
+/**
+ * The WAL writer ACTOR driven through its real ring, as the Replicator drives it: pre-encoded
+ * records (`appendRecords`) go into the ring, the actor group-commits them (one write + one
+ * fdatasync per drain) and answers `durable` after the fdatasync. One batch is in flight at a time,
+ * like the raw-ceiling runs it is compared with, so its latency is append-to-durable through
+ * both ring hops.
+ *
+ * Runs on: the bench process (main thread plays the Replicator).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseClusterConfig, selectNode } from '../src/config/load-config.js';
+import { startSoloActor } from '../src/actors/solo-actor.js';
+import type { LinkMessage } from '../src/actors/actor-messages.js';
+import type { FromWal } from '../src/actors/wal-protocol.js';
+import { encodeRecordInto, recordBytesFor } from '../src/wal/wal-record.js';
+import { measureBatchesAsync, type BatchResult, type RunBounds } from './wal-measure.js';
+
+/** Bytes of pre-encoded batches prepared before timing (the run stops when they run out). */
+const poolBytesMax = 256 * 1024 * 1024;
+
+function actorConfig(dir: string) {
+  const text = 'cluster:\n  name: bench\nnodes:\n  - id: n1\n    host: 127.0.0.1\n    peerPort: 1\n    clientPort: 2\n    opsPort: 3\n    dataDir: ./n1\n'
+    + 'logging:\n  level: warn\nring:\n  capacityBytes: 8388608\n';
+  return parseClusterConfig(text, 'bench', dir);
+}
+
+export async function walActorRun(dir: string, batchRecords: number, payloadBytes: number, bounds: RunBounds): Promise<BatchResult> {
+  const actorDir = path.join(dir, `actor-${batchRecords}`);
+  fs.mkdirSync(actorDir, { recursive: true });
+  const config = actorConfig(actorDir);
+  const actor = startSoloActor('walWriter', config, selectNode(config, 'n1'));
+  let durable = 0;
+  const pump = (): void => {
+    actor.receive('replicator', (message) => {
+      const reply = message as unknown as FromWal;
+      if (reply.type === 'durable') durable = reply.lastIndex;
+      if (reply.type === 'walError') throw new Error(`${reply.error.code}: ${reply.error.message}`);
+    });
+  };
+  const probes = setInterval(pump, 2);
+  await actor.ready;
+  clearInterval(probes);
+  const recordBytes = recordBytesFor(payloadBytes);
+  const batchBytes = batchRecords * recordBytes;
+  const poolBatches = Math.max(1, Math.min(Math.floor(poolBytesMax / batchBytes), bounds.batchesMax + bounds.warmupBatches));
+  const pool = Buffer.allocUnsafe(poolBatches * batchBytes);
+  const payload = new Uint8Array(payloadBytes).fill(0x42);
+  for (let index = 1, offset = 0; offset < pool.length; index += 1) offset = encodeRecordInto(pool, offset, { term: 1, index, type: 0, data: payload });
+  let batch = 0;
+  try {
+    return await measureBatchesAsync('WAL actor through its ring', batchRecords, recordBytes, { ...bounds, batchesMax: poolBatches - bounds.warmupBatches }, async () => {
+      const records = pool.subarray(batch * batchBytes, (batch + 1) * batchBytes);
+      batch += 1;
+      const target = batch * batchRecords;
+      if (!actor.send('replicator', { type: 'appendRecords', records } as unknown as LinkMessage)) throw new Error('WAL ring full with one batch in flight');
+      // Bounded: the actor answers every batch; a stuck actor fails the wait below.
+      while (durable < target) {
+        pump();
+        if (durable >= target) break;
+        if (!(await actor.waitForMessage('replicator', 10_000)) && durable < target) throw new Error(`no durable report for index ${target} within 10 s`);
+      }
+    });
+  } finally {
+    await actor.stop();
+    fs.rmSync(actorDir, { recursive: true, force: true });
+  }
+}
