@@ -8,11 +8,12 @@ import type { ActorRoleFactory } from './actor-context.js';
 import type { ActorName } from '../supervisor/topology.js';
 import { createIdleRole } from './idle-role.js';
 import { createWalWriterRole } from './wal-writer-role.js';
+import { createReplicatorRole } from './replicator-role.js';
 
 export const actorRoles: Readonly<Record<ActorName, ActorRoleFactory>> = {
   registry: createIdleRole,
   dispatcher: createIdleRole,
   walWriter: createWalWriterRole,
-  replicator: createIdleRole,
+  replicator: createReplicatorRole,
   worker: createIdleRole,
 };

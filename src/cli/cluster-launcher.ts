@@ -22,6 +22,7 @@ export interface LaunchOptions {
   readonly logFormat: 'pretty' | 'json';
   readonly logLevel: string | undefined;
   readonly repairCorruption: boolean;
+  readonly testHooks: boolean;
 }
 
 /** Margin on top of the nodes' own shutdown bound before the launcher kills a child. */
@@ -86,6 +87,7 @@ export function launchCluster(options: LaunchOptions): Promise<number> {
       const args = [nodeEntryPath, '--config', options.configPath, '--node', node.id, '--log-format', options.logFormat];
       if (options.logLevel !== undefined) args.push('--log-level', options.logLevel);
       if (options.repairCorruption) args.push('--repair-corruption');
+      if (options.testHooks) args.push('--test-hooks');
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
       children.set(node.id, child);
       const prefix = `[${node.id.padEnd(idWidth)}] `;

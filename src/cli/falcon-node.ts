@@ -20,6 +20,7 @@ interface NodeFlags {
   readonly logLevel?: string;
   readonly logFormat: LogFormat;
   readonly repairCorruption?: boolean;
+  readonly testHooks?: boolean;
 }
 
 const program = new Command('falcon-node')
@@ -31,6 +32,7 @@ const program = new Command('falcon-node')
   .option('-n, --node <id>', 'id of the node to run (one of the ids under `nodes:` in the cluster file)')
   .addOption(new Option('--log-level <level>', 'log level; overrides logging.level of the cluster file').choices([...logLevels]))
   .option('--repair-corruption', 'if the WAL is corrupt outside its newest segment\'s tail, truncate it there and mark this node to be caught up from the leader before it may vote or lead (default: refuse to start); overrides wal.repairCorruption')
+  .option('--test-hooks', 'serve POST /debug/raft-load on the ops port: a bounded load generator inside the Raft layer, for benchmarks and tests; never in production')
   .addOption(new Option('--log-format <format>', 'pretty: lines for a person; json: one JSON object per line; auto: pretty on a terminal').choices([...logFormats]).default('auto'))
   .addHelpText('after', `
 Exit codes:
@@ -69,7 +71,7 @@ async function main(): Promise<number> {
   const logFormat = resolveLogFormat(flags.logFormat);
   if (flags.node === undefined) {
     for (const warning of config.warnings) process.stderr.write(`falcon-node: warning: ${warning}\n`);
-    return launchCluster({ configPath: flags.config, config, logFormat, logLevel: flags.logLevel, repairCorruption: flags.repairCorruption === true });
+    return launchCluster({ configPath: flags.config, config, logFormat, logLevel: flags.logLevel, repairCorruption: flags.repairCorruption === true, testHooks: flags.testHooks === true });
   }
   const node = selectNode(config, flags.node);
   const level = (flags.logLevel ?? config.logging.level) as ClusterConfig['logging']['level'];
@@ -82,6 +84,7 @@ async function main(): Promise<number> {
     logger,
     logFormat,
     stopRequested: stopSignal(),
+    testHooks: flags.testHooks === true,
   });
 }
 

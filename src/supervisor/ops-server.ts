@@ -19,7 +19,12 @@ export interface OpsServerOptions {
   readonly supervisor: Supervisor;
   readonly metrics: Registry;
   readonly logger: Logger;
+  /** Serve POST /debug/raft-load (falcon-node --test-hooks): benchmarks and tests only. */
+  readonly testHooks: boolean;
 }
+
+/** Largest body a test-hook request may have. */
+const hookBodyBytesMax = 64 * 1024;
 
 export function createOpsServer(options: OpsServerOptions): Server {
   const server = createServer((request, response) => {
@@ -47,6 +52,10 @@ export function listen(server: Server, host: string, port: number): Promise<void
 
 async function handle(options: OpsServerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const path = (request.url ?? '/').split('?')[0];
+  if (path === '/debug/raft-load' && options.testHooks && request.method === 'POST') {
+    await raftLoadHook(options, request, response);
+    return;
+  }
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     sendJson(response, 405, { error: 'METHOD_NOT_ALLOWED', message: `${request.method ?? '?'} is not served here; the ops port is read-only (GET)` });
     return;
@@ -59,8 +68,8 @@ async function handle(options: OpsServerOptions, request: IncomingMessage, respo
       return;
     }
     case '/readyz': {
-      const readiness = supervisor.readiness();
-      sendJson(response, readiness.ready ? 200 : 503, readiness.ready ? { status: 'ready' } : { status: 'not-ready', waitingFor: readiness.waitingFor });
+      const readiness = await supervisor.readinessWithLeader();
+      sendJson(response, readiness.ready ? 200 : 503, readiness.ready ? { status: 'ready', leader: readiness.leader } : { status: 'not-ready', waitingFor: readiness.waitingFor });
       return;
     }
     case '/metrics': {
@@ -78,6 +87,29 @@ async function handle(options: OpsServerOptions, request: IncomingMessage, respo
   }
 }
 
+/** Runs the Replicator's bounded load generator (src/replication/raft-load.ts) and returns its figures. */
+async function raftLoadHook(options: OpsServerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  let text = '';
+  for await (const chunk of request) {
+    text += String(chunk);
+    if (text.length > hookBodyBytesMax) {
+      sendJson(response, 413, { error: 'INVALID_ARGUMENT', message: `body over ${hookBodyBytesMax} bytes` });
+      return;
+    }
+  }
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    sendJson(response, 400, { error: 'INVALID_ARGUMENT', message: 'the body must be JSON: {"entries":N,"batch":N,"payloadBytes":N,"inflight":N,"timeoutMs":N}' });
+    return;
+  }
+  const timeoutMs = typeof body['timeoutMs'] === 'number' ? body['timeoutMs'] : 0;
+  const result = await options.supervisor.askRole('replicator', { ...body, type: 'raftLoad' }, timeoutMs + 5_000);
+  if (result === undefined) sendJson(response, 503, { error: 'UNAVAILABLE', message: 'the replicator did not answer (not ready, or the load outlived its timeout)' });
+  else sendJson(response, result['ok'] === true ? 200 : 409, result);
+}
+
 async function statusBody(options: OpsServerOptions): Promise<Record<string, unknown>> {
   const { supervisor, node } = options;
   const rings = supervisor.rings.map((ring) => ({ name: ring.name, ...readRingStats(ring.buffer) }));
@@ -89,9 +121,16 @@ async function statusBody(options: OpsServerOptions): Promise<Record<string, unk
     ports: { peer: node.peerPort, client: node.clientPort, ops: node.opsPort },
     health: supervisor.health(),
     readiness: supervisor.readiness(),
-    actors: await supervisor.actorStatuses(),
+    ...raftSection(await supervisor.actorStatuses()),
     rings,
   };
+}
+
+/** The actors' figures, with the Replicator's Raft view lifted to the top (`raft`, `applied`). */
+function raftSection(actors: Record<string, unknown>): Record<string, unknown> {
+  const replicator = actors['replicator'] as { reported?: { role?: { raft?: unknown; applied?: unknown } } | null } | undefined;
+  const role = replicator?.reported?.role;
+  return { raft: role?.raft ?? null, applied: role?.applied ?? null, actors };
 }
 
 function sendJson(response: ServerResponse, statusCode: number, body: unknown): void {

@@ -24,6 +24,8 @@ export interface RunNodeOptions {
   readonly logger: Logger;
   readonly logFormat: LogFormat;
   readonly roleModuleUrls?: Readonly<Partial<Record<ActorName, string>>>;
+  /** Serve the ops port's test hooks (POST /debug/raft-load). */
+  readonly testHooks?: boolean;
   /** Resolves when the node must stop (signal handling lives with the caller). */
   readonly stopRequested: Promise<string>;
 }
@@ -45,7 +47,7 @@ export async function runNode(options: RunNodeOptions): Promise<number> {
     ...(options.roleModuleUrls === undefined ? {} : { roleModuleUrls: options.roleModuleUrls }),
     onGiveUp: (actor, reason, exit) => gaveUp?.({ reason: `actor ${actor} failed: ${reason.split('\n')[0] ?? reason}`, exit }),
   });
-  const ops = createOpsServer({ node, clusterName: config.cluster.name, supervisor, metrics: createNodeMetrics(supervisor, node.id), logger });
+  const ops = createOpsServer({ node, clusterName: config.cluster.name, supervisor, metrics: createNodeMetrics(supervisor, node.id), logger, testHooks: options.testHooks === true });
   try {
     await listen(ops, node.host, node.opsPort);
   } catch (error) {

@@ -180,6 +180,16 @@ export class Supervisor {
     return { ready: waitingFor.length === 0, waitingFor };
   }
 
+  /** Ready and, per the Replicator, a leader is known (a node without one cannot serve writes). */
+  async readinessWithLeader(): Promise<{ ready: boolean; waitingFor: string[]; leader: string | null }> {
+    const readiness = this.readiness();
+    if (!readiness.ready) return { ...readiness, leader: null };
+    const status = await this.askStatus('replicator');
+    const raft = (status?.['role'] as { raft?: { leader?: string | null } } | undefined)?.raft;
+    const leader = raft?.leader ?? null;
+    return leader === null ? { ready: false, waitingFor: ['a known Raft leader'], leader } : { ready: true, waitingFor: [], leader };
+  }
+
   uptimeMs(): number {
     return Date.now() - this.startedAtMs;
   }

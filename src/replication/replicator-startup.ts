@@ -1,0 +1,77 @@
+/**
+ * The Replicator's start-up conversation with the WAL writer: wait for its recovery report, load
+ * the newest snapshot, then read every entry after it, in bounded chunks, into memory (the Raft
+ * core must be able to read every entry above its applied index at once; see log-storage.ts).
+ * Memory at start is therefore bounded by raft.snapshotEveryEntries/Bytes of the cluster file.
+ *
+ * Runs on: Replicator thread.
+ */
+import { FalconFailure, falconError } from '../errors.js';
+import type { RaftEntry } from '../raft/raft-entry.js';
+import type { RaftSnapshot } from '../raft/raft-messages.js';
+import type { FromWal, ToWal, WalRecoveredMessage } from '../actors/wal-protocol.js';
+
+export interface StartupState {
+  readonly recovered: WalRecoveredMessage;
+  readonly snapshot: RaftSnapshot | null;
+  readonly entries: readonly RaftEntry[];
+}
+
+export class ReplicatorStartup {
+  readonly done: Promise<StartupState>;
+  private readonly send: (message: ToWal) => void;
+  private readonly readBytesMax: number;
+  private recovered: WalRecoveredMessage | undefined;
+  private snapshot: RaftSnapshot | null = null;
+  private readonly entries: RaftEntry[] = [];
+  private resolve: ((state: StartupState) => void) | undefined;
+  private reject: ((error: Error) => void) | undefined;
+
+  constructor(send: (message: ToWal) => void, readBytesMax: number) {
+    this.send = send;
+    this.readBytesMax = readBytesMax;
+    this.done = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  onWalMessage(message: FromWal): void {
+    switch (message.type) {
+      case 'walRecovered':
+        this.recovered = message;
+        if (message.snapshot !== null) this.send({ type: 'loadSnapshot', requestId: 0 });
+        else this.readNext();
+        return;
+      case 'snapshotLoaded':
+        this.snapshot = message.snapshot;
+        this.readNext();
+        return;
+      case 'entries':
+        if (message.entries.length === 0) {
+          this.reject?.(new Error(`the WAL returned no entries while ${this.recovered?.lastIndex ?? '?'} is its last index`));
+          return;
+        }
+        this.entries.push(...message.entries);
+        this.readNext();
+        return;
+      case 'walError':
+        this.reject?.(new FalconFailure(falconError(message.error.code, `WAL ${message.request} at start-up: ${message.error.message}`)));
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Asks for the next chunk after what is loaded, or finishes. */
+  private readNext(): void {
+    const recovered = this.recovered;
+    if (recovered === undefined) return;
+    const next = (this.entries[this.entries.length - 1]?.index ?? this.snapshot?.index ?? recovered.firstIndex - 1) + 1;
+    if (next > recovered.lastIndex) {
+      this.resolve?.({ recovered, snapshot: this.snapshot, entries: this.entries });
+      return;
+    }
+    this.send({ type: 'read', requestId: 0, fromIndex: next, toIndex: recovered.lastIndex, maxBytes: this.readBytesMax });
+  }
+}
