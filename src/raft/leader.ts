@@ -1,0 +1,262 @@
+/**
+ * What a leader does: append its no-op, replicate to each follower within its flow-control
+ * window, count durable matches to commit (only entries of its own term, Raft §5.4.2), heartbeat,
+ * step down without a quorum (check-quorum), hand leadership over, and confirm ReadIndex rounds.
+ *
+ * The leader's own vote for commit is its durable index, reported by the caller through
+ * `onDurable`: appends go to followers in the same moment as the leader's own write, and an entry
+ * is committed once a majority — counting the leader only once its write is durable — holds it.
+ *
+ * Runs on: the thread that owns the RaftNode.
+ */
+import { falconError, type FalconError } from '../errors.js';
+import { compacted, unavailable } from './log-storage.js';
+import type { Progress } from './progress.js';
+import { entryTypes, payloadBytesOf, type ProposalEntry, type RaftEntry } from './raft-entry.js';
+import type { AppendResponseMessage, HeartbeatResponseMessage, NodeId } from './raft-messages.js';
+import type { RaftState } from './raft-state.js';
+
+export type ProposeOutcome =
+  | { readonly ok: true; readonly kind: 'appended'; readonly term: number; readonly firstIndex: number; readonly lastIndex: number }
+  | { readonly ok: true; readonly kind: 'forwarded'; readonly leader: NodeId }
+  | { readonly ok: false; readonly error: FalconError };
+
+const emptyData = new Uint8Array(0);
+
+export function becomeLeader(state: RaftState): void {
+  state.becomeLeaderState();
+  // Why a no-op: a leader cannot count replicas of older-term entries to commit them (§5.4.2);
+  // committing an entry of its own term commits everything before it, and opens ReadIndex.
+  state.log.appendAsLeader([{ term: state.term, index: state.log.lastIndex() + 1, type: entryTypes.noop, data: emptyData }]);
+  broadcastAppend(state, true);
+  if (state.voters.length === 1) maybeCommit(state);
+}
+
+export function proposeAsLeader(state: RaftState, proposals: readonly ProposalEntry[]): ProposeOutcome {
+  if (state.leadTransferee !== null) {
+    return { ok: false, error: falconError('PROPOSAL_DROPPED', `leadership is being transferred to ${state.leadTransferee}`,
+      { reason: 'transfer-in-progress', leader: state.leadTransferee }) };
+  }
+  const bytes = payloadBytesOf(proposals);
+  // Why allow one oversize batch when nothing is pending: a single large entry must get through.
+  if (state.uncommitted.bytes > 0 && state.uncommitted.bytes + bytes > state.config.uncommittedBytesMax) {
+    return { ok: false, error: falconError('PROPOSAL_DROPPED',
+      `${state.uncommitted.bytes} bytes are proposed and not committed; ${bytes} more would pass the bound of ${state.config.uncommittedBytesMax}`,
+      { reason: 'uncommitted-bytes-limit', uncommittedBytes: state.uncommitted.bytes, uncommittedBytesMax: state.config.uncommittedBytesMax }) };
+  }
+  const firstIndex = state.log.lastIndex() + 1;
+  const entries: RaftEntry[] = proposals.map((proposal, offset) => ({ term: state.term, index: firstIndex + offset, type: proposal.type, data: proposal.data }));
+  state.log.appendAsLeader(entries);
+  state.uncommitted.add(firstIndex + entries.length - 1, bytes);
+  broadcastAppend(state, false);
+  if (state.voters.length === 1) maybeCommit(state);
+  return { ok: true, kind: 'appended', term: state.term, firstIndex, lastIndex: firstIndex + entries.length - 1 };
+}
+
+export function broadcastAppend(state: RaftState, sendIfEmpty: boolean): void {
+  for (const peer of state.progress.keys()) if (peer !== state.id) sendAppend(state, peer, sendIfEmpty);
+}
+
+/**
+ * Sends the next append to `peer` if its flow control allows. With `force`, a paused follower in
+ * replicate state still gets an empty append at its `next`: the way out of a window filled by
+ * appends that were all lost (the follower answers, or rejects and the leader probes).
+ */
+export function sendAppend(state: RaftState, peer: NodeId, sendIfEmpty: boolean, force = false): boolean {
+  const progress = state.progress.get(peer);
+  if (progress === undefined) return false;
+  const forcedEmpty = force && progress.state === 'replicate' && progress.isPaused();
+  if (progress.isPaused() && !forcedEmpty) return false;
+  const prevIndex = progress.next - 1;
+  const prevTerm = state.log.termAt(prevIndex);
+  if (prevTerm < 0) return sendSnapshot(state, peer, progress);
+  let entries: readonly RaftEntry[] = [];
+  if (!forcedEmpty && progress.next <= state.log.lastIndex()) {
+    const slice = state.log.slice(progress.next, state.log.lastIndex() + 1, state.config.appendBytesMax);
+    if (slice === compacted) return sendSnapshot(state, peer, progress);
+    // The explicit "fetch and re-step" path: nothing now, retried on the next heartbeat answer.
+    if (slice === unavailable) return false;
+    entries = slice;
+  }
+  if (entries.length === 0 && !sendIfEmpty && !forcedEmpty) return false;
+  state.send({ type: 'append', from: state.id, to: peer, term: state.term, prevIndex, prevTerm, entries, commit: state.log.committed });
+  const last = entries[entries.length - 1];
+  if (last !== undefined) progress.sentEntries(last.index, payloadBytesOf(entries), entries.length);
+  else if (!forcedEmpty) progress.sentEntries(prevIndex, 0, 0);
+  return true;
+}
+
+function sendSnapshot(state: RaftState, peer: NodeId, progress: Progress): boolean {
+  // Why only to active followers: a snapshot is large; a node that is down would waste it.
+  if (!progress.recentActive) return false;
+  const snapshot = state.config.storage.snapshot();
+  if (snapshot === unavailable) return false;
+  progress.becomeSnapshot(snapshot.index);
+  state.send({ type: 'snapshot', from: state.id, to: peer, term: state.term, snapshot });
+  return true;
+}
+
+export function broadcastHeartbeat(state: RaftState): void {
+  for (const [peer, progress] of state.progress) {
+    if (peer === state.id) continue;
+    // Why capped at match: the follower may not hold entries beyond it, or hold different ones.
+    const commit = Math.min(progress.match, state.log.committed);
+    state.send({ type: 'heartbeat', from: state.id, to: peer, term: state.term, commit, readRound: state.reads.round });
+  }
+}
+
+/** Commits the highest index a quorum holds durably, if it is of this term. */
+export function maybeCommit(state: RaftState): boolean {
+  const matches: number[] = [];
+  for (const voter of state.voters) matches.push(state.progress.get(voter)?.match ?? 0);
+  matches.sort((a, b) => b - a);
+  const quorumIndex = matches[state.quorum() - 1] ?? 0;
+  if (quorumIndex <= state.log.committed || state.log.termAt(quorumIndex) !== state.term) return false;
+  const firstInTerm = state.log.termAt(state.log.committed) !== state.term;
+  state.log.commitTo(quorumIndex);
+  state.uncommitted.releaseUpTo(quorumIndex);
+  if (firstInTerm) startReadRound(state, state.reads.takeWaiting());
+  return true;
+}
+
+/** The caller reported a write durable: the leader's own match moves, which may commit. */
+export function onOwnDurable(state: RaftState): void {
+  const own = state.progress.get(state.id);
+  if (own === undefined) return;
+  own.maybeUpdate(state.log.durableIndex());
+  if (maybeCommit(state)) broadcastAppend(state, true);
+}
+
+export function onAppendResponse(state: RaftState, message: AppendResponseMessage): void {
+  const progress = state.progress.get(message.from);
+  if (progress === undefined) return;
+  progress.recentActive = true;
+  if (message.reject) {
+    let matchHint = message.rejectHintIndex;
+    if (message.rejectHintTerm > 0) matchHint = state.log.findConflictByTerm(message.rejectHintIndex, message.rejectHintTerm).index;
+    if (progress.maybeDecreaseTo(message.index, matchHint)) {
+      if (progress.state === 'replicate') progress.becomeProbe();
+      sendAppend(state, message.from, false);
+    }
+    return;
+  }
+  if (!progress.maybeUpdate(message.index)) return;
+  if (progress.state === 'probe') progress.becomeReplicate();
+  else if (progress.state === 'snapshot' && progress.match >= progress.pendingSnapshotIndex) progress.becomeReplicate();
+  else if (progress.state === 'replicate') progress.inflights.freeUpTo(message.index);
+  if (maybeCommit(state)) broadcastAppend(state, true);
+  // Why a loop: an answer may free room for several appends; each send fills the window or
+  // exhausts the log, so this ends after at most inflightMessagesMax sends.
+  while (sendAppend(state, message.from, false)) { /* keep filling the window */ }
+  if (message.from === state.leadTransferee && progress.match === state.log.lastIndex()) sendTimeoutNow(state, message.from);
+}
+
+export function onHeartbeatResponse(state: RaftState, message: HeartbeatResponseMessage): void {
+  const progress = state.progress.get(message.from);
+  if (progress === undefined) return;
+  progress.recentActive = true;
+  progress.probeSent = false;
+  if (message.readRound > progress.readRoundAcked && message.readRound <= state.reads.round) {
+    progress.readRoundAcked = message.readRound;
+    confirmReads(state);
+  }
+  if (progress.match < state.log.lastIndex()) sendAppend(state, message.from, true, true);
+}
+
+function sendTimeoutNow(state: RaftState, peer: NodeId): void {
+  state.send({ type: 'timeoutNow', from: state.id, to: peer, term: state.term });
+}
+
+export function tickLeader(state: RaftState): void {
+  state.heartbeatElapsedTicks++;
+  state.electionElapsedTicks++;
+  if (state.leadTransferee !== null && ++state.transferElapsedTicks >= state.config.electionTimeoutTicksMin) {
+    // The target did not take over within an election timeout: give up, accept proposals again.
+    state.leadTransferee = null;
+    state.transferElapsedTicks = 0;
+  }
+  for (const [peer, progress] of state.progress) {
+    if (progress.state === 'snapshot' && ++progress.snapshotElapsedTicks >= state.config.snapshotRetryTicks) {
+      progress.becomeProbe();
+      sendAppend(state, peer, false);
+    }
+  }
+  if (state.electionElapsedTicks >= state.config.electionTimeoutTicksMin) {
+    state.electionElapsedTicks = 0;
+    if (state.config.checkQuorum && !quorumActive(state)) {
+      state.becomeFollower(state.term, null);
+      return;
+    }
+  }
+  if (state.heartbeatElapsedTicks >= state.config.heartbeatIntervalTicks) {
+    state.heartbeatElapsedTicks = 0;
+    broadcastHeartbeat(state);
+  }
+}
+
+/** True when a quorum (this leader included) was heard from in the period now ending; starts
+ *  the next period. */
+function quorumActive(state: RaftState): boolean {
+  let active = 0;
+  for (const [peer, progress] of state.progress) {
+    if (peer === state.id || progress.recentActive) active++;
+    if (peer !== state.id) progress.recentActive = false;
+  }
+  return active >= state.quorum();
+}
+
+export function transferLeadership(state: RaftState, target: NodeId): FalconError | null {
+  if (!state.isVoter(target)) return falconError('INVALID_ARGUMENT', `${target} is not a voter`, { target });
+  if (target === state.id || target === state.leadTransferee) return null;
+  const progress = state.progress.get(target);
+  if (progress === undefined) return falconError('INVALID_ARGUMENT', `no progress for ${target}`, { target });
+  state.leadTransferee = target;
+  state.transferElapsedTicks = 0;
+  if (progress.match === state.log.lastIndex()) sendTimeoutNow(state, target);
+  else sendAppend(state, target, true);
+  return null;
+}
+
+export function reportSnapshot(state: RaftState, peer: NodeId, delivered: boolean): void {
+  const progress = state.progress.get(peer);
+  if (progress === undefined || progress.state !== 'snapshot') return;
+  // Delivered: wait in probe for the follower's answer; failed: probe again from match.
+  if (!delivered) progress.pendingSnapshotIndex = 0;
+  progress.becomeProbe();
+  progress.probeSent = delivered;
+}
+
+/** ReadIndex on the leader, for this node (`from === id`) or a follower that forwarded it. */
+export function readIndexAsLeader(state: RaftState, context: string, from: NodeId): FalconError | null {
+  if (!state.reads.hasRoom()) {
+    return falconError('RESOURCE_EXHAUSTED', `${state.config.pendingReadsMax} reads already wait for confirmation`,
+      { pendingReadsMax: state.config.pendingReadsMax });
+  }
+  if (state.log.termAt(state.log.committed) !== state.term) {
+    state.reads.wait(context, from);
+    return null;
+  }
+  startReadRound(state, [{ context, from }]);
+  return null;
+}
+
+function startReadRound(state: RaftState, requests: readonly { context: string; from: NodeId }[]): void {
+  if (requests.length === 0) return;
+  state.reads.startRound(requests, state.log.committed);
+  const own = state.progress.get(state.id);
+  if (own !== undefined) own.readRoundAcked = state.reads.round;
+  if (state.voters.length === 1) confirmReads(state);
+  else broadcastHeartbeat(state);
+}
+
+/** Releases the reads whose round a quorum (this leader included) acknowledged. */
+function confirmReads(state: RaftState): void {
+  const acked: number[] = [];
+  for (const voter of state.voters) acked.push(state.progress.get(voter)?.readRoundAcked ?? 0);
+  acked.sort((a, b) => b - a);
+  const confirmedRound = acked[state.quorum() - 1] ?? 0;
+  for (const read of state.reads.confirm(confirmedRound)) {
+    if (read.from === state.id) state.readStates.push({ context: read.context, index: read.index });
+    else state.send({ type: 'readIndexResponse', from: state.id, to: read.from, term: state.term, context: read.context, index: read.index });
+  }
+}

@@ -1,0 +1,319 @@
+/**
+ * RaftNode: the public face of the pure Raft core. Inputs: `tick()`, `step(message)`,
+ * `propose(entries)`, `readIndex(context)`, `transferLeadership(to)`, `peerDisconnected(peer)`,
+ * `reportSnapshot(peer, delivered)`, and `onDurable(report)` when a write is durable. Output: a
+ * `Ready` (ready.ts) saying what to persist, send, apply and install, taken with `ready()` and
+ * acknowledged with `advance()`.
+ *
+ * Pure: no I/O, no timers, no clock, no random source except the injected one; the same code runs
+ * in the Replicator actor and in the seeded simulator (test/sim).
+ *
+ * Term rules applied to every message before its handler (Raft §5.1, thesis §4.2.3 and §9.6):
+ * - higher term: adopt it and follow — except a (pre-)vote request while the lease holds
+ *   (ignored, unless it comes from a leadership transfer), a pre-vote request (never changes the
+ *   term) and a granted pre-vote (it carries the proposed term);
+ * - lower term: ignored, except an append/heartbeat from a deposed leader (answered with the
+ *   current term so it steps down) and a pre-vote (rejected with the current term);
+ * - `propose`, `readIndex`, `readIndexResponse` carry no term rules (follower↔leader requests).
+ *
+ * Invariants: between `ready()` and `advance()` no other method is called; two leaders in one
+ * term is impossible (an append from another leader of this node's own term stops the node).
+ *
+ * Runs on: the thread that owns the node (the Replicator actor, or the simulator).
+ */
+import { assert, falconError, type FalconError } from '../errors.js';
+import { onPeerDisconnected, onVote, onVoteResponse, tickElection } from './election.js';
+import { onAppend, onHeartbeat, onSnapshot, onTimeoutNow } from './follower.js';
+import {
+  onAppendResponse, onHeartbeatResponse, onOwnDurable, proposeAsLeader, readIndexAsLeader, reportSnapshot, tickLeader,
+  transferLeadership, type ProposeOutcome,
+} from './leader.js';
+import { entryTypes, type ProposalEntry } from './raft-entry.js';
+import { resolveRaftConfig, type RaftConfig } from './raft-config.js';
+import type { DurableReport } from './raft-log.js';
+import { isTermFree, type HardState, type NodeId, type RaftMessage } from './raft-messages.js';
+import { RaftState, type RaftRole } from './raft-state.js';
+import type { Ready } from './ready.js';
+import type { ProgressState } from './progress.js';
+
+export type { ProposeOutcome } from './leader.js';
+
+export interface PeerStatus {
+  readonly id: NodeId;
+  readonly match: number;
+  readonly next: number;
+  readonly state: ProgressState;
+  readonly recentActive: boolean;
+  readonly inflightMessages: number;
+  readonly inflightBytes: number;
+}
+
+export interface RaftStatus {
+  readonly id: NodeId;
+  readonly role: RaftRole;
+  readonly term: number;
+  readonly vote: NodeId | null;
+  readonly leader: NodeId | null;
+  readonly commit: number;
+  readonly applied: number;
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly durableIndex: number;
+  readonly leadTransferee: NodeId | null;
+  readonly uncommittedBytes: number;
+  /** The leader's view of each voter (itself included); empty on other roles. */
+  readonly peers: readonly PeerStatus[];
+}
+
+export type RequestOutcome = { readonly ok: true } | { readonly ok: false; readonly error: FalconError };
+
+const accepted: RequestOutcome = { ok: true };
+
+export class RaftNode {
+  private readonly state: RaftState;
+  private persistedHardState: HardState;
+  private readyOutstanding: Ready | null = null;
+
+  constructor(config: RaftConfig) {
+    this.state = new RaftState(resolveRaftConfig(config));
+    this.persistedHardState = config.storage.initialState().hardState;
+    this.state.becomeFollower(this.state.term, null);
+  }
+
+  get id(): NodeId {
+    return this.state.id;
+  }
+
+  private checkNoReadyOutstanding(action: string): void {
+    assert(this.readyOutstanding === null, `${action} called between ready() and advance() on ${this.state.id}`);
+  }
+
+  tick(): void {
+    this.checkNoReadyOutstanding('tick');
+    if (this.state.role === 'leader') tickLeader(this.state);
+    else tickElection(this.state);
+  }
+
+  step(message: RaftMessage): void {
+    this.checkNoReadyOutstanding('step');
+    assert(message.to === this.state.id, `message for ${message.to} stepped into ${this.state.id}`);
+    if (isTermFree(message)) {
+      this.stepTermFree(message);
+      return;
+    }
+    const state = this.state;
+    if (message.term > state.term) {
+      if (message.type === 'vote' && !message.transfer && state.inLease()) return;
+      const keepsTerm = (message.type === 'vote' && message.preVote)
+        || (message.type === 'voteResponse' && message.preVote && !message.reject);
+      if (!keepsTerm) {
+        const fromLeader = message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot';
+        state.becomeFollower(message.term, fromLeader ? message.from : null);
+      }
+    } else if (message.term < state.term) {
+      this.answerStaleTerm(message);
+      return;
+    }
+    this.dispatch(message);
+  }
+
+  private answerStaleTerm(message: RaftMessage): void {
+    const state = this.state;
+    if ((message.type === 'append' || message.type === 'heartbeat') && (state.config.checkQuorum || state.config.preVote)) {
+      // Why answer at all: without it, a deposed leader cut off by check-quorum or pre-vote
+      // might never learn the new term.
+      state.send({ type: 'appendResponse', from: state.id, to: message.from, term: state.term, index: 0, reject: false,
+        rejectHintIndex: 0, rejectHintTerm: 0 });
+    } else if (message.type === 'vote' && message.preVote) {
+      state.send({ type: 'voteResponse', from: state.id, to: message.from, term: state.term, preVote: true, reject: true });
+    }
+  }
+
+  private dispatch(message: RaftMessage): void {
+    const state = this.state;
+    switch (message.type) {
+      case 'append':
+      case 'heartbeat':
+      case 'snapshot':
+        assert(state.role !== 'leader', `two leaders in term ${state.term}: ${state.id} and ${message.from}`);
+        if (state.role !== 'follower') state.becomeFollower(message.term, message.from);
+        state.leader = message.from;
+        state.electionElapsedTicks = 0;
+        if (message.type === 'append') onAppend(state, message);
+        else if (message.type === 'heartbeat') onHeartbeat(state, message);
+        else onSnapshot(state, message);
+        return;
+      case 'appendResponse':
+        if (state.role === 'leader') onAppendResponse(state, message);
+        return;
+      case 'heartbeatResponse':
+        if (state.role === 'leader') onHeartbeatResponse(state, message);
+        return;
+      case 'vote':
+        onVote(state, message);
+        return;
+      case 'voteResponse':
+        onVoteResponse(state, message);
+        return;
+      case 'timeoutNow':
+        if (state.role === 'follower') onTimeoutNow(state);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private stepTermFree(message: RaftMessage): void {
+    const state = this.state;
+    if (message.type === 'propose') {
+      // Dropped when this node is no longer the leader: never forwarded twice, no loops.
+      if (state.role === 'leader') proposeAsLeader(state, message.entries);
+    } else if (message.type === 'readIndex') {
+      if (state.role === 'leader') readIndexAsLeader(state, message.context, message.from);
+    } else if (message.type === 'readIndexResponse') {
+      state.readStates.push({ context: message.context, index: message.index });
+    }
+  }
+
+  /**
+   * Proposes entries (type `normal`). On the leader they are appended and replicated: the outcome
+   * names their indexes and term (they are applied only if committed at those indexes in that
+   * term). On a follower that knows its leader they are forwarded (no promise: the caller
+   * matches them when applied). Otherwise NOT_LEADER (with the leader's id when known), or
+   * PROPOSAL_DROPPED with a reason: transfer in progress, uncommitted bytes over the bound.
+   */
+  propose(entries: readonly ProposalEntry[]): ProposeOutcome {
+    this.checkNoReadyOutstanding('propose');
+    if (entries.length === 0) return { ok: false, error: falconError('INVALID_ARGUMENT', 'a proposal needs at least one entry') };
+    for (const entry of entries) {
+      if (entry.type !== entryTypes.normal) {
+        return { ok: false, error: falconError('INVALID_ARGUMENT', `entry type ${entry.type} cannot be proposed (only normal, ${entryTypes.normal})`) };
+      }
+    }
+    const state = this.state;
+    if (state.role === 'leader') return proposeAsLeader(state, entries);
+    if (state.leader !== null && state.config.forwardToLeader) {
+      state.send({ type: 'propose', from: state.id, to: state.leader, term: state.term, entries });
+      return { ok: true, kind: 'forwarded', leader: state.leader };
+    }
+    return { ok: false, error: this.notLeader() };
+  }
+
+  private notLeader(): FalconError {
+    const leader = this.state.leader;
+    return falconError('NOT_LEADER', leader === null ? `${this.state.id} is not the leader and knows none` : `the leader is ${leader}`,
+      { leader: leader ?? '' });
+  }
+
+  /**
+   * Asks for a linearizable read. When confirmed, a ReadState { context, index } comes out in a
+   * Ready (on a follower: after the leader confirmed it); serve the read once applied ≥ index.
+   * Unconfirmed requests are forgotten when leadership changes: the caller times out and retries.
+   */
+  readIndex(context: string): RequestOutcome {
+    this.checkNoReadyOutstanding('readIndex');
+    const state = this.state;
+    if (state.role === 'leader') {
+      const error = readIndexAsLeader(state, context, state.id);
+      return error === null ? accepted : { ok: false, error };
+    }
+    if (state.leader !== null && state.config.forwardToLeader) {
+      state.send({ type: 'readIndex', from: state.id, to: state.leader, term: state.term, context });
+      return accepted;
+    }
+    return { ok: false, error: this.notLeader() };
+  }
+
+  /** Hands leadership to `target` once it is caught up (thesis §3.10); proposals are dropped
+   *  meanwhile, and the transfer is abandoned after an election timeout. */
+  transferLeadership(target: NodeId): RequestOutcome {
+    this.checkNoReadyOutstanding('transferLeadership');
+    if (this.state.role !== 'leader') return { ok: false, error: this.notLeader() };
+    const error = transferLeadership(this.state, target);
+    return error === null ? accepted : { ok: false, error };
+  }
+
+  /** The transport saw `peer`'s connection close (DESIGN.md §7a); see election.ts. */
+  peerDisconnected(peer: NodeId): void {
+    this.checkNoReadyOutstanding('peerDisconnected');
+    onPeerDisconnected(this.state, peer);
+  }
+
+  /** The transport delivered (or failed to deliver) the snapshot sent to `peer`. */
+  reportSnapshot(peer: NodeId, delivered: boolean): void {
+    this.checkNoReadyOutstanding('reportSnapshot');
+    if (this.state.role === 'leader') reportSnapshot(this.state, peer, delivered);
+  }
+
+  /** A write handed out by a Ready is durable (with every earlier one); see ready.ts. */
+  onDurable(report: DurableReport): void {
+    this.checkNoReadyOutstanding('onDurable');
+    this.state.log.onDurable(report);
+    if (this.state.role === 'leader') onOwnDurable(this.state);
+  }
+
+  private hardStateChanged(): boolean {
+    const persisted = this.persistedHardState;
+    const state = this.state;
+    return persisted.term !== state.term || persisted.vote !== state.vote || persisted.commit !== state.log.committed;
+  }
+
+  hasReady(): boolean {
+    const state = this.state;
+    return state.messagesNow.length > 0 || state.messagesAfterDurable.length > 0 || state.readStates.length > 0
+      || this.hardStateChanged() || state.log.snapshotToPersist() !== null || state.log.hasEntriesToPersist()
+      || state.log.hasEntriesToApply();
+  }
+
+  ready(): Ready {
+    this.checkNoReadyOutstanding('ready');
+    const state = this.state;
+    const ready: Ready = {
+      hardState: this.hardStateChanged() ? state.hardState() : null,
+      snapshot: state.log.snapshotToPersist(),
+      entries: state.log.entriesToPersist(),
+      messages: state.messagesNow,
+      messagesAfterDurable: state.messagesAfterDurable,
+      committedEntries: state.log.entriesToApply(state.config.applyBytesMax),
+      readStates: state.readStates,
+    };
+    state.messagesNow = [];
+    state.messagesAfterDurable = [];
+    state.readStates = [];
+    this.readyOutstanding = ready;
+    return ready;
+  }
+
+  advance(ready: Ready): void {
+    assert(this.readyOutstanding === ready, `advance() with a Ready that is not the one outstanding on ${this.state.id}`);
+    this.readyOutstanding = null;
+    if (ready.hardState !== null) this.persistedHardState = ready.hardState;
+    this.state.log.handOut(ready.snapshot, ready.entries);
+    const lastApplied = ready.committedEntries[ready.committedEntries.length - 1];
+    if (lastApplied !== undefined) this.state.log.markApplied(lastApplied.index);
+  }
+
+  /** The highest index the caller may compact its log up to (applied and durable). */
+  compactableIndex(): number {
+    return this.state.log.compactableIndex();
+  }
+
+  /** The term of the entry at `index` in this node's log, or -1 when compacted or absent. */
+  logTerm(index: number): number {
+    return this.state.log.termAt(index);
+  }
+
+  status(): RaftStatus {
+    const state = this.state;
+    const peers: PeerStatus[] = [];
+    for (const [id, progress] of state.progress) {
+      peers.push({ id, match: progress.match, next: progress.next, state: progress.state, recentActive: progress.recentActive,
+        inflightMessages: progress.inflights.messages, inflightBytes: progress.inflights.bytes });
+    }
+    return {
+      id: state.id, role: state.role, term: state.term, vote: state.vote, leader: state.leader, commit: state.log.committed,
+      applied: state.log.applied, firstIndex: state.log.firstIndex(), lastIndex: state.log.lastIndex(),
+      durableIndex: state.log.durableIndex(), leadTransferee: state.leadTransferee, uncommittedBytes: state.uncommitted.bytes, peers,
+    };
+  }
+}
