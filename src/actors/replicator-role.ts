@@ -73,7 +73,7 @@ class ReplicatorRole implements ActorRole {
   private catchUpReadInFlight = false;
   private load: RaftLoad | undefined;
   private diskFull: string | null = null;
-  private readonly counters = { readyCycles: 0, walWrites: 0, peerMessagesIn: 0, peerMessagesDropped: 0, badPeerMessages: 0, leaderChanges: 0 };
+  private readonly counters = { readyCycles: 0, walWrites: 0, peerMessagesIn: 0, peerMessagesDropped: 0, badPeerMessages: 0, leaderChanges: 0, snapshotsInstalled: 0, snapshotsTaken: 0 };
   private lastLeader: string | null = null;
 
   constructor(context: ActorContext) {
@@ -235,7 +235,11 @@ class ReplicatorRole implements ActorRole {
     this.write(ready);
     const undelivered: string[] = [];
     for (const message of ready.messages) if (!this.sendToPeer(message) && message.type === 'snapshot') undelivered.push(message.to);
-    if (ready.snapshot !== null) this.chain = new AppliedHashChain(AppliedHashChain.decode(ready.snapshot.data) ?? { index: ready.snapshot.index, hash: 0 });
+    if (ready.snapshot !== null) {
+      this.chain = new AppliedHashChain(AppliedHashChain.decode(ready.snapshot.data) ?? { index: ready.snapshot.index, hash: 0 });
+      this.snapshotIndex = ready.snapshot.index;
+      this.counters.snapshotsInstalled += 1;
+    }
     for (const entry of ready.committedEntries) {
       this.chain.apply(entry);
       this.load?.onApplied(entry);
@@ -317,6 +321,7 @@ class ReplicatorRole implements ActorRole {
     this.takenSnapshot = undefined;
     if (snapshot === undefined) return;
     this.snapshotIndex = snapshot.index;
+    this.counters.snapshotsTaken += 1;
     this.storage?.onSnapshotDurable(snapshot);
     this.toWal({ type: 'compact', uptoIndex: snapshot.index });
   }

@@ -128,9 +128,10 @@ async function statusBody(options: OpsServerOptions): Promise<Record<string, unk
 
 /** The actors' figures, with the Replicator's Raft view lifted to the top (`raft`, `applied`). */
 function raftSection(actors: Record<string, unknown>): Record<string, unknown> {
-  const replicator = actors['replicator'] as { reported?: { role?: { raft?: unknown; applied?: unknown } } | null } | undefined;
+  const replicator = actors['replicator'] as { reported?: { role?: { raft?: unknown; applied?: unknown; snapshotIndex?: unknown; snapshotsInstalled?: unknown } } | null } | undefined;
   const role = replicator?.reported?.role;
-  return { raft: role?.raft ?? null, applied: role?.applied ?? null, actors };
+  const snapshots = role === undefined ? null : { index: role.snapshotIndex, installedFromLeader: role.snapshotsInstalled };
+  return { raft: role?.raft ?? null, applied: role?.applied ?? null, snapshot: snapshots, actors };
 }
 
 function sendJson(response: ServerResponse, statusCode: number, body: unknown): void {

@@ -1,0 +1,90 @@
+/**
+ * Three real falcon-node processes on loopback: they elect one leader, replicate and commit on all
+ * three; they survive kill -9 of the leader without losing anything committed and catch the old
+ * leader up (from its log, or from a snapshot when the log it needs is compacted); a paused
+ * follower does not disturb the leader, and a paused leader is replaced and steps down on resume.
+ */
+import { expect } from 'chai';
+import { ClusterNodes } from '../support/cluster-nodes.js';
+import { createTestCluster, removeTestCluster, type TestCluster } from '../support/test-cluster.js';
+
+const ids = ['n1', 'n2', 'n3'];
+const settings = `
+raft:
+  snapshotEveryEntries: 400
+wal:
+  segmentBytes: 65536
+`;
+
+describe('raft cluster (real processes)', function () {
+  this.timeout(60_000);
+  let cluster: TestCluster;
+  let nodes: ClusterNodes;
+
+  beforeEach(async () => {
+    cluster = await createTestCluster({ nodeCount: 3, extraYaml: settings });
+    nodes = new ClusterNodes(cluster);
+    nodes.startAll();
+  });
+  afterEach(async () => {
+    for (const id of ids) {
+      try { nodes.signal(id, 'SIGCONT'); } catch { /* not started or gone */ }
+    }
+    await removeTestCluster(cluster);
+  });
+
+  it('elects one leader and commits proposals on all three nodes', async () => {
+    const leader = await nodes.leaderAgreedBy(ids);
+    const result = await nodes.load(leader.node, 1000, 10);
+    expect(result, JSON.stringify(result)).to.include({ ok: true, committed: 1000 });
+    const converged = await nodes.converged(ids, result.lastIndex);
+    expect(converged.appliedIndex).to.be.at.least(result.lastIndex);
+  });
+
+  it('survives kill -9 of the leader: a new leader commits, the old one catches up, nothing committed is lost', async () => {
+    const first = await nodes.leaderAgreedBy(ids);
+    const before = await nodes.load(first.node, 600, 10);
+    expect(before.ok, before.error).to.equal(true);
+    const agreed = await nodes.converged(ids, before.lastIndex);
+    await nodes.kill9(first.node);
+    const survivors = ids.filter((id) => id !== first.node);
+    const second = await nodes.leaderAgreedBy(survivors, 10_000);
+    expect(second.node).to.not.equal(first.node);
+    expect(second.term).to.be.greaterThan(first.term);
+    const after = await nodes.load(second.node, 1000, 10);
+    expect(after.ok, after.error).to.equal(true);
+    expect(after.lastIndex).to.be.greaterThan(agreed.appliedIndex);
+    // The old leader restarts behind a snapshot (snapshotEveryEntries: 400) and must catch up.
+    nodes.start(first.node);
+    const all = await nodes.converged(ids, after.lastIndex, 20_000);
+    expect(all.appliedIndex).to.be.at.least(after.lastIndex);
+    const views = await nodes.views(ids);
+    expect(views.every((view) => view?.leader === second.node), 'the restarted node follows the new leader').to.equal(true);
+    const restarted = views[ids.indexOf(first.node)];
+    expect(restarted?.snapshotsInstalled, 'the log it needed was compacted: it caught up from a snapshot').to.be.at.least(1);
+  });
+
+  it('a paused follower does not disturb the leader, and a paused leader is replaced and steps down on resume', async () => {
+    const leader = await nodes.leaderAgreedBy(ids);
+    const follower = ids.find((id) => id !== leader.node) ?? 'n1';
+    nodes.signal(follower, 'SIGSTOP');
+    await new Promise((resolve) => setTimeout(resolve, 1_200)); // beyond the 600 ms election timeout: the pause is the test
+    nodes.signal(follower, 'SIGCONT');
+    const undisturbed = await nodes.leaderAgreedBy(ids);
+    expect(undisturbed.node, 'pre-vote: the resumed follower did not depose the leader').to.equal(leader.node);
+    expect(undisturbed.term).to.equal(leader.term);
+
+    nodes.signal(leader.node, 'SIGSTOP');
+    const others = ids.filter((id) => id !== leader.node);
+    const replacement = await nodes.leaderAgreedBy(others, 10_000);
+    expect(replacement.term).to.be.greaterThan(leader.term);
+    const committed = await nodes.load(replacement.node, 200, 10);
+    expect(committed.ok, committed.error).to.equal(true);
+    nodes.signal(leader.node, 'SIGCONT');
+    const settled = await nodes.leaderAgreedBy(ids, 10_000);
+    expect(settled.node).to.equal(replacement.node);
+    const old = await nodes.view(leader.node);
+    expect(old?.role, 'the resumed old leader stepped down').to.equal('follower');
+    await nodes.converged(ids, committed.lastIndex);
+  });
+});

@@ -1,0 +1,127 @@
+/**
+ * Real `falcon-node` processes of a test cluster, one per node, started and killed by PID, with
+ * their Raft view read from /status. Waits poll the ops port (the only signal another process
+ * gives) and are bounded, failing with what they last saw.
+ *
+ * Runs on: test process.
+ */
+import { falconNodeEntry, startProcess, type StartedProcess, type TestCluster, type TestNode } from './test-cluster.js';
+
+export interface RaftView {
+  readonly node: string;
+  readonly role: string;
+  readonly term: number;
+  readonly leader: string | null;
+  readonly commit: number;
+  readonly appliedIndex: number;
+  readonly appliedHash: number;
+  readonly snapshotsInstalled: number;
+}
+
+export class ClusterNodes {
+  readonly cluster: TestCluster;
+  private readonly processes = new Map<string, StartedProcess>();
+
+  constructor(cluster: TestCluster) {
+    this.cluster = cluster;
+  }
+
+  start(id: string): StartedProcess {
+    const started = startProcess([falconNodeEntry, '--config', this.cluster.configPath, '--node', id, '--test-hooks', '--log-format', 'json']);
+    this.processes.set(id, started);
+    return started;
+  }
+
+  startAll(): void {
+    for (const node of this.cluster.nodes) this.start(node.id);
+  }
+
+  process(id: string): StartedProcess {
+    const started = this.processes.get(id);
+    if (started === undefined) throw new Error(`node ${id} was not started`);
+    return started;
+  }
+
+  async kill9(id: string): Promise<void> {
+    const started = this.process(id);
+    started.child.kill('SIGKILL');
+    await started.exited;
+  }
+
+  signal(id: string, signal: 'SIGSTOP' | 'SIGCONT'): void {
+    this.process(id).child.kill(signal);
+  }
+
+  opsUrl(id: string): string {
+    return `http://127.0.0.1:${this.node(id).opsPort}`;
+  }
+
+  node(id: string): TestNode {
+    const node = this.cluster.nodes.find((candidate) => candidate.id === id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  /** The node's Raft view, or undefined when it does not answer within 1 s. */
+  async view(id: string): Promise<RaftView | undefined> {
+    try {
+      const response = await fetch(`${this.opsUrl(id)}/status`, { signal: AbortSignal.timeout(1_000) });
+      const status = await response.json() as {
+        node: string; raft: { role: string; term: number; leader: string | null; commit: number } | null;
+        applied: { index: number; hash: number } | null; snapshot: { installedFromLeader: number } | null;
+      };
+      if (status.raft === null || status.applied === null) return undefined;
+      return { node: status.node, ...status.raft, appliedIndex: status.applied.index, appliedHash: status.applied.hash, snapshotsInstalled: status.snapshot?.installedFromLeader ?? 0 };
+    } catch {
+      return undefined;
+    }
+  }
+
+  async views(ids: readonly string[]): Promise<Array<RaftView | undefined>> {
+    return Promise.all(ids.map((id) => this.view(id)));
+  }
+
+  /** Polls until `accept` holds for the views of `ids`; fails after `timeoutMs` with the last views. */
+  async until<T>(ids: readonly string[], accept: (views: Array<RaftView | undefined>) => T | undefined, what: string, timeoutMs = 15_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let last: Array<RaftView | undefined> = [];
+    while (Date.now() < deadline) {
+      last = await this.views(ids);
+      const accepted = accept(last);
+      if (accepted !== undefined) return accepted;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    throw new Error(`${what}: not reached within ${timeoutMs} ms; last views: ${JSON.stringify(last)}\n${this.logsTail()}`);
+  }
+
+  /** The leader that every one of `ids` agrees on (each answering), with the leader itself leading. */
+  leaderAgreedBy(ids: readonly string[], timeoutMs = 15_000): Promise<RaftView> {
+    return this.until(ids, (views) => {
+      const leader = views.find((view) => view?.role === 'leader');
+      if (leader === undefined) return undefined;
+      return views.every((view) => view !== undefined && view.leader === leader.node && view.term === leader.term) ? leader : undefined;
+    }, `a leader agreed by ${ids.join(', ')}`, timeoutMs);
+  }
+
+  /** Every one of `ids` applied the same index with the same hash, at least `index`. */
+  converged(ids: readonly string[], index: number, timeoutMs = 15_000): Promise<RaftView> {
+    return this.until(ids, (views) => {
+      const first = views[0];
+      if (first === undefined || first.appliedIndex < index) return undefined;
+      return views.every((view) => view !== undefined && view.appliedIndex === first.appliedIndex && view.appliedHash === first.appliedHash) ? first : undefined;
+    }, `${ids.join(', ')} applied the same entries up to at least ${index}`, timeoutMs);
+  }
+
+  /** Runs the Replicator's bounded load generator on `id` (which must lead). */
+  async load(id: string, entries: number, batch: number): Promise<{ ok: boolean; committed: number; lastIndex: number; error?: string }> {
+    const response = await fetch(`${this.opsUrl(id)}/debug/raft-load`, {
+      method: 'POST', body: JSON.stringify({ entries, batch, payloadBytes: 100, inflight: 16, timeoutMs: 20_000 }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    return await response.json() as { ok: boolean; committed: number; lastIndex: number; error?: string };
+  }
+
+  logsTail(): string {
+    return [...this.processes].map(([id, started]) => `--- ${id} (last lines)\n${started.output().split('\n').slice(-15).join('\n')}`).join('\n');
+  }
+}
