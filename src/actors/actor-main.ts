@@ -69,8 +69,12 @@ class ActorRuntime {
   async run(): Promise<void> {
     const factory = await this.loadRoleFactory();
     this.role = factory(this.context());
+    // start() runs first, so that its synchronous set-up (opening the WAL) is done before any
+    // message is handled; receiving begins before it is awaited, so that a role whose start-up
+    // is a conversation with a neighbour (the Replicator asking the WAL) hears the answers.
+    const started = this.role.start();
     this.startReceiving();
-    await this.role.start();
+    await started;
     for (const [neighbour, link] of this.links) this.probe(neighbour, link);
     this.maybeReady();
     this.logger.debug({ incarnation: this.data.incarnation }, 'actor started');

@@ -32,7 +32,7 @@ import { checkRaftMessage, asRaftMessage } from '../replication/raft-message-che
 import { RaftLoad, checkRaftLoadRequest } from '../replication/raft-load.js';
 import { raftSettingsFrom, raftTickMs } from '../replication/raft-timing.js';
 import { ReplicatorLogStorage } from '../replication/replicator-log-storage.js';
-import { encodeRecords } from '../wal/wal-record.js';
+import { encodeRecords, recordBytesFor } from '../wal/wal-record.js';
 import type { ActorContext, ActorRole } from './actor-context.js';
 import type { LinkMessage } from './actor-messages.js';
 import type { FromWal, ToWal, WalRecoveredMessage } from './wal-protocol.js';
@@ -42,8 +42,14 @@ import { ReplicatorStartup } from '../replication/replicator-startup.js';
 const readyCyclesPerTurnMax = 64;
 /** Writes waiting for the WAL; the core bounds its own writes in flight the same way. */
 const writesInFlightMax = 65_536;
-/** Bytes one catch-up read from the WAL may return. */
-const catchUpReadBytesMax = 4 * 1024 * 1024;
+/**
+ * Bytes of records one read from the WAL may return: the answer must fit in one ring message,
+ * whose bound is half the ring's capacity, and its MessagePack form is larger than the records
+ * (about 40 bytes of framing per entry against 25), so half of that again.
+ */
+function walReadBytesMax(ringCapacityBytes: number): number {
+  return Math.min(4 * 1024 * 1024, Math.floor((ringCapacityBytes / 2 - 4) / 2));
+}
 /** Peer connection limits that are not in the cluster file. */
 const sendQueueMessagesMax = 4096;
 const sendQueueBytesMax = 64 * 1024 * 1024;
@@ -57,6 +63,7 @@ export function createReplicatorRole(context: ActorContext): ActorRole {
 class ReplicatorRole implements ActorRole {
   private readonly context: ActorContext;
   private readonly startup: ReplicatorStartup;
+  private readonly readBytesMax: number;
   private node: RaftNode | undefined;
   private storage: ReplicatorLogStorage | undefined;
   private transport: PeerTransport | undefined;
@@ -78,10 +85,12 @@ class ReplicatorRole implements ActorRole {
 
   constructor(context: ActorContext) {
     this.context = context;
-    this.startup = new ReplicatorStartup((message) => this.toWal(message), catchUpReadBytesMax);
+    this.readBytesMax = walReadBytesMax(context.config.ring.capacityBytes);
+    this.startup = new ReplicatorStartup((message) => this.toWal(message), this.readBytesMax, context.incarnation);
   }
 
   async start(): Promise<void> {
+    this.startup.begin();
     const loaded = await this.startup.done;
     this.beginRaft(loaded.recovered, loaded.snapshot, loaded.entries);
     await this.startTransport();
@@ -151,6 +160,11 @@ class ReplicatorRole implements ActorRole {
 
   private onWalReply(reply: FromWal): void {
     switch (reply.type) {
+      case 'walStarted':
+        // The WAL writer restarted under us: the writes we had in flight are gone, and our view of
+        // the log may be ahead of the disk. Stop the node; a restart begins again from the disk.
+        this.context.fail(falconError('IO_ERROR', `the WAL writer restarted (incarnation ${reply.incarnation}) while the Replicator was running; the node stops so that it restarts from what is durable`), 'actorFailed');
+        return;
       case 'durable':
         this.tracker.onDurable(reply.lastIndex);
         this.completeWrites();
@@ -264,7 +278,7 @@ class ReplicatorRole implements ActorRole {
         this.tracker.truncationSent();
         this.toWal({ type: 'truncate', fromIndex: first.index });
       }
-      this.toWal({ type: 'appendRecords', records: encodeRecords(entries) });
+      this.sendRecords(entries);
       this.walLastIndex = entries[entries.length - 1]?.index ?? this.walLastIndex;
       this.counters.walWrites += 1;
     }
@@ -274,6 +288,26 @@ class ReplicatorRole implements ActorRole {
     }
     this.tracker.add({ entries, snapshot, hardState, messagesAfterDurable: ready.messagesAfterDurable });
     if (first === undefined && !hardState && snapshot === null) this.completeWrites();
+  }
+
+  /**
+   * Entries as pre-encoded WAL records, in as many ring messages as their size needs (one ring
+   * message carries at most half the ring): the WAL stages them all and commits them as a group.
+   */
+  private sendRecords(entries: readonly RaftEntry[]): void {
+    const chunkBytesMax = this.readBytesMax;
+    let start = 0;
+    let bytes = 0;
+    for (let position = 0; position < entries.length; position += 1) {
+      const entryBytes = recordBytesFor(entries[position]?.data.byteLength ?? 0);
+      if (position > start && bytes + entryBytes > chunkBytesMax) {
+        this.toWal({ type: 'appendRecords', records: encodeRecords(entries.slice(start, position)) });
+        start = position;
+        bytes = 0;
+      }
+      bytes += entryBytes;
+    }
+    this.toWal({ type: 'appendRecords', records: encodeRecords(start === 0 ? entries : entries.slice(start)) });
   }
 
   /** Writes the WAL made durable, in order: update the log view, tell the core, release messages. */
@@ -301,7 +335,7 @@ class ReplicatorRole implements ActorRole {
     if (this.catchUpReadInFlight || toIndex < fromIndex) return;
     this.catchUpReadInFlight = true;
     this.readRequestId += 1;
-    this.toWal({ type: 'read', requestId: this.readRequestId, fromIndex, toIndex, maxBytes: Math.min(bytesMax, catchUpReadBytesMax) });
+    this.toWal({ type: 'read', requestId: this.readRequestId, fromIndex, toIndex, maxBytes: Math.min(bytesMax, this.readBytesMax) });
   }
 
   /** Snapshot of the hash chain every snapshotEveryEntries applied entries; the WAL then compacts. */

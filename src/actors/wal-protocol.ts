@@ -3,7 +3,8 @@
  *
  * Replicator -> WAL writer: `append` (many per ring drain), `truncate`, `saveHardState`, `read`,
  * `saveSnapshot`, `loadSnapshot`, `compact`, `clearNeedsCatchUp`.
- * WAL writer -> Replicator: `walRecovered` once at start; `durable` after every group commit;
+ * WAL writer -> Replicator: `walStarted` once at start, `walRecovered` for every `describe`;
+ * `durable` after every group commit;
  * one answer per other request; `walError` when a request failed with an operating error
  * (DISK_FULL: new writes are refused, everything durable stays durable).
  *
@@ -30,7 +31,9 @@ export type ToWal =
   | { readonly type: 'saveSnapshot'; readonly snapshot: Snapshot }
   | { readonly type: 'loadSnapshot'; readonly requestId: number }
   | { readonly type: 'compact'; readonly uptoIndex: number }
-  | { readonly type: 'clearNeedsCatchUp' };
+  | { readonly type: 'clearNeedsCatchUp' }
+  /** What is durable now (answered with `walRecovered`): how a (re)started Replicator begins. */
+  | { readonly type: 'describe' };
 
 export interface WalRecoveredMessage {
   readonly type: 'walRecovered';
@@ -44,6 +47,9 @@ export interface WalRecoveredMessage {
 
 export type FromWal =
   | WalRecoveredMessage
+  /** Sent once by every start of the WAL writer: a running Replicator that sees it knows that
+   *  the writes it had in flight are gone, and stops the node (see replicator-role.ts). */
+  | { readonly type: 'walStarted'; readonly incarnation: number }
   | { readonly type: 'durable'; readonly lastIndex: number; readonly lastTerm: number }
   | { readonly type: 'truncated'; readonly lastIndex: number; readonly lastTerm: number }
   | { readonly type: 'hardStateSaved'; readonly state: HardState }
@@ -54,7 +60,7 @@ export type FromWal =
   | { readonly type: 'needsCatchUpCleared' }
   | { readonly type: 'walError'; readonly request: ToWal['type']; readonly requestId?: number; readonly error: FalconError };
 
-const toWalTypes = new Set<string>(['append', 'appendRecords', 'truncate', 'saveHardState', 'read', 'saveSnapshot', 'loadSnapshot', 'compact', 'clearNeedsCatchUp']);
+const toWalTypes = new Set<string>(['append', 'appendRecords', 'truncate', 'saveHardState', 'read', 'saveSnapshot', 'loadSnapshot', 'compact', 'clearNeedsCatchUp', 'describe']);
 
 export function isToWal(message: { readonly type: string }): message is ToWal {
   return toWalTypes.has(message.type);

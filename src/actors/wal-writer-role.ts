@@ -59,10 +59,7 @@ class WalWriterRole implements ActorRole {
       if (recovered.corruption !== null) logger.error({ corruption: recovered.corruption }, 'WAL corruption repaired by truncation; this node must catch up before it votes or leads');
       for (const rejected of recovered.rejectedSnapshots) logger.warn(rejected, 'snapshot file failed verification and was skipped');
       logger.info({ dir: this.dir, firstIndex: recovered.firstIndex, lastIndex: recovered.lastIndex, lastTerm: recovered.lastTerm }, 'WAL recovered');
-      this.reply({
-        type: 'walRecovered', firstIndex: recovered.firstIndex, lastIndex: recovered.lastIndex, lastTerm: recovered.lastTerm,
-        hardState: recovered.hardState, snapshot: recovered.snapshot, needsCatchUp: recovered.needsCatchUp,
-      });
+      this.reply({ type: 'walStarted', incarnation: this.context.incarnation });
     } catch (error) {
       if (!(error instanceof FalconFailure)) throw error;
       this.context.fail(error.error, 'refusedToStart');
@@ -127,6 +124,14 @@ class WalWriterRole implements ActorRole {
         this.groupCommit(wal);
         const outcome = wal.compact(message.uptoIndex);
         if (this.check(outcome, message)) this.reply({ type: 'compacted', firstIndex: wal.firstIndex, segmentsRemoved: outcome.value });
+        return;
+      }
+      case 'describe': {
+        this.groupCommit(wal);
+        this.reply({
+          type: 'walRecovered', firstIndex: wal.firstIndex, lastIndex: wal.lastIndex, lastTerm: wal.lastTerm,
+          hardState: wal.hardState, snapshot: wal.snapshot, needsCatchUp: wal.needsCatchUp,
+        });
         return;
       }
       case 'clearNeedsCatchUp': {

@@ -131,6 +131,7 @@ export function onAppendResponse(state: RaftState, message: AppendResponseMessag
   const progress = state.progress.get(message.from);
   if (progress === undefined) return;
   progress.recentActive = true;
+  progress.appendAnsweredSinceHeartbeat = true;
   if (message.reject) {
     let matchHint = message.rejectHintIndex;
     if (message.rejectHintTerm > 0) matchHint = state.log.findConflictByTerm(message.rejectHintIndex, message.rejectHintTerm).index;
@@ -160,7 +161,12 @@ export function onHeartbeatResponse(state: RaftState, message: HeartbeatResponse
     progress.readRoundAcked = message.readRound;
     confirmReads(state);
   }
-  if (progress.match < state.log.lastIndex()) sendAppend(state, message.from, true, true);
+  // Why only when no append was answered since the previous heartbeat answer: a moving pipeline
+  // needs no help, and an empty append racing entries still on their way would be rejected and
+  // throw the pipeline back to probing. A stalled one (its appends lost) gets a probe.
+  const stalled = !progress.appendAnsweredSinceHeartbeat;
+  progress.appendAnsweredSinceHeartbeat = false;
+  if (progress.match < state.log.lastIndex()) sendAppend(state, message.from, stalled, stalled);
 }
 
 function sendTimeoutNow(state: RaftState, peer: NodeId): void {

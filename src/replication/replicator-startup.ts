@@ -1,5 +1,5 @@
 /**
- * The Replicator's start-up conversation with the WAL writer: wait for its recovery report, load
+ * The Replicator's start-up conversation with the WAL writer: ask what is durable, load
  * the newest snapshot, then read every entry after it, in bounded chunks, into memory (the Raft
  * core must be able to read every entry above its applied index at once; see log-storage.ts).
  * Memory at start is therefore bounded by raft.snapshotEveryEntries/Bytes of the cluster file.
@@ -27,27 +27,39 @@ export class ReplicatorStartup {
   private resolve: ((state: StartupState) => void) | undefined;
   private reject: ((error: Error) => void) | undefined;
 
-  constructor(send: (message: ToWal) => void, readBytesMax: number) {
+  /** Distinguishes this start's reads from replies still in the ring for an earlier incarnation. */
+  private readonly requestId: number;
+
+  constructor(send: (message: ToWal) => void, readBytesMax: number, incarnation: number) {
     this.send = send;
     this.readBytesMax = readBytesMax;
+    this.requestId = -incarnation;
     this.done = new Promise((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
     });
   }
 
+  /** Asks the WAL what is durable; the answer starts the conversation. */
+  begin(): void {
+    this.send({ type: 'describe' });
+  }
+
   onWalMessage(message: FromWal): void {
     switch (message.type) {
       case 'walRecovered':
+        if (this.recovered !== undefined) return;
         this.recovered = message;
-        if (message.snapshot !== null) this.send({ type: 'loadSnapshot', requestId: 0 });
+        if (message.snapshot !== null) this.send({ type: 'loadSnapshot', requestId: this.requestId });
         else this.readNext();
         return;
       case 'snapshotLoaded':
+        if (message.requestId !== this.requestId) return;
         this.snapshot = message.snapshot;
         this.readNext();
         return;
       case 'entries':
+        if (message.requestId !== this.requestId) return;
         if (message.entries.length === 0) {
           this.reject?.(new Error(`the WAL returned no entries while ${this.recovered?.lastIndex ?? '?'} is its last index`));
           return;
@@ -72,6 +84,6 @@ export class ReplicatorStartup {
       this.resolve?.({ recovered, snapshot: this.snapshot, entries: this.entries });
       return;
     }
-    this.send({ type: 'read', requestId: 0, fromIndex: next, toIndex: recovered.lastIndex, maxBytes: this.readBytesMax });
+    this.send({ type: 'read', requestId: this.requestId, fromIndex: next, toIndex: recovered.lastIndex, maxBytes: this.readBytesMax });
   }
 }

@@ -45,6 +45,8 @@ async function startWal(config: ClusterConfig): Promise<{ actor: SoloActor; inbo
   } finally {
     clearInterval(answerProbes);
   }
+  await next('walStarted');
+  actor.send('replicator', { type: 'describe' });
   return { actor, inbox, next };
 }
 
