@@ -33,6 +33,8 @@ import { RaftLoad, checkRaftLoadRequest } from '../replication/raft-load.js';
 import { raftSettingsFrom, raftTickMs } from '../replication/raft-timing.js';
 import { ReplicatorLogStorage } from '../replication/replicator-log-storage.js';
 import { encodeRecords, recordBytesFor } from '../wal/wal-record.js';
+import { BucketHistogram } from '../metrics/bucket-histogram.js';
+import type { RaftMetricsReport } from '../metrics/raft-metrics.js';
 import type { ActorContext, ActorRole } from './actor-context.js';
 import type { LinkMessage } from './actor-messages.js';
 import type { FromWal, ToWal, WalRecoveredMessage } from './wal-protocol.js';
@@ -82,6 +84,12 @@ class ReplicatorRole implements ActorRole {
   private diskFull: string | null = null;
   private readonly counters = { readyCycles: 0, walWrites: 0, peerMessagesIn: 0, peerMessagesDropped: 0, badPeerMessages: 0, leaderChanges: 0, snapshotsInstalled: 0, snapshotsTaken: 0 };
   private lastLeader: string | null = null;
+  private lastTerm = 0;
+  private elections = 0;
+  /** Writes handed to the WAL and not yet committed: [last index, when], oldest first. */
+  private readonly uncommittedWrites: Array<[number, number]> = [];
+  private readonly commitLatencyMs = new BucketHistogram([0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500]);
+  private readonly appendBatchEntries = new BucketHistogram([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096]);
 
   constructor(context: ActorContext) {
     this.context = context;
@@ -102,6 +110,7 @@ class ReplicatorRole implements ActorRole {
     this.storage = new ReplicatorLogStorage({ hardState: recovered.hardState, snapshot, entries },
       config.wal.tailCacheEntries, (from, to, bytes) => this.requestCatchUpRead(from, to, bytes));
     this.persisted = recovered.hardState ?? this.persisted;
+    this.lastTerm = this.persisted.term;
     this.walLastIndex = recovered.lastIndex;
     this.snapshotIndex = snapshot?.index ?? 0;
     if (snapshot !== null) this.chain = new AppliedHashChain(AppliedHashChain.decode(snapshot.data) ?? { index: snapshot.index, hash: 0 });
@@ -258,6 +267,7 @@ class ReplicatorRole implements ActorRole {
       this.chain.apply(entry);
       this.load?.onApplied(entry);
     }
+    this.observeCommits(this.chain.index);
     node.advance(ready);
     for (const peer of undelivered) node.reportSnapshot(peer, false);
     this.storage?.trimBehind(this.chain.index);
@@ -279,6 +289,8 @@ class ReplicatorRole implements ActorRole {
         this.toWal({ type: 'truncate', fromIndex: first.index });
       }
       this.sendRecords(entries);
+      this.appendBatchEntries.observe(entries.length);
+      if (this.uncommittedWrites.length < writesInFlightMax) this.uncommittedWrites.push([entries[entries.length - 1]?.index ?? 0, performance.now()]);
       this.walLastIndex = entries[entries.length - 1]?.index ?? this.walLastIndex;
       this.counters.walWrites += 1;
     }
@@ -360,8 +372,25 @@ class ReplicatorRole implements ActorRole {
     this.toWal({ type: 'compact', uptoIndex: snapshot.index });
   }
 
+  private observeCommits(committed: number): void {
+    const nowMs = performance.now();
+    let done = 0;
+    for (const [lastIndex, atMs] of this.uncommittedWrites) {
+      if (lastIndex > committed) break;
+      this.commitLatencyMs.observe(nowMs - atMs);
+      done += 1;
+    }
+    if (done > 0) this.uncommittedWrites.splice(0, done);
+  }
+
   private watchLeader(node: RaftNode): void {
     const status = node.status();
+    // An election this node started: a new term in which it voted for itself (checked once per
+    // cycle, so a one-node cluster that wins at once still counts).
+    if (status.term > this.lastTerm) {
+      if (status.vote === status.id) this.elections += 1;
+      this.lastTerm = status.term;
+    }
     if (status.leader === this.lastLeader) return;
     this.lastLeader = status.leader;
     this.counters.leaderChanges += 1;
@@ -395,6 +424,16 @@ class ReplicatorRole implements ActorRole {
       role: 'replicator', started: true, raft: { ...raft, peers: raft.peers.map((peer) => ({ ...peer, lag: raft.lastIndex - peer.match })) },
       applied: { index: this.chain.index, hash: this.chain.hash }, snapshotIndex: this.snapshotIndex, writesWaitingForWal: this.tracker.size,
       diskFull: this.diskFull, transport: this.transport?.stats() ?? {}, ...this.counters,
+      metrics: this.metricsReport(raft.term, raft.commit, raft.role === 'leader'),
+    };
+  }
+
+  private metricsReport(term: number, commitIndex: number, isLeader: boolean): RaftMetricsReport {
+    const peerReconnects: Record<string, number> = {};
+    for (const [peer, stats] of Object.entries(this.transport?.stats() ?? {})) peerReconnects[peer] = stats.reconnects;
+    return {
+      term, commitIndex, appliedIndex: this.chain.index, isLeader, elections: this.elections, leaderChanges: this.counters.leaderChanges,
+      commitLatencyMs: this.commitLatencyMs.snapshot(), appendBatchEntries: this.appendBatchEntries.snapshot(), peerReconnects,
     };
   }
 }

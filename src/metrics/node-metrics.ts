@@ -7,6 +7,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Supervisor } from '../supervisor/supervisor.js';
 import { readRingStats } from '../ring/spsc-ring.js';
+import { registerRaftMetrics } from './raft-metrics.js';
 
 /**
  * Widens the rings' uint32 counters into totals that never go back: each scrape adds the distance
@@ -95,5 +96,6 @@ export function createNodeMetrics(supervisor: Supervisor, nodeId: string): Regis
       for (const ring of supervisor.rings) this.inc({ ring: ring.name }, widen(fullCounts, ring.name, readRingStats(ring.buffer).fullCount));
     },
   });
+  registerRaftMetrics(registry, supervisor);
   return registry;
 }

@@ -204,6 +204,12 @@ export class Supervisor {
     return Object.fromEntries(entries);
   }
 
+  /** One actor's reported figures (undefined when it is not ready or does not answer in time). */
+  actorStatus(actor: ActorName): Promise<Readonly<Record<string, unknown>> | undefined> {
+    if (this.handles.get(actor)?.state !== 'ready') return Promise.resolve(undefined);
+    return this.askStatus(actor);
+  }
+
   private askStatus(actor: ActorName): Promise<Readonly<Record<string, unknown>> | undefined> {
     return this.ask(actor, (seq) => ({ type: 'status', seq }), statusReplyTimeoutMs);
   }

@@ -45,6 +45,16 @@ describe('ops port', function () {
     expect(text).to.match(/falcon_ring_capacity_bytes\{ring="replicator->walWriter",node="n1"\} \d+/);
   });
 
+  it('serves the Raft figures: term, leadership, commit latency and batch histograms', async () => {
+    const text = await (await fetch(`${ops}/metrics`)).text();
+    expect(text).to.match(/falcon_raft_term\{node="n1"\} [1-9]/);
+    expect(text, 'a one-node cluster leads itself').to.contain('falcon_raft_is_leader{node="n1"} 1');
+    expect(text).to.match(/# TYPE falcon_raft_commit_latency_ms histogram/);
+    expect(text).to.match(/falcon_raft_commit_latency_ms_bucket\{le="\+Inf",node="n1"\} [1-9]/);
+    expect(text).to.match(/falcon_raft_append_batch_entries_count\{node="n1"\} [1-9]/);
+    expect(text).to.match(/falcon_raft_elections_total\{node="n1"\} [1-9]/);
+  });
+
   it('reports each actor and ring on /status', async () => {
     const status = await (await fetch(`${ops}/status`)).json() as {
       node: string; readiness: { ready: boolean }; actors: Record<string, { state: string; reported: { linksAnswered: Record<string, boolean> } | null }>;
