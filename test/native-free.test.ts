@@ -12,8 +12,8 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Optional packages that carry a native binary we never load (native-free.md says why). */
 const neverLoadedOptionalNatives = [
-  /^node_modules\/msgpackr-extract$/, /^node_modules\/@msgpackr-extract\/[^/]+$/,
-  /^node_modules\/@napi-rs\/nice(-[^/]+)?$/,
+  /(^|\/)node_modules\/msgpackr-extract$/, /(^|\/)node_modules\/@msgpackr-extract\/[^/]+$/,
+  /(^|\/)node_modules\/@napi-rs\/nice(-[^/]+)?$/,
 ];
 
 interface LockPackage {
