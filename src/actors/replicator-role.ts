@@ -76,6 +76,7 @@ class ReplicatorRole implements ActorRole {
   private persisted: HardState = { term: 0, vote: null, commit: 0 };
   private walLastIndex = 0;
   private snapshotIndex = 0;
+  private appliedBytesSinceSnapshot = 0;
   private tickTimer: NodeJS.Timeout | undefined;
   private cycleScheduled = false;
   private readRequestId = 0;
@@ -265,6 +266,7 @@ class ReplicatorRole implements ActorRole {
     }
     for (const entry of ready.committedEntries) {
       this.chain.apply(entry);
+      this.appliedBytesSinceSnapshot += entry.data.byteLength;
       this.load?.onApplied(entry);
     }
     this.observeCommits(this.chain.index);
@@ -350,11 +352,16 @@ class ReplicatorRole implements ActorRole {
     this.toWal({ type: 'read', requestId: this.readRequestId, fromIndex, toIndex, maxBytes: Math.min(bytesMax, this.readBytesMax) });
   }
 
-  /** Snapshot of the hash chain every snapshotEveryEntries applied entries; the WAL then compacts. */
+  /**
+   * Snapshot of the state machine (the hash chain) every raft.snapshotEveryEntries applied entries
+   * or raft.snapshotEveryBytes applied payload bytes, whichever comes first; the WAL then compacts.
+   */
   private maybeTakeSnapshot(node: RaftNode): void {
     if (this.takenSnapshot !== undefined) return;
+    const { snapshotEveryEntries, snapshotEveryBytes } = this.context.config.raft;
     const index = Math.min(this.chain.index, node.compactableIndex());
-    if (index - this.snapshotIndex < this.context.config.raft.snapshotEveryEntries || index !== this.chain.index) return;
+    const due = index - this.snapshotIndex >= snapshotEveryEntries || this.appliedBytesSinceSnapshot >= snapshotEveryBytes;
+    if (!due || index !== this.chain.index || index <= this.snapshotIndex) return;
     const term = node.logTerm(index);
     if (term < 0) return;
     this.takenSnapshot = { index, term, membership: { voters: this.context.config.nodes.map((n) => n.id), learners: [] }, data: this.chain.encode() };
@@ -367,6 +374,7 @@ class ReplicatorRole implements ActorRole {
     this.takenSnapshot = undefined;
     if (snapshot === undefined) return;
     this.snapshotIndex = snapshot.index;
+    this.appliedBytesSinceSnapshot = 0;
     this.counters.snapshotsTaken += 1;
     this.storage?.onSnapshotDurable(snapshot);
     this.toWal({ type: 'compact', uptoIndex: snapshot.index });
