@@ -262,6 +262,7 @@ class ReplicatorRole implements ActorRole {
     if (ready.snapshot !== null) {
       this.chain = new AppliedHashChain(AppliedHashChain.decode(ready.snapshot.data) ?? { index: ready.snapshot.index, hash: 0 });
       this.snapshotIndex = ready.snapshot.index;
+      this.appliedBytesSinceSnapshot = 0;
       this.counters.snapshotsInstalled += 1;
     }
     for (const entry of ready.committedEntries) {
