@@ -14,7 +14,7 @@ import { startSoloActor } from '../src/actors/solo-actor.js';
 import type { LinkMessage } from '../src/actors/actor-messages.js';
 import type { FromWal } from '../src/actors/wal-protocol.js';
 import { encodeRecordInto, recordBytesFor } from '../src/wal/wal-record.js';
-import { measureBatchesAsync, type BatchResult, type RunBounds } from './wal-measure.js';
+import { summarize, type BatchResult, type RunBounds } from './wal-measure.js';
 
 /** Bytes of pre-encoded batches prepared before timing (the run stops when they run out). */
 const poolBytesMax = 256 * 1024 * 1024;
@@ -25,7 +25,12 @@ function actorConfig(dir: string) {
   return parseClusterConfig(text, 'bench', dir);
 }
 
-export async function walActorRun(dir: string, batchRecords: number, payloadBytes: number, bounds: RunBounds): Promise<BatchResult> {
+/**
+ * `inflight` batches are kept in the ring at once: 1 measures the pure path (append to durable
+ * through both ring hops); more lets the actor's group commit merge batches that arrive while it
+ * fsyncs, as a busy Replicator does (then one fdatasync covers several batches).
+ */
+export async function walActorRun(dir: string, batchRecords: number, payloadBytes: number, bounds: RunBounds, inflight = 1): Promise<BatchResult> {
   const actorDir = path.join(dir, `actor-${batchRecords}`);
   fs.mkdirSync(actorDir, { recursive: true });
   const config = actorConfig(actorDir);
@@ -48,19 +53,41 @@ export async function walActorRun(dir: string, batchRecords: number, payloadByte
   const payload = new Uint8Array(payloadBytes).fill(0x42);
   for (let index = 1, offset = 0; offset < pool.length; index += 1) offset = encodeRecordInto(pool, offset, { term: 1, index, type: 0, data: payload });
   let batch = 0;
+  const name = inflight === 1 ? 'WAL actor through its ring, 1 batch in flight' : `WAL actor through its ring, ${inflight} batches in flight`;
+  const sendNext = (): void => {
+    if ((batch + 1) * batchBytes > pool.length) return;
+    const records = pool.subarray(batch * batchBytes, (batch + 1) * batchBytes);
+    batch += 1;
+    if (!actor.send('replicator', { type: 'appendRecords', records } as unknown as LinkMessage)) throw new Error(`WAL ring full with ${inflight} batches in flight`);
+  };
+  // Each batch's latency runs from the moment it was put into the ring to its durable report.
+  const sentAtMs: number[] = [];
+  const send = (): void => {
+    sentAtMs[batch] = performance.now();
+    sendNext();
+  };
+  const allowed = Math.min(poolBatches - inflight, bounds.batchesMax);
+  const samples = new Float64Array(allowed);
   try {
-    return await measureBatchesAsync('WAL actor through its ring', batchRecords, recordBytes, { ...bounds, batchesMax: poolBatches - bounds.warmupBatches }, async () => {
-      const records = pool.subarray(batch * batchBytes, (batch + 1) * batchBytes);
-      batch += 1;
-      const target = batch * batchRecords;
-      if (!actor.send('replicator', { type: 'appendRecords', records } as unknown as LinkMessage)) throw new Error('WAL ring full with one batch in flight');
-      // Bounded: the actor answers every batch; a stuck actor fails the wait below.
+    let completed = 0;
+    const startMs = performance.now();
+    while (batch < Math.min(inflight, poolBatches)) send();
+    // Bounded by the pool, the batch bound and the duration.
+    while (completed < allowed && performance.now() - startMs < bounds.durationMs) {
+      const target = (completed + 1) * batchRecords;
       while (durable < target) {
         pump();
         if (durable >= target) break;
         if (!(await actor.waitForMessage('replicator', 10_000)) && durable < target) throw new Error(`no durable report for index ${target} within 10 s`);
       }
-    });
+      const nowMs = performance.now();
+      while (completed < allowed && durable >= (completed + 1) * batchRecords) {
+        samples[completed] = nowMs - (sentAtMs[completed] ?? nowMs);
+        completed += 1;
+        if (batch < poolBatches) send();
+      }
+    }
+    return summarize(name, batchRecords, recordBytes, samples, completed, performance.now() - startMs);
   } finally {
     await actor.stop();
     fs.rmSync(actorDir, { recursive: true, force: true });

@@ -60,13 +60,14 @@ async function main(): Promise<void> {
         keepBetter(best, `engine-${batchRecords}`, engineRun(dir, batchRecords, recordBytes, bounds));
         keepBetter(best, `encoded-${batchRecords}`, engineEncodedRun(dir, batchRecords, recordBytes, bounds));
         keepBetter(best, `actor-${batchRecords}`, await walActorRun(dir, batchRecords, recordBytes, bounds));
+        keepBetter(best, `actor4-${batchRecords}`, await walActorRun(dir, batchRecords, recordBytes, bounds, 4));
       }
     }
     for (const batchRecords of batchSizes) {
       const raw = best.get(`raw-${batchRecords}`);
       if (raw !== undefined) ceiling.set(batchRecords, raw.recordsPerSecond);
     }
-    for (const kind of ['raw', 'engine', 'encoded', 'actor']) {
+    for (const kind of ['raw', 'engine', 'encoded', 'actor', 'actor4']) {
       for (const batchRecords of batchSizes) {
         const result = best.get(`${kind}-${batchRecords}`);
         if (result !== undefined) results.push(result);

@@ -50,11 +50,11 @@ export function percentile(sortedSamples: Float64Array, quantile: number): numbe
   return sortedSamples[rank] ?? 0;
 }
 
-function batchesAllowed(bounds: RunBounds, batchBytes: number): number {
+export function batchesAllowed(bounds: RunBounds, batchBytes: number): number {
   return Math.max(1, Math.min(bounds.batchesMax, Math.floor(bounds.bytesMax / batchBytes)));
 }
 
-function summarize(name: string, batchRecords: number, recordBytesOnDisk: number, samples: Float64Array, batches: number, elapsedMs: number): BatchResult {
+export function summarize(name: string, batchRecords: number, recordBytesOnDisk: number, samples: Float64Array, batches: number, elapsedMs: number): BatchResult {
   const sorted = samples.slice(0, batches).sort();
   const seconds = elapsedMs / 1000;
   const records = batches * batchRecords;
