@@ -28,7 +28,8 @@ import type { HardState, RaftMessage, RaftSnapshot } from '../raft/raft-messages
 import type { Ready } from '../raft/ready.js';
 import { AppliedHashChain } from '../replication/applied-hash-chain.js';
 import { DurabilityTracker } from '../replication/durability-tracker.js';
-import { checkRaftMessage, asRaftMessage } from '../replication/raft-message-check.js';
+import { parseRaftMessage } from '../raft/message-validation.js';
+import { isFalconError } from '../errors.js';
 import { RaftLoad, checkRaftLoadRequest } from '../replication/raft-load.js';
 import { raftSettingsFrom, raftTickMs } from '../replication/raft-timing.js';
 import { ReplicatorLogStorage } from '../replication/replicator-log-storage.js';
@@ -221,14 +222,14 @@ class ReplicatorRole implements ActorRole {
   private onPeerMessage(from: string, value: unknown): void {
     const node = this.node;
     if (node === undefined) return;
-    const problem = checkRaftMessage(value, from, this.context.node.id);
-    if (problem !== undefined) {
+    const message = parseRaftMessage(value, this.context.node.id, from);
+    if (isFalconError(message)) {
       this.counters.badPeerMessages += 1;
-      this.transport?.closeConnection(from, `malformed raft message: ${problem}`);
+      this.transport?.closeConnection(from, `malformed raft message: ${message.message}`);
       return;
     }
     this.counters.peerMessagesIn += 1;
-    node.step(asRaftMessage(value));
+    node.step(message);
     this.schedule();
   }
 

@@ -80,6 +80,8 @@ export function sendAppend(state: RaftState, peer: NodeId, sendIfEmpty: boolean,
   }
   if (entries.length === 0 && !sendIfEmpty && !forcedEmpty) return false;
   state.send({ type: 'append', from: state.id, to: peer, term: state.term, prevIndex, prevTerm, entries, commit: state.log.committed });
+  // A follower learns min(commit, last index of the message): never more than the message vouches for.
+  progress.sentCommit = Math.max(progress.sentCommit, Math.min(state.log.committed, prevIndex + entries.length));
   const last = entries[entries.length - 1];
   if (last !== undefined) progress.sentEntries(last.index, payloadBytesOf(entries), entries.length);
   else if (!forcedEmpty) progress.sentEntries(prevIndex, 0, 0);
@@ -101,6 +103,7 @@ export function broadcastHeartbeat(state: RaftState): void {
     if (peer === state.id) continue;
     // Why capped at match: the follower may not hold entries beyond it, or hold different ones.
     const commit = Math.min(progress.match, state.log.committed);
+    progress.sentCommit = Math.max(progress.sentCommit, commit);
     state.send({ type: 'heartbeat', from: state.id, to: peer, term: state.term, commit, readRound: state.reads.round });
   }
 }
@@ -148,7 +151,13 @@ export function onAppendResponse(state: RaftState, message: AppendResponseMessag
   if (maybeCommit(state)) broadcastAppend(state, true);
   // Why a loop: an answer may free room for several appends; each send fills the window or
   // exhausts the log, so this ends after at most inflightMessagesMax sends.
-  while (sendAppend(state, message.from, false)) { /* keep filling the window */ }
+  let sent = false;
+  while (sendAppend(state, message.from, false)) sent = true;
+  // Nothing in flight and the follower may not know the commit yet: tell it now rather than at
+  // the next heartbeat (it applies, and serves follower reads, that much sooner).
+  if (!sent && progress.inflights.messages === 0 && progress.sentCommit < Math.min(state.log.committed, progress.match)) {
+    sendAppend(state, message.from, true);
+  }
   if (message.from === state.leadTransferee && progress.match === state.log.lastIndex()) sendTimeoutNow(state, message.from);
 }
 

@@ -87,6 +87,8 @@ export class Progress {
   snapshotElapsedTicks = 0;
   /** Heard from in the current check-quorum period. */
   recentActive = false;
+  /** The highest commit index this follower can have learned from what was sent to it. */
+  sentCommit = 0;
   /** An append answer came since the last heartbeat answer: the pipeline is moving. */
   appendAnsweredSinceHeartbeat = false;
   /** The newest ReadIndex round this follower acknowledged (in this leader's term). */

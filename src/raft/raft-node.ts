@@ -84,6 +84,31 @@ export class RaftNode {
     return this.state.id;
   }
 
+  /** Cheap reads of the fields `status()` reports, for hot paths (no allocation). */
+  get role(): RaftRole {
+    return this.state.role;
+  }
+
+  get term(): number {
+    return this.state.term;
+  }
+
+  get leader(): NodeId | null {
+    return this.state.leader;
+  }
+
+  get commitIndex(): number {
+    return this.state.log.committed;
+  }
+
+  get appliedIndex(): number {
+    return this.state.log.applied;
+  }
+
+  get lastIndex(): number {
+    return this.state.log.lastIndex();
+  }
+
   private checkNoReadyOutstanding(action: string): void {
     assert(this.readyOutstanding === null, `${action} called between ready() and advance() on ${this.state.id}`);
   }

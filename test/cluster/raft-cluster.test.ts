@@ -5,6 +5,9 @@
  * follower does not disturb the leader, and a paused leader is replaced and steps down on resume.
  */
 import { expect } from 'chai';
+import { connect } from 'node:net';
+import { encodeFrame } from '../../src/net/frame-decoder.js';
+import { encode } from '../../src/codec/msgpack.js';
 import { ClusterNodes } from '../support/cluster-nodes.js';
 import { createTestCluster, removeTestCluster, type TestCluster } from '../support/test-cluster.js';
 
@@ -85,6 +88,24 @@ describe('raft cluster (real processes)', function () {
     expect(settled.node).to.equal(replacement.node);
     const old = await nodes.view(leader.node);
     expect(old?.role, 'the resumed old leader stepped down').to.equal('follower');
+    await nodes.converged(ids, committed.lastIndex);
+  });
+
+  it('disconnects a peer that sends a malformed Raft message and keeps serving', async () => {
+    const leader = await nodes.leaderAgreedBy(ids);
+    const socket = connect({ host: '127.0.0.1', port: nodes.node('n3').peerPort });
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    const welcomed = new Promise<void>((resolve) => socket.once('data', () => resolve()));
+    socket.write(encodeFrame(encode({ type: 'hello', version: 1, cluster: 'falcon-test', from: 'n1', to: 'n3' })));
+    await welcomed;
+    socket.write(encodeFrame(encode({ type: 'append', from: 'n1', to: 'n3', term: leader.term, prevIndex: -5, prevTerm: 'x', entries: 7, commit: 1 })));
+    await closed;
+    const healthy = await fetch(`${nodes.opsUrl('n3')}/healthz`);
+    expect(healthy.status).to.equal(200);
+    const after = await nodes.leaderAgreedBy(ids);
+    const committed = await nodes.load(after.node, 50, 10);
+    expect(committed.ok, committed.error).to.equal(true);
     await nodes.converged(ids, committed.lastIndex);
   });
 });
