@@ -1,0 +1,182 @@
+/**
+ * The fault schedule of the fault phase: at random intervals one action among crash (often of the
+ * leader) with a later restart, pause (SIGSTOP-like), partition (halves, one node isolated,
+ * one-way, single links) with a later heal, a message storm, a slow disk, a spurious connection
+ * close, and a leadership transfer. A crash also closes the crashed node's connections: the
+ * peers that can still see it get `peerDisconnected` shortly after (the fast-failover input).
+ *
+ * Invariant: no fault is scheduled after the fault phase; pending restarts, heals and resumes
+ * may still fire, and the liveness phase undoes whatever remains.
+ *
+ * Runs on: the simulator.
+ */
+import type { SimNode } from './sim-node.js';
+import type { Simulation } from './simulation.js';
+
+type FaultAction = (simulation: Simulation) => void;
+
+function upNodes(simulation: Simulation): SimNode[] {
+  return simulation.nodes.filter((node) => node.isUp);
+}
+
+function leaderNode(simulation: Simulation): SimNode | null {
+  return simulation.nodes.find((node) => node.core?.role === 'leader') ?? null;
+}
+
+function afterTicks(simulation: Simulation, ticks: number, run: () => void): void {
+  simulation.queue.schedule(simulation.nowUs() + ticks * simulation.options.tickUs, -1, 0, run);
+}
+
+export function crashNode(simulation: Simulation, node: SimNode): void {
+  simulation.stats.crashes++;
+  simulation.log(`CRASH ${node.id}`);
+  node.crash();
+  // A killed process's sockets close at once; peers that can still reach it see the close.
+  for (const peer of simulation.nodes) {
+    if (peer === node || !peer.isUp) continue;
+    if (!simulation.network.isLinkUp(node.index, peer.index) || !simulation.network.isLinkUp(peer.index, node.index)) continue;
+    simulation.queue.schedule(simulation.nowUs() + simulation.random.between(100, 3_000), peer.index, peer.incarnation, () => {
+      peer.core?.peerDisconnected(node.id);
+      peer.drain();
+    });
+  }
+}
+
+const crash: FaultAction = (simulation) => {
+  const leader = leaderNode(simulation);
+  const candidates = upNodes(simulation);
+  if (candidates.length === 0) return;
+  const victim = leader !== null && simulation.random.chance(simulation.options.faults.leaderCrashShare) ? leader : simulation.random.pick(candidates);
+  crashNode(simulation, victim);
+  // A third of the processes come back at once (a supervisor restart), the rest after a while.
+  const downUs = simulation.random.chance(0.33) ? simulation.random.between(100, 20_000)
+    : simulation.random.between(3, 80) * simulation.options.tickUs;
+  restartAfter(simulation, victim, downUs);
+  // Crashes cluster around elections, where a lost vote or a torn term write would matter:
+  // sometimes more nodes crash and restart quickly during the election that follows.
+  if (simulation.random.chance(0.4)) {
+    const electionWindowUs = 2 * (simulation.options.raft.electionTimeoutTicksMax ?? 20) * simulation.options.tickUs;
+    for (let extra = simulation.random.between(1, 3); extra > 0; extra--) {
+      simulation.queue.schedule(simulation.nowUs() + simulation.random.below(electionWindowUs), -1, 0, () => {
+        const node = simulation.random.pick(simulation.nodes);
+        if (!node.isUp || !simulation.faultPhase) return;
+        crashNode(simulation, node);
+        restartAfter(simulation, node, simulation.random.between(100, 20_000));
+      });
+    }
+  }
+};
+
+/** Restarts `node` after `downUs` (in the liveness phase too: it must come back). */
+function restartAfter(simulation: Simulation, node: SimNode, downUs: number): void {
+  simulation.queue.schedule(simulation.nowUs() + downUs, -1, 0, () => {
+    if (!node.isUp) simulation.startNode(node);
+  });
+}
+
+const pause: FaultAction = (simulation) => {
+  const candidates = upNodes(simulation);
+  if (candidates.length === 0) return;
+  const leader = leaderNode(simulation);
+  const node = leader !== null && simulation.random.chance(0.4) ? leader : simulation.random.pick(candidates);
+  const ticks = simulation.random.between(3, 40);
+  simulation.stats.pauses++;
+  simulation.log(`PAUSE ${node.id} for ${ticks} ticks`);
+  node.pausedUntilUs = Math.max(node.pausedUntilUs, simulation.nowUs() + ticks * simulation.options.tickUs);
+};
+
+const partition: FaultAction = (simulation) => {
+  const random = simulation.random;
+  const network = simulation.network;
+  const count = simulation.nodes.length;
+  const indexes = simulation.nodes.map((node) => node.index);
+  const kind = random.between(0, 3);
+  simulation.stats.partitions++;
+  if (kind === 0) {
+    const shuffled = indexes.slice();
+    for (let position = shuffled.length - 1; position > 0; position--) {
+      const other = random.below(position + 1);
+      [shuffled[position], shuffled[other]] = [shuffled[other] as number, shuffled[position] as number];
+    }
+    const group = shuffled.slice(0, Math.floor(count / 2));
+    simulation.log(`PARTITION halves: [${group.map((index) => simulation.nodeIds[index]).join(',')}] | rest`);
+    network.separate(group);
+  } else if (kind === 1) {
+    const leader = leaderNode(simulation);
+    const isolated = leader !== null && random.chance(0.5) ? leader.index : random.below(count);
+    simulation.log(`PARTITION isolate ${simulation.nodeIds[isolated]}`);
+    network.separate([isolated]);
+  } else if (kind === 2) {
+    const from = random.below(count);
+    simulation.log(`PARTITION one-way: nothing from ${simulation.nodeIds[from]} arrives`);
+    for (let to = 0; to < count; to++) network.setLink(from, to, false);
+  } else {
+    const from = random.below(count);
+    const to = random.below(count);
+    simulation.log(`PARTITION link ${simulation.nodeIds[from]}->${simulation.nodeIds[to]} cut`);
+    network.setLink(from, to, false);
+  }
+  afterTicks(simulation, random.between(10, 120), () => {
+    if (!simulation.faultPhase) return;
+    simulation.log('HEAL');
+    network.healAll();
+  });
+};
+
+const storm: FaultAction = (simulation) => {
+  simulation.log('STORM: heavy message loss');
+  simulation.network.stormDropRate = 0.3 + simulation.random.nextFloat() * 0.4;
+  afterTicks(simulation, simulation.random.between(5, 30), () => {
+    simulation.network.stormDropRate = 0;
+  });
+};
+
+const slowDisk: FaultAction = (simulation) => {
+  const node = simulation.random.pick(simulation.nodes);
+  simulation.log(`SLOW DISK ${node.id}`);
+  simulation.diskSlowFactors[node.index] = 20;
+  afterTicks(simulation, simulation.random.between(5, 50), () => {
+    simulation.diskSlowFactors[node.index] = 1;
+  });
+};
+
+const spuriousClose: FaultAction = (simulation) => {
+  const leader = leaderNode(simulation);
+  const followers = upNodes(simulation).filter((node) => node !== leader);
+  if (leader === null || followers.length === 0) return;
+  const follower = simulation.random.pick(followers);
+  simulation.log(`SPURIOUS CLOSE seen by ${follower.id} of leader ${leader.id}`);
+  follower.core?.peerDisconnected(leader.id);
+  follower.drain();
+};
+
+const transfer: FaultAction = (simulation) => {
+  const leader = leaderNode(simulation);
+  if (leader === null || leader.core === null) return;
+  const target = simulation.random.pick(simulation.nodeIds.filter((id) => id !== leader.id));
+  simulation.stats.transfers++;
+  simulation.log(`TRANSFER ${leader.id} -> ${target}`);
+  leader.core.transferLeadership(target);
+  leader.drain();
+};
+
+const weightedActions: readonly [number, FaultAction][] = [
+  [22, crash], [10, pause], [25, partition], [8, storm], [8, slowDisk], [7, spuriousClose], [10, transfer],
+];
+const weightTotal = weightedActions.reduce((sum, [weight]) => sum + weight, 0);
+
+export function scheduleNextFault(simulation: Simulation): void {
+  const meanTicks = simulation.options.faults.intervalTicks;
+  afterTicks(simulation, simulation.random.between(Math.ceil(meanTicks / 2), meanTicks + Math.ceil(meanTicks / 2)), () => {
+    if (!simulation.faultPhase) return;
+    let roll = simulation.random.below(weightTotal);
+    for (const [weight, action] of weightedActions) {
+      if (roll < weight) {
+        action(simulation);
+        break;
+      }
+      roll -= weight;
+    }
+    scheduleNextFault(simulation);
+  });
+}

@@ -1,0 +1,139 @@
+/**
+ * The parameters of one simulation run, all drawn from its seed: the Raft settings (small
+ * windows and bounds, so flow control, snapshots and drops are exercised), the network and disk
+ * fault rates, the workload and the fault schedule. One seed, one run, replayable.
+ *
+ * Time: simulated microseconds; one Raft tick is `tickUs` (20 ms), so the election timeout of
+ * 10–20 ticks is 200–400 ms and the heartbeat 40 ms, the proportions of the production defaults.
+ *
+ * Runs on: the simulator.
+ */
+import type { RaftSettings } from '../../src/raft/raft-config.js';
+import { SeededRandom } from '../../src/raft/random.js';
+
+export interface SimOptions {
+  readonly seed: number;
+  readonly nodeCount: number;
+  /** Ticks of the fault phase (`--steps`). */
+  readonly faultTicks: number;
+  /** The liveness phase fails when no node applies or replicates anything beyond what it had
+   *  for this many ticks (a stall: no leader, or a leader that makes no progress)... */
+  readonly livenessStallTicksMax: number;
+  /** ...or when it has not converged after this many ticks in all. Catching up a long backlog
+   *  through a one-message window is slow but steady; a stall is the liveness bug. */
+  readonly livenessTicksMax: number;
+  readonly tickUs: number;
+  /** Per-node clock rate factors (clock skew), around 1. */
+  readonly clockRates: readonly number[];
+  readonly raft: Partial<RaftSettings>;
+  readonly network: {
+    readonly dropRate: number;
+    readonly duplicateRate: number;
+    /** Share of messages delayed by up to `spikeUsMax` (reordering). */
+    readonly spikeRate: number;
+    readonly spikeUsMax: number;
+    readonly delayUsMin: number;
+    readonly delayUsMax: number;
+  };
+  readonly disk: {
+    readonly latencyUsMin: number;
+    readonly latencyUsMax: number;
+    /** Share of writes that take up to `slowUsMax` (a slow fsync). */
+    readonly slowRate: number;
+    readonly slowUsMax: number;
+  };
+  readonly workload: {
+    /** Mean microseconds between client proposals. */
+    readonly proposalIntervalUs: number;
+    readonly paddingBytesMax: number;
+    /** Share of client requests that are ReadIndex reads instead of writes. */
+    readonly readShare: number;
+    /** Client writes waiting for an answer at most, cluster-wide... */
+    readonly outstandingMax: number;
+    /** ...each abandoned after this long without one. */
+    readonly requestTimeoutUs: number;
+  };
+  /** Chance that a read of old entries or of the snapshot answers 'unavailable' (sim-disk.ts). */
+  readonly storageUnavailableRate: number;
+  readonly compaction: {
+    readonly snapshotEveryEntries: number;
+    readonly entriesKeptAfterSnapshot: number;
+  };
+  readonly faults: {
+    /** Mean ticks between fault actions during the fault phase. */
+    readonly intervalTicks: number;
+    /** Share of crashes that are of the current leader. */
+    readonly leaderCrashShare: number;
+    /** Chance that a node crashes while a write it just started may be in flight... */
+    readonly crashAfterWriteRate: number;
+    /** ...and while the write of a vote it just granted may be. */
+    readonly crashAfterVoteRate: number;
+  };
+}
+
+export const defaultFaultTicks = 400;
+
+export function optionsForSeed(seed: number, nodeCount: number, faultTicks = defaultFaultTicks): SimOptions {
+  const random = new SeededRandom(seed ^ 0x51ed270b);
+  const preVote = random.chance(0.85);
+  const clockRates: number[] = [];
+  for (let node = 0; node < nodeCount; node++) clockRates.push(0.97 + random.nextFloat() * 0.06);
+  const heavyFaults = random.chance(0.3);
+  return {
+    seed,
+    nodeCount,
+    faultTicks,
+    livenessStallTicksMax: 150,
+    livenessTicksMax: 3_000,
+    tickUs: 20_000,
+    clockRates,
+    raft: {
+      electionTimeoutTicksMin: 10,
+      electionTimeoutTicksMax: 20,
+      heartbeatIntervalTicks: 2,
+      preVote,
+      checkQuorum: random.chance(0.85),
+      // The disconnect shortcut starts a pre-vote; without pre-vote it would start real elections.
+      campaignOnLeaderDisconnect: preVote && random.chance(0.8),
+      disconnectCampaignDelayTicksMax: random.between(0, 3),
+      forwardToLeader: random.chance(0.7),
+      inflightMessagesMax: random.pick([1, 2, 4, 16, 64]),
+      inflightBytesMax: random.pick([256, 2048, 65_536, 1 << 20]),
+      appendBytesMax: random.pick([64, 512, 4096, 1 << 20]),
+      uncommittedBytesMax: random.pick([512, 4096, 65_536, 1 << 24]),
+      snapshotRetryTicks: random.between(20, 60),
+    },
+    network: {
+      dropRate: heavyFaults ? random.nextFloat() * 0.2 : random.nextFloat() * 0.03,
+      duplicateRate: random.nextFloat() * (heavyFaults ? 0.1 : 0.02),
+      spikeRate: random.nextFloat() * 0.1,
+      spikeUsMax: random.pick([5_000, 50_000, 200_000]),
+      delayUsMin: 50,
+      delayUsMax: random.pick([300, 2_000, 10_000]),
+    },
+    disk: {
+      latencyUsMin: 100,
+      latencyUsMax: random.pick([500, 2_000, 8_000]),
+      slowRate: random.nextFloat() * 0.05,
+      slowUsMax: random.pick([20_000, 100_000]),
+    },
+    workload: {
+      proposalIntervalUs: random.pick([5_000, 20_000, 60_000]),
+      paddingBytesMax: random.pick([0, 64, 300]),
+      readShare: random.nextFloat() * 0.3,
+      outstandingMax: random.pick([4, 16, 64, 256]),
+      requestTimeoutUs: 2_000_000,
+    },
+    storageUnavailableRate: random.pick([0, 0, 0.1, 0.5]),
+    compaction: {
+      snapshotEveryEntries: random.pick([8, 30, 100, 1_000_000]),
+      entriesKeptAfterSnapshot: random.pick([0, 5, 20]),
+    },
+    faults: {
+      intervalTicks: heavyFaults ? random.between(5, 20) : random.between(20, 60),
+      leaderCrashShare: random.nextFloat(),
+      crashAfterWriteRate: random.pick([0, 0, 0.001, 0.005]),
+      crashAfterVoteRate: random.pick([0, 0.1, 0.3]),
+    },
+  };
+}

@@ -1,0 +1,372 @@
+/**
+ * One deterministic simulation run: N RaftNodes over a simulated network, disk and clock, a
+ * client workload, a fault phase (sim-faults.ts) and then a liveness phase: faults stop, every
+ * node is up and connected, and the cluster must converge — a leader followed by all, every node
+ * having applied its whole log — without ever going `livenessStallTicksMax` ticks with no node
+ * applying anything new, and within `livenessTicksMax` in all. Safety is checked after every event
+ * (sim-checker.ts). Everything is drawn from the seed; `replayCommand` names the run.
+ *
+ * Invariants: simulated time never goes back; an event of a crashed incarnation never runs; a
+ * paused node runs nothing (its deliveries and disk completions wait, its ticks are lost).
+ *
+ * Runs on: the simulator (one thread per run; no clock, no I/O).
+ */
+import type { MemoryLogStorage } from '../../src/raft/memory-log-storage.js';
+import { entryTypes } from '../../src/raft/raft-entry.js';
+import type { RaftMessage } from '../../src/raft/raft-messages.js';
+import { SeededRandom } from '../../src/raft/random.js';
+import { fail, SimChecker, SimulationFailure } from './sim-checker.js';
+import { crashNode, scheduleNextFault } from './sim-faults.js';
+import { SimNetwork } from './sim-network.js';
+import { SimNode, type SimHost } from './sim-node.js';
+import type { SimOptions } from './sim-options.js';
+import { encodeWorkloadData } from './sim-state-machine.js';
+import { EventQueue } from './event-queue.js';
+
+export interface SimStats {
+  events: number;
+  messagesSent: number;
+  messagesDropped: number;
+  proposals: number;
+  acknowledged: number;
+  reads: number;
+  crashes: number;
+  pauses: number;
+  partitions: number;
+  transfers: number;
+  leaderChanges: number;
+  snapshotsInstalled: number;
+  maxCommitted: number;
+  livenessTicks: number;
+}
+
+export interface SimResult {
+  readonly seed: number;
+  readonly nodeCount: number;
+  readonly ok: boolean;
+  readonly failure: string | null;
+  readonly stats: SimStats;
+}
+
+/** Events per run: a run that does not end within this many is itself a failure. */
+const eventsPerRunMax = 5_000_000;
+
+export function replayCommand(seed: number, nodeCount: number, faultTicks: number): string {
+  return `npm run sim -- --seed ${seed} --nodes ${nodeCount} --steps ${faultTicks}`;
+}
+
+export class Simulation implements SimHost {
+  readonly options: SimOptions;
+  readonly checker = new SimChecker();
+  readonly random: SeededRandom;
+  readonly nodeIds: readonly string[];
+  readonly nodes: SimNode[] = [];
+  readonly network: SimNetwork;
+  readonly queue = new EventQueue();
+  readonly stats: SimStats = {
+    events: 0, messagesSent: 0, messagesDropped: 0, proposals: 0, acknowledged: 0, reads: 0, crashes: 0, pauses: 0,
+    partitions: 0, transfers: 0, leaderChanges: 0, snapshotsInstalled: 0, maxCommitted: 0, livenessTicks: 0,
+  };
+  private readonly indexOfId = new Map<string, number>();
+  private readonly storages: MemoryLogStorage[];
+  private readonly trace: ((line: string) => void) | null;
+  private currentUs = 0;
+  private nextValue = 1;
+  /** Client writes waiting for an answer → when the client gives up (µs). Insertion order is
+   *  deadline order (one timeout for all). Bound: workload.outstandingMax. */
+  private readonly outstanding = new Map<number, number>();
+  faultPhase = true;
+  /** Per-node disk slowness factor (a slow-disk fault). */
+  readonly diskSlowFactors: number[];
+
+  constructor(options: SimOptions, trace: ((line: string) => void) | null = null) {
+    this.options = options;
+    this.trace = trace;
+    this.random = new SeededRandom(options.seed);
+    const ids: string[] = [];
+    for (let index = 0; index < options.nodeCount; index++) ids.push(`n${index + 1}`);
+    this.nodeIds = ids;
+    ids.forEach((id, index) => this.indexOfId.set(id, index));
+    this.network = new SimNetwork(options.nodeCount, this.random, options.network);
+    this.diskSlowFactors = new Array<number>(options.nodeCount).fill(1);
+    for (let index = 0; index < options.nodeCount; index++) this.nodes.push(new SimNode(index, ids[index] as string, this));
+    this.storages = this.nodes.map((node) => node.disk.storage);
+  }
+
+  nowUs(): number {
+    return this.currentUs;
+  }
+
+  log(line: string): void {
+    if (this.trace !== null) this.trace(`${(this.currentUs / 1000).toFixed(3).padStart(10)} ms  ${line}`);
+  }
+
+  indexOf(id: string): number {
+    const index = this.indexOfId.get(id);
+    if (index === undefined) fail(`unknown node id ${id}`);
+    return index;
+  }
+
+  // ---- SimHost -------------------------------------------------------------------------
+
+  send(message: RaftMessage): void {
+    const from = this.indexOf(message.from);
+    const to = this.indexOf(message.to);
+    const target = this.nodes[to] as SimNode;
+    const incarnation = target.incarnation;
+    const delays = this.network.plan(from, to);
+    if (delays.length === 0 && message.type === 'snapshot' && this.random.chance(0.5)) {
+      // The sender's transport noticed the failed send half of the time; otherwise it times out.
+      const sender = this.nodes[from] as SimNode;
+      this.queue.schedule(this.currentUs + 1_000, from, sender.incarnation, () => sender.core?.reportSnapshot(message.to, false));
+    }
+    for (const delayUs of delays) {
+      this.queue.schedule(this.currentUs + delayUs, to, incarnation, () => {
+        if (!this.network.isLinkUp(from, to)) {
+          this.network.dropped++;
+          return;
+        }
+        if (this.trace !== null) this.log(`deliver ${describe(message)}`);
+        target.core?.step(message);
+        target.drain();
+      });
+    }
+  }
+
+  scheduleDiskCompletion(node: SimNode, atUs: number): void {
+    this.queue.schedule(atUs, node.index, node.incarnation, () => node.completeDiskWrites());
+  }
+
+  diskLatencyUs(node: SimNode): number {
+    const disk = this.options.disk;
+    let latencyUs = this.random.between(disk.latencyUsMin, disk.latencyUsMax);
+    if (this.random.chance(disk.slowRate)) latencyUs += this.random.below(disk.slowUsMax);
+    return latencyUs * (this.diskSlowFactors[node.index] ?? 1);
+  }
+
+  onAcknowledged(_node: SimNode, value: number, index: number): void {
+    this.stats.acknowledged++;
+    this.outstanding.delete(value);
+    this.checker.onAcknowledged(index);
+  }
+
+  onWriteStarted(node: SimNode, voted: boolean): void {
+    if (!this.faultPhase) return;
+    const rate = voted ? this.options.faults.crashAfterVoteRate : this.options.faults.crashAfterWriteRate;
+    if (rate === 0 || !this.random.chance(rate)) return;
+    // Targeted fault: crash while this write may still be in flight, come back at once.
+    const crashAtUs = this.currentUs + this.random.below(this.options.disk.latencyUsMax);
+    this.queue.schedule(crashAtUs, node.index, node.incarnation, () => {
+      if (!this.faultPhase) return;
+      crashNode(this, node);
+      this.queue.schedule(this.currentUs + this.random.between(100, 5_000), -1, 0, () => {
+        if (!node.isUp) this.startNode(node);
+      });
+    });
+  }
+
+  // ---- the run ------------------------------------------------------------------------
+
+  /** Schedules the next tick of `node` for its current incarnation. */
+  scheduleTick(node: SimNode, afterUs: number): void {
+    const rate = this.options.clockRates[node.index] ?? 1;
+    const periodUs = Math.round(this.options.tickUs * rate * (0.98 + this.random.nextFloat() * 0.04));
+    const incarnation = node.incarnation;
+    this.queue.schedule(this.currentUs + afterUs + periodUs, node.index, incarnation, () => {
+      node.core?.tick();
+      node.drain();
+      this.scheduleTick(node, 0);
+    });
+  }
+
+  startNode(node: SimNode): void {
+    node.start();
+    this.log(`start ${node.id} (incarnation ${node.incarnation})`);
+    this.scheduleTick(node, this.random.below(this.options.tickUs));
+  }
+
+  private scheduleWorkload(): void {
+    const meanUs = this.options.workload.proposalIntervalUs;
+    this.queue.schedule(this.currentUs + this.random.between(meanUs >> 1, meanUs + (meanUs >> 1)), -1, 0, () => {
+      if (!this.faultPhase) return;
+      this.clientRequest();
+      this.scheduleWorkload();
+    });
+  }
+
+  /** A client sends one write or read to a node: often the leader as some node sees it. */
+  private clientRequest(): void {
+    const up = this.nodes.filter((node) => node.isUp && node.pausedUntilUs <= this.currentUs);
+    if (up.length === 0) return;
+    let target = this.random.pick(up);
+    const believed = target.core?.leader ?? null;
+    if (believed !== null && this.random.chance(0.7)) {
+      const leaderNode = this.nodes[this.indexOf(believed)] as SimNode;
+      if (leaderNode.isUp && leaderNode.pausedUntilUs <= this.currentUs) target = leaderNode;
+    }
+    const core = target.core;
+    if (core === null) return;
+    const value = this.nextValue++;
+    if (this.random.chance(this.options.workload.readShare)) {
+      const context = `r${value}`;
+      target.readsAsked.set(context, this.checker.maxAckedIndex);
+      this.stats.reads++;
+      if (!core.readIndex(context).ok) target.readsAsked.delete(context);
+    } else {
+      // Clients wait for answers: a bounded number of writes outstanding, each given up after a
+      // timeout. (Unbounded proposals outrun a tiny replication window without end.)
+      for (const [outstandingValue, deadlineUs] of this.outstanding) {
+        if (deadlineUs > this.currentUs) break;
+        this.outstanding.delete(outstandingValue);
+      }
+      if (this.outstanding.size >= this.options.workload.outstandingMax) return;
+      const data = encodeWorkloadData(value, target.index, this.random.below(this.options.workload.paddingBytesMax + 1));
+      this.stats.proposals++;
+      if (core.propose([{ type: entryTypes.normal, data }]).ok) {
+        target.proposed.add(value);
+        this.outstanding.set(value, this.currentUs + this.options.workload.requestTimeoutUs);
+      }
+    }
+    target.drain();
+  }
+
+  /** Runs events up to `untilUs` (or until `stop` says so, checked after each event). */
+  private runUntil(untilUs: number, stop: (() => boolean) | null): boolean {
+    for (;;) {
+      if (this.queue.peekTimeUs() > untilUs) {
+        this.currentUs = untilUs;
+        return false;
+      }
+      const event = this.queue.pop();
+      if (event === undefined) return false;
+      if (++this.stats.events > eventsPerRunMax) fail(`more than ${eventsPerRunMax} events in one run`);
+      this.currentUs = event.timeUs;
+      if (event.nodeIndex >= 0) {
+        const node = this.nodes[event.nodeIndex] as SimNode;
+        if (node.incarnation !== event.incarnation) continue;
+        if (node.pausedUntilUs > this.currentUs) {
+          this.queue.schedule(node.pausedUntilUs, event.nodeIndex, event.incarnation, event.run);
+          continue;
+        }
+      }
+      event.run();
+      this.checker.checkDurability(this.storages);
+      if (stop !== null && stop()) return true;
+    }
+  }
+
+  /** Every node up and following one leader, everything committed and applied everywhere. */
+  converged(): boolean {
+    const leader = this.nodes.find((node) => node.core?.role === 'leader')?.core;
+    if (leader === undefined || leader === null || leader.commitIndex !== leader.lastIndex) return false;
+    for (const node of this.nodes) {
+      const core = node.core;
+      if (core === null || node.pausedUntilUs > this.currentUs) return false;
+      if (core.term !== leader.term || core.leader !== leader.id) return false;
+      if (core.appliedIndex !== leader.lastIndex || core.commitIndex !== leader.lastIndex) return false;
+    }
+    return true;
+  }
+
+  private startLivenessPhase(): void {
+    this.faultPhase = false;
+    this.network.healAll();
+    this.network.lossy = false;
+    this.network.stormDropRate = 0;
+    this.diskSlowFactors.fill(1);
+    this.log('liveness phase: faults stop, every node up and connected');
+    for (const node of this.nodes) {
+      if (node.pausedUntilUs > this.currentUs) node.pausedUntilUs = this.currentUs;
+      if (!node.isUp) this.startNode(node);
+    }
+  }
+
+  private finalChecks(): void {
+    const first = this.nodes[0] as SimNode;
+    for (const node of this.nodes) {
+      const machine = node.stateMachine;
+      if (machine.appliedIndex !== first.stateMachine.appliedIndex || machine.hashHigh !== first.stateMachine.hashHigh
+        || machine.hashLow !== first.stateMachine.hashLow) {
+        fail(`final state differs: ${node.id} applied ${machine.appliedIndex}, ${first.id} applied ${first.stateMachine.appliedIndex}`);
+      }
+      if (machine.appliedIndex < this.checker.maxAckedIndex) {
+        fail(`acknowledged write lost: index ${this.checker.maxAckedIndex} acknowledged, ${node.id} applied only ${machine.appliedIndex}`);
+      }
+    }
+  }
+
+  run(): SimResult {
+    let failure: string | null = null;
+    try {
+      for (const node of this.nodes) this.startNode(node);
+      this.scheduleWorkload();
+      scheduleNextFault(this);
+      const faultEndUs = this.options.faultTicks * this.options.tickUs;
+      this.runUntil(faultEndUs, null);
+      this.startLivenessPhase();
+      const livenessStartUs = this.currentUs;
+      const deadlineUs = livenessStartUs + this.options.livenessTicksMax * this.options.tickUs;
+      const stallUs = this.options.livenessStallTicksMax * this.options.tickUs;
+      // Progress: a node applied, or replicated, further than ever before in this phase. (A new
+      // leader may replicate a long backlog before its no-op commits and anything applies.)
+      let progressBest = -1;
+      let progressAtUs = livenessStartUs;
+      const convergedOrStalled = (): boolean => {
+        let progress = 0;
+        for (const node of this.nodes) progress += node.stateMachine.appliedIndex + (node.core?.lastIndex ?? 0);
+        if (progress > progressBest) {
+          progressBest = progress;
+          progressAtUs = this.currentUs;
+        } else if (this.currentUs - progressAtUs > stallUs) {
+          fail(`liveness: no progress for ${this.options.livenessStallTicksMax} ticks; ${this.describeNodes()}`);
+        }
+        return this.converged();
+      };
+      if (!this.runUntil(deadlineUs, convergedOrStalled)) {
+        fail(`liveness: not converged within ${this.options.livenessTicksMax} ticks; ${this.describeNodes()}`);
+      }
+      this.stats.livenessTicks = Math.ceil((this.currentUs - livenessStartUs) / this.options.tickUs);
+      this.finalChecks();
+    } catch (error) {
+      const message = error instanceof SimulationFailure ? error.message
+        : error instanceof Error ? `${error.message}\n${error.stack?.split('\n').slice(1, 6).join('\n') ?? ''}` : String(error);
+      failure = `at ${(this.currentUs / 1000).toFixed(3)} ms: ${message}`;
+    }
+    this.stats.messagesSent = this.network.sent;
+    this.stats.messagesDropped = this.network.dropped;
+    this.stats.leaderChanges = this.checker.leaderChanges;
+    this.stats.maxCommitted = this.checker.maxCommitted;
+    this.stats.snapshotsInstalled = this.nodes.reduce((sum, node) => sum + node.snapshotsInstalled, 0);
+    return { seed: this.options.seed, nodeCount: this.options.nodeCount, ok: failure === null, failure, stats: this.stats };
+  }
+
+  describeNodes(): string {
+    return this.nodes.map((node) => {
+      const status = node.core?.status();
+      if (status === undefined) return `${node.id}: down`;
+      return `${node.id}: ${status.role} term ${status.term} leader ${status.leader ?? '-'} commit ${status.commit} `
+        + `applied ${status.applied} last ${status.lastIndex} durable ${status.durableIndex}`
+        + (node.pausedUntilUs > this.currentUs ? ' paused' : '');
+    }).join('; ');
+  }
+}
+
+export function describe(message: RaftMessage): string {
+  const head = `${message.type} ${message.from}->${message.to} t${message.term}`;
+  switch (message.type) {
+    case 'append':
+      return `${head} prev ${message.prevIndex}/${message.prevTerm} n=${message.entries.length} commit ${message.commit}`;
+    case 'appendResponse':
+      return `${head} index ${message.index}${message.reject ? ` REJECT hint ${message.rejectHintIndex}/${message.rejectHintTerm}` : ''}`;
+    case 'heartbeat':
+      return `${head} commit ${message.commit} round ${message.readRound}`;
+    case 'vote':
+      return `${head}${message.preVote ? ' pre' : ''}${message.transfer ? ' transfer' : ''} last ${message.lastIndex}/${message.lastTerm}`;
+    case 'voteResponse':
+      return `${head}${message.preVote ? ' pre' : ''}${message.reject ? ' REJECT' : ' grant'}`;
+    case 'snapshot':
+      return `${head} snapshot ${message.snapshot.index}/${message.snapshot.term}`;
+    default:
+      return head;
+  }
+}
