@@ -42,6 +42,7 @@ async function load(nodes: ClusterNodes, leader: string, entries: number, batch:
 /** Kill -9 of the leader, then the time until one entry commits under a new leader. */
 async function failoverRound(nodes: ClusterNodes): Promise<{ ms: number; from: string; to: string }> {
   const leader = await nodes.leaderAgreedBy(ids, 15_000);
+  await nodes.allLinksUp(ids);
   const survivors = ids.filter((id) => id !== leader.node);
   const killedAt = performance.now();
   const killed = nodes.kill9(leader.node);

@@ -112,6 +112,28 @@ export class ClusterNodes {
     }, `${ids.join(', ')} applied the same entries up to at least ${index}`, timeoutMs);
   }
 
+  /** Every one of `ids` reports a live connection to every other node. */
+  async allLinksUp(ids: readonly string[], timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    while (Date.now() < deadline) {
+      const links = await Promise.all(ids.map(async (id) => {
+        try {
+          const status = await (await fetch(`${this.opsUrl(id)}/status`, { signal: AbortSignal.timeout(1_000) })).json() as {
+            actors: { replicator?: { reported?: { role?: { transport?: Record<string, { connected: boolean }> } } | null } };
+          };
+          return status.actors.replicator?.reported?.role?.transport ?? {};
+        } catch {
+          return {};
+        }
+      }));
+      last = JSON.stringify(links.map((transport) => Object.fromEntries(Object.entries(transport).map(([peer, stats]) => [peer, stats.connected]))));
+      if (links.every((transport) => ids.every((peer) => transport[peer] === undefined || transport[peer].connected) && Object.keys(transport).length === this.cluster.nodes.length - 1)) return;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    throw new Error(`peer links of ${ids.join(', ')} not all up within ${timeoutMs} ms: ${last}`);
+  }
+
   /** Runs the Replicator's bounded load generator on `id` (which must lead). */
   async load(id: string, entries: number, batch: number): Promise<{ ok: boolean; committed: number; lastIndex: number; error?: string }> {
     const response = await fetch(`${this.opsUrl(id)}/debug/raft-load`, {
