@@ -85,24 +85,6 @@ export function measureBatches(
   return summarize(name, batchRecords, recordBytesOnDisk, samples, batches, performance.now() - startMs);
 }
 
-/** The same for a batch that completes asynchronously (a batch sent through a ring to an actor). */
-export async function measureBatchesAsync(
-  name: string, batchRecords: number, recordBytesOnDisk: number, bounds: RunBounds, runBatch: () => Promise<void>,
-): Promise<BatchResult> {
-  for (let warmup = 0; warmup < bounds.warmupBatches; warmup += 1) await runBatch();
-  const allowed = batchesAllowed(bounds, batchRecords * recordBytesOnDisk);
-  const samples = new Float64Array(allowed);
-  const startMs = performance.now();
-  let batches = 0;
-  while (batches < allowed && performance.now() - startMs < bounds.durationMs) {
-    const batchStartMs = performance.now();
-    await runBatch();
-    samples[batches] = performance.now() - batchStartMs;
-    batches += 1;
-  }
-  return summarize(name, batchRecords, recordBytesOnDisk, samples, batches, performance.now() - startMs);
-}
-
 /** The disk's ceiling: one positional write of the whole batch, then one fdatasync. */
 export function rawCeilingRun(dir: string, batchRecords: number, recordBytes: number, bounds: RunBounds): BatchResult {
   const filePath = path.join(dir, `raw-${batchRecords}.bin`);
