@@ -399,15 +399,16 @@ class ReplicatorRole implements ActorRole {
     if (done > 0) this.uncommittedWrites.splice(0, done);
   }
 
+  /** Runs after every cycle, so it reads the core's cheap getters; status() allocates. */
   private watchLeader(node: RaftNode): void {
-    const status = node.status();
     // An election this node started: a new term in which it voted for itself (checked once per
     // cycle, so a one-node cluster that wins at once still counts).
-    if (status.term > this.lastTerm) {
-      if (status.vote === status.id) this.elections += 1;
-      this.lastTerm = status.term;
+    if (node.term > this.lastTerm) {
+      if (node.status().vote === node.id) this.elections += 1;
+      this.lastTerm = node.term;
     }
-    if (status.leader === this.lastLeader) return;
+    if (node.leader === this.lastLeader) return;
+    const status = node.status();
     this.lastLeader = status.leader;
     this.counters.leaderChanges += 1;
     this.context.logger.info({ leader: status.leader, term: status.term, role: status.role }, status.leader === null ? 'no leader known' : `leader is ${status.leader}`);
