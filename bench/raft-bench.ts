@@ -8,7 +8,8 @@
  *     64-record batch), so that the Raft figure can be read as a share of it;
  *   - a failover drill: `kill -9` of the leader, N times, timing kill -> first commit under the new
  *     leader (median, p99, max); the killed node is restarted and caught up before the next round.
- * Options: --kills N (default 20), --json FILE. Bounded: every wait has a deadline.
+ * Options: --kills N (default 20), --json FILE, --log-level L (nodes log at L, and a slow failover
+ * prints their last lines). Bounded: every wait has a deadline.
  *
  * Runs on: the bench process.
  */
@@ -24,6 +25,8 @@ const payloadBytes = 300;
 const killsDefault = 20;
 /** A failover that takes longer than this is a failed round (reported, not hidden). */
 const failoverDeadlineMs = 10_000;
+/** With --log-level, a failover slower than this prints the nodes' last log lines. */
+const slowFailoverMs = 200;
 
 function option(name: string): string | undefined {
   const position = process.argv.indexOf(name);
@@ -74,7 +77,7 @@ function quantile(sorted: readonly number[], q: number): number {
 async function main(): Promise<void> {
   const kills = Number(option('--kills') ?? killsDefault);
   if (!Number.isSafeInteger(kills) || kills < 1 || kills > 200) throw new Error('--kills must be 1..200');
-  const cluster = await createTestCluster({ nodeCount: 3, logLevel: 'warn' });
+  const cluster = await createTestCluster({ nodeCount: 3, logLevel: option('--log-level') ?? 'warn' });
   const nodes = new ClusterNodes(cluster);
   const started = new Date().toISOString();
   try {
@@ -100,6 +103,7 @@ async function main(): Promise<void> {
       const result = await failoverRound(nodes);
       failovers.push(result.ms);
       console.log(`failover ${round}: kill -9 ${result.from} -> first commit on ${result.to} in ${result.ms.toFixed(1)} ms`);
+      if (result.ms > slowFailoverMs && option('--log-level') !== undefined) console.log(nodes.logsTail());
       nodes.start(result.from);
       const view = await nodes.leaderAgreedBy(ids, 20_000);
       await nodes.converged(ids, view.commit, 20_000);
