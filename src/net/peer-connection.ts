@@ -12,7 +12,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from '../logging/logger.js';
-import { createCodec, Unpackr, type Packr } from '../codec/msgpack.js';
+import { createCodec, type Packr, type Unpackr } from '../codec/msgpack.js';
 import { FrameDecoder, encodeFrames } from './frame-decoder.js';
 
 export interface PeerConnectionLimits {
@@ -52,9 +52,10 @@ export class PeerConnection {
     this.logger = logger;
     const codec = createCodec();
     this.packr = codec.packr;
-    // copyBuffers: binary values must not be views into the decoder's buffer, which the next
-    // chunk from the socket overwrites; entry payloads outlive the frame they came in.
-    this.unpackr = new Unpackr({ ...codec.unpackr, copyBuffers: true });
+    // Binary values decode as views into what is unpacked; attach() unpacks a private copy of each
+    // frame (one copy per frame, not one allocation per entry payload), never the decoder's
+    // buffer, which the next chunk from the socket overwrites.
+    this.unpackr = codec.unpackr;
     this.decoder = new FrameDecoder(limits.frameBytesMax);
     socket.setNoDelay(true);
   }
@@ -65,7 +66,7 @@ export class PeerConnection {
       const error = this.decoder.push(chunk, (body) => {
         let message: unknown;
         try {
-          message = this.unpackr.unpack(body);
+          message = this.unpackr.unpack(Buffer.from(body));
         } catch (decodeError) {
           this.close(`undecodable frame body: ${String(decodeError)}`);
           return;
