@@ -1,6 +1,8 @@
 /**
- * A running checksum over every entry a node applies, in order: `hash(n) = crc32(entry n, hash(n-1))`
- * over term, index, type and payload. Two nodes that applied the same entries at the same indexes
+ * A running checksum over every entry a node applies, in order:
+ * `hash(n) = crc32(payload n, mix(hash(n-1), term, index, type))`, where `mix` folds the entry's
+ * numbers into the running value with integer multiplies (one native crc32 call per entry: the
+ * hash runs on every node for every entry, so it is on the hot path). Two nodes that applied the same entries at the same indexes
  * have the same hash at every index; a node that lost, reordered or changed one does not. Tests
  * and drills compare it across nodes (the hash-chain check of DESIGN.md §8), and it is the state
  * of the no-op state machine the Replicator runs until the queue's state machine lands: its
@@ -11,7 +13,6 @@
 import { crc32 } from 'node:zlib';
 import type { RaftEntry } from '../raft/raft-entry.js';
 
-const headerBytes = 17;
 const twoPow32 = 0x1_0000_0000;
 
 export interface HashChainState {
@@ -20,7 +21,6 @@ export interface HashChainState {
 }
 
 export class AppliedHashChain {
-  private readonly header = Buffer.alloc(headerBytes);
   index: number;
   hash: number;
 
@@ -30,13 +30,10 @@ export class AppliedHashChain {
   }
 
   apply(entry: RaftEntry): void {
-    const header = this.header;
-    header.writeUInt32LE(entry.term % twoPow32, 0);
-    header.writeUInt32LE(Math.floor(entry.term / twoPow32), 4);
-    header.writeUInt32LE(entry.index % twoPow32, 8);
-    header.writeUInt32LE(Math.floor(entry.index / twoPow32), 12);
-    header[16] = entry.type;
-    this.hash = crc32(entry.data, crc32(header, this.hash));
+    let seed = this.hash ^ Math.imul(entry.index % twoPow32, 0x9e3779b1);
+    seed = Math.imul(seed ^ (seed >>> 16), 0x85ebca6b) ^ Math.imul(Math.floor(entry.index / twoPow32) + entry.term % twoPow32, 0xc2b2ae35);
+    seed = Math.imul(seed ^ (seed >>> 13), 0x27d4eb2f) ^ Math.imul(Math.floor(entry.term / twoPow32) + entry.type + 1, 0x165667b1);
+    this.hash = crc32(entry.data, (seed ^ (seed >>> 16)) >>> 0);
     this.index = entry.index;
   }
 
