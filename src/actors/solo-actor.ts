@@ -11,11 +11,11 @@ import { createRingBuffer } from '../ring/spsc-ring.js';
 import { RingReceiver, RingSender } from '../ring/ring-channel.js';
 import { createLivenessBuffer, livenessSlotOf } from '../supervisor/liveness.js';
 import { neighboursOf, type ActorName } from '../supervisor/topology.js';
+import { controlRingCapacityBytes } from '../supervisor/supervisor.js';
 import { isActorToControl, isLinkMessage, type ActorToControl, type ControlToActor, type LinkMessage } from './actor-messages.js';
 import type { ActorWorkerData, RingPair } from './actor-worker-data.js';
 
 const actorEntryUrl = new URL('./actor-main.js', import.meta.url);
-const controlRingCapacityBytes = 64 * 1024;
 
 export interface SoloActor {
   readonly worker: Worker;

@@ -46,7 +46,7 @@ interface ControlEnds {
  * Control rings carry a few small messages per second (ping, status, stop); they do not need the
  * configured data-ring capacity.
  */
-const controlRingCapacityBytes = 64 * 1024;
+export const controlRingCapacityBytes = 64 * 1024;
 
 /** Bound on how long /status waits for an actor's figures. */
 const statusReplyTimeoutMs = 500;
