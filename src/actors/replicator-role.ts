@@ -256,7 +256,6 @@ class ReplicatorRole implements ActorRole {
     if (node === undefined) return;
     this.load?.proposeDue((entries) => node.propose(entries));
     for (let cycles = 0; cycles < readyCyclesPerTurnMax && node.hasReady(); cycles += 1) this.handleReady(node, node.ready());
-    this.transport?.flushAll();
     this.watchLeader(node);
     if (node.hasReady() || (this.load?.active ?? false)) this.schedule();
   }

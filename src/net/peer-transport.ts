@@ -87,11 +87,6 @@ export class PeerTransport {
     return connection !== undefined && connection.send(message);
   }
 
-  /** Writes every queued batch now (at the end of a Raft ready cycle, say). */
-  flushAll(): void {
-    for (const slot of this.slots.values()) slot.connection?.flush();
-  }
-
   /** Closes the connection to `peer` (it sent something no peer should); a dialer reconnects. */
   closeConnection(peer: string, reason: string): void {
     this.slots.get(peer)?.connection?.close(reason);
