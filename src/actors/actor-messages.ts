@@ -32,10 +32,6 @@ export type ActorToControl =
  */
 export type FatalExit = 'refusedToStart' | 'actorFailed';
 
-export type LinkProbe =
-  | { readonly type: 'ping'; readonly seq: number }
-  | { readonly type: 'pong'; readonly seq: number };
-
 /** Any message on a link: a probe, or a role message that the runtime passes to the role. */
 export interface LinkMessage {
   readonly type: string;

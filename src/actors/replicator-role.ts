@@ -121,7 +121,7 @@ class ReplicatorRole implements ActorRole {
     this.lastTerm = this.persisted.term;
     this.walLastIndex = recovered.lastIndex;
     this.snapshotIndex = snapshot?.index ?? 0;
-    if (snapshot !== null) this.chain = new AppliedHashChain(AppliedHashChain.decode(snapshot.data) ?? { index: snapshot.index, hash: 0 });
+    if (snapshot !== null) this.chain = AppliedHashChain.fromSnapshot(snapshot);
     this.node = new RaftNode({
       id: self.id,
       voters: config.nodes.map((node) => node.id),
@@ -266,7 +266,7 @@ class ReplicatorRole implements ActorRole {
     const undelivered: string[] = [];
     for (const message of ready.messages) if (!this.sendToPeer(message) && message.type === 'snapshot') undelivered.push(message.to);
     if (ready.snapshot !== null) {
-      this.chain = new AppliedHashChain(AppliedHashChain.decode(ready.snapshot.data) ?? { index: ready.snapshot.index, hash: 0 });
+      this.chain = AppliedHashChain.fromSnapshot(ready.snapshot);
       this.snapshotIndex = ready.snapshot.index;
       this.appliedBytesSinceSnapshot = 0;
       this.counters.snapshotsInstalled += 1;
@@ -436,17 +436,18 @@ class ReplicatorRole implements ActorRole {
     const node = this.node;
     if (node === undefined) return { role: 'replicator', started: false };
     const raft = node.status();
+    const transport = this.transport?.stats() ?? {};
     return {
       role: 'replicator', started: true, raft: { ...raft, peers: raft.peers.map((peer) => ({ ...peer, lag: raft.lastIndex - peer.match })) },
       applied: { index: this.chain.index, hash: this.chain.hash }, snapshotIndex: this.snapshotIndex, writesWaitingForWal: this.tracker.size,
-      diskFull: this.diskFull, transport: this.transport?.stats() ?? {}, ...this.counters,
-      metrics: this.metricsReport(raft.term, raft.commit, raft.role === 'leader'),
+      diskFull: this.diskFull, transport, ...this.counters,
+      metrics: this.metricsReport(raft.term, raft.commit, raft.role === 'leader', transport),
     };
   }
 
-  private metricsReport(term: number, commitIndex: number, isLeader: boolean): RaftMetricsReport {
+  private metricsReport(term: number, commitIndex: number, isLeader: boolean, transport: ReturnType<PeerTransport['stats']>): RaftMetricsReport {
     const peerReconnects: Record<string, number> = {};
-    for (const [peer, stats] of Object.entries(this.transport?.stats() ?? {})) peerReconnects[peer] = stats.reconnects;
+    for (const [peer, stats] of Object.entries(transport)) peerReconnects[peer] = stats.reconnects;
     return {
       term, commitIndex, appliedIndex: this.chain.index, isLeader, elections: this.elections, leaderChanges: this.counters.leaderChanges,
       commitLatencyMs: this.commitLatencyMs.snapshot(), appendBatchEntries: this.appendBatchEntries.snapshot(), peerReconnects,

@@ -151,7 +151,7 @@ class WalWriterRole implements ActorRole {
     if (wal.lastIndex === wal.durableLastIndex) return;
     const before = wal.durableLastIndex;
     const outcome = wal.flush();
-    if (!this.check(outcome, { type: 'append', entries: [] })) return;
+    if (!this.check(outcome, { type: 'append' })) return;
     const committed = outcome.value - before;
     this.counters.groupCommits += 1;
     this.counters.entriesCommitted += committed;
@@ -160,7 +160,7 @@ class WalWriterRole implements ActorRole {
   }
 
   /** True on success. A fatal engine error ends the node; others go back to the Replicator. */
-  private check<T>(outcome: WalOutcome<T>, request: ToWal): outcome is { ok: true; value: T } {
+  private check<T>(outcome: WalOutcome<T>, request: { readonly type: ToWal['type']; readonly requestId?: number }): outcome is { ok: true; value: T } {
     if (outcome.ok) return true;
     const error: FalconError = outcome.error;
     if (this.wal?.failed !== null && this.wal?.failed !== undefined) {
@@ -169,7 +169,7 @@ class WalWriterRole implements ActorRole {
       return false;
     }
     if (error.code === 'DISK_FULL') this.counters.diskFullErrors += 1;
-    const requestId = 'requestId' in request ? request.requestId : undefined;
+    const requestId = request.requestId;
     this.reply({ type: 'walError', request: request.type, ...(requestId === undefined ? {} : { requestId }), error });
     return false;
   }

@@ -44,8 +44,3 @@ export interface Ready {
   /** Confirmed linearizable reads. */
   readonly readStates: readonly ReadState[];
 }
-
-/** True when the Ready holds something to write (and so something to report durable). */
-export function readyHasWrite(ready: Ready): boolean {
-  return ready.snapshot !== null || ready.entries.length > 0 || ready.hardState !== null;
-}

@@ -12,6 +12,7 @@
  */
 import { crc32 } from 'node:zlib';
 import type { RaftEntry } from '../raft/raft-entry.js';
+import { assert } from '../errors.js';
 
 const twoPow32 = 0x1_0000_0000;
 
@@ -44,6 +45,14 @@ export class AppliedHashChain {
     bytes.writeUInt32LE(Math.floor(this.index / twoPow32), 4);
     bytes.writeUInt32LE(this.hash >>> 0, 8);
     return bytes;
+  }
+
+  /** The chain as a snapshot left it. A body that is not one this module wrote is a bug: stop. */
+  static fromSnapshot(snapshot: { readonly index: number; readonly data: Uint8Array }): AppliedHashChain {
+    const state = AppliedHashChain.decode(snapshot.data);
+    assert(state !== undefined && state.index === snapshot.index,
+      `snapshot at ${snapshot.index} holds no hash chain state (${snapshot.data.byteLength} bytes)`);
+    return new AppliedHashChain(state);
   }
 
   static decode(bytes: Uint8Array): HashChainState | undefined {

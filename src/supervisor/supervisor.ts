@@ -184,7 +184,7 @@ export class Supervisor {
   async readinessWithLeader(): Promise<{ ready: boolean; waitingFor: string[]; leader: string | null }> {
     const readiness = this.readiness();
     if (!readiness.ready) return { ...readiness, leader: null };
-    const status = await this.askStatus('replicator');
+    const status = await this.actorStatus('replicator');
     const raft = (status?.['role'] as { raft?: { leader?: string | null } } | undefined)?.raft;
     const leader = raft?.leader ?? null;
     return leader === null ? { ready: false, waitingFor: ['a known Raft leader'], leader } : { ready: true, waitingFor: [], leader };
@@ -198,7 +198,7 @@ export class Supervisor {
   async actorStatuses(): Promise<Record<string, unknown>> {
     const entries = await Promise.all([...this.handles.values()].map(async (handle) => {
       const base = { state: handle.state, incarnation: handle.incarnation, restarts: handle.restarts, lastFailure: handle.lastFailure ?? null };
-      const reported = handle.state === 'ready' ? await this.askStatus(handle.actor) : undefined;
+      const reported = await this.actorStatus(handle.actor);
       return [handle.actor, { ...base, reported: reported ?? null }] as const;
     }));
     return Object.fromEntries(entries);
@@ -207,10 +207,6 @@ export class Supervisor {
   /** One actor's reported figures (undefined when it is not ready or does not answer in time). */
   actorStatus(actor: ActorName): Promise<Readonly<Record<string, unknown>> | undefined> {
     if (this.handles.get(actor)?.state !== 'ready') return Promise.resolve(undefined);
-    return this.askStatus(actor);
-  }
-
-  private askStatus(actor: ActorName): Promise<Readonly<Record<string, unknown>> | undefined> {
     return this.ask(actor, (seq) => ({ type: 'status', seq }), statusReplyTimeoutMs);
   }
 

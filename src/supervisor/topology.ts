@@ -41,7 +41,3 @@ export function neighboursOf(actor: ActorName): ActorName[] {
   }
   return neighbours;
 }
-
-export function isActorName(value: string): value is ActorName {
-  return (actorNames as readonly string[]).includes(value);
-}

@@ -84,5 +84,13 @@ describe('applied hash chain', () => {
     chain.apply(entry(2 ** 33, 7));
     expect(AppliedHashChain.decode(chain.encode())).to.deep.equal({ index: 2 ** 33, hash: chain.hash });
     expect(AppliedHashChain.decode(new Uint8Array(3))).to.equal(undefined);
+    expect(AppliedHashChain.fromSnapshot({ index: 2 ** 33, data: chain.encode() }).hash).to.equal(chain.hash);
+  });
+
+  it('stops on a snapshot body that is not its own state at the snapshot index', () => {
+    const chain = new AppliedHashChain();
+    chain.apply(entry(5, 1));
+    expect(() => AppliedHashChain.fromSnapshot({ index: 6, data: chain.encode() })).to.throw(/snapshot at 6 holds no hash chain state/);
+    expect(() => AppliedHashChain.fromSnapshot({ index: 5, data: new Uint8Array(4) })).to.throw(/4 bytes/);
   });
 });
