@@ -14,12 +14,12 @@
  * Runs on: WAL writer thread.
  */
 import { join } from 'node:path';
-import { FalconFailure, assert, type FalconError } from '../errors.js';
+import { FalconFailure, assert } from '../errors.js';
 import { WriteAheadLog } from '../wal/wal.js';
-import type { WalOutcome } from '../wal/wal-outcome.js';
 import type { ActorContext, ActorRole } from './actor-context.js';
 import type { LinkMessage } from './actor-messages.js';
-import { isToWal, type FromWal, type ToWal } from './wal-protocol.js';
+import { WalService } from './wal-service.js';
+import { isToWal, type FromWal } from './wal-protocol.js';
 
 /** Replies waiting for room on the ring to the Replicator; more is a stuck Replicator (a bug). */
 const outboxMessagesMax = 65_536;
@@ -34,10 +34,10 @@ class WalWriterRole implements ActorRole {
   private readonly context: ActorContext;
   private readonly dir: string;
   private wal: WriteAheadLog | undefined;
+  private service: WalService | undefined;
   private readonly outbox: FromWal[] = [];
   private outboxDraining = false;
   private stopped = false;
-  private readonly counters = { groupCommits: 0, entriesCommitted: 0, largestGroupEntries: 0, diskFullErrors: 0 };
 
   constructor(context: ActorContext) {
     this.context = context;
@@ -54,6 +54,10 @@ class WalWriterRole implements ActorRole {
         repairCorruption: settings.repairCorruption,
       });
       this.wal = wal;
+      this.service = new WalService(wal, (message) => this.reply(message), (error) => {
+        this.stopped = true;
+        this.context.fail(error, 'actorFailed');
+      });
       const { logger } = this.context;
       if (recovered.tornTail !== null) logger.warn({ tornTail: recovered.tornTail }, 'WAL recovery truncated a torn tail (normal after a crash)');
       if (recovered.corruption !== null) logger.error({ corruption: recovered.corruption }, 'WAL corruption repaired by truncation; this node must catch up before it votes or leads');
@@ -73,105 +77,13 @@ class WalWriterRole implements ActorRole {
       this.context.logger.error({ type: message.type }, 'unknown message on the WAL ring; dropped');
       return;
     }
-    const wal = this.wal;
-    if (wal === undefined || this.stopped) return;
-    this.handle(wal, message);
-  }
-
-  private handle(wal: WriteAheadLog, message: ToWal): void {
-    switch (message.type) {
-      case 'append':
-        this.check(wal.append(message.entries), message);
-        return;
-      case 'appendRecords': {
-        const records = message.records;
-        this.check(wal.appendEncoded(Buffer.from(records.buffer, records.byteOffset, records.byteLength)), message);
-        return;
-      }
-      case 'truncate': {
-        // Whatever is staged goes to disk (and is reported) before the truncation, so that every
-        // `durable` the Replicator receives is about entries it sent before that truncation.
-        this.groupCommit(wal);
-        const outcome = wal.truncateFrom(message.fromIndex);
-        if (this.check(outcome, message)) this.reply({ type: 'truncated', lastIndex: outcome.value, lastTerm: wal.lastTerm });
-        return;
-      }
-      case 'saveHardState': {
-        // Entries staged before the hard state go to disk first: a hard state must never be
-        // durable without the entries before it (its commit index would point past the log).
-        this.groupCommit(wal);
-        const outcome = wal.saveHardState(message.state);
-        if (this.check(outcome, message)) this.reply({ type: 'hardStateSaved', state: outcome.value });
-        return;
-      }
-      case 'read': {
-        const outcome = wal.read(message.fromIndex, message.toIndex, message.maxBytes);
-        if (this.check(outcome, message)) this.reply({ type: 'entries', requestId: message.requestId, entries: outcome.value });
-        return;
-      }
-      case 'saveSnapshot': {
-        this.groupCommit(wal);
-        const outcome = wal.saveSnapshot(message.snapshot);
-        if (this.check(outcome, message)) this.reply({ type: 'snapshotSaved', snapshot: outcome.value });
-        return;
-      }
-      case 'loadSnapshot': {
-        const outcome = wal.loadLatestSnapshot();
-        if (this.check(outcome, message)) this.reply({ type: 'snapshotLoaded', requestId: message.requestId, snapshot: outcome.value });
-        return;
-      }
-      case 'compact': {
-        this.groupCommit(wal);
-        const outcome = wal.compact(message.uptoIndex);
-        if (this.check(outcome, message)) this.reply({ type: 'compacted', firstIndex: wal.firstIndex, segmentsRemoved: outcome.value });
-        return;
-      }
-      case 'describe': {
-        this.groupCommit(wal);
-        this.reply({
-          type: 'walRecovered', firstIndex: wal.firstIndex, lastIndex: wal.lastIndex, lastTerm: wal.lastTerm,
-          hardState: wal.hardState, snapshot: wal.snapshot, needsCatchUp: wal.needsCatchUp,
-        });
-        return;
-      }
-      case 'clearNeedsCatchUp': {
-        const outcome = wal.clearNeedsCatchUp();
-        if (this.check(outcome, message)) this.reply({ type: 'needsCatchUpCleared' });
-        return;
-      }
-    }
+    if (this.stopped) return;
+    this.service?.handle(message);
   }
 
   /** Group commit: everything staged by this drain, one write + one fdatasync, then `durable`. */
   afterDrain(): void {
-    if (this.wal !== undefined && !this.stopped) this.groupCommit(this.wal);
-  }
-
-  private groupCommit(wal: WriteAheadLog): void {
-    if (wal.lastIndex === wal.durableLastIndex) return;
-    const before = wal.durableLastIndex;
-    const outcome = wal.flush();
-    if (!this.check(outcome, { type: 'append' })) return;
-    const committed = outcome.value - before;
-    this.counters.groupCommits += 1;
-    this.counters.entriesCommitted += committed;
-    this.counters.largestGroupEntries = Math.max(this.counters.largestGroupEntries, committed);
-    this.reply({ type: 'durable', lastIndex: outcome.value, lastTerm: wal.lastTerm });
-  }
-
-  /** True on success. A fatal engine error ends the node; others go back to the Replicator. */
-  private check<T>(outcome: WalOutcome<T>, request: { readonly type: ToWal['type']; readonly requestId?: number }): outcome is { ok: true; value: T } {
-    if (outcome.ok) return true;
-    const error: FalconError = outcome.error;
-    if (this.wal?.failed !== null && this.wal?.failed !== undefined) {
-      this.stopped = true;
-      this.context.fail(error, 'actorFailed');
-      return false;
-    }
-    if (error.code === 'DISK_FULL') this.counters.diskFullErrors += 1;
-    const requestId = request.requestId;
-    this.reply({ type: 'walError', request: request.type, ...(requestId === undefined ? {} : { requestId }), error });
-    return false;
+    if (!this.stopped) this.service?.afterDrain();
   }
 
   private reply(message: FromWal): void {
@@ -195,7 +107,7 @@ class WalWriterRole implements ActorRole {
   }
 
   stop(): Promise<void> {
-    if (this.wal !== undefined && !this.stopped) this.groupCommit(this.wal);
+    if (!this.stopped) this.service?.afterDrain();
     this.stopped = true;
     this.wal?.close();
     return Promise.resolve();
@@ -208,7 +120,7 @@ class WalWriterRole implements ActorRole {
       role: 'walWriter', dir: this.dir, open: true,
       firstIndex: wal.firstIndex, lastIndex: wal.lastIndex, durableLastIndex: wal.durableLastIndex,
       snapshotIndex: wal.snapshot?.index ?? 0, needsCatchUp: wal.needsCatchUp, failed: wal.failed?.message ?? null,
-      outbox: this.outbox.length, ...this.counters,
+      outbox: this.outbox.length, ...this.service?.counters,
     };
   }
 }

@@ -4,9 +4,11 @@
  * core must be able to read every entry above its applied index at once; see log-storage.ts).
  * Memory at start is therefore bounded by raft.snapshotEveryEntries/Bytes of the cluster file.
  *
- * Runs on: Replicator thread.
+ * Callbacks, not a promise: the simulator runs it too, inside one synchronous event loop.
+ *
+ * Runs on: Replicator thread, or the simulator.
  */
-import { FalconFailure, falconError } from '../errors.js';
+import { falconError, type FalconError } from '../errors.js';
 import type { RaftEntry } from '../raft/raft-entry.js';
 import type { RaftSnapshot } from '../raft/raft-messages.js';
 import type { FromWal, ToWal, WalRecoveredMessage } from '../actors/wal-protocol.js';
@@ -18,26 +20,34 @@ export interface StartupState {
 }
 
 export class ReplicatorStartup {
-  readonly done: Promise<StartupState>;
   private readonly send: (message: ToWal) => void;
   private readonly readBytesMax: number;
   private recovered: WalRecoveredMessage | undefined;
   private snapshot: RaftSnapshot | null = null;
   private readonly entries: RaftEntry[] = [];
   private resolve: ((state: StartupState) => void) | undefined;
-  private reject: ((error: Error) => void) | undefined;
+  private reject: ((error: FalconError) => void) | undefined;
 
   /** Distinguishes this start's reads from replies still in the ring for an earlier incarnation. */
   private readonly requestId: number;
 
-  constructor(send: (message: ToWal) => void, readBytesMax: number, incarnation: number) {
+  /** `done` is called once with what was loaded, or `failed` once with why not (never both). */
+  constructor(send: (message: ToWal) => void, readBytesMax: number, incarnation: number,
+    done: (state: StartupState) => void, failed: (error: FalconError) => void) {
     this.send = send;
     this.readBytesMax = readBytesMax;
     this.requestId = -incarnation;
-    this.done = new Promise((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
+    this.resolve = done;
+    this.reject = failed;
+  }
+
+  private finish(state: StartupState | FalconError): void {
+    const resolve = this.resolve;
+    const reject = this.reject;
+    this.resolve = undefined;
+    this.reject = undefined;
+    if ('code' in state) reject?.(state);
+    else resolve?.(state);
   }
 
   /** Asks the WAL what is durable; the answer starts the conversation. */
@@ -61,14 +71,14 @@ export class ReplicatorStartup {
       case 'entries':
         if (message.requestId !== this.requestId) return;
         if (message.entries.length === 0) {
-          this.reject?.(new Error(`the WAL returned no entries while ${this.recovered?.lastIndex ?? '?'} is its last index`));
+          this.finish(falconError('IO_ERROR', `the WAL returned no entries while ${this.recovered?.lastIndex ?? '?'} is its last index`));
           return;
         }
         this.entries.push(...message.entries);
         this.readNext();
         return;
       case 'walError':
-        this.reject?.(new FalconFailure(falconError(message.error.code, `WAL ${message.request} at start-up: ${message.error.message}`)));
+        this.finish(falconError(message.error.code, `WAL ${message.request} at start-up: ${message.error.message}`));
         return;
       default:
         return;
@@ -81,7 +91,7 @@ export class ReplicatorStartup {
     if (recovered === undefined) return;
     const next = (this.entries[this.entries.length - 1]?.index ?? this.snapshot?.index ?? recovered.firstIndex - 1) + 1;
     if (next > recovered.lastIndex) {
-      this.resolve?.({ recovered, snapshot: this.snapshot, entries: this.entries });
+      this.finish({ recovered, snapshot: this.snapshot, entries: this.entries });
       return;
     }
     this.send({ type: 'read', requestId: this.requestId, fromIndex: next, toIndex: recovered.lastIndex, maxBytes: this.readBytesMax });

@@ -68,7 +68,7 @@ describe('applied hash chain', () => {
     const history = [entry(1, 1), entry(2, 1), entry(3, 2)];
     const hashOf = (entries: RaftEntry[]): number => {
       const chain = new AppliedHashChain();
-      for (const applied of entries) chain.apply(applied);
+      for (const applied of entries) chain.applyOne(applied);
       return chain.hash;
     };
     const reference = hashOf(history);
@@ -81,7 +81,7 @@ describe('applied hash chain', () => {
 
   it('round-trips its state through a snapshot body', () => {
     const chain = new AppliedHashChain();
-    chain.apply(entry(2 ** 33, 7));
+    chain.applyOne(entry(2 ** 33, 7));
     expect(AppliedHashChain.decode(chain.encode())).to.deep.equal({ index: 2 ** 33, hash: chain.hash });
     expect(AppliedHashChain.decode(new Uint8Array(3))).to.equal(undefined);
     expect(AppliedHashChain.fromSnapshot({ index: 2 ** 33, data: chain.encode() }).hash).to.equal(chain.hash);
@@ -89,7 +89,7 @@ describe('applied hash chain', () => {
 
   it('stops on a snapshot body that is not its own state at the snapshot index', () => {
     const chain = new AppliedHashChain();
-    chain.apply(entry(5, 1));
+    chain.applyOne(entry(5, 1));
     expect(() => AppliedHashChain.fromSnapshot({ index: 6, data: chain.encode() })).to.throw(/snapshot at 6 holds no hash chain state/);
     expect(() => AppliedHashChain.fromSnapshot({ index: 5, data: new Uint8Array(4) })).to.throw(/4 bytes/);
   });

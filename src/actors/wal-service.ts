@@ -1,0 +1,139 @@
+/**
+ * The WAL writer's request handling, over the WAL engine: one `ToWal` request in, its replies out,
+ * and the group commit after each drain. The WAL writer actor (wal-writer-role.ts) feeds it from
+ * its ring; the simulator (test/sim) feeds it from a simulated ring over the in-memory file
+ * system, so both run the same ordering of writes, syncs and replies.
+ *
+ * Ordering rules: requests are handled in arrival order; appends are staged and made durable by
+ * one write + one fdatasync at the end of each drain (`afterDrain`), or earlier when a request
+ * that must see them durable comes behind them (truncate, hard state, snapshot, compaction,
+ * describe): whatever is staged goes to disk and is reported before it. `durable` is sent only
+ * after the fdatasync returned.
+ *
+ * Failure rules (docs/wal-format.md): an I/O error or a failed fsync puts the engine in its failed
+ * state: `onFatal` is called once and nothing more is handled or reported; any other operating
+ * error (a full disk) is answered with `walError` and the service goes on.
+ *
+ * Runs on: WAL writer thread, or the simulator.
+ */
+import type { FalconError } from '../errors.js';
+import type { WriteAheadLog } from '../wal/wal.js';
+import type { WalOutcome } from '../wal/wal-outcome.js';
+import type { FromWal, ToWal } from './wal-protocol.js';
+
+export class WalService {
+  private readonly wal: WriteAheadLog;
+  private readonly reply: (message: FromWal) => void;
+  private readonly onFatal: (error: FalconError) => void;
+  private stopped = false;
+  readonly counters = { groupCommits: 0, entriesCommitted: 0, largestGroupEntries: 0, diskFullErrors: 0 };
+
+  constructor(wal: WriteAheadLog, reply: (message: FromWal) => void, onFatal: (error: FalconError) => void) {
+    this.wal = wal;
+    this.reply = reply;
+    this.onFatal = onFatal;
+  }
+
+  get failed(): boolean {
+    return this.stopped;
+  }
+
+  handle(message: ToWal): void {
+    if (this.stopped) return;
+    const wal = this.wal;
+    switch (message.type) {
+      case 'append':
+        this.check(wal.append(message.entries), message);
+        return;
+      case 'appendRecords': {
+        const records = message.records;
+        this.check(wal.appendEncoded(Buffer.from(records.buffer, records.byteOffset, records.byteLength)), message);
+        return;
+      }
+      case 'truncate': {
+        // Whatever is staged goes to disk (and is reported) before the truncation, so that every
+        // `durable` the Replicator receives is about entries it sent before that truncation.
+        this.groupCommit();
+        const outcome = wal.truncateFrom(message.fromIndex);
+        if (this.check(outcome, message)) this.reply({ type: 'truncated', lastIndex: outcome.value, lastTerm: wal.lastTerm });
+        return;
+      }
+      case 'saveHardState': {
+        // Entries staged before the hard state go to disk first: a hard state must never be
+        // durable without the entries before it (its commit index would point past the log).
+        this.groupCommit();
+        const outcome = wal.saveHardState(message.state);
+        if (this.check(outcome, message)) this.reply({ type: 'hardStateSaved', state: outcome.value });
+        return;
+      }
+      case 'read': {
+        const outcome = wal.read(message.fromIndex, message.toIndex, message.maxBytes);
+        if (this.check(outcome, message)) this.reply({ type: 'entries', requestId: message.requestId, entries: outcome.value });
+        return;
+      }
+      case 'saveSnapshot': {
+        this.groupCommit();
+        const outcome = wal.saveSnapshot(message.snapshot);
+        if (this.check(outcome, message)) this.reply({ type: 'snapshotSaved', snapshot: outcome.value });
+        return;
+      }
+      case 'loadSnapshot': {
+        const outcome = wal.loadLatestSnapshot();
+        if (this.check(outcome, message)) this.reply({ type: 'snapshotLoaded', requestId: message.requestId, snapshot: outcome.value });
+        return;
+      }
+      case 'compact': {
+        this.groupCommit();
+        const outcome = wal.compact(message.uptoIndex);
+        if (this.check(outcome, message)) this.reply({ type: 'compacted', firstIndex: wal.firstIndex, segmentsRemoved: outcome.value });
+        return;
+      }
+      case 'describe': {
+        this.groupCommit();
+        this.reply({
+          type: 'walRecovered', firstIndex: wal.firstIndex, lastIndex: wal.lastIndex, lastTerm: wal.lastTerm,
+          hardState: wal.hardState, snapshot: wal.snapshot, needsCatchUp: wal.needsCatchUp,
+        });
+        return;
+      }
+      case 'clearNeedsCatchUp': {
+        const outcome = wal.clearNeedsCatchUp();
+        if (this.check(outcome, message)) this.reply({ type: 'needsCatchUpCleared' });
+        return;
+      }
+    }
+  }
+
+  /** Group commit: everything staged by this drain, one write + one fdatasync, then `durable`. */
+  afterDrain(): void {
+    if (!this.stopped) this.groupCommit();
+  }
+
+  private groupCommit(): void {
+    const wal = this.wal;
+    if (wal.lastIndex === wal.durableLastIndex) return;
+    const before = wal.durableLastIndex;
+    const outcome = wal.flush();
+    if (!this.check(outcome, { type: 'append' })) return;
+    const committed = outcome.value - before;
+    this.counters.groupCommits += 1;
+    this.counters.entriesCommitted += committed;
+    this.counters.largestGroupEntries = Math.max(this.counters.largestGroupEntries, committed);
+    this.reply({ type: 'durable', lastIndex: outcome.value, lastTerm: wal.lastTerm });
+  }
+
+  /** True on success. A fatal engine error ends the node; others go back to the Replicator. */
+  private check<T>(outcome: WalOutcome<T>, request: { readonly type: ToWal['type']; readonly requestId?: number }): outcome is { ok: true; value: T } {
+    if (outcome.ok) return true;
+    const error: FalconError = outcome.error;
+    if (this.wal.failed !== null) {
+      this.stopped = true;
+      this.onFatal(error);
+      return false;
+    }
+    if (error.code === 'DISK_FULL') this.counters.diskFullErrors += 1;
+    const requestId = request.requestId;
+    this.reply({ type: 'walError', request: request.type, ...(requestId === undefined ? {} : { requestId }), error });
+    return false;
+  }
+}

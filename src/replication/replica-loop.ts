@@ -1,0 +1,475 @@
+/**
+ * The replica loop: drives the pure Raft core (src/raft) over four interfaces — the WAL (a link
+ * that carries `ToWal` requests and brings `FromWal` replies), the peers, the state machine
+ * (state-machine.ts) and a scheduler. The Replicator actor plugs in its rings, sockets and timers;
+ * the simulator (test/sim) plugs in its simulated network and clock and the real WAL engine over
+ * the in-memory file system. Both therefore run this code: the order of writes, durability,
+ * snapshots and truncations under test is the production order.
+ *
+ * Start: ask the WAL what is durable, load the snapshot and every entry after it (startup.ts),
+ * restore the state machine from the snapshot, build the core. Then, for every input (a tick, a
+ * peer message, a WAL reply, a proposal), one Ready cycle on the next turn of the scheduler:
+ *   1. the write goes to the WAL (snapshot, then truncate if needed, then pre-encoded records,
+ *      then the hard state when term or vote changed) and is tracked until the WAL says it is
+ *      durable (durability-tracker.ts);
+ *   2. messages that may leave now go to the peers (in parallel with our own fsync);
+ *   3. a snapshot from the leader is restored into the state machine, committed entries applied;
+ *   4. `advance`; when the WAL reports a write durable: the log view is updated, the core told,
+ *      and the messages that waited for it (votes, append acks) leave.
+ * The hard state is persisted when term or vote change, not for every new commit index: commit is
+ * not needed for safety (a restarted node learns it from the leader), and persisting it for every
+ * batch would add a file rename and two fsyncs to every commit.
+ *
+ * Local snapshots are taken every `snapshotEveryEntries` applied entries or `snapshotEveryBytes`
+ * applied payload bytes; once one is durable the WAL compacts below it (never at or above the
+ * state machine's compaction floor).
+ *
+ * Invariants: the WAL link never drops or reorders (the caller guarantees it); at most one local
+ * snapshot is being saved; the state machine's applied index equals the core's after every cycle.
+ *
+ * Runs on: Replicator thread, or the simulator.
+ */
+import { assert, falconError, isFalconError, type FalconError } from '../errors.js';
+import { parseRaftMessage } from '../raft/message-validation.js';
+import type { ProposalEntry, RaftEntry } from '../raft/raft-entry.js';
+import type { HardState, RaftMessage, RaftSnapshot } from '../raft/raft-messages.js';
+import { RaftNode, type ProposeOutcome, type RequestOutcome } from '../raft/raft-node.js';
+import type { RaftSettings } from '../raft/raft-config.js';
+import type { SeededRandom } from '../raft/random.js';
+import type { Ready } from '../raft/ready.js';
+import { encodeRecords, recordBytesFor } from '../wal/wal-record.js';
+import type { FromWal, ToWal, WalRecoveredMessage } from '../actors/wal-protocol.js';
+import { DurabilityTracker } from './durability-tracker.js';
+import { ReplicatorLogStorage } from './replicator-log-storage.js';
+import { ReplicatorStartup, type StartupState } from './replicator-startup.js';
+import { readWholeSnapshot, restoreWhole, type StateMachine } from './state-machine.js';
+
+/** Ready cycles per scheduler turn before yielding to sockets and timers. */
+const readyCyclesPerTurnMax = 64;
+/** Writes waiting for the WAL; the core bounds its own writes in flight the same way. */
+const writesInFlightMax = 65_536;
+
+/** The peers as the loop sees them. */
+export interface PeerLink {
+  /** Queues `message` for its peer; false when it was dropped (no connection, queue full). */
+  send(message: RaftMessage): boolean;
+  /** Closes the connection to `peer` (it sent something malformed). */
+  closeConnection(peer: string, reason: string): void;
+}
+
+/** What the loop needs from its host besides the WAL and the peers. */
+export interface ReplicaHost {
+  /** Sends a request to the WAL: in order, never dropped. */
+  toWal(message: ToWal): void;
+  /** Runs `cycle` soon, after the current turn (setImmediate, or a simulator event). */
+  schedule(cycle: () => void): void;
+  /** Milliseconds on a monotonic clock, for latency figures only (never for decisions). */
+  nowMs(): number;
+  /** An unrecoverable failure: the node must stop. */
+  fail(error: FalconError): void;
+  /** Something an operator should know that the loop survives. */
+  warn(fields: Readonly<Record<string, unknown>>, message: string): void;
+}
+
+/** Optional observers: figures for metrics, and the simulator's checks. */
+export interface ReplicaObserver {
+  /** A Ready is about to be processed (the simulator checks log matching here). */
+  onReady?(node: RaftNode, ready: Ready): void;
+  /** Entries were applied to the state machine, with their results. */
+  onApplied?(entries: readonly RaftEntry[], results: readonly unknown[]): void;
+  /** A snapshot from the leader replaced the state machine's state. */
+  onSnapshotRestored?(snapshot: RaftSnapshot): void;
+  /** A write of `entries` entries went to the WAL; `uncommittedFromIndex..lastIndex` now waits for commit. */
+  onWalWrite?(entries: number, lastIndex: number): void;
+  /** The commit index applied so far (after each cycle that applied something). */
+  onCommitted?(appliedIndex: number): void;
+}
+
+export interface ReplicaLoopOptions {
+  readonly id: string;
+  readonly voters: readonly string[];
+  readonly raft: Partial<RaftSettings>;
+  readonly random: SeededRandom;
+  readonly stateMachine: StateMachine<unknown>;
+  readonly host: ReplicaHost;
+  readonly peers: PeerLink;
+  /** Durable entries kept in memory behind the applied index (the WAL's tail cache size). */
+  readonly entriesBehindAppliedMax: number;
+  /** Bytes of records per WAL request and per WAL read answer (bounded by the ring's message bound). */
+  readonly walRequestBytesMax: number;
+  readonly snapshotEveryEntries: number;
+  readonly snapshotEveryBytes: number;
+  /** Distinguishes this start's WAL reads from replies still in flight for an earlier one. */
+  readonly incarnation: number;
+  readonly observer?: ReplicaObserver;
+}
+
+export class ReplicaLoop {
+  private readonly options: ReplicaLoopOptions;
+  private readonly host: ReplicaHost;
+  private readonly machine: StateMachine<unknown>;
+  private readonly startup: ReplicatorStartup;
+  private readonly tracker = new DurabilityTracker(writesInFlightMax);
+  private readonly snapshotPurposes: Array<'ready' | 'taken'> = [];
+  private core: RaftNode | undefined;
+  private storage: ReplicatorLogStorage | undefined;
+  private takenSnapshot: RaftSnapshot | undefined;
+  private persisted: HardState = { term: 0, vote: null, commit: 0 };
+  private walLastIndex = 0;
+  private snapshotIndexValue = 0;
+  private appliedBytesSinceSnapshot = 0;
+  private cycleScheduled = false;
+  private readRequestId = 0;
+  private catchUpReadInFlight = false;
+  private stoppedBy: FalconError | null = null;
+  private readonly onStarted: (recovered: WalRecoveredMessage) => void;
+  readonly counters = { readyCycles: 0, walWrites: 0, peerMessagesIn: 0, peerMessagesDropped: 0, badPeerMessages: 0, snapshotsInstalled: 0, snapshotsTaken: 0 };
+
+  constructor(options: ReplicaLoopOptions, onStarted: (recovered: WalRecoveredMessage) => void = () => undefined) {
+    this.options = options;
+    this.host = options.host;
+    this.machine = options.stateMachine;
+    this.onStarted = onStarted;
+    this.startup = new ReplicatorStartup((message) => this.host.toWal(message), options.walRequestBytesMax, options.incarnation,
+      (state) => this.begin(state), (error) => this.stop(error));
+  }
+
+  /** Starts the conversation with the WAL; the core exists once it answered (`started`). */
+  start(): void {
+    this.startup.begin();
+  }
+
+  get started(): boolean {
+    return this.core !== undefined;
+  }
+
+  /** The core, for status and tests; undefined until started. */
+  get node(): RaftNode | undefined {
+    return this.core;
+  }
+
+  /** The durable log as the WAL reported it (for status and the simulator's durability check). */
+  get durableLog(): ReplicatorLogStorage | undefined {
+    return this.storage;
+  }
+
+  get snapshotIndex(): number {
+    return this.snapshotIndexValue;
+  }
+
+  get writesWaitingForWal(): number {
+    return this.tracker.size;
+  }
+
+  private begin(state: StartupState): void {
+    const { recovered, snapshot, entries } = state;
+    this.storage = new ReplicatorLogStorage({ hardState: recovered.hardState, snapshot, entries },
+      this.options.entriesBehindAppliedMax, (from, to, bytes) => this.requestCatchUpRead(from, to, bytes));
+    this.persisted = recovered.hardState ?? this.persisted;
+    this.walLastIndex = recovered.lastIndex;
+    this.snapshotIndexValue = snapshot?.index ?? 0;
+    if (snapshot !== null) restoreWhole(this.machine, snapshot.index, snapshot.data);
+    this.core = new RaftNode({
+      ...this.options.raft,
+      id: this.options.id,
+      voters: this.options.voters,
+      storage: this.storage,
+      random: this.options.random,
+      appliedIndex: snapshot?.index ?? 0,
+    });
+    this.onStarted(recovered);
+    this.schedule();
+  }
+
+  // ---- inputs -------------------------------------------------------------------------------
+
+  onWalReply(reply: FromWal): void {
+    if (this.stoppedBy !== null) return;
+    if (this.core === undefined) {
+      this.startup.onWalMessage(reply);
+      return;
+    }
+    switch (reply.type) {
+      case 'walStarted':
+        // The WAL writer restarted under us: the writes we had in flight are gone, and our view of
+        // the log may be ahead of the disk. Stop the node; a restart begins again from the disk.
+        this.stop(falconError('IO_ERROR', `the WAL writer restarted (incarnation ${reply.incarnation}) while the Replicator was running; the node stops so that it restarts from what is durable`));
+        return;
+      case 'durable':
+        this.tracker.onDurable(reply.lastIndex);
+        this.completeWrites();
+        break;
+      case 'truncated':
+        this.tracker.onTruncated();
+        break;
+      case 'hardStateSaved':
+        this.tracker.onHardStateSaved();
+        this.completeWrites();
+        break;
+      case 'snapshotSaved':
+        if (this.snapshotPurposes.shift() === 'ready') {
+          this.tracker.onSnapshotSaved();
+          this.completeWrites();
+        } else this.onTakenSnapshotDurable();
+        break;
+      case 'entries':
+        this.catchUpReadInFlight = false;
+        this.storage?.onLoaded(reply.entries);
+        break;
+      case 'walError':
+        this.onWalError(reply);
+        return;
+      default:
+        return;
+    }
+    this.schedule();
+  }
+
+  private onWalError(reply: Extract<FromWal, { type: 'walError' }>): void {
+    if (reply.request === 'read') {
+      this.catchUpReadInFlight = false;
+      return;
+    }
+    const purpose = reply.request === 'saveSnapshot' ? this.snapshotPurposes.shift() : undefined;
+    if (purpose === 'taken' || reply.request === 'compact') {
+      // A local snapshot or a compaction is housekeeping, not a promise: the previous snapshot and
+      // the log stay, and the next due snapshot tries again.
+      this.takenSnapshot = purpose === 'taken' ? undefined : this.takenSnapshot;
+      this.host.warn({ request: reply.request, code: reply.error.code }, `WAL ${reply.request} failed: ${reply.error.message}`);
+      return;
+    }
+    // Every other failed request is a write the core was promised: DISK_FULL dropped the batch
+    // (nothing of it reported durable), anything else is worse. The node stops taking writes it
+    // cannot keep; an operator frees space and restarts it, and it recovers from what is durable.
+    this.stop(reply.error);
+  }
+
+  /** A message from a peer, as decoded from its frame: validated here, never trusted. */
+  onPeerMessage(from: string, value: unknown): void {
+    const core = this.core;
+    if (core === undefined || this.stoppedBy !== null) return;
+    const message = parseRaftMessage(value, this.options.id, from);
+    if (isFalconError(message)) {
+      this.counters.badPeerMessages += 1;
+      this.options.peers.closeConnection(from, `malformed raft message: ${message.message}`);
+      return;
+    }
+    this.counters.peerMessagesIn += 1;
+    core.step(message);
+    this.schedule();
+  }
+
+  onPeerDown(peer: string): void {
+    if (this.stoppedBy !== null) return;
+    this.core?.peerDisconnected(peer);
+    this.schedule();
+  }
+
+  tick(): void {
+    if (this.stoppedBy !== null) return;
+    this.core?.tick();
+    this.schedule();
+  }
+
+  propose(entries: readonly ProposalEntry[]): ProposeOutcome {
+    const core = this.core;
+    if (core === undefined || this.stoppedBy !== null) return { ok: false, error: this.unavailable() };
+    const outcome = core.propose(entries);
+    this.schedule();
+    return outcome;
+  }
+
+  readIndex(context: string): RequestOutcome {
+    const core = this.core;
+    if (core === undefined || this.stoppedBy !== null) return { ok: false, error: this.unavailable() };
+    const outcome = core.readIndex(context);
+    this.schedule();
+    return outcome;
+  }
+
+  transferLeadership(target: string): RequestOutcome {
+    const core = this.core;
+    if (core === undefined || this.stoppedBy !== null) return { ok: false, error: this.unavailable() };
+    const outcome = core.transferLeadership(target);
+    this.schedule();
+    return outcome;
+  }
+
+  private unavailable(): FalconError {
+    return this.stoppedBy ?? falconError('UNAVAILABLE', 'raft has not started yet');
+  }
+
+  // ---- the Ready cycle ------------------------------------------------------------------------
+
+  /** Asks for a cycle on the next turn (one at a time). */
+  schedule(): void {
+    if (this.cycleScheduled || this.core === undefined || this.stoppedBy !== null) return;
+    this.cycleScheduled = true;
+    this.host.schedule(() => this.runCycles());
+  }
+
+  /** Inputs that arrived since the last cycle are handled; call `before` hooks first. */
+  private runCycles(): void {
+    this.cycleScheduled = false;
+    const core = this.core;
+    if (core === undefined || this.stoppedBy !== null) return;
+    this.beforeCycles?.();
+    for (let cycles = 0; cycles < readyCyclesPerTurnMax && core.hasReady() && this.stoppedBy === null; cycles += 1) {
+      this.handleReady(core, core.ready());
+    }
+    this.afterCycles?.();
+    if (core.hasReady() || this.wantsCycle?.() === true) this.schedule();
+  }
+
+  /** Host hooks around each turn of cycles (the Replicator's load generator and leader watch). */
+  beforeCycles: (() => void) | undefined;
+  afterCycles: (() => void) | undefined;
+  wantsCycle: (() => boolean) | undefined;
+
+  private handleReady(core: RaftNode, ready: Ready): void {
+    this.counters.readyCycles += 1;
+    this.options.observer?.onReady?.(core, ready);
+    this.write(ready);
+    const undelivered: string[] = [];
+    for (const message of ready.messages) if (!this.sendToPeer(message) && message.type === 'snapshot') undelivered.push(message.to);
+    if (ready.snapshot !== null) {
+      restoreWhole(this.machine, ready.snapshot.index, ready.snapshot.data);
+      this.snapshotIndexValue = ready.snapshot.index;
+      this.appliedBytesSinceSnapshot = 0;
+      this.counters.snapshotsInstalled += 1;
+      this.options.observer?.onSnapshotRestored?.(ready.snapshot);
+    }
+    if (ready.committedEntries.length > 0) {
+      const results = this.machine.apply(ready.committedEntries);
+      for (const entry of ready.committedEntries) this.appliedBytesSinceSnapshot += entry.data.byteLength;
+      this.options.observer?.onApplied?.(ready.committedEntries, results);
+    }
+    core.advance(ready);
+    assert(this.machine.appliedIndex === core.appliedIndex,
+      `state machine applied ${this.machine.appliedIndex}, the core ${core.appliedIndex}`);
+    this.options.observer?.onCommitted?.(this.machine.appliedIndex);
+    for (const peer of undelivered) core.reportSnapshot(peer, false);
+    this.storage?.trimBehind(this.machine.appliedIndex);
+    this.maybeTakeSnapshot(core);
+  }
+
+  private write(ready: Ready): void {
+    const { entries, snapshot } = ready;
+    const hardState = ready.hardState !== null && (ready.hardState.term !== this.persisted.term || ready.hardState.vote !== this.persisted.vote);
+    if (snapshot !== null) {
+      this.snapshotPurposes.push('ready');
+      this.host.toWal({ type: 'saveSnapshot', snapshot });
+      this.walLastIndex = Math.max(this.walLastIndex, snapshot.index);
+    }
+    const first = entries[0];
+    if (first !== undefined) {
+      if (first.index <= this.walLastIndex) {
+        this.tracker.truncationSent();
+        this.host.toWal({ type: 'truncate', fromIndex: first.index });
+      }
+      this.sendRecords(entries);
+      const last = entries[entries.length - 1] as RaftEntry;
+      this.options.observer?.onWalWrite?.(entries.length, last.index);
+      this.walLastIndex = last.index;
+      this.counters.walWrites += 1;
+    }
+    if (hardState && ready.hardState !== null) {
+      this.persisted = ready.hardState;
+      this.host.toWal({ type: 'saveHardState', state: ready.hardState });
+    }
+    this.tracker.add({ entries, snapshot, hardState, messagesAfterDurable: ready.messagesAfterDurable });
+    if (first === undefined && !hardState && snapshot === null) this.completeWrites();
+  }
+
+  /**
+   * Entries as pre-encoded WAL records, in as many requests as their size needs (one ring message
+   * carries at most half the ring): the WAL stages them all and commits them as a group.
+   */
+  private sendRecords(entries: readonly RaftEntry[]): void {
+    const chunkBytesMax = this.options.walRequestBytesMax;
+    let start = 0;
+    let bytes = 0;
+    for (let position = 0; position < entries.length; position += 1) {
+      const entryBytes = recordBytesFor(entries[position]?.data.byteLength ?? 0);
+      if (position > start && bytes + entryBytes > chunkBytesMax) {
+        this.host.toWal({ type: 'appendRecords', records: encodeRecords(entries.slice(start, position)) });
+        start = position;
+        bytes = 0;
+      }
+      bytes += entryBytes;
+    }
+    this.host.toWal({ type: 'appendRecords', records: encodeRecords(start === 0 ? entries : entries.slice(start)) });
+  }
+
+  /** Writes the WAL made durable, in order: update the log view, tell the core, release messages. */
+  private completeWrites(): void {
+    const core = this.core;
+    const storage = this.storage;
+    if (core === undefined || storage === undefined) return;
+    for (const write of this.tracker.takeCompleted()) {
+      if (write.snapshot !== null) storage.onSnapshotDurable(write.snapshot);
+      storage.appendDurable(write.entries);
+      const last = write.entries[write.entries.length - 1];
+      if (last !== undefined) core.onDurable({ lastIndex: last.index, term: last.term });
+      else if (write.snapshot !== null) core.onDurable({ lastIndex: write.snapshot.index, term: write.snapshot.term });
+      for (const message of write.messagesAfterDurable) this.sendToPeer(message);
+    }
+  }
+
+  private sendToPeer(message: RaftMessage): boolean {
+    const sent = this.options.peers.send(message);
+    if (!sent) this.counters.peerMessagesDropped += 1;
+    return sent;
+  }
+
+  private requestCatchUpRead(fromIndex: number, toIndex: number, bytesMax: number): void {
+    if (this.catchUpReadInFlight || toIndex < fromIndex) return;
+    this.catchUpReadInFlight = true;
+    this.readRequestId += 1;
+    this.host.toWal({ type: 'read', requestId: this.readRequestId, fromIndex, toIndex, maxBytes: Math.min(bytesMax, this.options.walRequestBytesMax) });
+  }
+
+  // ---- local snapshots ----------------------------------------------------------------------
+
+  private maybeTakeSnapshot(core: RaftNode): void {
+    if (this.takenSnapshot !== undefined) return;
+    const applied = this.machine.appliedIndex;
+    const index = Math.min(applied, core.compactableIndex());
+    const due = index - this.snapshotIndexValue >= this.options.snapshotEveryEntries
+      || this.appliedBytesSinceSnapshot >= this.options.snapshotEveryBytes;
+    if (!due || index !== applied || index <= this.snapshotIndexValue) return;
+    const term = core.logTerm(index);
+    if (term < 0) return;
+    const reader = this.machine.snapshot();
+    assert(reader.index === index, `state machine snapshot at ${reader.index}, applied ${index}`);
+    this.takenSnapshot = { index, term, membership: { voters: [...this.options.voters], learners: [] }, data: readWholeSnapshot(reader) };
+    this.snapshotPurposes.push('taken');
+    this.host.toWal({ type: 'saveSnapshot', snapshot: this.takenSnapshot });
+  }
+
+  private onTakenSnapshotDurable(): void {
+    const snapshot = this.takenSnapshot;
+    this.takenSnapshot = undefined;
+    if (snapshot === undefined) return;
+    this.snapshotIndexValue = snapshot.index;
+    this.appliedBytesSinceSnapshot = 0;
+    this.counters.snapshotsTaken += 1;
+    this.storage?.onSnapshotDurable(snapshot);
+    // The log below the snapshot goes, except what the state machine still reads back.
+    const uptoIndex = Math.min(snapshot.index, this.machine.compactionFloor() - 1);
+    if (uptoIndex > 0) this.host.toWal({ type: 'compact', uptoIndex });
+  }
+
+  // ---- stop -----------------------------------------------------------------------------------
+
+  /** Stops the loop for good: no more cycles, writes or messages; the host is told once. */
+  private stop(error: FalconError): void {
+    if (this.stoppedBy !== null) return;
+    this.stoppedBy = error;
+    this.host.fail(error);
+  }
+
+  get failure(): FalconError | null {
+    return this.stoppedBy;
+  }
+}
