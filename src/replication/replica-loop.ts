@@ -36,6 +36,7 @@ import type { HardState, RaftMessage, RaftSnapshot } from '../raft/raft-messages
 import { RaftNode, type ProposeOutcome, type RequestOutcome } from '../raft/raft-node.js';
 import type { RaftSettings } from '../raft/raft-config.js';
 import type { SeededRandom } from '../raft/random.js';
+import type { ReadState } from '../raft/read-index.js';
 import type { Ready } from '../raft/ready.js';
 import { encodeRecords, recordBytesFor } from '../wal/wal-record.js';
 import type { FromWal, ToWal, WalRecoveredMessage } from '../actors/wal-protocol.js';
@@ -77,6 +78,8 @@ export interface ReplicaObserver {
   onReady?(node: RaftNode, ready: Ready): void;
   /** Entries were applied to the state machine, with their results. */
   onApplied?(entries: readonly RaftEntry[], results: readonly unknown[]): void;
+  /** Linearizable reads the core confirmed: serve each once the applied index reaches it. */
+  onReadStates?(readStates: readonly ReadState[]): void;
   /** A snapshot from the leader replaced the state machine's state. */
   onSnapshotRestored?(snapshot: RaftSnapshot): void;
   /** A write of `entries` entries went to the WAL; `uncommittedFromIndex..lastIndex` now waits for commit. */
@@ -344,6 +347,7 @@ export class ReplicaLoop {
       for (const entry of ready.committedEntries) this.appliedBytesSinceSnapshot += entry.data.byteLength;
       this.options.observer?.onApplied?.(ready.committedEntries, results);
     }
+    if (ready.readStates.length > 0) this.options.observer?.onReadStates?.(ready.readStates);
     core.advance(ready);
     assert(this.machine.appliedIndex === core.appliedIndex,
       `state machine applied ${this.machine.appliedIndex}, the core ${core.appliedIndex}`);

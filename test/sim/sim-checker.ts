@@ -10,18 +10,19 @@
  * - state machine safety: a hash chain of applied entries; every node's hash at index i is equal;
  * - commit monotonicity per node lifetime (after a restart a node starts again from its durable
  *   commit, clamped to its durable log: knowledge may be lost, committed entries may not);
- * - durability: the newest committed entry is on the durable disks of a majority at all times;
- * - reads: a ReadIndex read is served at an index ≥ every write acknowledged before it was asked;
+ * - durability: the newest committed entry is on the disks of a majority at all times, counting
+ *   only what each node's WAL claimed durable (sim-wal.ts); a restart checks that the claims held;
+ * - reads: a ReadIndex read is served at an index ≥ every index committed before it was asked;
  * - at the end, every acknowledged write is applied on every node (simulation.ts).
  *
- * Invariants: `committedTerm[i]` is set once and never changes; `chainHigh/Low[i]` likewise.
+ * Invariants: `committedTerm[i]` is set once and never changes; `chain[i]` likewise.
  *
  * Runs on: the simulator.
  */
 import type { RaftEntry } from '../../src/raft/raft-entry.js';
 import type { RaftNode } from '../../src/raft/raft-node.js';
-import type { MemoryLogStorage } from '../../src/raft/memory-log-storage.js';
-import { entryDigest } from './sim-state-machine.js';
+import type { ClaimedDurable } from './sim-wal.js';
+import { entryDigest } from './sim-workload.js';
 
 export class SimulationFailure extends Error {
   constructor(message: string) {
@@ -42,8 +43,7 @@ export class SimChecker {
   private readonly entryRegistry = new Map<number, number>();
   private readonly committedTerm: number[] = [];
   private readonly commitObservedTerm: number[] = [];
-  private readonly chainHigh: number[] = [];
-  private readonly chainLow: number[] = [];
+  private readonly chain: number[] = [];
   maxCommitted = 0;
   maxAckedIndex = 0;
   leaderChanges = 0;
@@ -106,35 +106,28 @@ export class SimChecker {
   }
 
   /** State machine safety: the hash after applying (or restoring) index `index`. */
-  onAppliedHash(id: string, index: number, hashHigh: number, hashLow: number): void {
-    const high = this.chainHigh[index];
-    if (high === undefined) {
-      this.chainHigh[index] = hashHigh;
-      this.chainLow[index] = hashLow;
+  onAppliedHash(id: string, index: number, hash: number): void {
+    const known = this.chain[index];
+    if (known === undefined) {
+      this.chain[index] = hash;
       return;
     }
-    if (high !== hashHigh || this.chainLow[index] !== hashLow) {
-      fail(`state machine safety: ${id} applied a different history up to index ${index}`);
-    }
+    if (known !== hash) fail(`state machine safety: ${id} applied a different history up to index ${index}`);
   }
 
   hasAppliedHash(index: number): boolean {
-    return this.chainHigh[index] !== undefined;
+    return this.chain[index] !== undefined;
   }
 
-  /** The newest committed entry is durable on a majority of disks. */
-  checkDurability(storages: readonly MemoryLogStorage[]): void {
+  /** The newest committed entry is durable on a majority of disks (as their WALs claimed). */
+  checkDurability(disks: readonly ClaimedDurable[]): void {
     const index = this.maxCommitted;
     if (index === 0) return;
-    const term = this.committedTerm[index];
+    const term = this.committedTerm[index] ?? -1;
     let holding = 0;
-    for (const storage of storages) {
-      const snapshotIndex = storage.heldSnapshot?.index ?? 0;
-      if (snapshotIndex >= index) holding++;
-      else if (index >= storage.firstIndex() && index <= storage.lastIndex() && storage.term(index) === term) holding++;
-    }
-    if (holding < Math.floor(storages.length / 2) + 1) {
-      fail(`durability: committed index ${index} (term ${term}) is on ${holding} of ${storages.length} disks`);
+    for (const disk of disks) if (disk.holds(index, term)) holding++;
+    if (holding < Math.floor(disks.length / 2) + 1) {
+      fail(`durability: committed index ${index} (term ${term}) is on ${holding} of ${disks.length} disks`);
     }
   }
 
@@ -142,9 +135,9 @@ export class SimChecker {
     if (index > this.maxAckedIndex) this.maxAckedIndex = index;
   }
 
-  onRead(id: string, index: number, ackedIndexWhenAsked: number): void {
-    if (index < ackedIndexWhenAsked) {
-      fail(`linearizable read: ${id} served a read at index ${index}, but index ${ackedIndexWhenAsked} was acknowledged before it was asked`);
+  onRead(id: string, index: number, committedWhenAsked: number): void {
+    if (index < committedWhenAsked) {
+      fail(`linearizable read: ${id} served a read at index ${index}, but index ${committedWhenAsked} was committed before it was asked`);
     }
   }
 }

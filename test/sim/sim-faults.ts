@@ -27,17 +27,17 @@ function afterTicks(simulation: Simulation, ticks: number, run: () => void): voi
   simulation.queue.schedule(simulation.nowUs() + ticks * simulation.options.tickUs, -1, 0, run);
 }
 
-export function crashNode(simulation: Simulation, node: SimNode): void {
+/** Crashes `node`: a process kill, or with `powerLoss` a power failure (unsynced data lost). */
+export function crashNode(simulation: Simulation, node: SimNode, powerLoss: boolean): void {
   simulation.stats.crashes++;
-  simulation.log(`CRASH ${node.id}`);
-  node.crash();
+  simulation.log(`${powerLoss ? 'POWER LOSS' : 'KILL'} ${node.id}`);
+  node.crash(powerLoss);
   // A killed process's sockets close at once; peers that can still reach it see the close.
   for (const peer of simulation.nodes) {
     if (peer === node || !peer.isUp) continue;
     if (!simulation.network.isLinkUp(node.index, peer.index) || !simulation.network.isLinkUp(peer.index, node.index)) continue;
     simulation.queue.schedule(simulation.nowUs() + simulation.random.between(100, 3_000), peer.index, peer.incarnation, () => {
-      peer.core?.peerDisconnected(node.id);
-      peer.drain();
+      peer.loop?.onPeerDown(node.id);
     });
   }
 }
@@ -47,7 +47,7 @@ const crash: FaultAction = (simulation) => {
   const candidates = upNodes(simulation);
   if (candidates.length === 0) return;
   const victim = leader !== null && simulation.random.chance(simulation.options.faults.leaderCrashShare) ? leader : simulation.random.pick(candidates);
-  crashNode(simulation, victim);
+  crashNode(simulation, victim, simulation.random.chance(simulation.options.faults.powerLossShare));
   // A third of the processes come back at once (a supervisor restart), the rest after a while.
   const downUs = simulation.random.chance(0.33) ? simulation.random.between(100, 20_000)
     : simulation.random.between(3, 80) * simulation.options.tickUs;
@@ -60,7 +60,7 @@ const crash: FaultAction = (simulation) => {
       simulation.queue.schedule(simulation.nowUs() + simulation.random.below(electionWindowUs), -1, 0, () => {
         const node = simulation.random.pick(simulation.nodes);
         if (!node.isUp || !simulation.faultPhase) return;
-        crashNode(simulation, node);
+        crashNode(simulation, node, simulation.random.chance(simulation.options.faults.powerLossShare));
         restartAfter(simulation, node, simulation.random.between(100, 20_000));
       });
     }
@@ -146,18 +146,16 @@ const spuriousClose: FaultAction = (simulation) => {
   if (leader === null || followers.length === 0) return;
   const follower = simulation.random.pick(followers);
   simulation.log(`SPURIOUS CLOSE seen by ${follower.id} of leader ${leader.id}`);
-  follower.core?.peerDisconnected(leader.id);
-  follower.drain();
+  follower.loop?.onPeerDown(leader.id);
 };
 
 const transfer: FaultAction = (simulation) => {
   const leader = leaderNode(simulation);
-  if (leader === null || leader.core === null) return;
+  if (leader === null || leader.loop === null) return;
   const target = simulation.random.pick(simulation.nodeIds.filter((id) => id !== leader.id));
   simulation.stats.transfers++;
   simulation.log(`TRANSFER ${leader.id} -> ${target}`);
-  leader.core.transferLeadership(target);
-  leader.drain();
+  leader.loop.transferLeadership(target);
 };
 
 const weightedActions: readonly [number, FaultAction][] = [

@@ -1,25 +1,35 @@
 /**
- * One simulated node: a RaftNode driven exactly as ready.ts tells a caller to drive it, over a
- * simulated disk (sim-disk.ts), with the hash-chain state machine and periodic local snapshots
- * that compact the log (so that lagging or restarted nodes need a snapshot from the leader).
+ * One simulated node: the production replica loop (src/replication/replica-loop.ts) with the
+ * production hash-chain state machine, over the production WAL engine on a simulated disk
+ * (sim-wal.ts, sim-file-system.ts), with the simulation's network and clock.
  *
- * A crash drops the core, the state machine, the messages waiting for durability and a random
- * suffix of the writes in flight; a restart builds a new core from the durable image only.
+ * A crash is a process kill (the disk keeps every byte written) or a power loss (it keeps only
+ * what was synced, with a torn tail); it drops the loop, the WAL thread and its inbox. A restart
+ * opens the WAL from the disk (recovery, as a real restart does) and first checks the promise:
+ * everything the WAL claimed durable before the crash is still there, and the hard state did not
+ * go back.
  *
- * Invariants: while down, `core` is null and no event of an old incarnation runs; the state
- * machine's applied index equals the core's applied index after every drain.
+ * Invariants: while down, `loop` is null and no event of an old incarnation runs; the state
+ * machine's applied index equals the core's after every cycle (the loop asserts it).
  *
  * Runs on: the simulator.
  */
-import { assert } from '../../src/errors.js';
+import type { ToWal } from '../../src/actors/wal-protocol.js';
+import { FalconFailure } from '../../src/errors.js';
+import type { RaftEntry } from '../../src/raft/raft-entry.js';
 import type { RaftMessage } from '../../src/raft/raft-messages.js';
-import { RaftNode } from '../../src/raft/raft-node.js';
+import type { RaftNode } from '../../src/raft/raft-node.js';
 import { SeededRandom } from '../../src/raft/random.js';
-import type { Ready } from '../../src/raft/ready.js';
-import type { SimChecker } from './sim-checker.js';
-import { SimDisk } from './sim-disk.js';
+import type { ReadState } from '../../src/raft/read-index.js';
+import { AppliedHashChain } from '../../src/replication/applied-hash-chain.js';
+import { ReplicaLoop } from '../../src/replication/replica-loop.js';
+import type { SnapshotReader, SnapshotWriter, StateMachine } from '../../src/replication/state-machine.js';
+import { WriteAheadLog } from '../../src/wal/wal.js';
+import { fail, type SimChecker } from './sim-checker.js';
+import { SimFileSystem } from './sim-file-system.js';
 import type { SimOptions } from './sim-options.js';
-import { SimStateMachine, workloadValueOf } from './sim-state-machine.js';
+import { workloadValueOf } from './sim-workload.js';
+import { ClaimedDurable, SimWal } from './sim-wal.js';
 
 /** What a node needs from the simulation around it. */
 export interface SimHost {
@@ -28,25 +38,66 @@ export interface SimHost {
   readonly random: SeededRandom;
   readonly nodeIds: readonly string[];
   nowUs(): number;
-  send(message: RaftMessage): void;
-  scheduleDiskCompletion(node: SimNode, atUs: number): void;
+  /** Queues `message` on the network; false when the sender's transport saw it fail at once. */
+  send(message: RaftMessage): boolean;
+  /** Runs `run` at `atUs` for `node`'s current incarnation (dropped after a crash). */
+  at(node: SimNode, atUs: number, run: () => void): void;
   diskLatencyUs(node: SimNode): number;
   onAcknowledged(node: SimNode, value: number, index: number): void;
-  /** A write that matters was just started (`voted`: it persists a vote): the simulation may
-   *  crash the node before it is durable. */
-  onWriteStarted(node: SimNode, voted: boolean): void;
+  /** The node's process was killed inside a system call (an armed kill point). */
+  onKilled(node: SimNode): void;
+  /** A request is about to go to the node's WAL (the simulation may arm a kill point). */
+  onWalRequest(node: SimNode, message: ToWal): void;
 }
 
-/** Readies drained per event: a core that keeps producing Readies forever is a bug. */
-const readiesPerDrainMax = 10_000;
+const walDir = '/data/wal';
+/** The WAL's staging arena: small, since a node restarts many times in a run (the default is 4 MiB). */
+const walArenaBytes = 64 * 1024;
+
+/** The production hash chain, reporting the hash after every entry to the checker. */
+class CheckedHashChain implements StateMachine {
+  readonly chain = new AppliedHashChain();
+  private readonly onEntry: (entry: RaftEntry, hash: number) => void;
+
+  constructor(onEntry: (entry: RaftEntry, hash: number) => void) {
+    this.onEntry = onEntry;
+  }
+
+  get appliedIndex(): number {
+    return this.chain.appliedIndex;
+  }
+
+  apply(entries: readonly RaftEntry[]): readonly void[] {
+    for (const entry of entries) {
+      this.chain.apply([entry]);
+      this.onEntry(entry, this.chain.hash);
+    }
+    return [];
+  }
+
+  snapshot(): SnapshotReader {
+    return this.chain.snapshot();
+  }
+
+  beginRestore(index: number): SnapshotWriter {
+    return this.chain.beginRestore(index);
+  }
+
+  compactionFloor(): number {
+    return this.chain.compactionFloor();
+  }
+}
 
 export class SimNode {
   readonly index: number;
   readonly id: string;
-  readonly disk = new SimDisk();
-  readonly stateMachine = new SimStateMachine();
+  readonly disk = new SimFileSystem();
   private readonly host: SimHost;
-  core: RaftNode | null = null;
+  loop: ReplicaLoop | null = null;
+  wal: SimWal | null = null;
+  machine: CheckedHashChain | null = null;
+  /** What the WAL claimed durable, kept across crashes until the restart checks it. */
+  claimed = new ClaimedDurable(0, 0, null);
   incarnation = 0;
   pausedUntilUs = 0;
   /** Lifetime commit, for the monotonicity check. */
@@ -54,137 +105,165 @@ export class SimNode {
   private lastLeaderTerm = -1;
   /** Values proposed through this incarnation and not yet acknowledged. */
   readonly proposed = new Set<number>();
-  /** ReadIndex contexts asked on this incarnation → the acknowledged index when asked. */
+  /** ReadIndex contexts asked on this incarnation → the highest committed index when asked. */
   readonly readsAsked = new Map<string, number>();
-  readiesProcessed = 0;
-  snapshotsTaken = 0;
   snapshotsInstalled = 0;
 
   constructor(index: number, id: string, host: SimHost) {
     this.index = index;
     this.id = id;
     this.host = host;
-    this.disk.storage.random = host.random;
-    this.disk.storage.unavailableRate = host.options.storageUnavailableRate;
-    this.disk.storage.appliedIndex = () => this.core?.appliedIndex ?? 0;
   }
 
   get isUp(): boolean {
-    return this.core !== null;
+    return this.loop !== null;
+  }
+
+  /** The Raft core once the loop has started (null while down or starting). */
+  get core(): RaftNode | null {
+    return this.loop?.node ?? null;
+  }
+
+  get appliedIndex(): number {
+    return this.machine?.appliedIndex ?? 0;
+  }
+
+  get appliedHash(): number {
+    return this.machine?.chain.hash ?? 0;
   }
 
   start(): void {
-    assert(this.core === null, `${this.id} started twice`);
+    if (this.loop !== null) fail(`${this.id} started twice`);
     this.incarnation++;
-    const storage = this.disk.storage;
-    this.stateMachine.restore(storage.heldSnapshot);
-    const settings = this.host.options.raft;
-    this.core = new RaftNode({
-      ...settings,
+    const engine = this.openWal();
+    const options = this.host.options;
+    this.wal = new SimWal(engine, {
+      nowUs: () => this.host.nowUs(),
+      at: (atUs, run) => this.host.at(this, atUs, run),
+      diskLatencyUs: () => this.host.diskLatencyUs(this),
+      deliver: (reply) => this.loop?.onWalReply(reply),
+      killed: () => this.host.onKilled(this),
+      failed: (error) => fail(`${this.id}: the WAL failed: ${error.code} ${error.message}`),
+    }, this.claimed);
+    this.machine = new CheckedHashChain((entry, hash) => this.onApplied(entry, hash));
+    this.loop = new ReplicaLoop({
       id: this.id,
       voters: this.host.nodeIds,
-      storage,
+      raft: options.raft,
       random: new SeededRandom(this.host.random.nextUint32()),
-      appliedIndex: this.stateMachine.appliedIndex,
+      stateMachine: this.machine,
+      host: {
+        toWal: (message) => {
+          this.host.onWalRequest(this, message);
+          this.wal?.send(message);
+        },
+        schedule: (cycle) => this.host.at(this, this.host.nowUs(), cycle),
+        nowMs: () => this.host.nowUs() / 1000,
+        fail: (error) => fail(`${this.id}: the replica loop stopped: ${error.code} ${error.message}`),
+        warn: () => undefined,
+      },
+      peers: {
+        send: (message) => this.host.send(message),
+        closeConnection: (peer, reason) => fail(`${this.id} closed its link to ${peer}: ${reason}`),
+      },
+      entriesBehindAppliedMax: options.storage.tailCacheEntries,
+      walRequestBytesMax: options.storage.walRequestBytesMax,
+      snapshotEveryEntries: options.compaction.snapshotEveryEntries,
+      snapshotEveryBytes: options.compaction.snapshotEveryBytes,
+      incarnation: this.incarnation,
+      observer: {
+        onReady: (core, ready) => {
+          const first = ready.entries[0];
+          if (first !== undefined) this.host.checker.onAppended(this.id, ready.entries, core.logTerm(first.index - 1));
+        },
+        onSnapshotRestored: (snapshot) => {
+          this.snapshotsInstalled++;
+          if (!this.host.checker.hasAppliedHash(snapshot.index)) fail(`${this.id} installs a snapshot at ${snapshot.index} that no node applied`);
+          this.host.checker.onAppliedHash(this.id, snapshot.index, this.appliedHash);
+        },
+        onReadStates: (readStates) => this.onReadStates(readStates),
+      },
     });
+    this.loop.afterCycles = () => this.afterCycles();
     // From 0: the first check after a restart verifies every committed entry the node starts with.
     this.lastCommit = 0;
     this.lastLeaderTerm = -1;
-    this.drain();
+    this.loop.start();
   }
 
-  crash(): void {
-    this.core = null;
+  /** Recovery from the disk, then the check that nothing claimed durable was lost. */
+  private openWal(): WriteAheadLog {
+    const storage = this.host.options.storage;
+    let opened: ReturnType<typeof WriteAheadLog.open>;
+    try {
+      opened = WriteAheadLog.open(walDir, {
+        fileSystem: this.disk, segmentBytes: storage.segmentBytes, tailCacheEntries: storage.tailCacheEntries, arenaBytes: walArenaBytes,
+      });
+    } catch (error) {
+      if (error instanceof FalconFailure) fail(`${this.id} cannot open its WAL: ${error.error.code} ${error.error.message}`);
+      throw error;
+    }
+    const { wal } = opened;
+    const claimed = this.claimed;
+    const hardState = wal.hardState;
+    if (claimed.hardState !== null) {
+      const recoveredTerm = hardState?.term ?? 0;
+      if (recoveredTerm < claimed.hardState.term || (recoveredTerm === claimed.hardState.term && claimed.hardState.vote !== null && hardState?.vote !== claimed.hardState.vote)) {
+        fail(`durability: ${this.id}'s hard state went back from term ${claimed.hardState.term} vote ${claimed.hardState.vote ?? '-'} to `
+          + `term ${recoveredTerm} vote ${hardState?.vote ?? '-'} across a crash`);
+      }
+    }
+    const snapshotIndex = wal.snapshot?.index ?? 0;
+    for (let index = Math.max(claimed.terms.firstIndex, snapshotIndex + 1); index <= claimed.terms.lastIndex; index++) {
+      const term = wal.termAt(index);
+      if (!term.ok || term.value !== claimed.terms.termAt(index)) {
+        fail(`durability: ${this.id}'s WAL claimed index ${index} (term ${claimed.terms.termAt(index)}) durable and lost it in a crash `
+          + `(recovered: last ${wal.lastIndex}, snapshot ${snapshotIndex})`);
+      }
+    }
+    // From now on the claim is what recovery reported durable.
+    const next = new ClaimedDurable(snapshotIndex, wal.snapshot?.term ?? 0, hardState);
+    for (let index = snapshotIndex + 1; index <= wal.durableLastIndex; index++) {
+      const term = wal.termAt(index);
+      if (!term.ok || term.value === null) fail(`${this.id}: recovered WAL has no term at ${index}`);
+      next.terms.append(index, term.value);
+    }
+    this.claimed = next;
+    return wal;
+  }
+
+  /** A crash: `powerLoss` also loses what was not synced. */
+  crash(powerLoss: boolean): void {
+    this.loop = null;
+    this.wal = null;
+    this.machine = null;
     this.incarnation++;
-    this.disk.crash(this.host.random);
+    if (powerLoss) this.disk.losePower(() => this.host.random.nextFloat());
+    else this.disk.crashProcess();
     this.proposed.clear();
     this.readsAsked.clear();
     this.pausedUntilUs = 0;
   }
 
-  /** Processes every Ready the core has, as ready.ts prescribes. */
-  drain(): void {
-    const core = this.core;
-    if (core === null) return;
-    let readies = 0;
-    while (core.hasReady()) {
-      assert(++readies <= readiesPerDrainMax, `${this.id} produced more than ${readiesPerDrainMax} Readies in one drain`);
-      this.processReady(core, core.ready());
-    }
-    this.afterStep(core);
+  private onApplied(entry: RaftEntry, hash: number): void {
+    this.host.checker.onAppliedHash(this.id, entry.index, hash);
+    const value = workloadValueOf(entry);
+    if (value >= 0 && this.proposed.delete(value)) this.host.onAcknowledged(this, value, entry.index);
   }
 
-  private processReady(core: RaftNode, ready: Ready): void {
-    this.readiesProcessed++;
-    const host = this.host;
-    if (ready.entries.length > 0) {
-      const first = ready.entries[0];
-      const prevTerm = first === undefined ? 0 : core.logTerm(first.index - 1);
-      host.checker.onAppended(this.id, ready.entries, prevTerm);
-    }
-    const lastEntry = ready.entries[ready.entries.length - 1];
-    const report = lastEntry !== undefined ? { lastIndex: lastEntry.index, term: lastEntry.term }
-      : ready.snapshot !== null ? { lastIndex: ready.snapshot.index, term: ready.snapshot.term } : null;
-    const hasWrite = report !== null || ready.hardState !== null;
-    if (hasWrite || this.disk.writesInFlight > 0) {
-      const latencyUs = hasWrite ? host.diskLatencyUs(this) : 0;
-      const write = { snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState,
-        messagesAfterDurable: ready.messagesAfterDurable, report };
-      host.scheduleDiskCompletion(this, this.disk.start(write, host.nowUs(), latencyUs));
-      if (hasWrite) host.onWriteStarted(this, ready.hardState !== null && ready.hardState.vote !== null && ready.hardState.vote !== this.id);
-    } else {
-      for (const message of ready.messagesAfterDurable) host.send(message);
-    }
-    for (const message of ready.messages) host.send(message);
-    if (ready.snapshot !== null) {
-      this.stateMachine.restore(ready.snapshot);
-      this.snapshotsInstalled++;
-      if (!host.checker.hasAppliedHash(ready.snapshot.index)) {
-        throw new Error(`assertion failed: ${this.id} installs a snapshot at ${ready.snapshot.index} that no node applied`);
-      }
-      host.checker.onAppliedHash(this.id, ready.snapshot.index, this.stateMachine.hashHigh, this.stateMachine.hashLow);
-    }
-    for (const entry of ready.committedEntries) {
-      this.stateMachine.apply(entry);
-      host.checker.onAppliedHash(this.id, entry.index, this.stateMachine.hashHigh, this.stateMachine.hashLow);
-      const value = workloadValueOf(entry);
-      if (value >= 0 && this.proposed.delete(value)) host.onAcknowledged(this, value, entry.index);
-    }
-    for (const read of ready.readStates) {
-      const ackedWhenAsked = this.readsAsked.get(read.context);
-      if (ackedWhenAsked === undefined) continue;
+  private onReadStates(readStates: readonly ReadState[]): void {
+    for (const read of readStates) {
+      const committedWhenAsked = this.readsAsked.get(read.context);
+      if (committedWhenAsked === undefined) continue;
       this.readsAsked.delete(read.context);
-      host.checker.onRead(this.id, read.index, ackedWhenAsked);
+      this.host.checker.onRead(this.id, read.index, committedWhenAsked);
     }
-    core.advance(ready);
-    this.maybeCompact(core);
   }
 
-  private maybeCompact(core: RaftNode): void {
-    const compaction = this.host.options.compaction;
-    const storage = this.disk.storage;
-    const snapshotIndex = storage.heldSnapshot?.index ?? 0;
-    const applied = this.stateMachine.appliedIndex;
-    if (applied - snapshotIndex < compaction.snapshotEveryEntries || core.compactableIndex() < applied) return;
-    storage.saveLocalSnapshot(applied, this.stateMachine.snapshotData(), { voters: this.host.nodeIds, learners: [] });
-    this.snapshotsTaken++;
-    const compactTo = applied - compaction.entriesKeptAfterSnapshot;
-    if (compactTo > storage.firstIndex() - 1) storage.compact(compactTo);
-  }
-
-  /** Writes due by now become durable: report them, release what waited for them. */
-  completeDiskWrites(): void {
+  /** Per-turn checks of this node: election safety and completeness, commit monotonicity. */
+  private afterCycles(): void {
     const core = this.core;
     if (core === null) return;
-    for (const write of this.disk.completeDue(this.host.nowUs())) {
-      if (write.report !== null) core.onDurable(write.report);
-      for (const message of write.messagesAfterDurable) this.host.send(message);
-    }
-    this.drain();
-  }
-
-  /** Per-step checks of this node: election safety and completeness, commit monotonicity. */
-  private afterStep(core: RaftNode): void {
     const checker = this.host.checker;
     const term = core.term;
     if (core.role === 'leader' && term !== this.lastLeaderTerm) {
@@ -192,15 +271,10 @@ export class SimNode {
       checker.onLeader(this.id, term, core);
     }
     const commit = core.commitIndex;
-    if (commit < this.lastCommit) {
-      throw new Error(`assertion failed: commit went back on ${this.id} from ${this.lastCommit} to ${commit}`);
-    }
+    if (commit < this.lastCommit) fail(`commit went back on ${this.id} from ${this.lastCommit} to ${commit}`);
     if (commit > this.lastCommit) {
       checker.onCommitted(this.id, this.lastCommit, commit, term, core);
       this.lastCommit = commit;
-    }
-    if (core.appliedIndex !== this.stateMachine.appliedIndex) {
-      throw new Error(`assertion failed: ${this.id} core applied ${core.appliedIndex}, state machine ${this.stateMachine.appliedIndex}`);
     }
   }
 }

@@ -53,21 +53,31 @@ export interface SimOptions {
     /** ...each abandoned after this long without one. */
     readonly requestTimeoutUs: number;
   };
-  /** Chance that a read of old entries or of the snapshot answers 'unavailable' (sim-disk.ts). */
-  readonly storageUnavailableRate: number;
+  readonly storage: {
+    /** WAL segment size: small, so that compaction deletes segments and lagging nodes need snapshots. */
+    readonly segmentBytes: number;
+    /** WAL tail cache, and the entries the loop keeps behind its applied index: small values make
+     *  followers' catch-up go through WAL reads ('unavailable', then a read from disk). */
+    readonly tailCacheEntries: number;
+    /** Bytes of records per WAL request and read answer. */
+    readonly walRequestBytesMax: number;
+  };
   readonly compaction: {
     readonly snapshotEveryEntries: number;
-    readonly entriesKeptAfterSnapshot: number;
+    readonly snapshotEveryBytes: number;
   };
   readonly faults: {
     /** Mean ticks between fault actions during the fault phase. */
     readonly intervalTicks: number;
     /** Share of crashes that are of the current leader. */
     readonly leaderCrashShare: number;
-    /** Chance that a node crashes while a write it just started may be in flight... */
-    readonly crashAfterWriteRate: number;
-    /** ...and while the write of a vote it just granted may be. */
+    /** Chance, per proposal and per start, of a kill point armed a few system calls ahead on
+     *  that node's disk (a kill between write and fsync, rename and directory sync, ...)... */
+    readonly killPointRate: number;
+    /** ...and per vote granted, while its hard state is being written. */
     readonly crashAfterVoteRate: number;
+    /** Share of crashes that are power losses (unsynced data lost) rather than process kills. */
+    readonly powerLossShare: number;
   };
 }
 
@@ -124,16 +134,21 @@ export function optionsForSeed(seed: number, nodeCount: number, faultTicks = def
       outstandingMax: random.pick([4, 16, 64, 256]),
       requestTimeoutUs: 2_000_000,
     },
-    storageUnavailableRate: random.pick([0, 0, 0.1, 0.5]),
+    storage: {
+      segmentBytes: random.pick([512, 4096, 65_536]),
+      tailCacheEntries: random.pick([1, 8, 64, 8192]),
+      walRequestBytesMax: random.pick([256, 4096, 1 << 20]),
+    },
     compaction: {
       snapshotEveryEntries: random.pick([8, 30, 100, 1_000_000]),
-      entriesKeptAfterSnapshot: random.pick([0, 5, 20]),
+      snapshotEveryBytes: random.pick([2048, 1 << 30]),
     },
     faults: {
       intervalTicks: heavyFaults ? random.between(5, 20) : random.between(20, 60),
       leaderCrashShare: random.nextFloat(),
-      crashAfterWriteRate: random.pick([0, 0, 0.001, 0.005]),
+      killPointRate: random.pick([0, 0, 0.001, 0.005]),
       crashAfterVoteRate: random.pick([0, 0.1, 0.3]),
+      powerLossShare: random.pick([0, 0.3, 0.7]),
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
- * One deterministic simulation run: N RaftNodes over a simulated network, disk and clock, a
- * client workload, a fault phase (sim-faults.ts) and then a liveness phase: faults stop, every
- * node is up and connected, and the cluster must converge — a leader followed by all, every node
+ * One deterministic simulation run: N nodes — each the production replica loop over the
+ * production WAL engine (sim-node.ts) — over a simulated network, disk and clock, a client
+ * workload, a fault phase (sim-faults.ts) and then a liveness phase: faults stop, every node is
+ * restarted (a crash and recovery for each) and connected, and the cluster must converge — a leader followed by all, every node
  * having applied its whole log — without ever going `livenessStallTicksMax` ticks with no node
  * applying anything new, and within `livenessTicksMax` in all. Safety is checked after every event
  * (sim-checker.ts). Everything is drawn from the seed; `replayCommand` names the run.
@@ -11,8 +12,8 @@
  *
  * Runs on: the simulator (one thread per run; no clock, no I/O).
  */
-import type { MemoryLogStorage } from '../../src/raft/memory-log-storage.js';
 import { entryTypes } from '../../src/raft/raft-entry.js';
+import type { ToWal } from '../../src/actors/wal-protocol.js';
 import type { RaftMessage } from '../../src/raft/raft-messages.js';
 import { SeededRandom } from '../../src/raft/random.js';
 import { fail, SimChecker, SimulationFailure } from './sim-checker.js';
@@ -20,7 +21,7 @@ import { crashNode, scheduleNextFault } from './sim-faults.js';
 import { SimNetwork } from './sim-network.js';
 import { SimNode, type SimHost } from './sim-node.js';
 import type { SimOptions } from './sim-options.js';
-import { encodeWorkloadData } from './sim-state-machine.js';
+import { encodeWorkloadData } from './sim-workload.js';
 import { EventQueue } from './event-queue.js';
 
 export interface SimStats {
@@ -68,7 +69,6 @@ export class Simulation implements SimHost {
     partitions: 0, transfers: 0, leaderChanges: 0, snapshotsInstalled: 0, maxCommitted: 0, livenessTicks: 0,
   };
   private readonly indexOfId = new Map<string, number>();
-  private readonly storages: MemoryLogStorage[];
   private readonly trace: ((line: string) => void) | null;
   private currentUs = 0;
   private nextValue = 1;
@@ -90,7 +90,6 @@ export class Simulation implements SimHost {
     this.network = new SimNetwork(options.nodeCount, this.random, options.network);
     this.diskSlowFactors = new Array<number>(options.nodeCount).fill(1);
     for (let index = 0; index < options.nodeCount; index++) this.nodes.push(new SimNode(index, ids[index] as string, this));
-    this.storages = this.nodes.map((node) => node.disk.storage);
   }
 
   nowUs(): number {
@@ -109,17 +108,15 @@ export class Simulation implements SimHost {
 
   // ---- SimHost -------------------------------------------------------------------------
 
-  send(message: RaftMessage): void {
+  send(message: RaftMessage): boolean {
     const from = this.indexOf(message.from);
     const to = this.indexOf(message.to);
     const target = this.nodes[to] as SimNode;
     const incarnation = target.incarnation;
     const delays = this.network.plan(from, to);
-    if (delays.length === 0 && message.type === 'snapshot' && this.random.chance(0.5)) {
-      // The sender's transport noticed the failed send half of the time; otherwise it times out.
-      const sender = this.nodes[from] as SimNode;
-      this.queue.schedule(this.currentUs + 1_000, from, sender.incarnation, () => sender.core?.reportSnapshot(message.to, false));
-    }
+    // The sender's transport notices a failed snapshot send half of the time (a closed
+    // connection); otherwise the core finds out by its retry timer.
+    if (delays.length === 0 && message.type === 'snapshot' && this.random.chance(0.5)) return false;
     for (const delayUs of delays) {
       this.queue.schedule(this.currentUs + delayUs, to, incarnation, () => {
         if (!this.network.isLinkUp(from, to)) {
@@ -127,14 +124,14 @@ export class Simulation implements SimHost {
           return;
         }
         if (this.trace !== null) this.log(`deliver ${describe(message)}`);
-        target.core?.step(message);
-        target.drain();
+        target.loop?.onPeerMessage(message.from, message);
       });
     }
+    return true;
   }
 
-  scheduleDiskCompletion(node: SimNode, atUs: number): void {
-    this.queue.schedule(atUs, node.index, node.incarnation, () => node.completeDiskWrites());
+  at(node: SimNode, atUs: number, run: () => void): void {
+    this.queue.schedule(atUs, node.index, node.incarnation, run);
   }
 
   diskLatencyUs(node: SimNode): number {
@@ -150,19 +147,22 @@ export class Simulation implements SimHost {
     this.checker.onAcknowledged(index);
   }
 
-  onWriteStarted(node: SimNode, voted: boolean): void {
-    if (!this.faultPhase) return;
-    const rate = voted ? this.options.faults.crashAfterVoteRate : this.options.faults.crashAfterWriteRate;
-    if (rate === 0 || !this.random.chance(rate)) return;
-    // Targeted fault: crash while this write may still be in flight, come back at once.
-    const crashAtUs = this.currentUs + this.random.below(this.options.disk.latencyUsMax);
-    this.queue.schedule(crashAtUs, node.index, node.incarnation, () => {
-      if (!this.faultPhase) return;
-      crashNode(this, node);
-      this.queue.schedule(this.currentUs + this.random.between(100, 5_000), -1, 0, () => {
-        if (!node.isUp) this.startNode(node);
-      });
+  /** A kill point fired inside a system call: the process dies there and comes back soon. */
+  onKilled(node: SimNode): void {
+    crashNode(this, node, false);
+    this.queue.schedule(this.currentUs + this.random.between(100, 5_000), -1, 0, () => {
+      if (!node.isUp) this.startNode(node);
     });
+  }
+
+  onWalRequest(node: SimNode, message: ToWal): void {
+    if (!this.faultPhase || message.type !== 'saveHardState' || message.state.vote === null || message.state.vote === node.id) return;
+    if (this.random.chance(this.options.faults.crashAfterVoteRate)) this.armKillPoint(node);
+  }
+
+  /** Arms a kill point on `node`'s disk a few system calls ahead (a crash mid-write). */
+  armKillPoint(node: SimNode): void {
+    node.disk.armKill(this.random.between(1, 12));
   }
 
   // ---- the run ------------------------------------------------------------------------
@@ -173,8 +173,7 @@ export class Simulation implements SimHost {
     const periodUs = Math.round(this.options.tickUs * rate * (0.98 + this.random.nextFloat() * 0.04));
     const incarnation = node.incarnation;
     this.queue.schedule(this.currentUs + afterUs + periodUs, node.index, incarnation, () => {
-      node.core?.tick();
-      node.drain();
+      node.loop?.tick();
       this.scheduleTick(node, 0);
     });
   }
@@ -182,6 +181,7 @@ export class Simulation implements SimHost {
   startNode(node: SimNode): void {
     node.start();
     this.log(`start ${node.id} (incarnation ${node.incarnation})`);
+    if (this.faultPhase && this.random.chance(this.options.faults.killPointRate)) this.armKillPoint(node);
     this.scheduleTick(node, this.random.below(this.options.tickUs));
   }
 
@@ -204,14 +204,14 @@ export class Simulation implements SimHost {
       const leaderNode = this.nodes[this.indexOf(believed)] as SimNode;
       if (leaderNode.isUp && leaderNode.pausedUntilUs <= this.currentUs) target = leaderNode;
     }
-    const core = target.core;
-    if (core === null) return;
+    const loop = target.loop;
+    if (loop === null || !loop.started) return;
     const value = this.nextValue++;
     if (this.random.chance(this.options.workload.readShare)) {
       const context = `r${value}`;
-      target.readsAsked.set(context, this.checker.maxAckedIndex);
+      target.readsAsked.set(context, this.checker.maxCommitted);
       this.stats.reads++;
-      if (!core.readIndex(context).ok) target.readsAsked.delete(context);
+      if (!loop.readIndex(context).ok) target.readsAsked.delete(context);
     } else {
       // Clients wait for answers: a bounded number of writes outstanding, each given up after a
       // timeout. (Unbounded proposals outrun a tiny replication window without end.)
@@ -222,12 +222,12 @@ export class Simulation implements SimHost {
       if (this.outstanding.size >= this.options.workload.outstandingMax) return;
       const data = encodeWorkloadData(value, target.index, this.random.below(this.options.workload.paddingBytesMax + 1));
       this.stats.proposals++;
-      if (core.propose([{ type: entryTypes.normal, data }]).ok) {
+      if (loop.propose([{ type: entryTypes.normal, data }]).ok) {
         target.proposed.add(value);
         this.outstanding.set(value, this.currentUs + this.options.workload.requestTimeoutUs);
+        if (this.faultPhase && this.random.chance(this.options.faults.killPointRate)) this.armKillPoint(target);
       }
     }
-    target.drain();
   }
 
   /** Runs events up to `untilUs` (or until `stop` says so, checked after each event). */
@@ -250,7 +250,7 @@ export class Simulation implements SimHost {
         }
       }
       event.run();
-      this.checker.checkDurability(this.storages);
+      this.checker.checkDurability(this.nodes.map((node) => node.claimed));
       if (stop !== null && stop()) return true;
     }
   }
@@ -264,6 +264,7 @@ export class Simulation implements SimHost {
       if (core === null || node.pausedUntilUs > this.currentUs) return false;
       if (core.term !== leader.term || core.leader !== leader.id) return false;
       if (core.appliedIndex !== leader.lastIndex || core.commitIndex !== leader.lastIndex) return false;
+      if (node.appliedIndex !== core.appliedIndex) return false;
     }
     return true;
   }
@@ -274,23 +275,23 @@ export class Simulation implements SimHost {
     this.network.lossy = false;
     this.network.stormDropRate = 0;
     this.diskSlowFactors.fill(1);
-    this.log('liveness phase: faults stop, every node up and connected');
+    this.log('liveness phase: faults stop, every node restarted and connected');
     for (const node of this.nodes) {
-      if (node.pausedUntilUs > this.currentUs) node.pausedUntilUs = this.currentUs;
-      if (!node.isUp) this.startNode(node);
+      node.disk.disarm();
+      // Every node goes through a crash and recovery once more: a kill, or a power loss.
+      if (node.isUp) crashNode(this, node, this.random.chance(this.options.faults.powerLossShare));
+      this.startNode(node);
     }
   }
 
   private finalChecks(): void {
     const first = this.nodes[0] as SimNode;
     for (const node of this.nodes) {
-      const machine = node.stateMachine;
-      if (machine.appliedIndex !== first.stateMachine.appliedIndex || machine.hashHigh !== first.stateMachine.hashHigh
-        || machine.hashLow !== first.stateMachine.hashLow) {
-        fail(`final state differs: ${node.id} applied ${machine.appliedIndex}, ${first.id} applied ${first.stateMachine.appliedIndex}`);
+      if (node.appliedIndex !== first.appliedIndex || node.appliedHash !== first.appliedHash) {
+        fail(`final state differs: ${node.id} applied ${node.appliedIndex}, ${first.id} applied ${first.appliedIndex}`);
       }
-      if (machine.appliedIndex < this.checker.maxAckedIndex) {
-        fail(`acknowledged write lost: index ${this.checker.maxAckedIndex} acknowledged, ${node.id} applied only ${machine.appliedIndex}`);
+      if (node.appliedIndex < this.checker.maxAckedIndex) {
+        fail(`acknowledged write lost: index ${this.checker.maxAckedIndex} acknowledged, ${node.id} applied only ${node.appliedIndex}`);
       }
     }
   }
@@ -313,7 +314,7 @@ export class Simulation implements SimHost {
       let progressAtUs = livenessStartUs;
       const convergedOrStalled = (): boolean => {
         let progress = 0;
-        for (const node of this.nodes) progress += node.stateMachine.appliedIndex + (node.core?.lastIndex ?? 0);
+        for (const node of this.nodes) progress += node.appliedIndex + (node.core?.lastIndex ?? 0);
         if (progress > progressBest) {
           progressBest = progress;
           progressAtUs = this.currentUs;
