@@ -63,6 +63,8 @@ class ReplicatorRole implements ActorRole {
   private readonly commitLatencyMs = new BucketHistogram([0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500]);
   private readonly appendBatchEntries = new BucketHistogram([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096]);
   private startedResolve: (() => void) | undefined;
+  /** Set while a graceful stop waits for this node to step down. */
+  private onSteppedDown: (() => void) | undefined;
 
   constructor(context: ActorContext) {
     this.context = context;
@@ -176,6 +178,7 @@ class ReplicatorRole implements ActorRole {
       if (node.status().vote === node.id) this.elections += 1;
       this.lastTerm = node.term;
     }
+    if (this.onSteppedDown !== undefined && node.role !== 'leader') this.onSteppedDown();
     if (node.leader === this.lastLeader) return;
     const status = node.status();
     this.lastLeader = status.leader;
@@ -185,6 +188,7 @@ class ReplicatorRole implements ActorRole {
   }
 
   async onRequest(request: LinkMessage): Promise<Readonly<Record<string, unknown>>> {
+    if (request.type === 'handOverLeadership') return await this.handOverLeadership(request);
     if (request.type !== 'raftLoad') return { error: `unknown request ${request.type}` };
     const checked = checkRaftLoadRequest(request);
     if (typeof checked === 'string') return { ok: false, error: checked };
@@ -194,6 +198,29 @@ class ReplicatorRole implements ActorRole {
     this.load = load;
     this.loop.schedule();
     return { ...(await load.done) };
+  }
+
+  /**
+   * The supervisor's drain asks this first: when this node leads, leadership goes to the most
+   * caught-up follower and the answer comes once this node stepped down (or after `timeoutMs`).
+   */
+  private async handOverLeadership(request: LinkMessage): Promise<Readonly<Record<string, unknown>>> {
+    const timeoutMs = typeof request['timeoutMs'] === 'number' ? request['timeoutMs'] : 1000;
+    const startedMs = performance.now();
+    const target = this.loop.handOverLeadership();
+    if (target === null) return { ok: true, handedTo: null };
+    const steppedDown = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      const finish = (done: boolean): void => {
+        clearTimeout(timer);
+        this.onSteppedDown = undefined;
+        resolve(done);
+      };
+      this.onSteppedDown = () => finish(true);
+    });
+    const ms = performance.now() - startedMs;
+    this.context.logger.info({ target, ms: Math.round(ms * 10) / 10, steppedDown }, steppedDown ? `leadership handed to ${target}` : `leadership transfer to ${target} did not finish in ${timeoutMs} ms`);
+    return { ok: steppedDown, handedTo: target, ms };
   }
 
   async stop(): Promise<void> {

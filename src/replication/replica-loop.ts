@@ -298,6 +298,24 @@ export class ReplicaLoop {
     return outcome;
   }
 
+  /**
+   * On a graceful stop of the leader: hands leadership to the most caught-up follower (highest
+   * match, one that answered recently first, then by id), so that a rolling restart costs the
+   * cluster a transfer (milliseconds), not an election timeout. Returns the chosen follower, or
+   * null when this node does not lead or no transfer could start.
+   */
+  handOverLeadership(): string | null {
+    const core = this.core;
+    if (core === undefined || this.stoppedBy !== null || core.role !== 'leader') return null;
+    const followers = core.status().peers.filter((peer) => peer.id !== this.options.id);
+    followers.sort((a, b) => Number(b.recentActive) - Number(a.recentActive) || b.match - a.match || (a.id < b.id ? -1 : 1));
+    const target = followers[0];
+    if (target === undefined) return null;
+    const outcome = core.transferLeadership(target.id);
+    this.schedule();
+    return outcome.ok ? target.id : null;
+  }
+
   private unavailable(): FalconError {
     return this.stoppedBy ?? falconError('UNAVAILABLE', 'raft has not started yet');
   }

@@ -61,7 +61,7 @@ export async function runNode(options: RunNodeOptions): Promise<number> {
     options.stopRequested.then((reason) => ({ kind: 'stop' as const, reason })),
     actorGaveUp.then(({ reason, exit }) => ({ kind: 'gave-up' as const, reason, exit })),
   ]);
-  const terminated = await supervisor.stop(outcome.reason);
+  const terminated = await supervisor.stop(outcome.reason, { handOverLeadership: outcome.kind === 'stop' });
   await closeServer(ops);
   if (terminated.length > 0) {
     logger.warn({ terminated }, `actors did not stop within ${config.supervisor.shutdownTimeoutMs} ms and were terminated`);

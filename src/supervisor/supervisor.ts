@@ -242,11 +242,17 @@ export class Supervisor {
   }
 
   /**
-   * Drains: asks every actor to stop, gives them `shutdownTimeoutMs` together, terminates the rest.
-   * Returns the actors that had to be terminated.
+   * Drains: with `handOverLeadership` (a graceful stop), a leader first hands leadership to its most
+   * caught-up follower, within half the shutdown bound; then every actor is asked to stop, gets
+   * `shutdownTimeoutMs` together, and the rest are terminated. Returns the actors that had to be
+   * terminated.
    */
-  async stop(reason: string): Promise<ActorName[]> {
+  async stop(reason: string, options: { handOverLeadership?: boolean } = {}): Promise<ActorName[]> {
     if (this.stopped) return [];
+    if (options.handOverLeadership === true) {
+      const timeoutMs = Math.floor(this.options.config.supervisor.shutdownTimeoutMs / 2);
+      await this.askRole('replicator', { type: 'handOverLeadership', timeoutMs }, timeoutMs + 100);
+    }
     this.stopped = true;
     clearInterval(this.livenessTimer);
     for (const [actor, ends] of this.control) {

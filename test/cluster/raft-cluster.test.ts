@@ -91,6 +91,24 @@ describe('raft cluster (real processes)', function () {
     await nodes.converged(ids, committed.lastIndex);
   });
 
+  it('a leader stopped with SIGTERM hands leadership to its most caught-up follower before it exits', async () => {
+    const leader = await nodes.leaderAgreedBy(ids);
+    const committed = await nodes.load(leader.node, 200, 10);
+    expect(committed.ok, committed.error).to.equal(true);
+    await nodes.converged(ids, committed.lastIndex);
+    nodes.signal(leader.node, 'SIGTERM');
+    const exit = await nodes.process(leader.node).exited;
+    expect(exit, nodes.logsTail()).to.equal(0);
+    const handedTo = /leadership handed to (n\d)/.exec(nodes.process(leader.node).output())?.[1];
+    expect(handedTo, `the old leader logs the hand-over\n${nodes.logsTail()}`).to.be.a('string');
+    const survivors = ids.filter((id) => id !== leader.node);
+    const next = await nodes.leaderAgreedBy(survivors, 5_000);
+    expect(next.node).to.equal(handedTo);
+    expect(next.term, 'one transfer election, no election timeout in between').to.equal(leader.term + 1);
+    const after = await nodes.load(next.node, 100, 10);
+    expect(after.ok, after.error).to.equal(true);
+  });
+
   it('disconnects a peer that sends a malformed Raft message and keeps serving', async () => {
     const leader = await nodes.leaderAgreedBy(ids);
     const socket = connect({ host: '127.0.0.1', port: nodes.node('n3').peerPort });

@@ -48,7 +48,7 @@ export class ClusterNodes {
     await started.exited;
   }
 
-  signal(id: string, signal: 'SIGSTOP' | 'SIGCONT'): void {
+  signal(id: string, signal: 'SIGSTOP' | 'SIGCONT' | 'SIGTERM'): void {
     this.process(id).child.kill(signal);
   }
 
