@@ -1,15 +1,19 @@
 /**
  * `npm run bench:raft`: a local 3-node cluster on loopback (real processes, real fsync) running the
  * Raft layer with a no-op state machine, driven by the leader's bounded load generator
- * (--test-hooks). Measures, in one run:
- *   - committed entries/s and commit latency (propose -> applied on the leader) for 300-byte
- *     entries at batch sizes 1 and 64 per proposal;
+ * (--test-hooks). Each run measures, on a fresh cluster:
  *   - the WAL engine's own group-commit ceiling on the same disk (appendEncoded + one fdatasync per
  *     64-record batch), so that the Raft figure can be read as a share of it;
- *   - a failover drill: `kill -9` of the leader, N times, timing kill -> first commit under the new
- *     leader (median, p99, max); the killed node is restarted and caught up before the next round.
- * Options: --kills N (default 20), --json FILE, --log-level L (nodes log at L, and a slow failover
- * prints their last lines). Bounded: every wait has a deadline.
+ *   - committed entries/s (propose -> applied on the leader) for 300-byte entries, 64 per proposal;
+ *   - the commit latency of a single proposal with nothing else in flight (p50, p99);
+ *   - the write gap of a graceful stop: SIGTERM of the leader -> first commit under the next one;
+ *   - failover: `kill -9` of the leader, N times, timing kill -> first commit under the new leader
+ *     (median, p99, max); the killed node is restarted and caught up before the next round.
+ * Several runs (default 3) and the median of each figure with its spread (min-max): never the best
+ * run. The last line of output is one JSON object with the headline figures (medians).
+ * Options: --runs N (default 3), --kills N (default 100), --sigterms N (default 5), --json FILE,
+ * --log-level L (nodes log at L, and a slow failover prints their last lines). Bounded: every wait
+ * has a deadline.
  *
  * Runs on: the bench process.
  */
@@ -22,7 +26,9 @@ import { defaultBounds, engineEncodedRun } from './wal-measure.js';
 
 const ids = ['n1', 'n2', 'n3'];
 const payloadBytes = 300;
-const killsDefault = 20;
+const killsDefault = 100;
+const runsDefault = 3;
+const sigtermsDefault = 5;
 /** A failover that takes longer than this is a failed round (reported, not hidden). */
 const failoverDeadlineMs = 10_000;
 /** With --log-level, a failover slower than this prints the nodes' last log lines. */
@@ -42,13 +48,18 @@ async function load(nodes: ClusterNodes, leader: string, entries: number, batch:
   return await response.json() as LoadFigures;
 }
 
-/** Kill -9 of the leader, then the time until one entry commits under a new leader. */
-async function failoverRound(nodes: ClusterNodes): Promise<{ ms: number; from: string; to: string }> {
+/** Kill -9 (or SIGTERM) of the leader, then the time until one entry commits under a new leader. */
+async function failoverRound(nodes: ClusterNodes, how: 'kill' | 'sigterm'): Promise<{ ms: number; from: string; to: string }> {
   const leader = await nodes.leaderAgreedBy(ids, 15_000);
   await nodes.allLinksUp(ids);
   const survivors = ids.filter((id) => id !== leader.node);
   const killedAt = performance.now();
-  const killed = nodes.kill9(leader.node);
+  let killed: Promise<unknown>;
+  if (how === 'kill') killed = nodes.kill9(leader.node);
+  else {
+    nodes.signal(leader.node, 'SIGTERM');
+    killed = nodes.process(leader.node).exited;
+  }
   const deadline = killedAt + failoverDeadlineMs;
   // Bounded by the deadline: ask each survivor to commit one entry until one of them, as the new
   // leader, does. A survivor that is not (yet) the leader refuses at once.
@@ -74,51 +85,109 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 }
 
-async function main(): Promise<void> {
-  const kills = Number(option('--kills') ?? killsDefault);
-  if (!Number.isSafeInteger(kills) || kills < 1 || kills > 200) throw new Error('--kills must be 1..200');
+function sortedOf(values: readonly number[]): number[] {
+  return [...values].sort((a, b) => a - b);
+}
+
+function numberOption(name: string, fallback: number, max: number): number {
+  const value = Number(option(name) ?? fallback);
+  if (!Number.isSafeInteger(value) || value < 1 || value > max) throw new Error(`${name} must be an integer from 1 to ${max}`);
+  return value;
+}
+
+/** The headline figures of one run (the JSON line's keys). */
+interface RunFigures {
+  commitBatch64PerSec: number;
+  walCeilingPerSec: number;
+  commitSingleP50Ms: number;
+  commitSingleP99Ms: number;
+  failoverMedianMs: number;
+  failoverP99Ms: number;
+  failoverMaxMs: number;
+  sigtermGapMs: number;
+}
+
+/** Kills (or stops) the leader `rounds` times; restarts it and waits for convergence each time. */
+async function failovers(nodes: ClusterNodes, rounds: number, how: 'kill' | 'sigterm'): Promise<number[]> {
+  const times: number[] = [];
+  for (let round = 1; round <= rounds; round += 1) {
+    const result = await failoverRound(nodes, how);
+    times.push(result.ms);
+    console.log(`${how === 'kill' ? 'kill -9' : 'SIGTERM'} ${round}: ${result.from} -> first commit on ${result.to} in ${result.ms.toFixed(1)} ms`);
+    if (result.ms > slowFailoverMs && option('--log-level') !== undefined) console.log(nodes.logsTail());
+    nodes.start(result.from);
+    const view = await nodes.leaderAgreedBy(ids, 20_000);
+    await nodes.converged(ids, view.commit, 20_000);
+  }
+  return times;
+}
+
+async function runOnce(run: number, kills: number, sigterms: number): Promise<RunFigures & { failovers: number[]; sigtermGaps: number[] }> {
   const cluster = await createTestCluster({ nodeCount: 3, logLevel: option('--log-level') ?? 'warn' });
   const nodes = new ClusterNodes(cluster);
-  const started = new Date().toISOString();
   try {
-    console.log(`# Raft bench — ${started}`);
-    console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), 3 nodes on loopback, fsync always, ${payloadBytes}-byte entries\n`);
     const walDir = fs.mkdtempSync(path.join(os.tmpdir(), 'falcon-raft-bench-wal-'));
     const ceiling = engineEncodedRun(walDir, 64, payloadBytes, { ...defaultBounds, durationMs: 2_000 });
     fs.rmSync(walDir, { recursive: true, force: true });
     nodes.startAll();
     const leader = await nodes.leaderAgreedBy(ids, 20_000);
     await load(nodes, leader.node, 5_000, 64, 64); // warm-up
-    const batch1 = await load(nodes, leader.node, 30_000, 1, 256);
+    const single = await load(nodes, leader.node, 3_000, 1, 1);
     const batch64 = await load(nodes, leader.node, 600_000, 64, 128);
+    for (const [name, figures] of [['single proposal', single], ['batch 64', batch64]] as const) {
+      if (!figures.ok) throw new Error(`run ${run}: ${name} load failed: ${figures.error ?? '?'}`);
+    }
+    console.log(`\n## run ${run}\n`);
     console.log('| what | entries/s | p50 ms | p99 ms |\n|---|---:|---:|---:|');
     console.log(`| WAL engine group commit, 64 per fdatasync (ceiling) | ${Math.round(ceiling.recordsPerSecond)} | ${(ceiling.latencyMicrosP50 / 1000).toFixed(2)} | ${(ceiling.latencyMicrosP99 / 1000).toFixed(2)} |`);
-    for (const [name, figures] of [['raft commit, batch 1 (256 proposals in flight)', batch1], ['raft commit, batch 64 (128 proposals in flight)', batch64]] as const) {
-      if (!figures.ok) console.log(`| ${name} | failed: ${figures.error ?? '?'} | | |`);
-      else console.log(`| ${name} | ${Math.round(figures.entriesPerSecond)} | ${figures.latencyMsP50.toFixed(2)} | ${figures.latencyMsP99.toFixed(2)} |`);
-    }
+    console.log(`| raft commit, one proposal at a time | ${Math.round(single.entriesPerSecond)} | ${single.latencyMsP50.toFixed(2)} | ${single.latencyMsP99.toFixed(2)} |`);
+    console.log(`| raft commit, batch 64 (128 proposals in flight) | ${Math.round(batch64.entriesPerSecond)} | ${batch64.latencyMsP50.toFixed(2)} | ${batch64.latencyMsP99.toFixed(2)} |`);
     console.log(`\nraft batch 64 / WAL ceiling: ${(batch64.entriesPerSecond / ceiling.recordsPerSecond).toFixed(2)}x\n`);
-    const failovers: number[] = [];
-    for (let round = 1; round <= kills; round += 1) {
-      const result = await failoverRound(nodes);
-      failovers.push(result.ms);
-      console.log(`failover ${round}: kill -9 ${result.from} -> first commit on ${result.to} in ${result.ms.toFixed(1)} ms`);
-      if (result.ms > slowFailoverMs && option('--log-level') !== undefined) console.log(nodes.logsTail());
-      nodes.start(result.from);
-      const view = await nodes.leaderAgreedBy(ids, 20_000);
-      await nodes.converged(ids, view.commit, 20_000);
-    }
-    const sorted = [...failovers].sort((a, b) => a - b);
-    const summary = { median: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1] ?? Number.NaN };
-    console.log(`\nfailover over ${kills} kills: median ${summary.median.toFixed(1)} ms, p99 ${summary.p99.toFixed(1)} ms, max ${summary.max.toFixed(1)} ms`);
-    const jsonPath = option('--json');
-    if (jsonPath !== undefined) {
-      fs.writeFileSync(jsonPath, `${JSON.stringify({ date: started, ceiling, batch1, batch64, failovers, summary }, null, 2)}\n`);
-    }
+    const sigtermGaps = await failovers(nodes, sigterms, 'sigterm');
+    const killTimes = await failovers(nodes, kills, 'kill');
+    const sorted = sortedOf(killTimes);
+    const figures: RunFigures = {
+      commitBatch64PerSec: batch64.entriesPerSecond, walCeilingPerSec: ceiling.recordsPerSecond,
+      commitSingleP50Ms: single.latencyMsP50, commitSingleP99Ms: single.latencyMsP99,
+      failoverMedianMs: quantile(sorted, 0.5), failoverP99Ms: quantile(sorted, 0.99), failoverMaxMs: sorted[sorted.length - 1] ?? Number.NaN,
+      sigtermGapMs: quantile(sortedOf(sigtermGaps), 0.5),
+    };
+    console.log(`\nrun ${run}: ${JSON.stringify(roundFigures(figures))}`);
+    return { ...figures, failovers: killTimes, sigtermGaps };
   } finally {
     await killStartedProcesses();
     await removeTestCluster(cluster);
   }
+}
+
+function roundFigures(figures: RunFigures): Record<string, number> {
+  return Object.fromEntries(Object.entries(figures).map(([key, value]) => [key, Math.round(value * 100) / 100]));
+}
+
+async function main(): Promise<void> {
+  const runs = numberOption('--runs', runsDefault, 20);
+  const kills = numberOption('--kills', killsDefault, 1000);
+  const sigterms = numberOption('--sigterms', sigtermsDefault, 100);
+  const started = new Date().toISOString();
+  console.log(`# Raft bench — ${started}`);
+  console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), load ${os.loadavg().map((value) => value.toFixed(2)).join(' ')}, `
+    + `3 nodes on loopback, fsync always, ${payloadBytes}-byte entries; ${runs} runs of ${kills} kills and ${sigterms} SIGTERMs`);
+  const results: Array<Awaited<ReturnType<typeof runOnce>>> = [];
+  for (let run = 1; run <= runs; run += 1) results.push(await runOnce(run, kills, sigterms));
+  const keys = Object.keys(roundFigures(results[0] as RunFigures)) as Array<keyof RunFigures>;
+  const medians = {} as RunFigures;
+  console.log(`\n## median of ${runs} runs (spread: min-max)\n\n| figure | median | min | max |\n|---|---:|---:|---:|`);
+  for (const key of keys) {
+    const values = sortedOf(results.map((result) => result[key]));
+    medians[key] = quantile(values, 0.5);
+    console.log(`| ${key} | ${medians[key].toFixed(2)} | ${(values[0] ?? Number.NaN).toFixed(2)} | ${(values[values.length - 1] ?? Number.NaN).toFixed(2)} |`);
+  }
+  const all = sortedOf(results.flatMap((result) => result.failovers));
+  console.log(`\nall ${all.length} kills together: median ${quantile(all, 0.5).toFixed(1)} ms, p99 ${quantile(all, 0.99).toFixed(1)} ms, max ${(all[all.length - 1] ?? Number.NaN).toFixed(1)} ms`);
+  console.log(`raft batch 64 / WAL ceiling (medians): ${(medians.commitBatch64PerSec / medians.walCeilingPerSec).toFixed(2)}x`);
+  const jsonPath = option('--json');
+  if (jsonPath !== undefined) fs.writeFileSync(jsonPath, `${JSON.stringify({ date: started, runs: results, medians }, null, 2)}\n`);
+  console.log(JSON.stringify({ bench: 'raft', ...roundFigures(medians) }));
 }
 
 main().catch(async (error: unknown) => {
