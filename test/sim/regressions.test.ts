@@ -2,6 +2,8 @@
  * Seeds the simulator found failing, each fixed and kept here under a name that says what broke,
  * with the replay command it printed. Each replays the seed in today's simulator (which must pass)
  * and, where the bug was in the core, pins it with a direct scenario that fails without the fix.
+ * Seeds found before the simulator ran the production replica loop and WAL draw different runs
+ * today: their direct scenarios are what pins those bugs; their seeds still replay and must pass.
  *
  * Runs on: the mocha process.
  */
@@ -79,6 +81,6 @@ describe('raft simulation regressions', () => {
   // (Seed 134805, in an earlier soak, was the same with a workload that proposed without bound;
   // clients now keep a bounded number of writes outstanding.)
   it('seed 11528: a long backlog through a one-message window converges, slowly but without stalling', () => {
-    expect(expectSeedPasses(11528, 5).stats.livenessTicks).to.be.above(500);
+    expectSeedPasses(11528, 5);
   });
 });

@@ -141,6 +141,7 @@ export class SimNode {
       nowUs: () => this.host.nowUs(),
       at: (atUs, run) => this.host.at(this, atUs, run),
       diskLatencyUs: () => this.host.diskLatencyUs(this),
+      snapshotLatencyFactor: options.disk.snapshotLatencyFactor,
       deliver: (reply) => this.loop?.onWalReply(reply),
       killed: () => this.host.onKilled(this),
       failed: (error) => fail(`${this.id}: the WAL failed: ${error.code} ${error.message}`),

@@ -41,6 +41,9 @@ export interface SimOptions {
     /** Share of writes that take up to `slowUsMax` (a slow fsync). */
     readonly slowRate: number;
     readonly slowUsMax: number;
+    /** A drain that saves a snapshot (temp file, fsync, rename, directory fsync) takes this many
+     *  times an fsync: long enough, at the high end, for a leader to change meanwhile. */
+    readonly snapshotLatencyFactor: number;
   };
   readonly workload: {
     /** Mean microseconds between client proposals. */
@@ -126,6 +129,7 @@ export function optionsForSeed(seed: number, nodeCount: number, faultTicks = def
       latencyUsMax: random.pick([500, 2_000, 8_000]),
       slowRate: random.nextFloat() * 0.05,
       slowUsMax: random.pick([20_000, 100_000]),
+      snapshotLatencyFactor: random.pick([4, 20, 60]),
     },
     workload: {
       proposalIntervalUs: random.pick([5_000, 20_000, 60_000]),

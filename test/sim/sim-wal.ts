@@ -31,6 +31,8 @@ export interface SimWalHost {
   at(atUs: number, run: () => void): void;
   /** The fsync latency of one group (µs). */
   diskLatencyUs(): number;
+  /** How many fsyncs' time a drain that saves a snapshot takes. */
+  readonly snapshotLatencyFactor: number;
   deliver(reply: FromWal): void;
   /** The process was killed inside a system call. */
   killed(): void;
@@ -60,8 +62,6 @@ export class ClaimedDurable {
 /** A drain that writes pays the fsync latency; a read-only one only a thread hop. */
 const threadHopUs = 30;
 const writingRequests = new Set<ToWal['type']>(['appendRecords', 'append', 'truncate', 'saveHardState', 'saveSnapshot', 'compact', 'clearNeedsCatchUp']);
-/** Writing a snapshot file (temp file, fsync, rename, directory fsync) takes this many fsyncs' time. */
-const snapshotLatencyFactor = 8;
 
 export class SimWal {
   private readonly engine: WriteAheadLog;
@@ -117,7 +117,7 @@ export class SimWal {
       this.host.killed();
       return;
     }
-    const latencyUs = !writes ? threadHopUs : this.host.diskLatencyUs() * (snapshot ? snapshotLatencyFactor : 1);
+    const latencyUs = !writes ? threadHopUs : this.host.diskLatencyUs() * (snapshot ? this.host.snapshotLatencyFactor : 1);
     this.busyUntilUs = this.host.nowUs() + latencyUs;
     const replies = this.outbox;
     this.outbox = [];
