@@ -91,7 +91,7 @@ describe('WAL recovery: torn tails and corruption', () => {
     expect(recovered.lastIndex, `seed ${seed}`).to.equal(240);
     expect(recovered.tornTail, `seed ${seed}`).to.include({ offset: newest.length, bytesDropped: 700 });
     appendAndFlush(wal, entriesFor(241, 5, 9));
-    fileSystem.crash();
+    fileSystem.losePower();
     expect(openMemoryWal(fileSystem, { segmentBytes }).recovered.lastIndex).to.equal(245);
   });
 
@@ -137,14 +137,14 @@ describe('WAL recovery: torn tails and corruption', () => {
     expect(segmentNames(fileSystem).at(-1)).to.equal(olderName);
     expect(readAll(wal).every((entry) => isIntactEntry(entry))).to.equal(true);
 
-    fileSystem.crash();
+    fileSystem.losePower();
     const { wal: again, recovered: reopened } = openMemoryWal(fileSystem, { segmentBytes });
     expect(reopened.needsCatchUp, 'the marker survives a restart').to.equal(recovered.needsCatchUp);
     expect(reopened.lastIndex).to.equal(expectedLast);
     appendAndFlush(again, entriesFor(expectedLast + 1, 10, 9));
     unwrap(again.clearNeedsCatchUp());
     expect(again.needsCatchUp).to.equal(null);
-    fileSystem.crash();
+    fileSystem.losePower();
     expect(openMemoryWal(fileSystem, { segmentBytes }).recovered.needsCatchUp, 'cleared durably').to.equal(null);
   });
 
@@ -159,7 +159,7 @@ describe('WAL recovery: torn tails and corruption', () => {
       const durable = appendAndFlush(wal, entriesFor(wal.lastIndex + 1, batch, 1));
       unwrap(wal.append(entriesFor(wal.lastIndex + 1, 1 + Math.floor(random() * 30), 1)));
       const appended = wal.lastIndex;
-      fileSystem.crash(random);
+      fileSystem.losePower(random);
       ({ wal } = openMemoryWal(fileSystem, { segmentBytes }));
       expect(wal.lastIndex, context).to.be.within(durable, appended);
       expect(readAll(wal).every((entry) => isIntactEntry(entry, 1)), context).to.equal(true);

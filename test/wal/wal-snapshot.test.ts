@@ -37,7 +37,7 @@ describe('WAL hard state', () => {
     const { wal } = openMemoryWal(fileSystem);
     unwrap(wal.saveHardState({ term: 3, vote: 'n2', commit: 10 }));
     unwrap(wal.saveHardState({ term: 4, vote: null, commit: 12 }));
-    fileSystem.crash();
+    fileSystem.losePower();
     expect(openMemoryWal(fileSystem).recovered.hardState).to.deep.equal({ term: 4, vote: null, commit: 12 });
   });
 
@@ -47,7 +47,7 @@ describe('WAL hard state', () => {
     unwrap(wal.saveHardState({ term: 3, vote: 'n2', commit: 0 }));
     fileSystem.injectFault({ operation: 'rename', code: 'EIO' });
     expect(wal.saveHardState({ term: 4, vote: 'n3', commit: 0 }).ok).to.equal(false);
-    fileSystem.crash();
+    fileSystem.losePower();
     expect(openMemoryWal(fileSystem).recovered.hardState).to.deep.equal({ term: 3, vote: 'n2', commit: 0 });
   });
 
@@ -82,7 +82,7 @@ describe('WAL snapshots and compaction', () => {
     const compacted = wal.read(1, 10, 1 << 20);
     expect(compacted.ok ? 'ok' : compacted.error.code).to.equal('NOT_FOUND');
 
-    fileSystem.crash();
+    fileSystem.losePower();
     const { wal: reopened, recovered } = openMemoryWal(fileSystem, { segmentBytes: 2048 });
     expect(recovered.snapshot).to.deep.equal({ index: 150, term: 8, membership });
     expect(recovered).to.include({ lastIndex: 200, lastTerm: 10, logDiscardedForSnapshot: false });
@@ -124,7 +124,7 @@ describe('WAL snapshots and compaction', () => {
     expect(wal.snapshot?.index).to.equal(100);
     fileSystem.capacityBytes = Number.MAX_SAFE_INTEGER;
     unwrap(wal.saveSnapshot(snapshotAt(180, 9, 2)));
-    fileSystem.crash();
+    fileSystem.losePower();
     const { wal: reopened, recovered } = openMemoryWal(fileSystem, { segmentBytes: 2048 });
     expect(recovered.snapshot?.index).to.equal(180);
     expect(fileSystem.listDirectory(memoryWalDir).filter((name) => name.endsWith('.snap'))).to.deep.equal([snapshotFileName(180)]);
@@ -154,7 +154,7 @@ describe('WAL snapshots and compaction', () => {
     expect(wal).to.include({ firstIndex: 501, lastIndex: 500, lastTerm: 40, durableLastIndex: 500 });
     expect(segmentNames(fileSystem)).to.deep.equal([]);
     appendAndFlush(wal, entriesFor(501, 10, 41));
-    fileSystem.crash();
+    fileSystem.losePower();
     const { wal: reopened, recovered } = openMemoryWal(fileSystem, { segmentBytes: 2048 });
     expect(recovered).to.include({ firstIndex: 501, lastIndex: 510, lastTerm: 41 });
     expect(readAll(reopened).every((entry) => isIntactEntry(entry, 41))).to.equal(true);
