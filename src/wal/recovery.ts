@@ -5,6 +5,9 @@
  * state; load the newest snapshot that verifies; scan the segments (segment-recovery.ts); then
  * reconcile the log with the snapshot the way Raft installs one: keep the log if it holds the
  * snapshot's (index, term) or only entries after it, otherwise discard it (it was superseded).
+ * Last, sync every kept file and the directory: nothing is reported (and so nothing becomes
+ * `durableLastIndex` or the hard state Raft starts from) before its fdatasync returned, even if a
+ * killed process left it readable in the page cache.
  *
  * Corruption (a damaged record outside the newest segment's tail, a missing segment, a log that
  * does not meet its snapshot, a damaged hard-state file) refuses to open with a CORRUPTION error
@@ -24,7 +27,7 @@ import { decodeHardState, hardStateFileName, type HardState } from './hard-state
 import { temporaryFileSuffix, writeFileAtomically } from './atomic-file.js';
 import { parseSegmentFileName, type Segment } from './segment.js';
 import { cutFile, recoverSegments, type CorruptionFinding, type TornTailFinding } from './segment-recovery.js';
-import type { Snapshot, SnapshotMetadata } from './snapshot-file.js';
+import { snapshotFileName, type Snapshot, type SnapshotMetadata } from './snapshot-file.js';
 import { loadNewestSnapshot, type RejectedSnapshot } from './snapshot-store.js';
 import { fileSystemError } from './wal-outcome.js';
 import type { WalOptions } from './wal-options.js';
@@ -93,6 +96,7 @@ function recoverIn(context: Context): RecoveryResult {
   let segments = scan.segments;
   if (scan.corruption !== null) segments = repairSegments(context, scan.corruption, segments, scan.filesAfterCorruption);
   const log = reconcileWithSnapshot(context, segments, scan.lastTerm, scan.termAtSnapshotIndex, snapshot);
+  syncEverythingReported(context, log.segments, hardState !== null, snapshot);
   const lastSegment = log.segments.at(-1);
   const lastIndex = lastSegment?.lastIndex ?? snapshot?.index ?? 0;
   const recovered: WalRecovered = {
@@ -108,6 +112,41 @@ function recoverIn(context: Context): RecoveryResult {
     logDiscardedForSnapshot: log.discarded,
   };
   return { recovered, segments: log.segments, snapshot };
+}
+
+/**
+ * Makes durable every file and name recovery is about to report, before it reports them.
+ *
+ * Why: a process killed after `write` and before `fdatasync` (or after creating a segment or
+ * renaming the hard state into place, before the directory fsync) leaves bytes and names in the
+ * page cache. Recovery reads them back like any others; if it reported them durable without a
+ * sync, the node could acknowledge entries, or repeat a vote, that a power loss then erases.
+ *
+ * Which segments: all that recovery keeps. With `fsync: 'always'` only the newest one can hold
+ * unsynced bytes (a segment is created only after its predecessor's fdatasync, segment-log.ts),
+ * but only if every earlier open synced the newest segment before the engine rotated past it; a
+ * log written with `unsafeNoFsync`, or by an engine whose recovery did not sync, breaks that, and
+ * recovery cannot tell. Recovery has just read every kept segment whole, so one fdatasync each
+ * (nothing to write for those already durable) costs little beside that. The hard state, the
+ * catch-up marker and the snapshot in use are synced too (their writers fsynced them before the
+ * rename; a file put in place by other means may not be), then the directory, which makes every
+ * creation, rename and unlink in it durable.
+ */
+function syncEverythingReported(context: Context, segments: readonly Segment[], hasHardState: boolean, snapshot: Snapshot | null): void {
+  const { fileSystem, dir } = context;
+  const filePaths = segments.map((segment) => segment.filePath);
+  if (hasHardState) filePaths.push(path.join(dir, hardStateFileName));
+  if (context.needsCatchUp !== null) filePaths.push(path.join(dir, needsCatchUpFileName));
+  if (snapshot !== null) filePaths.push(path.join(dir, snapshotFileName(snapshot.index)));
+  for (const filePath of filePaths) {
+    const fd = fileSystem.open(filePath, 'read');
+    try {
+      fileSystem.fdatasync(fd);
+    } finally {
+      fileSystem.close(fd);
+    }
+  }
+  fileSystem.syncDirectory(dir);
 }
 
 /** Creates `dir` and missing parents, fsyncing each new one's parent: a name must be durable
