@@ -9,6 +9,10 @@
  * `durableLastIndex` or the hard state Raft starts from) before its fdatasync returned, even if a
  * killed process left it readable in the page cache.
  *
+ * A torn tail (segment-recovery.ts) is cut; when the first record dropped was whole on disk (it
+ * failed its checksum, it was not cut short) the catch-up marker is persisted first, without the
+ * repair flag: that record may have been acknowledged before it was damaged at rest.
+ *
  * Corruption (a damaged record outside the newest segment's tail, a missing segment, a log that
  * does not meet its snapshot, a damaged hard-state file) refuses to open with a CORRUPTION error
  * naming file, offset and index; with `repairCorruption` the log is truncated there and the
@@ -33,6 +37,7 @@ import { fileSystemError } from './wal-outcome.js';
 import type { WalOptions } from './wal-options.js';
 
 export const needsCatchUpFileName = 'needs-catch-up';
+const mustCatchUp = 'this node must be caught up from the leader before it may vote or lead.';
 /** Bound on the small files read whole at open (hard state, marker). */
 const smallFileBytesMax = 64 * 1024;
 
@@ -45,7 +50,8 @@ export interface WalRecovered {
   readonly lastTerm: number;
   readonly hardState: HardState | null;
   readonly snapshot: SnapshotMetadata | null;
-  /** A torn tail that was truncated (normal after a crash). */
+  /** A torn tail that was truncated (normal after a crash; when `wholeRecordDropped`, the
+   *  catch-up marker was set too). */
   readonly tornTail: TornTailFinding | null;
   /** Corruption that was repaired by truncation (only with `repairCorruption`). */
   readonly corruption: CorruptionFinding | null;
@@ -94,6 +100,7 @@ function recoverIn(context: Context): RecoveryResult {
   const firstIndexes = names.map(parseSegmentFileName).filter((index): index is number => index !== null).sort((a, b) => a - b);
   const scan = recoverSegments(fileSystem, dir, firstIndexes, options.recordBytesMax, snapshot?.index ?? null);
   let segments = scan.segments;
+  if (scan.tornTail !== null) cutTornTail(context, scan.tornTail);
   if (scan.corruption !== null) segments = repairSegments(context, scan.corruption, segments, scan.filesAfterCorruption);
   const log = reconcileWithSnapshot(context, segments, scan.lastTerm, scan.termAtSnapshotIndex, snapshot);
   syncEverythingReported(context, log.segments, hardState !== null, snapshot);
@@ -180,10 +187,29 @@ function onCorruption(context: Context, finding: CorruptionFinding): void {
       + 'and have it caught up from the leader before it may vote or lead.',
       { file: finding.file, offset: finding.offset, index: finding.index, reason: finding.reason }));
   }
-  const reason = `WAL corruption repaired by truncation in ${where}; this node must be caught up from the leader before it may vote or lead.`;
+  persistNeedsCatchUp(context, `WAL corruption repaired by truncation in ${where}; ${mustCatchUp}`);
+  context.corruption = finding;
+}
+
+/** Durably writes the catch-up marker with `reason` (before whatever repair needs it). */
+function persistNeedsCatchUp(context: Context, reason: string): void {
   writeFileAtomically(context.fileSystem, context.dir, needsCatchUpFileName, [Buffer.from(`${reason}\n`, 'utf8')]);
   context.needsCatchUp = reason;
-  context.corruption = finding;
+}
+
+/**
+ * Cuts the newest segment at its last good record. A dropped record that was whole on disk was
+ * not cut short by a crash: it may have been synced and acknowledged, then damaged at rest, so
+ * the marker is persisted first (a crash between the two then finds the marker, or the record
+ * again), and the node must be caught up before it may vote or lead.
+ */
+function cutTornTail(context: Context, tornTail: TornTailFinding): void {
+  if (tornTail.wholeRecordDropped) {
+    persistNeedsCatchUp(context, `WAL recovery dropped a whole record that did not verify (${tornTail.reason}) at the tail of `
+      + `${tornTail.file} at offset ${tornTail.offset} (index ${tornTail.lastGoodIndex + 1}); it may have been synced and `
+      + `acknowledged, then damaged at rest; ${mustCatchUp}`);
+  }
+  cutFile(context.fileSystem, context.dir, tornTail.file, tornTail.offset);
 }
 
 function loadHardState(context: Context, names: readonly string[]): HardState | null {

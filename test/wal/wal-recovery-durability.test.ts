@@ -18,7 +18,7 @@ import type { WriteAheadLog } from '../../src/wal/wal.js';
 import { appendAndFlush, entriesFor, isIntactEntry, openMemoryWal, readAll, seededRandom, testSeed, unwrap } from './wal-test-helpers.js';
 
 const segmentBytes = 2048;
-const randomRuns = 300;
+const randomRuns = 200;
 
 /** What a reopen reports as durable, in a form two reopens can be compared by. */
 function durableView(recovered: WalRecovered, wal: WriteAheadLog): Record<string, unknown> {
