@@ -14,7 +14,7 @@
  * repair flag: that record may have been acknowledged before it was damaged at rest.
  *
  * Corruption (a damaged record outside the newest segment's tail, a missing segment, a log that
- * does not meet its snapshot, a damaged hard-state file) refuses to open with a CORRUPTION error
+ * does not meet its snapshot, a damaged hard-state file, a snapshot file that does not verify) refuses to open with a CORRUPTION error
  * naming file, offset and index; with `repairCorruption` the log is truncated there and the
  * persisted `needs-catch-up` marker says the node must be caught up by a leader before it may
  * vote or lead. The marker stays until `WriteAheadLog.clearNeedsCatchUp()`.
@@ -57,7 +57,7 @@ export interface WalRecovered {
   readonly corruption: CorruptionFinding | null;
   /** Why this node must be caught up before it may vote or lead (persisted marker), or null. */
   readonly needsCatchUp: string | null;
-  /** Snapshot files that failed verification and were skipped. */
+  /** Snapshot files that failed verification, deleted by repair (only with `repairCorruption`). */
   readonly rejectedSnapshots: readonly RejectedSnapshot[];
   /** True when the log was discarded because a snapshot superseded it. */
   readonly logDiscardedForSnapshot: boolean;
@@ -97,6 +97,7 @@ function recoverIn(context: Context): RecoveryResult {
   context.needsCatchUp = readMarker(context, names);
   const hardState = loadHardState(context, names);
   const { snapshot, rejectedSnapshots } = loadNewestSnapshot(fileSystem, dir, names, options.snapshotBytesMax);
+  if (rejectedSnapshots.length > 0) onRejectedSnapshots(context, rejectedSnapshots, snapshot);
   const firstIndexes = names.map(parseSegmentFileName).filter((index): index is number => index !== null).sort((a, b) => a - b);
   const scan = recoverSegments(fileSystem, dir, firstIndexes, options.recordBytesMax, snapshot?.index ?? null);
   let segments = scan.segments;
@@ -189,6 +190,28 @@ function onCorruption(context: Context, finding: CorruptionFinding): void {
   }
   persistNeedsCatchUp(context, `WAL corruption repaired by truncation in ${where}; ${mustCatchUp}`);
   context.corruption = finding;
+}
+
+/**
+ * Snapshot files newer than the one loaded did not verify. A crash never leaves that (a snapshot
+ * is renamed into place only once complete and fsynced; an interrupted one is a `*.tmp`), and
+ * the bad one may have replaced log entries this node acknowledged: refuse to open, naming the
+ * file; with the repair flag, persist the marker, then delete the bad files and fall back.
+ */
+function onRejectedSnapshots(context: Context, rejected: readonly RejectedSnapshot[], fallback: Snapshot | null): void {
+  const newest = rejected[0];
+  if (newest === undefined) return;
+  if (!context.options.repairCorruption) {
+    throw new FalconFailure(falconError('CORRUPTION',
+      `snapshot ${newest.file} does not verify (${newest.reason}). The node does not start; restart with the repair flag `
+      + 'to delete it, fall back to an older snapshot (or none), and have the node caught up from the leader before it may vote or lead.',
+      { file: newest.file, reason: newest.reason }));
+  }
+  const fellBackTo = fallback === null ? 'no snapshot' : `the snapshot at index ${fallback.index}`;
+  persistNeedsCatchUp(context, `snapshot ${newest.file} did not verify (${newest.reason}); deleted by repair, `
+    + `recovery fell back to ${fellBackTo}; ${mustCatchUp}`);
+  for (const { file } of rejected) context.fileSystem.unlink(file);
+  context.fileSystem.syncDirectory(context.dir);
 }
 
 /** Durably writes the catch-up marker with `reason` (before whatever repair needs it). */
