@@ -2,7 +2,7 @@
  * Opening a WAL directory: everything the engine trusts after a restart is decided here.
  *
  * Order: make the directory; delete `*.tmp` left by interrupted atomic writes; load the hard
- * state; load the newest snapshot that verifies; scan the segments (segment-recovery.ts); then
+ * state; load the newest snapshot (it must verify, see onRejectedSnapshots); scan the segments; then
  * reconcile the log with the snapshot the way Raft installs one: keep the log if it holds the
  * snapshot's (index, term) or only entries after it, otherwise discard it (it was superseded).
  * Last, sync every kept file and the directory: nothing is reported (and so nothing becomes
