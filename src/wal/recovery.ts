@@ -2,8 +2,8 @@
  * Opening a WAL directory: everything the engine trusts after a restart is decided here.
  *
  * Order: make the directory; delete `*.tmp` left by interrupted atomic writes; load the hard
- * state; load the newest snapshot (it must verify, see onRejectedSnapshots); scan the segments; then
- * reconcile the log with the snapshot the way Raft installs one: keep the log if it holds the
+ * state; load the newest snapshot (it must verify, see `onRejectedSnapshots`); scan the
+ * segments (segment-recovery.ts); then reconcile the log with the snapshot the way Raft installs one: keep the log if it holds the
  * snapshot's (index, term) or only entries after it, otherwise discard it (it was superseded).
  * Last, sync every kept file and the directory: nothing is reported (and so nothing becomes
  * `durableLastIndex` or the hard state Raft starts from) before its fdatasync returned, even if a
@@ -14,9 +14,9 @@
  * repair flag: that record may have been acknowledged before it was damaged at rest.
  *
  * Corruption (a damaged record outside the newest segment's tail, a missing segment, a log that
- * does not meet its snapshot, a damaged hard-state file, a snapshot file that does not verify) refuses to open with a CORRUPTION error
- * naming file, offset and index; with `repairCorruption` the log is truncated there and the
- * persisted `needs-catch-up` marker says the node must be caught up by a leader before it may
+ * does not meet its snapshot, a damaged hard-state file, a snapshot file that does not verify)
+ * refuses to open with a CORRUPTION error naming file, offset and index; with `repairCorruption`
+ * the damaged part is cut or dropped and the persisted `needs-catch-up` marker says the node must be caught up by a leader before it may
  * vote or lead. The marker stays until `WriteAheadLog.clearNeedsCatchUp()`.
  *
  * Directory layout: `<first index>.seg` segments, `hard-state`, `snapshot-<index>.snap`,
