@@ -3,8 +3,9 @@
  *
  * Order: make the directory; delete `*.tmp` left by interrupted atomic writes; load the hard
  * state; load the newest snapshot (it must verify, see `onRejectedSnapshots`); scan the
- * segments (segment-recovery.ts); then reconcile the log with the snapshot the way Raft installs one: keep the log if it holds the
- * snapshot's (index, term) or only entries after it, otherwise discard it (it was superseded).
+ * segments (segment-recovery.ts); then reconcile the log with the snapshot the way Raft
+ * installs one: keep the log if it holds the snapshot's (index, term) or only entries after it,
+ * otherwise discard it (it was superseded).
  * Last, sync every kept file and the directory: nothing is reported (and so nothing becomes
  * `durableLastIndex` or the hard state Raft starts from) before its fdatasync returned, even if a
  * killed process left it readable in the page cache.
@@ -16,8 +17,9 @@
  * Corruption (a damaged record outside the newest segment's tail, a missing segment, a log that
  * does not meet its snapshot, a damaged hard-state file, a snapshot file that does not verify)
  * refuses to open with a CORRUPTION error naming file, offset and index; with `repairCorruption`
- * the damaged part is cut or dropped and the persisted `needs-catch-up` marker says the node must be caught up by a leader before it may
- * vote or lead. The marker stays until `WriteAheadLog.clearNeedsCatchUp()`.
+ * the damaged part is cut or dropped and the persisted `needs-catch-up` marker says the node
+ * must be caught up by a leader before it may vote or lead. The marker stays until
+ * `WriteAheadLog.clearNeedsCatchUp()`.
  *
  * Directory layout: `<first index>.seg` segments, `hard-state`, `snapshot-<index>.snap`,
  * `needs-catch-up`, and transient `*.tmp`.
