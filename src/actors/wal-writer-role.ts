@@ -59,9 +59,13 @@ class WalWriterRole implements ActorRole {
         this.context.fail(error, 'actorFailed');
       });
       const { logger } = this.context;
-      if (recovered.tornTail !== null) logger.warn({ tornTail: recovered.tornTail }, 'WAL recovery truncated a torn tail (normal after a crash)');
+      if (recovered.tornTail?.wholeRecordDropped === true) {
+        logger.error({ tornTail: recovered.tornTail }, 'WAL recovery dropped a whole record that failed its checksum at the tail; this node must catch up before it votes or leads');
+      } else if (recovered.tornTail !== null) {
+        logger.warn({ tornTail: recovered.tornTail }, 'WAL recovery truncated a torn tail (normal after a crash)');
+      }
       if (recovered.corruption !== null) logger.error({ corruption: recovered.corruption }, 'WAL corruption repaired by truncation; this node must catch up before it votes or leads');
-      for (const rejected of recovered.rejectedSnapshots) logger.warn(rejected, 'snapshot file failed verification and was skipped');
+      for (const rejected of recovered.rejectedSnapshots) logger.error(rejected, 'snapshot file failed verification and was deleted by repair; this node must catch up before it votes or leads');
       logger.info({ dir: this.dir, firstIndex: recovered.firstIndex, lastIndex: recovered.lastIndex, lastTerm: recovered.lastTerm }, 'WAL recovered');
       this.reply({ type: 'walStarted', incarnation: this.context.incarnation });
     } catch (error) {

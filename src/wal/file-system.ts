@@ -1,7 +1,8 @@
 /**
  * The file-system interface the WAL engine is written against, and its real implementation over
  * synchronous `node:fs` calls. Tests and the simulator inject `MemoryFileSystem` instead, which
- * can fail an fsync with EIO, fill the disk (ENOSPC) and crash (drop what was not fsynced).
+ * can fail an fsync with EIO, fill the disk (ENOSPC), kill the process (the page cache survives)
+ * and lose power (drop what was not fsynced).
  *
  * Contract (every implementation):
  * - Calls are synchronous and either succeed or throw an error carrying an errno `code`

@@ -1,9 +1,20 @@
 /**
  * The in-memory, fault-injecting twin of `nodeFileSystem`, for tests and the simulator.
  *
- * Crash model (`crash()`), stricter than ext4 on purpose:
- * - a file's content reverts to what it held at its last fdatasync/fsync (optionally keeping a
- *   random prefix of bytes appended since: a torn tail);
+ * It keeps two views of the disk: what a running process sees (the page cache: every write,
+ * creation, rename and unlink at once) and what is durable (file bytes as of their last
+ * fdatasync/fsync, directory entries as of their directory's last `syncDirectory`). Two kinds of
+ * crash choose between them:
+ *
+ * `crashProcess()` — the process is killed (kill -9, an assertion, OOM) but the machine stays up:
+ * the page cache survives, so EVERYTHING written stays visible to the next process — unsynced
+ * bytes, files created and names renamed or unlinked without a directory fsync. Only the open
+ * descriptors are gone. What was not synced is still not durable: a later `losePower()` loses it.
+ *
+ * `losePower(random?)` — the machine loses power: only what was made durable survives, stricter
+ * than ext4 on purpose:
+ * - a file's content reverts to what it held at its last fdatasync/fsync (with `random`, in
+ *   [0, 1), a random prefix of the bytes appended since is kept: a torn tail);
  * - a directory's names revert to what they were at its last `syncDirectory`: a created file
  *   whose directory was never synced disappears, an unsynced rename or unlink is undone;
  * - directories themselves are durable as soon as they are made (the engine makes them once);
@@ -75,8 +86,17 @@ export class MemoryFileSystem implements WalFileSystem {
     this.faults = [];
   }
 
-  /** Loses everything not made durable; `random` (in [0,1)) keeps a torn prefix of unsynced appends. */
-  crash(random?: () => number): void {
+  /**
+   * The process dies, the machine does not: every byte and name written so far stays visible
+   * (the page cache survives), durability is unchanged, open descriptors are gone.
+   */
+  crashProcess(): void {
+    this.openFiles.clear();
+  }
+
+  /** The machine loses power: everything not made durable is lost; `random` (in [0,1)) keeps a
+   *  torn prefix of unsynced appends. */
+  losePower(random?: () => number): void {
     for (const inode of new Set([...this.files.values(), ...this.durableFiles.values()])) {
       revertToDurable(inode, random);
     }
@@ -135,6 +155,8 @@ export class MemoryFileSystem implements WalFileSystem {
       inode = { content: Buffer.alloc(initialCapacityBytes), sizeBytes: 0, durableBytes: 0, durableCopy: null };
       this.files.set(resolved, inode);
     } else if (mode === 'createTruncate') {
+      // Emptying a file is not durable until its next sync either.
+      if (inode.durableBytes > 0) saveDurableCopy(inode);
       resize(inode, 0);
     }
     const fd = this.nextFd++;

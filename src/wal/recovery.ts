@@ -2,15 +2,24 @@
  * Opening a WAL directory: everything the engine trusts after a restart is decided here.
  *
  * Order: make the directory; delete `*.tmp` left by interrupted atomic writes; load the hard
- * state; load the newest snapshot that verifies; scan the segments (segment-recovery.ts); then
- * reconcile the log with the snapshot the way Raft installs one: keep the log if it holds the
- * snapshot's (index, term) or only entries after it, otherwise discard it (it was superseded).
+ * state; load the newest snapshot (it must verify, see `onRejectedSnapshots`); scan the
+ * segments (segment-recovery.ts); then reconcile the log with the snapshot the way Raft
+ * installs one: keep the log if it holds the snapshot's (index, term) or only entries after it,
+ * otherwise discard it (it was superseded).
+ * Last, sync every kept file and the directory: nothing is reported (and so nothing becomes
+ * `durableLastIndex` or the hard state Raft starts from) before its fdatasync returned, even if a
+ * killed process left it readable in the page cache.
+ *
+ * A torn tail (segment-recovery.ts) is cut; when the first record dropped was whole on disk (it
+ * failed its checksum, it was not cut short) the catch-up marker is persisted first, without the
+ * repair flag: that record may have been acknowledged before it was damaged at rest.
  *
  * Corruption (a damaged record outside the newest segment's tail, a missing segment, a log that
- * does not meet its snapshot, a damaged hard-state file) refuses to open with a CORRUPTION error
- * naming file, offset and index; with `repairCorruption` the log is truncated there and the
- * persisted `needs-catch-up` marker says the node must be caught up by a leader before it may
- * vote or lead. The marker stays until `WriteAheadLog.clearNeedsCatchUp()`.
+ * does not meet its snapshot, a damaged hard-state file, a snapshot file that does not verify)
+ * refuses to open with a CORRUPTION error naming file, offset and index; with `repairCorruption`
+ * the damaged part is cut or dropped and the persisted `needs-catch-up` marker says the node
+ * must be caught up by a leader before it may vote or lead. The marker stays until
+ * `WriteAheadLog.clearNeedsCatchUp()`.
  *
  * Directory layout: `<first index>.seg` segments, `hard-state`, `snapshot-<index>.snap`,
  * `needs-catch-up`, and transient `*.tmp`.
@@ -24,12 +33,13 @@ import { decodeHardState, hardStateFileName, type HardState } from './hard-state
 import { temporaryFileSuffix, writeFileAtomically } from './atomic-file.js';
 import { parseSegmentFileName, type Segment } from './segment.js';
 import { cutFile, recoverSegments, type CorruptionFinding, type TornTailFinding } from './segment-recovery.js';
-import type { Snapshot, SnapshotMetadata } from './snapshot-file.js';
+import { snapshotFileName, type Snapshot, type SnapshotMetadata } from './snapshot-file.js';
 import { loadNewestSnapshot, type RejectedSnapshot } from './snapshot-store.js';
 import { fileSystemError } from './wal-outcome.js';
 import type { WalOptions } from './wal-options.js';
 
 export const needsCatchUpFileName = 'needs-catch-up';
+const mustCatchUp = 'this node must be caught up from the leader before it may vote or lead.';
 /** Bound on the small files read whole at open (hard state, marker). */
 const smallFileBytesMax = 64 * 1024;
 
@@ -42,13 +52,14 @@ export interface WalRecovered {
   readonly lastTerm: number;
   readonly hardState: HardState | null;
   readonly snapshot: SnapshotMetadata | null;
-  /** A torn tail that was truncated (normal after a crash). */
+  /** A torn tail that was truncated (normal after a crash; when `wholeRecordDropped`, the
+   *  catch-up marker was set too). */
   readonly tornTail: TornTailFinding | null;
   /** Corruption that was repaired by truncation (only with `repairCorruption`). */
   readonly corruption: CorruptionFinding | null;
   /** Why this node must be caught up before it may vote or lead (persisted marker), or null. */
   readonly needsCatchUp: string | null;
-  /** Snapshot files that failed verification and were skipped. */
+  /** Snapshot files that failed verification, deleted by repair (only with `repairCorruption`). */
   readonly rejectedSnapshots: readonly RejectedSnapshot[];
   /** True when the log was discarded because a snapshot superseded it. */
   readonly logDiscardedForSnapshot: boolean;
@@ -88,11 +99,14 @@ function recoverIn(context: Context): RecoveryResult {
   context.needsCatchUp = readMarker(context, names);
   const hardState = loadHardState(context, names);
   const { snapshot, rejectedSnapshots } = loadNewestSnapshot(fileSystem, dir, names, options.snapshotBytesMax);
+  if (rejectedSnapshots.length > 0) onRejectedSnapshots(context, rejectedSnapshots, snapshot);
   const firstIndexes = names.map(parseSegmentFileName).filter((index): index is number => index !== null).sort((a, b) => a - b);
   const scan = recoverSegments(fileSystem, dir, firstIndexes, options.recordBytesMax, snapshot?.index ?? null);
   let segments = scan.segments;
+  if (scan.tornTail !== null) cutTornTail(context, scan.tornTail);
   if (scan.corruption !== null) segments = repairSegments(context, scan.corruption, segments, scan.filesAfterCorruption);
   const log = reconcileWithSnapshot(context, segments, scan.lastTerm, scan.termAtSnapshotIndex, snapshot);
+  syncEverythingReported(context, log.segments, hardState !== null, snapshot);
   const lastSegment = log.segments.at(-1);
   const lastIndex = lastSegment?.lastIndex ?? snapshot?.index ?? 0;
   const recovered: WalRecovered = {
@@ -108,6 +122,41 @@ function recoverIn(context: Context): RecoveryResult {
     logDiscardedForSnapshot: log.discarded,
   };
   return { recovered, segments: log.segments, snapshot };
+}
+
+/**
+ * Makes durable every file and name recovery is about to report, before it reports them.
+ *
+ * Why: a process killed after `write` and before `fdatasync` (or after creating a segment or
+ * renaming the hard state into place, before the directory fsync) leaves bytes and names in the
+ * page cache. Recovery reads them back like any others; if it reported them durable without a
+ * sync, the node could acknowledge entries, or repeat a vote, that a power loss then erases.
+ *
+ * Which segments: all that recovery keeps. With `fsync: 'always'` only the newest one can hold
+ * unsynced bytes (a segment is created only after its predecessor's fdatasync, segment-log.ts),
+ * but only if every earlier open synced the newest segment before the engine rotated past it; a
+ * log written with `unsafeNoFsync`, or by an engine whose recovery did not sync, breaks that, and
+ * recovery cannot tell. Recovery has just read every kept segment whole, so one fdatasync each
+ * (nothing to write for those already durable) costs little beside that. The hard state, the
+ * catch-up marker and the snapshot in use are synced too (their writers fsynced them before the
+ * rename; a file put in place by other means may not be), then the directory, which makes every
+ * creation, rename and unlink in it durable.
+ */
+function syncEverythingReported(context: Context, segments: readonly Segment[], hasHardState: boolean, snapshot: Snapshot | null): void {
+  const { fileSystem, dir } = context;
+  const filePaths = segments.map((segment) => segment.filePath);
+  if (hasHardState) filePaths.push(path.join(dir, hardStateFileName));
+  if (context.needsCatchUp !== null) filePaths.push(path.join(dir, needsCatchUpFileName));
+  if (snapshot !== null) filePaths.push(path.join(dir, snapshotFileName(snapshot.index)));
+  for (const filePath of filePaths) {
+    const fd = fileSystem.open(filePath, 'read');
+    try {
+      fileSystem.fdatasync(fd);
+    } finally {
+      fileSystem.close(fd);
+    }
+  }
+  fileSystem.syncDirectory(dir);
 }
 
 /** Creates `dir` and missing parents, fsyncing each new one's parent: a name must be durable
@@ -141,10 +190,51 @@ function onCorruption(context: Context, finding: CorruptionFinding): void {
       + 'and have it caught up from the leader before it may vote or lead.',
       { file: finding.file, offset: finding.offset, index: finding.index, reason: finding.reason }));
   }
-  const reason = `WAL corruption repaired by truncation in ${where}; this node must be caught up from the leader before it may vote or lead.`;
+  persistNeedsCatchUp(context, `WAL corruption repaired by truncation in ${where}; ${mustCatchUp}`);
+  context.corruption = finding;
+}
+
+/**
+ * Snapshot files newer than the one loaded did not verify. A crash never leaves that (a snapshot
+ * is renamed into place only once complete and fsynced; an interrupted one is a `*.tmp`), and
+ * the bad one may have replaced log entries this node acknowledged: refuse to open, naming the
+ * file; with the repair flag, persist the marker, then delete the bad files and fall back.
+ */
+function onRejectedSnapshots(context: Context, rejected: readonly RejectedSnapshot[], fallback: Snapshot | null): void {
+  const newest = rejected[0];
+  if (newest === undefined) return;
+  if (!context.options.repairCorruption) {
+    throw new FalconFailure(falconError('CORRUPTION',
+      `snapshot ${newest.file} does not verify (${newest.reason}). The node does not start; restart with the repair flag `
+      + 'to delete it, fall back to an older snapshot (or none), and have the node caught up from the leader before it may vote or lead.',
+      { file: newest.file, reason: newest.reason }));
+  }
+  const fellBackTo = fallback === null ? 'no snapshot' : `the snapshot at index ${fallback.index}`;
+  persistNeedsCatchUp(context, `snapshot ${newest.file} did not verify (${newest.reason}); deleted by repair, `
+    + `recovery fell back to ${fellBackTo}; ${mustCatchUp}`);
+  for (const { file } of rejected) context.fileSystem.unlink(file);
+  context.fileSystem.syncDirectory(context.dir);
+}
+
+/** Durably writes the catch-up marker with `reason` (before whatever repair needs it). */
+function persistNeedsCatchUp(context: Context, reason: string): void {
   writeFileAtomically(context.fileSystem, context.dir, needsCatchUpFileName, [Buffer.from(`${reason}\n`, 'utf8')]);
   context.needsCatchUp = reason;
-  context.corruption = finding;
+}
+
+/**
+ * Cuts the newest segment at its last good record. A dropped record that was whole on disk was
+ * not cut short by a crash: it may have been synced and acknowledged, then damaged at rest, so
+ * the marker is persisted first (a crash between the two then finds the marker, or the record
+ * again), and the node must be caught up before it may vote or lead.
+ */
+function cutTornTail(context: Context, tornTail: TornTailFinding): void {
+  if (tornTail.wholeRecordDropped) {
+    persistNeedsCatchUp(context, `WAL recovery dropped a whole record that did not verify (${tornTail.reason}) at the tail of `
+      + `${tornTail.file} at offset ${tornTail.offset} (index ${tornTail.lastGoodIndex + 1}); it may have been synced and `
+      + `acknowledged, then damaged at rest; ${mustCatchUp}`);
+  }
+  cutFile(context.fileSystem, context.dir, tornTail.file, tornTail.offset);
 }
 
 function loadHardState(context: Context, names: readonly string[]): HardState | null {

@@ -4,8 +4,10 @@
  *
  * The rule (docs/wal-format.md):
  * - a failure in the NEWEST segment with no good record after it is a torn tail (a batch whose
- *   write was cut by a crash before its fdatasync): the file is truncated at the last good record,
- *   made durable, and reported;
+ *   write was cut by a crash before its fdatasync): it is reported, and the caller truncates the
+ *   file at the last good record, durably. When the first dropped record was whole on disk
+ *   (`isWholeRecordAt`) it may have been synced and acknowledged, then damaged at rest: the
+ *   finding says so (`wholeRecordDropped`) and the caller persists the catch-up marker first;
  * - any other failure (a bad record in an older segment, a bad record with good ones after it, a
  *   record out of sequence, a missing or empty older segment) is corruption: reported with file,
  *   offset and index; the caller refuses to open, or repairs when told to.
@@ -18,7 +20,9 @@
 import path from 'node:path';
 import { readWholeFile, type WalFileSystem } from './file-system.js';
 import { Segment, segmentFileName } from './segment.js';
-import { findGoodRecordAfter, scanRecords, type RecordFailureReason, type RecordView } from './wal-record.js';
+import {
+  findGoodRecordAfter, isWholeRecordAt, scanRecords, type RecordFailureReason, type RecordStatus, type RecordView,
+} from './wal-record.js';
 
 /** The most bytes of one segment file recovery reads into memory (segment offsets are u32). */
 export const segmentFileBytesMax = 0x7fff_ffff;
@@ -31,6 +35,9 @@ export interface TornTailFinding {
   /** The last index kept (0 when the log is empty). */
   readonly lastGoodIndex: number;
   readonly reason: RecordFailureReason;
+  /** The first dropped record was whole on disk and did not verify: not a write cut short, but
+   *  possibly an acknowledged record damaged at rest. The node must be caught up. */
+  readonly wholeRecordDropped: boolean;
 }
 
 export interface CorruptionFinding {
@@ -42,7 +49,8 @@ export interface CorruptionFinding {
 }
 
 export interface SegmentRecovery {
-  /** Good segments in log order, the failing one (if any) cut at its last good record in memory only. */
+  /** Good segments in log order, the failing one (if any) cut at its last good record in memory
+   *  only: the caller cuts the file of a torn tail (after persisting the marker it may need). */
   readonly segments: Segment[];
   /** Term of the last good entry, or 0. */
   readonly lastTerm: number;
@@ -55,7 +63,12 @@ export interface SegmentRecovery {
   readonly filesAfterCorruption: readonly string[];
 }
 
-const framingFailures: ReadonlySet<RecordFailureReason> = new Set(['incomplete', 'badLength', 'badChecksum', 'badNumber']);
+type FramingFailure = Exclude<RecordStatus, 'ok'>;
+const framingFailures: ReadonlySet<RecordFailureReason> = new Set<FramingFailure>(['incomplete', 'badLength', 'badChecksum', 'badNumber']);
+
+function isFramingFailure(reason: RecordFailureReason): reason is FramingFailure {
+  return framingFailures.has(reason);
+}
 
 interface ScanState {
   expectedIndex: number | null;
@@ -63,7 +76,8 @@ interface ScanState {
   termAtSnapshotIndex: number | null;
 }
 
-/** Scans the segments whose first indexes are `firstIndexes` (ascending); repairs a torn tail. */
+/** Scans the segments whose first indexes are `firstIndexes` (ascending); changes nothing on disk
+ *  but deleting an empty newest segment. */
 export function recoverSegments(
   fileSystem: WalFileSystem, dir: string, firstIndexes: readonly number[], recordBytesMax: number, snapshotIndex: number | null,
 ): SegmentRecovery {
@@ -88,15 +102,18 @@ export function recoverSegments(
     segment.writtenBytes = scan.goodEnd;
     segment.durableBytes = scan.goodEnd;
     if (scan.failure !== null) {
-      const torn = isNewest && framingFailures.has(scan.failure.reason)
-        && findGoodRecordAfter(bytes, scan.failure.offset, bytes.length, scan.lastIndex, recordBytesMax) < 0;
-      if (!torn) {
+      const reason = scan.failure.reason;
+      const tornReason = isNewest && isFramingFailure(reason)
+        && findGoodRecordAfter(bytes, scan.failure.offset, bytes.length, scan.lastIndex, recordBytesMax) < 0 ? reason : null;
+      if (tornReason === null) {
         segments.push(segment);
         const corruption = { file: filePath, offset: scan.failure.offset, index: scan.lastIndex + 1, reason: describeFailure(scan.failure.reason) };
         return { segments, lastTerm: scan.lastTerm, termAtSnapshotIndex: state.termAtSnapshotIndex, tornTail, corruption, filesAfterCorruption: pathsFrom(position + 1) };
       }
-      tornTail = { file: filePath, offset: scan.goodEnd, bytesDropped: bytes.length - scan.goodEnd, lastGoodIndex: scan.lastIndex, reason: scan.failure.reason };
-      cutFile(fileSystem, dir, filePath, scan.goodEnd);
+      const wholeRecordDropped = isWholeRecordAt(bytes, scan.goodEnd, bytes.length, tornReason, recordBytesMax);
+      tornTail = {
+        file: filePath, offset: scan.goodEnd, bytesDropped: bytes.length - scan.goodEnd, lastGoodIndex: scan.lastIndex, reason: tornReason, wholeRecordDropped,
+      };
     } else if (scan.recordCount === 0 && !isNewest) {
       const corruption = { file: filePath, offset: 0, index: firstIndex, reason: 'empty segment before the newest one' };
       return { segments, lastTerm: state.lastTerm, termAtSnapshotIndex: state.termAtSnapshotIndex, tornTail, corruption, filesAfterCorruption: pathsFrom(position) };

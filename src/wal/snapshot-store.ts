@@ -4,12 +4,15 @@
  *
  * Keep-previous rule: a new snapshot is written to a temp file, fsynced, renamed and the directory
  * fsynced (atomic-file.ts) before any older snapshot file is deleted, so a crash at any point
- * leaves at least one complete snapshot (the previous one, or the new one).
+ * leaves at least one complete snapshot (the previous one, or the new one). Hence a snapshot file
+ * (not a `*.tmp`) that does not verify is never what a crash leaves: it is corruption, and
+ * recovery refuses it (recovery.ts). A snapshot above `snapshotBytesMax` is refused when saving,
+ * so that a saved snapshot can always be loaded.
  *
  * Runs on: WAL writer thread.
  */
 import path from 'node:path';
-import { falconError, FalconFailure } from '../errors.js';
+import { falconError, FalconFailure, type FalconError } from '../errors.js';
 import { writeFileAtomically } from './atomic-file.js';
 import { errnoOf, readWholeFile, type WalFileSystem } from './file-system.js';
 import { decodeSnapshotFile, encodeSnapshotFile, parseSnapshotFileName, snapshotFileName, type Snapshot } from './snapshot-file.js';
@@ -17,6 +20,20 @@ import { decodeSnapshotFile, encodeSnapshotFile, parseSnapshotFileName, snapshot
 export interface RejectedSnapshot {
   readonly file: string;
   readonly reason: string;
+}
+
+/**
+ * The error value for a snapshot whose file would be larger than `bytesMax` (which recovery would
+ * then refuse to load), or null when it fits. Checked before anything is written.
+ */
+export function oversizeSnapshotError(snapshot: Snapshot, bytesMax: number): FalconError | null {
+  const [head, data] = encodeSnapshotFile(snapshot);
+  const fileBytes = head.length + data.length;
+  if (fileBytes <= bytesMax) return null;
+  return falconError('RESOURCE_EXHAUSTED',
+    `snapshot at index ${snapshot.index} would be a ${fileBytes}-byte file, above the bound wal option snapshotBytesMax `
+    + `of ${bytesMax}; it was not saved and the previous snapshot stays in force`,
+    { field: 'snapshotBytesMax', index: snapshot.index, snapshotBytes: fileBytes, snapshotBytesMax: bytesMax });
 }
 
 /** Writes `snapshot` durably under its name; throws the fs error (older files untouched). */

@@ -29,10 +29,12 @@ export interface WalOptions {
   readonly recordBytesMax: number;
   /** The most bytes one `read` returns from disk, so a catch-up read never blocks appends for long. */
   readonly readBytesMax: number;
-  /** The largest snapshot file loaded into memory. */
+  /** The largest snapshot file: saving a larger one is refused (RESOURCE_EXHAUSTED), loading one
+   *  is corruption. */
   readonly snapshotBytesMax: number;
-  /** On corruption outside the newest segment's tail: truncate there and persist the catch-up
-   *  marker instead of refusing to open. */
+  /** On corruption (outside the newest segment's tail, a damaged hard state, a snapshot file that
+   *  does not verify): cut or drop the damaged part and persist the catch-up marker instead of
+   *  refusing to open. */
   readonly repairCorruption: boolean;
 }
 

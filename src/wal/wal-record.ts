@@ -139,6 +139,25 @@ export function readRecordAt(
 }
 
 /**
+ * True when the record at `offset`, which failed with `status`, was whole on disk: every byte of
+ * it is there, so it did not fail because its write was cut short (a torn write leaves a prefix of
+ * what was written). Whole means either
+ * - its length is in range and the bytes it names all lie before `end` (it then failed its
+ *   checksum, or carries impossible numbers under a good one), or
+ * - its length field is itself damaged, and the bytes from `offset` to `end` form a record of the
+ *   length that `end` implies whose checksum verifies with that length (the checksum is seeded
+ *   with the length, so a match is no accident). Only the file's last record can be recognised so.
+ * Anything else (fewer than 4 bytes; an in-range length that runs past `end`; an out-of-range
+ * length, e.g. the zeros of a write that never reached the disk) is a record cut short.
+ */
+export function isWholeRecordAt(source: Buffer, offset: number, end: number, status: Exclude<RecordStatus, 'ok'>, recordBytesMax: number): boolean {
+  if (status === 'badChecksum' || status === 'badNumber') return true;
+  const impliedLength = end - offset - recordChecksummedFrom;
+  if (impliedLength < lengthOverheadBytes || impliedLength + recordChecksummedFrom > recordBytesMax) return false;
+  return source.readUInt32LE(offset + 4) === checksumOf(source.subarray(offset + recordChecksummedFrom, end), impliedLength);
+}
+
+/**
  * Decodes the header of a record this process encoded itself and still holds in memory (the tail
  * cache), without recomputing its checksum: those bytes never left the process.
  */

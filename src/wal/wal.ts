@@ -13,6 +13,7 @@
  *   Nothing is reported durable before its fdatasync returned.
  * - `truncateFrom`, `saveHardState`, `saveSnapshot`, `compact` and `clearNeedsCatchUp` are
  *   durable when they return success.
+ * - `open` reports nothing durable that recovery did not sync first (recovery.ts).
  *
  * Errors (values, see wal-outcome.ts):
  * - IO_ERROR (EIO and anything unexpected, and every failed fsync) and CORRUPTION found on read
@@ -36,7 +37,7 @@ import { needsCatchUpFileName, recoverWal, type WalRecovered } from './recovery.
 import type { Segment } from './segment.js';
 import { SegmentLog } from './segment-log.js';
 import type { Snapshot, SnapshotMetadata } from './snapshot-file.js';
-import { readSnapshot, removeSnapshotsBelow, writeSnapshotDurably } from './snapshot-store.js';
+import { oversizeSnapshotError, readSnapshot, removeSnapshotsBelow, writeSnapshotDurably } from './snapshot-store.js';
 import { readRange } from './range-read.js';
 import { isSnapshotDue, type SnapshotTrigger } from './snapshot-trigger.js';
 import { TailCache } from './tail-cache.js';
@@ -239,11 +240,15 @@ export class WriteAheadLog {
    * Durably writes `snapshot` (temp file, checksum, fsync, rename, directory fsync), then deletes
    * older snapshot files. If the log does not hold the snapshot's (index, term), the log is
    * superseded and discarded, as Raft does when it installs a snapshot; otherwise it is kept.
+   * A snapshot whose file would pass `snapshotBytesMax` is refused (RESOURCE_EXHAUSTED, not
+   * fatal) before anything is written: the previous snapshot stays in force.
    */
   saveSnapshot(snapshot: Snapshot): WalOutcome<SnapshotMetadata> {
     if (this.fatal !== null) return failure(this.fatal);
     assert(snapshot.index >= (this.snapshotMetadata?.index ?? 0),
       `snapshot index going back from ${this.snapshotMetadata?.index} to ${snapshot.index}`);
+    const oversize = oversizeSnapshotError(snapshot, this.options.snapshotBytesMax);
+    if (oversize !== null) return failure(oversize);
     try {
       writeSnapshotDurably(this.options.fileSystem, this.dir, snapshot);
     } catch (error) {

@@ -67,7 +67,7 @@ describe('WAL engine: group commit, rotation and reads', () => {
     const fileSystem = new MemoryFileSystem();
     const { wal } = openMemoryWal(fileSystem, { segmentBytes: 2048 });
     appendAndFlush(wal, entriesFor(1, 80, 1));
-    fileSystem.crash();
+    fileSystem.losePower();
     const { wal: reopened, recovered } = openMemoryWal(fileSystem, { segmentBytes: 2048 });
     expect(recovered.lastIndex).to.equal(80);
     expect(segmentNames(fileSystem).length).to.be.greaterThan(1);
@@ -112,7 +112,7 @@ describe('WAL engine: group commit, rotation and reads', () => {
     appendAndFlush(wal, entriesFor(1, 30, 1));
     appendAndFlush(wal, entriesFor(31, 30, 2));
     unwrap(wal.append(entriesFor(61, 5, 2)));
-    fileSystem.crash();
+    fileSystem.losePower();
     const { wal: reopened, recovered } = openMemoryWal(fileSystem);
     expect(recovered).to.include({ firstIndex: 1, lastIndex: 60, lastTerm: 2 });
     expect(unwrap(reopened.termAt(30))).to.equal(1);

@@ -53,7 +53,7 @@ describe('WAL faults: EIO', () => {
       expectFailsFast(wal, fileSystem, 'IO_ERROR');
 
       fileSystem.clearFaults();
-      fileSystem.crash();
+      fileSystem.losePower();
       const { wal: reopened, recovered } = openMemoryWal(fileSystem);
       expect(recovered.lastIndex).to.equal(10);
       expect(readAll(reopened).every((entry) => isIntactEntry(entry, 1))).to.equal(true);
@@ -99,7 +99,7 @@ describe('WAL faults: full disk', () => {
 
     fileSystem.capacityBytes = Number.MAX_SAFE_INTEGER;
     expect(appendAndFlush(wal, entriesFor(51, 50, 2))).to.equal(100);
-    fileSystem.crash();
+    fileSystem.losePower();
     const { wal: reopened } = openMemoryWal(fileSystem, { segmentBytes: 1 << 20 });
     const entries = readAll(reopened);
     expect(entries.map((entry) => entry.index)).to.deep.equal(Array.from({ length: 100 }, (_, i) => i + 1));
@@ -117,7 +117,7 @@ describe('WAL faults: full disk', () => {
     expect(segmentNames(fileSystem)).to.deep.equal(namesBefore);
     fileSystem.capacityBytes = Number.MAX_SAFE_INTEGER;
     expect(appendAndFlush(wal, entriesFor(31, 40, 1))).to.equal(70);
-    fileSystem.crash();
+    fileSystem.losePower();
     expect(openMemoryWal(fileSystem, { segmentBytes: 2048 }).recovered.lastIndex).to.equal(70);
   });
 
@@ -132,7 +132,7 @@ describe('WAL faults: full disk', () => {
     fileSystem.capacityBytes = Number.MAX_SAFE_INTEGER;
     unwrap(wal.appendEncoded(records));
     expect(unwrap(wal.flush())).to.equal(70);
-    fileSystem.crash();
+    fileSystem.losePower();
     const { wal: reopened } = openMemoryWal(fileSystem, { segmentBytes: 1 << 20 });
     expect(readAll(reopened).map((entry) => entry.index)).to.deep.equal(Array.from({ length: 70 }, (_, i) => i + 1));
   });
@@ -144,7 +144,7 @@ describe('WAL faults: full disk', () => {
     fileSystem.capacityBytes = fileSystem.usedBytes();
     expect(codeOf(wal.saveHardState({ term: 3, vote: 'n2', commit: 0 }))).to.equal('DISK_FULL');
     expect(wal.hardState).to.deep.equal({ term: 2, vote: 'n1', commit: 0 });
-    fileSystem.crash();
+    fileSystem.losePower();
     expect(openMemoryWal(fileSystem).recovered.hardState).to.deep.equal({ term: 2, vote: 'n1', commit: 0 });
   });
 });

@@ -77,7 +77,8 @@ describe('WAL recovery: torn tails and corruption', () => {
       const context = `seed ${seed}, round ${round}, cut at ${cut} of ${newest.length}`;
       expect(recovered.lastIndex, context).to.equal(newestFirstIndex - 1 + completeRecords);
       if (starts.includes(cut)) expect(recovered.tornTail, context).to.equal(null);
-      else expect(recovered.tornTail, context).to.include({ offset: starts[completeRecords] ?? 0, lastGoodIndex: recovered.lastIndex });
+      else expect(recovered.tornTail, context).to.include({ offset: starts[completeRecords] ?? 0, lastGoodIndex: recovered.lastIndex, wholeRecordDropped: false });
+      expect(recovered.needsCatchUp, `${context}: a record cut short is a plain torn tail`).to.equal(null);
       expect(readAll(wal).every((entry) => isIntactEntry(entry)), context).to.equal(true);
     }
   });
@@ -90,9 +91,53 @@ describe('WAL recovery: torn tails and corruption', () => {
     const { wal, recovered } = openMemoryWal(fileSystem, { segmentBytes });
     expect(recovered.lastIndex, `seed ${seed}`).to.equal(240);
     expect(recovered.tornTail, `seed ${seed}`).to.include({ offset: newest.length, bytesDropped: 700 });
+    expect(recovered.needsCatchUp, `seed ${seed}`).to.equal(null);
     appendAndFlush(wal, entriesFor(241, 5, 9));
-    fileSystem.crash();
+    fileSystem.losePower();
     expect(openMemoryWal(fileSystem, { segmentBytes }).recovered.lastIndex).to.equal(245);
+  });
+
+  it('a whole record at the newest segment\'s tail that fails its checksum is dropped and marks the node for catch-up', () => {
+    const bytes = Buffer.from(newest);
+    const lastStart = recordStarts(bytes).at(-1) as number;
+    bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 0x04;
+    const fileSystem = plant(new Map([...files, [newestName, bytes]]));
+    const { recovered } = openMemoryWal(fileSystem, { segmentBytes });
+    expect(recovered.lastIndex).to.equal(239);
+    expect(recovered.tornTail).to.include({ offset: lastStart, lastGoodIndex: 239, reason: 'badChecksum', wholeRecordDropped: true });
+    expect(recovered.needsCatchUp).to.match(/whole record.*index 240.*may have been synced and acknowledged.*caught up from the leader/);
+    fileSystem.losePower();
+    expect(openMemoryWal(fileSystem, { segmentBytes }).recovered.needsCatchUp, 'the marker is persisted').to.equal(recovered.needsCatchUp);
+  });
+
+  it('a last record whose length field was damaged is still known as whole, not mistaken for a write cut short', () => {
+    const lastStart = recordStarts(newest).at(-1) as number;
+    for (const damagedLength of [newest.length * 2, 0xffff_fff0]) {
+      const bytes = Buffer.from(newest);
+      bytes.writeUInt32LE(damagedLength, lastStart);
+      const { recovered } = openMemoryWal(plant(new Map([...files, [newestName, bytes]])), { segmentBytes });
+      const context = `length damaged to ${damagedLength}`;
+      expect(recovered.lastIndex, context).to.equal(239);
+      expect(recovered.tornTail, context).to.include({ offset: lastStart, wholeRecordDropped: true });
+      expect(recovered.needsCatchUp, context).to.match(/whole record/);
+    }
+  });
+
+  it('zeros after the last record (a write that never reached the disk) are a plain torn tail', () => {
+    const { recovered } = openMemoryWal(plant(new Map([...files, [newestName, Buffer.concat([newest, Buffer.alloc(300)])]])), { segmentBytes });
+    expect(recovered).to.include({ lastIndex: 240, needsCatchUp: null });
+    expect(recovered.tornTail).to.include({ offset: newest.length, bytesDropped: 300, wholeRecordDropped: false });
+  });
+
+  it('persists the catch-up marker before it cuts the damaged record (a crash between them loses neither)', () => {
+    const bytes = Buffer.from(newest);
+    bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 0x04;
+    const fileSystem = plant(new Map([...files, [newestName, bytes]]));
+    fileSystem.injectFault({ operation: 'rename', code: 'EIO', pathIncludes: 'needs-catch-up' });
+    expect(openError(fileSystem).error.code).to.equal('IO_ERROR');
+    expect(fileSystem.readFileForTest(`${memoryWalDir}/${newestName}`).equals(bytes), 'not cut before the marker is durable').to.equal(true);
+    fileSystem.losePower();
+    expect(openMemoryWal(fileSystem, { segmentBytes }).recovered.needsCatchUp).to.match(/whole record/);
   });
 
   it('refuses to open when a byte flips in an older segment, naming file, offset and index', () => {
@@ -137,14 +182,14 @@ describe('WAL recovery: torn tails and corruption', () => {
     expect(segmentNames(fileSystem).at(-1)).to.equal(olderName);
     expect(readAll(wal).every((entry) => isIntactEntry(entry))).to.equal(true);
 
-    fileSystem.crash();
+    fileSystem.losePower();
     const { wal: again, recovered: reopened } = openMemoryWal(fileSystem, { segmentBytes });
     expect(reopened.needsCatchUp, 'the marker survives a restart').to.equal(recovered.needsCatchUp);
     expect(reopened.lastIndex).to.equal(expectedLast);
     appendAndFlush(again, entriesFor(expectedLast + 1, 10, 9));
     unwrap(again.clearNeedsCatchUp());
     expect(again.needsCatchUp).to.equal(null);
-    fileSystem.crash();
+    fileSystem.losePower();
     expect(openMemoryWal(fileSystem, { segmentBytes }).recovered.needsCatchUp, 'cleared durably').to.equal(null);
   });
 
@@ -159,7 +204,7 @@ describe('WAL recovery: torn tails and corruption', () => {
       const durable = appendAndFlush(wal, entriesFor(wal.lastIndex + 1, batch, 1));
       unwrap(wal.append(entriesFor(wal.lastIndex + 1, 1 + Math.floor(random() * 30), 1)));
       const appended = wal.lastIndex;
-      fileSystem.crash(random);
+      fileSystem.losePower(random);
       ({ wal } = openMemoryWal(fileSystem, { segmentBytes }));
       expect(wal.lastIndex, context).to.be.within(durable, appended);
       expect(readAll(wal).every((entry) => isIntactEntry(entry, 1)), context).to.equal(true);

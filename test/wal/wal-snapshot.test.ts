@@ -2,7 +2,9 @@
  * Hard state, snapshots and compaction survive restarts and crashes: the hard state and a
  * snapshot are replaced atomically, the previous snapshot stays loadable until the new one is
  * durable, compaction deletes only segments a snapshot covers, and a snapshot that supersedes the
- * log replaces it the way Raft installs one.
+ * log replaces it the way Raft installs one. A snapshot file that does not verify is corruption
+ * (refused, or with repair a fall-back under the catch-up marker), never a reason to start empty;
+ * a snapshot too large to load again is refused when saving.
  *
  * Runs on: the mocha process.
  */
@@ -19,6 +21,22 @@ import {
 } from './wal-test-helpers.js';
 
 const membership = { voters: ['n1', 'n2', 'n3'], learners: ['n4'] };
+
+function damageFile(fileSystem: MemoryFileSystem, name: string, offset: number): void {
+  const bytes = fileSystem.readFileForTest(`${memoryWalDir}/${name}`);
+  bytes[offset] = (bytes[offset] ?? 0) ^ 1;
+  fileSystem.writeFileForTest(`${memoryWalDir}/${name}`, bytes);
+}
+
+function openFailure(fileSystem: MemoryFileSystem, options: { repairCorruption?: boolean }): FalconFailure {
+  try {
+    openMemoryWal(fileSystem, { segmentBytes: 2048, ...options });
+  } catch (error) {
+    if (error instanceof FalconFailure) return error;
+    throw error;
+  }
+  throw new Error('open succeeded past a snapshot that does not verify');
+}
 
 function snapshotAt(index: number, term: number, fill: number): Snapshot {
   return { index, term, membership, data: new Uint8Array(3000).fill(fill) };
@@ -37,7 +55,7 @@ describe('WAL hard state', () => {
     const { wal } = openMemoryWal(fileSystem);
     unwrap(wal.saveHardState({ term: 3, vote: 'n2', commit: 10 }));
     unwrap(wal.saveHardState({ term: 4, vote: null, commit: 12 }));
-    fileSystem.crash();
+    fileSystem.losePower();
     expect(openMemoryWal(fileSystem).recovered.hardState).to.deep.equal({ term: 4, vote: null, commit: 12 });
   });
 
@@ -47,7 +65,7 @@ describe('WAL hard state', () => {
     unwrap(wal.saveHardState({ term: 3, vote: 'n2', commit: 0 }));
     fileSystem.injectFault({ operation: 'rename', code: 'EIO' });
     expect(wal.saveHardState({ term: 4, vote: 'n3', commit: 0 }).ok).to.equal(false);
-    fileSystem.crash();
+    fileSystem.losePower();
     expect(openMemoryWal(fileSystem).recovered.hardState).to.deep.equal({ term: 3, vote: 'n2', commit: 0 });
   });
 
@@ -82,7 +100,7 @@ describe('WAL snapshots and compaction', () => {
     const compacted = wal.read(1, 10, 1 << 20);
     expect(compacted.ok ? 'ok' : compacted.error.code).to.equal('NOT_FOUND');
 
-    fileSystem.crash();
+    fileSystem.losePower();
     const { wal: reopened, recovered } = openMemoryWal(fileSystem, { segmentBytes: 2048 });
     expect(recovered.snapshot).to.deep.equal({ index: 150, term: 8, membership });
     expect(recovered).to.include({ lastIndex: 200, lastTerm: 10, logDiscardedForSnapshot: false });
@@ -107,6 +125,7 @@ describe('WAL snapshots and compaction', () => {
       expect(recovered.snapshot?.index).to.equal(100);
       expect(unwrap(reopened.loadLatestSnapshot())?.data[0]).to.equal(1);
       expect(fs.readdirSync(dir).filter((name) => name.endsWith('.tmp')), 'temp files are cleaned up').to.deep.equal([]);
+      expect(recovered.needsCatchUp, 'an interrupted snapshot is no corruption').to.equal(null);
       reopened.close();
     } finally {
       await removeDirectory(dir);
@@ -124,27 +143,75 @@ describe('WAL snapshots and compaction', () => {
     expect(wal.snapshot?.index).to.equal(100);
     fileSystem.capacityBytes = Number.MAX_SAFE_INTEGER;
     unwrap(wal.saveSnapshot(snapshotAt(180, 9, 2)));
-    fileSystem.crash();
+    fileSystem.losePower();
     const { wal: reopened, recovered } = openMemoryWal(fileSystem, { segmentBytes: 2048 });
     expect(recovered.snapshot?.index).to.equal(180);
     expect(fileSystem.listDirectory(memoryWalDir).filter((name) => name.endsWith('.snap'))).to.deep.equal([snapshotFileName(180)]);
     expect(unwrap(reopened.loadLatestSnapshot())?.data[0]).to.equal(2);
   });
 
-  it('falls back to the previous snapshot when the newest one does not verify', () => {
+  /** A log with snapshots at 100 and 180 (both files kept), the newest with one bit flipped. */
+  function withDamagedNewestSnapshot(): MemoryFileSystem {
     const fileSystem = new MemoryFileSystem();
     const wal = buildLog(fileSystem);
     unwrap(wal.saveSnapshot(snapshotAt(100, 5, 1)));
     const previous = fileSystem.readFileForTest(`${memoryWalDir}/${snapshotFileName(100)}`);
     unwrap(wal.saveSnapshot(snapshotAt(180, 9, 2)));
+    wal.close();
     fileSystem.writeFileForTest(`${memoryWalDir}/${snapshotFileName(100)}`, previous);
-    const newest = fileSystem.readFileForTest(`${memoryWalDir}/${snapshotFileName(180)}`);
-    newest[2000] = (newest[2000] ?? 0) ^ 1;
-    fileSystem.writeFileForTest(`${memoryWalDir}/${snapshotFileName(180)}`, newest);
-    const { recovered } = openMemoryWal(fileSystem, { segmentBytes: 2048 });
+    damageFile(fileSystem, snapshotFileName(180), 2000);
+    return fileSystem;
+  }
+
+  it('refuses to open when the newest snapshot does not verify, naming the file', () => {
+    const failure = openFailure(withDamagedNewestSnapshot(), {});
+    const file = `${memoryWalDir}/${snapshotFileName(180)}`;
+    expect(failure.error.code).to.equal('CORRUPTION');
+    expect(failure.error.message).to.include(file).and.to.match(/checksum mismatch/).and.to.match(/repair flag/);
+    expect(failure.error.detail).to.include({ file });
+  });
+
+  it('with the repair flag, falls back to the previous snapshot, deletes the bad one and persists the catch-up marker', () => {
+    const fileSystem = withDamagedNewestSnapshot();
+    const { recovered } = openMemoryWal(fileSystem, { segmentBytes: 2048, repairCorruption: true });
     expect(recovered.snapshot?.index).to.equal(100);
     expect(recovered.rejectedSnapshots).to.have.length(1);
     expect(recovered.rejectedSnapshots[0]?.reason).to.match(/checksum mismatch/);
+    expect(recovered.needsCatchUp).to.match(/snapshot-0+180\.snap did not verify.*fell back to the snapshot at index 100.*caught up from the leader/);
+    fileSystem.losePower();
+    const { recovered: reopened } = openMemoryWal(fileSystem, { segmentBytes: 2048 });
+    expect(reopened.snapshot?.index, 'opens without the flag afterwards').to.equal(100);
+    expect(reopened.needsCatchUp, 'the marker survives until cleared').to.equal(recovered.needsCatchUp);
+  });
+
+  it('a snapshot that had replaced the log and does not verify refuses to open instead of starting empty', () => {
+    const fileSystem = new MemoryFileSystem();
+    const wal = buildLog(fileSystem);
+    unwrap(wal.saveSnapshot(snapshotAt(500, 40, 3)));
+    wal.close();
+    damageFile(fileSystem, snapshotFileName(500), 100);
+    expect(openFailure(fileSystem, {}).error.message).to.include(snapshotFileName(500));
+    const { recovered } = openMemoryWal(fileSystem, { segmentBytes: 2048, repairCorruption: true });
+    expect(recovered).to.include({ lastIndex: 0, snapshot: null });
+    expect(recovered.needsCatchUp, 'an empty start only with the marker').to.match(/fell back to no snapshot/);
+  });
+
+  it('refuses to save a snapshot above snapshotBytesMax with an error value, and the previous one stays', () => {
+    const fileSystem = new MemoryFileSystem();
+    const { wal } = openMemoryWal(fileSystem, { segmentBytes: 2048, snapshotBytesMax: 4096 });
+    appendAndFlush(wal, entriesFor(1, 200, 1));
+    unwrap(wal.saveSnapshot(snapshotAt(100, 1, 1)));
+    const outcome = wal.saveSnapshot({ index: 180, term: 1, membership, data: new Uint8Array(5000) });
+    expect(outcome.ok ? 'saved' : outcome.error.code).to.equal('RESOURCE_EXHAUSTED');
+    expect(outcome.ok ? '' : outcome.error.message).to.match(/snapshotBytesMax of 4096/);
+    expect(wal.failed, 'not fatal').to.equal(null);
+    expect(wal.snapshot?.index).to.equal(100);
+    expect(wal.lastIndex).to.equal(200);
+    fileSystem.losePower();
+    const { wal: reopened, recovered } = openMemoryWal(fileSystem, { segmentBytes: 2048, snapshotBytesMax: 4096 });
+    expect(recovered.snapshot?.index).to.equal(100);
+    expect(fileSystem.listDirectory(memoryWalDir).filter((name) => name.includes('.snap'))).to.deep.equal([snapshotFileName(100)]);
+    expect(unwrap(reopened.loadLatestSnapshot())?.data[0]).to.equal(1);
   });
 
   it('a snapshot beyond the log (installed from a leader) replaces the log, durably', () => {
@@ -154,7 +221,7 @@ describe('WAL snapshots and compaction', () => {
     expect(wal).to.include({ firstIndex: 501, lastIndex: 500, lastTerm: 40, durableLastIndex: 500 });
     expect(segmentNames(fileSystem)).to.deep.equal([]);
     appendAndFlush(wal, entriesFor(501, 10, 41));
-    fileSystem.crash();
+    fileSystem.losePower();
     const { wal: reopened, recovered } = openMemoryWal(fileSystem, { segmentBytes: 2048 });
     expect(recovered).to.include({ firstIndex: 501, lastIndex: 510, lastTerm: 41 });
     expect(readAll(reopened).every((entry) => isIntactEntry(entry, 41))).to.equal(true);

@@ -26,12 +26,12 @@ describe('WAL truncation', () => {
     expect(segmentNames(fileSystem).length).to.be.lessThan(segmentsBefore);
     expect(unwrap(wal.read(50, 200, 1 << 20)).map((entry) => entry.index).at(-1)).to.equal(56);
 
-    fileSystem.crash();
+    fileSystem.losePower();
     const { wal: reopened, recovered } = openMemoryWal(fileSystem, { segmentBytes: 2048 });
     expect(recovered.lastIndex, 'truncation is durable when it returns').to.equal(56);
     expect(recovered.lastTerm).to.equal(3);
     appendAndFlush(reopened, entriesFor(57, 30, 20));
-    fileSystem.crash();
+    fileSystem.losePower();
     const { wal: final } = openMemoryWal(fileSystem, { segmentBytes: 2048 });
     const entries = readAll(final);
     expect(entries.map((entry) => entry.index)).to.deep.equal(Array.from({ length: 86 }, (_, i) => i + 1));
@@ -46,7 +46,7 @@ describe('WAL truncation', () => {
     unwrap(wal.truncateFrom(thirdFirstIndex));
     expect(segmentNames(fileSystem)).to.deep.equal(names.slice(0, 2));
     appendAndFlush(wal, entriesFor(thirdFirstIndex, 5, 30));
-    fileSystem.crash();
+    fileSystem.losePower();
     const { recovered } = openMemoryWal(fileSystem, { segmentBytes: 2048 });
     expect(recovered).to.include({ lastIndex: thirdFirstIndex + 4, lastTerm: 30 });
   });
@@ -58,7 +58,7 @@ describe('WAL truncation', () => {
     unwrap(wal.truncateFrom(205));
     expect(wal.lastIndex).to.equal(204);
     expect(wal.lastTerm).to.equal(11);
-    fileSystem.crash();
+    fileSystem.losePower();
     expect(openMemoryWal(fileSystem, { segmentBytes: 2048 }).recovered.lastIndex).to.equal(204);
   });
 
@@ -76,7 +76,7 @@ describe('WAL truncation', () => {
     expect(unwrap(wal.truncateFrom(1))).to.equal(0);
     expect(segmentNames(fileSystem)).to.deep.equal([]);
     appendAndFlush(wal, entriesFor(1, 3, 50));
-    fileSystem.crash();
+    fileSystem.losePower();
     expect(openMemoryWal(fileSystem, { segmentBytes: 2048 }).recovered).to.include({ firstIndex: 1, lastIndex: 3, lastTerm: 50 });
   });
 
