@@ -167,7 +167,7 @@ export class ReplicaLoop {
   private begin(state: StartupState): void {
     const { recovered, snapshot, entries } = state;
     this.storage = new ReplicatorLogStorage({ hardState: recovered.hardState, snapshot, entries },
-      this.options.entriesBehindAppliedMax, (from, to, bytes) => this.requestCatchUpRead(from, to, bytes));
+      this.options.entriesBehindAppliedMax, (from, to) => this.requestCatchUpRead(from, to));
     this.persisted = recovered.hardState ?? this.persisted;
     this.walLastIndex = recovered.lastIndex;
     this.snapshotIndexValue = snapshot?.index ?? 0;
@@ -444,11 +444,16 @@ export class ReplicaLoop {
     return sent;
   }
 
-  private requestCatchUpRead(fromIndex: number, toIndex: number, bytesMax: number): void {
+  /**
+   * Loads old entries a follower needs from the WAL. It reads ahead as much as one request carries,
+   * not just the one append the core asked for: the follower's next appends are then served from
+   * memory instead of one WAL round trip (and one heartbeat wait) each.
+   */
+  private requestCatchUpRead(fromIndex: number, toIndex: number): void {
     if (this.catchUpReadInFlight || toIndex < fromIndex) return;
     this.catchUpReadInFlight = true;
     this.readRequestId += 1;
-    this.host.toWal({ type: 'read', requestId: this.readRequestId, fromIndex, toIndex, maxBytes: Math.min(bytesMax, this.options.walRequestBytesMax) });
+    this.host.toWal({ type: 'read', requestId: this.readRequestId, fromIndex, toIndex, maxBytes: this.options.walRequestBytesMax });
   }
 
   // ---- local snapshots ----------------------------------------------------------------------

@@ -5,9 +5,11 @@
  * What is held here: the term of every index (TermIndex: a few numbers), the durable entries from
  * a little behind the applied index up to the last durable one (a window, so that followers that
  * are slightly behind are served from memory and every entry above the applied index is answered
- * at once, as the contract requires), the newest snapshot, and one range loaded from the WAL on
- * request for a follower that is further behind. A read below the window answers 'unavailable'
- * and asks the WAL for that range; the core retries on the follower's next heartbeat response.
+ * at once, as the contract requires), the newest snapshot, and a few ranges loaded from the WAL on
+ * request for followers that are further behind (one range each for up to `loadedRangesMax`
+ * followers at different places, so that two slow followers do not evict each other's range on
+ * every read). A read below the window answers 'unavailable' and asks the WAL for that range; the
+ * core retries on the follower's next heartbeat response.
  *
  * Invariants: window entries are contiguous from `windowStart` to `durableLast`; the window never
  * starts above applied + 1; durableLast ≥ the snapshot index.
@@ -19,6 +21,9 @@ import { compacted, unavailable, type InitialState, type LogStorage } from '../r
 import type { RaftEntry } from '../raft/raft-entry.js';
 import type { HardState, RaftSnapshot } from '../raft/raft-messages.js';
 import { TermIndex } from './term-index.js';
+
+/** Ranges read from the WAL kept at once: one per lagging follower of a five-node cluster. */
+const loadedRangesMax = 4;
 
 export interface LogStorageStart {
   readonly hardState: HardState | null;
@@ -33,7 +38,8 @@ export class ReplicatorLogStorage implements LogStorage {
   private readonly terms: TermIndex;
   private window: RaftEntry[] = [];
   private windowStart: number;
-  private loaded: readonly RaftEntry[] = [];
+  /** Ranges read from the WAL, newest last; at most `loadedRangesMax`. */
+  private loaded: Array<readonly RaftEntry[]> = [];
   private readonly requestLoad: (fromIndex: number, toIndex: number, bytesMax: number) => void;
   private readonly entriesBehindAppliedMax: number;
 
@@ -68,9 +74,11 @@ export class ReplicatorLogStorage implements LogStorage {
     if (fromIndex < this.terms.firstIndex) return compacted;
     const last = Math.min(toIndex - 1, this.terms.lastIndex);
     if (fromIndex >= this.windowStart) return takeUpTo(this.window, fromIndex - this.windowStart, last - this.windowStart, bytesMax);
-    const loadedStart = this.loaded[0]?.index ?? 0;
-    if (loadedStart !== 0 && fromIndex >= loadedStart && fromIndex < loadedStart + this.loaded.length) {
-      return takeUpTo(this.loaded, fromIndex - loadedStart, Math.min(last, loadedStart + this.loaded.length - 1) - loadedStart, bytesMax);
+    for (const range of this.loaded) {
+      const loadedStart = range[0]?.index ?? 0;
+      if (loadedStart !== 0 && fromIndex >= loadedStart && fromIndex < loadedStart + range.length) {
+        return takeUpTo(range, fromIndex - loadedStart, Math.min(last, loadedStart + range.length - 1) - loadedStart, bytesMax);
+      }
     }
     this.requestLoad(fromIndex, Math.min(last, this.windowStart - 1), bytesMax);
     return unavailable;
@@ -80,9 +88,11 @@ export class ReplicatorLogStorage implements LogStorage {
     return this.latestSnapshot ?? unavailable;
   }
 
-  /** A range the WAL read on our request; kept until the next one replaces it. */
+  /** A range the WAL read on our request; the oldest range goes when there are too many. */
   onLoaded(entries: readonly RaftEntry[]): void {
-    this.loaded = entries;
+    if (entries.length === 0) return;
+    this.loaded.push(entries);
+    if (this.loaded.length > loadedRangesMax) this.loaded.shift();
   }
 
   /** Entries that just became durable (contiguous; the first may overwrite a suffix). */

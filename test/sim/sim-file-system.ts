@@ -39,12 +39,13 @@ export class SimFileSystem implements WalFileSystem {
    *  are never used again. */
   crashProcess(): void {
     this.killAfter = 0;
+    this.memory.crashProcess();
   }
 
   /** The power failed: only what was synced stays; `random` tears unsynced appends. */
   losePower(random: () => number): void {
     this.killAfter = 0;
-    this.memory.crash(random);
+    this.memory.losePower(random);
   }
 
   private mutate(): void {

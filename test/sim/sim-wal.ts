@@ -129,7 +129,14 @@ export class SimWal {
   }
 
   private beforeHandle(message: ToWal): void {
-    if (message.type === 'truncate') {
+    if (message.type === 'saveSnapshot') {
+      // A snapshot the log does not hold (one from a leader) supersedes the whole log: the entries
+      // after it are no longer promised, as after a truncation; those before it, the snapshot covers.
+      const { index, term } = message.snapshot;
+      if (this.claimed.terms.termAt(index) !== term && index + 1 > this.claimed.snapshotIndex && index + 1 > this.claimed.terms.firstIndex - 1) {
+        if (index + 1 <= this.claimed.terms.lastIndex) this.claimed.terms.truncateFrom(Math.max(index + 1, this.claimed.terms.firstIndex));
+      }
+    } else if (message.type === 'truncate') {
       // From here on the entries it cuts are no longer promised.
       if (message.fromIndex <= this.claimed.terms.lastIndex && message.fromIndex > this.claimed.snapshotIndex) {
         this.claimed.terms.truncateFrom(message.fromIndex);
