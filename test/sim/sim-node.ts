@@ -141,7 +141,7 @@ export class SimNode {
       nowUs: () => this.host.nowUs(),
       at: (atUs, run) => this.host.at(this, atUs, run),
       diskLatencyUs: () => this.host.diskLatencyUs(this),
-      snapshotLatencyFactor: options.disk.snapshotLatencyFactor,
+      snapshotExtraUs: () => this.host.random.between(1, options.disk.snapshotLatencyFactor) * options.disk.latencyUsMax,
       deliver: (reply) => this.loop?.onWalReply(reply),
       killed: () => this.host.onKilled(this),
       failed: (error) => fail(`${this.id}: the WAL failed: ${error.code} ${error.message}`),

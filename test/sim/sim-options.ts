@@ -41,8 +41,8 @@ export interface SimOptions {
     /** Share of writes that take up to `slowUsMax` (a slow fsync). */
     readonly slowRate: number;
     readonly slowUsMax: number;
-    /** A drain that saves a snapshot (temp file, fsync, rename, directory fsync) takes this many
-     *  times an fsync: long enough, at the high end, for a leader to change meanwhile. */
+    /** A drain that saves a snapshot (temp file, fsync, rename, directory fsync) takes up to this
+     *  many slowest fsyncs more: long enough, at the high end, for a leader to change meanwhile. */
     readonly snapshotLatencyFactor: number;
   };
   readonly workload: {

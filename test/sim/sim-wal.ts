@@ -31,8 +31,8 @@ export interface SimWalHost {
   at(atUs: number, run: () => void): void;
   /** The fsync latency of one group (µs). */
   diskLatencyUs(): number;
-  /** How many fsyncs' time a drain that saves a snapshot takes. */
-  readonly snapshotLatencyFactor: number;
+  /** The extra time of a drain that saves a snapshot (µs). */
+  snapshotExtraUs(): number;
   deliver(reply: FromWal): void;
   /** The process was killed inside a system call. */
   killed(): void;
@@ -117,7 +117,7 @@ export class SimWal {
       this.host.killed();
       return;
     }
-    const latencyUs = !writes ? threadHopUs : this.host.diskLatencyUs() * (snapshot ? this.host.snapshotLatencyFactor : 1);
+    const latencyUs = !writes ? threadHopUs : this.host.diskLatencyUs() + (snapshot ? this.host.snapshotExtraUs() : 0);
     this.busyUntilUs = this.host.nowUs() + latencyUs;
     const replies = this.outbox;
     this.outbox = [];
