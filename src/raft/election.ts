@@ -27,7 +27,8 @@ import { randomBetween } from './random.js';
 export type CampaignKind = 'preVote' | 'election' | 'transfer';
 
 export function campaign(state: RaftState, kind: CampaignKind): void {
-  if (!state.isVoter(state.id) || state.role === 'leader') return;
+  // Why not while catching up: this log may lack entries this node acknowledged (catch-up.ts).
+  if (!state.isVoter(state.id) || state.role === 'leader' || state.isCatchingUp()) return;
   const preVote = kind === 'preVote';
   if (preVote) {
     state.becomePreCandidate();
@@ -52,6 +53,12 @@ export function campaign(state: RaftState, kind: CampaignKind): void {
 
 /** A vote or pre-vote request, after the term rules (raft-node.ts) let it through. */
 export function onVote(state: RaftState, message: VoteMessage): void {
+  if (state.isCatchingUp()) {
+    // This log may lack entries this node acknowledged: its vote could elect a leader without
+    // a committed entry (catch-up.ts). Rejected, not ignored, so the candidate stops waiting.
+    state.send({ type: 'voteResponse', from: state.id, to: message.from, term: state.term, preVote: message.preVote, reject: true });
+    return;
+  }
   const canVote = state.vote === message.from
     || (state.vote === null && state.leader === null)
     || (message.preVote && message.term > state.term);
@@ -93,8 +100,16 @@ export function tickElection(state: RaftState): void {
   }
 }
 
+/** The fast campaign is on only with both guards: without pre-vote a spurious close would raise
+ *  the term and depose a live leader; without check-quorum no follower holds a lease, so they
+ *  would all grant the pre-vote. */
+export function fastCampaignEnabled(state: RaftState): boolean {
+  const config = state.config;
+  return config.campaignOnLeaderDisconnect && config.preVote && config.checkQuorum;
+}
+
 export function onPeerDisconnected(state: RaftState, peer: NodeId): void {
-  if (!state.config.campaignOnLeaderDisconnect || state.role !== 'follower' || state.leader !== peer) return;
+  if (!fastCampaignEnabled(state) || state.role !== 'follower' || state.leader !== peer || state.isCatchingUp()) return;
   state.leader = null;
   // Why a random delay of a few ticks: every follower saw the same close; if all campaigned in
   // the same instant their votes would split and cost a full election timeout.

@@ -30,6 +30,11 @@ function boolean(message: Fields, name: string): void {
   if (typeof field(message, name) !== 'boolean') throw new Malformed(`${name} is not a boolean`);
 }
 
+/** An optional field: absent (or undefined), or a boolean. */
+function optionalBoolean(message: Fields, name: string): void {
+  if (field(message, name) !== undefined) boolean(message, name);
+}
+
 function nodeId(message: Fields, name: string): void {
   const value = field(message, name);
   if (typeof value !== 'string' || value.length === 0 || value.length > 255) throw new Malformed(`${name} is not a node id`);
@@ -91,9 +96,10 @@ const checksByType: Record<RaftMessage['type'], (message: Fields) => void> = {
   appendResponse: (message) => {
     ['index', 'rejectHintIndex', 'rejectHintTerm'].forEach((name) => safeInteger(message, name));
     boolean(message, 'reject');
+    optionalBoolean(message, 'catchingUp');
   },
   heartbeat: (message) => { safeInteger(message, 'commit'); safeInteger(message, 'readRound'); },
-  heartbeatResponse: (message) => safeInteger(message, 'readRound'),
+  heartbeatResponse: (message) => { safeInteger(message, 'readRound'); optionalBoolean(message, 'catchingUp'); },
   vote: (message) => {
     ['lastIndex', 'lastTerm'].forEach((name) => safeInteger(message, name));
     boolean(message, 'preVote');

@@ -65,6 +65,9 @@ export interface RaftConfig extends Partial<RaftSettings> {
   readonly random: Random;
   /** The index the state machine already reflects at start (its snapshot's index, usually). */
   readonly appliedIndex: number;
+  /** The storage carries the needs-catch-up marker (the WAL's recovery report: its log was cut by
+   *  repair, or its data directory was wiped): see catch-up.ts. Absent means false. */
+  readonly needsCatchUp?: boolean;
 }
 
 export const defaultRaftSettings: RaftSettings = {

@@ -5,9 +5,10 @@
  * | type                | from → to              | carries                                         |
  * |---------------------|------------------------|-------------------------------------------------|
  * | `append`            | leader → follower      | prevIndex/prevTerm, entries, leader commit      |
- * | `appendResponse`    | follower → leader      | match index, or the rejected prevIndex + hint   |
+ * | `appendResponse`    | follower → leader      | match index, or the rejected prevIndex + hint;  |
+ * |                     |                        | catchingUp (optional)                           |
  * | `heartbeat`         | leader → follower      | commit (capped at the follower's match), round  |
- * | `heartbeatResponse` | follower → leader      | the ReadIndex round echoed                      |
+ * | `heartbeatResponse` | follower → leader      | the ReadIndex round echoed; catchingUp (opt.)   |
  * | `vote`              | candidate → voter      | last log index/term; preVote; transfer          |
  * | `voteResponse`      | voter → candidate      | granted or rejected                             |
  * | `snapshot`          | leader → follower      | the whole snapshot (chunking is the transport's)|
@@ -76,6 +77,9 @@ export interface AppendResponseMessage extends MessageHeader {
    *  ≤ the rejected prevTerm, and that term (0 when unknown), so the leader can skip a whole term. */
   readonly rejectHintIndex: number;
   readonly rejectHintTerm: number;
+  /** The follower has the needs-catch-up marker (catch-up.ts): the leader moves its progress but
+   *  does not count it toward commit. Absent means false. */
+  readonly catchingUp?: boolean;
 }
 
 export interface HeartbeatMessage extends MessageHeader {
@@ -89,6 +93,8 @@ export interface HeartbeatMessage extends MessageHeader {
 export interface HeartbeatResponseMessage extends MessageHeader {
   readonly type: 'heartbeatResponse';
   readonly readRound: number;
+  /** As on `appendResponse`: a leader that learns it this way probes the follower's log again. */
+  readonly catchingUp?: boolean;
 }
 
 export interface VoteMessage extends MessageHeader {

@@ -16,6 +16,7 @@
  * Runs on: the thread that owns the RaftNode.
  */
 import { assert } from '../errors.js';
+import { initialCatchUpState, type CatchUpState } from './catch-up.js';
 import { Progress } from './progress.js';
 import type { ResolvedRaftConfig } from './raft-config.js';
 import { RaftLog } from './raft-log.js';
@@ -98,6 +99,13 @@ export class RaftState {
   transferElapsedTicks = 0;
   readonly uncommitted = new UncommittedBytes();
   readonly reads: ReadIndexTracker;
+  /** The needs-catch-up marker's progress (catch-up.ts). */
+  catchUp: CatchUpState;
+  /** Follower: the highest commit index the leader of `term` told this node (0: none yet). */
+  leaderCommitHeard = 0;
+  /** Follower: the last index an accepted append of `term` vouched for: the log matches the
+   *  leader of `term` up to here (that leader never drops its own entries). */
+  appendMatchIndex = 0;
   messagesNow: RaftMessage[] = [];
   messagesAfterDurable: RaftMessage[] = [];
   readStates: ReadState[] = [];
@@ -115,7 +123,25 @@ export class RaftState {
     this.term = Math.max(hardState.term, lastTerm);
     this.vote = this.term === hardState.term ? hardState.vote : null;
     this.reads = new ReadIndexTracker(config.pendingReadsMax);
+    this.catchUp = initialCatchUpState(config.needsCatchUp === true, this.voters.length);
     this.resetRandomizedElectionTimeout();
+  }
+
+  /** True from start with the needs-catch-up marker until the caller confirmed it cleared. */
+  isCatchingUp(): boolean {
+    return this.catchUp !== 'none';
+  }
+
+  /**
+   * The last index known to match the log of the leader of `term`: everything committed, what an
+   * accepted append of this term vouched for, and the whole log when its last entry is of this
+   * term (only this term's leader makes such entries). A leader's commit index is learned only
+   * up to here: beyond it this log may hold other entries, or none.
+   */
+  leaderMatchIndex(): number {
+    const lastIndex = this.log.lastIndex();
+    if (this.log.lastTerm() === this.term) return lastIndex;
+    return Math.min(lastIndex, Math.max(this.log.committed, this.appendMatchIndex));
   }
 
   hardState(): HardState {
@@ -151,6 +177,8 @@ export class RaftState {
     if (term !== this.term) {
       this.term = term;
       this.vote = null;
+      this.leaderCommitHeard = 0;
+      this.appendMatchIndex = 0;
     }
     this.leader = null;
     this.electionElapsedTicks = 0;
