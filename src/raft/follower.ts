@@ -52,6 +52,10 @@ export function onHeartbeat(state: RaftState, message: HeartbeatMessage): void {
   // log was cut (repair, a wiped disk) holds less than the leader believes; learning a commit
   // beyond the entries known to match would be a lie (and stop the node on an assertion).
   state.log.commitTo(Math.min(message.commit, state.leaderMatchIndex()));
+  if (message.successors !== undefined) {
+    const rank = message.successors.indexOf(state.id);
+    state.successorRank = rank >= 0 ? rank : message.successors.length;
+  }
   const response = { type: 'heartbeatResponse', from: state.id, to: message.from, term: state.term, readRound: message.readRound } as const;
   state.send(state.isCatchingUp() ? { ...response, catchingUp: true } : response);
   noteLeaderCommit(state, message.commit);

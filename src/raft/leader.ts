@@ -102,13 +102,28 @@ function sendSnapshot(state: RaftState, peer: NodeId, progress: Progress): boole
 }
 
 export function broadcastHeartbeat(state: RaftState): void {
+  const successors = successorRanking(state);
   for (const [peer, progress] of state.progress) {
     if (peer === state.id) continue;
     // Why capped at match: the follower may not hold entries beyond it, or hold different ones.
     const commit = Math.min(progress.match, state.log.committed);
     progress.sentCommit = Math.max(progress.sentCommit, commit);
-    state.send({ type: 'heartbeat', from: state.id, to: peer, term: state.term, commit, readRound: state.reads.round });
+    state.send({ type: 'heartbeat', from: state.id, to: peer, term: state.term, commit, readRound: state.reads.round, successors });
   }
+}
+
+/**
+ * The order in which followers campaign if this leader's connection closes (election.ts): the
+ * most caught up first (it is the likeliest to get every vote), then those heard from in this
+ * check-quorum period, then by node id; followers catching up are left out (they never campaign).
+ */
+export function successorRanking(state: RaftState): NodeId[] {
+  const ranked: { id: NodeId; progress: Progress }[] = [];
+  for (const [id, progress] of state.progress) if (id !== state.id && !progress.catchingUp) ranked.push({ id, progress });
+  ranked.sort((a, b) => b.progress.match - a.progress.match
+    || Number(b.progress.recentActive) - Number(a.progress.recentActive)
+    || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return ranked.map((entry) => entry.id);
 }
 
 /** Commits the highest index a quorum holds durably, if it is of this term. A follower still

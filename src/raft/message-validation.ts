@@ -15,6 +15,10 @@ import type { RaftMessage } from './raft-messages.js';
 
 type Fields = Record<string, unknown>;
 
+/** Node ids in a heartbeat's successor ranking at most: far more voters than a cluster of this
+ *  version has (its voter set is fixed and small); a longer list is nonsense from a peer. */
+const successorsMax = 255;
+
 class Malformed extends Error {}
 
 function field(message: Fields, name: string): unknown {
@@ -98,7 +102,16 @@ const checksByType: Record<RaftMessage['type'], (message: Fields) => void> = {
     boolean(message, 'reject');
     optionalBoolean(message, 'catchingUp');
   },
-  heartbeat: (message) => { safeInteger(message, 'commit'); safeInteger(message, 'readRound'); },
+  heartbeat: (message) => {
+    safeInteger(message, 'commit');
+    safeInteger(message, 'readRound');
+    if (field(message, 'successors') === undefined) return;
+    const successors = list(field(message, 'successors'), 'successors');
+    if (successors.length > successorsMax) throw new Malformed(`successors holds more than ${successorsMax} ids`);
+    successors.forEach((id, position) => {
+      if (typeof id !== 'string' || id.length === 0 || id.length > 255) throw new Malformed(`successors[${position}] is not a node id`);
+    });
+  },
   heartbeatResponse: (message) => { safeInteger(message, 'readRound'); optionalBoolean(message, 'catchingUp'); },
   vote: (message) => {
     ['lastIndex', 'lastTerm'].forEach((name) => safeInteger(message, name));

@@ -7,7 +7,8 @@
  * | `append`            | leader → follower      | prevIndex/prevTerm, entries, leader commit      |
  * | `appendResponse`    | follower → leader      | match index, or the rejected prevIndex + hint;  |
  * |                     |                        | catchingUp (optional)                           |
- * | `heartbeat`         | leader → follower      | commit (capped at the follower's match), round  |
+ * | `heartbeat`         | leader → follower      | commit (capped at the follower's match), round, |
+ * |                     |                        | successor ranking (optional)                    |
  * | `heartbeatResponse` | follower → leader      | the ReadIndex round echoed; catchingUp (opt.)   |
  * | `vote`              | candidate → voter      | last log index/term; preVote; transfer          |
  * | `voteResponse`      | voter → candidate      | granted or rejected                             |
@@ -88,6 +89,9 @@ export interface HeartbeatMessage extends MessageHeader {
   readonly commit: number;
   /** The newest ReadIndex round the leader started; echoed in the response. */
   readonly readRound: number;
+  /** The voters other than the leader, in the order they should campaign if the leader's
+   *  connection closes (election.ts): by match index, then node id. Absent: no ranking. */
+  readonly successors?: readonly NodeId[];
 }
 
 export interface HeartbeatResponseMessage extends MessageHeader {

@@ -180,6 +180,8 @@ export class RaftNode {
         if (state.role !== 'follower') state.becomeFollower(message.term, message.from);
         state.leader = message.from;
         state.electionElapsedTicks = 0;
+        // A leader is heard: no fast campaign is due any more (election.ts).
+        state.fastCampaign = null;
         if (message.type === 'append') onAppend(state, message);
         else if (message.type === 'heartbeat') onHeartbeat(state, message);
         else onSnapshot(state, message);

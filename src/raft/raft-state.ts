@@ -99,6 +99,12 @@ export class RaftState {
   transferElapsedTicks = 0;
   readonly uncommitted = new UncommittedBytes();
   readonly reads: ReadIndexTracker;
+  /** Follower: this node's place in the successor ranking the leader of `term` last sent
+   *  (0 = first), or -1 when none was heard (election.ts). */
+  successorRank = -1;
+  /** A fast campaign after the leader's connection closed (election.ts): ticks until the next
+   *  attempt (null: none due) and the attempts made. Null when none is under way. */
+  fastCampaign: { dueInTicks: number | null; attempts: number } | null = null;
   /** The needs-catch-up marker's progress (catch-up.ts). */
   catchUp: CatchUpState;
   /** Follower: the highest commit index the leader of `term` told this node (0: none yet). */
@@ -179,6 +185,7 @@ export class RaftState {
       this.vote = null;
       this.leaderCommitHeard = 0;
       this.appendMatchIndex = 0;
+      this.successorRank = -1;
     }
     this.leader = null;
     this.electionElapsedTicks = 0;
@@ -219,6 +226,7 @@ export class RaftState {
     this.reset(this.term);
     this.role = 'leader';
     this.leader = this.id;
+    this.fastCampaign = null;
     const next = this.log.lastIndex() + 1;
     for (const voter of this.voters) {
       const progress = new Progress(next, this.config.inflightMessagesMax, this.config.inflightBytesMax);

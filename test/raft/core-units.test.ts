@@ -49,7 +49,7 @@ describe('raft core pieces', () => {
     const messages: RaftMessage[] = [
       { ...header, type: 'append', prevIndex: 1, prevTerm: 1, entries, commit: 1 },
       { ...header, type: 'appendResponse', index: 2, reject: true, rejectHintIndex: 1, rejectHintTerm: 1 },
-      { ...header, type: 'heartbeat', commit: 1, readRound: 4 },
+      { ...header, type: 'heartbeat', commit: 1, readRound: 4, successors: ['n3', 'n2'] },
       { ...header, type: 'heartbeatResponse', readRound: 4, catchingUp: true },
       { ...header, type: 'vote', preVote: true, transfer: false, lastIndex: 2, lastTerm: 1 },
       { ...header, type: 'voteResponse', preVote: false, reject: false },
@@ -113,6 +113,8 @@ describe('raft message validation (peer frames)', () => {
     const catchingUp = { type: 'appendResponse', from: 'n2', to: 'n1', term: 3, index: 2, reject: false, rejectHintIndex: 0, rejectHintTerm: 0,
       catchingUp: true };
     expect(parseRaftMessage(decode(encode(catchingUp)), 'n1')).to.deep.equal(catchingUp);
+    const ranked = { ...valid, successors: ['n3', 'n1'] };
+    expect(parseRaftMessage(decode(encode(ranked)), 'n1', 'n2')).to.deep.equal(ranked);
   });
 
   it('refuses malformed messages with MALFORMED_FRAME naming the field, without throwing', () => {
@@ -129,6 +131,9 @@ describe('raft message validation (peer frames)', () => {
       [{ type: 'appendResponse', from: 'n2', to: 'n1', term: 1, index: 0, reject: false, rejectHintIndex: 0, rejectHintTerm: 0, catchingUp: 1 },
         /catchingUp is not a boolean/],
       [{ type: 'heartbeatResponse', from: 'n2', to: 'n1', term: 1, readRound: 0, catchingUp: 'yes' }, /catchingUp is not a boolean/],
+      [{ ...valid, successors: 'n3' }, /successors is not an array/],
+      [{ ...valid, successors: ['n3', ''] }, /successors\[1\] is not a node id/],
+      [{ ...valid, successors: Array.from({ length: 256 }, (_, index) => `n${index}`) }, /successors holds more than 255 ids/],
     ];
     for (const [value, message] of attempts) {
       const parsed = parseRaftMessage(value, 'n1', 'n2');
