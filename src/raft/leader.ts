@@ -199,7 +199,7 @@ export function onHeartbeatResponse(state: RaftState, message: HeartbeatResponse
   const progress = state.progress.get(message.from);
   if (progress === undefined) return;
   progress.recentActive = true;
-  noteCatchingUp(state, progress, message.catchingUp === true);
+  const restarted = noteCatchingUp(state, progress, message.catchingUp === true);
   progress.probeSent = false;
   if (message.readRound > progress.readRoundAcked && message.readRound <= state.reads.round) {
     progress.readRoundAcked = message.readRound;
@@ -208,7 +208,7 @@ export function onHeartbeatResponse(state: RaftState, message: HeartbeatResponse
   // Why only when no append was answered since the previous heartbeat answer: a moving pipeline
   // needs no help, and an empty append racing entries still on their way would be rejected and
   // throw the pipeline back to probing. A stalled one (its appends lost) gets a probe.
-  const stalled = !progress.appendAnsweredSinceHeartbeat;
+  const stalled = !progress.appendAnsweredSinceHeartbeat || restarted;
   progress.appendAnsweredSinceHeartbeat = false;
   if (progress.match < state.log.lastIndex()) sendAppend(state, message.from, stalled, stalled);
 }
