@@ -17,8 +17,8 @@
  * by its next attempt (a split vote, lost messages, a voter that had not seen the close yet)
  * retries after a random 1..2 × `successorPauseTicks` ticks, up to `fastCampaignAttemptsMax`
  * attempts; then the election timeout governs. A survivor that gives its vote to a candidate
- * holds its own attempt back until that candidate's retry window has passed. With no ranking heard yet, a random delay of
- * 0..`disconnectCampaignDelayTicksMax` ticks spreads the campaigns instead.
+ * holds its own attempt back until that candidate's retry window has passed. With no ranking
+ * heard yet, a random delay of 0..`disconnectCampaignDelayTicksMax` ticks spreads the campaigns.
  *
  * Every follower that saw the same close drops its lease too, so they grant the pre-vote; a
  * follower that did not see it (the leader is alive and talks to it) still refuses, and so does

@@ -43,7 +43,9 @@ export function onAppend(state: RaftState, message: AppendMessage): void {
     return;
   }
   const hint = state.log.findConflictByTerm(Math.min(message.prevIndex, state.log.lastIndex()), message.prevTerm);
-  sendAppendResponse(state, { to: message.from, index: message.prevIndex, reject: true, rejectHintIndex: hint.index, rejectHintTerm: hint.term });
+  sendAppendResponse(state, {
+    to: message.from, index: message.prevIndex, reject: true, rejectHintIndex: hint.index, rejectHintTerm: hint.term,
+  });
   noteLeaderCommit(state, message.commit);
 }
 
