@@ -27,8 +27,8 @@ import { maybeFinishCatchUp } from './catch-up.js';
 import { onPeerDisconnected, onVote, onVoteResponse, tickElection } from './election.js';
 import { onAppend, onHeartbeat, onSnapshot, onTimeoutNow } from './follower.js';
 import {
-  onAppendResponse, onHeartbeatResponse, onOwnDurable, proposeAsLeader, readIndexAsLeader, reportSnapshot, tickLeader,
-  transferLeadership, type ProposeOutcome,
+  onAppendResponse, onHeartbeatResponse, onOwnDurable, proposeAsLeader, readIndexAsLeader, reportSnapshot, successorRanking,
+  tickLeader, transferLeadership, type ProposeOutcome,
 } from './leader.js';
 import { entryTypes, type ProposalEntry } from './raft-entry.js';
 import { resolveRaftConfig, type RaftConfig } from './raft-config.js';
@@ -272,6 +272,12 @@ export class RaftNode {
     if (this.state.role !== 'leader') return { ok: false, error: this.notLeader() };
     const error = transferLeadership(this.state, target);
     return error === null ? accepted : { ok: false, error };
+  }
+
+  /** On the leader: the followers in the order they would take over (most caught up first, none
+   *  catching up; see election.ts), e.g. to pick a leadership-transfer target. Empty elsewhere. */
+  successorRanking(): NodeId[] {
+    return this.state.role === 'leader' ? successorRanking(this.state) : [];
   }
 
   /** The transport saw `peer`'s connection close (DESIGN.md §7a); see election.ts. */

@@ -52,6 +52,7 @@ const campaigners = (trace: readonly string[]): string[] =>
 describe('raft failover order', () => {
   it('elects the top-ranked survivor at once, with no other campaign, when every survivor sees the close', () => {
     const cluster = clusterWithRanking();
+    expect(cluster.node('n1').successorRanking()).to.deep.equal(['n3', 'n4', 'n5', 'n2']);
     cluster.crash('n1');
     cluster.takeTrace();
     for (const id of survivors) cluster.node(id).peerDisconnected('n1');
