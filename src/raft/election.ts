@@ -10,12 +10,23 @@
  *
  * Fast failover: `peerDisconnected(leader)` tells a follower its leader's connection closed (a
  * killed process closes its sockets). The follower drops its lease for that leader and campaigns
- * within a few ticks. Every follower that saw the same close drops its lease too, so they grant
- * the pre-vote; a follower that did not see it (the leader is alive and talks to it) still
- * refuses, and so does the leader, so a spurious close cannot depose a healthy leader with a
- * majority behind it. Safety does not depend on this: elections are decided by votes and logs.
- * The lease is used for nothing else — ReadIndex always confirms with a heartbeat round — which is
- * why dropping it early is safe.
+ * (a pre-vote) in an order every survivor knows in advance: the leader's heartbeats carry a
+ * successor ranking (voters by match index, then node id; nodes catching up are left out). The
+ * first in rank campaigns at once; rank r waits r × `successorPauseTicks`, in which it would hear
+ * of a winner (its append or its vote request) and stand down. A fast campaign that has not won
+ * by its next attempt (a split vote, lost messages, a voter that had not seen the close yet)
+ * retries after a random 1..2 × `successorPauseTicks` ticks, up to `fastCampaignAttemptsMax`
+ * attempts; then the election timeout governs. A survivor that gives its vote to a candidate
+ * holds its own attempt back until that candidate's retry window has passed. With no ranking
+ * heard yet, a random delay of 0..`disconnectCampaignDelayTicksMax` ticks spreads the campaigns.
+ *
+ * Every follower that saw the same close drops its lease too, so they grant the pre-vote; a
+ * follower that did not see it (the leader is alive and talks to it) still refuses, and so does
+ * the leader, so a spurious close cannot depose a healthy leader with a majority behind it. That
+ * needs both guards, so the shortcut is on only with pre-vote AND check-quorum. Safety does not
+ * depend on it: elections are decided by votes and logs, and the ranking only orders who asks
+ * first. The lease is used for nothing else — ReadIndex always confirms with a heartbeat round —
+ * which is why dropping it early is safe.
  *
  * Runs on: the thread that owns the RaftNode.
  */
@@ -27,7 +38,8 @@ import { randomBetween } from './random.js';
 export type CampaignKind = 'preVote' | 'election' | 'transfer';
 
 export function campaign(state: RaftState, kind: CampaignKind): void {
-  if (!state.isVoter(state.id) || state.role === 'leader') return;
+  // Why not while catching up: this log may lack entries this node acknowledged (catch-up.ts).
+  if (!state.isVoter(state.id) || state.role === 'leader' || state.isCatchingUp()) return;
   const preVote = kind === 'preVote';
   if (preVote) {
     state.becomePreCandidate();
@@ -52,6 +64,12 @@ export function campaign(state: RaftState, kind: CampaignKind): void {
 
 /** A vote or pre-vote request, after the term rules (raft-node.ts) let it through. */
 export function onVote(state: RaftState, message: VoteMessage): void {
+  if (state.isCatchingUp()) {
+    // This log may lack entries this node acknowledged: its vote could elect a leader without
+    // a committed entry (catch-up.ts). Rejected, not ignored, so the candidate stops waiting.
+    state.send({ type: 'voteResponse', from: state.id, to: message.from, term: state.term, preVote: message.preVote, reject: true });
+    return;
+  }
   const canVote = state.vote === message.from
     || (state.vote === null && state.leader === null)
     || (message.preVote && message.term > state.term);
@@ -62,6 +80,7 @@ export function onVote(state: RaftState, message: VoteMessage): void {
     if (!message.preVote) {
       state.vote = message.from;
       state.electionElapsedTicks = 0;
+      deferFastCampaign(state);
     }
     return;
   }
@@ -87,22 +106,58 @@ export function onVoteResponse(state: RaftState, message: VoteResponseMessage): 
 
 export function tickElection(state: RaftState): void {
   state.electionElapsedTicks++;
+  if (tickFastCampaign(state)) return;
   if (state.electionElapsedTicks >= state.randomizedElectionTimeoutTicks && state.isVoter(state.id)) {
     state.electionElapsedTicks = 0;
     campaign(state, state.config.preVote ? 'preVote' : 'election');
   }
 }
 
+/** The fast campaign is on only with both guards: without pre-vote a spurious close would raise
+ *  the term and depose a live leader; without check-quorum no follower holds a lease, so they
+ *  would all grant the pre-vote. */
+export function fastCampaignEnabled(state: RaftState): boolean {
+  const config = state.config;
+  return config.campaignOnLeaderDisconnect && config.preVote && config.checkQuorum;
+}
+
 export function onPeerDisconnected(state: RaftState, peer: NodeId): void {
-  if (!state.config.campaignOnLeaderDisconnect || state.role !== 'follower' || state.leader !== peer) return;
+  if (!fastCampaignEnabled(state) || state.role !== 'follower' || state.leader !== peer || state.isCatchingUp()) return;
   state.leader = null;
-  // Why a random delay of a few ticks: every follower saw the same close; if all campaigned in
-  // the same instant their votes would split and cost a full election timeout.
-  const delayTicks = randomBetween(state.config.random, 0, state.config.disconnectCampaignDelayTicksMax);
-  if (delayTicks === 0) {
-    state.electionElapsedTicks = 0;
-    campaign(state, state.config.preVote ? 'preVote' : 'election');
-    return;
-  }
-  state.electionElapsedTicks = Math.max(state.electionElapsedTicks, state.randomizedElectionTimeoutTicks - delayTicks);
+  // Why an order: every survivor saw the same close; if all campaigned in the same instant their
+  // votes would split and cost a full election timeout.
+  const delayTicks = state.successorRank >= 0
+    ? state.successorRank * state.config.successorPauseTicks
+    : randomBetween(state.config.random, 0, state.config.disconnectCampaignDelayTicksMax);
+  state.fastCampaign = { dueInTicks: delayTicks, attempts: 0 };
+  if (delayTicks === 0) startFastCampaign(state);
+}
+
+/** This node just gave its vote to a candidate: give that candidate its whole retry window
+ *  (1..2 × successorPauseTicks) before campaigning itself, so the two do not collide. */
+function deferFastCampaign(state: RaftState): void {
+  const fast = state.fastCampaign;
+  if (fast === null || fast.dueInTicks === null) return;
+  fast.dueInTicks = Math.max(fast.dueInTicks, 2 * state.config.successorPauseTicks + 1);
+}
+
+/** Counts down to the next fast campaign attempt; true when it started one. */
+function tickFastCampaign(state: RaftState): boolean {
+  const fast = state.fastCampaign;
+  if (fast === null || fast.dueInTicks === null || state.role === 'leader') return false;
+  fast.dueInTicks--;
+  if (fast.dueInTicks > 0) return false;
+  startFastCampaign(state);
+  return true;
+}
+
+function startFastCampaign(state: RaftState): void {
+  const fast = state.fastCampaign;
+  if (fast === null) return;
+  fast.attempts++;
+  // Armed now, so that a campaign that has not won by then (split, lost, ignored) tries again
+  // soon; cancelled when a leader is heard (raft-node.ts) or this node leads.
+  const pause = state.config.successorPauseTicks;
+  fast.dueInTicks = fast.attempts < state.config.fastCampaignAttemptsMax ? randomBetween(state.config.random, 1, 2 * pause) : null;
+  campaign(state, 'preVote');
 }

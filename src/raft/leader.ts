@@ -3,6 +3,9 @@
  * window, count durable matches to commit (only entries of its own term, Raft §5.4.2), heartbeat,
  * step down without a quorum (check-quorum), hand leadership over, and confirm ReadIndex rounds.
  *
+ * A follower that says it is catching up (catch-up.ts) is probed afresh the first time, and its
+ * match is not counted toward commit until it stops saying so.
+ *
  * The leader's own vote for commit is its durable index, reported by the caller through
  * `onDurable`: appends go to followers in the same moment as the leader's own write, and an entry
  * is committed once a majority — counting the leader only once its write is durable — holds it.
@@ -99,19 +102,38 @@ function sendSnapshot(state: RaftState, peer: NodeId, progress: Progress): boole
 }
 
 export function broadcastHeartbeat(state: RaftState): void {
+  const successors = successorRanking(state);
   for (const [peer, progress] of state.progress) {
     if (peer === state.id) continue;
     // Why capped at match: the follower may not hold entries beyond it, or hold different ones.
     const commit = Math.min(progress.match, state.log.committed);
     progress.sentCommit = Math.max(progress.sentCommit, commit);
-    state.send({ type: 'heartbeat', from: state.id, to: peer, term: state.term, commit, readRound: state.reads.round });
+    state.send({ type: 'heartbeat', from: state.id, to: peer, term: state.term, commit, readRound: state.reads.round, successors });
   }
 }
 
-/** Commits the highest index a quorum holds durably, if it is of this term. */
+/**
+ * The order in which followers campaign if this leader's connection closes (election.ts): the
+ * most caught up first (it is the likeliest to get every vote), then those heard from in this
+ * check-quorum period, then by node id; followers catching up are left out (they never campaign).
+ */
+export function successorRanking(state: RaftState): NodeId[] {
+  const ranked: { id: NodeId; progress: Progress }[] = [];
+  for (const [id, progress] of state.progress) if (id !== state.id && !progress.catchingUp) ranked.push({ id, progress });
+  ranked.sort((a, b) => b.progress.match - a.progress.match
+    || Number(b.progress.recentActive) - Number(a.progress.recentActive)
+    || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return ranked.map((entry) => entry.id);
+}
+
+/** Commits the highest index a quorum holds durably, if it is of this term. A follower still
+ *  catching up (catch-up.ts) counts as holding nothing. */
 export function maybeCommit(state: RaftState): boolean {
   const matches: number[] = [];
-  for (const voter of state.voters) matches.push(state.progress.get(voter)?.match ?? 0);
+  for (const voter of state.voters) {
+    const progress = state.progress.get(voter);
+    matches.push(progress === undefined || progress.catchingUp ? 0 : progress.match);
+  }
   matches.sort((a, b) => b - a);
   const quorumIndex = matches[state.quorum() - 1] ?? 0;
   if (quorumIndex <= state.log.committed || state.log.termAt(quorumIndex) !== state.term) return false;
@@ -130,15 +152,27 @@ export function onOwnDurable(state: RaftState): void {
   if (maybeCommit(state)) broadcastAppend(state, true);
 }
 
+/**
+ * Records whether the follower says it is catching up. The first time it does, what it matched
+ * before is void (its log was cut): probe it afresh. Returns true when the progress restarted.
+ */
+function noteCatchingUp(state: RaftState, progress: Progress, catchingUp: boolean): boolean {
+  const restarted = catchingUp && !progress.catchingUp;
+  progress.catchingUp = catchingUp;
+  if (restarted) progress.restartAfterLogLoss(state.log.lastIndex() + 1);
+  return restarted;
+}
+
 export function onAppendResponse(state: RaftState, message: AppendResponseMessage): void {
   const progress = state.progress.get(message.from);
   if (progress === undefined) return;
   progress.recentActive = true;
   progress.appendAnsweredSinceHeartbeat = true;
+  const restarted = noteCatchingUp(state, progress, message.catchingUp === true);
   if (message.reject) {
     let matchHint = message.rejectHintIndex;
     if (message.rejectHintTerm > 0) matchHint = state.log.findConflictByTerm(message.rejectHintIndex, message.rejectHintTerm).index;
-    if (progress.maybeDecreaseTo(message.index, matchHint)) {
+    if (progress.maybeDecreaseTo(message.index, matchHint) || restarted) {
       if (progress.state === 'replicate') progress.becomeProbe();
       sendAppend(state, message.from, false);
     }
@@ -165,6 +199,7 @@ export function onHeartbeatResponse(state: RaftState, message: HeartbeatResponse
   const progress = state.progress.get(message.from);
   if (progress === undefined) return;
   progress.recentActive = true;
+  const restarted = noteCatchingUp(state, progress, message.catchingUp === true);
   progress.probeSent = false;
   if (message.readRound > progress.readRoundAcked && message.readRound <= state.reads.round) {
     progress.readRoundAcked = message.readRound;
@@ -173,7 +208,7 @@ export function onHeartbeatResponse(state: RaftState, message: HeartbeatResponse
   // Why only when no append was answered since the previous heartbeat answer: a moving pipeline
   // needs no help, and an empty append racing entries still on their way would be rejected and
   // throw the pipeline back to probing. A stalled one (its appends lost) gets a probe.
-  const stalled = !progress.appendAnsweredSinceHeartbeat;
+  const stalled = !progress.appendAnsweredSinceHeartbeat || restarted;
   progress.appendAnsweredSinceHeartbeat = false;
   if (progress.match < state.log.lastIndex()) sendAppend(state, message.from, stalled, stalled);
 }
@@ -225,6 +260,8 @@ export function transferLeadership(state: RaftState, target: NodeId): FalconErro
   if (target === state.id || target === state.leadTransferee) return null;
   const progress = state.progress.get(target);
   if (progress === undefined) return falconError('INVALID_ARGUMENT', `no progress for ${target}`, { target });
+  // A node catching up ignores timeoutNow (catch-up.ts): the transfer could only time out.
+  if (progress.catchingUp) return falconError('INVALID_ARGUMENT', `${target} is catching up and cannot lead yet`, { target });
   state.leadTransferee = target;
   state.transferElapsedTicks = 0;
   if (progress.match === state.log.lastIndex()) sendTimeoutNow(state, target);

@@ -78,6 +78,12 @@ export class MemoryLogStorage implements LogStorage {
     for (const entry of entries) this.held.push(entry);
   }
 
+  /** Drops every entry after `index`, as a repair that cuts a damaged log does (tests). */
+  cutAfter(index: number): void {
+    assert(index >= this.baseIndex, `cut after ${index} below the compacted index ${this.baseIndex}`);
+    this.held.length = Math.min(this.held.length, index - this.baseIndex);
+  }
+
   /** Installs a snapshot received from the leader: it replaces the whole log. */
   installSnapshot(snapshot: RaftSnapshot): void {
     assert(snapshot.index >= this.baseIndex, `snapshot install at ${snapshot.index} below the compacted index ${this.baseIndex}`);

@@ -15,6 +15,10 @@ import type { RaftMessage } from './raft-messages.js';
 
 type Fields = Record<string, unknown>;
 
+/** Node ids in a heartbeat's successor ranking at most: far more voters than a cluster of this
+ *  version has (its voter set is fixed and small); a longer list is nonsense from a peer. */
+const successorsMax = 255;
+
 class Malformed extends Error {}
 
 function field(message: Fields, name: string): unknown {
@@ -28,6 +32,11 @@ function safeInteger(message: Fields, name: string): void {
 
 function boolean(message: Fields, name: string): void {
   if (typeof field(message, name) !== 'boolean') throw new Malformed(`${name} is not a boolean`);
+}
+
+/** An optional field: absent (or undefined), or a boolean. */
+function optionalBoolean(message: Fields, name: string): void {
+  if (field(message, name) !== undefined) boolean(message, name);
 }
 
 function nodeId(message: Fields, name: string): void {
@@ -91,9 +100,19 @@ const checksByType: Record<RaftMessage['type'], (message: Fields) => void> = {
   appendResponse: (message) => {
     ['index', 'rejectHintIndex', 'rejectHintTerm'].forEach((name) => safeInteger(message, name));
     boolean(message, 'reject');
+    optionalBoolean(message, 'catchingUp');
   },
-  heartbeat: (message) => { safeInteger(message, 'commit'); safeInteger(message, 'readRound'); },
-  heartbeatResponse: (message) => safeInteger(message, 'readRound'),
+  heartbeat: (message) => {
+    safeInteger(message, 'commit');
+    safeInteger(message, 'readRound');
+    if (field(message, 'successors') === undefined) return;
+    const successors = list(field(message, 'successors'), 'successors');
+    if (successors.length > successorsMax) throw new Malformed(`successors holds more than ${successorsMax} ids`);
+    successors.forEach((id, position) => {
+      if (typeof id !== 'string' || id.length === 0 || id.length > 255) throw new Malformed(`successors[${position}] is not a node id`);
+    });
+  },
+  heartbeatResponse: (message) => { safeInteger(message, 'readRound'); optionalBoolean(message, 'catchingUp'); },
   vote: (message) => {
     ['lastIndex', 'lastTerm'].forEach((name) => safeInteger(message, name));
     boolean(message, 'preVote');

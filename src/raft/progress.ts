@@ -93,6 +93,8 @@ export class Progress {
   appendAnsweredSinceHeartbeat = false;
   /** The newest ReadIndex round this follower acknowledged (in this leader's term). */
   readRoundAcked = 0;
+  /** Its last answer said it is catching up (catch-up.ts): not counted toward commit. */
+  catchingUp = false;
   readonly inflights: Inflights;
 
   constructor(next: number, inflightMessagesMax: number, inflightBytesMax: number) {
@@ -126,6 +128,19 @@ export class Progress {
     this.pendingSnapshotIndex = snapshotIndex;
     this.snapshotElapsedTicks = 0;
     this.inflights.reset();
+  }
+
+  /** The follower lost part of its log (it says it is catching up): what it matched is void.
+   *  Probe from `next` (the leader's last index + 1); its rejections lead back to its log's end. */
+  restartAfterLogLoss(next: number): void {
+    this.match = 0;
+    this.next = next;
+    this.state = 'probe';
+    this.probeSent = false;
+    this.pendingSnapshotIndex = 0;
+    this.sentCommit = 0;
+    this.inflights.reset();
+    this.checkInvariant();
   }
 
   /** The follower holds everything up to `index`. Returns true when that is news. */

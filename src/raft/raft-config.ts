@@ -29,9 +29,20 @@ export interface RaftSettings {
   /** A leader steps down when it has not heard from a majority for electionTimeoutTicksMin, and a
    *  follower that heard from its leader within that time ignores vote requests (thesis §6.2). */
   readonly checkQuorum: boolean;
-  /** On `peerDisconnected(leader)` drop the leader lease and campaign within
-   *  `disconnectCampaignDelayTicksMax` ticks (DESIGN.md §7a, fast failover after kill -9). */
+  /** On `peerDisconnected(leader)` drop the leader lease and campaign in the order of the
+   *  leader's successor ranking (DESIGN.md §7a, fast failover after kill -9; election.ts). On only
+   *  when `preVote` and `checkQuorum` are on too. */
   readonly campaignOnLeaderDisconnect: boolean;
+  /** The ticks each place in the successor ranking waits after the one before it: rank r
+   *  campaigns r × this many ticks after the close, unless it heard of a winner. A tick count
+   *  runs from the next tick, so N ticks last between N - 1 and N tick periods: 2 is at least one
+   *  whole period. Also: a fast campaign that did not win retries after 1..2 × this many ticks. */
+  readonly successorPauseTicks: number;
+  /** Fast campaigns (the first and its retries) after one close; then the election timeout
+   *  governs again. */
+  readonly fastCampaignAttemptsMax: number;
+  /** When no ranking was heard yet (a leader's first heartbeat not yet arrived), a random delay
+   *  of 0..this many ticks spreads the survivors' campaigns instead. */
   readonly disconnectCampaignDelayTicksMax: number;
   /** Forward proposals and ReadIndex requests made on a follower to the known leader; when false,
    *  a follower answers NOT_LEADER with the leader's id so the client can go there itself. */
@@ -65,6 +76,9 @@ export interface RaftConfig extends Partial<RaftSettings> {
   readonly random: Random;
   /** The index the state machine already reflects at start (its snapshot's index, usually). */
   readonly appliedIndex: number;
+  /** The storage carries the needs-catch-up marker (the WAL's recovery report: its log was cut by
+   *  repair, or its data directory was wiped): see catch-up.ts. Absent means false. */
+  readonly needsCatchUp?: boolean;
 }
 
 export const defaultRaftSettings: RaftSettings = {
@@ -74,6 +88,8 @@ export const defaultRaftSettings: RaftSettings = {
   preVote: true,
   checkQuorum: true,
   campaignOnLeaderDisconnect: true,
+  successorPauseTicks: 2,
+  fastCampaignAttemptsMax: 3,
   disconnectCampaignDelayTicksMax: 3,
   forwardToLeader: true,
   inflightMessagesMax: 256,
@@ -98,7 +114,7 @@ export function resolveRaftConfig(config: RaftConfig): ResolvedRaftConfig {
   const positiveFields: (keyof RaftSettings)[] = [
     'electionTimeoutTicksMin', 'electionTimeoutTicksMax', 'heartbeatIntervalTicks', 'inflightMessagesMax',
     'inflightBytesMax', 'appendBytesMax', 'uncommittedBytesMax', 'applyBytesMax', 'pendingReadsMax',
-    'writesInFlightMax', 'snapshotRetryTicks',
+    'writesInFlightMax', 'snapshotRetryTicks', 'successorPauseTicks', 'fastCampaignAttemptsMax',
   ];
   for (const field of positiveFields) {
     const value = resolved[field];
@@ -112,6 +128,9 @@ export function resolveRaftConfig(config: RaftConfig): ResolvedRaftConfig {
   }
   if (resolved.electionTimeoutTicksMax <= resolved.electionTimeoutTicksMin) {
     refuse('electionTimeoutTicksMax', `must be above electionTimeoutTicksMin (${resolved.electionTimeoutTicksMin})`, resolved.electionTimeoutTicksMax);
+  }
+  if (resolved.successorPauseTicks >= resolved.electionTimeoutTicksMin) {
+    refuse('successorPauseTicks', `must be below electionTimeoutTicksMin (${resolved.electionTimeoutTicksMin})`, resolved.successorPauseTicks);
   }
   if (resolved.disconnectCampaignDelayTicksMax >= resolved.electionTimeoutTicksMin) {
     refuse('disconnectCampaignDelayTicksMax', `must be below electionTimeoutTicksMin (${resolved.electionTimeoutTicksMin})`,

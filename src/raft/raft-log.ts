@@ -11,6 +11,9 @@
  * truncating a conflicting suffix): each write in flight remembers up to where memory still holds
  * what it wrote (`matchingIndexMax`), and only that part moves to the durable side.
  *
+ * An overwrite may start at the first index after a snapshot that is still being written: the
+ * snapshot stays, the entries after it are replaced.
+ *
  * Invariants: offset == (unstable snapshot ? its index : last durable index) + 1;
  * offset - 1 ≤ handedOutIndex ≤ lastIndex(); applied ≤ committed ≤ lastIndex(); entries at or
  * below `committed` are never overwritten.
@@ -179,7 +182,12 @@ export class RaftLog {
     // An overwrite: writes in flight no longer match memory from `fromIndex` on.
     for (const write of this.writesInFlight) write.matchingIndexMax = Math.min(write.matchingIndexMax, fromIndex - 1);
     if (fromIndex <= this.offset) {
-      assert(this.snapshotUnstable === null, `overwrite at ${fromIndex} into a pending snapshot at ${this.offset - 1}`);
+      // A snapshot still being written covers everything up to offset - 1, and it is committed
+      // (restore), so an overwrite can only start right after it: keep the snapshot, replace the
+      // entries that followed it (a leader retried them after a slow snapshot, then a new leader
+      // overwrote them).
+      assert(this.snapshotUnstable === null || fromIndex === this.offset,
+        `overwrite at ${fromIndex} into a pending snapshot at ${this.offset - 1}`);
       this.offset = fromIndex;
       this.unstable = entries.slice();
     } else {

@@ -5,9 +5,11 @@
  * | type                | from → to              | carries                                         |
  * |---------------------|------------------------|-------------------------------------------------|
  * | `append`            | leader → follower      | prevIndex/prevTerm, entries, leader commit      |
- * | `appendResponse`    | follower → leader      | match index, or the rejected prevIndex + hint   |
- * | `heartbeat`         | leader → follower      | commit (capped at the follower's match), round  |
- * | `heartbeatResponse` | follower → leader      | the ReadIndex round echoed                      |
+ * | `appendResponse`    | follower → leader      | match index, or the rejected prevIndex + hint;  |
+ * |                     |                        | catchingUp (optional)                           |
+ * | `heartbeat`         | leader → follower      | commit (capped at the follower's match), round, |
+ * |                     |                        | successor ranking (optional)                    |
+ * | `heartbeatResponse` | follower → leader      | the ReadIndex round echoed; catchingUp (opt.)   |
  * | `vote`              | candidate → voter      | last log index/term; preVote; transfer          |
  * | `voteResponse`      | voter → candidate      | granted or rejected                             |
  * | `snapshot`          | leader → follower      | the whole snapshot (chunking is the transport's)|
@@ -76,6 +78,9 @@ export interface AppendResponseMessage extends MessageHeader {
    *  ≤ the rejected prevTerm, and that term (0 when unknown), so the leader can skip a whole term. */
   readonly rejectHintIndex: number;
   readonly rejectHintTerm: number;
+  /** The follower has the needs-catch-up marker (catch-up.ts): the leader moves its progress but
+   *  does not count it toward commit. Absent means false. */
+  readonly catchingUp?: boolean;
 }
 
 export interface HeartbeatMessage extends MessageHeader {
@@ -84,11 +89,16 @@ export interface HeartbeatMessage extends MessageHeader {
   readonly commit: number;
   /** The newest ReadIndex round the leader started; echoed in the response. */
   readonly readRound: number;
+  /** The voters other than the leader, in the order they should campaign if the leader's
+   *  connection closes (election.ts): by match index, then node id. Absent: no ranking. */
+  readonly successors?: readonly NodeId[];
 }
 
 export interface HeartbeatResponseMessage extends MessageHeader {
   readonly type: 'heartbeatResponse';
   readonly readRound: number;
+  /** As on `appendResponse`: a leader that learns it this way probes the follower's log again. */
+  readonly catchingUp?: boolean;
 }
 
 export interface VoteMessage extends MessageHeader {

@@ -1,7 +1,8 @@
 /**
  * RaftNode: the public face of the pure Raft core. Inputs: `tick()`, `step(message)`,
  * `propose(entries)`, `readIndex(context)`, `transferLeadership(to)`, `peerDisconnected(peer)`,
- * `reportSnapshot(peer, delivered)`, and `onDurable(report)` when a write is durable. Output: a
+ * `reportSnapshot(peer, delivered)`, `onDurable(report)` when a write is durable, and
+ * `onNeedsCatchUpCleared()` once the needs-catch-up marker is cleared (catch-up.ts). Output: a
  * `Ready` (ready.ts) saying what to persist, send, apply and install, taken with `ready()` and
  * acknowledged with `advance()`.
  *
@@ -22,11 +23,12 @@
  * Runs on: the thread that owns the node (the Replicator actor, or the simulator).
  */
 import { assert, falconError, type FalconError } from '../errors.js';
+import { maybeFinishCatchUp } from './catch-up.js';
 import { onPeerDisconnected, onVote, onVoteResponse, tickElection } from './election.js';
 import { onAppend, onHeartbeat, onSnapshot, onTimeoutNow } from './follower.js';
 import {
-  onAppendResponse, onHeartbeatResponse, onOwnDurable, proposeAsLeader, readIndexAsLeader, reportSnapshot, tickLeader,
-  transferLeadership, type ProposeOutcome,
+  onAppendResponse, onHeartbeatResponse, onOwnDurable, proposeAsLeader, readIndexAsLeader, reportSnapshot, successorRanking,
+  tickLeader, transferLeadership, type ProposeOutcome,
 } from './leader.js';
 import { entryTypes, type ProposalEntry } from './raft-entry.js';
 import { resolveRaftConfig, type RaftConfig } from './raft-config.js';
@@ -61,6 +63,8 @@ export interface RaftStatus {
   readonly durableIndex: number;
   readonly leadTransferee: NodeId | null;
   readonly uncommittedBytes: number;
+  /** The node has the needs-catch-up marker and the caller has not confirmed it cleared. */
+  readonly catchingUp: boolean;
   /** The leader's view of each voter (itself included); empty on other roles. */
   readonly peers: readonly PeerStatus[];
 }
@@ -68,6 +72,18 @@ export interface RaftStatus {
 export type RequestOutcome = { readonly ok: true } | { readonly ok: false; readonly error: FalconError };
 
 const accepted: RequestOutcome = { ok: true };
+
+/** Why a proposal (local or forwarded) may not be appended, or null: it needs at least one
+ *  entry, and only `normal` entries may be proposed. */
+function proposalError(entries: readonly ProposalEntry[]): FalconError | null {
+  if (entries.length === 0) return falconError('INVALID_ARGUMENT', 'a proposal needs at least one entry');
+  for (const entry of entries) {
+    if (entry.type !== entryTypes.normal) {
+      return falconError('INVALID_ARGUMENT', `entry type ${entry.type} cannot be proposed (only normal, ${entryTypes.normal})`);
+    }
+  }
+  return null;
+}
 
 export class RaftNode {
   private readonly state: RaftState;
@@ -164,6 +180,8 @@ export class RaftNode {
         if (state.role !== 'follower') state.becomeFollower(message.term, message.from);
         state.leader = message.from;
         state.electionElapsedTicks = 0;
+        // A leader is heard: no fast campaign is due any more (election.ts).
+        state.fastCampaign = null;
         if (message.type === 'append') onAppend(state, message);
         else if (message.type === 'heartbeat') onHeartbeat(state, message);
         else onSnapshot(state, message);
@@ -191,8 +209,10 @@ export class RaftNode {
   private stepTermFree(message: RaftMessage): void {
     const state = this.state;
     if (message.type === 'propose') {
-      // Dropped when this node is no longer the leader: never forwarded twice, no loops.
-      if (state.role === 'leader') proposeAsLeader(state, message.entries);
+      // Dropped when this node is no longer the leader: never forwarded twice, no loops. A
+      // forwarded proposal passes the same check as a local one (a peer may not append a no-op
+      // or a membership change), and is dropped when it fails: the peer's caller times out.
+      if (state.role === 'leader' && proposalError(message.entries) === null) proposeAsLeader(state, message.entries);
     } else if (message.type === 'readIndex') {
       if (state.role === 'leader') readIndexAsLeader(state, message.context, message.from);
     } else if (message.type === 'readIndexResponse') {
@@ -209,12 +229,8 @@ export class RaftNode {
    */
   propose(entries: readonly ProposalEntry[]): ProposeOutcome {
     this.checkNoReadyOutstanding('propose');
-    if (entries.length === 0) return { ok: false, error: falconError('INVALID_ARGUMENT', 'a proposal needs at least one entry') };
-    for (const entry of entries) {
-      if (entry.type !== entryTypes.normal) {
-        return { ok: false, error: falconError('INVALID_ARGUMENT', `entry type ${entry.type} cannot be proposed (only normal, ${entryTypes.normal})`) };
-      }
-    }
+    const error = proposalError(entries);
+    if (error !== null) return { ok: false, error };
     const state = this.state;
     if (state.role === 'leader') return proposeAsLeader(state, entries);
     if (state.leader !== null && state.config.forwardToLeader) {
@@ -258,6 +274,12 @@ export class RaftNode {
     return error === null ? accepted : { ok: false, error };
   }
 
+  /** On the leader: the followers in the order they would take over (most caught up first, none
+   *  catching up; see election.ts), e.g. to pick a leadership-transfer target. Empty elsewhere. */
+  successorRanking(): NodeId[] {
+    return this.state.role === 'leader' ? successorRanking(this.state) : [];
+  }
+
   /** The transport saw `peer`'s connection close (DESIGN.md §7a); see election.ts. */
   peerDisconnected(peer: NodeId): void {
     this.checkNoReadyOutstanding('peerDisconnected');
@@ -275,6 +297,15 @@ export class RaftNode {
     this.checkNoReadyOutstanding('onDurable');
     this.state.log.onDurable(report);
     if (this.state.role === 'leader') onOwnDurable(this.state);
+    else maybeFinishCatchUp(this.state);
+  }
+
+  /** The caller cleared the needs-catch-up marker durably, as the Ready's `needsCatchUpCleared`
+   *  asked: from now on this node votes, campaigns and counts toward commit (catch-up.ts). */
+  onNeedsCatchUpCleared(): void {
+    this.checkNoReadyOutstanding('onNeedsCatchUpCleared');
+    assert(this.state.catchUp === 'reported', `onNeedsCatchUpCleared on ${this.state.id} while its catch-up is ${this.state.catchUp}`);
+    this.state.catchUp = 'none';
   }
 
   private hardStateChanged(): boolean {
@@ -287,7 +318,7 @@ export class RaftNode {
     const state = this.state;
     return state.messagesNow.length > 0 || state.messagesAfterDurable.length > 0 || state.readStates.length > 0
       || this.hardStateChanged() || state.log.snapshotToPersist() !== null || state.log.hasEntriesToPersist()
-      || state.log.hasEntriesToApply();
+      || state.log.hasEntriesToApply() || state.catchUp === 'caughtUp';
   }
 
   ready(): Ready {
@@ -301,7 +332,9 @@ export class RaftNode {
       messagesAfterDurable: state.messagesAfterDurable,
       committedEntries: state.log.entriesToApply(state.config.applyBytesMax),
       readStates: state.readStates,
+      needsCatchUpCleared: state.catchUp === 'caughtUp',
     };
+    if (state.catchUp === 'caughtUp') state.catchUp = 'reported';
     state.messagesNow = [];
     state.messagesAfterDurable = [];
     state.readStates = [];
@@ -338,7 +371,8 @@ export class RaftNode {
     return {
       id: state.id, role: state.role, term: state.term, vote: state.vote, leader: state.leader, commit: state.log.committed,
       applied: state.log.applied, firstIndex: state.log.firstIndex(), lastIndex: state.log.lastIndex(),
-      durableIndex: state.log.durableIndex(), leadTransferee: state.leadTransferee, uncommittedBytes: state.uncommitted.bytes, peers,
+      durableIndex: state.log.durableIndex(), leadTransferee: state.leadTransferee, uncommittedBytes: state.uncommitted.bytes,
+      catchingUp: state.isCatchingUp(), peers,
     };
   }
 }

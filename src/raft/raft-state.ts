@@ -16,6 +16,7 @@
  * Runs on: the thread that owns the RaftNode.
  */
 import { assert } from '../errors.js';
+import { initialCatchUpState, type CatchUpState } from './catch-up.js';
 import { Progress } from './progress.js';
 import type { ResolvedRaftConfig } from './raft-config.js';
 import { RaftLog } from './raft-log.js';
@@ -98,6 +99,19 @@ export class RaftState {
   transferElapsedTicks = 0;
   readonly uncommitted = new UncommittedBytes();
   readonly reads: ReadIndexTracker;
+  /** Follower: this node's place in the successor ranking the leader of `term` last sent
+   *  (0 = first), or -1 when none was heard (election.ts). */
+  successorRank = -1;
+  /** A fast campaign after the leader's connection closed (election.ts): ticks until the next
+   *  attempt (null: none due) and the attempts made. Null when none is under way. */
+  fastCampaign: { dueInTicks: number | null; attempts: number } | null = null;
+  /** The needs-catch-up marker's progress (catch-up.ts). */
+  catchUp: CatchUpState;
+  /** Follower: the highest commit index the leader of `term` told this node (0: none yet). */
+  leaderCommitHeard = 0;
+  /** Follower: the last index an accepted append of `term` vouched for: the log matches the
+   *  leader of `term` up to here (that leader never drops its own entries). */
+  appendMatchIndex = 0;
   messagesNow: RaftMessage[] = [];
   messagesAfterDurable: RaftMessage[] = [];
   readStates: ReadState[] = [];
@@ -115,7 +129,25 @@ export class RaftState {
     this.term = Math.max(hardState.term, lastTerm);
     this.vote = this.term === hardState.term ? hardState.vote : null;
     this.reads = new ReadIndexTracker(config.pendingReadsMax);
+    this.catchUp = initialCatchUpState(config.needsCatchUp === true, this.voters.length);
     this.resetRandomizedElectionTimeout();
+  }
+
+  /** True from start with the needs-catch-up marker until the caller confirmed it cleared. */
+  isCatchingUp(): boolean {
+    return this.catchUp !== 'none';
+  }
+
+  /**
+   * The last index known to match the log of the leader of `term`: everything committed, what an
+   * accepted append of this term vouched for, and the whole log when its last entry is of this
+   * term (only this term's leader makes such entries). A leader's commit index is learned only
+   * up to here: beyond it this log may hold other entries, or none.
+   */
+  leaderMatchIndex(): number {
+    const lastIndex = this.log.lastIndex();
+    if (this.log.lastTerm() === this.term) return lastIndex;
+    return Math.min(lastIndex, Math.max(this.log.committed, this.appendMatchIndex));
   }
 
   hardState(): HardState {
@@ -151,6 +183,9 @@ export class RaftState {
     if (term !== this.term) {
       this.term = term;
       this.vote = null;
+      this.leaderCommitHeard = 0;
+      this.appendMatchIndex = 0;
+      this.successorRank = -1;
     }
     this.leader = null;
     this.electionElapsedTicks = 0;
@@ -191,6 +226,7 @@ export class RaftState {
     this.reset(this.term);
     this.role = 'leader';
     this.leader = this.id;
+    this.fastCampaign = null;
     const next = this.log.lastIndex() + 1;
     for (const voter of this.voters) {
       const progress = new Progress(next, this.config.inflightMessagesMax, this.config.inflightBytesMax);

@@ -13,7 +13,9 @@
  * 3. installs `snapshot` into the state machine, then applies `committedEntries` in order, and
  *    serves `readStates` once its applied index reaches theirs;
  * 4. calls `advance(ready)` before any other call on the node;
- * 5. when the write is durable (and every earlier one), makes the storage return it, calls
+ * 5. when `needsCatchUpCleared`, clears the marker durably and then calls `onNeedsCatchUpCleared()`
+ *    (independent of the write: a crash before it only means catching up again after restart);
+ * 6. when the write is durable (and every earlier one), makes the storage return it, calls
  *    `onDurable({ lastIndex, term })` naming the write's last entry (or snapshot) if it had any,
  *    and only then sends `messagesAfterDurable` — even if this Ready wrote nothing itself, they
  *    wait for the writes before it.
@@ -43,4 +45,7 @@ export interface Ready {
   readonly committedEntries: readonly RaftEntry[];
   /** Confirmed linearizable reads. */
   readonly readStates: readonly ReadState[];
+  /** True once (catch-up.ts): this node has caught up; clear the needs-catch-up marker durably,
+   *  then call `onNeedsCatchUpCleared()`. Until then the node still behaves as catching up. */
+  readonly needsCatchUpCleared: boolean;
 }

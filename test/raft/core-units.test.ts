@@ -49,8 +49,8 @@ describe('raft core pieces', () => {
     const messages: RaftMessage[] = [
       { ...header, type: 'append', prevIndex: 1, prevTerm: 1, entries, commit: 1 },
       { ...header, type: 'appendResponse', index: 2, reject: true, rejectHintIndex: 1, rejectHintTerm: 1 },
-      { ...header, type: 'heartbeat', commit: 1, readRound: 4 },
-      { ...header, type: 'heartbeatResponse', readRound: 4 },
+      { ...header, type: 'heartbeat', commit: 1, readRound: 4, successors: ['n3', 'n2'] },
+      { ...header, type: 'heartbeatResponse', readRound: 4, catchingUp: true },
       { ...header, type: 'vote', preVote: true, transfer: false, lastIndex: 2, lastTerm: 1 },
       { ...header, type: 'voteResponse', preVote: false, reject: false },
       { ...header, type: 'snapshot', snapshot },
@@ -110,6 +110,11 @@ describe('raft message validation (peer frames)', () => {
     const append = { type: 'append', from: 'n2', to: 'n1', term: 3, prevIndex: 1, prevTerm: 1, commit: 1,
       entries: [{ index: 2, term: 3, type: 0, data: new Uint8Array([1]) }] };
     expect(parseRaftMessage(decode(encode(append)), 'n1')).to.not.have.property('code');
+    const catchingUp = { type: 'appendResponse', from: 'n2', to: 'n1', term: 3, index: 2, reject: false, rejectHintIndex: 0, rejectHintTerm: 0,
+      catchingUp: true };
+    expect(parseRaftMessage(decode(encode(catchingUp)), 'n1')).to.deep.equal(catchingUp);
+    const ranked = { ...valid, successors: ['n3', 'n1'] };
+    expect(parseRaftMessage(decode(encode(ranked)), 'n1', 'n2')).to.deep.equal(ranked);
   });
 
   it('refuses malformed messages with MALFORMED_FRAME naming the field, without throwing', () => {
@@ -123,6 +128,12 @@ describe('raft message validation (peer frames)', () => {
       [{ type: 'append', from: 'n2', to: 'n1', term: 1, prevIndex: 0, prevTerm: 0, commit: 0, entries: [{ index: 1, term: 1, type: 0, data: 'x' }] },
         /entries\[0\].data is not a byte array/],
       [{ type: 'vote', from: 'n2', to: 'n1', term: 1, lastIndex: 0, lastTerm: 0, preVote: 'yes', transfer: false }, /preVote is not a boolean/],
+      [{ type: 'appendResponse', from: 'n2', to: 'n1', term: 1, index: 0, reject: false, rejectHintIndex: 0, rejectHintTerm: 0, catchingUp: 1 },
+        /catchingUp is not a boolean/],
+      [{ type: 'heartbeatResponse', from: 'n2', to: 'n1', term: 1, readRound: 0, catchingUp: 'yes' }, /catchingUp is not a boolean/],
+      [{ ...valid, successors: 'n3' }, /successors is not an array/],
+      [{ ...valid, successors: ['n3', ''] }, /successors\[1\] is not a node id/],
+      [{ ...valid, successors: Array.from({ length: 256 }, (_, index) => `n${index}`) }, /successors holds more than 255 ids/],
     ];
     for (const [value, message] of attempts) {
       const parsed = parseRaftMessage(value, 'n1', 'n2');

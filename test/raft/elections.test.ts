@@ -156,6 +156,26 @@ describe('raft elections', () => {
     expect(cluster.node('n2').status()).to.include({ role: 'follower', leader: 'n1' });
   });
 
+  for (const [preVote, checkQuorum] of [[false, true], [true, false], [false, false]] as const) {
+    it(`starts no campaign on a connection close with preVote ${String(preVote)} and checkQuorum ${String(checkQuorum)}`, () => {
+      const cluster = new RaftTestCluster(three, { preVote, checkQuorum });
+      cluster.elect('n1');
+      cluster.takeTrace();
+      cluster.node('n2').peerDisconnected('n1');
+      cluster.processReadies('n2');
+      cluster.stabilize();
+      for (let tick = 0; tick < 5; tick++) {
+        cluster.tick('n2');
+        cluster.heartbeat('n1');
+      }
+      // Without both guards a spurious close would let n2 depose n1: with pre-vote off n2's
+      // higher term reaches n1; with check-quorum off n3 grants, holding no lease.
+      expect(cluster.trace.filter((line) => line.includes(' vote '))).to.deep.equal([]);
+      expect(cluster.node('n1').status()).to.include({ role: 'leader', term: 1 });
+      expect(cluster.node('n2').status()).to.include({ role: 'follower', term: 1, leader: 'n1' });
+    });
+  }
+
   it('ignores a connection close of a node that is not the leader', () => {
     const cluster = new RaftTestCluster(three);
     cluster.elect('n1');

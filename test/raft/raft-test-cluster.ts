@@ -5,7 +5,9 @@
  *
  * Durability is explicit too: a Ready's write waits in `pendingWrites` until `persist(id)`, and
  * the messages that must wait for it wait with it. `stabilize()` persists and delivers everything
- * until the cluster is quiet (bounded by `stabilizeRoundsMax`).
+ * until the cluster is quiet (bounded by `stabilizeRoundsMax`). A Ready's `needsCatchUpCleared` is
+ * confirmed by the next `persist` (the marker cleared durably), unless the node is in
+ * `catchUpClearsHeld`.
  *
  * Runs on: the mocha process.
  */
@@ -31,6 +33,10 @@ export const testSettings: Partial<RaftSettings> = {
   campaignOnLeaderDisconnect: true,
   disconnectCampaignDelayTicksMax: 0,
 };
+
+export interface StartOptions {
+  readonly needsCatchUp?: boolean;
+}
 
 interface PendingWrite {
   readonly ready: Ready;
@@ -65,6 +71,11 @@ export class RaftTestCluster {
   readonly applied = new Map<string, RaftEntry[]>();
   readonly readStates = new Map<string, ReadState[]>();
   readonly installedSnapshots = new Map<string, number[]>();
+  /** How many times each node's Ready said `needsCatchUpCleared`. */
+  readonly catchUpClearReports = new Map<string, number>();
+  /** Nodes whose marker clearing `persist` does not confirm (a crash before the marker is gone). */
+  readonly catchUpClearsHeld = new Set<string>();
+  private readonly catchUpClearsPending = new Set<string>();
   /** Messages sent and not yet delivered, in send order. */
   inFlight: RaftMessage[] = [];
   /** Every message sent, described (`describeMessage`). */
@@ -85,11 +96,11 @@ export class RaftTestCluster {
     }
   }
 
-  /** (Re)starts `id` from its storage, as after a crash. */
-  start(id: string): RaftNode {
+  /** (Re)starts `id` from its storage, as after a crash; `needsCatchUp` as the WAL's marker says. */
+  start(id: string, options: StartOptions = {}): RaftNode {
     const storage = this.storage(id);
-    const node = new RaftNode({ ...this.settings, id, voters: this.ids, storage, random: new SeededRandom(this.random.nextUint32()),
-      appliedIndex: storage.heldSnapshot?.index ?? 0 });
+    const node = new RaftNode({ ...this.settings, ...options, id, voters: this.ids, storage,
+      random: new SeededRandom(this.random.nextUint32()), appliedIndex: storage.heldSnapshot?.index ?? 0 });
     this.nodes.set(id, node);
     this.pendingWrites.set(id, []);
     this.applied.set(id, []);
@@ -101,6 +112,7 @@ export class RaftTestCluster {
   crash(id: string): void {
     this.nodes.delete(id);
     this.pendingWrites.set(id, []);
+    this.catchUpClearsPending.delete(id);
     this.inFlight = this.inFlight.filter((message) => message.to !== id);
   }
 
@@ -138,6 +150,10 @@ export class RaftTestCluster {
       if (ready.snapshot !== null) this.installedSnapshots.set(id, [...(this.installedSnapshots.get(id) ?? []), ready.snapshot.index]);
       this.applied.get(id)?.push(...ready.committedEntries);
       this.readStates.get(id)?.push(...ready.readStates);
+      if (ready.needsCatchUpCleared) {
+        this.catchUpClearReports.set(id, (this.catchUpClearReports.get(id) ?? 0) + 1);
+        this.catchUpClearsPending.add(id);
+      }
       node.advance(ready);
     }
   }
@@ -158,6 +174,10 @@ export class RaftTestCluster {
       if (last !== undefined) node.onDurable({ lastIndex: last.index, term: last.term });
       else if (ready.snapshot !== null) node.onDurable({ lastIndex: ready.snapshot.index, term: ready.snapshot.term });
       for (const message of ready.messagesAfterDurable) this.send(message);
+    }
+    if (this.catchUpClearsPending.has(id) && !this.catchUpClearsHeld.has(id)) {
+      this.catchUpClearsPending.delete(id);
+      node.onNeedsCatchUpCleared();
     }
     this.processReadies(id);
   }

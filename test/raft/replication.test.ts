@@ -175,4 +175,20 @@ describe('raft replication', () => {
     expect([empty.ok, noop.ok]).to.deep.equal([false, false]);
     if (!noop.ok) expect(noop.error.code).to.equal('INVALID_ARGUMENT');
   });
+
+  it('drops a forwarded proposal of an entry type a caller may not propose, as it refuses a local one', () => {
+    const cluster = new RaftTestCluster(three);
+    cluster.elect('n1');
+    const lastIndexBefore = cluster.node('n1').status().lastIndex;
+    for (const type of [entryTypes.membership, entryTypes.noop, 7]) {
+      cluster.node('n1').step({ type: 'propose', from: 'n2', to: 'n1', term: 1, entries: [{ type, data: new Uint8Array(0) }] });
+    }
+    cluster.node('n1').step({ type: 'propose', from: 'n2', to: 'n1', term: 1, entries: [] });
+    cluster.stabilize();
+    expect(cluster.node('n1').status().lastIndex, 'nothing appended').to.equal(lastIndexBefore);
+    cluster.node('n1').step({ type: 'propose', from: 'n2', to: 'n1', term: 1,
+      entries: [{ type: entryTypes.normal, data: new TextEncoder().encode('ok') }] });
+    cluster.stabilize();
+    for (const id of three) expect(cluster.appliedData(id)).to.deep.equal(['ok']);
+  });
 });

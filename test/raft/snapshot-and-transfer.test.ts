@@ -94,6 +94,63 @@ describe('raft snapshots', () => {
   });
 });
 
+/** Delivers and persists until quiet, except that `unpersisted`'s writes stay pending (its answers
+ *  that wait for them stay unsent). */
+function settleWithout(cluster: RaftTestCluster, unpersisted: string): void {
+  for (let round = 0; round < 50; round++) {
+    for (const id of three) if (id !== unpersisted) cluster.persist(id);
+    if (cluster.inFlight.length === 0) return;
+    cluster.deliver();
+  }
+  throw new Error('the cluster did not settle in 50 rounds');
+}
+
+describe('raft snapshots still being written', () => {
+  it('lets a new leader overwrite entries a follower took after a snapshot it is still writing', () => {
+    const cluster = new RaftTestCluster(three, { snapshotRetryTicks: 3 });
+    cluster.elect('n1');
+    cluster.crash('n3');
+    for (let entry = 0; entry < 5; entry++) cluster.propose('n1', `e${entry}`);
+    cluster.stabilize();
+    compactAll(cluster, 'n3');
+    cluster.start('n3');
+    // n3 answers the heartbeat, is found behind the compacted log and is sent snapshot 6; its
+    // write of the snapshot is slow (never persisted here).
+    for (let round = 0; round < 20 && !cluster.inFlight.some((message) => message.type === 'snapshot'); round++) {
+      cluster.tick('n1');
+      for (const id of three) cluster.persist(id);
+      cluster.deliver((message) => message.type !== 'snapshot');
+    }
+    cluster.deliver((message) => message.type === 'snapshot');
+    expect(cluster.installedSnapshots.get('n3')).to.deep.equal([6]);
+    // n1 proposes x at 7 (n2 does not get it, n1 crashes before its own write is durable); the
+    // snapshot is unanswered, so n1 probes n3 again after it and n3 takes 7/1 behind it.
+    cluster.cutLink('n1', 'n2');
+    cluster.propose('n1', 'x');
+    cluster.tick('n1', 3);
+    const retried = cluster.deliver((message) => message.type === 'append' && message.to === 'n3');
+    expect(retried.map((message) => message.type === 'append' && message.entries.map((entry) => entry.index))).to.deep.include([7]);
+    cluster.deliver((message) => message.from === 'n1');
+    cluster.crash('n1');
+    cluster.heal();
+    cluster.start('n1');
+    // n2 wins term 2 with n1's vote (n3 still holds n1's lease) and appends its no-op at 7/2:
+    // a conflict at the first index after n3's pending snapshot.
+    cluster.tick('n2', 20);
+    settleWithout(cluster, 'n3');
+    expect(cluster.node('n2').status()).to.include({ role: 'leader', term: 2 });
+    expect(cluster.node('n3').status()).to.include({ term: 2, lastIndex: 7, firstIndex: 7 });
+    expect(cluster.node('n3').logTerm(7)).to.equal(2);
+    cluster.stabilize();
+    cluster.propose('n2', 'after');
+    cluster.stabilize();
+    expect(cluster.storage('n3').firstIndex()).to.equal(7);
+    expect(cluster.storage('n3').term(7)).to.equal(2);
+    expect(cluster.appliedData('n3')).to.deep.equal(['after']);
+    expect(cluster.node('n3').status()).to.include({ commit: 8, applied: 8 });
+  });
+});
+
 describe('raft leadership transfer', () => {
   it('catches the target up, then tells it to campaign at once; voters skip the lease for it', () => {
     const cluster = new RaftTestCluster(three);

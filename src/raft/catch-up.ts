@@ -1,0 +1,56 @@
+/**
+ * Catching up after a repaired or wiped log (the WAL's needs-catch-up marker).
+ *
+ * A node whose log was cut by `--repair-corruption`, or whose data directory was wiped, may
+ * have acknowledged entries it no longer holds: a leader may have counted it toward committing
+ * them. If it voted as if new, a candidate missing such an entry could win and the entry be lost
+ * (3 nodes: e committed on L and F1; F1 repaired drops e; L dies; F2 without e wins with F1's
+ * vote). So, from start with the marker until caught up:
+ * - it grants no vote and no pre-vote (it answers them with a rejection), and never campaigns
+ *   (no election on timeout, none on a closed leader connection, timeoutNow ignored);
+ * - its append and heartbeat answers carry `catchingUp: true`: the leader moves its progress
+ *   (and probes its log afresh the first time it hears so: its old match is void) but does not
+ *   count it toward commit, and commits with the other nodes.
+ *
+ * Caught up means: the durable log holds, matching the leader, the commit index a leader of the
+ * current term told it, and that entry is of the current term. Why the term: a new leader's
+ * commit index may lag entries already committed in earlier terms; once it has committed an
+ * entry of its own term, everything committed before is at or below it (Leader Completeness).
+ * The core then reports `needsCatchUpCleared` in one Ready; it keeps behaving as catching up
+ * until the caller has cleared the marker durably and called `onNeedsCatchUpCleared()`. A crash
+ * in between leaves the marker on disk: the node simply catches up again after the restart.
+ *
+ * A single voter has no one to catch up from: its marker is reported cleared at once.
+ *
+ * Runs on: the thread that owns the RaftNode.
+ */
+import type { RaftState } from './raft-state.js';
+
+/**
+ * - none:       no marker; the node behaves normally.
+ * - catchingUp: the marker is set and the node has not caught up yet.
+ * - caughtUp:   caught up; the next Ready reports `needsCatchUpCleared`.
+ * - reported:   reported; waiting for the caller's `onNeedsCatchUpCleared()`.
+ */
+export type CatchUpState = 'none' | 'catchingUp' | 'caughtUp' | 'reported';
+
+export function initialCatchUpState(needsCatchUp: boolean, voterCount: number): CatchUpState {
+  if (!needsCatchUp) return 'none';
+  return voterCount === 1 ? 'caughtUp' : 'catchingUp';
+}
+
+/** A leader of the current term told this node its commit index. */
+export function noteLeaderCommit(state: RaftState, commit: number): void {
+  if (commit > state.leaderCommitHeard) state.leaderCommitHeard = commit;
+  maybeFinishCatchUp(state);
+}
+
+/** Moves to `caughtUp` once the durable log holds the commit index a leader told (see above). */
+export function maybeFinishCatchUp(state: RaftState): void {
+  if (state.catchUp !== 'catchingUp') return;
+  const target = state.leaderCommitHeard;
+  const log = state.log;
+  if (target === 0 || log.committed < target || log.durableIndex() < target) return;
+  if (log.termAt(target) !== state.term) return;
+  state.catchUp = 'caughtUp';
+}

@@ -1,0 +1,162 @@
+/**
+ * A node with the needs-catch-up marker (its log was cut by repair, or its data directory was
+ * wiped) may have acknowledged entries it no longer holds: until a leader has caught it up it
+ * grants no vote or pre-vote, never campaigns, and its acknowledgements do not count toward
+ * commit; then the core reports the marker cleared, once, for the caller to clear it durably.
+ * Also: a heartbeat's commit index never runs past what the follower is known to hold.
+ *
+ * Runs on: the mocha process.
+ */
+import { expect } from 'chai';
+import { RaftTestCluster } from './raft-test-cluster.js';
+
+const three = ['n1', 'n2', 'n3'];
+
+/** n1 leads; entry `e` (index 2) is committed on n1 and n2 only; n2 restarts with its log cut
+ *  before `e` and the marker. */
+function repairedFollowerAfterCommit(): RaftTestCluster {
+  const cluster = new RaftTestCluster(three);
+  cluster.elect('n1');
+  cluster.isolate('n3');
+  cluster.propose('n1', 'e');
+  cluster.stabilize();
+  expect(cluster.node('n1').status().commit, 'e committed on n1 and n2').to.equal(2);
+  cluster.crash('n2');
+  cluster.storage('n2').cutAfter(1);
+  cluster.start('n2', { needsCatchUp: true });
+  return cluster;
+}
+
+describe('raft catch-up after a repaired or wiped log', () => {
+  it('keeps a committed entry when the leader dies and a follower that lost it must not vote', () => {
+    const cluster = repairedFollowerAfterCommit();
+    cluster.crash('n1');
+    cluster.heal();
+    // n3 never had e; n2 lost it to the repair. Were n2 to vote, n3 would win and e be lost.
+    cluster.tick('n3', 20);
+    cluster.stabilize();
+    expect(cluster.node('n3').status().role, 'n3 lacks e').to.not.equal('leader');
+    for (let round = 0; round < 10; round++) {
+      cluster.tick('n2', 20);
+      cluster.tick('n3', 20);
+      cluster.stabilize();
+    }
+    expect(cluster.node('n3').status().role).to.not.equal('leader');
+    expect(cluster.node('n2').status().role).to.equal('follower');
+    expect(cluster.trace.filter((line) => line.startsWith('n2->n3 voteResponse') && !line.endsWith('reject'))).to.deep.equal([]);
+    // n1 returns: it holds e, wins, and e is applied everywhere.
+    cluster.start('n1');
+    const leader = cluster.advanceUntilLeader(['n1'], 200);
+    cluster.propose(leader, 'after');
+    cluster.stabilize();
+    for (const id of three) expect(cluster.appliedData(id), id).to.deep.equal(['e', 'after']);
+  });
+
+  it('answers a vote and a pre-vote with a rejection while catching up', () => {
+    const cluster = new RaftTestCluster(three);
+    cluster.elect('n1');
+    cluster.crash('n2');
+    cluster.start('n2', { needsCatchUp: true });
+    const node = cluster.node('n2');
+    node.step({ type: 'vote', from: 'n3', to: 'n2', term: 2, preVote: true, transfer: false, lastIndex: 9, lastTerm: 1 });
+    node.step({ type: 'vote', from: 'n3', to: 'n2', term: 2, preVote: false, transfer: false, lastIndex: 9, lastTerm: 1 });
+    cluster.persist('n2');
+    expect(cluster.trace.filter((line) => line.startsWith('n2->n3'))).to.deep.equal([
+      'n2->n3 voteResponse t1 pre reject',
+      'n2->n3 voteResponse t2 reject',
+    ]);
+    expect(node.status()).to.include({ vote: null, catchingUp: true });
+  });
+
+  it('never campaigns while catching up: not on its timeout, a closed leader connection or timeoutNow', () => {
+    const cluster = new RaftTestCluster(three);
+    cluster.elect('n1');
+    cluster.crash('n2');
+    cluster.start('n2', { needsCatchUp: true });
+    cluster.catchUpClearsHeld.add('n2');
+    cluster.heartbeat('n1');
+    expect(cluster.node('n2').status().leader).to.equal('n1');
+    cluster.takeTrace();
+    cluster.node('n2').peerDisconnected('n1');
+    cluster.node('n2').step({ type: 'timeoutNow', from: 'n1', to: 'n2', term: 1 });
+    cluster.crash('n1');
+    cluster.tick('n2', 200);
+    cluster.stabilize();
+    expect(cluster.trace.filter((line) => line.startsWith('n2->'))).to.deep.equal([]);
+    expect(cluster.node('n2').status()).to.include({ role: 'follower', term: 1 });
+  });
+
+  it('does not count a catching-up follower toward commit, and commits with the other nodes', () => {
+    const cluster = new RaftTestCluster(three);
+    cluster.elect('n1');
+    cluster.crash('n2');
+    cluster.start('n2', { needsCatchUp: true });
+    cluster.catchUpClearsHeld.add('n2');
+    cluster.isolate('n3');
+    cluster.propose('n1', 'x');
+    cluster.heartbeat('n1', 3);
+    expect(cluster.node('n2').status().lastIndex, 'n2 holds x').to.equal(2);
+    expect(cluster.node('n1').status().commit, 'n1 and a catching-up n2 are no majority').to.equal(1);
+    cluster.heal();
+    cluster.heartbeat('n1', 2);
+    expect(cluster.node('n1').status().commit, 'n1 and n3 are').to.equal(2);
+    for (const id of three) expect(cluster.appliedData(id), id).to.deep.equal(['x']);
+  });
+
+  it('reports the marker cleared once, when caught up, and votes again only once the caller confirmed it', () => {
+    const cluster = new RaftTestCluster(three);
+    cluster.elect('n1');
+    cluster.crash('n2');
+    cluster.start('n2', { needsCatchUp: true });
+    cluster.catchUpClearsHeld.add('n2');
+    cluster.propose('n1', 'x');
+    cluster.heartbeat('n1', 3);
+    expect(cluster.catchUpClearReports.get('n2'), 'caught up to commit 2 of term 1').to.equal(1);
+    expect(cluster.node('n2').status().catchingUp, 'not confirmed yet').to.equal(true);
+    // A crash before the marker is cleared durably: after the restart it simply catches up again.
+    cluster.crash('n2');
+    cluster.start('n2', { needsCatchUp: true });
+    cluster.heartbeat('n1', 3);
+    expect(cluster.catchUpClearReports.get('n2')).to.equal(2);
+    // n1 goes quiet; n2's lease runs out (and it does not campaign: still catching up).
+    cluster.crash('n1');
+    cluster.tick('n2', 10);
+    cluster.node('n2').step({ type: 'vote', from: 'n3', to: 'n2', term: 2, preVote: true, transfer: false, lastIndex: 9, lastTerm: 1 });
+    cluster.processReadies('n2');
+    expect(cluster.trace.at(-1)).to.equal('n2->n3 voteResponse t1 pre reject');
+    cluster.catchUpClearsHeld.delete('n2');
+    cluster.persist('n2');
+    expect(cluster.node('n2').status().catchingUp).to.equal(false);
+    cluster.node('n2').step({ type: 'vote', from: 'n3', to: 'n2', term: 2, preVote: true, transfer: false, lastIndex: 9, lastTerm: 1 });
+    cluster.processReadies('n2');
+    expect(cluster.trace.at(-1)).to.equal('n2->n3 voteResponse t2 pre grant');
+    expect(cluster.catchUpClearReports.get('n2')).to.equal(2);
+  });
+
+  it('gets a repaired follower its lost entries back from a live leader, which probes its log afresh', () => {
+    const cluster = repairedFollowerAfterCommit();
+    cluster.heal();
+    cluster.heartbeat('n1', 4);
+    expect(cluster.node('n2').status()).to.include({ lastIndex: 2, commit: 2, catchingUp: false });
+    expect(cluster.catchUpClearReports.get('n2')).to.equal(1);
+    cluster.propose('n1', 'after');
+    cluster.stabilize();
+    for (const id of three) expect(cluster.appliedData(id), id).to.deep.equal(['e', 'after']);
+  });
+
+  it('never learns a heartbeat commit beyond the entries known to match the leader', () => {
+    // n2's log is cut below what n1 believes it holds, and n2 has no marker: n1's heartbeat says
+    // commit 2 (its match for n2), which n2 no longer holds.
+    const cluster = new RaftTestCluster(three);
+    cluster.elect('n1');
+    cluster.propose('n1', 'e');
+    cluster.stabilize();
+    cluster.crash('n2');
+    cluster.storage('n2').cutAfter(1);
+    cluster.storage('n2').hardState = { ...cluster.storage('n2').hardState, commit: 1 };
+    cluster.start('n2');
+    cluster.tick('n1');
+    cluster.deliver((message) => message.type === 'heartbeat' && message.to === 'n2');
+    expect(cluster.node('n2').status()).to.include({ commit: 1, lastIndex: 1 });
+  });
+});
