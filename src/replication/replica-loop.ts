@@ -179,6 +179,8 @@ export class ReplicaLoop {
       storage: this.storage,
       random: this.options.random,
       appliedIndex: snapshot?.index ?? 0,
+      // A repaired or wiped node may not vote or lead until a leader has caught it up.
+      needsCatchUp: recovered.needsCatchUp !== null,
     });
     this.onStarted(recovered);
     this.schedule();
@@ -218,6 +220,10 @@ export class ReplicaLoop {
       case 'entries':
         this.catchUpReadInFlight = false;
         this.storage?.onLoaded(reply.entries);
+        break;
+      case 'needsCatchUpCleared':
+        // Durable now: the node votes and may lead again.
+        this.core.onNeedsCatchUpCleared();
         break;
       case 'walError':
         this.onWalError(reply);
@@ -351,6 +357,9 @@ export class ReplicaLoop {
     this.counters.readyCycles += 1;
     this.options.observer?.onReady?.(core, ready);
     this.write(ready);
+    // Caught up: the marker goes, durably, before the core acts on it (a crash before keeps it,
+    // and the node is simply caught up again after its restart).
+    if (ready.needsCatchUpCleared) this.host.toWal({ type: 'clearNeedsCatchUp' });
     const undelivered: string[] = [];
     for (const message of ready.messages) if (!this.sendToPeer(message) && message.type === 'snapshot') undelivered.push(message.to);
     if (ready.snapshot !== null) {
