@@ -16,6 +16,8 @@ export interface RaftView {
   readonly appliedIndex: number;
   readonly appliedHash: number;
   readonly snapshotsInstalled: number;
+  /** Set while the node may not vote or lead until a leader caught it up. */
+  readonly catchingUp?: boolean;
 }
 
 export class ClusterNodes {

@@ -1,0 +1,80 @@
+/**
+ * A node whose log lost an acknowledged entry at rest (a whole record at its WAL's tail that no
+ * longer verifies) must not help elect a leader that lacks the entry. Three real processes:
+ * entry e is committed on the leader L and the follower F1 while F2 is down; F1 is killed and
+ * e's record is damaged on its disk; L is killed; F1 restarts (recovery drops e and marks it
+ * needs-catch-up) and so does F2. F2 lacks e and F1 must refuse it: no leader may arise from the
+ * two. When L returns, it leads with e, F1 is caught up and leaves the catch-up state, and every
+ * node applies the same history.
+ *
+ * Runs on: test process (real falcon-node processes on loopback).
+ */
+import { expect } from 'chai';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ClusterNodes } from '../support/cluster-nodes.js';
+import { createTestCluster, removeTestCluster, type TestCluster } from '../support/test-cluster.js';
+
+const ids = ['n1', 'n2', 'n3'];
+
+/** Flips the last byte of the newest WAL segment of `node`: the payload of its last record. */
+function damageLastRecord(cluster: TestCluster, node: string): void {
+  const dir = join(cluster.dir, 'data', node, 'wal');
+  const segments = readdirSync(dir).filter((name) => name.endsWith('.seg')).sort();
+  const newest = join(dir, segments[segments.length - 1] ?? '');
+  const bytes = readFileSync(newest);
+  expect(statSync(newest).size, 'the segment holds records').to.be.greaterThan(0);
+  bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 0xff;
+  writeFileSync(newest, bytes);
+}
+
+describe('a node that lost an acknowledged entry (real processes)', function () {
+  this.timeout(90_000);
+  let cluster: TestCluster;
+  let nodes: ClusterNodes;
+
+  beforeEach(async () => {
+    cluster = await createTestCluster({ nodeCount: 3 });
+    nodes = new ClusterNodes(cluster);
+    nodes.startAll();
+  });
+  afterEach(async () => {
+    for (const id of ids) {
+      try { nodes.signal(id, 'SIGCONT'); } catch { /* not started or gone */ }
+    }
+    await removeTestCluster(cluster);
+  });
+
+  it('refuses its vote until a leader caught it up, so a candidate without the entry cannot win', async () => {
+    const leader = await nodes.leaderAgreedBy(ids);
+    const [f1, f2] = ids.filter((id) => id !== leader.node) as [string, string];
+    await nodes.converged(ids, (await nodes.load(leader.node, 50, 10)).lastIndex);
+    await nodes.kill9(f2);
+    // e: the last entry of this load, committed on L and F1 only.
+    const e = await nodes.load(leader.node, 20, 10);
+    expect(e.ok, e.error).to.equal(true);
+    await nodes.converged([leader.node, f1], e.lastIndex);
+    await nodes.kill9(f1);
+    damageLastRecord(cluster, f1);
+    await nodes.kill9(leader.node);
+    nodes.start(f1);
+    nodes.start(f2);
+    const marked = await nodes.until([f1], (views) => (views[0]?.catchingUp === true ? views[0] : undefined), `${f1} starts catching up`, 20_000);
+    expect(marked.appliedIndex, 'recovery dropped e').to.be.below(e.lastIndex);
+    // Two election timeouts and more (300-600 ms each): F2 campaigns again and again meanwhile.
+    const deadline = Date.now() + 2_500;
+    while (Date.now() < deadline) {
+      const views = await nodes.views([f1, f2]);
+      expect(views.some((view) => view?.role === 'leader'), `no leader without e: ${JSON.stringify(views)}`).to.equal(false);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    nodes.start(leader.node);
+    const back = await nodes.leaderAgreedBy(ids, 20_000);
+    expect(back.node, 'only the node holding e can lead').to.equal(leader.node);
+    const after = await nodes.load(back.node, 10, 10);
+    expect(after.ok, after.error).to.equal(true);
+    const all = await nodes.converged(ids, after.lastIndex, 20_000);
+    expect(all.appliedIndex).to.be.at.least(e.lastIndex);
+    await nodes.until([f1], (views) => (views[0]?.catchingUp === false ? views[0] : undefined), `${f1} leaves the catch-up state`, 10_000);
+  });
+});
