@@ -81,11 +81,16 @@ export function lockSocketName(realPath: string): string {
   return `${socketNamePrefix}${digest.slice(0, hashHexDigits)}`;
 }
 
-/** Takes the lock on `dataDir` (which must exist), or says who holds it. */
+/** Takes the lock on `dataDir` (which must exist), or says who holds it; never throws. */
 export async function acquireDataDirLock(dataDir: string, options: DataDirLockOptions): Promise<DataDirLockOutcome> {
   const platform = options.platform ?? process.platform;
   if (platform !== 'linux') return { kind: 'unsupported', platform };
-  const realPath = realpathSync(dataDir);
+  let realPath: string;
+  try {
+    realPath = realpathSync(dataDir);
+  } catch (error) {
+    return { kind: 'failed', realPath: dataDir, reason: `its real path is unknown: ${(error as NodeJS.ErrnoException).code ?? String(error)}` };
+  }
   const socketName = lockSocketName(realPath);
   const answer = `${JSON.stringify({ pid: process.pid, node: options.node, dataDir: realPath })}\n`;
   for (let attempt = 1; ; attempt += 1) {

@@ -111,7 +111,7 @@ async function lockDataDir(node: NodeConfig, logger: Logger): Promise<DataDirLoc
       logger.fatal({ dataDir: node.dataDir, holderPid: outcome.holder?.pid, holderNode: outcome.holder?.node }, describeHeldLock(node.dataDir, outcome));
       return 'refused';
     case 'failed':
-      logger.fatal({ dataDir: node.dataDir }, `cannot lock the data directory ${node.dataDir} (real path ${outcome.realPath}): ${outcome.reason}`);
+      logger.fatal({ dataDir: node.dataDir, realPath: outcome.realPath }, `cannot lock the data directory ${node.dataDir}: ${outcome.reason}`);
       return 'refused';
   }
 }

@@ -116,6 +116,12 @@ describe('data-directory lock', function () {
     }
   });
 
+  it('reports a directory that does not exist as a failure, not a throw', async () => {
+    const outcome = await acquireDataDirLock(join(root, 'missing'), { node: 'n1' });
+    expect(outcome.kind).to.equal('failed');
+    if (outcome.kind === 'failed') expect(outcome.reason).to.contain('ENOENT');
+  });
+
   it('takes no lock, and says so, where there is no abstract socket namespace', async () => {
     expect(await acquireDataDirLock(root, { node: 'n1', platform: 'darwin' })).to.deep.equal({ kind: 'unsupported', platform: 'darwin' });
   });
