@@ -2,8 +2,10 @@
  * Runs one node in this process until it is told to stop: the supervisor, its actors and its ops
  * port. Returns the exit code the process should end with (see cli/exit-codes.ts).
  *
- * Start-up refusals (data directory not writable, ops port taken) are reported in one clear line
- * and return `refusedToStart` before any actor runs.
+ * Start-up refusals (data directory not writable or held by another process, ops port taken) are
+ * reported in one clear line and return `refusedToStart` before any actor runs. The data-directory
+ * lock (data-dir-lock.ts) is taken before the WAL writer opens the log, and held until the node
+ * has stopped (or the process dies: the operating system releases it).
  *
  * Runs on: supervisor (main thread).
  */
@@ -13,6 +15,7 @@ import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
 import type { Logger, LogFormat } from '../logging/logger.js';
 import { createNodeMetrics } from '../metrics/node-metrics.js';
 import { exitCodes } from '../cli/exit-codes.js';
+import { acquireDataDirLock, describeHeldLock, type DataDirLock } from './data-dir-lock.js';
 import { createOpsServer, listen } from './ops-server.js';
 import { Supervisor } from './supervisor.js';
 import type { ActorName } from './topology.js';
@@ -31,12 +34,23 @@ export interface RunNodeOptions {
 }
 
 export async function runNode(options: RunNodeOptions): Promise<number> {
-  const { config, node, logger } = options;
+  const { node, logger } = options;
   const refusal = await prepareDataDir(node.dataDir);
   if (refusal !== undefined) {
     logger.fatal(refusal);
     return exitCodes.refusedToStart;
   }
+  const lock = await lockDataDir(node, logger);
+  if (lock === 'refused') return exitCodes.refusedToStart;
+  try {
+    return await runLocked(options);
+  } finally {
+    await lock?.release();
+  }
+}
+
+async function runLocked(options: RunNodeOptions): Promise<number> {
+  const { config, node, logger } = options;
   let gaveUp: ((outcome: { reason: string; exit: FatalExit }) => void) | undefined;
   const actorGaveUp = new Promise<{ reason: string; exit: FatalExit }>((resolve) => {
     gaveUp = resolve;
@@ -81,6 +95,24 @@ async function prepareDataDir(dataDir: string): Promise<string | undefined> {
     return undefined;
   } catch (error) {
     return `cannot use the data directory ${dataDir}: ${(error as NodeJS.ErrnoException).code ?? String(error)} (check that it exists, is a directory and is writable)`;
+  }
+}
+
+/** The lock, undefined where the platform has none (with a warning), or 'refused' (logged). */
+async function lockDataDir(node: NodeConfig, logger: Logger): Promise<DataDirLock | undefined | 'refused'> {
+  const outcome = await acquireDataDirLock(node.dataDir, { node: node.id });
+  switch (outcome.kind) {
+    case 'acquired':
+      return outcome.lock;
+    case 'unsupported':
+      logger.warn(`no data-directory lock on ${outcome.platform} (Linux only): nothing stops a second process on ${node.dataDir}; see docs/operations.md`);
+      return undefined;
+    case 'held':
+      logger.fatal({ dataDir: node.dataDir, holderPid: outcome.holder?.pid, holderNode: outcome.holder?.node }, describeHeldLock(node.dataDir, outcome));
+      return 'refused';
+    case 'failed':
+      logger.fatal({ dataDir: node.dataDir, realPath: outcome.realPath }, `cannot lock the data directory ${node.dataDir}: ${outcome.reason}`);
+      return 'refused';
   }
 }
 

@@ -46,7 +46,10 @@ describe('ops port', function () {
   });
 
   it('serves the Raft figures: term, leadership, commit latency and batch histograms', async () => {
-    const text = await (await fetch(`${ops}/metrics`)).text();
+    // Ready means a leader is known; its first entry commits after the fsync that follows, so the
+    // commit figures may trail readiness by a moment: wait for them, bounded.
+    const committed = /falcon_raft_commit_latency_ms_bucket\{le="\+Inf",node="n1"\} [1-9]/;
+    const { body: text } = await waitForHttp(`${ops}/metrics`, (status, body) => status === 200 && committed.test(body), 10_000);
     expect(text).to.match(/falcon_raft_term\{node="n1"\} [1-9]/);
     expect(text, 'a one-node cluster leads itself').to.contain('falcon_raft_is_leader{node="n1"} 1');
     expect(text).to.match(/# TYPE falcon_raft_commit_latency_ms histogram/);
