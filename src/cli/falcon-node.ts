@@ -36,10 +36,12 @@ const program = new Command('falcon-node')
   .addOption(new Option('--log-format <format>', 'pretty: lines for a person; json: one JSON object per line; auto: pretty on a terminal').choices([...logFormats]).default('auto'))
   .addHelpText('after', `
 Exit codes:
-  0  stopped on SIGTERM / SIGINT after draining its actors
+  0  stopped on SIGTERM / SIGINT after draining its actors (a leader hands leadership to its
+     most caught-up follower first)
   1  unexpected error (a bug; the log has the stack)
-  2  refused to start: bad cluster file, unknown --node, ops port in use, data directory unusable,
-     corrupt WAL (the log names file, offset and index; see --repair-corruption)
+  2  refused to start: bad cluster file, unknown --node, ops port in use, data directory unusable
+     or held by another running node (the log names its PID), corrupt WAL or snapshot (the log
+     names file, offset and index; see --repair-corruption)
   3  an actor failed more often than supervisor.maxRestarts within supervisor.restartWindowMs,
      or failed in a way a restart cannot cure (a failed fsync: nothing after it is trusted)
 
