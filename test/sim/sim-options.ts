@@ -134,7 +134,7 @@ export function optionsForSeed(seed: number, nodeCount: number, faultTicks = def
       latencyUsMax: random.pick([500, 2_000, 8_000]),
       slowRate: random.nextFloat() * 0.05,
       slowUsMax: random.pick([20_000, 100_000]),
-      snapshotLatencyFactor: random.pick([4, 20, 60]),
+      snapshotLatencyFactor: random.pick([4, 20, 60, 200]),
     },
     workload: {
       proposalIntervalUs: random.pick([5_000, 20_000, 60_000]),
