@@ -62,6 +62,8 @@ describe('a follower far behind under load (real processes)', function () {
     expect(result.ok, `load on ${leader.node}: ${result.error ?? ''}`).to.equal(true);
     const converged = await Promise.race([nodes.converged(ids, result.lastIndex, 20_000), exited]);
     expect(converged.appliedIndex).to.be.at.least(result.lastIndex);
+    const queued = await nodes.linkSendsQueued(follower, 'replicator');
+    expect(queued?.['walWriter'], `the catch-up filled ${follower}'s Replicator→WAL ring (so the test took the path it is about)`).to.be.greaterThan(0);
     for (const id of ids) {
       const actors = await nodes.actorRestarts(id);
       expect(actors, `${id} answers /status`).to.not.equal(undefined);

@@ -177,6 +177,21 @@ export class ClusterNodes {
     }
   }
 
+  /**
+   * How many sends of `actor` on node `id` found their ring full and waited in the link's backlog,
+   * per neighbour (the runtime's `linkBacklogs` in /status). Undefined when the node does not answer.
+   */
+  async linkSendsQueued(id: string, actor: string): Promise<Record<string, number> | undefined> {
+    try {
+      const response = await fetch(`${this.opsUrl(id)}/status`, { signal: AbortSignal.timeout(1_000) });
+      const status = await response.json() as { actors: Record<string, { reported?: { linkBacklogs?: Record<string, { queuedTotal: number }> } | null }> };
+      const backlogs = status.actors[actor]?.reported?.linkBacklogs ?? {};
+      return Object.fromEntries(Object.entries(backlogs).map(([neighbour, backlog]) => [neighbour, backlog.queuedTotal]));
+    } catch {
+      return undefined;
+    }
+  }
+
   logsTail(): string {
     return [...this.processes].map(([id, started]) => `--- ${id} (last lines)\n${started.output().split('\n').slice(-15).join('\n')}`).join('\n');
   }
