@@ -19,10 +19,13 @@ import { OrderedSender } from './ordered-sender.js';
 import { RingSender, type RingSenderOptions } from './ring-channel.js';
 
 /**
- * Default bounds of one link's backlog, in addition to the ring itself. What an actor sends is
- * already bounded upstream (the Replicator's writes by raft.maxUncommittedBytes, 64 MiB, as leader
- * and by the leader's pipeline window, 8 MiB, as follower; the WAL writer's replies by the writes
- * it took), so a backlog this large means a receiver that stopped taking messages, not a slow one.
+ * Default bounds of one link's backlog, on top of the ring itself. A backlog grows only while the
+ * receiver is slower than the sender: a follower catching up hands its WAL what the leader sends,
+ * at most raft.maxInflightBytes (8 MiB by default) per round trip; a leader's uncommitted tail is
+ * bounded by raft.maxUncommittedBytes (64 MiB). 256 MiB is several times what a slow disk explains:
+ * past it the receiver has stopped, and failing the actor beats holding memory without bound.
+ * 65,536 messages matches the Replicator's writes in flight (writesInFlightMax; each write is at
+ * least one message) and the WAL writer's former reply outbox.
  */
 export const LINK_BACKLOG_MESSAGES_MAX = 65_536;
 export const LINK_BACKLOG_BYTES_MAX = 256 * 1024 * 1024;
