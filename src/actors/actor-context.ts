@@ -21,10 +21,14 @@ export interface ActorContext {
   /** 1 for the first start, +1 for every restart by the supervisor. */
   readonly incarnation: number;
   readonly neighbours: readonly ActorName[];
-  /** Writes `message` to the ring towards `to`. False when the ring is full: apply backpressure. */
-  send(to: ActorName, message: LinkMessage): boolean;
-  /** Waits (bounded) for room on the ring towards `to`. False if there was still none. */
-  sendWhenRoom(to: ActorName, message: LinkMessage, timeoutMs: number): Promise<boolean>;
+  /**
+   * Sends `message` to `to`, after every message sent to `to` before it. Never drops, never
+   * reorders: when the ring towards `to` is full, the message (and every later one) waits in the
+   * link's bounded backlog and enters the ring, in order, as the receiver frees room. A backlog
+   * past its bound (src/ring/ordered-ring-sender.ts) means the receiver stopped taking messages:
+   * the call throws FalconFailure(RING_FULL) and this actor fails (the supervisor's policy applies).
+   */
+  send(to: ActorName, message: LinkMessage): void;
   /**
    * Ends the node: an unrecoverable failure that a restart would not cure (a corrupt log, a failed
    * fsync). The supervisor logs `error`, does not restart the actor, and stops the node.

@@ -9,6 +9,11 @@
  * Failure: anything a role throws, synchronously or from a rejected promise, ends this thread with
  * an uncaught error. The supervisor sees the `error` event and applies its restart policy.
  *
+ * Sending: every ring this thread writes (each link, the control ring) goes through an
+ * OrderedRingSender: a message that finds its ring full waits in the link's bounded backlog and
+ * everything sent after it queues behind it, so nothing is dropped or reordered. A backlog past
+ * its bound throws FalconFailure(RING_FULL), which fails this actor like any other throw.
+ *
  * Runs on: an actor thread (worker_threads).
  */
 import { workerData } from 'node:worker_threads';
@@ -19,12 +24,14 @@ import type { ActorContext, ActorRole, ActorRoleFactory } from './actor-context.
 import { isControlToActor, isLinkMessage, type ActorToControl, type ControlToActor, type LinkMessage } from './actor-messages.js';
 import { actorRoles } from './actor-roles.js';
 import { checkActorWorkerData, type ActorWorkerData } from './actor-worker-data.js';
-import { RECEIVE_MESSAGES_PER_TURN_MAX, RingReceiver, RingSender } from '../ring/ring-channel.js';
+import { RECEIVE_MESSAGES_PER_TURN_MAX, RingReceiver } from '../ring/ring-channel.js';
+import { OrderedRingSender } from '../ring/ordered-ring-sender.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { FalconError } from '../errors.js';
 
 interface Link {
-  readonly sender: RingSender<LinkMessage>;
+  /** Ordered: role messages, pings and pongs leave in the order they were sent, none dropped. */
+  readonly sender: OrderedRingSender<LinkMessage>;
   readonly receiver: RingReceiver<unknown>;
   probeSeq: number;
   answered: boolean;
@@ -33,7 +40,8 @@ interface Link {
 class ActorRuntime {
   private readonly data: ActorWorkerData;
   private readonly logger: Logger;
-  private readonly controlSender: RingSender<ActorToControl>;
+  /** Ordered too: a `fatal` or a reply sent while the ring is full waits its turn, never lost. */
+  private readonly controlSender: OrderedRingSender<ActorToControl>;
   private readonly controlReceiver: RingReceiver<unknown>;
   private readonly links = new Map<ActorName, Link>();
   private readonly stopSignal = new AbortController();
@@ -52,13 +60,13 @@ class ActorRuntime {
     const liveness = new Int32Array(data.liveness);
     beat(liveness, data.livenessSlot);
     this.livenessTimer = setInterval(() => beat(liveness, data.livenessSlot), data.config.supervisor.livenessIntervalMs);
-    this.controlSender = new RingSender<ActorToControl>(data.control.outbound);
+    this.controlSender = new OrderedRingSender<ActorToControl>(data.control.outbound, { link: `${data.actor}→supervisor` });
     this.controlReceiver = new RingReceiver<unknown>(data.control.inbound);
     for (const neighbour of neighboursOf(data.actor)) {
       const pair = data.links[neighbour];
       if (pair === undefined) throw new Error(`actor ${data.actor} has no rings for its neighbour ${neighbour}`);
       this.links.set(neighbour, {
-        sender: new RingSender<LinkMessage>(pair.outbound),
+        sender: new OrderedRingSender<LinkMessage>(pair.outbound, { link: `${data.actor}→${neighbour}` }),
         receiver: new RingReceiver<unknown>(pair.inbound),
         probeSeq: 0,
         answered: false,
@@ -75,7 +83,7 @@ class ActorRuntime {
     const started = this.role.start();
     this.startReceiving();
     await started;
-    for (const [neighbour, link] of this.links) this.probe(neighbour, link);
+    for (const link of this.links.values()) this.probe(link);
     this.maybeReady();
     this.logger.debug({ incarnation: this.data.incarnation }, 'actor started');
   }
@@ -95,8 +103,9 @@ class ActorRuntime {
       logger: this.logger,
       incarnation: this.data.incarnation,
       neighbours: [...this.links.keys()],
-      send: (to, message) => this.linkTo(to).sender.send(message),
-      sendWhenRoom: (to, message, timeoutMs) => this.linkTo(to).sender.sendAsync(message, timeoutMs),
+      send: (to, message) => {
+        this.linkTo(to).sender.send(message);
+      },
       fail: (error: FalconError, exit) => {
         this.logger.fatal({ code: error.code, detail: error.detail }, error.message);
         this.controlSender.send({ type: 'fatal', reason: `${error.code}: ${error.message}`, exit });
@@ -180,15 +189,17 @@ class ActorRuntime {
     let response: Readonly<Record<string, unknown>>;
     if (role?.onRequest === undefined) response = { error: `actor ${this.data.actor} takes no '${request.type}' requests` };
     else response = await role.onRequest(request).catch((error: unknown) => ({ error: String(error) }));
-    if (!this.controlSender.send({ type: 'roleResponse', seq, response })) {
-      await this.controlSender.sendAsync({ type: 'roleResponse', seq, response }, 5_000);
-    }
+    this.controlSender.send({ type: 'roleResponse', seq, response });
   }
 
   private status(): Readonly<Record<string, unknown>> {
     const links: Record<string, boolean> = {};
-    for (const [neighbour, link] of this.links) links[neighbour] = link.answered;
-    return { incarnation: this.data.incarnation, ready: this.readySent, linksAnswered: links, role: this.role?.status() ?? {} };
+    const backlogs: Record<string, ReturnType<OrderedRingSender<unknown>['backlog']>> = {};
+    for (const [neighbour, link] of this.links) {
+      links[neighbour] = link.answered;
+      backlogs[neighbour] = link.sender.backlog();
+    }
+    return { incarnation: this.data.incarnation, ready: this.readySent, linksAnswered: links, linkBacklogs: backlogs, role: this.role?.status() ?? {} };
   }
 
   private onLinkMessage(neighbour: ActorName, link: Link, message: unknown): void {
@@ -209,11 +220,9 @@ class ActorRuntime {
   }
 
   /** One ping per link at start: its pong proves both rings of the link are wired end to end. */
-  private probe(neighbour: ActorName, link: Link): void {
+  private probe(link: Link): void {
     link.probeSeq += 1;
-    if (!link.sender.send({ type: 'ping', seq: link.probeSeq })) {
-      this.logger.warn({ to: neighbour }, 'link ring full at start-up; probe not sent');
-    }
+    link.sender.send({ type: 'ping', seq: link.probeSeq });
   }
 
   private maybeReady(): void {

@@ -142,14 +142,13 @@ class ReplicatorRole implements ActorRole {
     }
   }
 
+  /**
+   * Requests reach the WAL in the order they are made (appends in log order, a truncation before
+   * the appends that replace the tail): the link's send never drops and never reorders, waiting
+   * in its bounded backlog while the disk is behind and the ring full.
+   */
   private toWal(message: ToWal): void {
-    if (!this.context.send('walWriter', message as unknown as LinkMessage)) {
-      // The WAL ring is sized for many batches; full means the disk is far behind. Wait for room
-      // rather than drop: a dropped write would never be reported durable.
-      void this.context.sendWhenRoom('walWriter', message as unknown as LinkMessage, 60_000).then((sent) => {
-        if (!sent) this.context.fail(falconError('UNAVAILABLE', 'the WAL writer took no request for 60 s'), 'actorFailed');
-      });
-    }
+    this.context.send('walWriter', message as unknown as LinkMessage);
   }
 
   onMessage(from: string, message: LinkMessage): void {

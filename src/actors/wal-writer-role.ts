@@ -8,23 +8,18 @@
  * is reported durable; a full disk is reported to the Replicator as DISK_FULL and the node goes
  * on serving what is durable while refusing new writes.
  *
- * Replies are never dropped: when the Replicator's ring is full they wait in a bounded outbox and
- * leave, in order, as soon as there is room.
+ * Replies are never dropped nor reordered: they go through the link's ordered send
+ * (ActorContext.send), which keeps them in its bounded backlog while the Replicator's ring is full.
  *
  * Runs on: WAL writer thread.
  */
 import { join } from 'node:path';
-import { FalconFailure, assert } from '../errors.js';
+import { FalconFailure } from '../errors.js';
 import { WriteAheadLog } from '../wal/wal.js';
 import type { ActorContext, ActorRole } from './actor-context.js';
 import type { LinkMessage } from './actor-messages.js';
 import { WalService } from './wal-service.js';
 import { isToWal, type FromWal } from './wal-protocol.js';
-
-/** Replies waiting for room on the ring to the Replicator; more is a stuck Replicator (a bug). */
-const outboxMessagesMax = 65_536;
-/** How long one wait for room may take before it is retried (keeps shutdown prompt). */
-const outboxWaitMs = 1_000;
 
 export function createWalWriterRole(context: ActorContext): ActorRole {
   return new WalWriterRole(context);
@@ -35,8 +30,6 @@ class WalWriterRole implements ActorRole {
   private readonly dir: string;
   private wal: WriteAheadLog | undefined;
   private service: WalService | undefined;
-  private readonly outbox: FromWal[] = [];
-  private outboxDraining = false;
   private stopped = false;
 
   constructor(context: ActorContext) {
@@ -91,23 +84,7 @@ class WalWriterRole implements ActorRole {
   }
 
   private reply(message: FromWal): void {
-    if (this.outbox.length === 0 && this.context.send('replicator', message as unknown as LinkMessage)) return;
-    assert(this.outbox.length < outboxMessagesMax, `WAL outbox holds ${this.outbox.length} replies: the Replicator stopped draining its ring`);
-    this.outbox.push(message);
-    if (!this.outboxDraining) void this.drainOutbox();
-  }
-
-  private async drainOutbox(): Promise<void> {
-    this.outboxDraining = true;
-    try {
-      // Bounded by the outbox (itself bounded) and by stop.
-      while (this.outbox.length > 0 && !this.stopped) {
-        const next = this.outbox[0] as FromWal;
-        if (await this.context.sendWhenRoom('replicator', next as unknown as LinkMessage, outboxWaitMs)) this.outbox.shift();
-      }
-    } finally {
-      this.outboxDraining = false;
-    }
+    this.context.send('replicator', message as unknown as LinkMessage);
   }
 
   stop(): Promise<void> {
@@ -124,7 +101,7 @@ class WalWriterRole implements ActorRole {
       role: 'walWriter', dir: this.dir, open: true,
       firstIndex: wal.firstIndex, lastIndex: wal.lastIndex, durableLastIndex: wal.durableLastIndex,
       snapshotIndex: wal.snapshot?.index ?? 0, needsCatchUp: wal.needsCatchUp, failed: wal.failed?.message ?? null,
-      outbox: this.outbox.length, ...this.service?.counters,
+      ...this.service?.counters,
     };
   }
 }

@@ -63,6 +63,8 @@ export class RingSender<T> {
   /**
    * Writes one message, waiting (without blocking the event loop) for space when the ring is full.
    * Resolves false if no space came within `timeoutMs`; the caller reports RING_FULL.
+   * It orders nothing: a `send` made while it waits overtakes it. A link where more sends follow
+   * uses OrderedRingSender (ordered-ring-sender.ts), which keeps every message in order.
    */
   async sendAsync(message: T, timeoutMs: number = Number.POSITIVE_INFINITY): Promise<boolean> {
     const encoded = this.encode(message);
@@ -81,7 +83,12 @@ export class RingSender<T> {
     this.producer.close();
   }
 
-  private encode(message: T): Uint8Array {
+  /**
+   * The message as the record `send` would write (a RangeError when the ring could never hold it).
+   * It may be kept: msgpackr never writes over bytes it has returned (later encodings go after
+   * them or into a fresh buffer).
+   */
+  encode(message: T): Uint8Array {
     const encoded = this.packr.pack(message);
     if (encoded.byteLength > this.producer.maxRecordBytes) {
       throw new RangeError(

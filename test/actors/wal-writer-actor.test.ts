@@ -15,9 +15,9 @@ import type { LinkMessage } from '../../src/actors/actor-messages.js';
 
 const payload = (index: number): Uint8Array => Buffer.from(`job-${index}-`.repeat(1 + (index % 7)));
 
-function configFor(dir: string, extraWal = ''): ClusterConfig {
+function configFor(dir: string, extraWal = '', ringCapacityBytes = 1048576): ClusterConfig {
   const text = `cluster:\n  name: t\nnodes:\n  - id: n1\n    host: 127.0.0.1\n    peerPort: 1\n    clientPort: 2\n    opsPort: 3\n    dataDir: ./n1\n`
-    + `wal:\n  segmentBytes: 65536\n${extraWal}logging:\n  level: warn\nring:\n  capacityBytes: 1048576\n`;
+    + `wal:\n  segmentBytes: 65536\n${extraWal}logging:\n  level: warn\nring:\n  capacityBytes: ${ringCapacityBytes}\n`;
   return parseClusterConfig(text, 'test.yaml', dir);
 }
 
@@ -105,6 +105,36 @@ describe('WAL writer actor', function () {
     const recovered = await again.next('walRecovered');
     expect(recovered).to.deep.include({ lastIndex: 3, hardState: { term: 3, vote: 'n2', commit: 2 } });
     await again.actor.stop();
+  });
+
+  it('replies that find the Replicator\'s ring full all arrive later, in request order', async () => {
+    const config = configFor(dir, '', 65_536); // the smallest ring: a few replies fill it
+    const wal = await startWal(config);
+    try {
+      await wal.next('walRecovered');
+      for (let batch = 0; batch < 4; batch += 1) {
+        send(wal.actor, { type: 'append', entries: Array.from({ length: 50 }, (_, at) => ({ term: 1, index: batch * 50 + at + 1, type: 0, data: Buffer.alloc(200, at) })) });
+      }
+      for (let durable = 0; durable < 200;) {
+        const message = await wal.next('durable');
+        if (message.type === 'durable') durable = message.lastIndex;
+      }
+      // 100 answers of ~16 KB each, ~1.6 MB against a 64 KiB ring, asked for before any is read.
+      const requests = 100;
+      for (let requestId = 1; requestId <= requests; requestId += 1) {
+        expect(send(wal.actor, { type: 'read', requestId, fromIndex: 1, toIndex: 200, maxBytes: 16_000 }), `request ${requestId} fits the inbound ring`).to.equal(true);
+      }
+      const answered: number[] = [];
+      for (let count = 0; count < requests; count += 1) {
+        const reply = await wal.next('entries');
+        if (reply.type !== 'entries') throw new Error('unreachable');
+        expect(reply.entries[0]?.index).to.equal(1);
+        answered.push(reply.requestId);
+      }
+      expect(answered).to.deep.equal(Array.from({ length: requests }, (_, at) => at + 1));
+    } finally {
+      await wal.actor.stop();
+    }
   });
 
   it('refuses to start on a corrupt older segment, naming the file and offset', async () => {

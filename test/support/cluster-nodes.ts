@@ -20,6 +20,22 @@ export interface RaftView {
   readonly catchingUp?: boolean;
 }
 
+export interface LoadOptions {
+  readonly payloadBytes?: number;
+  /** Proposals outstanding at once. */
+  readonly inflight?: number;
+  /** The generator's own bound on the whole run. */
+  readonly timeoutMs?: number;
+}
+
+export interface LoadResult {
+  readonly ok: boolean;
+  readonly committed: number;
+  readonly lastIndex: number;
+  readonly entriesPerSecond: number;
+  readonly error?: string;
+}
+
 export class ClusterNodes {
   readonly cluster: TestCluster;
   private readonly processes = new Map<string, StartedProcess>();
@@ -136,13 +152,46 @@ export class ClusterNodes {
     throw new Error(`peer links of ${ids.join(', ')} not all up within ${timeoutMs} ms: ${last}`);
   }
 
-  /** Runs the Replicator's bounded load generator on `id` (which must lead). */
-  async load(id: string, entries: number, batch: number): Promise<{ ok: boolean; committed: number; lastIndex: number; error?: string }> {
+  /**
+   * Runs the Replicator's bounded load generator on `id` (which must lead): `entries` entries,
+   * `batch` per proposal, 100-byte payloads and 16 proposals in flight unless `options` says otherwise.
+   */
+  async load(id: string, entries: number, batch: number, options: LoadOptions = {}): Promise<LoadResult> {
+    const { payloadBytes = 100, inflight = 16, timeoutMs = 20_000 } = options;
     const response = await fetch(`${this.opsUrl(id)}/debug/raft-load`, {
-      method: 'POST', body: JSON.stringify({ entries, batch, payloadBytes: 100, inflight: 16, timeoutMs: 20_000 }),
-      signal: AbortSignal.timeout(30_000),
+      method: 'POST', body: JSON.stringify({ entries, batch, payloadBytes, inflight, timeoutMs }),
+      signal: AbortSignal.timeout(timeoutMs + 10_000),
     });
-    return await response.json() as { ok: boolean; committed: number; lastIndex: number; error?: string };
+    return await response.json() as LoadResult;
+  }
+
+  /**
+   * Per actor of node `id`: its state and how many times the supervisor restarted it, from
+   * /status. Undefined when the node does not answer within 1 s.
+   */
+  async actorRestarts(id: string): Promise<Record<string, { state: string; restarts: number; lastFailure: string | null }> | undefined> {
+    try {
+      const response = await fetch(`${this.opsUrl(id)}/status`, { signal: AbortSignal.timeout(1_000) });
+      const status = await response.json() as { actors: Record<string, { state: string; restarts: number; lastFailure: string | null }> };
+      return Object.fromEntries(Object.entries(status.actors).map(([actor, { state, restarts, lastFailure }]) => [actor, { state, restarts, lastFailure }]));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * How many sends of `actor` on node `id` found their ring full and waited in the link's backlog,
+   * per neighbour (the runtime's `linkBacklogs` in /status). Undefined when the node does not answer.
+   */
+  async linkSendsQueued(id: string, actor: string): Promise<Record<string, number> | undefined> {
+    try {
+      const response = await fetch(`${this.opsUrl(id)}/status`, { signal: AbortSignal.timeout(1_000) });
+      const status = await response.json() as { actors: Record<string, { reported?: { linkBacklogs?: Record<string, { queuedTotal: number }> } | null }> };
+      const backlogs = status.actors[actor]?.reported?.linkBacklogs ?? {};
+      return Object.fromEntries(Object.entries(backlogs).map(([neighbour, backlog]) => [neighbour, backlog.queuedTotal]));
+    } catch {
+      return undefined;
+    }
   }
 
   logsTail(): string {
