@@ -23,6 +23,7 @@ import { SeededRandom } from '../../src/raft/random.js';
 import type { ReadState } from '../../src/raft/read-index.js';
 import { AppliedHashChain } from '../../src/replication/applied-hash-chain.js';
 import { ReplicaLoop } from '../../src/replication/replica-loop.js';
+import { OrderedSender } from '../../src/ring/ordered-sender.js';
 import type { SnapshotReader, SnapshotWriter, StateMachine } from '../../src/replication/state-machine.js';
 import { WriteAheadLog } from '../../src/wal/wal.js';
 import { fail, type SimChecker } from './sim-checker.js';
@@ -51,6 +52,8 @@ export interface SimHost {
 }
 
 const walDir = '/data/wal';
+/** Requests that may wait behind a full WAL ring; more means the WAL thread is stuck (a bug). */
+const walBacklogMessagesMax = 1_000_000;
 /** The WAL's staging arena: small, since a node restarts many times in a run (the default is 4 MiB). */
 const walArenaBytes = 64 * 1024;
 
@@ -95,6 +98,8 @@ export class SimNode {
   private readonly host: SimHost;
   loop: ReplicaLoop | null = null;
   wal: SimWal | null = null;
+  /** The loop's side of the ring to the WAL: ordered, never dropping (production code). */
+  toWal: OrderedSender<ToWal> | null = null;
   machine: CheckedHashChain | null = null;
   /** What the WAL claimed durable, kept across crashes until the restart checks it. */
   claimed = new ClaimedDurable(0, 0, null);
@@ -143,9 +148,15 @@ export class SimNode {
       diskLatencyUs: () => this.host.diskLatencyUs(this),
       snapshotExtraUs: () => this.host.random.between(1, options.disk.snapshotLatencyFactor) * options.disk.latencyUsMax,
       deliver: (reply) => this.loop?.onWalReply(reply),
+      onRoom: () => this.toWal?.pump(),
       killed: () => this.host.onKilled(this),
       failed: (error) => fail(`${this.id}: the WAL failed: ${error.code} ${error.message}`),
-    }, this.claimed);
+    }, this.claimed, options.storage.walRingMessagesMax);
+    const wal = this.wal;
+    this.toWal = new OrderedSender<ToWal>({
+      trySend: (message) => wal.trySend(message), bytesOf: () => 1, link: `${this.id} replicator→walWriter`,
+      backlogMessagesMax: walBacklogMessagesMax, backlogBytesMax: walBacklogMessagesMax,
+    });
     this.machine = new CheckedHashChain((entry, hash) => this.onApplied(entry, hash));
     this.loop = new ReplicaLoop({
       id: this.id,
@@ -156,7 +167,8 @@ export class SimNode {
       host: {
         toWal: (message) => {
           this.host.onWalRequest(this, message);
-          this.wal?.send(message);
+          const sent = this.toWal?.send(message);
+          if (sent !== undefined && !sent.ok) fail(`${this.id}: ${sent.error.message}`);
         },
         schedule: (cycle) => this.host.at(this, this.host.nowUs(), cycle),
         nowMs: () => this.host.nowUs() / 1000,
@@ -237,6 +249,7 @@ export class SimNode {
   crash(powerLoss: boolean): void {
     this.loop = null;
     this.wal = null;
+    this.toWal = null;
     this.machine = null;
     this.incarnation++;
     if (powerLoss) this.disk.losePower(() => this.host.random.nextFloat());

@@ -64,6 +64,9 @@ export interface SimOptions {
     readonly tailCacheEntries: number;
     /** Bytes of records per WAL request and read answer. */
     readonly walRequestBytesMax: number;
+    /** Requests the ring to the WAL holds: small values fill it, so sends wait in the link's
+     *  ordered backlog (issue 7, point 9). */
+    readonly walRingMessagesMax: number;
   };
   readonly compaction: {
     readonly snapshotEveryEntries: number;
@@ -147,6 +150,7 @@ export function optionsForSeed(seed: number, nodeCount: number, faultTicks = def
       segmentBytes: random.pick([512, 4096, 65_536]),
       tailCacheEntries: random.pick([1, 8, 64, 8192]),
       walRequestBytesMax: random.pick([256, 4096, 1 << 20]),
+      walRingMessagesMax: random.pick([2, 8, 64, 1_000_000]),
     },
     compaction: {
       snapshotEveryEntries: random.pick([8, 30, 100, 1_000_000]),

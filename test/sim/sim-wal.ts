@@ -2,8 +2,10 @@
  * The WAL writer thread of a simulated node: the production WAL engine (src/wal) and its request
  * handling (WalService, the same code the WAL writer actor runs) over the node's simulated disk.
  *
- * Requests from the replica loop wait in an inbox (the ring). When the thread is free it drains the
- * whole inbox: every request is handled in order, then the group commit runs; its replies reach
+ * Requests from the replica loop wait in an inbox: the ring, bounded in messages like a real one.
+ * The loop's side sends through the production OrderedSender (src/ring/ordered-sender.ts), so a
+ * full ring exercises the same ordering a real full ring does. When the thread is free it drains the
+ * whole inbox (room appears, and the sender pumps what waited): every request is handled in order, then the group commit runs; its replies reach
  * the loop after the disk's latency (one fsync for the group; a snapshot write takes longer). While
  * it works, new requests queue for the next drain — group commit, as on a real disk.
  *
@@ -34,6 +36,8 @@ export interface SimWalHost {
   /** The extra time of a drain that saves a snapshot (µs). */
   snapshotExtraUs(): number;
   deliver(reply: FromWal): void;
+  /** Room appeared in the inbox (the thread took what was there). */
+  onRoom(): void;
   /** The process was killed inside a system call. */
   killed(): void;
   /** The engine failed for good (an I/O error): the node stops. */
@@ -67,6 +71,7 @@ export class SimWal {
   private readonly engine: WriteAheadLog;
   private readonly service: WalService;
   private readonly host: SimWalHost;
+  private readonly inboxMessagesMax: number;
   readonly claimed: ClaimedDurable;
   private inbox: ToWal[] = [];
   private drainScheduled = false;
@@ -77,9 +82,10 @@ export class SimWal {
   private readonly view = new RecordView();
   requestsHandled = 0;
 
-  constructor(engine: WriteAheadLog, host: SimWalHost, claimed: ClaimedDurable) {
+  constructor(engine: WriteAheadLog, host: SimWalHost, claimed: ClaimedDurable, inboxMessagesMax: number) {
     this.engine = engine;
     this.host = host;
+    this.inboxMessagesMax = inboxMessagesMax;
     this.claimed = claimed;
     this.service = new WalService(engine, (reply) => this.onReply(reply), (error) => host.failed(error));
   }
@@ -88,9 +94,15 @@ export class SimWal {
     return this.engine;
   }
 
-  /** A request from the loop, into the ring. */
-  send(message: ToWal): void {
+  /** A request from the loop, into the ring; false when the ring is full. */
+  trySend(message: ToWal): boolean {
+    if (this.inbox.length >= this.inboxMessagesMax) return false;
     this.inbox.push(message);
+    this.scheduleDrain();
+    return true;
+  }
+
+  private scheduleDrain(): void {
     if (this.drainScheduled) return;
     this.drainScheduled = true;
     this.host.at(Math.max(this.host.nowUs() + threadHopUs, this.busyUntilUs), () => this.drain());
@@ -119,6 +131,8 @@ export class SimWal {
     }
     const latencyUs = !writes ? threadHopUs : this.host.diskLatencyUs() + (snapshot ? this.host.snapshotExtraUs() : 0);
     this.busyUntilUs = this.host.nowUs() + latencyUs;
+    // The thread took the whole inbox: the sender's backlog moves in, for the next drain.
+    this.host.onRoom();
     const replies = this.outbox;
     this.outbox = [];
     if (replies.length > 0) {
