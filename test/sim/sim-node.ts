@@ -146,7 +146,7 @@ export class SimNode {
       nowUs: () => this.host.nowUs(),
       at: (atUs, run) => this.host.at(this, atUs, run),
       diskLatencyUs: () => this.host.diskLatencyUs(this),
-      snapshotExtraUs: () => this.host.random.between(1, options.disk.snapshotLatencyFactor) * options.disk.latencyUsMax,
+      snapshotExtraUs: () => this.host.random.between(0, options.disk.snapshotWriteTicksMax) * options.tickUs,
       deliver: (reply) => this.loop?.onWalReply(reply),
       onRoom: () => this.toWal?.pump(),
       killed: () => this.host.onKilled(this),

@@ -41,9 +41,10 @@ export interface SimOptions {
     /** Share of writes that take up to `slowUsMax` (a slow fsync). */
     readonly slowRate: number;
     readonly slowUsMax: number;
-    /** A drain that saves a snapshot (temp file, fsync, rename, directory fsync) takes up to this
-     *  many slowest fsyncs more: long enough, at the high end, for a leader to change meanwhile. */
-    readonly snapshotLatencyFactor: number;
+    /** A drain that saves a snapshot (temp file, fsync, rename, directory fsync, a large body)
+     *  takes up to this many ticks more: at the high end longer than the leader's snapshot retry,
+     *  so that the leader probes again and leaders change while a follower still writes one. */
+    readonly snapshotWriteTicksMax: number;
   };
   readonly workload: {
     /** Mean microseconds between client proposals. */
@@ -137,7 +138,7 @@ export function optionsForSeed(seed: number, nodeCount: number, faultTicks = def
       latencyUsMax: random.pick([500, 2_000, 8_000]),
       slowRate: random.nextFloat() * 0.05,
       slowUsMax: random.pick([20_000, 100_000]),
-      snapshotLatencyFactor: random.pick([4, 20, 60, 200]),
+      snapshotWriteTicksMax: random.pick([1, 10, 40, 100]),
     },
     workload: {
       proposalIntervalUs: random.pick([5_000, 20_000, 60_000]),
