@@ -12,8 +12,8 @@
 import { expect } from 'chai';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ClusterNodes } from '../support/cluster-nodes.js';
-import { createTestCluster, removeTestCluster, type TestCluster } from '../support/test-cluster.js';
+import { startedClusterPerTest } from '../support/cluster-nodes.js';
+import type { TestCluster } from '../support/test-cluster.js';
 
 const ids = ['n1', 'n2', 'n3'];
 
@@ -30,22 +30,10 @@ function damageLastRecord(cluster: TestCluster, node: string): void {
 
 describe('a node that lost an acknowledged entry (real processes)', function () {
   this.timeout(90_000);
-  let cluster: TestCluster;
-  let nodes: ClusterNodes;
-
-  beforeEach(async () => {
-    cluster = await createTestCluster({ nodeCount: 3 });
-    nodes = new ClusterNodes(cluster);
-    nodes.startAll();
-  });
-  afterEach(async () => {
-    for (const id of ids) {
-      try { nodes.signal(id, 'SIGCONT'); } catch { /* not started or gone */ }
-    }
-    await removeTestCluster(cluster);
-  });
+  const started = startedClusterPerTest({ nodeCount: 3 });
 
   it('refuses its vote until a leader caught it up, so a candidate without the entry cannot win', async () => {
+    const { nodes, cluster } = started;
     const leader = await nodes.leaderAgreedBy(ids);
     const [f1, f2] = ids.filter((id) => id !== leader.node) as [string, string];
     await nodes.converged(ids, (await nodes.load(leader.node, 50, 10)).lastIndex);

@@ -9,8 +9,7 @@
  * them every time, not only on a slow disk.
  */
 import { expect } from 'chai';
-import { ClusterNodes } from '../support/cluster-nodes.js';
-import { createTestCluster, removeTestCluster, type TestCluster } from '../support/test-cluster.js';
+import { startedClusterPerTest, type ClusterNodes } from '../support/cluster-nodes.js';
 
 const ids = ['n1', 'n2', 'n3'];
 const settings = `
@@ -31,22 +30,10 @@ function anyExit(nodes: ClusterNodes): Promise<never> {
 
 describe('a follower far behind under load (real processes)', function () {
   this.timeout(60_000);
-  let cluster: TestCluster;
-  let nodes: ClusterNodes;
-
-  beforeEach(async () => {
-    cluster = await createTestCluster({ nodeCount: 3, extraYaml: settings });
-    nodes = new ClusterNodes(cluster);
-    nodes.startAll();
-  });
-  afterEach(async () => {
-    for (const id of ids) {
-      try { nodes.signal(id, 'SIGCONT'); } catch { /* not started or gone */ }
-    }
-    await removeTestCluster(cluster);
-  });
+  const started = startedClusterPerTest({ nodeCount: 3, extraYaml: settings });
 
   it('catches up after a 2.5 s pause under load: all three apply the same entries, no actor restarts, no node exits', async () => {
+    const { nodes } = started;
     const exited = anyExit(nodes);
     exited.catch(() => undefined); // raced below; this only keeps an early exit from going unhandled
     const leader = await Promise.race([nodes.leaderAgreedBy(ids, 30_000), exited]); // generous: start-up on a busy machine

@@ -8,8 +8,7 @@ import { expect } from 'chai';
 import { connect } from 'node:net';
 import { encodeFrame } from '../../src/net/frame-decoder.js';
 import { encode } from '../../src/codec/msgpack.js';
-import { ClusterNodes } from '../support/cluster-nodes.js';
-import { createTestCluster, removeTestCluster, type TestCluster } from '../support/test-cluster.js';
+import { startedClusterPerTest } from '../support/cluster-nodes.js';
 
 const ids = ['n1', 'n2', 'n3'];
 const settings = `
@@ -21,22 +20,10 @@ wal:
 
 describe('raft cluster (real processes)', function () {
   this.timeout(60_000);
-  let cluster: TestCluster;
-  let nodes: ClusterNodes;
-
-  beforeEach(async () => {
-    cluster = await createTestCluster({ nodeCount: 3, extraYaml: settings });
-    nodes = new ClusterNodes(cluster);
-    nodes.startAll();
-  });
-  afterEach(async () => {
-    for (const id of ids) {
-      try { nodes.signal(id, 'SIGCONT'); } catch { /* not started or gone */ }
-    }
-    await removeTestCluster(cluster);
-  });
+  const started = startedClusterPerTest({ nodeCount: 3, extraYaml: settings });
 
   it('elects one leader and commits proposals on all three nodes', async () => {
+    const { nodes } = started;
     const leader = await nodes.leaderAgreedBy(ids);
     const result = await nodes.load(leader.node, 1000, 10);
     expect(result, JSON.stringify(result)).to.include({ ok: true, committed: 1000 });
@@ -45,6 +32,7 @@ describe('raft cluster (real processes)', function () {
   });
 
   it('survives kill -9 of the leader: a new leader commits, the old one catches up, nothing committed is lost', async () => {
+    const { nodes } = started;
     const first = await nodes.leaderAgreedBy(ids);
     const before = await nodes.load(first.node, 600, 10);
     expect(before.ok, before.error).to.equal(true);
@@ -68,6 +56,7 @@ describe('raft cluster (real processes)', function () {
   });
 
   it('a paused follower does not disturb the leader, and a paused leader is replaced and steps down on resume', async () => {
+    const { nodes } = started;
     const leader = await nodes.leaderAgreedBy(ids);
     const follower = ids.find((id) => id !== leader.node) ?? 'n1';
     nodes.signal(follower, 'SIGSTOP');
@@ -92,6 +81,7 @@ describe('raft cluster (real processes)', function () {
   });
 
   it('a leader stopped with SIGTERM hands leadership to its most caught-up follower before it exits', async () => {
+    const { nodes } = started;
     const leader = await nodes.leaderAgreedBy(ids);
     const committed = await nodes.load(leader.node, 200, 10);
     expect(committed.ok, committed.error).to.equal(true);
@@ -110,6 +100,7 @@ describe('raft cluster (real processes)', function () {
   });
 
   it('disconnects a peer that sends a malformed Raft message and keeps serving', async () => {
+    const { nodes } = started;
     const leader = await nodes.leaderAgreedBy(ids);
     const socket = connect({ host: '127.0.0.1', port: nodes.node('n3').peerPort });
     socket.on('error', () => undefined);

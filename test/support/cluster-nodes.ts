@@ -5,7 +5,9 @@
  *
  * Runs on: test process.
  */
-import { falconNodeEntry, startProcess, type StartedProcess, type TestCluster, type TestNode } from './test-cluster.js';
+import {
+  createTestCluster, falconNodeEntry, removeTestCluster, startProcess, type StartedProcess, type TestCluster, type TestClusterOptions, type TestNode,
+} from './test-cluster.js';
 
 export interface RaftView {
   readonly node: string;
@@ -197,4 +199,42 @@ export class ClusterNodes {
   logsTail(): string {
     return [...this.processes].map(([id, started]) => `--- ${id} (last lines)\n${started.output().split('\n').slice(-15).join('\n')}`).join('\n');
   }
+}
+
+/** A fresh cluster per test, as mocha hooks register it: `nodes` is valid inside each test. */
+export interface StartedClusterPerTest {
+  readonly cluster: TestCluster;
+  readonly nodes: ClusterNodes;
+}
+
+/**
+ * Registers mocha hooks that create a cluster of real processes before each test and start every
+ * node; after each test every node is resumed (a test may leave one SIGSTOPped) and the cluster is
+ * removed, its processes stopped by PID.
+ */
+export function startedClusterPerTest(options: TestClusterOptions): StartedClusterPerTest {
+  let cluster: TestCluster | undefined;
+  let nodes: ClusterNodes | undefined;
+  beforeEach(async () => {
+    cluster = await createTestCluster(options);
+    nodes = new ClusterNodes(cluster);
+    nodes.startAll();
+  });
+  afterEach(async () => {
+    if (cluster === undefined || nodes === undefined) return;
+    for (const node of cluster.nodes) {
+      try { nodes.signal(node.id, 'SIGCONT'); } catch { /* not started or gone */ }
+    }
+    await removeTestCluster(cluster);
+  });
+  return {
+    get cluster(): TestCluster {
+      if (cluster === undefined) throw new Error('the cluster exists only inside a test');
+      return cluster;
+    },
+    get nodes(): ClusterNodes {
+      if (nodes === undefined) throw new Error('the cluster exists only inside a test');
+      return nodes;
+    },
+  };
 }
