@@ -123,7 +123,7 @@ export function optionsForSeed(seed: number, nodeCount: number, faultTicks = def
       inflightBytesMax: random.pick([256, 2048, 65_536, 1 << 20]),
       appendBytesMax: random.pick([64, 512, 4096, 1 << 20]),
       uncommittedBytesMax: random.pick([512, 4096, 65_536, 1 << 24]),
-      snapshotRetryTicks: random.between(20, 60),
+      snapshotRetryTicks: random.between(3, 60),
     },
     network: {
       dropRate: heavyFaults ? random.nextFloat() * 0.2 : random.nextFloat() * 0.03,
