@@ -49,6 +49,11 @@ import { resolveWalOptions, type WalOptions } from './wal-options.js';
 import { failure, fileSystemError, isSurvivable, success, type WalOutcome } from './wal-outcome.js';
 import { readOwnRecordAt, recordBytesFor, recordChecksummedFrom, recordHeaderBytes, RecordView } from './wal-record.js';
 
+/** A local snapshot that was abandoned (failed, or superseded by a leader's): not fatal. */
+function localSnapshotGone(index: number): FalconError {
+  return falconError('NOT_FOUND', `no snapshot at ${index} is being written (it failed or a newer one replaced it)`, { index });
+}
+
 /** Bytes of a snapshot read by `readSnapshotChunk`, with what identifies the file. */
 export interface SnapshotChunk {
   readonly bytes: Uint8Array;
@@ -277,7 +282,7 @@ export class WriteAheadLog {
   appendSnapshotChunk(index: number, bytes: Uint8Array): WalOutcome<number> {
     if (this.fatal !== null) return failure(this.fatal);
     const writer = this.localSnapshot;
-    assert(writer !== null && writer.metadata.index === index, `snapshot chunk for ${index}, none begun`);
+    if (writer === null || writer.metadata.index !== index) return failure(localSnapshotGone(index));
     try {
       const refused = writer.append(bytes);
       if (refused !== null) {
@@ -295,7 +300,7 @@ export class WriteAheadLog {
   finishSnapshot(index: number): WalOutcome<SnapshotMetadata> {
     if (this.fatal !== null) return failure(this.fatal);
     const writer = this.localSnapshot;
-    assert(writer !== null && writer.metadata.index === index, `finish of snapshot ${index}, none begun`);
+    if (writer === null || writer.metadata.index !== index) return failure(localSnapshotGone(index));
     let info: SnapshotFileInfo;
     try {
       info = writer.finish();
@@ -387,6 +392,8 @@ export class WriteAheadLog {
       `install of snapshot (${index}, ${term}) that was not received and verified`);
     assert(index >= (this.snapshotInfo?.index ?? 0), `snapshot index going back from ${this.snapshotInfo?.index} to ${index}`);
     this.incoming = null;
+    // A local snapshot still being written is older than this one: it is abandoned.
+    this.abandonLocalSnapshot();
     try {
       incoming.install();
     } catch (error) {
