@@ -60,8 +60,8 @@ function harness(seed: number, dropRate: number, snapshotBytes: number): Harness
   };
   const state = { linkUp: true, chunkBytesSent: 0, chunksInFlightMax: 0, ackedBytes: 0 };
   let requestId = 0;
-  let sender: SnapshotSender | undefined;
-  let receiver: SnapshotReceiver | undefined;
+  // Set below: the link and the WAL replies reach them through this holder.
+  const parts: { sender?: SnapshotSender; receiver?: SnapshotReceiver } = {};
   const link = (message: SnapshotStreamMessage): boolean => {
     // What the peer transport carries: a plain value, checked on arrival like a decoded frame.
     if (!state.linkUp) return false;
@@ -73,20 +73,20 @@ function harness(seed: number, dropRate: number, snapshotBytes: number): Harness
     events.push(() => {
       const parsed = parseSnapshotStreamMessage(structuredClone(message), message.to, message.from);
       if ('code' in parsed) expect.fail(parsed.message);
-      if (parsed.type === 'snapshotChunk') receiver?.onChunk(parsed);
-      else sender?.onAck(parsed);
+      if (parsed.type === 'snapshotChunk') parts.receiver?.onChunk(parsed);
+      else parts.sender?.onAck(parsed);
     });
     return true;
   };
   const leaderToWal = service(leaderWal, (reply) => {
-    if (reply.type === 'snapshotChunk') sender?.onWalChunk(reply);
-    if (reply.type === 'walError') sender?.onWalError(reply.requestId ?? -1);
+    if (reply.type === 'snapshotChunk') parts.sender?.onWalChunk(reply);
+    if (reply.type === 'walError') parts.sender?.onWalError(reply.requestId ?? -1);
   });
   const delivered: SnapshotMessage[] = [];
   const followerToWal = service(followerWal, (reply) => {
-    receiver?.onWalReply(reply);
+    parts.receiver?.onWalReply(reply);
   });
-  sender = new SnapshotSender({
+  const sender = new SnapshotSender({
     id: 'leader', chunkBytes, windowChunks, resendTicks: 20, attemptsMax: 1000,
     toWal: (message) => {
       leaderToWal(message);
@@ -94,15 +94,17 @@ function harness(seed: number, dropRate: number, snapshotBytes: number): Harness
     },
     sendPeer: link, failed: () => expect.fail('the stream gave up'), nextRequestId: () => ++requestId,
   });
-  receiver = new SnapshotReceiver({
+  const receiver = new SnapshotReceiver({
     id: 'follower', writesInFlightMax: windowChunks * 2, toWal: followerToWal, sendPeer: link, warn: () => undefined,
     deliver: (message) => {
       delivered.push(message);
       // The follower's core installs it: its Ready asks the WAL to put it in force.
       if (delivered.length === 1) followerToWal({ type: 'installSnapshot', index: message.snapshot.index, term: message.snapshot.term });
-      receiver?.onInstalled(message.snapshot.index);
+      parts.receiver?.onInstalled(message.snapshot.index);
     },
   });
+  parts.sender = sender;
+  parts.receiver = receiver;
   const result: Harness = {
     followerWal, delivered, sender, receiver,
     get linkUp() { return state.linkUp; },
@@ -115,7 +117,7 @@ function harness(seed: number, dropRate: number, snapshotBytes: number): Harness
       for (let tick = 0; tick < ticks; tick += 1) {
         // Events of one tick: a few, in order (so that a stream spans many ticks).
         for (let step = 0; step < 8 && events.length > 0; step += 1) (events.shift() as () => void)();
-        sender?.tick();
+        parts.sender?.tick();
       }
     },
   };
