@@ -11,6 +11,7 @@ import { falconError } from '../errors.js';
 import { PeerTransport } from '../net/peer-transport.js';
 import { SeededRandom } from '../raft/random.js';
 import { AppliedHashChain } from '../replication/applied-hash-chain.js';
+import { snapshotChunkBytesMax } from '../replication/state-machine.js';
 import { ReplicaLoop } from '../replication/replica-loop.js';
 import { RaftLoad, checkRaftLoadRequest } from '../replication/raft-load.js';
 import { raftSettingsFrom, raftTickMs } from '../replication/raft-timing.js';
@@ -94,6 +95,8 @@ class ReplicatorRole implements ActorRole {
       walRequestBytesMax: walRequestBytesMax(config.ring.capacityBytes),
       snapshotEveryEntries: config.raft.snapshotEveryEntries,
       snapshotEveryBytes: config.raft.snapshotEveryBytes,
+      // A chunk and its message header fit in one peer frame by construction.
+      snapshotChunkBytes: Math.min(snapshotChunkBytesMax, Math.floor(config.raft.maxFrameBytes / 2)),
       incarnation: context.incarnation,
       observer: {
         onApplied: (entries) => {

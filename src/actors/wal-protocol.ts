@@ -2,7 +2,11 @@
  * The messages between the Replicator and the WAL writer, one ring each way.
  *
  * Replicator -> WAL writer: `append` (many per ring drain), `truncate`, `saveHardState`, `read`,
- * `saveSnapshot`, `loadSnapshot`, `compact`, `clearNeedsCatchUp`.
+ * `compact`, `clearNeedsCatchUp`, and the snapshot requests, each carrying at most one chunk
+ * (`snapshotChunkBytesMax`): a local snapshot is `beginSnapshot`, `appendSnapshotChunk`…,
+ * `finishSnapshot`; a leader's snapshot is `beginIncomingSnapshot`, `writeIncomingSnapshot`…,
+ * `verifyIncomingSnapshot`, then `installSnapshot` when the core accepts it; `readSnapshotChunk`
+ * reads the snapshot in force (its file, to stream to a follower; its data, to restore).
  * WAL writer -> Replicator: `walStarted` once at start, `walRecovered` for every `describe`;
  * `durable` after every group commit;
  * one answer per other request; `walError` when a request failed with an operating error
@@ -17,7 +21,7 @@
  */
 import type { FalconError } from '../errors.js';
 import type { HardState } from '../wal/hard-state.js';
-import type { Snapshot, SnapshotMetadata } from '../wal/snapshot-file.js';
+import type { SnapshotMetadata } from '../wal/snapshot-file.js';
 import type { WalEntry } from '../wal/wal-entry.js';
 
 export type ToWal =
@@ -28,8 +32,15 @@ export type ToWal =
   | { readonly type: 'truncate'; readonly fromIndex: number }
   | { readonly type: 'saveHardState'; readonly state: HardState }
   | { readonly type: 'read'; readonly requestId: number; readonly fromIndex: number; readonly toIndex: number; readonly maxBytes: number }
-  | { readonly type: 'saveSnapshot'; readonly snapshot: Snapshot }
-  | { readonly type: 'loadSnapshot'; readonly requestId: number }
+  | { readonly type: 'beginSnapshot'; readonly snapshot: SnapshotMetadata }
+  | { readonly type: 'appendSnapshotChunk'; readonly index: number; readonly bytes: Uint8Array }
+  | { readonly type: 'finishSnapshot'; readonly index: number; readonly term: number }
+  | { readonly type: 'beginIncomingSnapshot'; readonly index: number; readonly fileBytes: number; readonly checksum: number }
+  | { readonly type: 'writeIncomingSnapshot'; readonly index: number; readonly offset: number; readonly bytes: Uint8Array }
+  | { readonly type: 'verifyIncomingSnapshot'; readonly index: number }
+  /** Puts the verified incoming snapshot in force (rename, directory fsync): the core's Ready said so. */
+  | { readonly type: 'installSnapshot'; readonly index: number; readonly term: number }
+  | { readonly type: 'readSnapshotChunk'; readonly requestId: number; readonly index: number; readonly part: 'file' | 'data'; readonly offset: number; readonly maxBytes: number }
   | { readonly type: 'compact'; readonly uptoIndex: number }
   | { readonly type: 'clearNeedsCatchUp' }
   /** What is durable now (answered with `walRecovered`): how a (re)started Replicator begins. */
@@ -54,13 +65,21 @@ export type FromWal =
   | { readonly type: 'truncated'; readonly lastIndex: number; readonly lastTerm: number }
   | { readonly type: 'hardStateSaved'; readonly state: HardState }
   | { readonly type: 'entries'; readonly requestId: number; readonly entries: readonly WalEntry[] }
+  /** Answers `finishSnapshot` and `installSnapshot`: the snapshot is durable and in force. */
   | { readonly type: 'snapshotSaved'; readonly snapshot: SnapshotMetadata }
-  | { readonly type: 'snapshotLoaded'; readonly requestId: number; readonly snapshot: Snapshot | null }
+  /** Answers `appendSnapshotChunk` (flow control: one answer per chunk). */
+  | { readonly type: 'snapshotChunkAppended'; readonly index: number; readonly dataBytes: number }
+  /** Answers `beginIncomingSnapshot` and `writeIncomingSnapshot`: the bytes held from offset 0. */
+  | { readonly type: 'incomingSnapshotHeld'; readonly index: number; readonly heldBytes: number }
+  | { readonly type: 'incomingSnapshotVerified'; readonly snapshot: SnapshotMetadata }
+  | { readonly type: 'snapshotChunk'; readonly requestId: number; readonly index: number; readonly part: 'file' | 'data'; readonly offset: number;
+      readonly bytes: Uint8Array; readonly totalBytes: number; readonly checksum: number }
   | { readonly type: 'compacted'; readonly firstIndex: number; readonly segmentsRemoved: number }
   | { readonly type: 'needsCatchUpCleared' }
   | { readonly type: 'walError'; readonly request: ToWal['type']; readonly requestId?: number; readonly error: FalconError };
 
-const toWalTypes = new Set<string>(['append', 'appendRecords', 'truncate', 'saveHardState', 'read', 'saveSnapshot', 'loadSnapshot', 'compact', 'clearNeedsCatchUp', 'describe']);
+const toWalTypes = new Set<string>(['append', 'appendRecords', 'truncate', 'saveHardState', 'read', 'beginSnapshot', 'appendSnapshotChunk', 'finishSnapshot',
+  'beginIncomingSnapshot', 'writeIncomingSnapshot', 'verifyIncomingSnapshot', 'installSnapshot', 'readSnapshotChunk', 'compact', 'clearNeedsCatchUp', 'describe']);
 
 export function isToWal(message: { readonly type: string }): message is ToWal {
   return toWalTypes.has(message.type);

@@ -71,15 +71,43 @@ export class WalService {
         if (this.check(outcome, message)) this.reply({ type: 'entries', requestId: message.requestId, entries: outcome.value });
         return;
       }
-      case 'saveSnapshot': {
+      case 'beginSnapshot': {
         this.groupCommit();
-        const outcome = wal.saveSnapshot(message.snapshot);
+        this.check(wal.beginSnapshot(message.snapshot), message);
+        return;
+      }
+      case 'appendSnapshotChunk': {
+        const outcome = wal.appendSnapshotChunk(message.index, message.bytes);
+        if (this.check(outcome, message)) this.reply({ type: 'snapshotChunkAppended', index: message.index, dataBytes: outcome.value });
+        return;
+      }
+      case 'finishSnapshot':
+      case 'installSnapshot': {
+        // Entries staged before the snapshot go to disk first, so that the log it may keep is durable.
+        this.groupCommit();
+        const outcome = message.type === 'finishSnapshot' ? wal.finishSnapshot(message.index) : wal.installIncomingSnapshot(message.index, message.term);
         if (this.check(outcome, message)) this.reply({ type: 'snapshotSaved', snapshot: outcome.value });
         return;
       }
-      case 'loadSnapshot': {
-        const outcome = wal.loadLatestSnapshot();
-        if (this.check(outcome, message)) this.reply({ type: 'snapshotLoaded', requestId: message.requestId, snapshot: outcome.value });
+      case 'beginIncomingSnapshot': {
+        const outcome = wal.beginIncomingSnapshot(message.index, message.fileBytes, message.checksum);
+        if (this.check(outcome, message)) this.reply({ type: 'incomingSnapshotHeld', index: message.index, heldBytes: outcome.value });
+        return;
+      }
+      case 'writeIncomingSnapshot': {
+        const outcome = wal.writeIncomingSnapshot(message.index, message.offset, message.bytes);
+        if (this.check(outcome, message)) this.reply({ type: 'incomingSnapshotHeld', index: message.index, heldBytes: outcome.value });
+        return;
+      }
+      case 'verifyIncomingSnapshot': {
+        const outcome = wal.verifyIncomingSnapshot(message.index);
+        if (this.check(outcome, message)) this.reply({ type: 'incomingSnapshotVerified', snapshot: outcome.value });
+        return;
+      }
+      case 'readSnapshotChunk': {
+        const { requestId, index, part, offset } = message;
+        const outcome = wal.readSnapshotChunk(index, part, offset, message.maxBytes);
+        if (this.check(outcome, message)) this.reply({ type: 'snapshotChunk', requestId, index, part, offset, ...outcome.value });
         return;
       }
       case 'compact': {

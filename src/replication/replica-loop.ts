@@ -24,6 +24,13 @@
  * applied payload bytes; once one is durable the WAL compacts below it (never at or above the
  * state machine's compaction floor).
  *
+ * Snapshots are never held whole (docs/state-machine.md): the core sees only their metadata (its
+ * `data` is always empty here); the bodies move in chunks of at most `snapshotChunkBytes` —
+ * state machine → WAL when one is taken, WAL → state machine at start and after an install (the
+ * state machine applies nothing meanwhile; committed entries wait in `applyBacklog`), leader's
+ * WAL → peer → follower's WAL when a follower needs one (snapshot-sender.ts,
+ * snapshot-receiver.ts; a `snapshot` message of the core never leaves the node).
+ *
  * Invariants: the WAL link never drops or reorders (the caller guarantees it); at most one local
  * snapshot is being saved; the state machine's applied index equals the core's after every cycle.
  *
@@ -32,7 +39,7 @@
 import { assert, falconError, isFalconError, type FalconError } from '../errors.js';
 import { parseRaftMessage } from '../raft/message-validation.js';
 import type { ProposalEntry, RaftEntry } from '../raft/raft-entry.js';
-import type { HardState, RaftMessage, RaftSnapshot } from '../raft/raft-messages.js';
+import type { HardState, RaftSnapshot } from '../raft/raft-messages.js';
 import { RaftNode, type ProposeOutcome, type RequestOutcome } from '../raft/raft-node.js';
 import type { RaftSettings } from '../raft/raft-config.js';
 import type { SeededRandom } from '../raft/random.js';
@@ -43,17 +50,29 @@ import type { FromWal, ToWal, WalRecoveredMessage } from '../actors/wal-protocol
 import { DurabilityTracker } from './durability-tracker.js';
 import { ReplicatorLogStorage } from './replicator-log-storage.js';
 import { ReplicatorStartup, type StartupState } from './replicator-startup.js';
-import { readWholeSnapshot, restoreWhole, type StateMachine } from './state-machine.js';
+import { LocalSnapshotSave, SnapshotRestore } from './snapshot-pumps.js';
+import { SnapshotReceiver } from './snapshot-receiver.js';
+import { SnapshotSender } from './snapshot-sender.js';
+import { isSnapshotStreamType, parseSnapshotStreamMessage, type PeerMessage } from './snapshot-stream-messages.js';
+import { snapshotChunkBytesMax, type StateMachine } from './state-machine.js';
 
 /** Ready cycles per scheduler turn before yielding to sockets and timers. */
 const readyCyclesPerTurnMax = 64;
 /** Writes waiting for the WAL; the core bounds its own writes in flight the same way. */
 const writesInFlightMax = 65_536;
+/** Snapshot chunks read or sent and not yet acknowledged, per follower; and per local snapshot save. */
+const snapshotWindowChunks = 4;
+/** Ticks without progress after which a snapshot stream goes back to what the follower acknowledged. */
+const snapshotResendTicksDefault = 50;
+/** Resends without progress after which a snapshot stream ends and the core retries. */
+const snapshotResendAttemptsMax = 20;
+/** The body of every snapshot the core sees: the bytes are in the WAL. */
+const bodyInWal = new Uint8Array(0);
 
 /** The peers as the loop sees them. */
 export interface PeerLink {
   /** Queues `message` for its peer; false when it was dropped (no connection, queue full). */
-  send(message: RaftMessage): boolean;
+  send(message: PeerMessage): boolean;
   /** Closes the connection to `peer` (it sent something malformed). */
   closeConnection(peer: string, reason: string): void;
 }
@@ -102,6 +121,11 @@ export interface ReplicaLoopOptions {
   readonly walRequestBytesMax: number;
   readonly snapshotEveryEntries: number;
   readonly snapshotEveryBytes: number;
+  /** Bytes of one snapshot chunk (WAL request, peer message); at most `snapshotChunkBytesMax`, and
+   *  cut to `walRequestBytesMax`. The simulator uses a small one so that snapshots span chunks. */
+  readonly snapshotChunkBytes?: number;
+  /** Ticks without progress before a snapshot stream resends (default 50). */
+  readonly snapshotResendTicks?: number;
   /** Distinguishes this start's WAL reads from replies still in flight for an earlier one. */
   readonly incarnation: number;
   readonly observer?: ReplicaObserver;
@@ -109,6 +133,7 @@ export interface ReplicaLoopOptions {
 
 export class ReplicaLoop {
   private readonly options: ReplicaLoopOptions;
+  private readonly chunkBytes: number;
   private readonly host: ReplicaHost;
   private readonly machine: StateMachine<unknown>;
   private readonly startup: ReplicatorStartup;
@@ -116,7 +141,14 @@ export class ReplicaLoop {
   private readonly snapshotPurposes: Array<'ready' | 'taken'> = [];
   private core: RaftNode | undefined;
   private storage: ReplicatorLogStorage | undefined;
-  private takenSnapshot: RaftSnapshot | undefined;
+  private takenSnapshot: LocalSnapshotSave | undefined;
+  private readonly sender: SnapshotSender;
+  private readonly receiver: SnapshotReceiver;
+  /** The state machine being restored from the snapshot in force (at start, or after an install). */
+  private restore: SnapshotRestore | undefined;
+  /** Committed entries handed out by the core while a restore runs, applied once it is done. */
+  private applyBacklog: RaftEntry[] = [];
+  private snapshotRequestId = 0;
   private persisted: HardState = { term: 0, vote: null, commit: 0 };
   private walLastIndex = 0;
   private snapshotIndexValue = 0;
@@ -128,11 +160,46 @@ export class ReplicaLoop {
   private readonly onStarted: (recovered: WalRecoveredMessage) => void;
   readonly counters = { readyCycles: 0, walWrites: 0, peerMessagesIn: 0, peerMessagesDropped: 0, badPeerMessages: 0, snapshotsInstalled: 0, snapshotsTaken: 0 };
 
+  /** Snapshot streaming figures (sender: leader side; receiver: follower side). */
+  get snapshotStreamCounters(): Readonly<Record<string, number>> {
+    return { ...this.sender.counters, ...this.receiver.counters };
+  }
+
+  /** True while the state machine is being restored from a snapshot. */
+  get restoring(): boolean {
+    return this.restore !== undefined;
+  }
+
+  private nextSnapshotRequestId(): number {
+    this.snapshotRequestId += 1;
+    return this.options.incarnation * 2 ** 32 + this.snapshotRequestId;
+  }
+
   constructor(options: ReplicaLoopOptions, onStarted: (recovered: WalRecoveredMessage) => void = () => undefined) {
     this.options = options;
     this.host = options.host;
     this.machine = options.stateMachine;
     this.onStarted = onStarted;
+    const chunkBytes = Math.min(options.snapshotChunkBytes ?? snapshotChunkBytesMax, snapshotChunkBytesMax, options.walRequestBytesMax);
+    assert(Number.isSafeInteger(chunkBytes) && chunkBytes >= 1, `snapshot chunk of ${chunkBytes} bytes`);
+    this.chunkBytes = chunkBytes;
+    const toWal = (message: ToWal): void => this.host.toWal(message);
+    const sendPeer = (message: PeerMessage): boolean => this.sendToPeer(message);
+    this.sender = new SnapshotSender({
+      id: options.id, chunkBytes, windowChunks: snapshotWindowChunks, resendTicks: options.snapshotResendTicks ?? snapshotResendTicksDefault,
+      attemptsMax: snapshotResendAttemptsMax, toWal, sendPeer, nextRequestId: () => this.nextSnapshotRequestId(),
+      failed: (peer) => {
+        this.core?.reportSnapshot(peer, false);
+        this.schedule();
+      },
+    });
+    this.receiver = new SnapshotReceiver({
+      id: options.id, writesInFlightMax: snapshotWindowChunks * 2, toWal, sendPeer, warn: (fields, message) => this.host.warn(fields, message),
+      deliver: (message) => {
+        this.core?.step(message);
+        this.schedule();
+      },
+    });
     this.startup = new ReplicatorStartup((message) => this.host.toWal(message), options.walRequestBytesMax, options.incarnation,
       (state) => this.begin(state), (error) => this.stop(error));
   }
@@ -164,14 +231,27 @@ export class ReplicaLoop {
     return this.tracker.size;
   }
 
+  /** Restores the state machine from the snapshot in force (chunk by chunk), then starts the core. */
   private begin(state: StartupState): void {
+    const snapshot = state.snapshot;
+    if (snapshot === null) {
+      this.startCore(state);
+      return;
+    }
+    this.restore = new SnapshotRestore(snapshot.index, this.machine.beginRestore(snapshot.index), (message) => this.host.toWal(message),
+      this.chunkBytes, () => this.nextSnapshotRequestId(), () => {
+        this.restore = undefined;
+        this.startCore(state);
+      });
+  }
+
+  private startCore(state: StartupState): void {
     const { recovered, snapshot, entries } = state;
     this.storage = new ReplicatorLogStorage({ hardState: recovered.hardState, snapshot, entries },
       this.options.entriesBehindAppliedMax, (from, to) => this.requestCatchUpRead(from, to));
     this.persisted = recovered.hardState ?? this.persisted;
     this.walLastIndex = recovered.lastIndex;
     this.snapshotIndexValue = snapshot?.index ?? 0;
-    if (snapshot !== null) restoreWhole(this.machine, snapshot.index, snapshot.data);
     this.core = new RaftNode({
       ...this.options.raft,
       id: this.options.id,
@@ -190,6 +270,7 @@ export class ReplicaLoop {
 
   onWalReply(reply: FromWal): void {
     if (this.stoppedBy !== null) return;
+    if (this.onSnapshotReply(reply)) return;
     if (this.core === undefined) {
       this.startup.onWalMessage(reply);
       return;
@@ -217,6 +298,9 @@ export class ReplicaLoop {
           this.completeWrites();
         } else this.onTakenSnapshotDurable();
         break;
+      case 'snapshotChunkAppended':
+        if (this.takenSnapshot?.onChunkAppended(reply) === 'abandoned') this.takenSnapshot = undefined;
+        return;
       case 'entries':
         this.catchUpReadInFlight = false;
         this.storage?.onLoaded(reply.entries);
@@ -234,16 +318,39 @@ export class ReplicaLoop {
     this.schedule();
   }
 
+  /** Replies about snapshot bodies (streams, restores); true when `reply` was one. */
+  private onSnapshotReply(reply: FromWal): boolean {
+    if (reply.type === 'snapshotChunk') {
+      if (this.restore?.onWalChunk(reply) === true) return true;
+      if (this.sender.onWalChunk(reply)) this.schedule();
+      return true;
+    }
+    if (reply.type === 'walError' && reply.request === 'readSnapshotChunk') {
+      if (this.restore?.owns(reply.requestId) === true) this.stop(reply.error);
+      else this.sender.onWalError(reply.requestId ?? -1);
+      return true;
+    }
+    return this.receiver.onWalReply(reply);
+  }
+
   private onWalError(reply: Extract<FromWal, { type: 'walError' }>): void {
     if (reply.request === 'read') {
       this.catchUpReadInFlight = false;
       return;
     }
-    const purpose = reply.request === 'saveSnapshot' ? this.snapshotPurposes.shift() : undefined;
+    if (reply.request === 'beginSnapshot' || reply.request === 'appendSnapshotChunk') {
+      const save = this.takenSnapshot;
+      if (save !== undefined && save.onFailed(reply.request) === 'abandoned') this.takenSnapshot = undefined;
+      if (reply.request === 'beginSnapshot' || reply.error.code !== 'NOT_FOUND') {
+        this.host.warn({ request: reply.request, code: reply.error.code }, `WAL ${reply.request} failed: ${reply.error.message}`);
+      }
+      return;
+    }
+    const purpose = reply.request === 'finishSnapshot' || reply.request === 'installSnapshot' ? this.snapshotPurposes.shift() : undefined;
     if (purpose === 'taken' || reply.request === 'compact') {
       // A local snapshot or a compaction is housekeeping, not a promise: the previous snapshot and
       // the log stay, and the next due snapshot tries again.
-      this.takenSnapshot = purpose === 'taken' ? undefined : this.takenSnapshot;
+      if (purpose === 'taken') this.takenSnapshot = undefined;
       this.host.warn({ request: reply.request, code: reply.error.code }, `WAL ${reply.request} failed: ${reply.error.message}`);
       return;
     }
@@ -257,6 +364,17 @@ export class ReplicaLoop {
   onPeerMessage(from: string, value: unknown): void {
     const core = this.core;
     if (core === undefined || this.stoppedBy !== null) return;
+    const type = typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
+    if (isSnapshotStreamType(type)) {
+      this.onSnapshotStreamMessage(from, value);
+      return;
+    }
+    if (type === 'snapshot') {
+      // A snapshot's body travels in chunks; a whole one on the wire is not ours to trust.
+      this.counters.badPeerMessages += 1;
+      this.options.peers.closeConnection(from, 'malformed raft message: a snapshot must arrive as a chunk stream');
+      return;
+    }
     const message = parseRaftMessage(value, this.options.id, from);
     if (isFalconError(message)) {
       this.counters.badPeerMessages += 1;
@@ -265,6 +383,19 @@ export class ReplicaLoop {
     }
     this.counters.peerMessagesIn += 1;
     core.step(message);
+    this.schedule();
+  }
+
+  private onSnapshotStreamMessage(from: string, value: unknown): void {
+    const message = parseSnapshotStreamMessage(value, this.options.id, from);
+    if (isFalconError(message)) {
+      this.counters.badPeerMessages += 1;
+      this.options.peers.closeConnection(from, message.message);
+      return;
+    }
+    this.counters.peerMessagesIn += 1;
+    if (message.type === 'snapshotChunk') this.receiver.onChunk(message);
+    else this.sender.onAck(message);
     this.schedule();
   }
 
@@ -277,6 +408,8 @@ export class ReplicaLoop {
   tick(): void {
     if (this.stoppedBy !== null) return;
     this.core?.tick();
+    if (this.core?.role === 'leader') this.sender.tick();
+    else this.sender.stopAll();
     this.schedule();
   }
 
@@ -360,36 +493,58 @@ export class ReplicaLoop {
     // Caught up: the marker goes, durably, before the core acts on it (a crash before keeps it,
     // and the node is simply caught up again after its restart).
     if (ready.needsCatchUpCleared) this.host.toWal({ type: 'clearNeedsCatchUp' });
-    const undelivered: string[] = [];
-    for (const message of ready.messages) if (!this.sendToPeer(message) && message.type === 'snapshot') undelivered.push(message.to);
-    if (ready.snapshot !== null) {
-      restoreWhole(this.machine, ready.snapshot.index, ready.snapshot.data);
-      this.snapshotIndexValue = ready.snapshot.index;
-      this.appliedBytesSinceSnapshot = 0;
-      this.counters.snapshotsInstalled += 1;
-      this.options.observer?.onSnapshotRestored?.(ready.snapshot);
-    }
+    for (const message of ready.messages) this.sendToPeer(message);
+    if (ready.snapshot !== null) this.beginInstalledRestore(ready.snapshot);
     if (ready.committedEntries.length > 0) {
-      const results = this.machine.apply(ready.committedEntries);
-      for (const entry of ready.committedEntries) this.appliedBytesSinceSnapshot += entry.data.byteLength;
-      this.options.observer?.onApplied?.(ready.committedEntries, results);
+      if (this.restore !== undefined) this.applyBacklog.push(...ready.committedEntries);
+      else this.apply(ready.committedEntries);
     }
     if (ready.readStates.length > 0) this.options.observer?.onReadStates?.(ready.readStates);
     core.advance(ready);
+    if (this.restore !== undefined) return;
     assert(this.machine.appliedIndex === core.appliedIndex,
       `state machine applied ${this.machine.appliedIndex}, the core ${core.appliedIndex}`);
     this.options.observer?.onCommitted?.(this.machine.appliedIndex);
-    for (const peer of undelivered) core.reportSnapshot(peer, false);
     this.storage?.trimBehind(this.machine.appliedIndex);
     this.maybeTakeSnapshot(core);
+  }
+
+  private apply(entries: readonly RaftEntry[]): void {
+    const results = this.machine.apply(entries);
+    for (const entry of entries) this.appliedBytesSinceSnapshot += entry.data.byteLength;
+    this.options.observer?.onApplied?.(entries, results);
+  }
+
+  /**
+   * The core installed a leader's snapshot: the WAL puts it in force (write(), before this), then
+   * the state machine is restored from it chunk by chunk; entries committed meanwhile wait.
+   */
+  private beginInstalledRestore(snapshot: RaftSnapshot): void {
+    this.receiver.onInstalled(snapshot.index);
+    this.snapshotIndexValue = snapshot.index;
+    this.appliedBytesSinceSnapshot = 0;
+    this.counters.snapshotsInstalled += 1;
+    this.restore = new SnapshotRestore(snapshot.index, this.machine.beginRestore(snapshot.index), (message) => this.host.toWal(message),
+      this.chunkBytes, () => this.nextSnapshotRequestId(), () => {
+        this.restore = undefined;
+        this.options.observer?.onSnapshotRestored?.(snapshot);
+        const backlog = this.applyBacklog;
+        this.applyBacklog = [];
+        if (backlog.length > 0) this.apply(backlog);
+        this.options.observer?.onCommitted?.(this.machine.appliedIndex);
+        this.schedule();
+      });
   }
 
   private write(ready: Ready): void {
     const { entries, snapshot } = ready;
     const hardState = ready.hardState !== null && (ready.hardState.term !== this.persisted.term || ready.hardState.vote !== this.persisted.vote);
     if (snapshot !== null) {
+      // The body is already durable in the WAL's incoming file (snapshot-receiver.ts): persisting
+      // it is putting that file in force.
+      assert(this.receiver.holdsVerified(snapshot.index, snapshot.term), `the core installs snapshot (${snapshot.index}, ${snapshot.term}) that was not received`);
       this.snapshotPurposes.push('ready');
-      this.host.toWal({ type: 'saveSnapshot', snapshot });
+      this.host.toWal({ type: 'installSnapshot', index: snapshot.index, term: snapshot.term });
       this.walLastIndex = Math.max(this.walLastIndex, snapshot.index);
     }
     const first = entries[0];
@@ -447,7 +602,12 @@ export class ReplicaLoop {
     }
   }
 
-  private sendToPeer(message: RaftMessage): boolean {
+  private sendToPeer(message: PeerMessage): boolean {
+    if (message.type === 'snapshot') {
+      // The core's snapshot message is metadata: the body streams from the WAL in chunks.
+      this.sender.start(message);
+      return true;
+    }
     const sent = this.options.peers.send(message);
     if (!sent) this.counters.peerMessagesDropped += 1;
     return sent;
@@ -468,7 +628,7 @@ export class ReplicaLoop {
   // ---- local snapshots ----------------------------------------------------------------------
 
   private maybeTakeSnapshot(core: RaftNode): void {
-    if (this.takenSnapshot !== undefined) return;
+    if (this.takenSnapshot !== undefined || this.restore !== undefined) return;
     const applied = this.machine.appliedIndex;
     const index = Math.min(applied, core.compactableIndex());
     const due = index - this.snapshotIndexValue >= this.options.snapshotEveryEntries
@@ -478,15 +638,18 @@ export class ReplicaLoop {
     if (term < 0) return;
     const reader = this.machine.snapshot();
     assert(reader.index === index, `state machine snapshot at ${reader.index}, applied ${index}`);
-    this.takenSnapshot = { index, term, membership: { voters: [...this.options.voters], learners: [] }, data: readWholeSnapshot(reader) };
-    this.snapshotPurposes.push('taken');
-    this.host.toWal({ type: 'saveSnapshot', snapshot: this.takenSnapshot });
+    const metadata = { index, term, membership: { voters: [...this.options.voters], learners: [] } };
+    this.takenSnapshot = new LocalSnapshotSave(metadata, reader, (message) => {
+      if (message.type === 'finishSnapshot') this.snapshotPurposes.push('taken');
+      this.host.toWal(message);
+    }, this.chunkBytes, snapshotWindowChunks);
   }
 
   private onTakenSnapshotDurable(): void {
-    const snapshot = this.takenSnapshot;
+    const save = this.takenSnapshot;
     this.takenSnapshot = undefined;
-    if (snapshot === undefined) return;
+    if (save === undefined) return;
+    const snapshot = { ...save.snapshot, data: bodyInWal };
     this.snapshotIndexValue = snapshot.index;
     this.appliedBytesSinceSnapshot = 0;
     this.counters.snapshotsTaken += 1;

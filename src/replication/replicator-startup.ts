@@ -1,6 +1,8 @@
 /**
- * The Replicator's start-up conversation with the WAL writer: ask what is durable, load
- * the newest snapshot, then read every entry after it, in bounded chunks, into memory (the Raft
+ * The Replicator's start-up conversation with the WAL writer: ask what is durable (the newest
+ * snapshot's metadata comes with the answer; its body stays in the WAL and the replica loop
+ * restores the state machine from it chunk by chunk), then read every entry after it, in bounded
+ * chunks, into memory (the Raft
  * core must be able to read every entry above its applied index at once; see log-storage.ts).
  * Memory at start is therefore bounded by raft.snapshotEveryEntries/Bytes of the cluster file.
  *
@@ -12,6 +14,9 @@ import { falconError, type FalconError } from '../errors.js';
 import type { RaftEntry } from '../raft/raft-entry.js';
 import type { RaftSnapshot } from '../raft/raft-messages.js';
 import type { FromWal, ToWal, WalRecoveredMessage } from '../actors/wal-protocol.js';
+
+/** The body of the snapshot the core sees: the bytes are in the WAL. */
+const bodyInWal = new Uint8Array(0);
 
 export interface StartupState {
   readonly recovered: WalRecoveredMessage;
@@ -60,12 +65,7 @@ export class ReplicatorStartup {
       case 'walRecovered':
         if (this.recovered !== undefined) return;
         this.recovered = message;
-        if (message.snapshot !== null) this.send({ type: 'loadSnapshot', requestId: this.requestId });
-        else this.readNext();
-        return;
-      case 'snapshotLoaded':
-        if (message.requestId !== this.requestId) return;
-        this.snapshot = message.snapshot;
+        this.snapshot = message.snapshot === null ? null : { ...message.snapshot, data: bodyInWal };
         this.readNext();
         return;
       case 'entries':

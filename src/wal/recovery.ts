@@ -33,7 +33,7 @@ import { decodeHardState, hardStateFileName, type HardState } from './hard-state
 import { temporaryFileSuffix, writeFileAtomically } from './atomic-file.js';
 import { parseSegmentFileName, type Segment } from './segment.js';
 import { cutFile, recoverSegments, type CorruptionFinding, type TornTailFinding } from './segment-recovery.js';
-import { snapshotFileName, type Snapshot, type SnapshotMetadata } from './snapshot-file.js';
+import { snapshotFileName, type SnapshotFileInfo, type SnapshotMetadata } from './snapshot-file.js';
 import { loadNewestSnapshot, type RejectedSnapshot } from './snapshot-store.js';
 import { fileSystemError } from './wal-outcome.js';
 import type { WalOptions } from './wal-options.js';
@@ -68,7 +68,7 @@ export interface WalRecovered {
 export interface RecoveryResult {
   readonly recovered: WalRecovered;
   readonly segments: Segment[];
-  readonly snapshot: Snapshot | null;
+  readonly snapshot: SnapshotFileInfo | null;
 }
 
 interface Context {
@@ -142,7 +142,7 @@ function recoverIn(context: Context): RecoveryResult {
  * rename; a file put in place by other means may not be), then the directory, which makes every
  * creation, rename and unlink in it durable.
  */
-function syncEverythingReported(context: Context, segments: readonly Segment[], hasHardState: boolean, snapshot: Snapshot | null): void {
+function syncEverythingReported(context: Context, segments: readonly Segment[], hasHardState: boolean, snapshot: SnapshotFileInfo | null): void {
   const { fileSystem, dir } = context;
   const filePaths = segments.map((segment) => segment.filePath);
   if (hasHardState) filePaths.push(path.join(dir, hardStateFileName));
@@ -200,7 +200,7 @@ function onCorruption(context: Context, finding: CorruptionFinding): void {
  * the bad one may have replaced log entries this node acknowledged: refuse to open, naming the
  * file; with the repair flag, persist the marker, then delete the bad files and fall back.
  */
-function onRejectedSnapshots(context: Context, rejected: readonly RejectedSnapshot[], fallback: Snapshot | null): void {
+function onRejectedSnapshots(context: Context, rejected: readonly RejectedSnapshot[], fallback: SnapshotFileInfo | null): void {
   const newest = rejected[0];
   if (newest === undefined) return;
   if (!context.options.repairCorruption) {
@@ -265,7 +265,7 @@ function discardSegments(context: Context, segments: readonly Segment[]): void {
 }
 
 function reconcileWithSnapshot(
-  context: Context, segments: Segment[], lastTerm: number, termAtSnapshotIndex: number | null, snapshot: Snapshot | null,
+  context: Context, segments: Segment[], lastTerm: number, termAtSnapshotIndex: number | null, snapshot: SnapshotFileInfo | null,
 ): { segments: Segment[]; lastTerm: number; discarded: boolean } {
   const first = segments[0];
   const last = segments.at(-1);

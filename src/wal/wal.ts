@@ -11,8 +11,9 @@
  *   staged with one write and makes it durable with one fdatasync (two of each when the batch
  *   crosses a segment rotation), and only then returns the new durable last index.
  *   Nothing is reported durable before its fdatasync returned.
- * - `truncateFrom`, `saveHardState`, `saveSnapshot`, `compact` and `clearNeedsCatchUp` are
- *   durable when they return success.
+ * - `truncateFrom`, `saveHardState`, `finishSnapshot`, `installIncomingSnapshot`, `compact` and
+ *   `clearNeedsCatchUp` are durable when they return success. Snapshots are written and read in
+ *   chunks (snapshot-writer.ts, `readSnapshotChunk`): the engine never holds one whole.
  * - `open` reports nothing durable that recovery did not sync first (recovery.ts).
  *
  * Errors (values, see wal-outcome.ts):
@@ -29,6 +30,7 @@
  *
  * Runs on: WAL writer thread (one thread owns one engine; no method is reentrant).
  */
+import path from 'node:path';
 import { assert, falconError, FalconFailure, type FalconError } from '../errors.js';
 import { removeFileDurably, writeFileAtomically } from './atomic-file.js';
 import { errnoOf } from './file-system.js';
@@ -36,8 +38,9 @@ import { encodeHardState, hardStateFileName, type HardState } from './hard-state
 import { needsCatchUpFileName, recoverWal, type WalRecovered } from './recovery.js';
 import type { Segment } from './segment.js';
 import { SegmentLog } from './segment-log.js';
-import type { Snapshot, SnapshotMetadata } from './snapshot-file.js';
-import { oversizeSnapshotError, readSnapshot, removeSnapshotsBelow, writeSnapshotDurably } from './snapshot-store.js';
+import { snapshotFileName, type Snapshot, type SnapshotFileInfo, type SnapshotMetadata } from './snapshot-file.js';
+import { oversizeSnapshotError, readSnapshotRange, removeSnapshotsBelow, snapshotReadChunkBytes } from './snapshot-store.js';
+import { IncomingSnapshot, LocalSnapshotWriter } from './snapshot-writer.js';
 import { readRange } from './range-read.js';
 import { isSnapshotDue, type SnapshotTrigger } from './snapshot-trigger.js';
 import { TailCache } from './tail-cache.js';
@@ -45,6 +48,20 @@ import type { WalEntry } from './wal-entry.js';
 import { resolveWalOptions, type WalOptions } from './wal-options.js';
 import { failure, fileSystemError, isSurvivable, success, type WalOutcome } from './wal-outcome.js';
 import { readOwnRecordAt, recordBytesFor, recordChecksummedFrom, recordHeaderBytes, RecordView } from './wal-record.js';
+
+/** A local snapshot that was abandoned (failed, or superseded by a leader's): not fatal. */
+function localSnapshotGone(index: number): FalconError {
+  return falconError('NOT_FOUND', `no snapshot at ${index} is being written (it failed or a newer one replaced it)`, { index });
+}
+
+/** Bytes of a snapshot read by `readSnapshotChunk`, with what identifies the file. */
+export interface SnapshotChunk {
+  readonly bytes: Uint8Array;
+  /** Bytes of the part read (the whole file, or its data). */
+  readonly totalBytes: number;
+  /** The file's checksum (from its header). */
+  readonly checksum: number;
+}
 
 export class WriteAheadLog {
   readonly dir: string;
@@ -56,9 +73,12 @@ export class WriteAheadLog {
   private durableLast: number;
   private durableLastTerm: number;
   private hardStateValue: HardState | null;
-  private snapshotMetadata: SnapshotMetadata | null;
-  /** The snapshot verified at open, handed out once by `loadLatestSnapshot` (not read twice). */
-  private heldSnapshot: Snapshot | null;
+  /** The snapshot in force (verified at open, or written since). */
+  private snapshotInfo: SnapshotFileInfo | null;
+  /** A snapshot taken here, being written chunk by chunk. */
+  private localSnapshot: LocalSnapshotWriter | null = null;
+  /** A leader's snapshot being received chunk by chunk. */
+  private incoming: IncomingSnapshot | null = null;
   private catchUpReason: string | null;
   private fatal: FalconError | null = null;
   /** Reused to read headers of encoded records (no object per record). */
@@ -74,7 +94,7 @@ export class WriteAheadLog {
     return { wal: new WriteAheadLog(dir, resolved, segments, recovered, snapshot), recovered };
   }
 
-  private constructor(dir: string, options: WalOptions, segments: Segment[], recovered: WalRecovered, snapshot: Snapshot | null) {
+  private constructor(dir: string, options: WalOptions, segments: Segment[], recovered: WalRecovered, snapshot: SnapshotFileInfo | null) {
     this.dir = dir;
     this.options = options;
     const cache = new TailCache(options.tailCacheEntries, options.tailCacheBytes);
@@ -85,8 +105,7 @@ export class WriteAheadLog {
     this.durableLast = recovered.lastIndex;
     this.durableLastTerm = recovered.lastTerm;
     this.hardStateValue = recovered.hardState;
-    this.snapshotMetadata = recovered.snapshot;
-    this.heldSnapshot = snapshot;
+    this.snapshotInfo = snapshot;
     this.catchUpReason = recovered.needsCatchUp;
   }
 
@@ -114,7 +133,8 @@ export class WriteAheadLog {
   }
 
   get snapshot(): SnapshotMetadata | null {
-    return this.snapshotMetadata;
+    const info = this.snapshotInfo;
+    return info === null ? null : { index: info.index, term: info.term, membership: info.membership };
   }
 
   /** Why this node must be caught up before it may vote or lead (persisted), or null. */
@@ -173,7 +193,7 @@ export class WriteAheadLog {
   /** Durably drops every entry from `index` on (a Raft conflict); returns the new last index. */
   truncateFrom(index: number): WalOutcome<number> {
     if (this.fatal !== null) return failure(this.fatal);
-    const snapshotIndex = this.snapshotMetadata?.index ?? 0;
+    const snapshotIndex = this.snapshotInfo?.index ?? 0;
     assert(Number.isSafeInteger(index) && index > snapshotIndex && index <= this.last + 1,
       `truncateFrom(${index}) outside ${snapshotIndex + 1}..${this.last + 1}`);
     if (index > this.last) return success(this.last);
@@ -203,8 +223,8 @@ export class WriteAheadLog {
     assert(Number.isSafeInteger(fromIndex) && fromIndex >= 1 && Number.isSafeInteger(toIndex) && maxBytes >= 0,
       `read(${fromIndex}, ${toIndex}, ${maxBytes}) with bad arguments`);
     if (fromIndex < this.firstIndex) {
-      return failure(falconError('NOT_FOUND', `entries below ${this.firstIndex} were compacted into the snapshot at ${this.snapshotMetadata?.index ?? 0}`,
-        { firstIndex: this.firstIndex, snapshotIndex: this.snapshotMetadata?.index ?? 0 }));
+      return failure(falconError('NOT_FOUND', `entries below ${this.firstIndex} were compacted into the snapshot at ${this.snapshotInfo?.index ?? 0}`,
+        { firstIndex: this.firstIndex, snapshotIndex: this.snapshotInfo?.index ?? 0 }));
     }
     try {
       return success(readRange(this.cache, this.segmentLog, fromIndex, Math.min(toIndex, this.last), maxBytes, this.options.readBytesMax));
@@ -237,56 +257,220 @@ export class WriteAheadLog {
   }
 
   /**
-   * Durably writes `snapshot` (temp file, checksum, fsync, rename, directory fsync), then deletes
-   * older snapshot files. If the log does not hold the snapshot's (index, term), the log is
-   * superseded and discarded, as Raft does when it installs a snapshot; otherwise it is kept.
-   * A snapshot whose file would pass `snapshotBytesMax` is refused (RESOURCE_EXHAUSTED, not
-   * fatal) before anything is written: the previous snapshot stays in force.
+   * Starts writing a snapshot taken from this node's state machine (snapshot-writer.ts): data
+   * follows with `appendSnapshotChunk`, `finishSnapshot` makes it durable. A snapshot being
+   * written before is abandoned (its temp file deleted).
    */
-  saveSnapshot(snapshot: Snapshot): WalOutcome<SnapshotMetadata> {
+  beginSnapshot(metadata: SnapshotMetadata): WalOutcome<null> {
     if (this.fatal !== null) return failure(this.fatal);
-    assert(snapshot.index >= (this.snapshotMetadata?.index ?? 0),
-      `snapshot index going back from ${this.snapshotMetadata?.index} to ${snapshot.index}`);
-    const oversize = oversizeSnapshotError(snapshot, this.options.snapshotBytesMax);
-    if (oversize !== null) return failure(oversize);
+    assert(metadata.index >= (this.snapshotInfo?.index ?? 0), `snapshot index going back from ${this.snapshotInfo?.index} to ${metadata.index}`);
+    this.localSnapshot?.abort();
+    this.localSnapshot = null;
     try {
-      writeSnapshotDurably(this.options.fileSystem, this.dir, snapshot);
+      this.localSnapshot = new LocalSnapshotWriter(this.options.fileSystem, this.dir, metadata, this.options.snapshotBytesMax);
     } catch (error) {
       return this.onFileError('saveSnapshot', error);
     }
+    return success(null);
+  }
+
+  /**
+   * Appends data to the snapshot being written at `index`; returns its data bytes so far. A file
+   * that would pass `snapshotBytesMax` is refused (RESOURCE_EXHAUSTED, not fatal): the snapshot is
+   * abandoned and the previous one stays in force.
+   */
+  appendSnapshotChunk(index: number, bytes: Uint8Array): WalOutcome<number> {
+    if (this.fatal !== null) return failure(this.fatal);
+    const writer = this.localSnapshot;
+    if (writer === null || writer.metadata.index !== index) return failure(localSnapshotGone(index));
     try {
-      removeSnapshotsBelow(this.options.fileSystem, this.dir, snapshot.index);
-      const termInLog = snapshot.index <= this.last ? this.termAtOrNull(snapshot.index) : null;
-      const metadata = { index: snapshot.index, term: snapshot.term, membership: snapshot.membership };
-      this.snapshotMetadata = metadata;
-      this.heldSnapshot = null;
-      if (termInLog !== snapshot.term) this.discardLogFor(metadata);
+      const refused = writer.append(bytes);
+      if (refused !== null) {
+        this.abandonLocalSnapshot();
+        return failure(refused);
+      }
+    } catch (error) {
+      this.abandonLocalSnapshot();
+      return this.onFileError('saveSnapshot', error);
+    }
+    return success(writer.dataBytes);
+  }
+
+  /** Makes the snapshot being written at `index` durable, then applies it (see `afterSnapshotDurable`). */
+  finishSnapshot(index: number): WalOutcome<SnapshotMetadata> {
+    if (this.fatal !== null) return failure(this.fatal);
+    const writer = this.localSnapshot;
+    if (writer === null || writer.metadata.index !== index) return failure(localSnapshotGone(index));
+    let info: SnapshotFileInfo;
+    try {
+      info = writer.finish();
+    } catch (error) {
+      this.abandonLocalSnapshot();
+      return this.onFileError('saveSnapshot', error);
+    } finally {
+      this.localSnapshot = null;
+    }
+    return this.afterSnapshotDurable(info);
+  }
+
+  /**
+   * Durably writes a snapshot held whole: for small ones (tests, tools); the replica loop streams
+   * through `beginSnapshot`/`appendSnapshotChunk`/`finishSnapshot`.
+   */
+  saveSnapshot(snapshot: Snapshot): WalOutcome<SnapshotMetadata> {
+    const begun = this.beginSnapshot(snapshot);
+    if (!begun.ok) return begun;
+    for (let offset = 0; offset < snapshot.data.byteLength; offset += snapshotReadChunkBytes) {
+      const appended = this.appendSnapshotChunk(snapshot.index, snapshot.data.subarray(offset, offset + snapshotReadChunkBytes));
+      if (!appended.ok) return appended;
+    }
+    return this.finishSnapshot(snapshot.index);
+  }
+
+  /**
+   * Starts receiving a leader's snapshot file of `fileBytes` bytes and checksum `checksum` (its
+   * header's) into a temp file. Resumes when one of the same index, length and checksum is
+   * already being received (the bytes held so far are kept); any other is abandoned. Returns the
+   * bytes held. A file above `snapshotBytesMax` is refused (RESOURCE_EXHAUSTED, not fatal).
+   */
+  beginIncomingSnapshot(index: number, fileBytes: number, checksum: number): WalOutcome<number> {
+    if (this.fatal !== null) return failure(this.fatal);
+    const current = this.incoming;
+    if (current !== null && current.index === index && current.fileBytes === fileBytes && current.checksum === checksum) return success(current.heldBytes);
+    this.abandonIncomingSnapshot();
+    if (fileBytes > this.options.snapshotBytesMax) return failure(oversizeSnapshotError(index, fileBytes, this.options.snapshotBytesMax));
+    try {
+      this.incoming = new IncomingSnapshot(this.options.fileSystem, this.dir, index, fileBytes, checksum);
+    } catch (error) {
+      return this.onFileError('receiveSnapshot', error);
+    }
+    return success(0);
+  }
+
+  /** Writes a chunk of the incoming snapshot at `offset` (ignored unless it continues what is held); returns the bytes held. */
+  writeIncomingSnapshot(index: number, offset: number, bytes: Uint8Array): WalOutcome<number> {
+    if (this.fatal !== null) return failure(this.fatal);
+    const incoming = this.incoming;
+    if (incoming === null || incoming.index !== index) return success(0);
+    try {
+      return success(incoming.write(offset, bytes));
+    } catch (error) {
+      this.abandonIncomingSnapshot();
+      return this.onFileError('receiveSnapshot', error);
+    }
+  }
+
+  /**
+   * fsyncs the whole incoming snapshot and verifies it (chunk by chunk). One that does not verify
+   * was damaged on the way (not at rest): it is abandoned and CORRUPTION returned, not fatal.
+   */
+  verifyIncomingSnapshot(index: number): WalOutcome<SnapshotMetadata> {
+    if (this.fatal !== null) return failure(this.fatal);
+    const incoming = this.incoming;
+    if (incoming === null || incoming.index !== index) return failure(falconError('NOT_FOUND', `no incoming snapshot at ${index}`));
+    let verified: SnapshotFileInfo | string;
+    try {
+      verified = incoming.verify(this.options.snapshotBytesMax);
+    } catch (error) {
+      this.abandonIncomingSnapshot();
+      return this.onFileError('receiveSnapshot', error);
+    }
+    if (typeof verified === 'string') {
+      this.abandonIncomingSnapshot();
+      return failure(falconError('CORRUPTION', `the snapshot received at index ${index} does not verify: ${verified}`, { index }));
+    }
+    const { term, membership } = verified;
+    return success({ index, term, membership });
+  }
+
+  /** Puts the verified incoming snapshot of (`index`, `term`) in force, durably (see `afterSnapshotDurable`). */
+  installIncomingSnapshot(index: number, term: number): WalOutcome<SnapshotMetadata> {
+    if (this.fatal !== null) return failure(this.fatal);
+    const incoming = this.incoming;
+    const info = incoming?.verifiedInfo ?? null;
+    assert(incoming !== null && info !== null && info.index === index && info.term === term,
+      `install of snapshot (${index}, ${term}) that was not received and verified`);
+    assert(index >= (this.snapshotInfo?.index ?? 0), `snapshot index going back from ${this.snapshotInfo?.index} to ${index}`);
+    this.incoming = null;
+    // A local snapshot still being written is older than this one: it is abandoned.
+    this.abandonLocalSnapshot();
+    try {
+      incoming.install();
+    } catch (error) {
+      incoming.abort();
+      return this.onFileError('installSnapshot', error);
+    }
+    return this.afterSnapshotDurable(info);
+  }
+
+  /**
+   * A new snapshot file is durable: older ones are deleted; if the log does not hold the
+   * snapshot's (index, term), the log is superseded and discarded, as Raft does when it installs a
+   * snapshot; otherwise it is kept.
+   */
+  private afterSnapshotDurable(info: SnapshotFileInfo): WalOutcome<SnapshotMetadata> {
+    try {
+      removeSnapshotsBelow(this.options.fileSystem, this.dir, info.index);
+      const termInLog = info.index <= this.last ? this.termAtOrNull(info.index) : null;
+      const metadata = { index: info.index, term: info.term, membership: info.membership };
+      this.snapshotInfo = info;
+      if (termInLog !== info.term) this.discardLogFor(metadata);
       return success(metadata);
     } catch (error) {
       return this.stop('saveSnapshot', error);
     }
   }
 
-  /** The newest durable snapshot (verified), or null when there is none. */
-  loadLatestSnapshot(): WalOutcome<Snapshot | null> {
+  /**
+   * Up to `maxBytes` bytes of the snapshot in force at `index`, from `offset`: of its file
+   * (`part: 'file'`, what a leader streams to a follower) or of its data (`part: 'data'`, what a
+   * state machine is restored from). NOT_FOUND when `index` is no longer the snapshot in force.
+   */
+  readSnapshotChunk(index: number, part: 'file' | 'data', offset: number, maxBytes: number): WalOutcome<SnapshotChunk> {
     if (this.fatal !== null) return failure(this.fatal);
-    if (this.heldSnapshot !== null) {
-      const held = this.heldSnapshot;
-      this.heldSnapshot = null;
-      return success(held);
+    const info = this.snapshotInfo;
+    if (info === null || info.index !== index) {
+      return failure(falconError('NOT_FOUND', `snapshot ${index} is not the one in force (${info?.index ?? 'none'})`, { index }));
     }
-    if (this.snapshotMetadata === null) return success(null);
+    const start = part === 'file' ? 0 : info.headerBytes;
+    const totalBytes = info.fileBytes - start;
+    assert(Number.isSafeInteger(offset) && offset >= 0 && offset <= totalBytes && maxBytes > 0, `snapshot read at ${offset} of ${totalBytes}`);
     try {
-      return success(readSnapshot(this.options.fileSystem, this.dir, this.snapshotMetadata.index, this.options.snapshotBytesMax));
+      const bytes = readSnapshotRange(this.options.fileSystem, path.join(this.dir, snapshotFileName(index)), start + offset, Math.min(maxBytes, totalBytes - offset));
+      return success({ bytes, totalBytes, checksum: info.checksum });
     } catch (error) {
-      return this.stop('loadSnapshot', error);
+      return this.stop('readSnapshot', error);
     }
+  }
+
+  /** The newest durable snapshot read whole: for small ones only (tests, tools). */
+  loadLatestSnapshot(): WalOutcome<Snapshot | null> {
+    const info = this.snapshotInfo;
+    if (info === null) return this.fatal === null ? success(null) : failure(this.fatal);
+    const parts: Uint8Array[] = [];
+    for (let offset = 0; offset < info.fileBytes - info.headerBytes;) {
+      const chunk = this.readSnapshotChunk(info.index, 'data', offset, snapshotReadChunkBytes);
+      if (!chunk.ok) return chunk;
+      parts.push(chunk.value.bytes);
+      offset += chunk.value.bytes.byteLength;
+    }
+    return success({ index: info.index, term: info.term, membership: info.membership, data: Buffer.concat(parts) });
+  }
+
+  private abandonLocalSnapshot(): void {
+    this.localSnapshot?.abort();
+    this.localSnapshot = null;
+  }
+
+  private abandonIncomingSnapshot(): void {
+    this.incoming?.abort();
+    this.incoming = null;
   }
 
   /** Deletes the segments wholly at or below `uptoIndex` (≤ the snapshot index); returns how many. */
   compact(uptoIndex: number): WalOutcome<number> {
     if (this.fatal !== null) return failure(this.fatal);
-    const snapshotIndex = this.snapshotMetadata?.index ?? 0;
+    const snapshotIndex = this.snapshotInfo?.index ?? 0;
     assert(uptoIndex <= snapshotIndex, `compact(${uptoIndex}) beyond the snapshot index ${snapshotIndex}`);
     try {
       return success(this.segmentLog.removeUpTo(Math.min(uptoIndex, this.durableLast)));
@@ -308,12 +492,12 @@ export class WriteAheadLog {
   }
 
   entriesSinceSnapshot(): number {
-    return this.last - (this.snapshotMetadata?.index ?? 0);
+    return this.last - (this.snapshotInfo?.index ?? 0);
   }
 
   /** Record bytes in the log after the snapshot's index (staged bytes included). */
   bytesSinceSnapshot(): number {
-    return this.segmentLog.bytesAfter(this.snapshotMetadata?.index ?? 0);
+    return this.segmentLog.bytesAfter(this.snapshotInfo?.index ?? 0);
   }
 
   isSnapshotDue(trigger: SnapshotTrigger): boolean {
@@ -367,7 +551,7 @@ export class WriteAheadLog {
 
   private termAtOrNull(index: number): number | null {
     if (index === 0) return 0;
-    if (this.snapshotMetadata !== null && index === this.snapshotMetadata.index) return this.snapshotMetadata.term;
+    if (this.snapshotInfo !== null && index === this.snapshotInfo.index) return this.snapshotInfo.term;
     if (index > this.last || index < this.firstIndex) return null;
     if (this.cache.has(index)) return this.cache.termAt(index);
     return this.segmentLog.readFromDisk(index, index, 0, true)[0]?.term ?? null;

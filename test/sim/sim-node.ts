@@ -17,7 +17,7 @@
 import type { ToWal } from '../../src/actors/wal-protocol.js';
 import { FalconFailure } from '../../src/errors.js';
 import type { RaftEntry } from '../../src/raft/raft-entry.js';
-import type { RaftMessage } from '../../src/raft/raft-messages.js';
+import type { PeerMessage } from '../../src/replication/snapshot-stream-messages.js';
 import type { RaftNode } from '../../src/raft/raft-node.js';
 import { SeededRandom } from '../../src/raft/random.js';
 import type { ReadState } from '../../src/raft/read-index.js';
@@ -40,7 +40,7 @@ export interface SimHost {
   readonly nodeIds: readonly string[];
   nowUs(): number;
   /** Queues `message` on the network; false when the sender's transport saw it fail at once. */
-  send(message: RaftMessage): boolean;
+  send(message: PeerMessage): boolean;
   /** Runs `run` at `atUs` for `node`'s current incarnation (dropped after a crash). */
   at(node: SimNode, atUs: number, run: () => void): void;
   diskLatencyUs(node: SimNode): number;
@@ -183,6 +183,8 @@ export class SimNode {
       walRequestBytesMax: options.storage.walRequestBytesMax,
       snapshotEveryEntries: options.compaction.snapshotEveryEntries,
       snapshotEveryBytes: options.compaction.snapshotEveryBytes,
+      snapshotChunkBytes: options.compaction.snapshotChunkBytes,
+      snapshotResendTicks: options.compaction.snapshotResendTicks,
       incarnation: this.incarnation,
       observer: {
         onReady: (core, ready) => {

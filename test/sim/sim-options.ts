@@ -17,7 +17,10 @@ export interface SimOptions {
   /** Ticks of the fault phase (`--steps`). */
   readonly faultTicks: number;
   /** The liveness phase fails when no node applies or replicates anything beyond what it had
-   *  for this many ticks (a stall: no leader, or a leader that makes no progress)... */
+   *  for this many ticks (a stall: no leader, or a leader that makes no progress). At least two
+   *  of the slowest snapshot writes (`disk.snapshotWriteTicksMax`, 100) plus an election: a
+   *  lagging follower may wait for the leader's local snapshot write (its WAL thread is busy with
+   *  it), then for its own install of that snapshot, with nothing applied meanwhile... */
   readonly livenessStallTicksMax: number;
   /** ...or when it has not converged after this many ticks in all. Catching up a long backlog
    *  through a one-message window is slow but steady; a stall is the liveness bug. */
@@ -72,6 +75,11 @@ export interface SimOptions {
   readonly compaction: {
     readonly snapshotEveryEntries: number;
     readonly snapshotEveryBytes: number;
+    /** Bytes of a snapshot chunk: small, so that a snapshot file (~70 bytes) streams in several
+     *  chunks and seeds exercise flow control, loss and resumption. */
+    readonly snapshotChunkBytes: number;
+    /** Ticks without progress before a snapshot stream resends. */
+    readonly snapshotResendTicks: number;
   };
   readonly faults: {
     /** Mean ticks between fault actions during the fault phase. */
@@ -102,11 +110,13 @@ export function optionsForSeed(seed: number, nodeCount: number, faultTicks = def
   const clockRates: number[] = [];
   for (let node = 0; node < nodeCount; node++) clockRates.push(0.97 + random.nextFloat() * 0.06);
   const heavyFaults = random.chance(0.3);
+  // Drawn from their own stream so that adding them did not change the other draws of a seed.
+  const streams = new SeededRandom(seed ^ 0x5a17c0de);
   return {
     seed,
     nodeCount,
     faultTicks,
-    livenessStallTicksMax: 150,
+    livenessStallTicksMax: 250,
     livenessTicksMax: 3_000,
     tickUs: 20_000,
     clockRates,
@@ -156,6 +166,8 @@ export function optionsForSeed(seed: number, nodeCount: number, faultTicks = def
     compaction: {
       snapshotEveryEntries: random.pick([8, 30, 100, 1_000_000]),
       snapshotEveryBytes: random.pick([2048, 1 << 30]),
+      snapshotChunkBytes: streams.pick([7, 13, 32, 1 << 20]),
+      snapshotResendTicks: streams.between(2, 10),
     },
     faults: {
       intervalTicks: heavyFaults ? random.between(5, 20) : random.between(20, 60),

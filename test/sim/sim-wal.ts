@@ -65,7 +65,8 @@ export class ClaimedDurable {
 
 /** A drain that writes pays the fsync latency; a read-only one only a thread hop. */
 const threadHopUs = 30;
-const writingRequests = new Set<ToWal['type']>(['appendRecords', 'append', 'truncate', 'saveHardState', 'saveSnapshot', 'compact', 'clearNeedsCatchUp']);
+const writingRequests = new Set<ToWal['type']>(['appendRecords', 'append', 'truncate', 'saveHardState', 'beginSnapshot', 'appendSnapshotChunk',
+  'finishSnapshot', 'beginIncomingSnapshot', 'writeIncomingSnapshot', 'verifyIncomingSnapshot', 'installSnapshot', 'compact', 'clearNeedsCatchUp']);
 
 export class SimWal {
   private readonly engine: WriteAheadLog;
@@ -118,7 +119,7 @@ export class SimWal {
     try {
       for (const message of batch) {
         writes ||= writingRequests.has(message.type);
-        snapshot ||= message.type === 'saveSnapshot';
+        snapshot ||= message.type === 'finishSnapshot' || message.type === 'installSnapshot';
         this.beforeHandle(message);
         this.service.handle(message);
         this.requestsHandled++;
@@ -143,10 +144,10 @@ export class SimWal {
   }
 
   private beforeHandle(message: ToWal): void {
-    if (message.type === 'saveSnapshot') {
+    if (message.type === 'finishSnapshot' || message.type === 'installSnapshot') {
       // A snapshot the log does not hold (one from a leader) supersedes the whole log: the entries
       // after it are no longer promised, as after a truncation; those before it, the snapshot covers.
-      const { index, term } = message.snapshot;
+      const { index, term } = message;
       if (this.claimed.terms.termAt(index) !== term && index + 1 > this.claimed.snapshotIndex && index + 1 > this.claimed.terms.firstIndex - 1) {
         if (index + 1 <= this.claimed.terms.lastIndex) this.claimed.terms.truncateFrom(Math.max(index + 1, this.claimed.terms.firstIndex));
       }

@@ -14,7 +14,7 @@
  */
 import { entryTypes } from '../../src/raft/raft-entry.js';
 import type { ToWal } from '../../src/actors/wal-protocol.js';
-import type { RaftMessage } from '../../src/raft/raft-messages.js';
+import type { PeerMessage } from '../../src/replication/snapshot-stream-messages.js';
 import { SeededRandom } from '../../src/raft/random.js';
 import { fail, SimChecker, SimulationFailure } from './sim-checker.js';
 import { crashNode, scheduleNextFault } from './sim-faults.js';
@@ -108,15 +108,15 @@ export class Simulation implements SimHost {
 
   // ---- SimHost -------------------------------------------------------------------------
 
-  send(message: RaftMessage): boolean {
+  send(message: PeerMessage): boolean {
     const from = this.indexOf(message.from);
     const to = this.indexOf(message.to);
     const target = this.nodes[to] as SimNode;
     const incarnation = target.incarnation;
     const delays = this.network.plan(from, to);
-    // The sender's transport notices a failed snapshot send half of the time (a closed
-    // connection); otherwise the core finds out by its retry timer.
-    if (delays.length === 0 && message.type === 'snapshot' && this.random.chance(0.5)) return false;
+    // The sender's transport notices a failed snapshot chunk half of the time (a closed
+    // connection); otherwise the stream finds out by its resend timer.
+    if (delays.length === 0 && message.type === 'snapshotChunk' && this.random.chance(0.5)) return false;
     for (const delayUs of delays) {
       this.queue.schedule(this.currentUs + delayUs, to, incarnation, () => {
         if (!this.network.isLinkUp(from, to)) {
@@ -352,7 +352,7 @@ export class Simulation implements SimHost {
   }
 }
 
-export function describe(message: RaftMessage): string {
+export function describe(message: PeerMessage): string {
   const head = `${message.type} ${message.from}->${message.to} t${message.term}`;
   switch (message.type) {
     case 'append':
@@ -367,6 +367,10 @@ export function describe(message: RaftMessage): string {
       return `${head}${message.preVote ? ' pre' : ''}${message.reject ? ' REJECT' : ' grant'}`;
     case 'snapshot':
       return `${head} snapshot ${message.snapshot.index}/${message.snapshot.term}`;
+    case 'snapshotChunk':
+      return `${head} snapshot ${message.index} chunk ${message.offset}+${message.bytes.byteLength}/${message.fileBytes}`;
+    case 'snapshotChunkAck':
+      return `${head} snapshot ${message.index} held ${message.heldBytes}/${message.fileBytes}${message.complete ? ' complete' : ''}`;
     default:
       return head;
   }
