@@ -351,6 +351,13 @@ export class RaftNode {
     if (lastApplied !== undefined) this.state.log.markApplied(lastApplied.index);
   }
 
+  /** The (index, term) of a leader's snapshot this node took and has not yet handed out in a
+   *  Ready, or null. A caller that streams snapshot bodies keeps that body until the Ready. */
+  snapshotTaken(): { readonly index: number; readonly term: number } | null {
+    const snapshot = this.state.log.snapshotToPersist();
+    return snapshot === null ? null : { index: snapshot.index, term: snapshot.term };
+  }
+
   /** The highest index the caller may compact its log up to (applied and durable). */
   compactableIndex(): number {
     return this.state.log.compactableIndex();

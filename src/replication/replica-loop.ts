@@ -196,7 +196,12 @@ export class ReplicaLoop {
     this.receiver = new SnapshotReceiver({
       id: options.id, writesInFlightMax: snapshotWindowChunks * 2, toWal, sendPeer, warn: (fields, message) => this.host.warn(fields, message),
       deliver: (message) => {
-        this.core?.step(message);
+        const core = this.core;
+        if (core === undefined) return;
+        core.step(message);
+        // Taken: its body must stay until the Ready installs it, whatever chunks arrive before.
+        const taken = core.snapshotTaken();
+        if (taken !== null && taken.index === message.snapshot.index && taken.term === message.snapshot.term) this.receiver.holdUntilInstalled();
         this.schedule();
       },
     });

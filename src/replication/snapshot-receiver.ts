@@ -11,6 +11,10 @@
  * with the bytes it holds). Another file restarts it. A restart of the process deletes it
  * (recovery deletes `*.tmp`), and the leader starts again from 0.
  *
+ * Once the core took a delivered snapshot (it will install it in its next Ready), the receiver
+ * holds it: chunks of any other snapshot are dropped until `onInstalled` (the leader resends them),
+ * since starting another would abandon the file the Ready is about to put in force.
+ *
  * Invariants: at most one incoming snapshot; at most `writesInFlightMax` chunks handed to the WAL
  * and not answered (more are dropped, the leader resends): memory is bounded by that and the
  * leader's window.
@@ -49,6 +53,8 @@ export class SnapshotReceiver {
   private readonly options: SnapshotReceiverOptions;
   private incoming: Incoming | null = null;
   private verifiedMembership: SnapshotMessage['snapshot'] | null = null;
+  /** The core took the verified snapshot: keep it until installed. */
+  private held = false;
   readonly counters = { chunksReceived: 0, chunksDropped: 0, snapshotsVerified: 0, snapshotsRefused: 0 };
 
   constructor(options: SnapshotReceiverOptions) {
@@ -58,7 +64,12 @@ export class SnapshotReceiver {
   onChunk(chunk: SnapshotChunkMessage): void {
     this.counters.chunksReceived += 1;
     let incoming = this.incoming;
-    if (incoming === null || incoming.index !== chunk.index || incoming.fileBytes !== chunk.fileBytes || incoming.checksum !== chunk.checksum) {
+    const another = incoming === null || incoming.index !== chunk.index || incoming.fileBytes !== chunk.fileBytes || incoming.checksum !== chunk.checksum;
+    if (another && this.held) {
+      this.counters.chunksDropped += 1;
+      return;
+    }
+    if (incoming === null || another) {
       incoming = {
         index: chunk.index, fileBytes: chunk.fileBytes, checksum: chunk.checksum, leader: chunk.from, term: chunk.term,
         heldBytes: 0, writesInFlight: 1, phase: 'receiving',
@@ -113,6 +124,7 @@ export class SnapshotReceiver {
         this.options.warn({ request: reply.request, code: reply.error.code }, `receiving a snapshot failed: ${reply.error.message}`);
         this.incoming = null;
         this.verifiedMembership = null;
+        this.held = false;
         return true;
       default:
         return false;
@@ -124,7 +136,13 @@ export class SnapshotReceiver {
     if (this.incoming?.index === index) {
       this.incoming = null;
       this.verifiedMembership = null;
+      this.held = false;
     }
+  }
+
+  /** The core took the verified snapshot just delivered: no other stream may replace it now. */
+  holdUntilInstalled(): void {
+    if (this.incoming?.phase === 'verified') this.held = true;
   }
 
   /** True when the verified incoming snapshot of `index` is what the WAL can install. */
