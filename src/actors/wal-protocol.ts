@@ -2,7 +2,7 @@
  * The messages between the Replicator and the WAL writer, one ring each way.
  *
  * Replicator -> WAL writer: `append` (many per ring drain), `truncate`, `saveHardState`, `read`,
- * `saveSnapshot`, `loadSnapshot`, `compact`, `clearNeedsCatchUp`.
+ * `saveSnapshot`, `loadSnapshot`, `compact`, `markNeedsCatchUp`, `clearNeedsCatchUp`.
  * WAL writer -> Replicator: `walStarted` once at start, `walRecovered` for every `describe`;
  * `durable` after every group commit;
  * one answer per other request; `walError` when a request failed with an operating error
@@ -31,6 +31,8 @@ export type ToWal =
   | { readonly type: 'saveSnapshot'; readonly snapshot: Snapshot }
   | { readonly type: 'loadSnapshot'; readonly requestId: number }
   | { readonly type: 'compact'; readonly uptoIndex: number }
+  /** Durably sets the needs-catch-up marker (answered with `needsCatchUpMarked` once it is). */
+  | { readonly type: 'markNeedsCatchUp'; readonly reason: string }
   | { readonly type: 'clearNeedsCatchUp' }
   /** What is durable now (answered with `walRecovered`): how a (re)started Replicator begins. */
   | { readonly type: 'describe' };
@@ -57,10 +59,11 @@ export type FromWal =
   | { readonly type: 'snapshotSaved'; readonly snapshot: SnapshotMetadata }
   | { readonly type: 'snapshotLoaded'; readonly requestId: number; readonly snapshot: Snapshot | null }
   | { readonly type: 'compacted'; readonly firstIndex: number; readonly segmentsRemoved: number }
+  | { readonly type: 'needsCatchUpMarked'; readonly reason: string }
   | { readonly type: 'needsCatchUpCleared' }
   | { readonly type: 'walError'; readonly request: ToWal['type']; readonly requestId?: number; readonly error: FalconError };
 
-const toWalTypes = new Set<string>(['append', 'appendRecords', 'truncate', 'saveHardState', 'read', 'saveSnapshot', 'loadSnapshot', 'compact', 'clearNeedsCatchUp', 'describe']);
+const toWalTypes = new Set<string>(['append', 'appendRecords', 'truncate', 'saveHardState', 'read', 'saveSnapshot', 'loadSnapshot', 'compact', 'markNeedsCatchUp', 'clearNeedsCatchUp', 'describe']);
 
 export function isToWal(message: { readonly type: string }): message is ToWal {
   return toWalTypes.has(message.type);
