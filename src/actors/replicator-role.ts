@@ -83,9 +83,11 @@ class ReplicatorRole implements ActorRole {
         fail: (error) => {
           if (error.code === 'DISK_FULL') this.diskFull = error.message;
           context.logger.error({ code: error.code }, error.message);
-          context.fail(error, 'actorFailed');
+          // CONFIG_INVALID: a data directory of another cluster; an operator must fix it.
+          context.fail(error, error.code === 'CONFIG_INVALID' ? 'refusedToStart' : 'actorFailed');
         },
         warn: (fields, message) => context.logger.warn(fields, message),
+        info: (fields, message) => context.logger.info(fields, message),
       },
       peers: {
         send: (message) => this.transport?.send(message.to, message) ?? false,
@@ -98,6 +100,7 @@ class ReplicatorRole implements ActorRole {
       // A chunk and its message header fit in one peer frame by construction.
       snapshotChunkBytes: Math.min(snapshotChunkBytesMax, Math.floor(config.raft.maxFrameBytes / 2)),
       incarnation: context.incarnation,
+      clusterName: config.cluster.name,
       observer: {
         onApplied: (entries) => {
           if (this.load !== undefined) for (const entry of entries) this.load.onApplied(entry);
@@ -134,7 +137,8 @@ class ReplicatorRole implements ActorRole {
       frameBytesMax: config.raft.maxFrameBytes, batchMaxEvents: config.raft.batchMaxEvents, batchMaxDelayMs: config.raft.batchMaxDelayMs,
       sendQueueMessagesMax, sendQueueBytesMax, reconnectBackoffMinMs, reconnectBackoffMaxMs,
       onMessage: (from, message) => this.loop.onPeerMessage(from, message),
-      onPeerUp: () => undefined,
+      handshake: () => this.loop.handshake,
+      onPeerUp: (peer, remote) => this.loop.onPeerHandshake(peer, remote),
       onPeerDown: (peer) => this.loop.onPeerDown(peer),
     });
     try {
@@ -233,7 +237,7 @@ class ReplicatorRole implements ActorRole {
 
   status(): Readonly<Record<string, unknown>> {
     const node = this.loop.node;
-    if (node === undefined) return { role: 'replicator', started: false };
+    if (node === undefined) return { role: 'replicator', started: false, freshStart: this.loop.freshStartStatus };
     const raft = node.status();
     const transport = this.transport?.stats() ?? {};
     return {

@@ -2,7 +2,7 @@
  * The messages between the Replicator and the WAL writer, one ring each way.
  *
  * Replicator -> WAL writer: `append` (many per ring drain), `truncate`, `saveHardState`, `read`,
- * `compact`, `clearNeedsCatchUp`, and the snapshot requests, each carrying at most one chunk
+ * `compact`, `markNeedsCatchUp`, `clearNeedsCatchUp`, and the snapshot requests, each carrying at most one chunk
  * (`snapshotChunkBytesMax`): a local snapshot is `beginSnapshot`, `appendSnapshotChunk`…,
  * `finishSnapshot`; a leader's snapshot is `beginIncomingSnapshot`, `writeIncomingSnapshot`…,
  * `verifyIncomingSnapshot`, then `installSnapshot` when the core accepts it; `readSnapshotChunk`
@@ -42,6 +42,8 @@ export type ToWal =
   | { readonly type: 'installSnapshot'; readonly index: number; readonly term: number }
   | { readonly type: 'readSnapshotChunk'; readonly requestId: number; readonly index: number; readonly part: 'file' | 'data'; readonly offset: number; readonly maxBytes: number }
   | { readonly type: 'compact'; readonly uptoIndex: number }
+  /** Durably sets the needs-catch-up marker (answered with `needsCatchUpMarked` once it is). */
+  | { readonly type: 'markNeedsCatchUp'; readonly reason: string }
   | { readonly type: 'clearNeedsCatchUp' }
   /** What is durable now (answered with `walRecovered`): how a (re)started Replicator begins. */
   | { readonly type: 'describe' };
@@ -75,11 +77,13 @@ export type FromWal =
   | { readonly type: 'snapshotChunk'; readonly requestId: number; readonly index: number; readonly part: 'file' | 'data'; readonly offset: number;
       readonly bytes: Uint8Array; readonly totalBytes: number; readonly checksum: number }
   | { readonly type: 'compacted'; readonly firstIndex: number; readonly segmentsRemoved: number }
+  | { readonly type: 'needsCatchUpMarked'; readonly reason: string }
   | { readonly type: 'needsCatchUpCleared' }
   | { readonly type: 'walError'; readonly request: ToWal['type']; readonly requestId?: number; readonly error: FalconError };
 
 const toWalTypes = new Set<string>(['append', 'appendRecords', 'truncate', 'saveHardState', 'read', 'beginSnapshot', 'appendSnapshotChunk', 'finishSnapshot',
-  'beginIncomingSnapshot', 'writeIncomingSnapshot', 'verifyIncomingSnapshot', 'installSnapshot', 'readSnapshotChunk', 'compact', 'clearNeedsCatchUp', 'describe']);
+  'beginIncomingSnapshot', 'writeIncomingSnapshot', 'verifyIncomingSnapshot', 'installSnapshot', 'readSnapshotChunk', 'compact', 'markNeedsCatchUp',
+  'clearNeedsCatchUp', 'describe']);
 
 export function isToWal(message: { readonly type: string }): message is ToWal {
   return toWalTypes.has(message.type);

@@ -124,6 +124,11 @@ export class WalService {
         });
         return;
       }
+      case 'markNeedsCatchUp': {
+        const outcome = wal.markNeedsCatchUp(message.reason);
+        if (this.check(outcome, message)) this.reply({ type: 'needsCatchUpMarked', reason: outcome.value });
+        return;
+      }
       case 'clearNeedsCatchUp': {
         const outcome = wal.clearNeedsCatchUp();
         if (this.check(outcome, message)) this.reply({ type: 'needsCatchUpCleared' });

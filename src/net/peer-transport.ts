@@ -4,9 +4,18 @@
  *
  * Who dials: for a pair (a, b), the node whose id sorts first dials, the other accepts; both use
  * that one connection in both directions. The dialer's first frame is a hello
- * `{ type: 'hello', version, cluster, from, to }`; the acceptor answers `{ type: 'welcome', from }`
- * or `{ type: 'refused', reason }` and closes. A refusal is logged on both sides in one line that
- * says what to fix (wrong cluster name, unknown node id, a node that should be dialing us).
+ * `{ type: 'hello', version, cluster, from, to, blank }`; the acceptor answers
+ * `{ type: 'welcome', from, blank }` or `{ type: 'refused', reason }` and closes. A refusal is
+ * logged on both sides in one line that says what to fix (wrong cluster name, unknown node id, a
+ * node that should be dialing us). The cluster name in the hello is also the identity kept in
+ * each node's data directory (a node refuses to start on another cluster's directory), so data of
+ * two clusters never meet.
+ *
+ * `blank` says whether the sender has made no Raft promise yet (term 0, no log, no snapshot, no
+ * catch-up marker; src/replication/fresh-start.ts): a node whose data directory is empty decides
+ * from its peers' `blank` whether it bootstraps a new cluster or must be caught up first. Each
+ * side's value is read when its frame is written; `onPeerUp` reports the peer's. A peer that
+ * omits it (an older version) counts as not blank, the safe side.
  *
  * Messages are opaque to the transport (plain values, MessagePack); the Replicator gives them
  * meaning. `onPeerDown` fires when an established connection closes: the Raft core may use a
@@ -36,11 +45,20 @@ export interface PeerTransportOptions extends PeerConnectionLimits {
   readonly logger: Logger;
   readonly random: () => number;
   readonly onMessage: (from: string, message: unknown) => void;
-  readonly onPeerUp: (peer: string) => void;
+  /** This node's handshake fields, read for every hello or welcome it sends (default: not blank). */
+  readonly handshake?: () => PeerHandshake;
+  /** A connection is established; `remote` is what the peer said of itself in its handshake. */
+  readonly onPeerUp: (peer: string, remote: PeerHandshake) => void;
   readonly onPeerDown: (peer: string, reason: string) => void;
 }
 
-type Hello = { type: 'hello'; version: number; cluster: string; from: string; to: string };
+/** What a node says of itself in its handshake (the same shape as replication's PeerHandshake). */
+export interface PeerHandshake {
+  /** It has made no Raft promise yet: term 0, no log, no snapshot, no catch-up marker. */
+  readonly blank: boolean;
+}
+
+type Hello = { type: 'hello'; version: number; cluster: string; from: string; to: string; blank: boolean };
 
 interface PeerSlot {
   readonly config: NodeConfig;
@@ -120,15 +138,24 @@ export class PeerTransport {
   private dial(slot: PeerSlot): void {
     if (this.stopped) return;
     const socket = connect({ host: slot.config.host, port: slot.config.peerPort });
-    const hello: Hello = { type: 'hello', version: peerProtocolVersion, cluster: this.options.clusterName, from: this.options.self.id, to: slot.config.id };
-    socket.once('connect', () => socket.write(encodeFrame(this.codec.packr.pack(hello))));
+    socket.once('connect', () => {
+      const hello: Hello = {
+        type: 'hello', version: peerProtocolVersion, cluster: this.options.clusterName, from: this.options.self.id, to: slot.config.id,
+        blank: this.localBlank(),
+      };
+      socket.write(encodeFrame(this.codec.packr.pack(hello)));
+    });
+    let remote: PeerHandshake = { blank: false };
     this.awaitHandshake(socket, (message) => {
-      const answer = message as { type?: unknown; from?: unknown; reason?: unknown };
-      if (answer.type === 'welcome' && answer.from === slot.config.id) return undefined;
+      const answer = message as { type?: unknown; from?: unknown; reason?: unknown; blank?: unknown };
+      if (answer.type === 'welcome' && answer.from === slot.config.id) {
+        remote = { blank: answer.blank === true };
+        return undefined;
+      }
       if (answer.type === 'refused') return `peer ${slot.config.id} refused us: ${String(answer.reason)}`;
       return `peer ${slot.config.id} at ${slot.config.host}:${slot.config.peerPort} answered the hello with something else (${JSON.stringify(message)?.slice(0, 120)})`;
     }, (error) => {
-      if (error === undefined) this.established(slot, socket);
+      if (error === undefined) this.established(slot, socket, remote);
       else this.scheduleReconnect(slot, error);
     });
   }
@@ -139,11 +166,15 @@ export class PeerTransport {
       return;
     }
     let from: PeerSlot | undefined;
+    let remote: PeerHandshake = { blank: false };
     this.awaitHandshake(socket, (message) => {
       const refusal = this.checkHello(message);
-      const reply = refusal === undefined ? { type: 'welcome', from: this.options.self.id } : { type: 'refused', reason: refusal };
+      const reply = refusal === undefined ? { type: 'welcome', from: this.options.self.id, blank: this.localBlank() } : { type: 'refused', reason: refusal };
       socket.write(encodeFrame(this.codec.packr.pack(reply)));
-      if (refusal === undefined) from = this.slots.get((message as Hello).from);
+      if (refusal === undefined) {
+        from = this.slots.get((message as Hello).from);
+        remote = { blank: (message as Partial<Hello>).blank === true };
+      }
       return refusal;
     }, (error) => {
       if (error !== undefined || from === undefined) {
@@ -151,8 +182,12 @@ export class PeerTransport {
         socket.end();
         return;
       }
-      this.established(from, socket);
+      this.established(from, socket, remote);
     });
+  }
+
+  private localBlank(): boolean {
+    return this.options.handshake?.().blank === true;
   }
 
   private checkHello(message: unknown): string | undefined {
@@ -205,7 +240,7 @@ export class PeerTransport {
     socket.on('close', onClose);
   }
 
-  private established(slot: PeerSlot, socket: Socket): void {
+  private established(slot: PeerSlot, socket: Socket, remote: PeerHandshake): void {
     if (this.stopped) {
       socket.destroy();
       return;
@@ -223,8 +258,8 @@ export class PeerTransport {
         if (slot.dials) this.scheduleReconnect(slot, reason);
       },
     );
-    this.options.logger.info({ peer: slot.config.id }, 'peer connected');
-    this.options.onPeerUp(slot.config.id);
+    this.options.logger.info({ peer: slot.config.id, blank: remote.blank }, 'peer connected');
+    this.options.onPeerUp(slot.config.id, remote);
   }
 
   private scheduleReconnect(slot: PeerSlot, reason: string): void {

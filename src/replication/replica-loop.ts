@@ -7,7 +7,10 @@
  * snapshots and truncations under test is the production order.
  *
  * Start: ask the WAL what is durable, load the snapshot and every entry after it (startup.ts),
- * restore the state machine from the snapshot, build the core. Then, for every input (a tick, a
+ * restore the state machine from the snapshot, build the core. A data directory of another
+ * cluster refuses to start; a WAL that holds nothing waits, with no core, for the peers'
+ * handshakes to say whether this is a brand-new cluster or a wiped node that must be caught up
+ * first (fresh-start.ts). Then, for every input (a tick, a
  * peer message, a WAL reply, a proposal), one Ready cycle on the next turn of the scheduler:
  *   1. the write goes to the WAL (snapshot, then truncate if needed, then pre-encoded records,
  *      then the hard state when term or vote changed) and is tracked until the WAL says it is
@@ -48,6 +51,7 @@ import type { Ready } from '../raft/ready.js';
 import { encodeRecords, recordBytesFor } from '../wal/wal-record.js';
 import type { FromWal, ToWal, WalRecoveredMessage } from '../actors/wal-protocol.js';
 import { DurabilityTracker } from './durability-tracker.js';
+import { clusterMismatch, FreshStart, isFreshWal, type FreshStartStatus, type PeerHandshake } from './fresh-start.js';
 import { ReplicatorLogStorage } from './replicator-log-storage.js';
 import { ReplicatorStartup, type StartupState } from './replicator-startup.js';
 import { LocalSnapshotSave, SnapshotRestore } from './snapshot-pumps.js';
@@ -58,6 +62,8 @@ import { snapshotChunkBytesMax, type StateMachine } from './state-machine.js';
 
 /** Ready cycles per scheduler turn before yielding to sockets and timers. */
 const readyCyclesPerTurnMax = 64;
+/** Ticks a fresh node with a blank majority waits for a peer with state, when the settings name no election timeout. */
+const freshStartWaitTicksDefault = 30;
 /** Writes waiting for the WAL; the core bounds its own writes in flight the same way. */
 const writesInFlightMax = 65_536;
 /** Snapshot chunks read or sent and not yet acknowledged, per follower; and per local snapshot save. */
@@ -89,6 +95,8 @@ export interface ReplicaHost {
   fail(error: FalconError): void;
   /** Something an operator should know that the loop survives. */
   warn(fields: Readonly<Record<string, unknown>>, message: string): void;
+  /** A step of the start an operator may want to read in the log (optional). */
+  info?(fields: Readonly<Record<string, unknown>>, message: string): void;
 }
 
 /** Optional observers: figures for metrics, and the simulator's checks. */
@@ -128,6 +136,14 @@ export interface ReplicaLoopOptions {
   readonly snapshotResendTicks?: number;
   /** Distinguishes this start's WAL reads from replies still in flight for an earlier one. */
   readonly incarnation: number;
+  /**
+   * The cluster this node belongs to (`cluster.name`), kept in the hard state as the identity of
+   * its data directory: a directory of another cluster refuses to start (CONFIG_INVALID), and a
+   * node whose WAL holds nothing waits for its peers' handshakes (`onPeerHandshake`) before it
+   * may vote (fresh-start.ts). Omitted (the simulator, which never wipes a disk): no identity is
+   * written or checked, and an empty node votes at once, as a member of a new cluster.
+   */
+  readonly clusterName?: string;
   readonly observer?: ReplicaObserver;
 }
 
@@ -157,6 +173,10 @@ export class ReplicaLoop {
   private readRequestId = 0;
   private catchUpReadInFlight = false;
   private stoppedBy: FalconError | null = null;
+  /** Set while a fresh node waits for its peers' verdict (no core yet). */
+  private freshStart: FreshStart | undefined;
+  /** The needs-catch-up marker is set (or requested) and not yet cleared. */
+  private markerSet = false;
   private readonly onStarted: (recovered: WalRecoveredMessage) => void;
   readonly counters = { readyCycles: 0, walWrites: 0, peerMessagesIn: 0, peerMessagesDropped: 0, badPeerMessages: 0, snapshotsInstalled: 0, snapshotsTaken: 0 };
 
@@ -236,21 +256,82 @@ export class ReplicaLoop {
     return this.tracker.size;
   }
 
-  /** Restores the state machine from the snapshot in force (chunk by chunk), then starts the core. */
+  /**
+   * What this node says of itself in its peer handshake (fresh-start.ts): blank while it has made
+   * no promise — term 0, no log, no snapshot, no catch-up marker. Before the WAL answered it says
+   * nothing it could not keep (not blank).
+   */
+  get handshake(): PeerHandshake {
+    if (this.markerSet || this.freshStart?.catchingUp === true) return { blank: false };
+    if (this.freshStart !== undefined) return { blank: true };
+    const core = this.core;
+    if (core === undefined) return { blank: false };
+    return { blank: core.term === 0 && this.persisted.term === 0 && this.walLastIndex === 0 && this.snapshotIndexValue === 0 };
+  }
+
+  /** While a fresh node waits for its peers' verdict: what it heard so far; null otherwise. */
+  get freshStartStatus(): (FreshStartStatus & { readonly phase: string }) | null {
+    return this.freshStart?.status ?? null;
+  }
+
+  /** A peer's handshake completed; a fresh node decides from these whether it may vote. */
+  onPeerHandshake(peer: string, handshake: PeerHandshake): void {
+    if (this.stoppedBy === null) this.freshStart?.onPeerHandshake(peer, handshake);
+  }
+
   private begin(state: StartupState): void {
+    const { recovered } = state;
+    const mismatch = clusterMismatch(recovered, this.options.clusterName);
+    if (mismatch !== null) {
+      this.stop(mismatch);
+      return;
+    }
+    this.markerSet = recovered.needsCatchUp !== null;
+    const clusterName = this.options.clusterName;
+    if (clusterName === undefined || !isFreshWal(recovered)) {
+      this.restoreThen(state, () => {
+        this.buildCore(state, this.markerSet);
+        this.onStarted(recovered);
+      });
+      return;
+    }
+    this.freshStart = new FreshStart({
+      self: this.options.id, voters: this.options.voters, clusterName,
+      waitTicks: this.options.raft.electionTimeoutTicksMin ?? freshStartWaitTicksDefault,
+      toWal: (message) => this.host.toWal(message),
+      onVerdict: (verdict) => {
+        if (verdict.kind === 'catchUp') this.host.warn({ verdict: verdict.kind }, verdict.why);
+        else this.host.info?.({ verdict: verdict.kind }, verdict.why);
+      },
+      done: (needsCatchUp, hardState) => {
+        this.freshStart = undefined;
+        this.markerSet = needsCatchUp;
+        if (hardState !== null) this.persisted = hardState;
+        this.buildCore(state, needsCatchUp);
+      },
+      fail: (error) => this.stop(error),
+    });
+    this.onStarted(recovered);
+    this.freshStart.begin();
+  }
+
+  /** Restores the state machine from the snapshot in force (chunk by chunk), then runs `then`. */
+  private restoreThen(state: StartupState, then: () => void): void {
     const snapshot = state.snapshot;
     if (snapshot === null) {
-      this.startCore(state);
+      then();
       return;
     }
     this.restore = new SnapshotRestore(snapshot.index, this.machine.beginRestore(snapshot.index), (message) => this.host.toWal(message),
       this.chunkBytes, () => this.nextSnapshotRequestId(), () => {
         this.restore = undefined;
-        this.startCore(state);
+        then();
       });
   }
 
-  private startCore(state: StartupState): void {
+  /** Builds the Raft core over the durable log; the state machine is restored already (a fresh
+   *  node has nothing to restore). */
+  private buildCore(state: StartupState, needsCatchUp: boolean): void {
     const { recovered, snapshot, entries } = state;
     this.storage = new ReplicatorLogStorage({ hardState: recovered.hardState, snapshot, entries },
       this.options.entriesBehindAppliedMax, (from, to) => this.requestCatchUpRead(from, to));
@@ -265,9 +346,8 @@ export class ReplicaLoop {
       random: this.options.random,
       appliedIndex: snapshot?.index ?? 0,
       // A repaired or wiped node may not vote or lead until a leader has caught it up.
-      needsCatchUp: recovered.needsCatchUp !== null,
+      needsCatchUp,
     });
-    this.onStarted(recovered);
     this.schedule();
   }
 
@@ -277,7 +357,8 @@ export class ReplicaLoop {
     if (this.stoppedBy !== null) return;
     if (this.onSnapshotReply(reply)) return;
     if (this.core === undefined) {
-      this.startup.onWalMessage(reply);
+      if (this.freshStart !== undefined) this.freshStart.onWalReply(reply);
+      else this.startup.onWalMessage(reply);
       return;
     }
     switch (reply.type) {
@@ -312,6 +393,7 @@ export class ReplicaLoop {
         break;
       case 'needsCatchUpCleared':
         // Durable now: the node votes and may lead again.
+        this.markerSet = false;
         this.core.onNeedsCatchUpCleared();
         break;
       case 'walError':
@@ -412,6 +494,7 @@ export class ReplicaLoop {
 
   tick(): void {
     if (this.stoppedBy !== null) return;
+    this.freshStart?.onTick();
     this.core?.tick();
     if (this.core?.role === 'leader') this.sender.tick();
     else this.sender.stopAll();
@@ -566,7 +649,8 @@ export class ReplicaLoop {
     }
     if (hardState && ready.hardState !== null) {
       this.persisted = ready.hardState;
-      this.host.toWal({ type: 'saveHardState', state: ready.hardState });
+      const clusterName = this.options.clusterName;
+      this.host.toWal({ type: 'saveHardState', state: clusterName === undefined ? ready.hardState : { ...ready.hardState, cluster: clusterName } });
     }
     this.tracker.add({ entries, snapshot, hardState, messagesAfterDurable: ready.messagesAfterDurable });
     if (first === undefined && !hardState && snapshot === null) this.completeWrites();

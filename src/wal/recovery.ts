@@ -218,8 +218,13 @@ function onRejectedSnapshots(context: Context, rejected: readonly RejectedSnapsh
 
 /** Durably writes the catch-up marker with `reason` (before whatever repair needs it). */
 function persistNeedsCatchUp(context: Context, reason: string): void {
-  writeFileAtomically(context.fileSystem, context.dir, needsCatchUpFileName, [Buffer.from(`${reason}\n`, 'utf8')]);
+  writeNeedsCatchUpMarker(context.fileSystem, context.dir, reason);
   context.needsCatchUp = reason;
+}
+
+/** Durably writes the `needs-catch-up` marker holding `reason` (temp file, fsync, rename, directory fsync). */
+export function writeNeedsCatchUpMarker(fileSystem: WalFileSystem, dir: string, reason: string): void {
+  writeFileAtomically(fileSystem, dir, needsCatchUpFileName, [Buffer.from(`${reason}\n`, 'utf8')]);
 }
 
 /**

@@ -11,9 +11,9 @@
  *   staged with one write and makes it durable with one fdatasync (two of each when the batch
  *   crosses a segment rotation), and only then returns the new durable last index.
  *   Nothing is reported durable before its fdatasync returned.
- * - `truncateFrom`, `saveHardState`, `finishSnapshot`, `installIncomingSnapshot`, `compact` and
- *   `clearNeedsCatchUp` are durable when they return success. Snapshots are written and read in
- *   chunks (snapshot-writer.ts, `readSnapshotChunk`): the engine never holds one whole.
+ * - `truncateFrom`, `saveHardState`, `finishSnapshot`, `installIncomingSnapshot`, `compact`,
+ *   `markNeedsCatchUp` and `clearNeedsCatchUp` are durable when they return success. Snapshots are
+ *   written and read in chunks (snapshot-writer.ts, `readSnapshotChunk`): the engine never holds one whole.
  * - `open` reports nothing durable that recovery did not sync first (recovery.ts).
  *
  * Errors (values, see wal-outcome.ts):
@@ -35,7 +35,7 @@ import { assert, falconError, FalconFailure, type FalconError } from '../errors.
 import { removeFileDurably, writeFileAtomically } from './atomic-file.js';
 import { errnoOf } from './file-system.js';
 import { encodeHardState, hardStateFileName, type HardState } from './hard-state.js';
-import { needsCatchUpFileName, recoverWal, type WalRecovered } from './recovery.js';
+import { needsCatchUpFileName, recoverWal, writeNeedsCatchUpMarker, type WalRecovered } from './recovery.js';
 import type { Segment } from './segment.js';
 import { SegmentLog } from './segment-log.js';
 import { snapshotFileName, type Snapshot, type SnapshotFileInfo, type SnapshotMetadata } from './snapshot-file.js';
@@ -243,17 +243,27 @@ export class WriteAheadLog {
     }
   }
 
-  /** Persists term, vote and commit (temp file, fsync, rename, directory fsync) before returning. */
+  /**
+   * Persists term, vote, commit and cluster (temp file, fsync, rename, directory fsync) before
+   * returning. A state that does not name its cluster keeps the one on disk: the identity, once
+   * written, is never dropped by a later save; naming another cluster is a programmer error (the
+   * Replicator refuses to start on a directory of another cluster).
+   */
   saveHardState(state: HardState): WalOutcome<HardState> {
     if (this.fatal !== null) return failure(this.fatal);
-    assert(state.term >= (this.hardStateValue?.term ?? 0), `hard state term going back from ${this.hardStateValue?.term} to ${state.term}`);
+    const previous = this.hardStateValue;
+    assert(state.term >= (previous?.term ?? 0), `hard state term going back from ${previous?.term} to ${state.term}`);
+    const kept = previous?.cluster ?? null;
+    const cluster = state.cluster ?? kept;
+    assert(kept === null || cluster === kept, `hard state cluster changing from '${kept}' to '${cluster}'`);
+    const saved: HardState = { term: state.term, vote: state.vote, commit: state.commit, cluster };
     try {
-      writeFileAtomically(this.options.fileSystem, this.dir, hardStateFileName, [encodeHardState(state)]);
+      writeFileAtomically(this.options.fileSystem, this.dir, hardStateFileName, [encodeHardState(saved)]);
     } catch (error) {
       return this.onFileError('saveHardState', error);
     }
-    this.hardStateValue = state;
-    return success(state);
+    this.hardStateValue = saved;
+    return success(saved);
   }
 
   /**
@@ -477,6 +487,23 @@ export class WriteAheadLog {
     } catch (error) {
       return this.stop('compact', error);
     }
+  }
+
+  /**
+   * Durably writes the catch-up marker with `reason` at run time (recovery writes it for what it
+   * repaired): this node must be caught up by a leader before it may vote or lead. Used when a
+   * node that found its directory empty hears that its peers hold this cluster's log.
+   */
+  markNeedsCatchUp(reason: string): WalOutcome<string> {
+    if (this.fatal !== null) return failure(this.fatal);
+    assert(reason.trim() !== '', 'markNeedsCatchUp without a reason');
+    try {
+      writeNeedsCatchUpMarker(this.options.fileSystem, this.dir, reason);
+    } catch (error) {
+      return this.onFileError('markNeedsCatchUp', error);
+    }
+    this.catchUpReason = reason;
+    return success(reason);
   }
 
   /** Removes the persisted catch-up marker, once the Raft layer knows this node caught up. */

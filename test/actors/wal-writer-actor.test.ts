@@ -97,13 +97,13 @@ describe('WAL writer actor', function () {
     await wal.next('walRecovered');
     send(wal.actor, { type: 'append', entries: [1, 2, 3, 4, 5].map((index) => ({ term: 2, index, type: 0, data: payload(index) })) });
     send(wal.actor, { type: 'saveHardState', state: { term: 3, vote: 'n2', commit: 2 } });
-    expect(await wal.next('hardStateSaved')).to.deep.include({ state: { term: 3, vote: 'n2', commit: 2 } });
+    expect(await wal.next('hardStateSaved')).to.deep.include({ state: { term: 3, vote: 'n2', commit: 2, cluster: null } });
     send(wal.actor, { type: 'truncate', fromIndex: 4 });
     expect(await wal.next('truncated')).to.include({ lastIndex: 3, lastTerm: 2 });
     await wal.actor.stop();
     const again = await startWal(config);
     const recovered = await again.next('walRecovered');
-    expect(recovered).to.deep.include({ lastIndex: 3, hardState: { term: 3, vote: 'n2', commit: 2 } });
+    expect(recovered).to.deep.include({ lastIndex: 3, hardState: { term: 3, vote: 'n2', commit: 2, cluster: null } });
     await again.actor.stop();
   });
 

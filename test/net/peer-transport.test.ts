@@ -10,6 +10,8 @@ import { pino } from 'pino';
 import { PeerTransport, type PeerTransportOptions } from '../../src/net/peer-transport.js';
 import type { NodeConfig } from '../../src/config/cluster-config.js';
 import { freePorts } from '../support/free-port.js';
+import { encodeFrame } from '../../src/net/frame-decoder.js';
+import { encode } from '../../src/codec/msgpack.js';
 
 interface Harness {
   readonly transport: PeerTransport;
@@ -38,7 +40,7 @@ function harness(self: NodeConfig, peers: NodeConfig[], overrides: Partial<PeerT
     frameBytesMax: 1 << 20, batchMaxEvents: 64, batchMaxDelayMs: 1, sendQueueMessagesMax: 1024, sendQueueBytesMax: 1 << 22,
     reconnectBackoffMinMs: 10, reconnectBackoffMaxMs: 100,
     onMessage: (from, message) => { received.push({ from, message }); notify(); },
-    onPeerUp: (peer) => { events.push(`up:${peer}`); notify(); },
+    onPeerUp: (peer, remote) => { events.push(`up:${peer}${remote.blank ? ' (blank)' : ''}`); notify(); },
     onPeerDown: (peer) => { events.push(`down:${peer}`); notify(); },
     ...overrides,
   });
@@ -95,6 +97,29 @@ describe('peer transport', function () {
     await b.until(() => b.logs.join('').includes("cluster name 'blue' is not this node's cluster 'green'"), 'refusal logged by the acceptor');
     await a.until(() => a.logs.join('').includes('refused us'), 'refusal logged by the dialer');
     expect(a.transport.isConnected('b')).to.equal(false);
+  });
+
+  it('tells each side in the handshake whether the other has made no Raft promise yet (blank)', async () => {
+    const nodes = makeNodes(await freePorts(2)).slice(0, 2);
+    const [selfA, selfB] = nodes as [NodeConfig, NodeConfig];
+    const a = await start(harness(selfA, nodes, { handshake: () => ({ blank: true }) }));
+    const b = await start(harness(selfB, nodes, { handshake: () => ({ blank: false }) }));
+    await a.until(() => a.events.length === 1, 'a (the dialer) heard the welcome');
+    await b.until(() => b.events.length === 1, 'b (the acceptor) heard the hello');
+    expect(a.events).to.deep.equal(['up:b']);
+    expect(b.events).to.deep.equal(['up:a (blank)']);
+  });
+
+  it('takes a peer that says nothing of itself in its hello (an older version) for one that is not blank', async () => {
+    const nodes = makeNodes(await freePorts(2)).slice(0, 2);
+    const [, selfB] = nodes as [NodeConfig, NodeConfig];
+    const b = await start(harness(selfB, nodes));
+    const old = connect({ host: '127.0.0.1', port: selfB.peerPort });
+    old.on('error', () => undefined);
+    old.write(encodeFrame(encode({ type: 'hello', version: 1, cluster: 'test', from: 'a', to: 'b' })));
+    await b.until(() => b.events.length === 1, 'b accepted the old hello');
+    expect(b.events).to.deep.equal(['up:a']);
+    old.destroy();
   });
 
   it('closes a connection that sends garbage and keeps serving its peers', async () => {

@@ -143,8 +143,8 @@ describe('WAL faults: full disk', () => {
     unwrap(wal.saveHardState({ term: 2, vote: 'n1', commit: 0 }));
     fileSystem.capacityBytes = fileSystem.usedBytes();
     expect(codeOf(wal.saveHardState({ term: 3, vote: 'n2', commit: 0 }))).to.equal('DISK_FULL');
-    expect(wal.hardState).to.deep.equal({ term: 2, vote: 'n1', commit: 0 });
+    expect(wal.hardState).to.deep.equal({ term: 2, vote: 'n1', commit: 0, cluster: null });
     fileSystem.losePower();
-    expect(openMemoryWal(fileSystem).recovered.hardState).to.deep.equal({ term: 2, vote: 'n1', commit: 0 });
+    expect(openMemoryWal(fileSystem).recovered.hardState).to.deep.equal({ term: 2, vote: 'n1', commit: 0, cluster: null });
   });
 });

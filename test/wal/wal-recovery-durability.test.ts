@@ -75,7 +75,7 @@ describe('WAL recovery reports durable only what it synced', () => {
     fileSystem.injectFault({ operation: 'syncDirectory', code: 'EIO' });
     expect(wal.saveHardState({ term: 4, vote: 'n3', commit: 0 }).ok, 'the process dies at the directory fsync').to.equal(false);
     const reported = expectReportSurvivesPowerLoss(fileSystem, 'unsynced hard-state rename');
-    expect(reported.hardState).to.deep.equal({ term: 4, vote: 'n3', commit: 0 });
+    expect(reported.hardState).to.deep.equal({ term: 4, vote: 'n3', commit: 0, cluster: null });
   });
 
   it('whatever syscall the process dies at, nothing reported durable at the restart is lost in a later power loss (seeded)', () => {

@@ -56,7 +56,7 @@ describe('WAL hard state', () => {
     unwrap(wal.saveHardState({ term: 3, vote: 'n2', commit: 10 }));
     unwrap(wal.saveHardState({ term: 4, vote: null, commit: 12 }));
     fileSystem.losePower();
-    expect(openMemoryWal(fileSystem).recovered.hardState).to.deep.equal({ term: 4, vote: null, commit: 12 });
+    expect(openMemoryWal(fileSystem).recovered.hardState).to.deep.equal({ term: 4, vote: null, commit: 12, cluster: null });
   });
 
   it('keeps the previous hard state when the new one never got renamed into place', () => {
@@ -66,7 +66,7 @@ describe('WAL hard state', () => {
     fileSystem.injectFault({ operation: 'rename', code: 'EIO' });
     expect(wal.saveHardState({ term: 4, vote: 'n3', commit: 0 }).ok).to.equal(false);
     fileSystem.losePower();
-    expect(openMemoryWal(fileSystem).recovered.hardState).to.deep.equal({ term: 3, vote: 'n2', commit: 0 });
+    expect(openMemoryWal(fileSystem).recovered.hardState).to.deep.equal({ term: 3, vote: 'n2', commit: 0, cluster: null });
   });
 
   it('refuses a damaged hard-state file, and with repair forgets it and marks the node for catch-up', () => {

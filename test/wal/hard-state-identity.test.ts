@@ -1,0 +1,86 @@
+/**
+ * The hard state keeps the cluster a data directory belongs to: it round-trips through the file,
+ * a later save that does not name the cluster keeps it, a file written by an older version
+ * (version 1, no cluster) still loads as a joined node, and the needs-catch-up marker can be set
+ * at run time, durably before the call returns.
+ *
+ * Runs on: the mocha process.
+ */
+import { expect } from 'chai';
+import { checksumOf } from '../../src/wal/checksum.js';
+import { decodeHardState, encodeHardState, hardStateFileName } from '../../src/wal/hard-state.js';
+import { MemoryFileSystem } from '../../src/wal/memory-file-system.js';
+import { memoryWalDir, openMemoryWal, unwrap } from './wal-test-helpers.js';
+
+/** A version-1 hard-state file, as versions before the cluster identity wrote it. */
+function versionOneFile(term: number, vote: string | null, commit: number): Buffer {
+  const voteBytes = Buffer.from(vote ?? '', 'utf8');
+  const bytes = Buffer.alloc(26 + voteBytes.length);
+  bytes.write('FQHS', 0, 'latin1');
+  bytes[8] = 1;
+  bytes.writeUInt32LE(term, 9);
+  bytes.writeUInt32LE(commit, 17);
+  bytes[25] = voteBytes.length;
+  voteBytes.copy(bytes, 26);
+  bytes.writeUInt32LE(checksumOf(bytes.subarray(8), 0), 4);
+  return bytes;
+}
+
+describe('hard state cluster identity', () => {
+  it('round-trips term, vote, commit and the cluster name', () => {
+    for (const state of [
+      { term: 0, vote: null, commit: 0, cluster: 'falcon-prod' },
+      { term: 2 ** 40 + 3, vote: 'n2', commit: 2 ** 33, cluster: 'é-cluster' },
+      { term: 5, vote: 'n1', commit: 4, cluster: null },
+    ]) {
+      expect(decodeHardState(encodeHardState(state))).to.deep.equal(state);
+    }
+  });
+
+  it('loads a version-1 file (no identity) as a joined node whose cluster is unknown', () => {
+    expect(decodeHardState(versionOneFile(7, 'n3', 12))).to.deep.equal({ term: 7, vote: 'n3', commit: 12, cluster: null });
+    const fileSystem = new MemoryFileSystem();
+    openMemoryWal(fileSystem).wal.close();
+    fileSystem.writeFileForTest(`${memoryWalDir}/${hardStateFileName}`, versionOneFile(7, 'n3', 12));
+    const { recovered } = openMemoryWal(fileSystem);
+    expect(recovered.hardState, 'a directory with an old hard state is not fresh').to.deep.equal({ term: 7, vote: 'n3', commit: 12, cluster: null });
+  });
+
+  it('refuses a file whose cluster-name length does not match its size', () => {
+    const bytes = encodeHardState({ term: 1, vote: null, commit: 0, cluster: 'abc' });
+    const cut = bytes.subarray(0, bytes.length - 1);
+    cut.writeUInt32LE(checksumOf(cut.subarray(8), 0), 4);
+    expect(decodeHardState(cut)).to.match(/does not match/);
+  });
+
+  it('keeps the cluster name across saves that do not name it, and across a restart and a power loss', () => {
+    const fileSystem = new MemoryFileSystem();
+    const { wal } = openMemoryWal(fileSystem);
+    unwrap(wal.saveHardState({ term: 0, vote: null, commit: 0, cluster: 'falcon-test' }));
+    unwrap(wal.saveHardState({ term: 3, vote: 'n2', commit: 0 }));
+    expect(wal.hardState).to.deep.equal({ term: 3, vote: 'n2', commit: 0, cluster: 'falcon-test' });
+    fileSystem.losePower();
+    expect(openMemoryWal(fileSystem).recovered.hardState).to.deep.equal({ term: 3, vote: 'n2', commit: 0, cluster: 'falcon-test' });
+  });
+
+  it('refuses to rename the cluster of a directory (a programmer error)', () => {
+    const { wal } = openMemoryWal(new MemoryFileSystem());
+    unwrap(wal.saveHardState({ term: 1, vote: null, commit: 0, cluster: 'alpha' }));
+    expect(() => wal.saveHardState({ term: 2, vote: null, commit: 0, cluster: 'beta' })).to.throw(/cluster changing from 'alpha' to 'beta'/);
+  });
+
+  it('sets the needs-catch-up marker at run time, durable before it returns, until it is cleared', () => {
+    const fileSystem = new MemoryFileSystem();
+    const { wal } = openMemoryWal(fileSystem);
+    expect(wal.needsCatchUp).to.equal(null);
+    const reason = 'the data directory was empty while peer n2 holds state of this cluster';
+    expect(unwrap(wal.markNeedsCatchUp(reason))).to.equal(reason);
+    expect(wal.needsCatchUp).to.equal(reason);
+    fileSystem.losePower();
+    const reopened = openMemoryWal(fileSystem);
+    expect(reopened.recovered.needsCatchUp, 'the marker survives a power loss right after the call').to.equal(reason);
+    unwrap(reopened.wal.clearNeedsCatchUp());
+    fileSystem.losePower();
+    expect(openMemoryWal(fileSystem).recovered.needsCatchUp).to.equal(null);
+  });
+});
