@@ -100,6 +100,9 @@ class ReplicatorRole implements ActorRole {
       // A chunk and its message header fit in one peer frame by construction.
       snapshotChunkBytes: Math.min(snapshotChunkBytesMax, Math.floor(config.raft.maxFrameBytes / 2)),
       incarnation: context.incarnation,
+      // Start time: it grows across restarts of the actor and of the process (a clock stepped back
+      // past an earlier start only makes the current leader ignore this node until the next term).
+      bootId: Date.now(),
       clusterName: config.cluster.name,
       observer: {
         onApplied: (entries) => {

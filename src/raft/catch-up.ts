@@ -12,10 +12,19 @@
  *   (and probes its log afresh the first time it hears so: its old match is void) but does not
  *   count it toward commit, and commits with the other nodes.
  *
- * Caught up means: the durable log holds, matching the leader, the commit index a leader of the
- * current term told it, and that entry is of the current term. Why the term: a new leader's
- * commit index may lag entries already committed in earlier terms; once it has committed an
- * entry of its own term, everything committed before is at or below it (Leader Completeness).
+ * Caught up means both:
+ * - the durable log holds, matching the leader, the commit index a leader of the current term
+ *   told it, and that entry is of the current term. Why the term: a new leader's commit index
+ *   may lag entries already committed in earlier terms; once it has committed an entry of its
+ *   own term, everything committed before is at or below it (Leader Completeness);
+ * - the durable log matches the leader up to the `catchUpTo` index that leader sent it. Why: in
+ *   the current term, this node may have acknowledged entries before its restart, and the leader
+ *   may have counted them (an acknowledgement still on its way, or a match it recorded) toward a
+ *   commit it has not even made yet. The leader cannot tell those answers from new ones until it
+ *   hears this node's new start: every answer carries the node's `bootId`, which grows with each
+ *   start. When the leader first hears a catching-up answer of a new start, it voids the old
+ *   match, ignores every answer of an older start from then on, and names its last index then
+ *   as `catchUpTo`: nothing this node acknowledged before can lie beyond it.
  * The core then reports `needsCatchUpCleared` in one Ready; it keeps behaving as catching up
  * until the caller has cleared the marker durably and called `onNeedsCatchUpCleared()`. A crash
  * in between leaves the marker on disk: the node simply catches up again after the restart.
@@ -39,6 +48,12 @@ export function initialCatchUpState(needsCatchUp: boolean, voterCount: number): 
   return voterCount === 1 ? 'caughtUp' : 'catchingUp';
 }
 
+/** The leader of the current term named the index to match before the marker may go. */
+export function noteCatchUpTo(state: RaftState, catchUpTo: number): void {
+  if (catchUpTo > state.catchUpTo) state.catchUpTo = catchUpTo;
+  maybeFinishCatchUp(state);
+}
+
 /** A leader of the current term told this node its commit index. */
 export function noteLeaderCommit(state: RaftState, commit: number): void {
   if (commit > state.leaderCommitHeard) state.leaderCommitHeard = commit;
@@ -52,5 +67,7 @@ export function maybeFinishCatchUp(state: RaftState): void {
   const log = state.log;
   if (target === 0 || log.committed < target || log.durableIndex() < target) return;
   if (log.termAt(target) !== state.term) return;
+  const floor = state.catchUpTo;
+  if (floor === 0 || state.leaderMatchIndex() < floor || log.durableIndex() < floor) return;
   state.catchUp = 'caughtUp';
 }

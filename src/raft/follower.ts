@@ -13,14 +13,20 @@
  *
  * Runs on: the thread that owns the RaftNode.
  */
-import { noteLeaderCommit } from './catch-up.js';
+import { noteCatchUpTo, noteLeaderCommit } from './catch-up.js';
 import { campaign } from './election.js';
 import type { AppendMessage, AppendResponseMessage, HeartbeatMessage, NodeId, SnapshotMessage } from './raft-messages.js';
 import type { RaftState } from './raft-state.js';
 
-function sendAppendResponse(state: RaftState, response: Omit<AppendResponseMessage, 'type' | 'from' | 'term' | 'catchingUp'>): void {
-  const message: AppendResponseMessage = { type: 'appendResponse', from: state.id, term: state.term, ...response };
-  state.send(state.isCatchingUp() ? { ...message, catchingUp: true } : message);
+/** What every answer to the leader says of this node: its start, and whether it is catching up. */
+function identity(state: RaftState): { catchingUp?: true; bootId?: number } {
+  const bootId = state.config.bootId ?? 0;
+  if (state.isCatchingUp()) return bootId > 0 ? { catchingUp: true, bootId } : { catchingUp: true };
+  return bootId > 0 ? { bootId } : {};
+}
+
+function sendAppendResponse(state: RaftState, response: Omit<AppendResponseMessage, 'type' | 'from' | 'term' | 'catchingUp' | 'bootId'>): void {
+  state.send({ type: 'appendResponse', from: state.id, term: state.term, ...response, ...identity(state) });
 }
 
 function acceptAppend(state: RaftState, to: NodeId, index: number): void {
@@ -28,6 +34,7 @@ function acceptAppend(state: RaftState, to: NodeId, index: number): void {
 }
 
 export function onAppend(state: RaftState, message: AppendMessage): void {
+  if (message.catchUpTo !== undefined) noteCatchUpTo(state, message.catchUpTo);
   // Why: everything up to the commit index matches the leader already; an older append (late,
   // duplicated) must not be compared against it.
   if (message.prevIndex < state.log.committed) {
@@ -58,8 +65,8 @@ export function onHeartbeat(state: RaftState, message: HeartbeatMessage): void {
     const rank = message.successors.indexOf(state.id);
     state.successorRank = rank >= 0 ? rank : message.successors.length;
   }
-  const response = { type: 'heartbeatResponse', from: state.id, to: message.from, term: state.term, readRound: message.readRound } as const;
-  state.send(state.isCatchingUp() ? { ...response, catchingUp: true } : response);
+  if (message.catchUpTo !== undefined) noteCatchUpTo(state, message.catchUpTo);
+  state.send({ type: 'heartbeatResponse', from: state.id, to: message.from, term: state.term, readRound: message.readRound, ...identity(state) });
   noteLeaderCommit(state, message.commit);
 }
 

@@ -82,7 +82,7 @@ export function sendAppend(state: RaftState, peer: NodeId, sendIfEmpty: boolean,
     entries = slice;
   }
   if (entries.length === 0 && !sendIfEmpty && !forcedEmpty) return false;
-  state.send({ type: 'append', from: state.id, to: peer, term: state.term, prevIndex, prevTerm, entries, commit: state.log.committed });
+  state.send({ type: 'append', from: state.id, to: peer, term: state.term, prevIndex, prevTerm, entries, commit: state.log.committed, ...catchUpFields(progress) });
   // A follower learns min(commit, last index of the message): never more than the message vouches for.
   progress.sentCommit = Math.max(progress.sentCommit, Math.min(state.log.committed, prevIndex + entries.length));
   const last = entries[entries.length - 1];
@@ -108,7 +108,7 @@ export function broadcastHeartbeat(state: RaftState): void {
     // Why capped at match: the follower may not hold entries beyond it, or hold different ones.
     const commit = Math.min(progress.match, state.log.committed);
     progress.sentCommit = Math.max(progress.sentCommit, commit);
-    state.send({ type: 'heartbeat', from: state.id, to: peer, term: state.term, commit, readRound: state.reads.round, successors });
+    state.send({ type: 'heartbeat', from: state.id, to: peer, term: state.term, commit, readRound: state.reads.round, successors, ...catchUpFields(progress) });
   }
 }
 
@@ -153,22 +153,39 @@ export function onOwnDurable(state: RaftState): void {
 }
 
 /**
- * Records whether the follower says it is catching up. The first time it does, what it matched
- * before is void (its log was cut): probe it afresh. Returns true when the progress restarted.
+ * Reads who answered (catch-up.ts): an answer of an older start than one already heard is void
+ * ('stale': it may speak of entries a cut log no longer holds). The first catching-up answer of a
+ * start voids what the follower matched before (its log was cut): it is probed afresh, and must
+ * match this leader's last index of now before it may clear its marker ('restarted').
  */
-function noteCatchingUp(state: RaftState, progress: Progress, catchingUp: boolean): boolean {
-  const restarted = catchingUp && !progress.catchingUp;
+function noteAnswer(state: RaftState, progress: Progress, answer: { readonly catchingUp?: boolean; readonly bootId?: number }): 'stale' | 'restarted' | 'current' {
+  const bootId = answer.bootId ?? 0;
+  if (bootId < progress.bootId) return 'stale';
+  const newStart = bootId > progress.bootId;
+  progress.bootId = bootId;
+  const catchingUp = answer.catchingUp === true;
+  const restarted = catchingUp && (newStart || !progress.catchingUp);
   progress.catchingUp = catchingUp;
-  if (restarted) progress.restartAfterLogLoss(state.log.lastIndex() + 1);
-  return restarted;
+  if (restarted) {
+    progress.restartAfterLogLoss(state.log.lastIndex() + 1);
+    progress.catchUpFloor = state.log.lastIndex();
+  } else if (!catchingUp) progress.catchUpFloor = 0;
+  return restarted ? 'restarted' : 'current';
+}
+
+/** What an append or heartbeat to `progress`'s follower adds for catch-up (catch-up.ts). */
+function catchUpFields(progress: Progress): { catchUpTo?: number } {
+  return progress.catchingUp && progress.catchUpFloor > 0 ? { catchUpTo: progress.catchUpFloor } : {};
 }
 
 export function onAppendResponse(state: RaftState, message: AppendResponseMessage): void {
   const progress = state.progress.get(message.from);
   if (progress === undefined) return;
+  const answer = noteAnswer(state, progress, message);
+  if (answer === 'stale') return;
+  const restarted = answer === 'restarted';
   progress.recentActive = true;
   progress.appendAnsweredSinceHeartbeat = true;
-  const restarted = noteCatchingUp(state, progress, message.catchingUp === true);
   if (message.reject) {
     let matchHint = message.rejectHintIndex;
     if (message.rejectHintTerm > 0) matchHint = state.log.findConflictByTerm(message.rejectHintIndex, message.rejectHintTerm).index;
@@ -198,8 +215,10 @@ export function onAppendResponse(state: RaftState, message: AppendResponseMessag
 export function onHeartbeatResponse(state: RaftState, message: HeartbeatResponseMessage): void {
   const progress = state.progress.get(message.from);
   if (progress === undefined) return;
+  const answer = noteAnswer(state, progress, message);
+  if (answer === 'stale') return;
+  const restarted = answer === 'restarted';
   progress.recentActive = true;
-  const restarted = noteCatchingUp(state, progress, message.catchingUp === true);
   progress.probeSent = false;
   if (message.readRound > progress.readRoundAcked && message.readRound <= state.reads.round) {
     progress.readRoundAcked = message.readRound;

@@ -34,6 +34,11 @@ function boolean(message: Fields, name: string): void {
   if (typeof field(message, name) !== 'boolean') throw new Malformed(`${name} is not a boolean`);
 }
 
+/** An optional field: absent (or undefined), or a safe integer ≥ 0. */
+function optionalSafeInteger(message: Fields, name: string): void {
+  if (field(message, name) !== undefined) safeInteger(message, name);
+}
+
 /** An optional field: absent (or undefined), or a boolean. */
 function optionalBoolean(message: Fields, name: string): void {
   if (field(message, name) !== undefined) boolean(message, name);
@@ -96,15 +101,21 @@ function snapshot(message: Fields): void {
 }
 
 const checksByType: Record<RaftMessage['type'], (message: Fields) => void> = {
-  append: (message) => { ['prevIndex', 'prevTerm', 'commit'].forEach((name) => safeInteger(message, name)); entries(message, true); },
+  append: (message) => {
+    ['prevIndex', 'prevTerm', 'commit'].forEach((name) => safeInteger(message, name));
+    optionalSafeInteger(message, 'catchUpTo');
+    entries(message, true);
+  },
   appendResponse: (message) => {
     ['index', 'rejectHintIndex', 'rejectHintTerm'].forEach((name) => safeInteger(message, name));
     boolean(message, 'reject');
     optionalBoolean(message, 'catchingUp');
+    optionalSafeInteger(message, 'bootId');
   },
   heartbeat: (message) => {
     safeInteger(message, 'commit');
     safeInteger(message, 'readRound');
+    optionalSafeInteger(message, 'catchUpTo');
     if (field(message, 'successors') === undefined) return;
     const successors = list(field(message, 'successors'), 'successors');
     if (successors.length > successorsMax) throw new Malformed(`successors holds more than ${successorsMax} ids`);
@@ -112,7 +123,11 @@ const checksByType: Record<RaftMessage['type'], (message: Fields) => void> = {
       if (typeof id !== 'string' || id.length === 0 || id.length > 255) throw new Malformed(`successors[${position}] is not a node id`);
     });
   },
-  heartbeatResponse: (message) => { safeInteger(message, 'readRound'); optionalBoolean(message, 'catchingUp'); },
+  heartbeatResponse: (message) => {
+    safeInteger(message, 'readRound');
+    optionalBoolean(message, 'catchingUp');
+    optionalSafeInteger(message, 'bootId');
+  },
   vote: (message) => {
     ['lastIndex', 'lastTerm'].forEach((name) => safeInteger(message, name));
     boolean(message, 'preVote');

@@ -95,6 +95,11 @@ export class Progress {
   readRoundAcked = 0;
   /** Its last answer said it is catching up (catch-up.ts): not counted toward commit. */
   catchingUp = false;
+  /** The newest start of the follower heard from (its answers' bootId); older answers are void. */
+  bootId = 0;
+  /** While it catches up: this leader's last index when it heard the new start; the follower
+   *  must match up to here before it may clear its marker (0: not catching up). */
+  catchUpFloor = 0;
   readonly inflights: Inflights;
 
   constructor(next: number, inflightMessagesMax: number, inflightBytesMax: number) {

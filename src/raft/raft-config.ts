@@ -79,6 +79,11 @@ export interface RaftConfig extends Partial<RaftSettings> {
   /** The storage carries the needs-catch-up marker (the WAL's recovery report: its log was cut by
    *  repair, or its data directory was wiped): see catch-up.ts. Absent means false. */
   readonly needsCatchUp?: boolean;
+  /** Grows with every start of this node (the Replicator passes its start time in ms, the
+   *  simulator its incarnation). Carried on append and heartbeat answers, so that a leader can
+   *  tell an answer from before a restart that cut the log from one after it (catch-up.ts).
+   *  Absent means 0. */
+  readonly bootId?: number;
 }
 
 export const defaultRaftSettings: RaftSettings = {

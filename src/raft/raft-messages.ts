@@ -66,6 +66,9 @@ export interface AppendMessage extends MessageHeader {
   readonly prevTerm: number;
   readonly entries: readonly RaftEntry[];
   readonly commit: number;
+  /** To a follower catching up: it may clear its marker only once its log matches the leader's
+   *  up to here (catch-up.ts). Absent means none known yet. */
+  readonly catchUpTo?: number;
 }
 
 export interface AppendResponseMessage extends MessageHeader {
@@ -81,6 +84,8 @@ export interface AppendResponseMessage extends MessageHeader {
   /** The follower has the needs-catch-up marker (catch-up.ts): the leader moves its progress but
    *  does not count it toward commit. Absent means false. */
   readonly catchingUp?: boolean;
+  /** The answering node's start (RaftConfig.bootId); absent means 0. */
+  readonly bootId?: number;
 }
 
 export interface HeartbeatMessage extends MessageHeader {
@@ -92,6 +97,8 @@ export interface HeartbeatMessage extends MessageHeader {
   /** The voters other than the leader, in the order they should campaign if the leader's
    *  connection closes (election.ts): by match index, then node id. Absent: no ranking. */
   readonly successors?: readonly NodeId[];
+  /** As on `append`. */
+  readonly catchUpTo?: number;
 }
 
 export interface HeartbeatResponseMessage extends MessageHeader {
@@ -99,6 +106,7 @@ export interface HeartbeatResponseMessage extends MessageHeader {
   readonly readRound: number;
   /** As on `appendResponse`: a leader that learns it this way probes the follower's log again. */
   readonly catchingUp?: boolean;
+  readonly bootId?: number;
 }
 
 export interface VoteMessage extends MessageHeader {

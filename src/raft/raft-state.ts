@@ -109,6 +109,9 @@ export class RaftState {
   catchUp: CatchUpState;
   /** Follower: the highest commit index the leader of `term` told this node (0: none yet). */
   leaderCommitHeard = 0;
+  /** Follower catching up: the index the leader of `term` says this node must match before it
+   *  may clear its marker (0: none told yet; catch-up.ts). */
+  catchUpTo = 0;
   /** Follower: the last index an accepted append of `term` vouched for: the log matches the
    *  leader of `term` up to here (that leader never drops its own entries). */
   appendMatchIndex = 0;
@@ -184,6 +187,7 @@ export class RaftState {
       this.term = term;
       this.vote = null;
       this.leaderCommitHeard = 0;
+      this.catchUpTo = 0;
       this.appendMatchIndex = 0;
       this.successorRank = -1;
     }

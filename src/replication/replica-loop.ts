@@ -136,6 +136,9 @@ export interface ReplicaLoopOptions {
   readonly snapshotResendTicks?: number;
   /** Distinguishes this start's WAL reads from replies still in flight for an earlier one. */
   readonly incarnation: number;
+  /** Grows with every start of this node (the start time in ms, or the simulator's incarnation):
+   *  lets a leader tell this start's answers from an earlier one's (src/raft/catch-up.ts). */
+  readonly bootId: number;
   /**
    * The cluster this node belongs to (`cluster.name`), kept in the hard state as the identity of
    * its data directory: a directory of another cluster refuses to start (CONFIG_INVALID), and a
@@ -347,6 +350,7 @@ export class ReplicaLoop {
       appliedIndex: snapshot?.index ?? 0,
       // A repaired or wiped node may not vote or lead until a leader has caught it up.
       needsCatchUp,
+      bootId: this.options.bootId,
     });
     this.schedule();
   }

@@ -160,3 +160,94 @@ describe('raft catch-up after a repaired or wiped log', () => {
     expect(cluster.node('n2').status()).to.include({ commit: 1, lastIndex: 1 });
   });
 });
+
+/**
+ * Acknowledgements from before a restart that cut the log: the leader may count them toward a
+ * commit it makes after the restart (an answer still on its way, or a match it recorded), so the
+ * restarted node must not clear its marker on a commit index lower than what it acknowledged.
+ * Both scenarios lost a committed entry before answers carried the node's start (bootId) and the
+ * leader named the index to catch up to.
+ */
+describe('raft catch-up against answers from before the restart', () => {
+  it('3 nodes: an acknowledgement delivered after the restart counts, and the restarted node still catches up to it before it votes', () => {
+    const cluster = new RaftTestCluster(three);
+    cluster.elect('n1');
+    cluster.isolate('n3');
+    cluster.propose('n1', 'e');
+    cluster.processReadies('n1');
+    cluster.persist('n1');
+    // n2 takes e durably and acknowledges it; the acknowledgement is still on its way.
+    cluster.deliver((message) => message.type === 'append' && message.to === 'n2');
+    cluster.persist('n2');
+    cluster.crash('n2');
+    cluster.storage('n2').cutAfter(1);
+    cluster.start('n2', { needsCatchUp: true });
+    // A heartbeat (commit 1) reaches the restarted n2 before n1 reads the old acknowledgement.
+    cluster.tick('n1', 5);
+    cluster.persist('n1');
+    cluster.deliver((message) => message.type === 'heartbeat' && message.to === 'n2');
+    cluster.persist('n2');
+    expect(cluster.node('n2').status().catchingUp, 'no catch-up target known yet: the marker stays').to.equal(true);
+    cluster.deliver((message) => message.to === 'n1');
+    cluster.persist('n1');
+    expect(cluster.node('n1').status().commit, 'n1 committed e with n2\'s old acknowledgement').to.equal(2);
+    cluster.crash('n1');
+    cluster.deliver((message) => message.from === 'n1' && message.to === 'n3');
+    cluster.heal();
+    cluster.tick('n3', 300);
+    cluster.stabilize();
+    expect(cluster.node('n3').status().role, 'n3 lacks e and n2 refuses it').to.not.equal('leader');
+    expect(cluster.node('n2').status().catchingUp).to.equal(true);
+    cluster.start('n1');
+    const leader = cluster.advanceUntilLeader(['n1'], 300);
+    cluster.propose(leader, 'after');
+    cluster.stabilize();
+    for (const id of three) expect(cluster.appliedData(id).slice(-2), `${id} applied`).to.deep.equal(['e', 'after']);
+    expect(cluster.node('n2').status().catchingUp, 'caught up at last').to.equal(false);
+  });
+
+  it('5 nodes: a match recorded before the restart counts toward commit, and the restarted node still catches up to it', () => {
+    const five = ['n1', 'n2', 'n3', 'n4', 'n5'];
+    const cluster = new RaftTestCluster(five);
+    cluster.elect('n1');
+    cluster.isolate('n4');
+    cluster.isolate('n5');
+    cluster.propose('n1', 'e');
+    cluster.persist('n1');
+    // n2's acknowledgement of e reaches n1: two of five, no commit yet.
+    cluster.deliver((message) => message.type === 'append' && message.to === 'n2');
+    cluster.persist('n2');
+    cluster.deliver((message) => message.from === 'n2' && message.to === 'n1');
+    cluster.persist('n1');
+    expect(cluster.node('n1').status().commit).to.equal(1);
+    cluster.crash('n2');
+    cluster.storage('n2').cutAfter(1);
+    cluster.start('n2', { needsCatchUp: true });
+    cluster.tick('n1', 1);
+    cluster.persist('n1');
+    cluster.deliver((message) => message.type === 'heartbeat' && message.to === 'n2');
+    cluster.persist('n2');
+    expect(cluster.node('n2').status().catchingUp, 'a heartbeat commit below what it acknowledged does not clear the marker').to.equal(true);
+    // n3's acknowledgement of e reaches n1 before n2's answer: n1 commits e counting n2's old match.
+    cluster.deliver((message) => message.type === 'append' && message.to === 'n3');
+    cluster.persist('n3');
+    cluster.deliver((message) => message.from === 'n3' && message.to === 'n1');
+    cluster.persist('n1');
+    expect(cluster.node('n1').status().commit).to.equal(2);
+    cluster.crash('n1');
+    cluster.crash('n3');
+    cluster.deliver((message) => message.from === 'n1' || message.from === 'n3');
+    cluster.heal();
+    for (const id of ['n2', 'n4', 'n5']) cluster.tick(id, 300);
+    cluster.stabilize();
+    for (const id of ['n2', 'n4', 'n5']) expect(cluster.node(id).status().role, `${id} may not lead without e`).to.not.equal('leader');
+    // The holders of e come back: e survives everywhere.
+    cluster.start('n1');
+    cluster.start('n3');
+    const leader = cluster.advanceUntilLeader(['n1', 'n3'], 300);
+    cluster.propose(leader, 'after');
+    cluster.stabilize();
+    for (const id of five) expect(cluster.appliedData(id).slice(-2), `${id} applied`).to.deep.equal(['e', 'after']);
+    expect(cluster.node('n2').status().catchingUp, 'caught up at last').to.equal(false);
+  });
+});

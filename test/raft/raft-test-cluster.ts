@@ -73,6 +73,8 @@ export class RaftTestCluster {
   readonly installedSnapshots = new Map<string, number[]>();
   /** How many times each node's Ready said `needsCatchUpCleared`. */
   readonly catchUpClearReports = new Map<string, number>();
+  /** Starts so far, cluster-wide: each start's bootId (it grows, as a node's does across restarts). */
+  private starts = 0;
   /** Nodes whose marker clearing `persist` does not confirm (a crash before the marker is gone). */
   readonly catchUpClearsHeld = new Set<string>();
   private readonly catchUpClearsPending = new Set<string>();
@@ -99,7 +101,8 @@ export class RaftTestCluster {
   /** (Re)starts `id` from its storage, as after a crash; `needsCatchUp` as the WAL's marker says. */
   start(id: string, options: StartOptions = {}): RaftNode {
     const storage = this.storage(id);
-    const node = new RaftNode({ ...this.settings, ...options, id, voters: this.ids, storage,
+    this.starts += 1;
+    const node = new RaftNode({ ...this.settings, ...options, id, voters: this.ids, storage, bootId: this.starts,
       random: new SeededRandom(this.random.nextUint32()), appliedIndex: storage.heldSnapshot?.index ?? 0 });
     this.nodes.set(id, node);
     this.pendingWrites.set(id, []);

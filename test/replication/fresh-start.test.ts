@@ -68,7 +68,7 @@ function loopOver(recovered: Partial<WalRecoveredMessage>, clusterName = 'falcon
     stateMachine: new AppliedHashChain(),
     host: { toWal: (message) => sent.push(message), schedule: () => undefined, nowMs: () => 0, fail: (error) => failures.push(error), warn: () => undefined },
     peers: { send: () => true, closeConnection: () => undefined },
-    entriesBehindAppliedMax: 100, walRequestBytesMax: 1 << 20, snapshotEveryEntries: 1000, snapshotEveryBytes: 1 << 20, incarnation: 1,
+    entriesBehindAppliedMax: 100, walRequestBytesMax: 1 << 20, snapshotEveryEntries: 1000, snapshotEveryBytes: 1 << 20, incarnation: 1, bootId: 1,
     clusterName,
   };
   const loop = new ReplicaLoop(options);

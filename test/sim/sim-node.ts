@@ -186,6 +186,7 @@ export class SimNode {
       snapshotChunkBytes: options.compaction.snapshotChunkBytes,
       snapshotResendTicks: options.compaction.snapshotResendTicks,
       incarnation: this.incarnation,
+      bootId: this.incarnation,
       observer: {
         onReady: (core, ready) => {
           const first = ready.entries[0];
