@@ -44,7 +44,7 @@ export function removeFileDurably(fileSystem: WalFileSystem, dir: string, name: 
 }
 
 /** Cleanup on an error path: the original error matters, a second one would only hide it. */
-function removeQuietly(fileSystem: WalFileSystem, fd: number | null, filePath: string): void {
+export function removeQuietly(fileSystem: WalFileSystem, fd: number | null, filePath: string): void {
   try {
     if (fd !== null) fileSystem.close(fd);
   } catch {

@@ -18,25 +18,11 @@
  */
 import path from 'node:path';
 import { assert, type FalconError } from '../errors.js';
-import { temporaryFileSuffix } from './atomic-file.js';
+import { removeQuietly, temporaryFileSuffix } from './atomic-file.js';
 import { checksumOf } from './checksum.js';
 import { writeFully, type WalFileSystem } from './file-system.js';
 import { encodeSnapshotHeader, snapshotFileName, snapshotHeaderBytesFor, type SnapshotFileInfo, type SnapshotMetadata } from './snapshot-file.js';
 import { oversizeSnapshotError, verifySnapshotFile } from './snapshot-store.js';
-
-/** Closes and deletes a temp file on an error path; a second error would only hide the first. */
-function discardQuietly(fileSystem: WalFileSystem, fd: number | null, filePath: string): void {
-  try {
-    if (fd !== null) fileSystem.close(fd);
-  } catch {
-    // the descriptor is lost either way
-  }
-  try {
-    fileSystem.unlink(filePath);
-  } catch {
-    // a leftover temp file is deleted by the next recovery
-  }
-}
 
 export class LocalSnapshotWriter {
   readonly metadata: SnapshotMetadata;
@@ -94,7 +80,7 @@ export class LocalSnapshotWriter {
   abort(): void {
     const fd = this.fd;
     this.fd = null;
-    discardQuietly(this.fileSystem, fd, this.temporaryPath);
+    removeQuietly(this.fileSystem, fd, this.temporaryPath);
   }
 }
 
@@ -172,6 +158,6 @@ export class IncomingSnapshot {
   abort(): void {
     const fd = this.fd;
     this.fd = null;
-    discardQuietly(this.fileSystem, fd, this.temporaryPath);
+    removeQuietly(this.fileSystem, fd, this.temporaryPath);
   }
 }
