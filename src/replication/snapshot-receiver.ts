@@ -65,6 +65,12 @@ export class SnapshotReceiver {
     this.counters.chunksReceived += 1;
     let incoming = this.incoming;
     const another = incoming === null || incoming.index !== chunk.index || incoming.fileBytes !== chunk.fileBytes || incoming.checksum !== chunk.checksum;
+    // A late chunk of an older snapshot of the same or an older term: the leader has moved on.
+    // Switching to it would abandon the newer file, and switching back would start that anew.
+    if (another && incoming !== null && chunk.index < incoming.index && chunk.term <= incoming.term) {
+      this.counters.chunksDropped += 1;
+      return;
+    }
     if (another && this.held) {
       this.counters.chunksDropped += 1;
       return;
@@ -101,7 +107,10 @@ export class SnapshotReceiver {
       case 'incomingSnapshotHeld':
         if (incoming === null || incoming.index !== reply.index) return true;
         incoming.writesInFlight = Math.max(0, incoming.writesInFlight - 1);
-        incoming.heldBytes = Math.max(incoming.heldBytes, reply.heldBytes);
+        // The WAL answers in order, each answer what its file holds at that moment: the latest is
+        // the truth. (Not the largest: answers to writes into an abandoned file of the same index
+        // can arrive after the file was begun anew.)
+        incoming.heldBytes = reply.heldBytes;
         if (incoming.phase === 'receiving' && incoming.heldBytes === incoming.fileBytes) {
           incoming.phase = 'verifying';
           this.options.toWal({ type: 'verifyIncomingSnapshot', index: incoming.index });

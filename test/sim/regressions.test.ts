@@ -83,4 +83,23 @@ describe('raft simulation regressions', () => {
   it('seed 11528: a long backlog through a one-message window converges, slowly but without stalling', () => {
     expectSeedPasses(11528, 5);
   });
+
+  // `npm run sim -- --seed 22010 --nodes 5` (and 43856 on 5, 85929 on 3): a follower stuck at
+  // "held 28/72" of a streamed snapshot for good. Late chunks of an older snapshot made it switch
+  // streams back and forth (each switch began the WAL's incoming file anew), and answers to writes
+  // into the abandoned file raised its count of bytes held above what the new file held. It now
+  // ignores late chunks of an older snapshot and takes the WAL's latest answer, not the largest.
+  it('seeds 22010, 43856 and 85929: a follower does not stall on a streamed snapshot after late chunks of an older one', () => {
+    expectSeedPasses(22010, 5);
+    expectSeedPasses(43856, 5);
+    expectSeedPasses(85929, 3);
+  });
+
+  // `npm run sim -- --seed 822 --nodes 5`: "the core installs snapshot (88, 3) that was not
+  // received". A node resumed from a pause got the verification of snapshot 88 and chunks of two
+  // newer snapshots in one turn: the core took 88, and the newer stream replaced its file before
+  // the Ready. A snapshot the core took is now held until installed.
+  it('seed 822: a snapshot the core took is kept until its Ready installs it', () => {
+    expectSeedPasses(822, 5);
+  });
 });
