@@ -79,7 +79,6 @@ class ReplicatorRole implements ActorRole {
       host: {
         toWal: (message) => this.toWal(message),
         schedule: (cycle) => setImmediate(cycle),
-        nowMs: () => performance.now(),
         fail: (error) => {
           if (error.code === 'DISK_FULL') this.diskFull = error.message;
           context.logger.error({ code: error.code }, error.message);

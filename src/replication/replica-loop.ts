@@ -89,8 +89,6 @@ export interface ReplicaHost {
   toWal(message: ToWal): void;
   /** Runs `cycle` soon, after the current turn (setImmediate, or a simulator event). */
   schedule(cycle: () => void): void;
-  /** Milliseconds on a monotonic clock, for latency figures only (never for decisions). */
-  nowMs(): number;
   /** An unrecoverable failure: the node must stop. */
   fail(error: FalconError): void;
   /** Something an operator should know that the loop survives. */
@@ -506,45 +504,41 @@ export class ReplicaLoop {
   }
 
   propose(entries: readonly ProposalEntry[]): ProposeOutcome {
-    const core = this.core;
-    if (core === undefined || this.stoppedBy !== null) return { ok: false, error: this.unavailable() };
-    const outcome = core.propose(entries);
-    this.schedule();
-    return outcome;
+    return this.request((core) => core.propose(entries));
   }
 
   readIndex(context: string): RequestOutcome {
-    const core = this.core;
-    if (core === undefined || this.stoppedBy !== null) return { ok: false, error: this.unavailable() };
-    const outcome = core.readIndex(context);
-    this.schedule();
-    return outcome;
+    return this.request((core) => core.readIndex(context));
   }
 
   transferLeadership(target: string): RequestOutcome {
+    return this.request((core) => core.transferLeadership(target));
+  }
+
+  /** A request to the core from the host: refused while not started or stopped, else a cycle follows. */
+  private request<T extends { readonly ok: boolean }>(ask: (core: RaftNode) => T): T | { ok: false; error: FalconError } {
     const core = this.core;
     if (core === undefined || this.stoppedBy !== null) return { ok: false, error: this.unavailable() };
-    const outcome = core.transferLeadership(target);
+    const outcome = ask(core);
     this.schedule();
     return outcome;
   }
 
   /**
-   * On a graceful stop of the leader: hands leadership to the most caught-up follower (highest
-   * match, one that answered recently first, then by id), so that a rolling restart costs the
-   * cluster a transfer (milliseconds), not an election timeout. Returns the chosen follower, or
-   * null when this node does not lead or no transfer could start.
+   * On a graceful stop of the leader: hands leadership to the first of its successor ranking (the
+   * most caught-up follower, the order its heartbeats announce; followers catching up are not in
+   * it), so that a rolling restart costs the cluster a transfer (milliseconds), not an election
+   * timeout. Returns the chosen follower, or null when this node does not lead or no transfer
+   * could start.
    */
   handOverLeadership(): string | null {
     const core = this.core;
-    if (core === undefined || this.stoppedBy !== null || core.role !== 'leader') return null;
-    const followers = core.status().peers.filter((peer) => peer.id !== this.options.id);
-    followers.sort((a, b) => Number(b.recentActive) - Number(a.recentActive) || b.match - a.match || (a.id < b.id ? -1 : 1));
-    const target = followers[0];
+    if (core === undefined || this.stoppedBy !== null) return null;
+    const target = core.successorRanking()[0];
     if (target === undefined) return null;
-    const outcome = core.transferLeadership(target.id);
+    const outcome = core.transferLeadership(target);
     this.schedule();
-    return outcome.ok ? target.id : null;
+    return outcome.ok ? target : null;
   }
 
   private unavailable(): FalconError {

@@ -171,7 +171,6 @@ export class SimNode {
           if (sent !== undefined && !sent.ok) fail(`${this.id}: ${sent.error.message}`);
         },
         schedule: (cycle) => this.host.at(this, this.host.nowUs(), cycle),
-        nowMs: () => this.host.nowUs() / 1000,
         fail: (error) => fail(`${this.id}: the replica loop stopped: ${error.code} ${error.message}`),
         warn: () => undefined,
       },
