@@ -63,10 +63,11 @@ async function failoverRound(nodes: ClusterNodes, how: 'kill' | 'sigterm'): Prom
   const deadline = killedAt + failoverDeadlineMs;
   // Bounded by the deadline: ask every survivor at once to commit one entry, again and again, until
   // one of them, as the new leader, does (as a client that tries every node would). A survivor that
-  // is not (yet) the leader refuses at once.
+  // is not the leader holds the request until it wins the election (then commits) or hears that
+  // another node won (then refuses), so the bench waits for the election instead of polling it.
   const commitOn = async (id: string): Promise<string> => {
     const response = await fetch(`${nodes.opsUrl(id)}/debug/raft-load`, {
-      method: 'POST', body: JSON.stringify({ entries: 1, batch: 1, payloadBytes, inflight: 1, timeoutMs: 2_000 }), signal: AbortSignal.timeout(3_000),
+      method: 'POST', body: JSON.stringify({ entries: 1, batch: 1, payloadBytes, inflight: 1, timeoutMs: 2_000, leaderWaitMs: 1_000 }), signal: AbortSignal.timeout(4_000),
     });
     const result = await response.json() as { ok?: boolean };
     if (result.ok !== true) throw new Error(`${id} did not commit`);

@@ -54,6 +54,8 @@ class ReplicatorRole implements ActorRole {
   private transport: PeerTransport | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
   private load: RaftLoad | undefined;
+  /** Load requests waiting for this node to lead (`leaderWaitMs`): checked after every turn. */
+  private readonly leaderWatchers = new Set<() => void>();
   private diskFull: string | null = null;
   private lastLeader: string | null = null;
   private lastTerm = 0;
@@ -187,6 +189,7 @@ class ReplicatorRole implements ActorRole {
       this.lastTerm = node.term;
     }
     if (this.onSteppedDown !== undefined && node.role !== 'leader') this.onSteppedDown();
+    for (const check of this.leaderWatchers) check();
     if (node.leader === this.lastLeader) return;
     const status = node.status();
     this.lastLeader = status.leader;
@@ -202,10 +205,34 @@ class ReplicatorRole implements ActorRole {
     if (typeof checked === 'string') return { ok: false, error: checked };
     if (!this.loop.started) return { ok: false, error: 'raft has not started yet' };
     if (this.load?.active === true) return { ok: false, error: 'a load is already running' };
+    if (!await this.leadsWithin(checked.leaderWaitMs ?? 0)) {
+      return { ok: false, error: `this node is not the leader (the leader is ${this.loop.node?.leader ?? 'unknown'}); run the load on the leader` };
+    }
     const load = new RaftLoad(checked, () => performance.now());
     this.load = load;
     this.loop.schedule();
     return { ...(await load.done) };
+  }
+
+  /** True once this node leads, within `waitMs`; false at once when another node is known to
+   *  lead other than the one known now (which may be a leader that just died). */
+  private async leadsWithin(waitMs: number): Promise<boolean> {
+    const node = this.loop.node;
+    if (node === undefined || node.role === 'leader' || waitMs === 0) return node?.role === 'leader';
+    const leaderNow = node.leader;
+    return await new Promise<boolean>((resolve) => {
+      const check = (): void => {
+        if (node.role === 'leader') finish(true);
+        else if (node.leader !== null && node.leader !== leaderNow) finish(false);
+      };
+      const timer = setTimeout(() => finish(false), waitMs);
+      const finish = (leads: boolean): void => {
+        clearTimeout(timer);
+        this.leaderWatchers.delete(check);
+        resolve(leads);
+      };
+      this.leaderWatchers.add(check);
+    });
   }
 
   /**

@@ -14,15 +14,20 @@
  * successor ranking (voters by match index, then node id; nodes catching up are left out). The
  * first in rank campaigns at once; rank r waits r × `successorPauseTicks`, in which it would hear
  * of a winner (its append or its vote request) and stand down. A fast campaign that has not won
- * by its next attempt (a split vote, lost messages, a voter that had not seen the close yet)
- * retries after a random 1..2 × `successorPauseTicks` ticks, up to `fastCampaignAttemptsMax`
- * attempts; then the election timeout governs. A survivor that gives its vote to a candidate
- * holds its own attempt back until that candidate's retry window has passed. With no ranking
- * heard yet, a random delay of 0..`disconnectCampaignDelayTicksMax` ticks spreads the campaigns.
+ * by its next attempt tries again after a random 1..2 × `successorPauseTicks` ticks, up to
+ * `fastCampaignAttemptsMax` attempts; then the election timeout governs. An attempt while the
+ * round is still under way asks the voters that have not answered again, in the same term (slow
+ * answers are not a lost round); after a lost round (a split vote) it starts a new one. A survivor
+ * that gives its vote to a candidate holds its own attempt back for half the minimum election
+ * timeout; one that is asked by a candidate with a shorter log campaigns at once. With no ranking
+ * heard yet, a random delay of 0..`disconnectCampaignDelayTicksMax` ticks spreads the campaigns
+ * (a leader sends its ranking on every new connection, so that is rare).
  *
  * Every follower that saw the same close drops its lease too, so they grant the pre-vote; a
- * follower that did not see it (the leader is alive and talks to it) still refuses, and so does
- * the leader, so a spurious close cannot depose a healthy leader with a majority behind it. That
+ * follower that did not see it yet (the leader is alive and talks to it, or its close is still on
+ * its way) ignores the request but holds it, and answers it if it sees the close itself
+ * (raft-node.ts). A spurious close therefore cannot depose a healthy leader with a majority behind
+ * it: the others never see a close, and drop what they hold when their leader speaks. That
  * needs both guards, so the shortcut is on only with pre-vote AND check-quorum. Safety does not
  * depend on it: elections are decided by votes and logs, and the ranking only orders who asks
  * first. The lease is used for nothing else — ReadIndex always confirms with a heartbeat round —
@@ -85,6 +90,12 @@ export function onVote(state: RaftState, message: VoteMessage): void {
     return;
   }
   state.send({ type: 'voteResponse', from: state.id, to: message.from, term: state.term, preVote: message.preVote, reject: true });
+  // Why at once: a fast campaign is due here and the candidate's log is shorter than this one, so
+  // this node's vote never goes to it; waiting out this node's place in the ranking would only
+  // leave the cluster without a leader for longer.
+  if (canVote && state.role === 'follower' && state.fastCampaign?.dueInTicks !== null && state.fastCampaign !== null) {
+    startFastCampaign(state);
+  }
 }
 
 export function onVoteResponse(state: RaftState, message: VoteResponseMessage): void {
@@ -133,12 +144,15 @@ export function onPeerDisconnected(state: RaftState, peer: NodeId): void {
   if (delayTicks === 0) startFastCampaign(state);
 }
 
-/** This node just gave its vote to a candidate: give that candidate its whole retry window
- *  (1..2 × successorPauseTicks) before campaigning itself, so the two do not collide. */
+/** This node just gave its vote to a candidate: give that candidate time to win and be heard
+ *  (half the minimum election timeout, and at least its whole retry window) before campaigning
+ *  itself. A candidate that has this vote wins as soon as it counts it; campaigning meanwhile
+ *  would only raise the term under it when the answers are slow. */
 function deferFastCampaign(state: RaftState): void {
   const fast = state.fastCampaign;
   if (fast === null || fast.dueInTicks === null) return;
-  fast.dueInTicks = Math.max(fast.dueInTicks, 2 * state.config.successorPauseTicks + 1);
+  const retryWindowTicks = 2 * state.config.successorPauseTicks + 1;
+  fast.dueInTicks = Math.max(fast.dueInTicks, retryWindowTicks, Math.floor(state.config.electionTimeoutTicksMin / 2));
 }
 
 /** Counts down to the next fast campaign attempt; true when it started one. */
@@ -159,5 +173,22 @@ function startFastCampaign(state: RaftState): void {
   // soon; cancelled when a leader is heard (raft-node.ts) or this node leads.
   const pause = state.config.successorPauseTicks;
   fast.dueInTicks = fast.attempts < state.config.fastCampaignAttemptsMax ? randomBetween(state.config.random, 1, 2 * pause) : null;
-  campaign(state, 'preVote');
+  // Why ask again rather than start over: a campaign still under way has not lost; its answers
+  // may only be slow (each voter syncs its vote before answering). A new campaign would raise the
+  // term and throw away the votes on their way. Asking again in the same round is harmless: a
+  // voter grants the same candidate again.
+  if (state.role === 'preCandidate' || state.role === 'candidate') askAgain(state);
+  else campaign(state, 'preVote');
+}
+
+/** Sends the current round's vote (or pre-vote) request again to the voters that have not answered. */
+function askAgain(state: RaftState): void {
+  const preVote = state.role === 'preCandidate';
+  const term = preVote ? state.term + 1 : state.term;
+  const lastIndex = state.log.lastIndex();
+  const lastTerm = state.log.lastTerm();
+  for (const voter of state.voters) {
+    if (voter === state.id || state.votes.has(voter)) continue;
+    state.send({ type: 'vote', from: state.id, to: voter, term, preVote, transfer: false, lastIndex, lastTerm });
+  }
 }

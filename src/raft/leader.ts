@@ -103,13 +103,17 @@ function sendSnapshot(state: RaftState, peer: NodeId, progress: Progress): boole
 
 export function broadcastHeartbeat(state: RaftState): void {
   const successors = successorRanking(state);
-  for (const [peer, progress] of state.progress) {
-    if (peer === state.id) continue;
-    // Why capped at match: the follower may not hold entries beyond it, or hold different ones.
-    const commit = Math.min(progress.match, state.log.committed);
-    progress.sentCommit = Math.max(progress.sentCommit, commit);
-    state.send({ type: 'heartbeat', from: state.id, to: peer, term: state.term, commit, readRound: state.reads.round, successors, ...catchUpFields(progress) });
-  }
+  for (const peer of state.progress.keys()) if (peer !== state.id) sendHeartbeat(state, peer, successors);
+}
+
+/** One heartbeat, with the commit index the follower may learn and the successor ranking. */
+export function sendHeartbeat(state: RaftState, peer: NodeId, successors: readonly NodeId[] = successorRanking(state)): void {
+  const progress = state.progress.get(peer);
+  if (progress === undefined) return;
+  // Why capped at match: the follower may not hold entries beyond it, or hold different ones.
+  const commit = Math.min(progress.match, state.log.committed);
+  progress.sentCommit = Math.max(progress.sentCommit, commit);
+  state.send({ type: 'heartbeat', from: state.id, to: peer, term: state.term, commit, readRound: state.reads.round, successors, ...catchUpFields(progress) });
 }
 
 /**

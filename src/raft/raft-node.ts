@@ -27,7 +27,7 @@ import { maybeFinishCatchUp } from './catch-up.js';
 import { onPeerDisconnected, onVote, onVoteResponse, tickElection } from './election.js';
 import { onAppend, onHeartbeat, onSnapshot, onTimeoutNow } from './follower.js';
 import {
-  onAppendResponse, onHeartbeatResponse, onOwnDurable, proposeAsLeader, readIndexAsLeader, reportSnapshot, successorRanking,
+  onAppendResponse, onHeartbeatResponse, onOwnDurable, proposeAsLeader, readIndexAsLeader, reportSnapshot, sendHeartbeat, successorRanking,
   tickLeader, transferLeadership, type ProposeOutcome,
 } from './leader.js';
 import { entryTypes, type ProposalEntry } from './raft-entry.js';
@@ -133,6 +133,7 @@ export class RaftNode {
     this.checkNoReadyOutstanding('tick');
     if (this.state.role === 'leader') tickLeader(this.state);
     else tickElection(this.state);
+    for (const [from, held] of this.state.heldVotes) if (--held.ticksLeft <= 0) this.state.heldVotes.delete(from);
   }
 
   step(message: RaftMessage): void {
@@ -144,7 +145,10 @@ export class RaftNode {
     }
     const state = this.state;
     if (message.term > state.term) {
-      if (message.type === 'vote' && !message.transfer && state.inLease()) return;
+      if (message.type === 'vote' && !message.transfer && state.inLease()) {
+        state.heldVotes.set(message.from, { message, ticksLeft: 2 * state.config.successorPauseTicks + 1 });
+        return;
+      }
       const keepsTerm = (message.type === 'vote' && message.preVote)
         || (message.type === 'voteResponse' && message.preVote && !message.reject);
       if (!keepsTerm) {
@@ -180,8 +184,10 @@ export class RaftNode {
         if (state.role !== 'follower') state.becomeFollower(message.term, message.from);
         state.leader = message.from;
         state.electionElapsedTicks = 0;
-        // A leader is heard: no fast campaign is due any more (election.ts).
+        // A leader is heard: no fast campaign is due any more, and no held vote request will be
+        // answered (election.ts).
         state.fastCampaign = null;
+        state.heldVotes.clear();
         if (message.type === 'append') onAppend(state, message);
         else if (message.type === 'heartbeat') onHeartbeat(state, message);
         else onSnapshot(state, message);
@@ -284,6 +290,18 @@ export class RaftNode {
   peerDisconnected(peer: NodeId): void {
     this.checkNoReadyOutstanding('peerDisconnected');
     onPeerDisconnected(this.state, peer);
+    if (this.state.inLease() || this.state.heldVotes.size === 0) return;
+    // The lease is gone: answer what it held, under the rules of now (a late copy of a message).
+    const held = [...this.state.heldVotes.values()];
+    this.state.heldVotes.clear();
+    for (const { message } of held) this.step(message);
+  }
+
+  /** The transport established a connection to `peer`: a leader tells it at once what its
+   *  heartbeats say (commit, successor ranking), so a restarted follower need not wait for one. */
+  peerConnected(peer: NodeId): void {
+    this.checkNoReadyOutstanding('peerConnected');
+    if (this.state.role === 'leader') sendHeartbeat(this.state, peer);
   }
 
   /** The transport delivered (or failed to deliver) the snapshot sent to `peer`. */

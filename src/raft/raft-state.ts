@@ -20,7 +20,7 @@ import { initialCatchUpState, type CatchUpState } from './catch-up.js';
 import { Progress } from './progress.js';
 import type { ResolvedRaftConfig } from './raft-config.js';
 import { RaftLog } from './raft-log.js';
-import type { HardState, NodeId, RaftMessage } from './raft-messages.js';
+import type { HardState, NodeId, RaftMessage, VoteMessage } from './raft-messages.js';
 import { randomBetween } from './random.js';
 import { ReadIndexTracker, type ReadState } from './read-index.js';
 
@@ -105,6 +105,10 @@ export class RaftState {
   /** A fast campaign after the leader's connection closed (election.ts): ticks until the next
    *  attempt (null: none due) and the attempts made. Null when none is under way. */
   fastCampaign: { dueInTicks: number | null; attempts: number } | null = null;
+  /** Follower: vote requests ignored in the lease, newest per candidate, each with the ticks it is
+   *  still kept. Answered if this node sees its leader's connection close (election.ts), so a
+   *  candidate that saw the close first need not retry; dropped when a leader is heard. */
+  readonly heldVotes = new Map<NodeId, { message: VoteMessage; ticksLeft: number }>();
   /** The needs-catch-up marker's progress (catch-up.ts). */
   catchUp: CatchUpState;
   /** Follower: the highest commit index the leader of `term` told this node (0: none yet). */
@@ -192,6 +196,7 @@ export class RaftState {
       this.successorRank = -1;
     }
     this.leader = null;
+    this.heldVotes.clear();
     this.electionElapsedTicks = 0;
     this.heartbeatElapsedTicks = 0;
     this.resetRandomizedElectionTimeout();

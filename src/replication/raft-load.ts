@@ -20,6 +20,10 @@ export interface RaftLoadRequest {
   readonly payloadBytes: number;
   readonly inflight: number;
   readonly timeoutMs: number;
+  /** Optional, default 0: on a node that is not the leader, how long to wait for it to become
+   *  the leader (refused as soon as another node is known to lead). A client that asks every node
+   *  during a failover thereby waits for the election instead of polling. */
+  readonly leaderWaitMs?: number;
 }
 
 export interface RaftLoadResult {
@@ -36,7 +40,7 @@ export interface RaftLoadResult {
 }
 
 /** Bounds on a request, so that a mistyped hook call cannot exhaust the node. */
-export const raftLoadLimits = { entriesMax: 10_000_000, batchMax: 4096, payloadBytesMax: 65_536, inflightMax: 4096, timeoutMsMax: 600_000 } as const;
+export const raftLoadLimits = { entriesMax: 10_000_000, batchMax: 4096, payloadBytesMax: 65_536, inflightMax: 4096, timeoutMsMax: 600_000, leaderWaitMsMax: 10_000 } as const;
 
 export function checkRaftLoadRequest(value: Record<string, unknown>): RaftLoadRequest | string {
   const limits: Record<string, number> = { entries: raftLoadLimits.entriesMax, batch: raftLoadLimits.batchMax, payloadBytes: raftLoadLimits.payloadBytesMax, inflight: raftLoadLimits.inflightMax, timeoutMs: raftLoadLimits.timeoutMsMax };
@@ -45,6 +49,10 @@ export function checkRaftLoadRequest(value: Record<string, unknown>): RaftLoadRe
     if (typeof given !== 'number' || !Number.isSafeInteger(given) || given < (field === 'payloadBytes' ? 0 : 1) || given > max) {
       return `${field} must be an integer from ${field === 'payloadBytes' ? 0 : 1} to ${max}, got ${String(given)}`;
     }
+  }
+  const leaderWaitMs = value['leaderWaitMs'];
+  if (leaderWaitMs !== undefined && (typeof leaderWaitMs !== 'number' || !Number.isSafeInteger(leaderWaitMs) || leaderWaitMs < 0 || leaderWaitMs > raftLoadLimits.leaderWaitMsMax)) {
+    return `leaderWaitMs must be an integer from 0 to ${raftLoadLimits.leaderWaitMsMax}, got ${String(leaderWaitMs)}`;
   }
   return value as unknown as RaftLoadRequest;
 }

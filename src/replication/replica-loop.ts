@@ -277,7 +277,10 @@ export class ReplicaLoop {
 
   /** A peer's handshake completed; a fresh node decides from these whether it may vote. */
   onPeerHandshake(peer: string, handshake: PeerHandshake): void {
-    if (this.stoppedBy === null) this.freshStart?.onPeerHandshake(peer, handshake);
+    if (this.stoppedBy !== null) return;
+    this.freshStart?.onPeerHandshake(peer, handshake);
+    this.core?.peerConnected(peer);
+    this.schedule();
   }
 
   private begin(state: StartupState): void {

@@ -105,7 +105,8 @@ async function raftLoadHook(options: OpsServerOptions, request: IncomingMessage,
     return;
   }
   const timeoutMs = typeof body['timeoutMs'] === 'number' ? body['timeoutMs'] : 0;
-  const result = await options.supervisor.askRole('replicator', { ...body, type: 'raftLoad' }, timeoutMs + 5_000);
+  const leaderWaitMs = typeof body['leaderWaitMs'] === 'number' ? body['leaderWaitMs'] : 0;
+  const result = await options.supervisor.askRole('replicator', { ...body, type: 'raftLoad' }, leaderWaitMs + timeoutMs + 5_000);
   if (result === undefined) sendJson(response, 503, { error: 'UNAVAILABLE', message: 'the replicator did not answer (not ready, or the load outlived its timeout)' });
   else sendJson(response, result['ok'] === true ? 200 : 409, result);
 }

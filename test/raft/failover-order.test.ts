@@ -104,4 +104,93 @@ describe('raft failover order', () => {
     for (const id of survivors) cluster.node(id).peerDisconnected('n1');
     for (const id of survivors) expect(cluster.node(id).status().role, id).to.equal('preCandidate');
   });
+
+  it('answers a pre-vote it ignored in its lease as soon as it sees the close itself, without a retry', () => {
+    const three = ['n1', 'n2', 'n3'];
+    const cluster = new RaftTestCluster(three);
+    cluster.elect('n1');
+    cluster.propose('n1', 'a');
+    cluster.stabilize();
+    cluster.heartbeat('n1');
+    const [first, second] = cluster.node('n1').successorRanking();
+    if (first === undefined || second === undefined) throw new Error('no ranking');
+    cluster.crash('n1');
+    // The first in rank sees the close and asks; the other still holds its lease and ignores it.
+    cluster.node(first).peerDisconnected('n1');
+    cluster.stabilize();
+    expect(cluster.node(first).status().role).to.equal('preCandidate');
+    cluster.node(second).peerDisconnected('n1');
+    cluster.stabilize();
+    expect(cluster.node(first).status(), 'leader with no tick and no retry').to.include({ role: 'leader', term: 2 });
+  });
+
+  it('forgets an ignored pre-vote once the leader is heard again, so a live leader is not deposed', () => {
+    const three = ['n1', 'n2', 'n3'];
+    const cluster = new RaftTestCluster(three);
+    cluster.elect('n1');
+    cluster.heartbeat('n1');
+    cluster.cutLink('n1', 'n2');
+    cluster.node('n2').peerDisconnected('n1');
+    cluster.stabilize();
+    expect(cluster.node('n2').status().role).to.equal('preCandidate');
+    // n3 ignored the pre-vote in its lease, then hears its leader: the held request is dropped.
+    cluster.heartbeat('n1');
+    cluster.node('n3').peerDisconnected('n2');
+    cluster.stabilize();
+    expect(cluster.node('n1').status()).to.include({ role: 'leader', term: 1 });
+  });
+
+  it('tells a restarted follower its rank as soon as its connection is up, not at the next heartbeat', () => {
+    const three = ['n1', 'n2', 'n3'];
+    const cluster = new RaftTestCluster(three, { disconnectCampaignDelayTicksMax: 8, heartbeatIntervalTicks: 5 });
+    cluster.elect('n1');
+    cluster.heartbeat('n1', 1);
+    // n2, first in rank (same log as n3, lower id), restarts and forgets the ranking.
+    expect(cluster.node('n1').successorRanking()[0]).to.equal('n2');
+    cluster.crash('n2');
+    cluster.start('n2');
+    cluster.node('n1').peerConnected('n2');
+    cluster.stabilize();
+    cluster.crash('n1');
+    cluster.node('n2').peerDisconnected('n1');
+    expect(cluster.node('n2').status().role, 'n2 campaigns at once, as first in rank').to.equal('preCandidate');
+  });
+
+  it('campaigns at once when the first in rank asks with a shorter log than its own', () => {
+    const three = ['n1', 'n2', 'n3'];
+    const cluster = new RaftTestCluster(three);
+    cluster.elect('n1');
+    cluster.heartbeat('n1');
+    const [first, second] = cluster.node('n1').successorRanking();
+    if (first === undefined || second === undefined) throw new Error('no ranking');
+    // After the last ranking, only the second in rank receives a new entry.
+    cluster.propose('n1', 'a');
+    cluster.stabilize((message) => message.type === 'append' && message.to === first);
+    cluster.crash('n1');
+    cluster.node(second).peerDisconnected('n1');
+    cluster.node(first).peerDisconnected('n1');
+    cluster.stabilize();
+    expect(cluster.node(second).status(), 'the longer log leads with no tick').to.include({ role: 'leader', term: 2 });
+  });
+
+  it('keeps its term while the answers to its vote are slow, instead of starting over in a new term', () => {
+    const three = ['n1', 'n2', 'n3'];
+    const cluster = new RaftTestCluster(three);
+    cluster.elect('n1');
+    cluster.heartbeat('n1');
+    cluster.crash('n1');
+    cluster.node('n2').peerDisconnected('n1');
+    cluster.node('n3').peerDisconnected('n1');
+    // The pre-vote succeeds; the vote answers take longer than the retry pause (slow fsyncs).
+    cluster.stabilize((message) => message.type === 'voteResponse' && !message.preVote);
+    expect(cluster.node('n2').status()).to.include({ role: 'candidate', term: 2 });
+    // Four ticks: at least one retry of n2 (due 1-4 ticks after it asked), within n3's deferral.
+    for (let tick = 0; tick < 4; tick++) {
+      cluster.tick('n2');
+      cluster.tick('n3');
+    }
+    // Every retry asked again in term 2; the answers that now arrive elect n2 in that term.
+    cluster.stabilize();
+    expect(cluster.node('n2').status()).to.include({ role: 'leader', term: 2 });
+  });
 });
