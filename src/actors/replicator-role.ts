@@ -56,6 +56,7 @@ class ReplicatorRole implements ActorRole {
   private load: RaftLoad | undefined;
   /** Load requests waiting for this node to lead (`leaderWaitMs`): checked after every turn. */
   private readonly leaderWatchers = new Set<() => void>();
+  private lastRole = '';
   private diskFull: string | null = null;
   private lastLeader: string | null = null;
   private lastTerm = 0;
@@ -187,6 +188,10 @@ class ReplicatorRole implements ActorRole {
     if (node.term > this.lastTerm) {
       if (node.status().vote === node.id) this.elections += 1;
       this.lastTerm = node.term;
+    }
+    if (node.role !== this.lastRole) {
+      this.lastRole = node.role;
+      this.context.logger.debug({ role: node.role, term: node.term }, `now ${node.role} in term ${node.term}`);
     }
     if (this.onSteppedDown !== undefined && node.role !== 'leader') this.onSteppedDown();
     for (const check of this.leaderWatchers) check();

@@ -59,6 +59,11 @@ export function campaign(state: RaftState, kind: CampaignKind): void {
     else becomeLeader(state);
     return;
   }
+  // Why: the leader whose connection closed will not answer; counted as a refusal, a split vote
+  // between two survivors is lost (and retried after a short pause) as soon as they refuse each
+  // other, instead of waiting for an answer that never comes. Winning only gets harder: safe.
+  const gone = state.fastCampaign?.gone;
+  if (gone !== undefined && gone !== state.id && state.isVoter(gone)) state.poll(gone, false);
   const lastIndex = state.log.lastIndex();
   const lastTerm = state.log.lastTerm();
   for (const voter of state.voters) {
@@ -85,7 +90,9 @@ export function onVote(state: RaftState, message: VoteMessage): void {
     if (!message.preVote) {
       state.vote = message.from;
       state.electionElapsedTicks = 0;
-      deferFastCampaign(state);
+      deferFastCampaign(state, 'voted');
+    } else {
+      yieldToEarlierInRank(state, message.from);
     }
     return;
   }
@@ -137,22 +144,43 @@ export function onPeerDisconnected(state: RaftState, peer: NodeId): void {
   state.leader = null;
   // Why an order: every survivor saw the same close; if all campaigned in the same instant their
   // votes would split and cost a full election timeout.
-  const delayTicks = state.successorRank >= 0
-    ? state.successorRank * state.config.successorPauseTicks
+  const rank = state.successorRank();
+  const delayTicks = rank >= 0
+    ? rank * state.config.successorPauseTicks
     : randomBetween(state.config.random, 0, state.config.disconnectCampaignDelayTicksMax);
-  state.fastCampaign = { dueInTicks: delayTicks, attempts: 0 };
+  state.fastCampaign = { dueInTicks: delayTicks, attempts: 0, gone: peer };
   if (delayTicks === 0) startFastCampaign(state);
 }
 
-/** This node just gave its vote to a candidate: give that candidate time to win and be heard
- *  (half the minimum election timeout, and at least its whole retry window) before campaigning
- *  itself. A candidate that has this vote wins as soon as it counts it; campaigning meanwhile
- *  would only raise the term under it when the answers are slow. */
-function deferFastCampaign(state: RaftState): void {
+/**
+ * This node just granted a candidate its vote (or pre-vote): give it time before campaigning
+ * itself. After a vote, half the minimum election timeout: a candidate that has this vote wins as
+ * soon as it counts it, and campaigning meanwhile would only raise the term under it when the
+ * answers are slow. After a pre-vote, the candidate's retry window: its vote request follows.
+ */
+function deferFastCampaign(state: RaftState, granted: 'voted' | 'preVoted'): void {
   const fast = state.fastCampaign;
   if (fast === null || fast.dueInTicks === null) return;
   const retryWindowTicks = 2 * state.config.successorPauseTicks + 1;
-  fast.dueInTicks = Math.max(fast.dueInTicks, retryWindowTicks, Math.floor(state.config.electionTimeoutTicksMin / 2));
+  const deferTicks = granted === 'voted' ? Math.max(retryWindowTicks, Math.floor(state.config.electionTimeoutTicksMin / 2)) : retryWindowTicks;
+  fast.dueInTicks = Math.max(fast.dueInTicks, deferTicks);
+}
+
+/**
+ * A pre-vote was granted during a fast campaign. When the asker comes before this node in the
+ * ranking, this node steps back from a pre-vote round of its own (two rounds that both succeed
+ * become two candidates in one term: a split vote) and holds its next attempt back.
+ */
+function yieldToEarlierInRank(state: RaftState, asker: NodeId): void {
+  if (state.fastCampaign === null) return;
+  const askerRank = state.successorRank(asker);
+  const ownRank = state.successorRank();
+  const earlier = askerRank >= 0 && askerRank < ownRank;
+  if (state.role === 'preCandidate') {
+    if (!earlier) return;
+    state.becomeFollower(state.term, null);
+  }
+  deferFastCampaign(state, 'preVoted');
 }
 
 /** Counts down to the next fast campaign attempt; true when it started one. */

@@ -61,10 +61,7 @@ export function onHeartbeat(state: RaftState, message: HeartbeatMessage): void {
   // log was cut (repair, a wiped disk) holds less than the leader believes; learning a commit
   // beyond the entries known to match would be a lie (and stop the node on an assertion).
   state.log.commitTo(Math.min(message.commit, state.leaderMatchIndex()));
-  if (message.successors !== undefined) {
-    const rank = message.successors.indexOf(state.id);
-    state.successorRank = rank >= 0 ? rank : message.successors.length;
-  }
+  if (message.successors !== undefined) state.successors = message.successors;
   if (message.catchUpTo !== undefined) noteCatchUpTo(state, message.catchUpTo);
   state.send({ type: 'heartbeatResponse', from: state.id, to: message.from, term: state.term, readRound: message.readRound, ...identity(state) });
   noteLeaderCommit(state, message.commit);

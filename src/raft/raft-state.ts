@@ -99,12 +99,13 @@ export class RaftState {
   transferElapsedTicks = 0;
   readonly uncommitted = new UncommittedBytes();
   readonly reads: ReadIndexTracker;
-  /** Follower: this node's place in the successor ranking the leader of `term` last sent
-   *  (0 = first), or -1 when none was heard (election.ts). */
-  successorRank = -1;
+  /** Follower: the successor ranking the leader of `term` last sent, or null when none was heard
+   *  (election.ts). */
+  successors: readonly NodeId[] | null = null;
   /** A fast campaign after the leader's connection closed (election.ts): ticks until the next
-   *  attempt (null: none due) and the attempts made. Null when none is under way. */
-  fastCampaign: { dueInTicks: number | null; attempts: number } | null = null;
+   *  attempt (null: none due), the attempts made, and the leader whose connection closed. Null
+   *  when none is under way. */
+  fastCampaign: { dueInTicks: number | null; attempts: number; gone: NodeId } | null = null;
   /** Follower: vote requests ignored in the lease, newest per candidate, each with the ticks it is
    *  still kept. Answered if this node sees its leader's connection close (election.ts), so a
    *  candidate that saw the close first need not retry; dropped when a leader is heard. */
@@ -179,6 +180,14 @@ export class RaftState {
       this.config.electionTimeoutTicksMax - 1);
   }
 
+  /** `id`'s place in the last successor ranking heard (0 = first; after every ranked node when
+   *  left out), or -1 when none was heard. */
+  successorRank(id: NodeId = this.id): number {
+    if (this.successors === null) return -1;
+    const rank = this.successors.indexOf(id);
+    return rank >= 0 ? rank : this.successors.length;
+  }
+
   /** Lease (thesis §4.2.3): this follower heard from a leader within the minimum election
    *  timeout, so a vote request is from a node that is merely cut off; ignore it. */
   inLease(): boolean {
@@ -193,7 +202,7 @@ export class RaftState {
       this.leaderCommitHeard = 0;
       this.catchUpTo = 0;
       this.appendMatchIndex = 0;
-      this.successorRank = -1;
+      this.successors = null;
     }
     this.leader = null;
     this.heldVotes.clear();

@@ -193,4 +193,37 @@ describe('raft failover order', () => {
     cluster.stabilize();
     expect(cluster.node('n2').status()).to.include({ role: 'leader', term: 2 });
   });
+
+  it('never splits the vote when the first two in rank start asking at the same moment: the second steps back', () => {
+    const three = ['n1', 'n2', 'n3'];
+    const cluster = new RaftTestCluster(three);
+    cluster.elect('n1');
+    cluster.heartbeat('n1');
+    expect(cluster.node('n1').successorRanking()).to.deep.equal(['n2', 'n3']);
+    cluster.crash('n1');
+    cluster.takeTrace();
+    // n2 asks at once; n3's own turn comes (two ticks) before n2's request reaches it (slow links).
+    cluster.node('n2').peerDisconnected('n1');
+    cluster.processReadies('n2');
+    cluster.node('n3').peerDisconnected('n1');
+    cluster.tick('n3', 2);
+    expect(cluster.node('n3').status().role).to.equal('preCandidate');
+    cluster.stabilize();
+    expect(cluster.node('n2').status(), 'the first in rank leads in the next term').to.include({ role: 'leader', term: 2 });
+    expect(cluster.trace.filter((line) => / vote t\d+/.test(line) && !line.includes('pre')).map((line) => line.slice(0, line.indexOf('->'))),
+      'only n2 asked for real votes').to.satisfy((askers: string[]) => askers.every((id) => id === 'n2'));
+  });
+
+  it('counts the leader whose connection closed as a refusal, so a split vote is retried at once, not after an election timeout', () => {
+    const three = ['n1', 'n2', 'n3'];
+    // No ranking heard (a random delay of 0): both survivors campaign in the same instant.
+    const cluster = new RaftTestCluster(three, { disconnectCampaignDelayTicksMax: 0, electionTimeoutTicksMin: 30, electionTimeoutTicksMax: 40 });
+    cluster.elect('n1');
+    cluster.crash('n1');
+    cluster.node('n2').peerDisconnected('n1');
+    cluster.node('n3').peerDisconnected('n1');
+    cluster.stabilize();
+    const { leader, rounds } = tickUntilLeader(cluster, ['n2', 'n3'], 30);
+    expect(rounds, `${leader} leads within a few retry pauses (1-4 ticks each), far below the election timeout (30)`).to.be.at.most(12);
+  });
 });
