@@ -29,7 +29,7 @@
 import path from 'node:path';
 import { falconError, FalconFailure } from '../errors.js';
 import { errnoOf, readWholeFile, type WalFileSystem } from './file-system.js';
-import { decodeHardState, hardStateFileName, type HardState } from './hard-state.js';
+import { decodeHardStateFile, hardStateFileName, type HardState, type LoadedHardState } from './hard-state.js';
 import { temporaryFileSuffix, writeFileAtomically } from './atomic-file.js';
 import { parseSegmentFileName, type Segment } from './segment.js';
 import { cutFile, recoverSegments, type CorruptionFinding, type TornTailFinding } from './segment-recovery.js';
@@ -69,6 +69,8 @@ export interface RecoveryResult {
   readonly recovered: WalRecovered;
   readonly segments: Segment[];
   readonly snapshot: SnapshotFileInfo | null;
+  /** The hard-state file's newest record with its sequence and slot (null: no file). */
+  readonly hardStateFile: LoadedHardState | null;
 }
 
 interface Context {
@@ -97,7 +99,8 @@ function recoverIn(context: Context): RecoveryResult {
   const names = fileSystem.listDirectory(dir);
   removeTemporaryFiles(context, names);
   context.needsCatchUp = readMarker(context, names);
-  const hardState = loadHardState(context, names);
+  const hardStateFile = loadHardState(context, names);
+  const hardState = hardStateFile?.state ?? null;
   const { snapshot, rejectedSnapshots } = loadNewestSnapshot(fileSystem, dir, names, options.snapshotBytesMax);
   if (rejectedSnapshots.length > 0) onRejectedSnapshots(context, rejectedSnapshots, snapshot);
   const firstIndexes = names.map(parseSegmentFileName).filter((index): index is number => index !== null).sort((a, b) => a - b);
@@ -121,7 +124,7 @@ function recoverIn(context: Context): RecoveryResult {
     rejectedSnapshots,
     logDiscardedForSnapshot: log.discarded,
   };
-  return { recovered, segments: log.segments, snapshot };
+  return { recovered, segments: log.segments, snapshot, hardStateFile };
 }
 
 /**
@@ -242,10 +245,10 @@ function cutTornTail(context: Context, tornTail: TornTailFinding): void {
   cutFile(context.fileSystem, context.dir, tornTail.file, tornTail.offset);
 }
 
-function loadHardState(context: Context, names: readonly string[]): HardState | null {
+function loadHardState(context: Context, names: readonly string[]): LoadedHardState | null {
   if (!names.includes(hardStateFileName)) return null;
   const filePath = path.join(context.dir, hardStateFileName);
-  const decoded = decodeHardState(readWholeFile(context.fileSystem, filePath, smallFileBytesMax));
+  const decoded = decodeHardStateFile(readWholeFile(context.fileSystem, filePath, smallFileBytesMax));
   if (typeof decoded !== 'string') return decoded;
   onCorruption(context, { file: filePath, offset: 0, index: 0, reason: `hard state unreadable: ${decoded}` });
   context.fileSystem.unlink(filePath);

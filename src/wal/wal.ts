@@ -32,9 +32,10 @@
  */
 import path from 'node:path';
 import { assert, falconError, FalconFailure, type FalconError } from '../errors.js';
-import { removeFileDurably, writeFileAtomically } from './atomic-file.js';
+import { removeFileDurably } from './atomic-file.js';
 import { errnoOf } from './file-system.js';
-import { encodeHardState, hardStateFileName, type HardState } from './hard-state.js';
+import { type HardState } from './hard-state.js';
+import { HardStateFile } from './hard-state-file.js';
 import { needsCatchUpFileName, recoverWal, writeNeedsCatchUpMarker, type WalRecovered } from './recovery.js';
 import type { Segment } from './segment.js';
 import { SegmentLog } from './segment-log.js';
@@ -73,6 +74,7 @@ export class WriteAheadLog {
   private durableLast: number;
   private durableLastTerm: number;
   private hardStateValue: HardState | null;
+  private readonly hardStateFile: HardStateFile;
   /** The snapshot in force (verified at open, or written since). */
   private snapshotInfo: SnapshotFileInfo | null;
   /** A snapshot taken here, being written chunk by chunk. */
@@ -90,12 +92,13 @@ export class WriteAheadLog {
    */
   static open(dir: string, options: Partial<WalOptions> = {}): { wal: WriteAheadLog; recovered: WalRecovered } {
     const resolved = resolveWalOptions(options);
-    const { recovered, segments, snapshot } = recoverWal(dir, resolved);
-    return { wal: new WriteAheadLog(dir, resolved, segments, recovered, snapshot), recovered };
+    const { recovered, segments, snapshot, hardStateFile } = recoverWal(dir, resolved);
+    return { wal: new WriteAheadLog(dir, resolved, segments, recovered, snapshot, new HardStateFile(resolved.fileSystem, dir, hardStateFile)), recovered };
   }
 
-  private constructor(dir: string, options: WalOptions, segments: Segment[], recovered: WalRecovered, snapshot: SnapshotFileInfo | null) {
+  private constructor(dir: string, options: WalOptions, segments: Segment[], recovered: WalRecovered, snapshot: SnapshotFileInfo | null, hardStateFile: HardStateFile) {
     this.dir = dir;
+    this.hardStateFile = hardStateFile;
     this.options = options;
     const cache = new TailCache(options.tailCacheEntries, options.tailCacheBytes);
     this.cache = cache;
@@ -244,8 +247,8 @@ export class WriteAheadLog {
   }
 
   /**
-   * Persists term, vote, commit and cluster (temp file, fsync, rename, directory fsync) before
-   * returning. A state that does not name its cluster keeps the one on disk: the identity, once
+   * Persists term, vote, commit and cluster (one slot overwritten in place and fdatasynced;
+   * hard-state-file.ts) before returning. A state that does not name its cluster keeps the one on disk: the identity, once
    * written, is never dropped by a later save; naming another cluster is a programmer error (the
    * Replicator refuses to start on a directory of another cluster).
    */
@@ -258,7 +261,7 @@ export class WriteAheadLog {
     assert(kept === null || cluster === kept, `hard state cluster changing from '${kept}' to '${cluster}'`);
     const saved: HardState = { term: state.term, vote: state.vote, commit: state.commit, cluster };
     try {
-      writeFileAtomically(this.options.fileSystem, this.dir, hardStateFileName, [encodeHardState(saved)]);
+      this.hardStateFile.save(saved);
     } catch (error) {
       return this.onFileError('saveHardState', error);
     }
@@ -535,6 +538,7 @@ export class WriteAheadLog {
   close(): void {
     if (this.fatal === null) this.fatal = falconError('UNAVAILABLE', `WAL ${this.dir} is closed`);
     this.segmentLog.close();
+    this.hardStateFile.close();
   }
 
   private appendOne(entry: WalEntry): void {

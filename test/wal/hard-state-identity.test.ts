@@ -8,7 +8,7 @@
  */
 import { expect } from 'chai';
 import { checksumOf } from '../../src/wal/checksum.js';
-import { decodeHardState, encodeHardState, hardStateFileName } from '../../src/wal/hard-state.js';
+import { decodeHardStateFile, encodeHardStateSlot, hardStateFileName, hardStateSlotBytes } from '../../src/wal/hard-state.js';
 import { MemoryFileSystem } from '../../src/wal/memory-file-system.js';
 import { memoryWalDir, openMemoryWal, unwrap } from './wal-test-helpers.js';
 
@@ -33,12 +33,13 @@ describe('hard state cluster identity', () => {
       { term: 2 ** 40 + 3, vote: 'n2', commit: 2 ** 33, cluster: 'é-cluster' },
       { term: 5, vote: 'n1', commit: 4, cluster: null },
     ]) {
-      expect(decodeHardState(encodeHardState(state))).to.deep.equal(state);
+      const file = Buffer.concat([encodeHardStateSlot(state, 9), Buffer.alloc(hardStateSlotBytes)]);
+      expect(decodeHardStateFile(file)).to.deep.equal({ state, sequence: 9, slot: 0 });
     }
   });
 
   it('loads a version-1 file (no identity) as a joined node whose cluster is unknown', () => {
-    expect(decodeHardState(versionOneFile(7, 'n3', 12))).to.deep.equal({ term: 7, vote: 'n3', commit: 12, cluster: null });
+    expect(decodeHardStateFile(versionOneFile(7, 'n3', 12))).to.deep.equal({ state: { term: 7, vote: 'n3', commit: 12, cluster: null }, sequence: 0, slot: null });
     const fileSystem = new MemoryFileSystem();
     openMemoryWal(fileSystem).wal.close();
     fileSystem.writeFileForTest(`${memoryWalDir}/${hardStateFileName}`, versionOneFile(7, 'n3', 12));
@@ -46,11 +47,11 @@ describe('hard state cluster identity', () => {
     expect(recovered.hardState, 'a directory with an old hard state is not fresh').to.deep.equal({ term: 7, vote: 'n3', commit: 12, cluster: null });
   });
 
-  it('refuses a file whose cluster-name length does not match its size', () => {
-    const bytes = encodeHardState({ term: 1, vote: null, commit: 0, cluster: 'abc' });
-    const cut = bytes.subarray(0, bytes.length - 1);
-    cut.writeUInt32LE(checksumOf(cut.subarray(8), 0), 4);
-    expect(decodeHardState(cut)).to.match(/does not match/);
+  it('refuses an old single-record file whose cluster-name length does not match its size', () => {
+    const bytes = versionOneFile(1, null, 0);
+    bytes[8] = 2;
+    bytes.writeUInt32LE(checksumOf(bytes.subarray(8), 0), 4);
+    expect(decodeHardStateFile(bytes)).to.match(/does not match/);
   });
 
   it('keeps the cluster name across saves that do not name it, and across a restart and a power loss', () => {

@@ -137,14 +137,18 @@ describe('WAL faults: full disk', () => {
     expect(readAll(reopened).map((entry) => entry.index)).to.deep.equal(Array.from({ length: 70 }, (_, i) => i + 1));
   });
 
-  it('DISK_FULL on the hard state keeps the previous one in force', () => {
+  it('DISK_FULL when the hard-state file cannot be created leaves none in force; once it exists, saves need no space', () => {
     const fileSystem = new MemoryFileSystem();
     const { wal } = openMemoryWal(fileSystem);
-    unwrap(wal.saveHardState({ term: 2, vote: 'n1', commit: 0 }));
     fileSystem.capacityBytes = fileSystem.usedBytes();
-    expect(codeOf(wal.saveHardState({ term: 3, vote: 'n2', commit: 0 }))).to.equal('DISK_FULL');
-    expect(wal.hardState).to.deep.equal({ term: 2, vote: 'n1', commit: 0, cluster: null });
+    expect(codeOf(wal.saveHardState({ term: 2, vote: 'n1', commit: 0 }))).to.equal('DISK_FULL');
+    expect(wal.hardState).to.equal(null);
+    fileSystem.capacityBytes = Number.MAX_SAFE_INTEGER;
+    unwrap(wal.saveHardState({ term: 2, vote: 'n1', commit: 0 }));
+    // Full again: a vote is written in place, in the file's own bytes.
+    fileSystem.capacityBytes = fileSystem.usedBytes();
+    unwrap(wal.saveHardState({ term: 3, vote: 'n2', commit: 0 }));
     fileSystem.losePower();
-    expect(openMemoryWal(fileSystem).recovered.hardState).to.deep.equal({ term: 2, vote: 'n1', commit: 0, cluster: null });
+    expect(openMemoryWal(fileSystem).recovered.hardState).to.deep.equal({ term: 3, vote: 'n2', commit: 0, cluster: null });
   });
 });

@@ -68,10 +68,10 @@ describe('WAL recovery reports durable only what it synced', () => {
     expect(reported.lastIndex).to.equal(40);
   });
 
-  it('a hard state renamed into place before the directory fsync does not go back after a power loss (no second vote in a term)', () => {
+  it('a hard-state file renamed into place before the directory fsync does not go back after a power loss (no second vote in a term)', () => {
     const fileSystem = new MemoryFileSystem();
     const { wal } = openMemoryWal(fileSystem, { segmentBytes });
-    unwrap(wal.saveHardState({ term: 3, vote: 'n2', commit: 0 }));
+    // The file is replaced (temp file, rename, directory fsync) only when it is first written.
     fileSystem.injectFault({ operation: 'syncDirectory', code: 'EIO' });
     expect(wal.saveHardState({ term: 4, vote: 'n3', commit: 0 }).ok, 'the process dies at the directory fsync').to.equal(false);
     const reported = expectReportSurvivesPowerLoss(fileSystem, 'unsynced hard-state rename');
