@@ -2,7 +2,8 @@
  * The fault schedule of the fault phase: at random intervals one action among crash (often of the
  * leader) with a later restart, pause (SIGSTOP-like), partition (halves, one node isolated,
  * one-way, single links) with a later heal, a message storm, a slow disk, a spurious connection
- * close, and a leadership transfer. A crash also closes the crashed node's connections: the
+ * close, a leadership transfer, and damage at rest to a stopped node's disk (a record whose
+ * checksum no longer verifies, or a wiped disk; sim-damage.ts, at most a minority barred at once). A crash also closes the crashed node's connections: the
  * peers that can still see it get `peerDisconnected` shortly after (the fast-failover input).
  *
  * Invariant: no fault is scheduled after the fault phase; pending restarts, heals and resumes
@@ -10,6 +11,7 @@
  *
  * Runs on: the simulator.
  */
+import { corruptRecord, mayDamage, wipeDisk } from './sim-damage.js';
 import type { SimNode } from './sim-node.js';
 import type { Simulation } from './simulation.js';
 
@@ -158,8 +160,46 @@ const transfer: FaultAction = (simulation) => {
   leader.loop.transferLeadership(target);
 };
 
+/** A node that damage may hit without barring a majority (often the leader), or null. */
+function damageVictim(simulation: Simulation): SimNode | null {
+  const candidates = simulation.nodes.filter((node) => mayDamage(simulation.nodes, node));
+  if (candidates.length === 0) return null;
+  const leader = leaderNode(simulation);
+  return leader !== null && candidates.includes(leader) && simulation.random.chance(0.3) ? leader : simulation.random.pick(candidates);
+}
+
+/** Stops `node` if it runs (a kill: damage at rest happens to a stopped node), damages it, and
+ *  restarts it a while later. */
+function damageStopped(simulation: Simulation, node: SimNode, damage: () => void): void {
+  if (node.isUp) crashNode(simulation, node, false);
+  damage();
+  restartAfter(simulation, node, simulation.random.between(1, 60) * simulation.options.tickUs);
+}
+
+const corruptAtRest: FaultAction = (simulation) => {
+  const node = damageVictim(simulation);
+  if (node === null) return;
+  damageStopped(simulation, node, () => {
+    const damaged = corruptRecord(node, simulation.random);
+    if (damaged === null) return;
+    simulation.stats.recordsDamaged++;
+    simulation.log(`DAMAGE AT REST ${node.id}: ${damaged}`);
+  });
+};
+
+const wipe: FaultAction = (simulation) => {
+  const node = damageVictim(simulation);
+  if (node === null) return;
+  damageStopped(simulation, node, () => {
+    simulation.stats.disksWiped++;
+    simulation.log(`WIPE ${node.id}: empty data directory`);
+    wipeDisk(node);
+  });
+};
+
 const weightedActions: readonly [number, FaultAction][] = [
   [22, crash], [10, pause], [25, partition], [8, storm], [8, slowDisk], [7, spuriousClose], [10, transfer],
+  [4, corruptAtRest], [3, wipe],
 ];
 const weightTotal = weightedActions.reduce((sum, [weight]) => sum + weight, 0);
 
