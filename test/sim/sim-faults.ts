@@ -125,6 +125,31 @@ const partition: FaultAction = (simulation) => {
   });
 };
 
+/**
+ * `installer` begins to write a leader's snapshot: the leader and it end up on the minority side
+ * (on 3 nodes the leader alone), so that a new leader is elected while the install is pending and,
+ * once healed, overwrites what the follower took from the old leader behind the snapshot (a
+ * client of the old leader writes on meanwhile).
+ */
+export function partitionDuringInstall(simulation: Simulation, installer: SimNode): void {
+  const leader = leaderNode(simulation);
+  if (leader === null || leader === installer) return;
+  const group = simulation.nodes.length >= 5 ? [leader.index, installer.index] : [leader.index];
+  simulation.stats.partitions++;
+  simulation.log(`PARTITION during ${installer.id}'s install: [${group.map((index) => simulation.nodeIds[index]).join(',')}] | rest`);
+  simulation.network.separate(group);
+  // A client of the old leader writes on: the leader sends the entry after the snapshot to the
+  // installing follower only.
+  simulation.queue.schedule(simulation.nowUs() + simulation.random.between(500, 5_000), leader.index, leader.incarnation, () => {
+    simulation.clientRequestTo(leader, false, false);
+  });
+  afterTicks(simulation, simulation.random.between(10, 60), () => {
+    if (!simulation.faultPhase) return;
+    simulation.log('HEAL');
+    simulation.network.healAll();
+  });
+}
+
 const storm: FaultAction = (simulation) => {
   simulation.log('STORM: heavy message loss');
   simulation.network.stormDropRate = 0.3 + simulation.random.nextFloat() * 0.4;

@@ -168,6 +168,7 @@ export class SimNode {
       at: (atUs, run) => this.host.at(this, atUs, run),
       diskLatencyUs: () => this.host.diskLatencyUs(this),
       snapshotExtraUs: () => this.host.random.between(0, options.disk.snapshotWriteTicksMax) * options.tickUs,
+      installExtraUs: () => this.host.random.between(0, options.disk.snapshotInstallTicksMax) * options.tickUs,
       deliver: (reply) => {
         if (reply.type === 'needsCatchUpMarked') this.catchUpsBegun++;
         else if (reply.type === 'needsCatchUpCleared') this.catchUpsCleared++;

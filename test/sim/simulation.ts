@@ -19,7 +19,7 @@ import { SeededRandom } from '../../src/raft/random.js';
 import { fail, SimChecker, SimulationFailure } from './sim-checker.js';
 import { dialPeers } from './sim-connections.js';
 import { isBarred } from './sim-damage.js';
-import { crashNode, scheduleNextFault } from './sim-faults.js';
+import { crashNode, partitionDuringInstall, scheduleNextFault } from './sim-faults.js';
 import { SimNetwork } from './sim-network.js';
 import { SimNode, type SimHost } from './sim-node.js';
 import type { SimOptions } from './sim-options.js';
@@ -169,7 +169,11 @@ export class Simulation implements SimHost {
   }
 
   onWalRequest(node: SimNode, message: ToWal): void {
-    if (!this.faultPhase || message.type !== 'saveHardState' || message.state.vote === null || message.state.vote === node.id) return;
+    if (!this.faultPhase) return;
+    if (message.type === 'installSnapshot' && this.random.chance(this.options.faults.partitionDuringInstallRate)) {
+      partitionDuringInstall(this, node);
+    }
+    if (message.type !== 'saveHardState' || message.state.vote === null || message.state.vote === node.id) return;
     if (this.random.chance(this.options.faults.crashAfterVoteRate)) this.armKillPoint(node);
   }
 
@@ -217,10 +221,16 @@ export class Simulation implements SimHost {
       const leaderNode = this.nodes[this.indexOf(believed)] as SimNode;
       if (leaderNode.isUp && leaderNode.pausedUntilUs <= this.currentUs) target = leaderNode;
     }
+    this.clientRequestTo(target, this.random.chance(this.options.workload.readShare));
+  }
+
+  /** A client sends one write (or a ReadIndex read) to `target`; `bounded` false: one more client,
+   *  beside the bounded number the workload keeps waiting. */
+  clientRequestTo(target: SimNode, read: boolean, bounded = true): void {
     const loop = target.loop;
     if (loop === null || !loop.started) return;
     const value = this.nextValue++;
-    if (this.random.chance(this.options.workload.readShare)) {
+    if (read) {
       const context = `r${value}`;
       target.readsAsked.set(context, this.checker.maxCommitted);
       this.stats.reads++;
@@ -232,7 +242,7 @@ export class Simulation implements SimHost {
         if (deadlineUs > this.currentUs) break;
         this.outstanding.delete(outstandingValue);
       }
-      if (this.outstanding.size >= this.options.workload.outstandingMax) return;
+      if (bounded && this.outstanding.size >= this.options.workload.outstandingMax) return;
       const data = encodeWorkloadData(value, target.index, this.random.below(this.options.workload.paddingBytesMax + 1));
       this.stats.proposals++;
       if (loop.propose([{ type: entryTypes.normal, data }]).ok) {
