@@ -16,7 +16,9 @@
  * committed entry because every majority holds a node that has it on disk; damage to a majority at
  * once can remove it from all of them, and no protocol can bring it back (a legitimate loss, not a
  * bug). With a minority barred, every electing majority still holds the entry, and a barred node
- * neither votes nor counts toward commit until a leader has caught it up.
+ * neither votes nor counts toward commit until a leader has caught it up. A blank node (one that
+ * never made a promise) counts toward the bound too: a wiped node that hears a blank majority
+ * bootstraps as new (the documented limit of src/replication/fresh-start.ts).
  *
  * Invariants: the damage is applied only while the node is down; what it destroys is released
  * from the node's durability claims (a deliberate loss the checker must not count).
@@ -27,7 +29,7 @@ import path from 'node:path';
 import type { SeededRandom } from '../../src/raft/random.js';
 import { ClaimedDurable } from './sim-wal.js';
 import { parseSegmentFileName, segmentFileName } from '../../src/wal/segment.js';
-import { hardStateFileName } from '../../src/wal/hard-state.js';
+import { decodeHardState, hardStateFileName } from '../../src/wal/hard-state.js';
 import { parseSnapshotFileName } from '../../src/wal/snapshot-file.js';
 import { needsCatchUpFileName } from '../../src/wal/recovery.js';
 import { recordChecksummedFrom, scanRecords } from '../../src/wal/wal-record.js';
@@ -48,10 +50,26 @@ export function isBarred(node: SimNode): boolean {
   return !names.some((name) => name === hardStateFileName || parseSegmentFileName(name) !== null || parseSnapshotFileName(name) !== null);
 }
 
-/** True when damaging `node` (down, or about to be stopped) keeps the barred nodes a minority. */
+/**
+ * True when `node` holds none of the cluster's state: barred, or blank (term 0, no log, no
+ * snapshot: it never voted nor acknowledged anything, e.g. a node cut off since the cluster began).
+ * Why blank counts: a wiped node that hears a blank majority bootstraps as a member of a new
+ * cluster (fresh-start.ts); the rule is safe only while at most a minority lacks the state.
+ */
+function lacksState(node: SimNode): boolean {
+  if (isBarred(node)) return true;
+  const names = node.disk.listDirectory(simWalDir);
+  if (names.some((name) => parseSegmentFileName(name) !== null || parseSnapshotFileName(name) !== null)) return false;
+  if (!names.includes(hardStateFileName)) return true;
+  const hardState = decodeHardState(node.disk.readFile(path.join(simWalDir, hardStateFileName)));
+  return typeof hardState !== 'string' && hardState.term === 0;
+}
+
+/** True when damaging `node` (down, or about to be stopped) keeps the nodes that lack the
+ *  cluster's state (barred or blank) a minority. */
 export function mayDamage(nodes: readonly SimNode[], node: SimNode): boolean {
-  const barred = nodes.filter((other) => other !== node && isBarred(other)).length + 1;
-  return barred <= Math.floor((nodes.length - 1) / 2);
+  const lacking = nodes.filter((other) => other !== node && lacksState(other)).length + 1;
+  return lacking <= Math.floor((nodes.length - 1) / 2);
 }
 
 /**
