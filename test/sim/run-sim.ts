@@ -86,7 +86,8 @@ async function runMany(args: Arguments): Promise<void> {
   }
   const workerCount = Math.min(args.workers, seeds.length);
   const failures: SimResult[] = [];
-  const totals = { events: 0, acknowledged: 0, crashes: 0, leaderChanges: 0, snapshotsInstalled: 0, livenessTicksMax: 0 };
+  const totals = { events: 0, acknowledged: 0, crashes: 0, leaderChanges: 0, snapshotsInstalled: 0, livenessTicksMax: 0,
+    recordsDamaged: 0, disksWiped: 0, repairedStarts: 0, catchUpsBegun: 0, catchUpsCleared: 0 };
   let done = 0;
   const workerPath = fileURLToPath(import.meta.url);
   await Promise.all(Array.from({ length: workerCount }, (_, workerIndex) => new Promise<void>((resolve, reject) => {
@@ -103,6 +104,11 @@ async function runMany(args: Arguments): Promise<void> {
       totals.crashes += result.stats.crashes;
       totals.leaderChanges += result.stats.leaderChanges;
       totals.snapshotsInstalled += result.stats.snapshotsInstalled;
+      totals.recordsDamaged += result.stats.recordsDamaged;
+      totals.disksWiped += result.stats.disksWiped;
+      totals.repairedStarts += result.stats.repairedStarts;
+      totals.catchUpsBegun += result.stats.catchUpsBegun;
+      totals.catchUpsCleared += result.stats.catchUpsCleared;
       totals.livenessTicksMax = Math.max(totals.livenessTicksMax, result.stats.livenessTicks);
       if (!result.ok) {
         failures.push(result);
@@ -121,7 +127,9 @@ async function runMany(args: Arguments): Promise<void> {
   process.stdout.write(`${seeds.length} seeds (${args.start}..${args.start + seeds.length - 1}, steps ${args.steps}) in ${seconds.toFixed(1)} s `
     + `on ${workerCount} workers: ${(seeds.length / seconds).toFixed(1)} seeds/s; ${failures.length} failed\n`
     + `  events ${totals.events}, acknowledged writes ${totals.acknowledged}, crashes ${totals.crashes}, `
-    + `leader changes ${totals.leaderChanges}, snapshots installed ${totals.snapshotsInstalled}, slowest convergence ${totals.livenessTicksMax} ticks\n`);
+    + `leader changes ${totals.leaderChanges}, snapshots installed ${totals.snapshotsInstalled}, slowest convergence ${totals.livenessTicksMax} ticks\n`
+    + `  damage at rest: records ${totals.recordsDamaged}, disks wiped ${totals.disksWiped}, starts with the repair flag ${totals.repairedStarts}; `
+    + `catch-ups begun ${totals.catchUpsBegun}, cleared ${totals.catchUpsCleared}\n`);
   if (failures.length > 0) process.exitCode = 1;
 }
 

@@ -11,7 +11,10 @@
  * - commit monotonicity per node lifetime (after a restart a node starts again from its durable
  *   commit, clamped to its durable log: knowledge may be lost, committed entries may not);
  * - durability: the newest committed entry is on the disks of a majority at all times, counting
- *   only what each node's WAL claimed durable (sim-wal.ts); a restart checks that the claims held;
+ *   only what each node's WAL claimed durable (sim-wal.ts); a restart checks that the claims held.
+ *   A node barred by damage at rest (sim-damage.ts: it may not vote or count toward commit until
+ *   caught up) counts as holding it: what the entry needs is that no majority able to elect a
+ *   leader lacks it, and a barred node is in no such majority;
  * - reads: a ReadIndex read is served at an index ≥ every index committed before it was asked;
  * - at the end, every acknowledged write is applied on every node (simulation.ts).
  *
@@ -119,15 +122,22 @@ export class SimChecker {
     return this.chain[index] !== undefined;
   }
 
-  /** The newest committed entry is durable on a majority of disks (as their WALs claimed). */
-  checkDurability(disks: readonly ClaimedDurable[]): void {
+  /** The newest committed entry is durable on a majority of disks (as their WALs claimed), a
+   *  barred disk (`isBarred(position)`, asked only when needed) counting as one that holds it. */
+  checkDurability(disks: readonly ClaimedDurable[], isBarred: (position: number) => boolean): void {
     const index = this.maxCommitted;
     if (index === 0) return;
     const term = this.committedTerm[index] ?? -1;
+    const majority = Math.floor(disks.length / 2) + 1;
     let holding = 0;
     for (const disk of disks) if (disk.holds(index, term)) holding++;
-    if (holding < Math.floor(disks.length / 2) + 1) {
-      fail(`durability: committed index ${index} (term ${term}) is on ${holding} of ${disks.length} disks`);
+    if (holding >= majority) return;
+    let barred = 0;
+    disks.forEach((disk, position) => {
+      if (!disk.holds(index, term) && isBarred(position)) barred++;
+    });
+    if (holding + barred < majority) {
+      fail(`durability: committed index ${index} (term ${term}) is on ${holding} of ${disks.length} disks (${barred} more barred by damage)`);
     }
   }
 

@@ -2,7 +2,8 @@
  * The fault schedule of the fault phase: at random intervals one action among crash (often of the
  * leader) with a later restart, pause (SIGSTOP-like), partition (halves, one node isolated,
  * one-way, single links) with a later heal, a message storm, a slow disk, a spurious connection
- * close, and a leadership transfer. A crash also closes the crashed node's connections: the
+ * close, a leadership transfer, and damage at rest to a stopped node's disk (a record whose
+ * checksum no longer verifies, or a wiped disk; sim-damage.ts, at most a minority barred at once). A crash also closes the crashed node's connections: the
  * peers that can still see it get `peerDisconnected` shortly after (the fast-failover input).
  *
  * Invariant: no fault is scheduled after the fault phase; pending restarts, heals and resumes
@@ -10,6 +11,7 @@
  *
  * Runs on: the simulator.
  */
+import { corruptRecord, mayDamage, wipeDisk } from './sim-damage.js';
 import type { SimNode } from './sim-node.js';
 import type { Simulation } from './simulation.js';
 
@@ -123,6 +125,31 @@ const partition: FaultAction = (simulation) => {
   });
 };
 
+/**
+ * `installer` begins to write a leader's snapshot: the leader and it end up on the minority side
+ * (on 3 nodes the leader alone), so that a new leader is elected while the install is pending and,
+ * once healed, overwrites what the follower took from the old leader behind the snapshot (a
+ * client of the old leader writes on meanwhile).
+ */
+export function partitionDuringInstall(simulation: Simulation, installer: SimNode): void {
+  const leader = leaderNode(simulation);
+  if (leader === null || leader === installer) return;
+  const group = simulation.nodes.length >= 5 ? [leader.index, installer.index] : [leader.index];
+  simulation.stats.partitions++;
+  simulation.log(`PARTITION during ${installer.id}'s install: [${group.map((index) => simulation.nodeIds[index]).join(',')}] | rest`);
+  simulation.network.separate(group);
+  // A client of the old leader writes on: the leader sends the entry after the snapshot to the
+  // installing follower only.
+  simulation.queue.schedule(simulation.nowUs() + simulation.random.between(500, 5_000), leader.index, leader.incarnation, () => {
+    simulation.clientRequestTo(leader, false, false);
+  });
+  afterTicks(simulation, simulation.random.between(10, 60), () => {
+    if (!simulation.faultPhase) return;
+    simulation.log('HEAL');
+    simulation.network.healAll();
+  });
+}
+
 const storm: FaultAction = (simulation) => {
   simulation.log('STORM: heavy message loss');
   simulation.network.stormDropRate = 0.3 + simulation.random.nextFloat() * 0.4;
@@ -158,8 +185,46 @@ const transfer: FaultAction = (simulation) => {
   leader.loop.transferLeadership(target);
 };
 
+/** A node that damage may hit without barring a majority (often the leader), or null. */
+function damageVictim(simulation: Simulation): SimNode | null {
+  const candidates = simulation.nodes.filter((node) => mayDamage(simulation.nodes, node));
+  if (candidates.length === 0) return null;
+  const leader = leaderNode(simulation);
+  return leader !== null && candidates.includes(leader) && simulation.random.chance(0.3) ? leader : simulation.random.pick(candidates);
+}
+
+/** Stops `node` if it runs (a kill: damage at rest happens to a stopped node), damages it, and
+ *  restarts it a while later. */
+function damageStopped(simulation: Simulation, node: SimNode, damage: () => void): void {
+  if (node.isUp) crashNode(simulation, node, false);
+  damage();
+  restartAfter(simulation, node, simulation.random.between(1, 60) * simulation.options.tickUs);
+}
+
+const corruptAtRest: FaultAction = (simulation) => {
+  const node = damageVictim(simulation);
+  if (node === null) return;
+  damageStopped(simulation, node, () => {
+    const damaged = corruptRecord(node, simulation.random);
+    if (damaged === null) return;
+    simulation.stats.recordsDamaged++;
+    simulation.log(`DAMAGE AT REST ${node.id}: ${damaged}`);
+  });
+};
+
+const wipe: FaultAction = (simulation) => {
+  const node = damageVictim(simulation);
+  if (node === null) return;
+  damageStopped(simulation, node, () => {
+    simulation.stats.disksWiped++;
+    simulation.log(`WIPE ${node.id}: empty data directory`);
+    wipeDisk(node);
+  });
+};
+
 const weightedActions: readonly [number, FaultAction][] = [
   [22, crash], [10, pause], [25, partition], [8, storm], [8, slowDisk], [7, spuriousClose], [10, transfer],
+  [4, corruptAtRest], [3, wipe],
 ];
 const weightTotal = weightedActions.reduce((sum, [weight]) => sum + weight, 0);
 

@@ -9,6 +9,12 @@
  * everything the WAL claimed durable before the crash is still there, and the hard state did not
  * go back.
  *
+ * The node runs under a cluster name, so the hard state carries the cluster's identity and a node
+ * that finds its WAL empty decides from its peers' handshakes (sim-connections.ts) whether it
+ * bootstraps or must be caught up (src/replication/fresh-start.ts): the path of a wiped disk. A
+ * disk damaged at rest (sim-damage.ts) must come back with the needs-catch-up marker; a WAL that
+ * refuses to open over the damage is opened again with the repair flag, as an operator would.
+ *
  * Invariants: while down, `loop` is null and no event of an old incarnation runs; the state
  * machine's applied index equals the core's after every cycle (the loop asserts it).
  *
@@ -31,6 +37,7 @@ import { SimFileSystem } from './sim-file-system.js';
 import type { SimOptions } from './sim-options.js';
 import { workloadValueOf } from './sim-workload.js';
 import { ClaimedDurable, SimWal } from './sim-wal.js';
+import { simWalDir as walDir } from './sim-damage.js';
 
 /** What a node needs from the simulation around it. */
 export interface SimHost {
@@ -45,13 +52,18 @@ export interface SimHost {
   at(node: SimNode, atUs: number, run: () => void): void;
   diskLatencyUs(node: SimNode): number;
   onAcknowledged(node: SimNode, value: number, index: number): void;
+  /** A line of the trace (when tracing). */
+  log(line: string): void;
+  /** The node's loop answered from its WAL: its peer transport listens and connects now. */
+  onTransportUp(node: SimNode): void;
   /** The node's process was killed inside a system call (an armed kill point). */
   onKilled(node: SimNode): void;
   /** A request is about to go to the node's WAL (the simulation may arm a kill point). */
   onWalRequest(node: SimNode, message: ToWal): void;
 }
 
-const walDir = '/data/wal';
+/** The cluster's name, kept in every node's hard state. */
+const simClusterName = 'sim';
 /** Requests that may wait behind a full WAL ring; more means the WAL thread is stuck (a bug). */
 const walBacklogMessagesMax = 1_000_000;
 /** The WAL's staging arena: small, since a node restarts many times in a run (the default is 4 MiB). */
@@ -113,6 +125,15 @@ export class SimNode {
   /** ReadIndex contexts asked on this incarnation → the highest committed index when asked. */
   readonly readsAsked = new Map<string, number>();
   snapshotsInstalled = 0;
+  /** The peer transport is up (the loop has its WAL's answer), until the next crash. */
+  transportUp = false;
+  /** Damaged at rest and not restarted since (sim-damage.ts). */
+  damagePending = false;
+  /** Starts an operator made with the repair flag (a WAL that refused to open over damage). */
+  repairedStarts = 0;
+  /** Starts with the needs-catch-up marker (from recovery or a fresh start's verdict), and clears of it. */
+  catchUpsBegun = 0;
+  catchUpsCleared = 0;
 
   constructor(index: number, id: string, host: SimHost) {
     this.index = index;
@@ -147,7 +168,12 @@ export class SimNode {
       at: (atUs, run) => this.host.at(this, atUs, run),
       diskLatencyUs: () => this.host.diskLatencyUs(this),
       snapshotExtraUs: () => this.host.random.between(0, options.disk.snapshotWriteTicksMax) * options.tickUs,
-      deliver: (reply) => this.loop?.onWalReply(reply),
+      installExtraUs: () => this.host.random.between(0, options.disk.snapshotInstallTicksMax) * options.tickUs,
+      deliver: (reply) => {
+        if (reply.type === 'needsCatchUpMarked') this.catchUpsBegun++;
+        else if (reply.type === 'needsCatchUpCleared') this.catchUpsCleared++;
+        this.loop?.onWalReply(reply);
+      },
       onRoom: () => this.toWal?.pump(),
       killed: () => this.host.onKilled(this),
       failed: (error) => fail(`${this.id}: the WAL failed: ${error.code} ${error.message}`),
@@ -172,7 +198,8 @@ export class SimNode {
         },
         schedule: (cycle) => this.host.at(this, this.host.nowUs(), cycle),
         fail: (error) => fail(`${this.id}: the replica loop stopped: ${error.code} ${error.message}`),
-        warn: () => undefined,
+        warn: (_fields, message) => this.host.log(`${this.id} warns: ${message}`),
+        info: (_fields, message) => this.host.log(`${this.id}: ${message}`),
       },
       peers: {
         send: (message) => this.host.send(message),
@@ -186,6 +213,7 @@ export class SimNode {
       snapshotResendTicks: options.compaction.snapshotResendTicks,
       incarnation: this.incarnation,
       bootId: this.incarnation,
+      clusterName: simClusterName,
       observer: {
         onReady: (core, ready) => {
           const first = ready.entries[0];
@@ -198,6 +226,9 @@ export class SimNode {
         },
         onReadStates: (readStates) => this.onReadStates(readStates),
       },
+    }, () => {
+      this.transportUp = true;
+      this.host.onTransportUp(this);
     });
     this.loop.afterCycles = () => this.afterCycles();
     // From 0: the first check after a restart verifies every committed entry the node starts with.
@@ -208,17 +239,7 @@ export class SimNode {
 
   /** Recovery from the disk, then the check that nothing claimed durable was lost. */
   private openWal(): WriteAheadLog {
-    const storage = this.host.options.storage;
-    let opened: ReturnType<typeof WriteAheadLog.open>;
-    try {
-      opened = WriteAheadLog.open(walDir, {
-        fileSystem: this.disk, segmentBytes: storage.segmentBytes, tailCacheEntries: storage.tailCacheEntries, arenaBytes: walArenaBytes,
-      });
-    } catch (error) {
-      if (error instanceof FalconFailure) fail(`${this.id} cannot open its WAL: ${error.error.code} ${error.error.message}`);
-      throw error;
-    }
-    const { wal } = opened;
+    const wal = this.openDamagedOrNot();
     const claimed = this.claimed;
     const hardState = wal.hardState;
     if (claimed.hardState !== null) {
@@ -247,9 +268,35 @@ export class SimNode {
     return wal;
   }
 
+  /** Opens the WAL; over damage at rest the node must come back with the needs-catch-up marker. */
+  private openDamagedOrNot(): WriteAheadLog {
+    const storage = this.host.options.storage;
+    const open = (repairCorruption: boolean): WriteAheadLog => WriteAheadLog.open(walDir, {
+      fileSystem: this.disk, segmentBytes: storage.segmentBytes, tailCacheEntries: storage.tailCacheEntries, arenaBytes: walArenaBytes, repairCorruption,
+    }).wal;
+    let wal: WriteAheadLog;
+    try {
+      wal = open(false);
+    } catch (error) {
+      if (!(error instanceof FalconFailure)) throw error;
+      // The operator's path: a WAL that refuses to start over corruption restarts with the repair
+      // flag (once; later starts go without it). Only damage the simulation made may need it.
+      if (error.error.code !== 'CORRUPTION' || !this.damagePending) fail(`${this.id} cannot open its WAL: ${error.error.code} ${error.error.message}`);
+      this.repairedStarts++;
+      wal = open(true);
+    }
+    if (this.damagePending && wal.needsCatchUp === null) {
+      fail(`${this.id} restarted over a record damaged at rest without the needs-catch-up marker (last index ${wal.lastIndex})`);
+    }
+    this.damagePending = false;
+    if (wal.needsCatchUp !== null) this.catchUpsBegun++;
+    return wal;
+  }
+
   /** A crash: `powerLoss` also loses what was not synced. */
   crash(powerLoss: boolean): void {
     this.loop = null;
+    this.transportUp = false;
     this.wal = null;
     this.toWal = null;
     this.machine = null;

@@ -48,6 +48,11 @@ export interface SimOptions {
      *  takes up to this many ticks more: at the high end longer than the leader's snapshot retry,
      *  so that the leader probes again and leaders change while a follower still writes one. */
     readonly snapshotWriteTicksMax: number;
+    /** An install of a leader's snapshot on a follower takes up to this many ticks more: often
+     *  long, while the leader's own saves may be quick (so its snapshot stays near its commit
+     *  index), so that a follower takes entries behind a snapshot it is still writing and a new
+     *  leader overwrites them (issue 7, point 4). */
+    readonly snapshotInstallTicksMax: number;
   };
   readonly workload: {
     /** Mean microseconds between client proposals. */
@@ -93,10 +98,19 @@ export interface SimOptions {
     readonly crashAfterVoteRate: number;
     /** Share of crashes that are power losses (unsynced data lost) rather than process kills. */
     readonly powerLossShare: number;
+    /** Chance, per install of a leader's snapshot, of a partition that leaves the installing
+     *  follower with that leader on the minority side (sim-faults.ts): the majority elects a
+     *  leader that overwrites what the follower took behind its pending snapshot. */
+    readonly partitionDuringInstallRate: number;
   };
 }
 
 export const defaultFaultTicks = 400;
+
+/** `preferred` unless null, else `drawn` (drawn either way, so that later draws stay in place). */
+function either(preferred: number | null, drawn: number): number {
+  return preferred ?? drawn;
+}
 
 export function optionsForSeed(seed: number, nodeCount: number, faultTicks = defaultFaultTicks): SimOptions {
   const random = new SeededRandom(seed ^ 0x51ed270b);
@@ -112,6 +126,11 @@ export function optionsForSeed(seed: number, nodeCount: number, faultTicks = def
   const heavyFaults = random.chance(0.3);
   // Drawn from their own stream so that adding them did not change the other draws of a seed.
   const streams = new SeededRandom(seed ^ 0x5a17c0de);
+  // The draws that make seeds reach an overwrite behind a pending snapshot (issue 7, point 4):
+  // snapshots of (nearly) every applied entry keep a leader's snapshot at its commit index, so the
+  // entries it then sends after it may be uncommitted; their own stream, for the same reason.
+  const pendingSnapshot = new SeededRandom(seed ^ 0x7e4d1c35);
+  const snapshotEveryEntriesSmall = pendingSnapshot.chance(0.3) ? pendingSnapshot.pick([1, 2, 4]) : null;
   return {
     seed,
     nodeCount,
@@ -148,7 +167,9 @@ export function optionsForSeed(seed: number, nodeCount: number, faultTicks = def
       latencyUsMax: random.pick([500, 2_000, 8_000]),
       slowRate: random.nextFloat() * 0.05,
       slowUsMax: random.pick([20_000, 100_000]),
-      snapshotWriteTicksMax: random.pick([1, 10, 40, 100]),
+      // With snapshots of (nearly) every entry, local saves are quick, or the leader's snapshot lags.
+      snapshotWriteTicksMax: either(snapshotEveryEntriesSmall === null ? null : 1, random.pick([1, 10, 40, 100])),
+      snapshotInstallTicksMax: pendingSnapshot.pick([1, 10, 40, 100, 100]),
     },
     workload: {
       proposalIntervalUs: random.pick([5_000, 20_000, 60_000]),
@@ -164,7 +185,7 @@ export function optionsForSeed(seed: number, nodeCount: number, faultTicks = def
       walRingMessagesMax: random.pick([2, 8, 64, 1_000_000]),
     },
     compaction: {
-      snapshotEveryEntries: random.pick([8, 30, 100, 1_000_000]),
+      snapshotEveryEntries: either(snapshotEveryEntriesSmall, random.pick([8, 30, 100, 1_000_000])),
       snapshotEveryBytes: random.pick([2048, 1 << 30]),
       snapshotChunkBytes: streams.pick([7, 13, 32, 1 << 20]),
       snapshotResendTicks: streams.between(2, 10),
@@ -175,6 +196,7 @@ export function optionsForSeed(seed: number, nodeCount: number, faultTicks = def
       killPointRate: random.pick([0, 0, 0.001, 0.005]),
       crashAfterVoteRate: random.pick([0, 0.1, 0.3]),
       powerLossShare: random.pick([0, 0.3, 0.7]),
+      partitionDuringInstallRate: pendingSnapshot.pick([0, 0.1, 0.3]),
     },
   };
 }

@@ -6,7 +6,8 @@
  * The loop's side sends through the production OrderedSender (src/ring/ordered-sender.ts), so a
  * full ring exercises the same ordering a real full ring does. When the thread is free it drains the
  * whole inbox (room appears, and the sender pumps what waited): every request is handled in order, then the group commit runs; its replies reach
- * the loop after the disk's latency (one fsync for the group; a snapshot write takes longer). While
+ * the loop after the disk's latency (one fsync for the group; a snapshot write takes longer, and an
+ * install of a leader's snapshot longer still in some seeds, so that leaders change meanwhile). While
  * it works, new requests queue for the next drain — group commit, as on a real disk.
  *
  * It also keeps the durability promise under watch: `claimed` is what the WAL has claimed durable
@@ -33,8 +34,10 @@ export interface SimWalHost {
   at(atUs: number, run: () => void): void;
   /** The fsync latency of one group (µs). */
   diskLatencyUs(): number;
-  /** The extra time of a drain that saves a snapshot (µs). */
+  /** The extra time of a drain that saves a local snapshot (µs)... */
   snapshotExtraUs(): number;
+  /** ...and of one that installs a leader's snapshot (µs). */
+  installExtraUs(): number;
   deliver(reply: FromWal): void;
   /** Room appeared in the inbox (the thread took what was there). */
   onRoom(): void;
@@ -117,10 +120,12 @@ export class SimWal {
     this.outbox = [];
     let writes = false;
     let snapshot = false;
+    let install = false;
     try {
       for (const message of batch) {
         writes ||= writingRequests.has(message.type);
-        snapshot ||= message.type === 'finishSnapshot' || message.type === 'installSnapshot';
+        snapshot ||= message.type === 'finishSnapshot';
+        install ||= message.type === 'installSnapshot';
         this.beforeHandle(message);
         this.service.handle(message);
         this.requestsHandled++;
@@ -131,7 +136,8 @@ export class SimWal {
       this.host.killed();
       return;
     }
-    const latencyUs = !writes ? threadHopUs : this.host.diskLatencyUs() + (snapshot ? this.host.snapshotExtraUs() : 0);
+    const latencyUs = !writes ? threadHopUs
+      : this.host.diskLatencyUs() + (snapshot ? this.host.snapshotExtraUs() : 0) + (install ? this.host.installExtraUs() : 0);
     this.busyUntilUs = this.host.nowUs() + latencyUs;
     // The thread took the whole inbox: the sender's backlog moves in, for the next drain.
     this.host.onRoom();

@@ -17,7 +17,9 @@ import type { ToWal } from '../../src/actors/wal-protocol.js';
 import type { PeerMessage } from '../../src/replication/snapshot-stream-messages.js';
 import { SeededRandom } from '../../src/raft/random.js';
 import { fail, SimChecker, SimulationFailure } from './sim-checker.js';
-import { crashNode, scheduleNextFault } from './sim-faults.js';
+import { dialPeers } from './sim-connections.js';
+import { isBarred } from './sim-damage.js';
+import { crashNode, partitionDuringInstall, scheduleNextFault } from './sim-faults.js';
 import { SimNetwork } from './sim-network.js';
 import { SimNode, type SimHost } from './sim-node.js';
 import type { SimOptions } from './sim-options.js';
@@ -35,6 +37,13 @@ export interface SimStats {
   pauses: number;
   partitions: number;
   transfers: number;
+  /** Damage at rest (sim-damage.ts): records damaged, disks wiped, starts with the repair flag. */
+  recordsDamaged: number;
+  disksWiped: number;
+  repairedStarts: number;
+  /** Starts under the needs-catch-up marker, and markers cleared after a leader caught the node up. */
+  catchUpsBegun: number;
+  catchUpsCleared: number;
   leaderChanges: number;
   snapshotsInstalled: number;
   maxCommitted: number;
@@ -66,7 +75,7 @@ export class Simulation implements SimHost {
   readonly queue = new EventQueue();
   readonly stats: SimStats = {
     events: 0, messagesSent: 0, messagesDropped: 0, proposals: 0, acknowledged: 0, reads: 0, crashes: 0, pauses: 0,
-    partitions: 0, transfers: 0, leaderChanges: 0, snapshotsInstalled: 0, maxCommitted: 0, livenessTicks: 0,
+    partitions: 0, transfers: 0, recordsDamaged: 0, disksWiped: 0, repairedStarts: 0, catchUpsBegun: 0, catchUpsCleared: 0, leaderChanges: 0, snapshotsInstalled: 0, maxCommitted: 0, livenessTicks: 0,
   };
   private readonly indexOfId = new Map<string, number>();
   private readonly trace: ((line: string) => void) | null;
@@ -147,6 +156,10 @@ export class Simulation implements SimHost {
     this.checker.onAcknowledged(index);
   }
 
+  onTransportUp(node: SimNode): void {
+    dialPeers(this, node);
+  }
+
   /** A kill point fired inside a system call: the process dies there and comes back soon. */
   onKilled(node: SimNode): void {
     crashNode(this, node, false);
@@ -156,7 +169,11 @@ export class Simulation implements SimHost {
   }
 
   onWalRequest(node: SimNode, message: ToWal): void {
-    if (!this.faultPhase || message.type !== 'saveHardState' || message.state.vote === null || message.state.vote === node.id) return;
+    if (!this.faultPhase) return;
+    if (message.type === 'installSnapshot' && this.random.chance(this.options.faults.partitionDuringInstallRate)) {
+      partitionDuringInstall(this, node);
+    }
+    if (message.type !== 'saveHardState' || message.state.vote === null || message.state.vote === node.id) return;
     if (this.random.chance(this.options.faults.crashAfterVoteRate)) this.armKillPoint(node);
   }
 
@@ -204,10 +221,16 @@ export class Simulation implements SimHost {
       const leaderNode = this.nodes[this.indexOf(believed)] as SimNode;
       if (leaderNode.isUp && leaderNode.pausedUntilUs <= this.currentUs) target = leaderNode;
     }
+    this.clientRequestTo(target, this.random.chance(this.options.workload.readShare));
+  }
+
+  /** A client sends one write (or a ReadIndex read) to `target`; `bounded` false: one more client,
+   *  beside the bounded number the workload keeps waiting. */
+  clientRequestTo(target: SimNode, read: boolean, bounded = true): void {
     const loop = target.loop;
     if (loop === null || !loop.started) return;
     const value = this.nextValue++;
-    if (this.random.chance(this.options.workload.readShare)) {
+    if (read) {
       const context = `r${value}`;
       target.readsAsked.set(context, this.checker.maxCommitted);
       this.stats.reads++;
@@ -219,7 +242,7 @@ export class Simulation implements SimHost {
         if (deadlineUs > this.currentUs) break;
         this.outstanding.delete(outstandingValue);
       }
-      if (this.outstanding.size >= this.options.workload.outstandingMax) return;
+      if (bounded && this.outstanding.size >= this.options.workload.outstandingMax) return;
       const data = encodeWorkloadData(value, target.index, this.random.below(this.options.workload.paddingBytesMax + 1));
       this.stats.proposals++;
       if (loop.propose([{ type: entryTypes.normal, data }]).ok) {
@@ -250,12 +273,13 @@ export class Simulation implements SimHost {
         }
       }
       event.run();
-      this.checker.checkDurability(this.nodes.map((node) => node.claimed));
+      this.checker.checkDurability(this.nodes.map((node) => node.claimed), (position) => isBarred(this.nodes[position] as SimNode));
       if (stop !== null && stop()) return true;
     }
   }
 
-  /** Every node up and following one leader, everything committed and applied everywhere. */
+  /** Every node up and following one leader, everything committed and applied everywhere, no
+   *  node still catching up. */
   converged(): boolean {
     const leader = this.nodes.find((node) => node.core?.role === 'leader')?.core;
     if (leader === undefined || leader === null || leader.commitIndex !== leader.lastIndex) return false;
@@ -266,6 +290,8 @@ export class Simulation implements SimHost {
       if (core.appliedIndex !== leader.lastIndex || core.commitIndex !== leader.lastIndex) return false;
       if (node.appliedIndex !== core.appliedIndex) return false;
     }
+    // A node under the needs-catch-up marker must have been caught up (it votes again).
+    for (const node of this.nodes) if (node.core?.status().catchingUp !== false) return false;
     return true;
   }
 
@@ -338,6 +364,9 @@ export class Simulation implements SimHost {
     this.stats.leaderChanges = this.checker.leaderChanges;
     this.stats.maxCommitted = this.checker.maxCommitted;
     this.stats.snapshotsInstalled = this.nodes.reduce((sum, node) => sum + node.snapshotsInstalled, 0);
+    this.stats.repairedStarts = this.nodes.reduce((sum, node) => sum + node.repairedStarts, 0);
+    this.stats.catchUpsBegun = this.nodes.reduce((sum, node) => sum + node.catchUpsBegun, 0);
+    this.stats.catchUpsCleared = this.nodes.reduce((sum, node) => sum + node.catchUpsCleared, 0);
     return { seed: this.options.seed, nodeCount: this.options.nodeCount, ok: failure === null, failure, stats: this.stats };
   }
 
