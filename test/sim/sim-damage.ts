@@ -29,7 +29,7 @@ import path from 'node:path';
 import type { SeededRandom } from '../../src/raft/random.js';
 import { ClaimedDurable } from './sim-wal.js';
 import { parseSegmentFileName, segmentFileName } from '../../src/wal/segment.js';
-import { decodeHardState, hardStateFileName } from '../../src/wal/hard-state.js';
+import { decodeHardStateFile, hardStateFileName } from '../../src/wal/hard-state.js';
 import { parseSnapshotFileName } from '../../src/wal/snapshot-file.js';
 import { needsCatchUpFileName } from '../../src/wal/recovery.js';
 import { recordChecksummedFrom, scanRecords } from '../../src/wal/wal-record.js';
@@ -61,8 +61,8 @@ function lacksState(node: SimNode): boolean {
   const names = node.disk.listDirectory(simWalDir);
   if (names.some((name) => parseSegmentFileName(name) !== null || parseSnapshotFileName(name) !== null)) return false;
   if (!names.includes(hardStateFileName)) return true;
-  const hardState = decodeHardState(node.disk.readFile(path.join(simWalDir, hardStateFileName)));
-  return typeof hardState !== 'string' && hardState.term === 0;
+  const hardState = decodeHardStateFile(node.disk.readFile(path.join(simWalDir, hardStateFileName)));
+  return typeof hardState !== 'string' && hardState.state.term === 0;
 }
 
 /** True when damaging `node` (down, or about to be stopped) keeps the nodes that lack the
