@@ -23,8 +23,15 @@
  *   commit it has not even made yet. The leader cannot tell those answers from new ones until it
  *   hears this node's new start: every answer carries the node's `bootId`, which grows with each
  *   start. When the leader first hears a catching-up answer of a new start, it voids the old
- *   match, ignores every answer of an older start from then on, and names its last index then
+ *   match, ignores every answer of an older start from then on, and takes its last index then
  *   as `catchUpTo`: nothing this node acknowledged before can lie beyond it.
+ * The leader sends `catchUpTo` only once a heartbeat round it started on hearing the new start is
+ * confirmed by a quorum that does not count catching-up nodes. Why: the leader may be stale. A
+ * wiped node forgot every term it saw; a leader of an older term, cut off while a newer term
+ * committed entries with this node's help, would otherwise catch it up to its own shorter log,
+ * and the two would form a majority that commits over those entries (simulator seed 701421).
+ * A quorum of other nodes answering after the new start proves no newer term exists. For the
+ * same reason a catching-up node confirms no ReadIndex round.
  * The core then reports `needsCatchUpCleared` in one Ready; it keeps behaving as catching up
  * until the caller has cleared the marker durably and called `onNeedsCatchUpCleared()`. A crash
  * in between leaves the marker on disk: the node simply catches up again after the restart.

@@ -82,7 +82,7 @@ export function sendAppend(state: RaftState, peer: NodeId, sendIfEmpty: boolean,
     entries = slice;
   }
   if (entries.length === 0 && !sendIfEmpty && !forcedEmpty) return false;
-  state.send({ type: 'append', from: state.id, to: peer, term: state.term, prevIndex, prevTerm, entries, commit: state.log.committed, ...catchUpFields(progress) });
+  state.send({ type: 'append', from: state.id, to: peer, term: state.term, prevIndex, prevTerm, entries, commit: state.log.committed, ...catchUpFields(state, progress) });
   // A follower learns min(commit, last index of the message): never more than the message vouches for.
   progress.sentCommit = Math.max(progress.sentCommit, Math.min(state.log.committed, prevIndex + entries.length));
   const last = entries[entries.length - 1];
@@ -113,7 +113,7 @@ export function sendHeartbeat(state: RaftState, peer: NodeId, successors: readon
   // Why capped at match: the follower may not hold entries beyond it, or hold different ones.
   const commit = Math.min(progress.match, state.log.committed);
   progress.sentCommit = Math.max(progress.sentCommit, commit);
-  state.send({ type: 'heartbeat', from: state.id, to: peer, term: state.term, commit, readRound: state.reads.round, successors, ...catchUpFields(progress) });
+  state.send({ type: 'heartbeat', from: state.id, to: peer, term: state.term, commit, readRound: state.reads.round, successors, ...catchUpFields(state, progress) });
 }
 
 /**
@@ -173,13 +173,22 @@ function noteAnswer(state: RaftState, progress: Progress, answer: { readonly cat
   if (restarted) {
     progress.restartAfterLogLoss(state.log.lastIndex() + 1);
     progress.catchUpFloor = state.log.lastIndex();
-  } else if (!catchingUp) progress.catchUpFloor = 0;
+    // Why a round first: this leader may be stale (a newer term may have committed entries the
+    // follower acknowledged and forgot). A heartbeat round that a quorum of other nodes confirms
+    // after now proves that no newer term exists, so this leader holds all that is committed.
+    progress.catchUpRound = startLeadershipCheck(state);
+  } else if (!catchingUp) {
+    progress.catchUpFloor = 0;
+    progress.catchUpRound = 0;
+  }
   return restarted ? 'restarted' : 'current';
 }
 
-/** What an append or heartbeat to `progress`'s follower adds for catch-up (catch-up.ts). */
-function catchUpFields(progress: Progress): { catchUpTo?: number } {
-  return progress.catchingUp && progress.catchUpFloor > 0 ? { catchUpTo: progress.catchUpFloor } : {};
+/** What an append or heartbeat to `progress`'s follower adds for catch-up (catch-up.ts): the
+ *  floor, once a quorum without catching-up nodes confirmed this leader after the new start. */
+function catchUpFields(state: RaftState, progress: Progress): { catchUpTo?: number } {
+  const confirmed = progress.catchUpRound > 0 && state.reads.confirmedRound >= progress.catchUpRound;
+  return progress.catchingUp && progress.catchUpFloor > 0 && confirmed ? { catchUpTo: progress.catchUpFloor } : {};
 }
 
 export function onAppendResponse(state: RaftState, message: AppendResponseMessage): void {
@@ -318,19 +327,45 @@ export function readIndexAsLeader(state: RaftState, context: string, from: NodeI
 function startReadRound(state: RaftState, requests: readonly { context: string; from: NodeId }[]): void {
   if (requests.length === 0) return;
   state.reads.startRound(requests, state.log.committed);
+  confirmOwnRound(state);
+}
+
+/** Starts a heartbeat round with no read in it (catch-up.ts); returns its number. */
+function startLeadershipCheck(state: RaftState): number {
+  const round = state.reads.startRound([], state.log.committed);
+  confirmOwnRound(state);
+  return round;
+}
+
+function confirmOwnRound(state: RaftState): void {
   const own = state.progress.get(state.id);
   if (own !== undefined) own.readRoundAcked = state.reads.round;
   if (state.voters.length === 1) confirmReads(state);
   else broadcastHeartbeat(state);
 }
 
-/** Releases the reads whose round a quorum (this leader included) acknowledged. */
+/**
+ * Releases the reads whose round a quorum (this leader included) acknowledged. A node catching
+ * up counts as acknowledging nothing: it may have forgotten a newer term (a wiped disk) and
+ * would confirm a stale leader. A newly confirmed round may also let catching-up followers have
+ * their floor: they are told at once.
+ */
 function confirmReads(state: RaftState): void {
   const acked: number[] = [];
-  for (const voter of state.voters) acked.push(state.progress.get(voter)?.readRoundAcked ?? 0);
+  for (const voter of state.voters) {
+    const progress = state.progress.get(voter);
+    acked.push(progress === undefined || progress.catchingUp ? 0 : progress.readRoundAcked);
+  }
   acked.sort((a, b) => b - a);
   const confirmedRound = acked[state.quorum() - 1] ?? 0;
-  for (const read of state.reads.confirm(confirmedRound)) {
+  const before = state.reads.confirmedRound;
+  const confirmed = state.reads.confirm(confirmedRound);
+  if (state.reads.confirmedRound > before) {
+    for (const [peer, progress] of state.progress) {
+      if (progress.catchingUp && progress.catchUpRound > before && progress.catchUpRound <= state.reads.confirmedRound) sendHeartbeat(state, peer);
+    }
+  }
+  for (const read of confirmed) {
     if (read.from === state.id) state.readStates.push({ context: read.context, index: read.index });
     else state.send({ type: 'readIndexResponse', from: state.id, to: read.from, term: state.term, context: read.context, index: read.index });
   }

@@ -100,6 +100,9 @@ export class Progress {
   /** While it catches up: this leader's last index when it heard the new start; the follower
    *  must match up to here before it may clear its marker (0: not catching up). */
   catchUpFloor = 0;
+  /** While it catches up: the heartbeat round, started when this leader heard the new start,
+   *  that a quorum without catching-up nodes must confirm before `catchUpFloor` is sent (0: none). */
+  catchUpRound = 0;
   readonly inflights: Inflights;
 
   constructor(next: number, inflightMessagesMax: number, inflightBytesMax: number) {

@@ -34,6 +34,8 @@ export class ReadIndexTracker {
   private pending: PendingRead[] = [];
   /** The newest round started. */
   round = 0;
+  /** The newest round a quorum confirmed (catching-up nodes not counted). */
+  confirmedRound = 0;
 
   constructor(pendingMax: number) {
     this.pendingMax = pendingMax;
@@ -63,6 +65,7 @@ export class ReadIndexTracker {
 
   /** Removes and returns the requests whose round is ≤ `confirmedRound`. */
   confirm(confirmedRound: number): PendingRead[] {
+    this.confirmedRound = Math.max(this.confirmedRound, confirmedRound);
     let count = 0;
     while (count < this.pending.length && (this.pending[count]?.round ?? Infinity) <= confirmedRound) count++;
     return count === 0 ? [] : this.pending.splice(0, count);

@@ -8,6 +8,7 @@
  * Runs on: the mocha process.
  */
 import { expect } from 'chai';
+import { MemoryLogStorage } from '../../src/raft/memory-log-storage.js';
 import { RaftTestCluster } from './raft-test-cluster.js';
 
 const three = ['n1', 'n2', 'n3'];
@@ -28,6 +29,59 @@ function repairedFollowerAfterCommit(): RaftTestCluster {
 }
 
 describe('raft catch-up after a repaired or wiped log', () => {
+  it('is not caught up by a leader of an older term: a stale leader and a wiped node commit nothing and serve no read', () => {
+    const cluster = new RaftTestCluster(three);
+    cluster.elect('n1');
+    cluster.propose('n1', 'a');
+    cluster.stabilize();
+    // n1 is cut off, still believing it leads term 1; n2 and n3 move on to term 2 and commit b.
+    cluster.isolate('n1');
+    const leader = cluster.advanceUntilLeader(['n2', 'n3'], 100);
+    cluster.propose(leader, 'b');
+    cluster.stabilize();
+    expect(cluster.node(leader).status().commit, 'b committed in term 2').to.equal(4);
+    // n2's disk is wiped: it forgets term 2, its vote and b. n3 is away; n1 comes back.
+    cluster.crash('n2');
+    cluster.storages.set('n2', new MemoryLogStorage());
+    cluster.start('n2', { needsCatchUp: true });
+    cluster.heal();
+    cluster.isolate('n3');
+    cluster.heartbeat('n1', 3);
+    expect(cluster.node('n2').status().term, 'n2 follows the stale leader').to.equal(1);
+    // Were n2 caught up by n1, the two would commit c at index 4 over the committed b.
+    cluster.propose('n1', 'c');
+    cluster.node('n1').readIndex('stale?');
+    cluster.stabilize();
+    cluster.heartbeat('n1', 3);
+    expect(cluster.node('n1').status().commit, 'n1 commits nothing without n3').to.equal(2);
+    expect(cluster.readStates.get('n1') ?? [], 'n1 confirms no read without n3').to.deep.equal([]);
+    expect(cluster.node('n2').status().catchingUp).to.equal(true);
+    // n3 returns: term 2 wins, b stays, and n2 is caught up by the leader of term 2 or later.
+    cluster.heal();
+    for (let round = 0; round < 40 && cluster.nodes.get('n2')?.status().catchingUp !== false; round++) {
+      for (const id of three) cluster.tick(id);
+      cluster.stabilize();
+    }
+    expect(cluster.node('n2').status().catchingUp).to.equal(false);
+    for (const id of three) expect(cluster.appliedData(id).slice(0, 2), id).to.deep.equal(['a', 'b']);
+  });
+
+  it('serves no read confirmed only by a node that is catching up', () => {
+    const cluster = new RaftTestCluster(three);
+    cluster.elect('n1');
+    cluster.isolate('n3');
+    cluster.crash('n2');
+    cluster.start('n2', { needsCatchUp: true });
+    cluster.heartbeat('n1', 2);
+    cluster.node('n1').readIndex('r1');
+    cluster.stabilize();
+    cluster.heartbeat('n1', 2);
+    expect(cluster.readStates.get('n1') ?? []).to.deep.equal([]);
+    cluster.heal();
+    cluster.heartbeat('n1', 2);
+    expect((cluster.readStates.get('n1') ?? []).map((read) => read.context)).to.deep.equal(['r1']);
+  });
+
   it('keeps a committed entry when the leader dies and a follower that lost it must not vote', () => {
     const cluster = repairedFollowerAfterCommit();
     cluster.crash('n1');

@@ -102,4 +102,14 @@ describe('raft simulation regressions', () => {
   it('seed 822: a snapshot the core took is kept until its Ready installs it', () => {
     expectSeedPasses(822, 5);
   });
+
+  // `npm run sim -- --seed 701421 --nodes 3`: "linearizable read: n2 served a read at index 40,
+  // but index 41 was committed before it was asked". n1 and n3 committed 41 in term 6; n1's disk
+  // was wiped and n3 paused; n2, a leader of term 5 cut off until then, had its ReadIndex round
+  // confirmed by the wiped n1 (catching up, it had forgotten term 6), and would have caught n1 up
+  // and committed over 41 with it. A catching-up node now confirms no round, and is told its floor
+  // only after a quorum without it confirmed the leader (test/raft/catch-up.test.ts pins both).
+  it('seed 701421: a wiped node neither confirms a stale leader nor is caught up by it', () => {
+    expectSeedPasses(701421, 3);
+  });
 });
