@@ -133,7 +133,7 @@ const partition: FaultAction = (simulation) => {
  */
 export function partitionDuringInstall(simulation: Simulation, installer: SimNode): void {
   const leader = leaderNode(simulation);
-  if (leader === null || leader === installer) return;
+  if (leader === null || leader === installer || !simulation.network.isWhole()) return;
   const group = simulation.nodes.length >= 5 ? [leader.index, installer.index] : [leader.index];
   simulation.stats.partitions++;
   simulation.log(`PARTITION during ${installer.id}'s install: [${group.map((index) => simulation.nodeIds[index]).join(',')}] | rest`);
@@ -144,6 +144,37 @@ export function partitionDuringInstall(simulation: Simulation, installer: SimNod
     simulation.clientRequestTo(leader, false, false);
   });
   afterTicks(simulation, simulation.random.between(10, 60), () => {
+    if (!simulation.faultPhase) return;
+    simulation.log('HEAL');
+    simulation.network.healAll();
+  });
+}
+
+/**
+ * `leader` begins to stream its snapshot at `index` to `follower` with nothing after that index in
+ * its log: the two end up on the minority side (5 nodes; on 3 the leader's link to the third node
+ * is cut both ways), a client of the leader writes the entry right after the snapshot, which only
+ * the follower takes (behind its pending install, on the leader's retry), and the majority
+ * elects a leader that writes a different entry at that index; once healed, its append conflicts
+ * at the first index after the snapshot the follower is still writing (issue 7, point 4).
+ */
+export function partitionAtSnapshotSend(simulation: Simulation, leader: SimNode, follower: SimNode, index: number): void {
+  if (leader.core?.role !== 'leader' || leader.core.lastIndex !== index) return;
+  const others = simulation.nodes.filter((node) => node !== leader && node !== follower);
+  simulation.stats.partitions++;
+  simulation.log(`PARTITION at ${leader.id}'s snapshot ${index} to ${follower.id}: ${leader.id} reaches ${follower.id} only`);
+  for (const other of others) {
+    simulation.network.setLink(leader.index, other.index, false);
+    simulation.network.setLink(other.index, leader.index, false);
+  }
+  // The follower's disk is slow meanwhile: its install is still being written when the new
+  // leader's append arrives.
+  simulation.diskSlowFactors[follower.index] = 100;
+  simulation.queue.schedule(simulation.nowUs() + simulation.random.between(500, 20_000), leader.index, leader.incarnation, () => {
+    simulation.clientRequestTo(leader, false, false);
+  });
+  afterTicks(simulation, simulation.random.between(20, 80), () => {
+    simulation.diskSlowFactors[follower.index] = 1;
     if (!simulation.faultPhase) return;
     simulation.log('HEAL');
     simulation.network.healAll();

@@ -40,6 +40,11 @@ export class SimNetwork {
     if (row !== undefined && from !== to) row[to] = up;
   }
 
+  /** No link is cut (no partition in force). */
+  isWhole(): boolean {
+    return this.linkUp.every((row) => row.every((up) => up));
+  }
+
   healAll(): void {
     for (let from = 0; from < this.linkUp.length; from++) for (let to = 0; to < this.linkUp.length; to++) this.setLink(from, to, true);
   }

@@ -19,7 +19,7 @@ import { SeededRandom } from '../../src/raft/random.js';
 import { fail, SimChecker, SimulationFailure } from './sim-checker.js';
 import { dialPeers } from './sim-connections.js';
 import { isBarred } from './sim-damage.js';
-import { crashNode, partitionDuringInstall, scheduleNextFault } from './sim-faults.js';
+import { crashNode, partitionAtSnapshotSend, partitionDuringInstall, scheduleNextFault } from './sim-faults.js';
 import { SimNetwork } from './sim-network.js';
 import { SimNode, type SimHost } from './sim-node.js';
 import type { SimOptions } from './sim-options.js';
@@ -122,6 +122,10 @@ export class Simulation implements SimHost {
     const to = this.indexOf(message.to);
     const target = this.nodes[to] as SimNode;
     const incarnation = target.incarnation;
+    if (message.type === 'snapshotChunk' && message.offset === 0 && this.faultPhase
+      && this.random.chance(this.options.faults.partitionDuringInstallRate)) {
+      partitionAtSnapshotSend(this, this.nodes[from] as SimNode, target, message.index);
+    }
     const delays = this.network.plan(from, to);
     // The sender's transport notices a failed snapshot chunk half of the time (a closed
     // connection); otherwise the stream finds out by its resend timer.
