@@ -112,4 +112,14 @@ describe('raft simulation regressions', () => {
   it('seed 701421: a wiped node neither confirms a stale leader nor is caught up by it', () => {
     expectSeedPasses(701421, 3);
   });
+  // `npm run sim -- --seed 235 --nodes 5`: "overwrite at 29 into a pending snapshot at 28", the
+  // first seed of the simulator's own mix to reach this path (issue 7, point 4). n5 led term 11
+  // with nothing after its snapshot 28 when n3 began to install it; the install-time partition
+  // left n5 and n3 on the minority side, n3 took n5's 29 behind its pending install, and after
+  // the heal n1 won term 12 and appended its own 29 while n3 still wrote the snapshot. The
+  // follower now keeps the pending snapshot and takes the overwrite
+  // (test/raft/snapshot-and-transfer.test.ts pins the scenario on the core).
+  it('seed 235: a follower takes an overwrite at the first index after a snapshot it is still writing', () => {
+    expectSeedPasses(235, 5);
+  });
 });
