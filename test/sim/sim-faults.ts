@@ -3,7 +3,9 @@
  * leader) with a later restart, pause (SIGSTOP-like), partition (halves, one node isolated,
  * one-way, single links) with a later heal, a message storm, a slow disk, a spurious connection
  * close, a leadership transfer, and damage at rest to a stopped node's disk (a record whose
- * checksum no longer verifies, or a wiped disk; sim-damage.ts, at most a minority barred at once). A crash also closes the crashed node's connections: the
+ * checksum no longer verifies, or a wiped disk; sim-damage.ts, at most a minority barred at once). Beside
+ * the schedule, two partitions aimed at an overwrite behind a pending snapshot (issue 7, point 4)
+ * fire at the start of a snapshot's stream or install. A crash also closes the crashed node's connections: the
  * peers that can still see it get `peerDisconnected` shortly after (the fast-failover input).
  *
  * Invariant: no fault is scheduled after the fault phase; pending restarts, heals and resumes

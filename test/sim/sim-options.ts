@@ -100,7 +100,9 @@ export interface SimOptions {
     readonly powerLossShare: number;
     /** Chance, per install of a leader's snapshot, of a partition that leaves the installing
      *  follower with that leader on the minority side (sim-faults.ts): the majority elects a
-     *  leader that overwrites what the follower took behind its pending snapshot. */
+     *  leader that overwrites what the follower took behind its pending snapshot; also the chance,
+     *  per snapshot stream begun with nothing after the snapshot in the leader's log, of cutting
+     *  that leader off from all but the follower (whose disk is slow meanwhile). */
     readonly partitionDuringInstallRate: number;
   };
 }
