@@ -57,6 +57,7 @@ class ReplicatorRole implements ActorRole {
   /** Load requests waiting for this node to lead (`leaderWaitMs`): checked after every turn. */
   private readonly leaderWatchers = new Set<() => void>();
   private lastRole = '';
+  private firstCommitLogged = true;
   private diskFull: string | null = null;
   private lastLeader: string | null = null;
   private lastTerm = 0;
@@ -191,7 +192,12 @@ class ReplicatorRole implements ActorRole {
     }
     if (node.role !== this.lastRole) {
       this.lastRole = node.role;
+      this.firstCommitLogged = false;
       this.context.logger.debug({ role: node.role, term: node.term }, `now ${node.role} in term ${node.term}`);
+    }
+    if (node.role === 'leader' && !this.firstCommitLogged && node.logTerm(node.appliedIndex) === node.term) {
+      this.firstCommitLogged = true;
+      this.context.logger.debug({ term: node.term, applied: node.appliedIndex }, `first entry of term ${node.term} applied`);
     }
     if (this.onSteppedDown !== undefined && node.role !== 'leader') this.onSteppedDown();
     for (const check of this.leaderWatchers) check();

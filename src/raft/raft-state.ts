@@ -241,6 +241,7 @@ export class RaftState {
   /** Prepares the leader role; leader.ts appends the no-op and starts replication. */
   becomeLeaderState(): void {
     assert(this.role === 'candidate', `${this.id} becomes leader from ${this.role} in term ${this.term}`);
+    const granted = new Set([...this.votes].filter(([, grant]) => grant).map(([voter]) => voter));
     this.reset(this.term);
     this.role = 'leader';
     this.leader = this.id;
@@ -253,6 +254,12 @@ export class RaftState {
         progress.becomeReplicate();
         progress.next = next;
         progress.recentActive = true;
+      } else if (granted.has(voter)) {
+        // Why pipeline at once: a voter's log is no longer than this one (it granted the vote),
+        // so appends from `next` most likely match; the first client entry then follows the no-op
+        // without waiting for the probe's answer. A mismatch is rejected and probed as usual.
+        progress.becomeReplicate();
+        progress.next = next;
       }
       this.progress.set(voter, progress);
     }

@@ -192,4 +192,22 @@ describe('raft elections', () => {
     cluster.tick('n2', 3);
     expect(cluster.node('n2').status().role).to.equal('preCandidate');
   });
+
+  it('sends a new leader\'s first client entry to the voters at once, without waiting for the answer to its no-op', () => {
+    const cluster = new RaftTestCluster(['n1', 'n2', 'n3']);
+    cluster.elect('n1');
+    cluster.propose('n1', 'x');
+    cluster.stabilize();
+    // n2 takes over; the answers to its no-op are lost (still on their way, as it were).
+    cluster.node('n1').transferLeadership('n2');
+    cluster.processReadies('n1');
+    cluster.stabilize((message) => message.type === 'appendResponse' && message.to === 'n2');
+    expect(cluster.node('n2').status().role).to.equal('leader');
+    cluster.propose('n2', 'first');
+    cluster.persist('n2');
+    cluster.processReadies('n2');
+    const toVoters = cluster.inFlight.filter((message) => message.type === 'append' && message.from === 'n2' && message.entries.length > 0);
+    const carried = toVoters.flatMap((message) => (message.type === 'append' ? message.entries.map((entry) => entry.index) : []));
+    expect(carried, 'the client entry (4) leaves before the no-op (3) is answered').to.include(4);
+  });
 });
