@@ -12,8 +12,9 @@
  * Several runs (default 3) and the median of each figure with its spread (min-max): never the best
  * run. The last line of output is one JSON object with the headline figures (medians).
  * Options: --runs N (default 3), --kills N (default 100), --sigterms N (default 5), --json FILE,
- * --log-level L (nodes log at L, and a slow failover prints their last lines). Bounded: every wait
- * has a deadline.
+ * --log-level L (nodes log at L, and a slow failover prints their last lines), --breakdown (nodes
+ * log at debug, and each kill is split into close seen / leader elected / first entry applied:
+ * failover-breakdown.ts). Bounded: every wait has a deadline.
  *
  * Runs on: the bench process.
  */
@@ -23,6 +24,7 @@ import path from 'node:path';
 import { ClusterNodes } from '../test/support/cluster-nodes.js';
 import { createTestCluster, killStartedProcesses, removeTestCluster } from '../test/support/test-cluster.js';
 import { defaultBounds, engineEncodedRun } from './wal-measure.js';
+import { failoverBreakdown, type FailoverBreakdown } from './failover-breakdown.js';
 
 const ids = ['n1', 'n2', 'n3'];
 const payloadBytes = 300;
@@ -49,10 +51,12 @@ async function load(nodes: ClusterNodes, leader: string, entries: number, batch:
 }
 
 /** Kill -9 (or SIGTERM) of the leader, then the time until one entry commits under a new leader. */
-async function failoverRound(nodes: ClusterNodes, how: 'kill' | 'sigterm'): Promise<{ ms: number; from: string; to: string }> {
+async function failoverRound(nodes: ClusterNodes, how: 'kill' | 'sigterm'): Promise<{ ms: number; from: string; to: string; breakdown: FailoverBreakdown }> {
   const leader = await nodes.leaderAgreedBy(ids, 15_000);
   await nodes.allLinksUp(ids);
   const survivors = ids.filter((id) => id !== leader.node);
+  const outputBefore = survivors.map((id) => nodes.process(id).output().length);
+  const killedAtWallMs = Date.now();
   const killedAt = performance.now();
   let killed: Promise<unknown>;
   if (how === 'kill') killed = nodes.kill9(leader.node);
@@ -78,10 +82,25 @@ async function failoverRound(nodes: ClusterNodes, how: 'kill' | 'sigterm'): Prom
       const to = await Promise.any(survivors.map((id) => commitOn(id)));
       const ms = performance.now() - killedAt;
       await killed;
-      return { ms, from: leader.node, to };
+      const outputs = survivors.map((id, position) => nodes.process(id).output().slice(outputBefore[position] ?? 0));
+      return { ms, from: leader.node, to, breakdown: failoverBreakdown(outputs, leader.node, killedAtWallMs) };
     } catch { /* none committed yet */ }
   }
   throw new Error(`no commit under a new leader within ${failoverDeadlineMs} ms of killing ${leader.node}`);
+}
+
+function breakdownWanted(): boolean {
+  return process.argv.includes('--breakdown');
+}
+
+/** Medians of each part of the kills' breakdowns (kills whose logs lack a part are left out of it). */
+function breakdownSummary(breakdowns: readonly FailoverBreakdown[]): string {
+  const medianOf = (pick: (breakdown: FailoverBreakdown) => number): string => {
+    const values = sortedOf(breakdowns.map(pick).filter((value) => Number.isFinite(value)));
+    return `${quantile(values, 0.5)} ms (max ${values[values.length - 1] ?? Number.NaN})`;
+  };
+  return `kill -> close seen: median ${medianOf((b) => b.closeSeenMs)}; kill -> leader elected: median ${medianOf((b) => b.leaderMs)}; `
+    + `kill -> first entry of its term applied: median ${medianOf((b) => b.firstAppliedMs)}`;
 }
 
 function quantile(sorted: readonly number[], q: number): number {
@@ -111,12 +130,15 @@ interface RunFigures {
 }
 
 /** Kills (or stops) the leader `rounds` times; restarts it and waits for convergence each time. */
-async function failovers(nodes: ClusterNodes, rounds: number, how: 'kill' | 'sigterm'): Promise<number[]> {
+async function failovers(nodes: ClusterNodes, rounds: number, how: 'kill' | 'sigterm', breakdowns: FailoverBreakdown[] = []): Promise<number[]> {
   const times: number[] = [];
   for (let round = 1; round <= rounds; round += 1) {
     const result = await failoverRound(nodes, how);
     times.push(result.ms);
-    console.log(`${how === 'kill' ? 'kill -9' : 'SIGTERM'} ${round}: ${result.from} -> first commit on ${result.to} in ${result.ms.toFixed(1)} ms`);
+    const { closeSeenMs, leaderMs, firstAppliedMs } = result.breakdown;
+    const split = breakdownWanted() ? ` (close seen +${closeSeenMs}, leader +${leaderMs}, first entry applied +${firstAppliedMs})` : '';
+    if (breakdownWanted()) breakdowns.push(result.breakdown);
+    console.log(`${how === 'kill' ? 'kill -9' : 'SIGTERM'} ${round}: ${result.from} -> first commit on ${result.to} in ${result.ms.toFixed(1)} ms${split}`);
     if (result.ms > slowFailoverMs && option('--log-level') !== undefined) console.log(nodes.logsTail());
     nodes.start(result.from);
     const view = await nodes.leaderAgreedBy(ids, 20_000);
@@ -126,7 +148,7 @@ async function failovers(nodes: ClusterNodes, rounds: number, how: 'kill' | 'sig
 }
 
 async function runOnce(run: number, kills: number, sigterms: number): Promise<RunFigures & { failovers: number[]; sigtermGaps: number[] }> {
-  const cluster = await createTestCluster({ nodeCount: 3, logLevel: option('--log-level') ?? 'warn' });
+  const cluster = await createTestCluster({ nodeCount: 3, logLevel: option('--log-level') ?? (breakdownWanted() ? 'debug' : 'warn') });
   const nodes = new ClusterNodes(cluster);
   try {
     const walDir = fs.mkdtempSync(path.join(os.tmpdir(), 'falcon-raft-bench-wal-'));
@@ -147,7 +169,9 @@ async function runOnce(run: number, kills: number, sigterms: number): Promise<Ru
     console.log(`| raft commit, batch 64 (128 proposals in flight) | ${Math.round(batch64.entriesPerSecond)} | ${batch64.latencyMsP50.toFixed(2)} | ${batch64.latencyMsP99.toFixed(2)} |`);
     console.log(`\nraft batch 64 / WAL ceiling: ${(batch64.entriesPerSecond / ceiling.recordsPerSecond).toFixed(2)}x\n`);
     const sigtermGaps = await failovers(nodes, sigterms, 'sigterm');
-    const killTimes = await failovers(nodes, kills, 'kill');
+    const breakdowns: FailoverBreakdown[] = [];
+    const killTimes = await failovers(nodes, kills, 'kill', breakdowns);
+    if (breakdowns.length > 0) console.log(`\nrun ${run} breakdown over ${breakdowns.length} kills: ${breakdownSummary(breakdowns)}`);
     const sorted = sortedOf(killTimes);
     const figures: RunFigures = {
       commitBatch64PerSec: batch64.entriesPerSecond, walCeilingPerSec: ceiling.recordsPerSecond,

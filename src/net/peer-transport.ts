@@ -254,6 +254,7 @@ export class PeerTransport {
       (reason) => {
         if (slot.connection !== connection) return;
         slot.connection = undefined;
+        this.options.logger.info({ peer: slot.config.id, reason }, 'peer connection closed');
         this.options.onPeerDown(slot.config.id, reason);
         if (slot.dials) this.scheduleReconnect(slot, reason);
       },
