@@ -68,8 +68,9 @@ class ReplicatorRole implements ActorRole {
   private readonly commitLatencyMs = new BucketHistogram([0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500]);
   private readonly appendBatchEntries = new BucketHistogram([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096]);
   private startedResolve: (() => void) | undefined;
-  /** Set while a graceful stop waits for this node to step down. */
-  private onSteppedDown: (() => void) | undefined;
+  /** Set while a graceful stop waits for this node to step down: called with true when it did,
+   *  false when the core gave the transfer up (its target's connection closed). */
+  private onHandOverEnd: ((steppedDown: boolean) => void) | undefined;
 
   constructor(context: ActorContext) {
     this.context = context;
@@ -95,6 +96,7 @@ class ReplicatorRole implements ActorRole {
       peers: {
         send: (message) => this.transport?.send(message.to, message) ?? false,
         closeConnection: (peer, reason) => this.transport?.closeConnection(peer, reason),
+        isConnected: (peer) => this.transport?.isConnected(peer) ?? false,
       },
       entriesBehindAppliedMax: config.wal.tailCacheEntries,
       walRequestBytesMax: walRequestBytesMax(config.ring.capacityBytes),
@@ -199,7 +201,10 @@ class ReplicatorRole implements ActorRole {
       this.firstCommitLogged = true;
       this.context.logger.debug({ term: node.term, applied: node.appliedIndex }, `first entry of term ${node.term} applied`);
     }
-    if (this.onSteppedDown !== undefined && node.role !== 'leader') this.onSteppedDown();
+    if (this.onHandOverEnd !== undefined) {
+      if (node.role !== 'leader') this.onHandOverEnd(true);
+      else if (node.status().leadTransferee === null) this.onHandOverEnd(false);
+    }
     for (const check of this.leaderWatchers) check();
     if (node.leader === this.lastLeader) return;
     const status = node.status();
@@ -254,18 +259,28 @@ class ReplicatorRole implements ActorRole {
     const timeoutMs = typeof request['timeoutMs'] === 'number' ? request['timeoutMs'] : 1000;
     const startedMs = performance.now();
     const target = this.loop.handOverLeadership();
-    if (target === null) return { ok: true, handedTo: null };
+    if (target === null) {
+      this.context.logger.info('stopping: this node will not campaign again');
+      return { ok: true, handedTo: null };
+    }
+    let timedOut = false;
     const steppedDown = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => finish(false), timeoutMs);
+      const timer = setTimeout(() => {
+        timedOut = true;
+        finish(false);
+      }, timeoutMs);
       const finish = (done: boolean): void => {
         clearTimeout(timer);
-        this.onSteppedDown = undefined;
+        this.onHandOverEnd = undefined;
         resolve(done);
       };
-      this.onSteppedDown = () => finish(true);
+      this.onHandOverEnd = finish;
     });
     const ms = performance.now() - startedMs;
-    this.context.logger.info({ target, ms: Math.round(ms * 10) / 10, steppedDown }, steppedDown ? `leadership handed to ${target}` : `leadership transfer to ${target} did not finish in ${timeoutMs} ms`);
+    const outcome = steppedDown ? `leadership handed to ${target}`
+      : timedOut ? `leadership transfer to ${target} did not finish in ${timeoutMs} ms`
+        : `leadership transfer to ${target} given up: it did not take over (it is stopping, down or unreachable)`;
+    this.context.logger.info({ target, ms: Math.round(ms * 10) / 10, steppedDown }, outcome);
     return { ok: steppedDown, handedTo: target, ms };
   }
 

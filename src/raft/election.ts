@@ -44,7 +44,7 @@ export type CampaignKind = 'preVote' | 'election' | 'transfer';
 
 export function campaign(state: RaftState, kind: CampaignKind): void {
   // Why not while catching up: this log may lack entries this node acknowledged (catch-up.ts).
-  if (!state.isVoter(state.id) || state.role === 'leader' || state.isCatchingUp()) return;
+  if (!state.isVoter(state.id) || state.role === 'leader' || state.isCatchingUp() || state.retiring) return;
   const preVote = kind === 'preVote';
   if (preVote) {
     state.becomePreCandidate();

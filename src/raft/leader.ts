@@ -249,13 +249,18 @@ function sendTimeoutNow(state: RaftState, peer: NodeId): void {
   state.send({ type: 'timeoutNow', from: state.id, to: peer, term: state.term });
 }
 
+/** Gives up a leadership transfer: proposals are accepted again. */
+export function abandonTransfer(state: RaftState): void {
+  state.leadTransferee = null;
+  state.transferElapsedTicks = 0;
+}
+
 export function tickLeader(state: RaftState): void {
   state.heartbeatElapsedTicks++;
   state.electionElapsedTicks++;
   if (state.leadTransferee !== null && ++state.transferElapsedTicks >= state.config.electionTimeoutTicksMin) {
     // The target did not take over within an election timeout: give up, accept proposals again.
-    state.leadTransferee = null;
-    state.transferElapsedTicks = 0;
+    abandonTransfer(state);
   }
   for (const [peer, progress] of state.progress) {
     if (progress.state === 'snapshot' && ++progress.snapshotElapsedTicks >= state.config.snapshotRetryTicks) {

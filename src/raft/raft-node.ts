@@ -27,7 +27,7 @@ import { maybeFinishCatchUp } from './catch-up.js';
 import { onPeerDisconnected, onVote, onVoteResponse, tickElection } from './election.js';
 import { onAppend, onHeartbeat, onSnapshot, onTimeoutNow } from './follower.js';
 import {
-  onAppendResponse, onHeartbeatResponse, onOwnDurable, proposeAsLeader, readIndexAsLeader, reportSnapshot, sendHeartbeat, successorRanking,
+  abandonTransfer, onAppendResponse, onHeartbeatResponse, onOwnDurable, proposeAsLeader, readIndexAsLeader, reportSnapshot, sendHeartbeat, successorRanking,
   tickLeader, transferLeadership, type ProposeOutcome,
 } from './leader.js';
 import { entryTypes, type ProposalEntry } from './raft-entry.js';
@@ -289,12 +289,21 @@ export class RaftNode {
   /** The transport saw `peer`'s connection close (DESIGN.md §7a); see election.ts. */
   peerDisconnected(peer: NodeId): void {
     this.checkNoReadyOutstanding('peerDisconnected');
+    // A transfer to a node whose connection closed would only wait out its timeout: that node is
+    // down or stopping too (a whole cluster stopped at once).
+    if (this.state.role === 'leader' && this.state.leadTransferee === peer) abandonTransfer(this.state);
     onPeerDisconnected(this.state, peer);
     if (this.state.inLease() || this.state.heldVotes.size === 0) return;
     // The lease is gone: answer what it held, under the rules of now (a late copy of a message).
     const held = [...this.state.heldVotes.values()];
     this.state.heldVotes.clear();
     for (const { message } of held) this.step(message);
+  }
+
+  /** This node is stopping: from now on it never campaigns (a leader may still hand over). */
+  retire(): void {
+    this.state.retiring = true;
+    this.state.fastCampaign = null;
   }
 
   /** The transport established a connection to `peer`: a leader tells it at once what its

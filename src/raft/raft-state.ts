@@ -110,6 +110,9 @@ export class RaftState {
    *  still kept. Answered if this node sees its leader's connection close (election.ts), so a
    *  candidate that saw the close first need not retry; dropped when a leader is heard. */
   readonly heldVotes = new Map<NodeId, { message: VoteMessage; ticksLeft: number }>();
+  /** This node is stopping (a graceful stop): it never campaigns again, not even when asked to
+   *  take over; leadership would only be lost again at once. */
+  retiring = false;
   /** The needs-catch-up marker's progress (catch-up.ts). */
   catchUp: CatchUpState;
   /** Follower: the highest commit index the leader of `term` told this node (0: none yet). */

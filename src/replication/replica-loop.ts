@@ -81,6 +81,8 @@ export interface PeerLink {
   send(message: PeerMessage): boolean;
   /** Closes the connection to `peer` (it sent something malformed). */
   closeConnection(peer: string, reason: string): void;
+  /** A connection to `peer` is established. */
+  isConnected(peer: string): boolean;
 }
 
 /** What the loop needs from its host besides the WAL and the peers. */
@@ -528,16 +530,20 @@ export class ReplicaLoop {
   }
 
   /**
-   * On a graceful stop of the leader: hands leadership to the first of its successor ranking (the
-   * most caught-up follower, the order its heartbeats announce; followers catching up are not in
-   * it), so that a rolling restart costs the cluster a transfer (milliseconds), not an election
-   * timeout. Returns the chosen follower, or null when this node does not lead or no transfer
-   * could start.
+   * On a graceful stop (any role): this node stops campaigning for good, and when it leads it hands
+   * leadership to the first of its successor ranking that it is connected to (the most caught-up
+   * follower, the order its heartbeats announce; followers catching up are not in it), so that a
+   * rolling restart costs the cluster a transfer (milliseconds), not an election timeout. A node
+   * that is stopping too (a whole cluster stopped at once) refuses to take over, and the core gives
+   * the transfer up when that node's connection closes. Returns the chosen follower, or null when
+   * this node does not lead or no transfer could start.
    */
   handOverLeadership(): string | null {
     const core = this.core;
     if (core === undefined || this.stoppedBy !== null) return null;
-    const target = core.successorRanking()[0];
+    // This node is stopping: whatever its role, it must not take leadership back.
+    core.retire();
+    const target = core.successorRanking().find((peer) => this.options.peers.isConnected(peer));
     if (target === undefined) return null;
     const outcome = core.transferLeadership(target);
     this.schedule();

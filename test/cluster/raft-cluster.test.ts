@@ -99,6 +99,20 @@ describe('raft cluster (real processes)', function () {
     expect(after.ok, after.error).to.equal(true);
   });
 
+  it('a leader stopped while its followers stop too hands leadership to none of them and exits at once', async () => {
+    const { nodes } = started;
+    const leader = await nodes.leaderAgreedBy(ids);
+    const followers = ids.filter((id) => id !== leader.node);
+    for (const id of followers) nodes.signal(id, 'SIGTERM');
+    await nodes.until([], () => (followers.every((id) => nodes.process(id).output().includes('will not campaign again')) ? true : undefined),
+      'both followers stopping', 10_000);
+    nodes.signal(leader.node, 'SIGTERM');
+    for (const id of ids) expect(await nodes.process(id).exited, `${id}\n${nodes.logsTail()}`).to.equal(0);
+    const output = nodes.process(leader.node).output();
+    expect(output, 'a stopping follower does not take over').to.not.match(/leadership handed to/);
+    expect(output, 'the leader does not wait out a transfer').to.not.match(/did not finish in/);
+  });
+
   it('disconnects a peer that sends a malformed Raft message and keeps serving', async () => {
     const { nodes } = started;
     const leader = await nodes.leaderAgreedBy(ids);

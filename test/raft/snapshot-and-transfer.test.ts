@@ -186,6 +186,17 @@ describe('raft leadership transfer', () => {
     expect(cluster.propose('n1', 'x').ok).to.equal(true);
   });
 
+  it('abandons a transfer at once when the target\'s connection closes (the target is stopping too)', () => {
+    const cluster = new RaftTestCluster(three);
+    cluster.elect('n1');
+    cluster.isolate('n3');
+    cluster.node('n1').transferLeadership('n3');
+    expect(cluster.propose('n1', 'x').ok).to.equal(false);
+    cluster.node('n1').peerDisconnected('n3');
+    expect(cluster.node('n1').status()).to.include({ role: 'leader', leadTransferee: null });
+    expect(cluster.propose('n1', 'x').ok).to.equal(true);
+  });
+
   it('refuses a transfer on a follower (NOT_LEADER) and to a node that is not a voter', () => {
     const cluster = new RaftTestCluster(three);
     cluster.elect('n1');

@@ -67,7 +67,7 @@ function loopOver(recovered: Partial<WalRecoveredMessage>, clusterName = 'falcon
     id: 'n1', voters, raft: { electionTimeoutTicksMin: 4, electionTimeoutTicksMax: 8, heartbeatIntervalTicks: 1 }, random: new SeededRandom(7),
     stateMachine: new AppliedHashChain(),
     host: { toWal: (message) => sent.push(message), schedule: () => undefined, fail: (error) => failures.push(error), warn: () => undefined },
-    peers: { send: () => true, closeConnection: () => undefined },
+    peers: { send: () => true, closeConnection: () => undefined, isConnected: () => true },
     entriesBehindAppliedMax: 100, walRequestBytesMax: 1 << 20, snapshotEveryEntries: 1000, snapshotEveryBytes: 1 << 20, incarnation: 1, bootId: 1,
     clusterName,
   };

@@ -204,6 +204,7 @@ export class SimNode {
       peers: {
         send: (message) => this.host.send(message),
         closeConnection: (peer, reason) => fail(`${this.id} closed its link to ${peer}: ${reason}`),
+        isConnected: () => true,
       },
       entriesBehindAppliedMax: options.storage.tailCacheEntries,
       walRequestBytesMax: options.storage.walRequestBytesMax,
