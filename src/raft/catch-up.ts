@@ -24,7 +24,8 @@
  *   hears this node's new start: every answer carries the node's `bootId`, which grows with each
  *   start. When the leader first hears a catching-up answer of a new start, it voids the old
  *   match, ignores every answer of an older start from then on, and takes its last index then
- *   as `catchUpTo`: nothing this node acknowledged before can lie beyond it.
+ *   as `catchUpTo`: nothing this node acknowledged before can lie beyond it. The floor names the
+ *   start it was worked out for (`catchUpBoot`); a node that started again since ignores it.
  * The leader sends `catchUpTo` only once a heartbeat round it started on hearing the new start is
  * confirmed by a quorum that does not count catching-up nodes. Why: the leader may be stale. A
  * wiped node forgot every term it saw; a leader of an older term, cut off while a newer term

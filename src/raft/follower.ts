@@ -34,7 +34,7 @@ function acceptAppend(state: RaftState, to: NodeId, index: number): void {
 }
 
 export function onAppend(state: RaftState, message: AppendMessage): void {
-  if (message.catchUpTo !== undefined) noteCatchUpTo(state, message.catchUpTo);
+  if (message.catchUpTo !== undefined && (message.catchUpBoot ?? 0) === (state.config.bootId ?? 0)) noteCatchUpTo(state, message.catchUpTo);
   // Why: everything up to the commit index matches the leader already; an older append (late,
   // duplicated) must not be compared against it.
   if (message.prevIndex < state.log.committed) {
@@ -62,7 +62,7 @@ export function onHeartbeat(state: RaftState, message: HeartbeatMessage): void {
   // beyond the entries known to match would be a lie (and stop the node on an assertion).
   state.log.commitTo(Math.min(message.commit, state.leaderMatchIndex()));
   if (message.successors !== undefined) state.successors = message.successors;
-  if (message.catchUpTo !== undefined) noteCatchUpTo(state, message.catchUpTo);
+  if (message.catchUpTo !== undefined && (message.catchUpBoot ?? 0) === (state.config.bootId ?? 0)) noteCatchUpTo(state, message.catchUpTo);
   state.send({ type: 'heartbeatResponse', from: state.id, to: message.from, term: state.term, readRound: message.readRound, ...identity(state) });
   noteLeaderCommit(state, message.commit);
 }

@@ -186,9 +186,12 @@ function noteAnswer(state: RaftState, progress: Progress, answer: { readonly cat
 
 /** What an append or heartbeat to `progress`'s follower adds for catch-up (catch-up.ts): the
  *  floor, once a quorum without catching-up nodes confirmed this leader after the new start. */
-function catchUpFields(state: RaftState, progress: Progress): { catchUpTo?: number } {
+function catchUpFields(state: RaftState, progress: Progress): { catchUpTo?: number; catchUpBoot?: number } {
   const confirmed = progress.catchUpRound > 0 && state.reads.confirmedRound >= progress.catchUpRound;
-  return progress.catchingUp && progress.catchUpFloor > 0 && confirmed ? { catchUpTo: progress.catchUpFloor } : {};
+  if (!progress.catchingUp || progress.catchUpFloor === 0 || !confirmed) return {};
+  // Why the boot: a message on its way when the follower starts again must not hand the new start
+  // the floor of the old one (simulator seed 25583: damaged twice, caught up to a stale floor).
+  return progress.bootId > 0 ? { catchUpTo: progress.catchUpFloor, catchUpBoot: progress.bootId } : { catchUpTo: progress.catchUpFloor };
 }
 
 export function onAppendResponse(state: RaftState, message: AppendResponseMessage): void {

@@ -104,6 +104,7 @@ const checksByType: Record<RaftMessage['type'], (message: Fields) => void> = {
   append: (message) => {
     ['prevIndex', 'prevTerm', 'commit'].forEach((name) => safeInteger(message, name));
     optionalSafeInteger(message, 'catchUpTo');
+    optionalSafeInteger(message, 'catchUpBoot');
     entries(message, true);
   },
   appendResponse: (message) => {
@@ -116,6 +117,7 @@ const checksByType: Record<RaftMessage['type'], (message: Fields) => void> = {
     safeInteger(message, 'commit');
     safeInteger(message, 'readRound');
     optionalSafeInteger(message, 'catchUpTo');
+    optionalSafeInteger(message, 'catchUpBoot');
     if (field(message, 'successors') === undefined) return;
     const successors = list(field(message, 'successors'), 'successors');
     if (successors.length > successorsMax) throw new Malformed(`successors holds more than ${successorsMax} ids`);

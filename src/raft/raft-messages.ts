@@ -69,6 +69,9 @@ export interface AppendMessage extends MessageHeader {
   /** To a follower catching up: it may clear its marker only once its log matches the leader's
    *  up to here (catch-up.ts). Absent means none known yet. */
   readonly catchUpTo?: number;
+  /** With `catchUpTo`: the start (bootId) of the follower it was worked out for. A follower that
+   *  started again since ignores it (the floor of its new start is not known yet). */
+  readonly catchUpBoot?: number;
 }
 
 export interface AppendResponseMessage extends MessageHeader {
@@ -99,6 +102,8 @@ export interface HeartbeatMessage extends MessageHeader {
   readonly successors?: readonly NodeId[];
   /** As on `append`. */
   readonly catchUpTo?: number;
+  /** As on `append`. */
+  readonly catchUpBoot?: number;
 }
 
 export interface HeartbeatResponseMessage extends MessageHeader {

@@ -29,6 +29,27 @@ function repairedFollowerAfterCommit(): RaftTestCluster {
 }
 
 describe('raft catch-up after a repaired or wiped log', () => {
+  it('ignores a floor worked out for an earlier start of this node (a message on its way across a restart)', () => {
+    const cluster = new RaftTestCluster(three);
+    cluster.elect('n1');
+    for (const text of ['a', 'b', 'c', 'd']) cluster.propose('n1', text);
+    cluster.stabilize();
+    cluster.crash('n2');
+    cluster.start('n2', { needsCatchUp: true });
+    const boot = cluster.bootIds.get('n2') ?? 0;
+    const node = cluster.node('n2');
+    const heartbeat = { type: 'heartbeat', from: 'n1', to: 'n2', term: 1, commit: 5, readRound: 0, catchUpTo: 3 } as const;
+    node.step({ ...heartbeat, catchUpBoot: boot - 1 });
+    cluster.processReadies('n2');
+    cluster.persist('n2');
+    expect(cluster.catchUpClearReports.get('n2') ?? 0, 'a floor for an earlier start clears nothing').to.equal(0);
+    expect(node.status().catchingUp).to.equal(true);
+    node.step({ ...heartbeat, catchUpBoot: boot });
+    cluster.processReadies('n2');
+    cluster.persist('n2');
+    expect(cluster.catchUpClearReports.get('n2') ?? 0, 'the floor of this start does').to.equal(1);
+  });
+
   it('is not caught up by a leader of an older term: a stale leader and a wiped node commit nothing and serve no read', () => {
     const cluster = new RaftTestCluster(three);
     cluster.elect('n1');

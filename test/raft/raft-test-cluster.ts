@@ -73,6 +73,8 @@ export class RaftTestCluster {
   readonly installedSnapshots = new Map<string, number[]>();
   /** How many times each node's Ready said `needsCatchUpCleared`. */
   readonly catchUpClearReports = new Map<string, number>();
+  /** Each node's current start (its bootId). */
+  readonly bootIds = new Map<string, number>();
   /** Starts so far, cluster-wide: each start's bootId (it grows, as a node's does across restarts). */
   private starts = 0;
   /** Nodes whose marker clearing `persist` does not confirm (a crash before the marker is gone). */
@@ -102,6 +104,7 @@ export class RaftTestCluster {
   start(id: string, options: StartOptions = {}): RaftNode {
     const storage = this.storage(id);
     this.starts += 1;
+    this.bootIds.set(id, this.starts);
     const node = new RaftNode({ ...this.settings, ...options, id, voters: this.ids, storage, bootId: this.starts,
       random: new SeededRandom(this.random.nextUint32()), appliedIndex: storage.heldSnapshot?.index ?? 0 });
     this.nodes.set(id, node);

@@ -122,4 +122,14 @@ describe('raft simulation regressions', () => {
   it('seed 235: a follower takes an overwrite at the first index after a snapshot it is still writing', () => {
     expectSeedPasses(235, 5);
   });
+
+  // `npm run sim -- --seed 25583 --nodes 3`: "durability: committed index 53 (term 5) is on 1 of 3
+  // disks". n2's log was damaged at rest twice; after its second start it took the catch-up floor
+  // the leader had worked out for its first start (a heartbeat on its way across the restart),
+  // cleared its marker while still lacking the committed entry 53 it had acknowledged, and the
+  // leader, holding its old match, retried one append for ever. A floor now names the start it
+  // is for (catchUpBoot); test/raft/catch-up.test.ts pins it.
+  it('seed 25583: a floor worked out for an earlier start does not clear the marker of a later one', () => {
+    expectSeedPasses(25583, 3);
+  });
 });

@@ -385,15 +385,21 @@ export class Simulation implements SimHost {
   }
 }
 
+function catchUpNote(message: { readonly catchingUp?: boolean; readonly bootId?: number }): string {
+  return message.catchingUp === true ? ` catching up (boot ${message.bootId ?? 0})` : '';
+}
+
 export function describe(message: PeerMessage): string {
   const head = `${message.type} ${message.from}->${message.to} t${message.term}`;
   switch (message.type) {
     case 'append':
       return `${head} prev ${message.prevIndex}/${message.prevTerm} n=${message.entries.length} commit ${message.commit}`;
     case 'appendResponse':
-      return `${head} index ${message.index}${message.reject ? ` REJECT hint ${message.rejectHintIndex}/${message.rejectHintTerm}` : ''}`;
+      return `${head} index ${message.index}${message.reject ? ` REJECT hint ${message.rejectHintIndex}/${message.rejectHintTerm}` : ''}${catchUpNote(message)}`;
+    case 'heartbeatResponse':
+      return `${head}${catchUpNote(message)}`;
     case 'heartbeat':
-      return `${head} commit ${message.commit} round ${message.readRound}`;
+      return `${head} commit ${message.commit} round ${message.readRound}${message.catchUpTo === undefined ? '' : ` catchUpTo ${message.catchUpTo}`}`;
     case 'vote':
       return `${head}${message.preVote ? ' pre' : ''}${message.transfer ? ' transfer' : ''} last ${message.lastIndex}/${message.lastTerm}`;
     case 'voteResponse':
