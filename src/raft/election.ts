@@ -113,6 +113,8 @@ export function onVoteResponse(state: RaftState, message: VoteResponseMessage): 
   } else if (state.role !== 'candidate' || message.term !== state.term) {
     return;
   }
+  // A real answer from the leader whose connection closed replaces the refusal presumed for it.
+  if (message.from === state.fastCampaign?.gone) state.votes.delete(message.from);
   const result = state.poll(message.from, !message.reject);
   if (result === 'won') {
     if (message.preVote) campaign(state, 'election');
@@ -127,6 +129,9 @@ export function tickElection(state: RaftState): void {
   if (tickFastCampaign(state)) return;
   if (state.electionElapsedTicks >= state.randomizedElectionTimeoutTicks && state.isVoter(state.id)) {
     state.electionElapsedTicks = 0;
+    // The fast campaign is over: the leader whose connection closed may be back, and must be
+    // asked, not counted as a refusal (a live majority never elected a leader otherwise).
+    state.fastCampaign = null;
     campaign(state, state.config.preVote ? 'preVote' : 'election');
   }
 }

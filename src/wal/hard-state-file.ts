@@ -35,6 +35,9 @@ export class HardStateFile {
     const slotBytes = encodeHardStateSlot(state, this.sequence + 1);
     if (this.newestSlot === null) {
       this.replaceFile(slotBytes);
+      this.sequence += 1;
+      this.openQuietly();
+      return;
     } else {
       const slot = this.newestSlot === 0 ? 1 : 0;
       const fd = this.fd ?? this.fileSystem.open(path.join(this.dir, hardStateFileName), 'readWrite');
@@ -56,7 +59,16 @@ export class HardStateFile {
     this.close();
     writeFileAtomically(this.fileSystem, this.dir, hardStateFileName, [slotBytes, Buffer.alloc(hardStateSlotBytes)]);
     this.newestSlot = 0;
-    // Opened now, so that the election's saves that follow cost a write and a sync, nothing more.
-    this.fd = this.fileSystem.open(path.join(this.dir, hardStateFileName), 'readWrite');
+  }
+
+  /** Opened now, so that the election's saves that follow cost a write and a sync, nothing more.
+   *  Why quietly: the record is already durable and in force; a failed open is retried (and
+   *  reported) by the next save, which opens the file itself. */
+  private openQuietly(): void {
+    try {
+      this.fd = this.fileSystem.open(path.join(this.dir, hardStateFileName), 'readWrite');
+    } catch {
+      this.fd = null;
+    }
   }
 }

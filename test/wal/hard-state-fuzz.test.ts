@@ -89,7 +89,7 @@ describe('hard state saved in place: randomized faults', () => {
           try {
             opened = openMemoryWal(fileSystem);
           } catch (error) {
-            throw new Error(`seed ${seed}: reopen refused after ${log.join('; ')}: ${String(error)}`);
+            throw new Error(`seed ${seed}: reopen refused after ${log.join('; ')}: ${String(error)}`, { cause: error });
           }
           wal = opened.wal;
           const loaded = opened.recovered.hardState;
@@ -106,19 +106,20 @@ describe('hard state saved in place: randomized faults', () => {
 });
 
 describe('hard state saved in place: a first save whose reopen of the file fails', () => {
-  // The atomic replacement succeeds, then opening the new file for the in-place saves fails with
-  // a survivable error (DISK_FULL): the save reports failure while its record is durably in force,
-  // and the sequence was not advanced, so the next save writes the other slot with the same
-  // sequence: the file is then refused at the next start ("both slots hold sequence 1").
-  // Needs ENOSPC from an open of an existing file, which Linux does not return: latent.
-  it('reopens after a failed first save followed by a successful one', () => {
+  // The atomic replacement succeeds, then opening the new file for the in-place saves fails (here
+  // a survivable DISK_FULL). The record is durably in force, so the save succeeds and its
+  // sequence counts; the next save opens the file itself and writes the other slot with the next
+  // sequence. (Reporting that save failed, with its sequence not counted, once left two slots with
+  // sequence 1 and a file refused at the next start.)
+  it('counts a first save whose file could not be reopened, and the next save goes to the other slot', () => {
     const fileSystem = new MemoryFileSystem();
     const { wal } = openMemoryWal(fileSystem);
     fileSystem.injectFault({ operation: 'open', code: 'ENOSPC', pathIncludes: hardStateFileName, skipCalls: 1 });
-    expect(wal.saveHardState({ term: 1, vote: 'n1', commit: 0, cluster: 'c' }).ok).to.equal(false);
+    expect(wal.saveHardState({ term: 1, vote: 'n1', commit: 0, cluster: 'c' }).ok).to.equal(true);
     fileSystem.clearFaults();
-    expect(wal.saveHardState({ term: 1, vote: 'n1', commit: 0 }).ok).to.equal(true);
+    expect(wal.saveHardState({ term: 2, vote: 'n2', commit: 0 }).ok).to.equal(true);
     fileSystem.crashProcess();
-    expect(openMemoryWal(fileSystem).recovered.hardState).to.deep.equal({ term: 1, vote: 'n1', commit: 0, cluster: 'c' });
+    fileSystem.losePower();
+    expect(openMemoryWal(fileSystem).recovered.hardState).to.deep.equal({ term: 2, vote: 'n2', commit: 0, cluster: 'c' });
   });
 });
