@@ -132,4 +132,13 @@ describe('raft simulation regressions', () => {
   it('seed 25583: a floor worked out for an earlier start does not clear the marker of a later one', () => {
     expectSeedPasses(25583, 3);
   });
+
+  // `npm run sim -- --seed 300049 --nodes 3`: "liveness: no progress for 250 ticks", every node a
+  // follower with no leader. Found once the liveness phase stopped restarting the nodes that were
+  // up (half the seeds): a survivor whose fast campaign had run out kept counting the leader whose
+  // connection had closed as a refusal in every later election, and that node, back with a
+  // shorter log, was the vote it needed. Pinned also by test/raft/failover-attack.test.ts.
+  it('seed 300049: a presumed refusal from a closed leader does not outlive the fast campaign', () => {
+    expectSeedPasses(300049, 3);
+  });
 });
