@@ -16,6 +16,11 @@ export interface SimOptions {
   readonly nodeCount: number;
   /** Ticks of the fault phase (`--steps`). */
   readonly faultTicks: number;
+  /** The liveness phase crashes and restarts every node (true, the default), or starts only the
+   *  nodes that are down, so that what the running ones hold in memory must converge too. The
+   *  second mode is not in the default mix yet: it finds stalls still to be explained (seeds 549,
+   *  662 and 1453 in its first 1,500). */
+  readonly livenessRestartsEveryNode: boolean;
   /** The liveness phase fails when no node applies or replicates anything beyond what it had
    *  for this many ticks (a stall: no leader, or a leader that makes no progress). At least two
    *  of the slowest snapshot writes (`disk.snapshotWriteTicksMax`, 100) plus an election: a
@@ -135,6 +140,7 @@ export function optionsForSeed(seed: number, nodeCount: number, faultTicks = def
   const snapshotEveryEntriesSmall = pendingSnapshot.chance(0.3) ? pendingSnapshot.pick([1, 2, 4]) : null;
   return {
     seed,
+    livenessRestartsEveryNode: true,
     nodeCount,
     faultTicks,
     livenessStallTicksMax: 250,

@@ -2,8 +2,8 @@
  * One deterministic simulation run: N nodes — each the production replica loop over the
  * production WAL engine (sim-node.ts) — over a simulated network, disk and clock, a client
  * workload, a fault phase (sim-faults.ts) and then a liveness phase: faults stop, every node is
- * restarted (in half the seeds a crash and recovery for each, in the other half only those that are
- * down) and connected, and the cluster must converge — a leader followed by all, every node
+ * restarted (a crash and recovery for each; or, with `livenessRestartsEveryNode` off, only those
+ * that are down) and connected, and the cluster must converge — a leader followed by all, every node
  * having applied its whole log — without ever going `livenessStallTicksMax` ticks with no node
  * applying anything new, and within `livenessTicksMax` in all. Safety is checked after every event
  * (sim-checker.ts). Everything is drawn from the seed; `replayCommand` names the run.
@@ -61,11 +61,6 @@ export interface SimResult {
 
 /** Events per run: a run that does not end within this many is itself a failure. */
 const eventsPerRunMax = 5_000_000;
-
-/** A well-mixed bit source from the seed alone (the run's random source is not touched). */
-function seedHash(seed: number): number {
-  return Math.imul(seed ^ (seed >>> 16), 0x45d9f3b) >>> 7;
-}
 
 export function replayCommand(seed: number, nodeCount: number, faultTicks: number): string {
   return `npm run sim -- --seed ${seed} --nodes ${nodeCount} --steps ${faultTicks}`;
@@ -311,12 +306,11 @@ export class Simulation implements SimHost {
     this.network.lossy = false;
     this.network.stormDropRate = 0;
     this.diskSlowFactors.fill(1);
-    // Half the seeds crash every node once more (a kill or a power loss: recovery under test);
-    // the other half start only the nodes that are down, so that what the running ones hold in
-    // memory (an election under way, a presumed refusal) must converge too: a restart would clear
-    // it (a review found two live nodes never electing a leader that way). Drawn from the seed
-    // apart from the run's random source, so that the fault phase of every seed is unchanged.
-    const restartAll = seedHash(this.options.seed) % 2 === 0;
+    // Every node crashes once more (a kill or a power loss: recovery under test), or, with
+    // `livenessRestartsEveryNode` off, only the nodes that are down start, so that what the running
+    // ones hold in memory (an election under way, a presumed refusal) must converge too: a restart
+    // clears it (a review found two live nodes never electing a leader that way).
+    const restartAll = this.options.livenessRestartsEveryNode;
     this.log(`liveness phase: faults stop, ${restartAll ? 'every node restarted' : 'the nodes that are down started'}, all connected`);
     for (const node of this.nodes) {
       node.disk.disarm();
