@@ -38,14 +38,13 @@ export class HardStateFile {
       this.sequence += 1;
       this.openQuietly();
       return;
-    } else {
-      const slot = this.newestSlot === 0 ? 1 : 0;
-      const fd = this.fd ?? this.fileSystem.open(path.join(this.dir, hardStateFileName), 'readWrite');
-      this.fd = fd;
-      writeFully(this.fileSystem, fd, slotBytes, 0, slotBytes.length, slot * hardStateSlotBytes);
-      this.fileSystem.fdatasync(fd);
-      this.newestSlot = slot;
     }
+    const slot = this.newestSlot === 0 ? 1 : 0;
+    const fd = this.fd ?? this.fileSystem.open(path.join(this.dir, hardStateFileName), 'readWrite');
+    this.fd = fd;
+    writeFully(this.fileSystem, fd, slotBytes, 0, slotBytes.length, slot * hardStateSlotBytes);
+    this.fileSystem.fdatasync(fd);
+    this.newestSlot = slot;
     this.sequence += 1;
   }
 

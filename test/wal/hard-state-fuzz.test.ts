@@ -9,30 +9,13 @@
  * Runs on: the mocha process.
  */
 import { expect } from 'chai';
-import { checksumOf } from '../../src/wal/checksum.js';
 import { hardStateFileName, type HardState } from '../../src/wal/hard-state.js';
 import { MemoryFileSystem, type FileOperation } from '../../src/wal/memory-file-system.js';
 import type { WriteAheadLog } from '../../src/wal/wal.js';
-import { memoryWalDir, openMemoryWal, seededRandom } from './wal-test-helpers.js';
+import { memoryWalDir, openMemoryWal, seededRandom, singleRecordHardStateFile } from './wal-test-helpers.js';
 
 const filePath = `${memoryWalDir}/${hardStateFileName}`;
 const operations: FileOperation[] = ['open', 'write', 'fdatasync', 'fsync', 'rename', 'syncDirectory', 'close'];
-
-function versionTwo(term: number, vote: string, commit: number): Buffer {
-  const voteBytes = Buffer.from(vote);
-  const cluster = Buffer.from('c');
-  const old = Buffer.alloc(26 + voteBytes.length + 1 + cluster.length);
-  old.write('FQHS', 0, 'latin1');
-  old[8] = 2;
-  old.writeUInt32LE(term, 9);
-  old.writeUInt32LE(commit, 17);
-  old[25] = voteBytes.length;
-  voteBytes.copy(old, 26);
-  old[26 + voteBytes.length] = cluster.length;
-  cluster.copy(old, 27 + voteBytes.length);
-  old.writeUInt32LE(checksumOf(old.subarray(8), 0), 4);
-  return old;
-}
 
 const key = (state: HardState | null): string => state === null ? 'none' : `${state.term}/${state.vote}/${state.commit}`;
 
@@ -47,7 +30,7 @@ describe('hard state saved in place: randomized faults', () => {
       let baseline: HardState | null = null;
       if (random() < 0.5) {
         wal.close();
-        fileSystem.writeFileForTest(filePath, versionTwo(3, 'n2', 1));
+        fileSystem.writeFileForTest(filePath, singleRecordHardStateFile(2, 3, 'n2', 1, 'c'));
         const opened = openMemoryWal(fileSystem);
         wal = opened.wal;
         baseline = opened.recovered.hardState;

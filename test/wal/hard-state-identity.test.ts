@@ -10,21 +10,7 @@ import { expect } from 'chai';
 import { checksumOf } from '../../src/wal/checksum.js';
 import { decodeHardStateFile, encodeHardStateSlot, hardStateFileName, hardStateSlotBytes } from '../../src/wal/hard-state.js';
 import { MemoryFileSystem } from '../../src/wal/memory-file-system.js';
-import { memoryWalDir, openMemoryWal, unwrap } from './wal-test-helpers.js';
-
-/** A version-1 hard-state file, as versions before the cluster identity wrote it. */
-function versionOneFile(term: number, vote: string | null, commit: number): Buffer {
-  const voteBytes = Buffer.from(vote ?? '', 'utf8');
-  const bytes = Buffer.alloc(26 + voteBytes.length);
-  bytes.write('FQHS', 0, 'latin1');
-  bytes[8] = 1;
-  bytes.writeUInt32LE(term, 9);
-  bytes.writeUInt32LE(commit, 17);
-  bytes[25] = voteBytes.length;
-  voteBytes.copy(bytes, 26);
-  bytes.writeUInt32LE(checksumOf(bytes.subarray(8), 0), 4);
-  return bytes;
-}
+import { memoryWalDir, openMemoryWal, singleRecordHardStateFile, unwrap } from './wal-test-helpers.js';
 
 describe('hard state cluster identity', () => {
   it('round-trips term, vote, commit and the cluster name', () => {
@@ -39,16 +25,16 @@ describe('hard state cluster identity', () => {
   });
 
   it('loads a version-1 file (no identity) as a joined node whose cluster is unknown', () => {
-    expect(decodeHardStateFile(versionOneFile(7, 'n3', 12))).to.deep.equal({ state: { term: 7, vote: 'n3', commit: 12, cluster: null }, sequence: 0, slot: null });
+    expect(decodeHardStateFile(singleRecordHardStateFile(1, 7, 'n3', 12))).to.deep.equal({ state: { term: 7, vote: 'n3', commit: 12, cluster: null }, sequence: 0, slot: null });
     const fileSystem = new MemoryFileSystem();
     openMemoryWal(fileSystem).wal.close();
-    fileSystem.writeFileForTest(`${memoryWalDir}/${hardStateFileName}`, versionOneFile(7, 'n3', 12));
+    fileSystem.writeFileForTest(`${memoryWalDir}/${hardStateFileName}`, singleRecordHardStateFile(1, 7, 'n3', 12));
     const { recovered } = openMemoryWal(fileSystem);
     expect(recovered.hardState, 'a directory with an old hard state is not fresh').to.deep.equal({ term: 7, vote: 'n3', commit: 12, cluster: null });
   });
 
   it('refuses an old single-record file whose cluster-name length does not match its size', () => {
-    const bytes = versionOneFile(1, null, 0);
+    const bytes = singleRecordHardStateFile(1, 1, null, 0);
     bytes[8] = 2;
     bytes.writeUInt32LE(checksumOf(bytes.subarray(8), 0), 4);
     expect(decodeHardStateFile(bytes)).to.match(/does not match/);

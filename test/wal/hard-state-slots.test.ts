@@ -8,10 +8,9 @@
  */
 import { expect } from 'chai';
 import { FalconFailure } from '../../src/errors.js';
-import { checksumOf } from '../../src/wal/checksum.js';
 import { hardStateFileBytes, hardStateFileName, hardStateSlotBytes } from '../../src/wal/hard-state.js';
 import { MemoryFileSystem } from '../../src/wal/memory-file-system.js';
-import { memoryWalDir, openMemoryWal, unwrap } from './wal-test-helpers.js';
+import { memoryWalDir, openMemoryWal, singleRecordHardStateFile, unwrap } from './wal-test-helpers.js';
 
 const filePath = `${memoryWalDir}/${hardStateFileName}`;
 
@@ -79,19 +78,7 @@ describe('hard state saved in place', () => {
   it('upgrades a version-2 file: it loads, and the next save writes the two-slot file', () => {
     const fileSystem = new MemoryFileSystem();
     openMemoryWal(fileSystem).wal.close();
-    const vote = Buffer.from('n3');
-    const cluster = Buffer.from('c');
-    const old = Buffer.alloc(26 + vote.length + 1 + cluster.length);
-    old.write('FQHS', 0, 'latin1');
-    old[8] = 2;
-    old.writeUInt32LE(9, 9);
-    old.writeUInt32LE(4, 17);
-    old[25] = vote.length;
-    vote.copy(old, 26);
-    old[26 + vote.length] = cluster.length;
-    cluster.copy(old, 27 + vote.length);
-    old.writeUInt32LE(checksumOf(old.subarray(8), 0), 4);
-    fileSystem.writeFileForTest(filePath, old);
+    fileSystem.writeFileForTest(filePath, singleRecordHardStateFile(2, 9, 'n3', 4, 'c'));
     const { wal, recovered } = openMemoryWal(fileSystem);
     expect(recovered.hardState).to.deep.equal({ term: 9, vote: 'n3', commit: 4, cluster: 'c' });
     unwrap(wal.saveHardState({ term: 10, vote: null, commit: 4 }));

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { checksumOf } from '../../src/wal/checksum.js';
 import { MemoryFileSystem } from '../../src/wal/memory-file-system.js';
 import { WriteAheadLog } from '../../src/wal/wal.js';
 import type { WalEntry } from '../../src/wal/wal-entry.js';
@@ -97,4 +98,23 @@ export function readAll(wal: WriteAheadLog, chunkBytes = 64 * 1024): WalEntry[] 
 /** Segment file names in `dir` of a MemoryFileSystem, in log order. */
 export function segmentNames(fileSystem: MemoryFileSystem, dir = memoryWalDir): string[] {
   return fileSystem.listDirectory(dir).filter((name) => name.endsWith('.seg')).sort();
+}
+
+/** A hard-state file as versions 1 and 2 wrote it (one record; version 2 adds the cluster name). */
+export function singleRecordHardStateFile(version: 1 | 2, term: number, vote: string | null, commit: number, cluster: string | null = null): Buffer {
+  const voteBytes = Buffer.from(vote ?? '', 'utf8');
+  const clusterBytes = Buffer.from(cluster ?? '', 'utf8');
+  const bytes = Buffer.alloc(26 + voteBytes.length + (version === 2 ? 1 + clusterBytes.length : 0));
+  bytes.write('FQHS', 0, 'latin1');
+  bytes[8] = version;
+  bytes.writeUInt32LE(term, 9);
+  bytes.writeUInt32LE(commit, 17);
+  bytes[25] = voteBytes.length;
+  voteBytes.copy(bytes, 26);
+  if (version === 2) {
+    bytes[26 + voteBytes.length] = clusterBytes.length;
+    clusterBytes.copy(bytes, 27 + voteBytes.length);
+  }
+  bytes.writeUInt32LE(checksumOf(bytes.subarray(8), 0), 4);
+  return bytes;
 }
