@@ -1,8 +1,8 @@
 /**
  * Saving the hard state (hard-state.ts, version 3): each save overwrites the older of two 512-byte
  * slots in place and fdatasyncs, so a vote costs one data sync instead of a file replacement
- * (temp file, fsync, rename, directory fsync: p50 0.72 ms, p99 8.9 ms on this machine's disk
- * against 0.16 ms and 1.0 ms in place). The first save of a directory, and the first after a
+ * (temp file, fsync, rename, directory fsync: p50 0.78 ms, p99 2.3 ms on this machine's disk
+ * against 0.15 ms and 0.29 ms in place; medians of 5 runs of 200 saves, bench/RESULTS.md). The first save of a directory, and the first after a
  * version-1 or -2 file, writes the whole two-slot file atomically (atomic-file.ts).
  *
  * Invariant: `save` returns only once the record is durable; the slot it overwrites never holds
