@@ -9,6 +9,9 @@
  *   - the write gap of a graceful stop: SIGTERM of the leader -> first commit under the next one;
  *   - failover: `kill -9` of the leader, N times, timing kill -> first commit under the new leader
  *     (median, p99, max); the killed node is restarted and caught up before the next round.
+ * Warm-up: each run first commits 100,000 entries at batch 64 and 1,000 single proposals, so that
+ * the figures are of a node in steady state (compiled code, grown heaps, WAL segments in place),
+ * not of its first seconds.
  * Several runs (default 3) and the median of each figure with its spread (min-max): never the best
  * run. The last line of output is one JSON object with the headline figures (medians).
  * Options: --runs N (default 3), --kills N (default 100), --sigterms N (default 5), --json FILE,
@@ -28,6 +31,8 @@ import { failoverBreakdown, type FailoverBreakdown } from './failover-breakdown.
 
 const ids = ['n1', 'n2', 'n3'];
 const payloadBytes = 300;
+/** [entries, batch, in flight] of the loads each run commits before it measures (see the header). */
+const warmUps = [[100_000, 64, 128], [1_000, 1, 1]] as const;
 const killsDefault = 100;
 const runsDefault = 3;
 const sigtermsDefault = 5;
@@ -156,7 +161,10 @@ async function runOnce(run: number, kills: number, sigterms: number): Promise<Ru
     fs.rmSync(walDir, { recursive: true, force: true });
     nodes.startAll();
     const leader = await nodes.leaderAgreedBy(ids, 20_000);
-    await load(nodes, leader.node, 5_000, 64, 64); // warm-up
+    for (const [entries, batch, inflight] of warmUps) {
+      const warm = await load(nodes, leader.node, entries, batch, inflight);
+      if (!warm.ok) throw new Error(`run ${run}: warm-up load failed: ${warm.error ?? '?'}`);
+    }
     const single = await load(nodes, leader.node, 3_000, 1, 1);
     const batch64 = await load(nodes, leader.node, 600_000, 64, 128);
     for (const [name, figures] of [['single proposal', single], ['batch 64', batch64]] as const) {

@@ -125,7 +125,7 @@ class ReplicatorRole implements ActorRole {
     });
     this.loop.beforeCycles = () => this.load?.proposeDue((entries) => this.loop.propose(entries));
     this.loop.afterCycles = () => this.watchLeader();
-    this.loop.wantsCycle = () => this.load?.active ?? false;
+    this.loop.wantsCycle = () => this.load?.wantsToPropose ?? false;
   }
 
   async start(): Promise<void> {

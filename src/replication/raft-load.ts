@@ -8,6 +8,10 @@
  * whose index is applied with another term was lost to a leadership change: counted, not retried.
  * The whole run is bounded by `timeoutMs`.
  *
+ * Driven by applies, not by spinning: the Replicator asks for a Ready cycle for the load only while
+ * `wantsToPropose` (the window has room), so a load waiting on commits leaves the thread asleep
+ * like a real client would. The raft tick still runs cycles, which checks the time bound.
+ *
  * Runs on: Replicator thread.
  */
 import type { ProposalEntry, RaftEntry } from '../raft/raft-entry.js';
@@ -74,6 +78,7 @@ export class RaftLoad {
   private lost = 0;
   private lastIndex = 0;
   private failure: string | undefined;
+  private waitingForRoom = false;
   private readonly payload: Uint8Array;
   private finish: ((result: RaftLoadResult) => void) | undefined;
   readonly done: Promise<RaftLoadResult>;
@@ -101,7 +106,10 @@ export class RaftLoad {
       const entries: ProposalEntry[] = Array.from({ length: count }, () => ({ type: 0, data: this.payload }));
       const outcome = propose(entries);
       if (!outcome.ok) {
-        if (outcome.error.code === 'PROPOSAL_DROPPED') return; // over the uncommitted bound: try again next cycle
+        if (outcome.error.code === 'PROPOSAL_DROPPED') { // over the uncommitted bound: again once an entry is applied
+          this.waitingForRoom = true;
+          return;
+        }
         this.end(`${outcome.error.code}: ${outcome.error.message}`);
         return;
       }
@@ -116,6 +124,7 @@ export class RaftLoad {
 
   /** Every entry this node applies, in order. */
   onApplied(entry: RaftEntry): void {
+    this.waitingForRoom = false;
     const waiting = this.outstanding.get(entry.index);
     if (waiting === undefined) return;
     this.outstanding.delete(entry.index);
@@ -136,6 +145,16 @@ export class RaftLoad {
 
   get active(): boolean {
     return this.finish !== undefined;
+  }
+
+  /**
+   * True when a proposal would be made now: the window has room, entries are left and the last
+   * attempt was not refused for want of room. The load is driven by applies (and the tick, which
+   * checks the time bound), never by spinning the event loop while it waits.
+   */
+  get wantsToPropose(): boolean {
+    return this.finish !== undefined && !this.waitingForRoom
+      && this.outstanding.size < this.request.inflight && this.proposed < this.request.entries;
   }
 
   private end(failure: string | undefined): void {
