@@ -103,6 +103,9 @@ export class Progress {
   /** While it catches up: the heartbeat round, started when this leader heard the new start,
    *  that a quorum without catching-up nodes must confirm before `catchUpFloor` is sent (0: none). */
   catchUpRound = 0;
+  /** How often it answered with a log ending below its match, without the catch-up marker: it
+   *  lost entries it had acknowledged (a disk that lied). Reported in status; never expected. */
+  logLossesSeen = 0;
   readonly inflights: Inflights;
 
   constructor(next: number, inflightMessagesMax: number, inflightBytesMax: number) {

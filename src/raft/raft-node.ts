@@ -48,6 +48,8 @@ export interface PeerStatus {
   readonly recentActive: boolean;
   readonly inflightMessages: number;
   readonly inflightBytes: number;
+  /** Answers that showed the follower lost entries it had acknowledged (progress.ts). */
+  readonly logLossesSeen: number;
 }
 
 export interface RaftStatus {
@@ -400,7 +402,7 @@ export class RaftNode {
     const peers: PeerStatus[] = [];
     for (const [id, progress] of state.progress) {
       peers.push({ id, match: progress.match, next: progress.next, state: progress.state, recentActive: progress.recentActive,
-        inflightMessages: progress.inflights.messages, inflightBytes: progress.inflights.bytes });
+        inflightMessages: progress.inflights.messages, inflightBytes: progress.inflights.bytes, logLossesSeen: progress.logLossesSeen });
     }
     return {
       id: state.id, role: state.role, term: state.term, vote: state.vote, leader: state.leader, commit: state.log.committed,

@@ -326,3 +326,43 @@ describe('raft catch-up against answers from before the restart', () => {
     expect(cluster.node('n2').status().catchingUp, 'caught up at last').to.equal(false);
   });
 });
+
+describe('raft leader facing a follower that lost what it acknowledged, with no marker', () => {
+  // Prevented by the marker (the WAL sets it whenever it may have dropped synced data), but a disk
+  // can still lie: a follower whose log ends below the match the leader holds for it rejected the
+  // leader's probe at match + 1 for ever, and the leader never went below that match again.
+  it('probes it afresh from its log\'s end instead of retrying one append for ever', () => {
+    const cluster = new RaftTestCluster(three);
+    cluster.elect('n1');
+    for (const text of ['a', 'b', 'c']) cluster.propose('n1', text);
+    cluster.stabilize();
+    expect(cluster.node('n1').status().peers.find((peer) => peer.id === 'n2')?.match, 'n2 acknowledged a, b and c').to.equal(4);
+    cluster.crash('n2');
+    cluster.storage('n2').cutAfter(1);
+    cluster.start('n2');
+    cluster.propose('n1', 'd');
+    cluster.stabilize();
+    cluster.heartbeat('n1', 2);
+    expect(cluster.node('n2').status().lastIndex, 'n2 holds the whole log again').to.equal(5);
+    expect(cluster.appliedData('n2').slice(-4)).to.deep.equal(['a', 'b', 'c', 'd']);
+    const n2 = cluster.node('n1').status().peers.find((peer) => peer.id === 'n2');
+    expect(n2?.match).to.equal(5);
+    expect(n2?.logLossesSeen, 'the loss is reported in status').to.equal(1);
+  });
+
+  it('keeps the match on a reject that arrives after the acknowledgement it predates', () => {
+    const cluster = new RaftTestCluster(three);
+    cluster.elect('n1');
+    for (const text of ['a', 'b', 'c']) cluster.propose('n1', text);
+    cluster.stabilize();
+    // n2 rejected an append at prev 5 while its log ended at 1, then caught up and acknowledged
+    // 4; the reject comes last (a network that reorders).
+    cluster.node('n1').step({ type: 'appendResponse', from: 'n2', to: 'n1', term: 1, index: 5, reject: true,
+      rejectHintIndex: 1, rejectHintTerm: 1, bootId: cluster.bootIds.get('n2') ?? 0 });
+    const n2 = cluster.node('n1').status().peers.find((peer) => peer.id === 'n2');
+    expect(n2?.match, 'what n2 acknowledged still counts').to.equal(4);
+    expect(n2?.logLossesSeen).to.equal(0);
+    cluster.stabilize();
+    expect(cluster.node('n2').status().lastIndex).to.equal(4);
+  });
+});
