@@ -1,8 +1,10 @@
 /**
- * `npm run sim -- --seeds N [--start S] [--nodes 3|5] [--steps T] [--workers W]` runs N seeded
+ * `npm run sim -- --seeds N [--start S] [--nodes 3|5] [--steps T] [--workers W] [--no-liveness-restart]` runs N seeded
  * simulations (seeds S, S+1, ...; node counts alternate 3 and 5 unless --nodes is given) on W
  * worker threads and prints seeds/s and a summary; a failing seed prints its one-line replay
  * command. `--seed S` replays one run exactly; add `--trace` to print its event trace.
+ * `--no-liveness-restart` runs the liveness phase starting only the nodes that are down
+ * (`livenessRestartsEveryNode: false`) instead of restarting every node.
  * Exit status: 0 when every seed passed, 1 otherwise.
  *
  * Runs on: a command-line process and its worker threads (one simulation at a time each).
@@ -17,6 +19,7 @@ interface RunPlan {
   readonly seeds: readonly number[];
   readonly nodeCounts: readonly number[];
   readonly faultTicks: number;
+  readonly livenessRestartsEveryNode: boolean;
 }
 
 interface Arguments {
@@ -27,11 +30,13 @@ interface Arguments {
   steps: number;
   workers: number;
   trace: boolean;
+  /** `--no-liveness-restart`: the liveness phase starts only the nodes that are down. */
+  livenessRestartsEveryNode: boolean;
 }
 
 function parseArguments(argv: readonly string[]): Arguments {
   const parsed: Arguments = { seeds: 100, start: 1, seed: null, nodes: null, steps: defaultFaultTicks,
-    workers: Math.max(1, Math.min(os.availableParallelism(), 8)), trace: false };
+    workers: Math.max(1, Math.min(os.availableParallelism(), 8)), trace: false, livenessRestartsEveryNode: true };
   for (let position = 0; position < argv.length; position++) {
     const flag = argv[position];
     const value = Number(argv[position + 1]);
@@ -49,30 +54,33 @@ function parseArguments(argv: readonly string[]): Arguments {
     } else if (flag === '--steps') parsed.steps = takeNumber('--steps', 1);
     else if (flag === '--workers') parsed.workers = takeNumber('--workers', 1);
     else if (flag === '--trace') parsed.trace = true;
-    else throw new Error(`unknown argument ${flag}; use --seeds N --start S --seed S --nodes 3|5 --steps T --workers W --trace`);
+    else if (flag === '--no-liveness-restart') parsed.livenessRestartsEveryNode = false;
+    else throw new Error(`unknown argument ${flag}; use --seeds N --start S --seed S --nodes 3|5 --steps T --workers W --trace --no-liveness-restart`);
   }
   return parsed;
 }
 
-export function runOne(seed: number, nodeCount: number, faultTicks: number, trace: ((line: string) => void) | null = null): SimResult {
-  return new Simulation(optionsForSeed(seed, nodeCount, faultTicks), trace).run();
+export function runOne(seed: number, nodeCount: number, faultTicks: number, trace: ((line: string) => void) | null = null,
+  livenessRestartsEveryNode = true): SimResult {
+  return new Simulation({ ...optionsForSeed(seed, nodeCount, faultTicks), livenessRestartsEveryNode }, trace).run();
 }
 
 function runPlanInWorker(plan: RunPlan): void {
   plan.seeds.forEach((seed, position) => {
-    parentPort?.postMessage(runOne(seed, plan.nodeCounts[position] ?? 3, plan.faultTicks));
+    parentPort?.postMessage(runOne(seed, plan.nodeCounts[position] ?? 3, plan.faultTicks, null, plan.livenessRestartsEveryNode));
   });
 }
 
 function replayOne(args: Arguments): void {
   const nodeCount = args.nodes ?? 3;
-  const result = runOne(args.seed ?? 0, nodeCount, args.steps, args.trace ? (line) => process.stdout.write(`${line}\n`) : null);
+  const result = runOne(args.seed ?? 0, nodeCount, args.steps, args.trace ? (line) => process.stdout.write(`${line}\n`) : null,
+    args.livenessRestartsEveryNode);
   process.stdout.write(`${JSON.stringify(result.stats)}\n`);
   if (result.ok) {
     process.stdout.write(`seed ${result.seed} (${nodeCount} nodes): ok\n`);
     return;
   }
-  process.stdout.write(`seed ${result.seed} (${nodeCount} nodes) FAILED: ${result.failure}\nreplay: ${replayCommand(result.seed, nodeCount, args.steps)}\n`);
+  process.stdout.write(`seed ${result.seed} (${nodeCount} nodes) FAILED: ${result.failure}\nreplay: ${replayCommand(result.seed, nodeCount, args.steps, args.livenessRestartsEveryNode)}\n`);
   process.exitCode = 1;
 }
 
@@ -95,6 +103,7 @@ async function runMany(args: Arguments): Promise<void> {
       seeds: seeds.filter((_, position) => position % workerCount === workerIndex),
       nodeCounts: nodeCounts.filter((_, position) => position % workerCount === workerIndex),
       faultTicks: args.steps,
+      livenessRestartsEveryNode: args.livenessRestartsEveryNode,
     };
     const worker = new Worker(workerPath, { workerData: plan });
     worker.on('message', (result: SimResult) => {
@@ -113,7 +122,7 @@ async function runMany(args: Arguments): Promise<void> {
       if (!result.ok) {
         failures.push(result);
         process.stdout.write(`FAIL seed ${result.seed} (${result.nodeCount} nodes): ${result.failure}\n`
-          + `  replay: ${replayCommand(result.seed, result.nodeCount, args.steps)}\n`);
+          + `  replay: ${replayCommand(result.seed, result.nodeCount, args.steps, args.livenessRestartsEveryNode)}\n`);
       }
       if (done % 1000 === 0) {
         const seconds = (performance.now() - startedMs) / 1000;

@@ -62,8 +62,8 @@ export interface SimResult {
 /** Events per run: a run that does not end within this many is itself a failure. */
 const eventsPerRunMax = 5_000_000;
 
-export function replayCommand(seed: number, nodeCount: number, faultTicks: number): string {
-  return `npm run sim -- --seed ${seed} --nodes ${nodeCount} --steps ${faultTicks}`;
+export function replayCommand(seed: number, nodeCount: number, faultTicks: number, livenessRestartsEveryNode = true): string {
+  return `npm run sim -- --seed ${seed} --nodes ${nodeCount} --steps ${faultTicks}${livenessRestartsEveryNode ? '' : ' --no-liveness-restart'}`;
 }
 
 export class Simulation implements SimHost {
