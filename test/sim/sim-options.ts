@@ -17,12 +17,12 @@ export interface SimOptions {
   /** Ticks of the fault phase (`--steps`). */
   readonly faultTicks: number;
   /** The liveness phase crashes and restarts every node (true, the default), or starts only the
-   *  nodes that are down, so that what the running ones hold in memory must converge too. The
-   *  second mode is not in the default mix yet: it finds stalls still to be explained (seeds 549,
-   *  662 and 1453 in its first 1,500). */
+   *  nodes that are down, so that what the running ones hold in memory must converge too
+   *  (`run-sim --no-liveness-restart`). */
   readonly livenessRestartsEveryNode: boolean;
   /** The liveness phase fails when no node applies or replicates anything beyond what it had
-   *  for this many ticks (a stall: no leader, or a leader that makes no progress). At least two
+   *  for this many ticks (a stall: no leader, or a leader that makes no progress), counted from
+   *  the end of any slow write or pause the faults left under way. At least two
    *  of the slowest snapshot writes (`disk.snapshotWriteTicksMax`, 100) plus an election: a
    *  lagging follower may wait for the leader's local snapshot write (its WAL thread is busy with
    *  it), then for its own install of that snapshot, with nothing applied meanwhile... */

@@ -5,7 +5,8 @@
  * restarted (a crash and recovery for each; or, with `livenessRestartsEveryNode` off, only those
  * that are down) and connected, and the cluster must converge — a leader followed by all, every node
  * having applied its whole log — without ever going `livenessStallTicksMax` ticks with no node
- * applying anything new, and within `livenessTicksMax` in all. Safety is checked after every event
+ * applying anything new (counted from the end of any slow write or pause the faults left under
+ * way), and within `livenessTicksMax` in all. Safety is checked after every event
  * (sim-checker.ts). Everything is drawn from the seed; `replayCommand` names the run.
  *
  * Invariants: simulated time never goes back; an event of a crashed incarnation never runs; a
@@ -320,6 +321,19 @@ export class Simulation implements SimHost {
     }
   }
 
+  /**
+   * When the last effect of a fault still under way at the start of the liveness phase ends: a
+   * WAL write drawn under a slow-disk fault (the install-time partition slows a disk ×100, so one
+   * group's fsync may take 11 s and outlive its fault by seconds), or a pause. A node that was not
+   * restarted waits for that write, as a real one waits for its fsync: no vote, no acknowledgement
+   * before they are durable. That is the fault still acting, not a stall of the code under test.
+   */
+  private faultWorkEndsUs(): number {
+    let endsUs = this.currentUs;
+    for (const node of this.nodes) endsUs = Math.max(endsUs, node.wal?.busyUntil ?? 0, node.pausedUntilUs);
+    return endsUs;
+  }
+
   private finalChecks(): void {
     const first = this.nodes[0] as SimNode;
     for (const node of this.nodes) {
@@ -348,13 +362,16 @@ export class Simulation implements SimHost {
       // leader may replicate a long backlog before its no-op commits and anything applies.)
       let progressBest = -1;
       let progressAtUs = livenessStartUs;
+      // The stall clock runs only once what the faults left under way is over (see faultWorkEndsUs).
+      const faultWorkEndsUs = this.faultWorkEndsUs();
+      if (faultWorkEndsUs > livenessStartUs) this.log(`stall clock from ${(faultWorkEndsUs / 1000).toFixed(3)} ms: a slow write or a pause begun under the faults lasts until then`);
       const convergedOrStalled = (): boolean => {
         let progress = 0;
         for (const node of this.nodes) progress += node.appliedIndex + (node.core?.lastIndex ?? 0);
         if (progress > progressBest) {
           progressBest = progress;
           progressAtUs = this.currentUs;
-        } else if (this.currentUs - progressAtUs > stallUs) {
+        } else if (this.currentUs - Math.max(progressAtUs, faultWorkEndsUs) > stallUs) {
           fail(`liveness: no progress for ${this.options.livenessStallTicksMax} ticks; ${this.describeNodes()}`);
         }
         return this.converged();
