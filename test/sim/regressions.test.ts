@@ -14,9 +14,11 @@ import { RaftNode } from '../../src/raft/raft-node.js';
 import { SeededRandom } from '../../src/raft/random.js';
 import { RaftTestCluster, testSettings } from '../raft/raft-test-cluster.js';
 import { runOne } from './run-sim.js';
-import { defaultFaultTicks, optionsForSeed } from './sim-options.js';
-import { replayCommand, Simulation } from './simulation.js';
+import { defaultFaultTicks } from './sim-options.js';
+import { replayCommand } from './simulation.js';
 
+/** Replays `seed`; the named seeds were found with a liveness phase that restarts every node, and
+ *  replay in that mode unless told otherwise. */
 function expectSeedPasses(seed: number, nodeCount: number, livenessRestartsEveryNode = true): ReturnType<typeof runOne> {
   const result = runOne(seed, nodeCount, defaultFaultTicks, null, livenessRestartsEveryNode);
   expect(result.failure, `replay: ${replayCommand(seed, nodeCount, defaultFaultTicks, livenessRestartsEveryNode)}`).to.equal(null);
@@ -140,8 +142,7 @@ describe('raft simulation regressions', () => {
   // connection had closed as a refusal in every later election, and that node, back with a
   // shorter log, was the vote it needed. Pinned also by test/raft/failover-attack.test.ts.
   it('seed 300049: a presumed refusal from a closed leader does not outlive the fast campaign', () => {
-    const result = new Simulation({ ...optionsForSeed(300049, 3), livenessRestartsEveryNode: false }, null).run();
-    expect(result.failure, 'replay with livenessRestartsEveryNode off').to.equal(null);
+    expectSeedPasses(300049, 3, false);
   });
 
   // `npm run sim -- --seed 549 --nodes 3 --no-liveness-restart` (and 1453 on 3 nodes, 662 on 5):

@@ -2,8 +2,8 @@
  * One deterministic simulation run: N nodes — each the production replica loop over the
  * production WAL engine (sim-node.ts) — over a simulated network, disk and clock, a client
  * workload, a fault phase (sim-faults.ts) and then a liveness phase: faults stop, every node is
- * restarted (a crash and recovery for each; or, with `livenessRestartsEveryNode` off, only those
- * that are down) and connected, and the cluster must converge — a leader followed by all, every node
+ * restarted (a crash and recovery for each; or, in the other half of the seeds, with
+ * `livenessRestartsEveryNode` off, only those that are down) and connected, and the cluster must converge — a leader followed by all, every node
  * having applied its whole log — without ever going `livenessStallTicksMax` ticks with no node
  * applying anything new (counted from the end of any slow write or pause the faults left under
  * way), and within `livenessTicksMax` in all. Safety is checked after every event
@@ -55,6 +55,8 @@ export interface SimStats {
 export interface SimResult {
   readonly seed: number;
   readonly nodeCount: number;
+  /** The liveness phase restarted every node (else it started only the nodes that were down). */
+  readonly livenessRestartsEveryNode: boolean;
   readonly ok: boolean;
   readonly failure: string | null;
   readonly stats: SimStats;
@@ -63,8 +65,10 @@ export interface SimResult {
 /** Events per run: a run that does not end within this many is itself a failure. */
 const eventsPerRunMax = 5_000_000;
 
-export function replayCommand(seed: number, nodeCount: number, faultTicks: number, livenessRestartsEveryNode = true): string {
-  return `npm run sim -- --seed ${seed} --nodes ${nodeCount} --steps ${faultTicks}${livenessRestartsEveryNode ? '' : ' --no-liveness-restart'}`;
+/** `livenessRestartsEveryNode`: null for the seed's own draw, else the mode the run was forced to. */
+export function replayCommand(seed: number, nodeCount: number, faultTicks: number, livenessRestartsEveryNode: boolean | null = null): string {
+  const mode = livenessRestartsEveryNode === null ? '' : livenessRestartsEveryNode ? ' --liveness-restart' : ' --no-liveness-restart';
+  return `npm run sim -- --seed ${seed} --nodes ${nodeCount} --steps ${faultTicks}${mode}`;
 }
 
 export class Simulation implements SimHost {
@@ -394,7 +398,10 @@ export class Simulation implements SimHost {
     this.stats.repairedStarts = this.nodes.reduce((sum, node) => sum + node.repairedStarts, 0);
     this.stats.catchUpsBegun = this.nodes.reduce((sum, node) => sum + node.catchUpsBegun, 0);
     this.stats.catchUpsCleared = this.nodes.reduce((sum, node) => sum + node.catchUpsCleared, 0);
-    return { seed: this.options.seed, nodeCount: this.options.nodeCount, ok: failure === null, failure, stats: this.stats };
+    return {
+      seed: this.options.seed, nodeCount: this.options.nodeCount, livenessRestartsEveryNode: this.options.livenessRestartsEveryNode,
+      ok: failure === null, failure, stats: this.stats,
+    };
   }
 
   describeNodes(): string {
