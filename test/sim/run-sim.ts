@@ -3,6 +3,9 @@
  * simulations (seeds S, S+1, ...; node counts alternate 3 and 5 unless --nodes is given) on W
  * worker threads and prints seeds/s and a summary; a failing seed prints its one-line replay
  * command. `--seed S` replays one run exactly; add `--trace` to print its event trace.
+ * The liveness phase restarts every node in half the seeds and starts only the nodes that are down
+ * in the other half (sim-options.ts); `--liveness-restart` or `--no-liveness-restart` forces one
+ * mode for every seed run.
  * Exit status: 0 when every seed passed, 1 otherwise.
  *
  * Runs on: a command-line process and its worker threads (one simulation at a time each).
@@ -17,6 +20,7 @@ interface RunPlan {
   readonly seeds: readonly number[];
   readonly nodeCounts: readonly number[];
   readonly faultTicks: number;
+  readonly livenessRestartsEveryNode: boolean | null;
 }
 
 interface Arguments {
@@ -27,11 +31,14 @@ interface Arguments {
   steps: number;
   workers: number;
   trace: boolean;
+  /** `--liveness-restart` (true) / `--no-liveness-restart` (false) force the liveness phase to
+   *  restart every node or to start only the nodes that are down; null: each seed's own draw. */
+  livenessRestartsEveryNode: boolean | null;
 }
 
 function parseArguments(argv: readonly string[]): Arguments {
   const parsed: Arguments = { seeds: 100, start: 1, seed: null, nodes: null, steps: defaultFaultTicks,
-    workers: Math.max(1, Math.min(os.availableParallelism(), 8)), trace: false };
+    workers: Math.max(1, Math.min(os.availableParallelism(), 8)), trace: false, livenessRestartsEveryNode: null };
   for (let position = 0; position < argv.length; position++) {
     const flag = argv[position];
     const value = Number(argv[position + 1]);
@@ -49,30 +56,40 @@ function parseArguments(argv: readonly string[]): Arguments {
     } else if (flag === '--steps') parsed.steps = takeNumber('--steps', 1);
     else if (flag === '--workers') parsed.workers = takeNumber('--workers', 1);
     else if (flag === '--trace') parsed.trace = true;
-    else throw new Error(`unknown argument ${flag}; use --seeds N --start S --seed S --nodes 3|5 --steps T --workers W --trace`);
+    else if (flag === '--liveness-restart') parsed.livenessRestartsEveryNode = true;
+    else if (flag === '--no-liveness-restart') parsed.livenessRestartsEveryNode = false;
+    else throw new Error(`unknown argument ${flag}; use --seeds N --start S --seed S --nodes 3|5 --steps T --workers W --trace --liveness-restart --no-liveness-restart`);
   }
   return parsed;
 }
 
-export function runOne(seed: number, nodeCount: number, faultTicks: number, trace: ((line: string) => void) | null = null): SimResult {
-  return new Simulation(optionsForSeed(seed, nodeCount, faultTicks), trace).run();
+/** `livenessRestartsEveryNode`: null for the seed's own draw (half the seeds each way). */
+export function runOne(seed: number, nodeCount: number, faultTicks: number, trace: ((line: string) => void) | null = null,
+  livenessRestartsEveryNode: boolean | null = null): SimResult {
+  const options = optionsForSeed(seed, nodeCount, faultTicks);
+  return new Simulation({ ...options, livenessRestartsEveryNode: livenessRestartsEveryNode ?? options.livenessRestartsEveryNode }, trace).run();
 }
 
 function runPlanInWorker(plan: RunPlan): void {
   plan.seeds.forEach((seed, position) => {
-    parentPort?.postMessage(runOne(seed, plan.nodeCounts[position] ?? 3, plan.faultTicks));
+    parentPort?.postMessage(runOne(seed, plan.nodeCounts[position] ?? 3, plan.faultTicks, null, plan.livenessRestartsEveryNode));
   });
+}
+
+function livenessMode(result: SimResult): string {
+  return result.livenessRestartsEveryNode ? 'liveness restarts every node' : 'liveness starts the down nodes';
 }
 
 function replayOne(args: Arguments): void {
   const nodeCount = args.nodes ?? 3;
-  const result = runOne(args.seed ?? 0, nodeCount, args.steps, args.trace ? (line) => process.stdout.write(`${line}\n`) : null);
+  const result = runOne(args.seed ?? 0, nodeCount, args.steps, args.trace ? (line) => process.stdout.write(`${line}\n`) : null,
+    args.livenessRestartsEveryNode);
   process.stdout.write(`${JSON.stringify(result.stats)}\n`);
   if (result.ok) {
-    process.stdout.write(`seed ${result.seed} (${nodeCount} nodes): ok\n`);
+    process.stdout.write(`seed ${result.seed} (${nodeCount} nodes, ${livenessMode(result)}): ok\n`);
     return;
   }
-  process.stdout.write(`seed ${result.seed} (${nodeCount} nodes) FAILED: ${result.failure}\nreplay: ${replayCommand(result.seed, nodeCount, args.steps)}\n`);
+  process.stdout.write(`seed ${result.seed} (${nodeCount} nodes, ${livenessMode(result)}) FAILED: ${result.failure}\nreplay: ${replayCommand(result.seed, nodeCount, args.steps, args.livenessRestartsEveryNode)}\n`);
   process.exitCode = 1;
 }
 
@@ -87,7 +104,7 @@ async function runMany(args: Arguments): Promise<void> {
   const workerCount = Math.min(args.workers, seeds.length);
   const failures: SimResult[] = [];
   const totals = { events: 0, acknowledged: 0, crashes: 0, leaderChanges: 0, snapshotsInstalled: 0, livenessTicksMax: 0,
-    recordsDamaged: 0, disksWiped: 0, repairedStarts: 0, catchUpsBegun: 0, catchUpsCleared: 0 };
+    recordsDamaged: 0, disksWiped: 0, repairedStarts: 0, catchUpsBegun: 0, catchUpsCleared: 0, livenessRestartedEveryNode: 0 };
   let done = 0;
   const workerPath = fileURLToPath(import.meta.url);
   await Promise.all(Array.from({ length: workerCount }, (_, workerIndex) => new Promise<void>((resolve, reject) => {
@@ -95,6 +112,7 @@ async function runMany(args: Arguments): Promise<void> {
       seeds: seeds.filter((_, position) => position % workerCount === workerIndex),
       nodeCounts: nodeCounts.filter((_, position) => position % workerCount === workerIndex),
       faultTicks: args.steps,
+      livenessRestartsEveryNode: args.livenessRestartsEveryNode,
     };
     const worker = new Worker(workerPath, { workerData: plan });
     worker.on('message', (result: SimResult) => {
@@ -110,10 +128,11 @@ async function runMany(args: Arguments): Promise<void> {
       totals.catchUpsBegun += result.stats.catchUpsBegun;
       totals.catchUpsCleared += result.stats.catchUpsCleared;
       totals.livenessTicksMax = Math.max(totals.livenessTicksMax, result.stats.livenessTicks);
+      if (result.livenessRestartsEveryNode) totals.livenessRestartedEveryNode++;
       if (!result.ok) {
         failures.push(result);
         process.stdout.write(`FAIL seed ${result.seed} (${result.nodeCount} nodes): ${result.failure}\n`
-          + `  replay: ${replayCommand(result.seed, result.nodeCount, args.steps)}\n`);
+          + `  replay: ${replayCommand(result.seed, result.nodeCount, args.steps, args.livenessRestartsEveryNode)}\n`);
       }
       if (done % 1000 === 0) {
         const seconds = (performance.now() - startedMs) / 1000;
@@ -129,7 +148,8 @@ async function runMany(args: Arguments): Promise<void> {
     + `  events ${totals.events}, acknowledged writes ${totals.acknowledged}, crashes ${totals.crashes}, `
     + `leader changes ${totals.leaderChanges}, snapshots installed ${totals.snapshotsInstalled}, slowest convergence ${totals.livenessTicksMax} ticks\n`
     + `  damage at rest: records ${totals.recordsDamaged}, disks wiped ${totals.disksWiped}, starts with the repair flag ${totals.repairedStarts}; `
-    + `catch-ups begun ${totals.catchUpsBegun}, cleared ${totals.catchUpsCleared}\n`);
+    + `catch-ups begun ${totals.catchUpsBegun}, cleared ${totals.catchUpsCleared}\n`
+    + `  liveness phase: every node restarted in ${totals.livenessRestartedEveryNode} seeds, only the nodes that were down started in ${seeds.length - totals.livenessRestartedEveryNode}\n`);
   if (failures.length > 0) process.exitCode = 1;
 }
 

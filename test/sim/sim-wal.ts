@@ -80,6 +80,7 @@ export class SimWal {
   readonly claimed: ClaimedDurable;
   private inbox: ToWal[] = [];
   private drainScheduled = false;
+  /** When the drain under way (its fsync) is over; later requests wait for it. */
   private busyUntilUs = 0;
   private outbox: FromWal[] = [];
   /** Terms of entries staged since the last `durable`, in order (from the records' headers). */
@@ -97,6 +98,12 @@ export class SimWal {
 
   get wal(): WriteAheadLog {
     return this.engine;
+  }
+
+  /** When the thread's current drain ends (µs; in the past when it is idle): a write drawn slow
+   *  under a slow-disk fault keeps its latency after the fault ends. */
+  get busyUntil(): number {
+    return this.busyUntilUs;
   }
 
   /** A request from the loop, into the ring; false when the ring is full. */
