@@ -189,7 +189,7 @@ class ReplicatorRole implements ActorRole {
     // An election this node started: a new term in which it voted for itself (checked once per
     // turn, so a one-node cluster that wins at once still counts).
     if (node.term > this.lastTerm) {
-      if (node.status().vote === node.id) this.elections += 1;
+      if (node.vote === node.id) this.elections += 1;
       this.lastTerm = node.term;
     }
     if (node.role !== this.lastRole) {
@@ -203,7 +203,7 @@ class ReplicatorRole implements ActorRole {
     }
     if (this.onHandOverEnd !== undefined) {
       if (node.role !== 'leader') this.onHandOverEnd(true);
-      else if (node.status().leadTransferee === null) this.onHandOverEnd(false);
+      else if (node.leadTransferee === null) this.onHandOverEnd(false);
     }
     for (const check of this.leaderWatchers) check();
     if (node.leader === this.lastLeader) return;

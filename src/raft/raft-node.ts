@@ -115,6 +115,15 @@ export class RaftNode {
     return this.state.leader;
   }
 
+  get vote(): NodeId | null {
+    return this.state.vote;
+  }
+
+  /** The follower leadership is being handed to, or null. */
+  get leadTransferee(): NodeId | null {
+    return this.state.leadTransferee;
+  }
+
   get commitIndex(): number {
     return this.state.log.committed;
   }
