@@ -7,8 +7,22 @@
  *
  * Runs on: the bench process.
  */
+import { readFileSync } from 'node:fs';
+
+/** The resident set of process `pid` in MB, from /proc (NaN when unreadable). */
+export function residentMbOf(pid: number | undefined): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid ?? 0}/status`, 'utf8'));
+    return match === null ? Number.NaN : Math.round(Number(match[1]) / 1024);
+  } catch {
+    return Number.NaN;
+  }
+}
 
 export interface FailoverBreakdown {
+  /** The killed process's resident set just before the kill (its teardown grows with it); NaN
+   *  where /proc is not there. */
+  readonly killedRssMb: number;
   readonly closeSeenMs: number;
   readonly leaderMs: number;
   readonly firstAppliedMs: number;
@@ -21,7 +35,7 @@ interface LogLine {
 }
 
 /** The three moments after `killedAtWallMs`, from the survivors' log output; NaN when not logged. */
-export function failoverBreakdown(outputs: readonly string[], dead: string, killedAtWallMs: number): FailoverBreakdown {
+export function failoverBreakdown(outputs: readonly string[], dead: string, killedAtWallMs: number, killedRssMb: number): FailoverBreakdown {
   let closeSeen = Number.POSITIVE_INFINITY;
   let leader = Number.POSITIVE_INFINITY;
   let firstApplied = Number.POSITIVE_INFINITY;
@@ -43,5 +57,5 @@ export function failoverBreakdown(outputs: readonly string[], dead: string, kill
     }
   }
   const since = (time: number): number => (Number.isFinite(time) ? time - killedAtWallMs : Number.NaN);
-  return { closeSeenMs: since(closeSeen), leaderMs: since(leader), firstAppliedMs: since(firstApplied) };
+  return { killedRssMb, closeSeenMs: since(closeSeen), leaderMs: since(leader), firstAppliedMs: since(firstApplied) };
 }

@@ -27,7 +27,7 @@ import path from 'node:path';
 import { ClusterNodes } from '../test/support/cluster-nodes.js';
 import { createTestCluster, killStartedProcesses, removeTestCluster } from '../test/support/test-cluster.js';
 import { defaultBounds, engineEncodedRun } from './wal-measure.js';
-import { failoverBreakdown, type FailoverBreakdown } from './failover-breakdown.js';
+import { failoverBreakdown, residentMbOf, type FailoverBreakdown } from './failover-breakdown.js';
 
 const ids = ['n1', 'n2', 'n3'];
 const payloadBytes = 300;
@@ -61,6 +61,7 @@ async function failoverRound(nodes: ClusterNodes, how: 'kill' | 'sigterm'): Prom
   await nodes.allLinksUp(ids);
   const survivors = ids.filter((id) => id !== leader.node);
   const outputBefore = survivors.map((id) => nodes.process(id).output().length);
+  const killedRssMb = residentMbOf(nodes.process(leader.node).child.pid);
   const killedAtWallMs = Date.now();
   const killedAt = performance.now();
   let killed: Promise<unknown>;
@@ -88,7 +89,7 @@ async function failoverRound(nodes: ClusterNodes, how: 'kill' | 'sigterm'): Prom
       const ms = performance.now() - killedAt;
       await killed;
       const outputs = survivors.map((id, position) => nodes.process(id).output().slice(outputBefore[position] ?? 0));
-      return { ms, from: leader.node, to, breakdown: failoverBreakdown(outputs, leader.node, killedAtWallMs) };
+      return { ms, from: leader.node, to, breakdown: failoverBreakdown(outputs, leader.node, killedAtWallMs, killedRssMb) };
     } catch { /* none committed yet */ }
   }
   throw new Error(`no commit under a new leader within ${failoverDeadlineMs} ms of killing ${leader.node}`);
@@ -100,11 +101,11 @@ function breakdownWanted(): boolean {
 
 /** Medians of each part of the kills' breakdowns (kills whose logs lack a part are left out of it). */
 function breakdownSummary(breakdowns: readonly FailoverBreakdown[]): string {
-  const medianOf = (pick: (breakdown: FailoverBreakdown) => number): string => {
+  const medianOf = (pick: (breakdown: FailoverBreakdown) => number, unit = 'ms'): string => {
     const values = sortedOf(breakdowns.map(pick).filter((value) => Number.isFinite(value)));
-    return `${quantile(values, 0.5)} ms (max ${values[values.length - 1] ?? Number.NaN})`;
+    return `${quantile(values, 0.5)} ${unit} (max ${values[values.length - 1] ?? Number.NaN} ${unit})`;
   };
-  return `kill -> close seen: median ${medianOf((b) => b.closeSeenMs)}; kill -> leader elected: median ${medianOf((b) => b.leaderMs)}; `
+  return `killed process resident set: median ${medianOf((b) => b.killedRssMb, 'MB')}; kill -> close seen: median ${medianOf((b) => b.closeSeenMs)}; kill -> leader elected: median ${medianOf((b) => b.leaderMs)}; `
     + `kill -> first entry of its term applied: median ${medianOf((b) => b.firstAppliedMs)}`;
 }
 
@@ -140,8 +141,8 @@ async function failovers(nodes: ClusterNodes, rounds: number, how: 'kill' | 'sig
   for (let round = 1; round <= rounds; round += 1) {
     const result = await failoverRound(nodes, how);
     times.push(result.ms);
-    const { closeSeenMs, leaderMs, firstAppliedMs } = result.breakdown;
-    const split = breakdownWanted() ? ` (close seen +${closeSeenMs}, leader +${leaderMs}, first entry applied +${firstAppliedMs})` : '';
+    const { killedRssMb, closeSeenMs, leaderMs, firstAppliedMs } = result.breakdown;
+    const split = breakdownWanted() ? ` (${killedRssMb} MB resident; close seen +${closeSeenMs}, leader +${leaderMs}, first entry applied +${firstAppliedMs})` : '';
     if (breakdownWanted()) breakdowns.push(result.breakdown);
     console.log(`${how === 'kill' ? 'kill -9' : 'SIGTERM'} ${round}: ${result.from} -> first commit on ${result.to} in ${result.ms.toFixed(1)} ms${split}`);
     if (result.ms > slowFailoverMs && option('--log-level') !== undefined) console.log(nodes.logsTail());
