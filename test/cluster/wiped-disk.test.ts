@@ -4,7 +4,8 @@
  * data directory is wiped; L is killed; W restarts empty and B restarts without e. W hears that B
  * holds this cluster's log, so it must be caught up before it may vote: no leader may arise from
  * the two. When L returns, it leads with e, W is caught up and leaves the catch-up state, and
- * every node applies the same history. And a brand-new cluster still bootstraps: two nodes elect
+ * every node applies the same history. The same holds when W is wiped twice in a row (the second
+ * start must not take the first one's catch-up for its own). And a brand-new cluster still bootstraps: two nodes elect
  * a leader promptly, and the third, started later, is caught up before it votes.
  *
  * Runs on: test process (real falcon-node processes on loopback).
@@ -76,6 +77,45 @@ describe('a node whose data directory was wiped (real processes)', function () {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     await nodes.until([w], (views) => (views[0]?.catchingUp === true ? views[0] : undefined), `${w} is catching up`, 5_000);
+    nodes.start(leader.node);
+    const back = await nodes.leaderAgreedBy(ids, 20_000);
+    expect(back.node, 'only the node holding e can lead').to.equal(leader.node);
+    const after = await nodes.load(back.node, 10, 10);
+    expect(after.ok, after.error).to.equal(true);
+    const all = await nodes.converged(ids, after.lastIndex, 20_000);
+    expect(all.appliedIndex).to.be.at.least(e.lastIndex);
+    await nodes.until([w], (views) => (views[0]?.catchingUp === false ? views[0] : undefined), `${w} leaves the catch-up state`, 10_000);
+  });
+
+  it('wiped twice in a row, the second start still refuses its vote until a leader caught it up', async () => {
+    nodes.startAll();
+    const leader = await nodes.leaderAgreedBy(ids);
+    const [w, b] = ids.filter((id) => id !== leader.node) as [string, string];
+    await nodes.converged(ids, (await nodes.load(leader.node, 20, 10)).lastIndex);
+    await nodes.kill9(b);
+    const e = await nodes.load(leader.node, 20, 10);
+    expect(e.ok, e.error).to.equal(true);
+    await nodes.converged([leader.node, w], e.lastIndex);
+    // First wipe: W starts empty, hears L and begins to catch up.
+    await nodes.kill9(w);
+    wipeDataDir(cluster, w);
+    nodes.start(w);
+    await answering(nodes, w);
+    // Second wipe, as soon as W is up again (a floor L worked out for the first start may still
+    // be on its way): L goes too, and B returns without e.
+    await nodes.kill9(w);
+    wipeDataDir(cluster, w);
+    await nodes.kill9(leader.node);
+    nodes.start(w);
+    nodes.start(b);
+    await nodes.until([b], (views) => views[0], `${b} runs raft again`, 20_000);
+    await answering(nodes, w);
+    const deadline = Date.now() + 2_500;
+    while (Date.now() < deadline) {
+      const views = await nodes.views([w, b]);
+      expect(views.some((view) => view?.role === 'leader'), `no leader without e: ${JSON.stringify(views)}`).to.equal(false);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     nodes.start(leader.node);
     const back = await nodes.leaderAgreedBy(ids, 20_000);
     expect(back.node, 'only the node holding e can lead').to.equal(leader.node);
