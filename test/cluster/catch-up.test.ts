@@ -13,6 +13,7 @@ import { expect } from 'chai';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startedClusterPerTest } from '../support/cluster-nodes.js';
+import { expectHolderLeadsAndCatchesUp, expectNoLeaderWithout } from '../support/catch-up-scenario.js';
 import type { TestCluster } from '../support/test-cluster.js';
 
 const ids = ['n1', 'n2', 'n3'];
@@ -49,20 +50,7 @@ describe('a node that lost an acknowledged entry (real processes)', function () 
     nodes.start(f2);
     const marked = await nodes.until([f1], (views) => (views[0]?.catchingUp === true ? views[0] : undefined), `${f1} starts catching up`, 20_000);
     expect(marked.appliedIndex, 'recovery dropped e').to.be.below(e.lastIndex);
-    // Two election timeouts and more (300-600 ms each): F2 campaigns again and again meanwhile.
-    const deadline = Date.now() + 2_500;
-    while (Date.now() < deadline) {
-      const views = await nodes.views([f1, f2]);
-      expect(views.some((view) => view?.role === 'leader'), `no leader without e: ${JSON.stringify(views)}`).to.equal(false);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    nodes.start(leader.node);
-    const back = await nodes.leaderAgreedBy(ids, 20_000);
-    expect(back.node, 'only the node holding e can lead').to.equal(leader.node);
-    const after = await nodes.load(back.node, 10, 10);
-    expect(after.ok, after.error).to.equal(true);
-    const all = await nodes.converged(ids, after.lastIndex, 20_000);
-    expect(all.appliedIndex).to.be.at.least(e.lastIndex);
-    await nodes.until([f1], (views) => (views[0]?.catchingUp === false ? views[0] : undefined), `${f1} leaves the catch-up state`, 10_000);
+    await expectNoLeaderWithout(nodes, [f1, f2], 'e');
+    await expectHolderLeadsAndCatchesUp(nodes, ids, leader.node, f1, e.lastIndex);
   });
 });

@@ -14,6 +14,7 @@ import { expect } from 'chai';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClusterNodes } from '../support/cluster-nodes.js';
+import { expectHolderLeadsAndCatchesUp, expectNoLeaderWithout } from '../support/catch-up-scenario.js';
 import { createTestCluster, removeTestCluster, type TestCluster } from '../support/test-cluster.js';
 
 const ids = ['n1', 'n2', 'n3'];
@@ -39,6 +40,19 @@ async function answering(nodes: ClusterNodes, node: string, timeoutMs = 20_000):
   throw new Error(`${node} did not answer /status within ${timeoutMs} ms\n${nodes.logsTail()}`);
 }
 
+/** All three start; then, with B down, entry e (the last of a load) commits on L and W only. */
+async function committedWhileBIsDown(nodes: ClusterNodes): Promise<{ leader: string; w: string; b: string; e: { lastIndex: number } }> {
+  nodes.startAll();
+  const { node: leader } = await nodes.leaderAgreedBy(ids);
+  const [w, b] = ids.filter((id) => id !== leader) as [string, string];
+  await nodes.converged(ids, (await nodes.load(leader, 20, 10)).lastIndex);
+  await nodes.kill9(b);
+  const e = await nodes.load(leader, 20, 10);
+  expect(e.ok, e.error).to.equal(true);
+  await nodes.converged([leader, w], e.lastIndex);
+  return { leader, w, b, e };
+}
+
 describe('a node whose data directory was wiped (real processes)', function () {
   this.timeout(90_000);
   let cluster: TestCluster;
@@ -52,78 +66,36 @@ describe('a node whose data directory was wiped (real processes)', function () {
     await removeTestCluster(cluster);
   });
 
-  it('refuses its vote until a leader caught it up, so a candidate without a committed entry cannot win', async () => {
-    nodes.startAll();
-    const leader = await nodes.leaderAgreedBy(ids);
-    const [w, b] = ids.filter((id) => id !== leader.node) as [string, string];
-    await nodes.converged(ids, (await nodes.load(leader.node, 20, 10)).lastIndex);
-    await nodes.kill9(b);
-    // e: the last entry of this load, committed on L and W only.
-    const e = await nodes.load(leader.node, 20, 10);
-    expect(e.ok, e.error).to.equal(true);
-    await nodes.converged([leader.node, w], e.lastIndex);
+  /** W is killed and wiped, L is killed; W (empty) and B (without e) start: no leader may arise. */
+  async function wipedWithLeaderDown(leader: string, w: string, b: string): Promise<void> {
     await nodes.kill9(w);
     wipeDataDir(cluster, w);
-    await nodes.kill9(leader.node);
+    await nodes.kill9(leader);
     nodes.start(w);
     nodes.start(b);
     await nodes.until([b], (views) => views[0], `${b} runs raft again`, 20_000);
     await answering(nodes, w);
-    // Two election timeouts and more (300-600 ms each): B campaigns again and again meanwhile.
-    const deadline = Date.now() + 2_500;
-    while (Date.now() < deadline) {
-      const views = await nodes.views([w, b]);
-      expect(views.some((view) => view?.role === 'leader'), `no leader without e: ${JSON.stringify(views)}`).to.equal(false);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await expectNoLeaderWithout(nodes, [w, b], 'e');
+  }
+
+  it('refuses its vote until a leader caught it up, so a candidate without a committed entry cannot win', async () => {
+    const { leader, w, b, e } = await committedWhileBIsDown(nodes);
+    await wipedWithLeaderDown(leader, w, b);
     await nodes.until([w], (views) => (views[0]?.catchingUp === true ? views[0] : undefined), `${w} is catching up`, 5_000);
-    nodes.start(leader.node);
-    const back = await nodes.leaderAgreedBy(ids, 20_000);
-    expect(back.node, 'only the node holding e can lead').to.equal(leader.node);
-    const after = await nodes.load(back.node, 10, 10);
-    expect(after.ok, after.error).to.equal(true);
-    const all = await nodes.converged(ids, after.lastIndex, 20_000);
-    expect(all.appliedIndex).to.be.at.least(e.lastIndex);
-    await nodes.until([w], (views) => (views[0]?.catchingUp === false ? views[0] : undefined), `${w} leaves the catch-up state`, 10_000);
+    await expectHolderLeadsAndCatchesUp(nodes, ids, leader, w, e.lastIndex);
   });
 
   it('wiped twice in a row, the second start still refuses its vote until a leader caught it up', async () => {
-    nodes.startAll();
-    const leader = await nodes.leaderAgreedBy(ids);
-    const [w, b] = ids.filter((id) => id !== leader.node) as [string, string];
-    await nodes.converged(ids, (await nodes.load(leader.node, 20, 10)).lastIndex);
-    await nodes.kill9(b);
-    const e = await nodes.load(leader.node, 20, 10);
-    expect(e.ok, e.error).to.equal(true);
-    await nodes.converged([leader.node, w], e.lastIndex);
+    const { leader, w, b, e } = await committedWhileBIsDown(nodes);
     // First wipe: W starts empty, hears L and begins to catch up.
     await nodes.kill9(w);
     wipeDataDir(cluster, w);
     nodes.start(w);
     await answering(nodes, w);
     // Second wipe, as soon as W is up again (a floor L worked out for the first start may still
-    // be on its way): L goes too, and B returns without e.
-    await nodes.kill9(w);
-    wipeDataDir(cluster, w);
-    await nodes.kill9(leader.node);
-    nodes.start(w);
-    nodes.start(b);
-    await nodes.until([b], (views) => views[0], `${b} runs raft again`, 20_000);
-    await answering(nodes, w);
-    const deadline = Date.now() + 2_500;
-    while (Date.now() < deadline) {
-      const views = await nodes.views([w, b]);
-      expect(views.some((view) => view?.role === 'leader'), `no leader without e: ${JSON.stringify(views)}`).to.equal(false);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    nodes.start(leader.node);
-    const back = await nodes.leaderAgreedBy(ids, 20_000);
-    expect(back.node, 'only the node holding e can lead').to.equal(leader.node);
-    const after = await nodes.load(back.node, 10, 10);
-    expect(after.ok, after.error).to.equal(true);
-    const all = await nodes.converged(ids, after.lastIndex, 20_000);
-    expect(all.appliedIndex).to.be.at.least(e.lastIndex);
-    await nodes.until([w], (views) => (views[0]?.catchingUp === false ? views[0] : undefined), `${w} leaves the catch-up state`, 10_000);
+    // be on its way).
+    await wipedWithLeaderDown(leader, w, b);
+    await expectHolderLeadsAndCatchesUp(nodes, ids, leader, w, e.lastIndex);
   });
 
   it('a brand-new cluster elects promptly, and a node started later is caught up before it votes', async () => {
