@@ -72,9 +72,6 @@ const snapshotWindowChunks = 4;
 const snapshotResendTicksDefault = 50;
 /** Resends without progress after which a snapshot stream ends and the core retries. */
 const snapshotResendAttemptsMax = 20;
-/** While a snapshot streams to a follower, a local snapshot waits until this many times its
- *  trigger (snapshotEveryEntries / snapshotEveryBytes) has passed. */
-const snapshotDeferFactorWhileStreaming = 4;
 /** The body of every snapshot the core sees: the bytes are in the WAL. */
 const bodyInWal = new Uint8Array(0);
 
@@ -730,12 +727,8 @@ export class ReplicaLoop {
     if (this.takenSnapshot !== undefined || this.restore !== undefined) return;
     const applied = this.machine.appliedIndex;
     const index = Math.min(applied, core.compactableIndex());
-    // Why wait while streaming: a stream reads the snapshot in force, and a newer one ends it
-    // (NOT_FOUND); a follower whose transfer outlasts the snapshot interval would start over for
-    // ever (simulator seed 62975). The bound keeps the log, and restart time, bounded.
-    const factor = this.sender.streaming ? snapshotDeferFactorWhileStreaming : 1;
-    const due = index - this.snapshotIndexValue >= this.options.snapshotEveryEntries * factor
-      || this.appliedBytesSinceSnapshot >= this.options.snapshotEveryBytes * factor;
+    const due = index - this.snapshotIndexValue >= this.options.snapshotEveryEntries
+      || this.appliedBytesSinceSnapshot >= this.options.snapshotEveryBytes;
     if (!due || index !== applied || index <= this.snapshotIndexValue) return;
     const term = core.logTerm(index);
     if (term < 0) return;

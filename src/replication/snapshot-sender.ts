@@ -85,11 +85,6 @@ export class SnapshotSender {
     this.pump(stream);
   }
 
-  /** True while a stream to some follower is under way (it reads the snapshot in force). */
-  get streaming(): boolean {
-    return this.streams.size > 0;
-  }
-
   /** A chunk the WAL read; false when it was not one of ours. */
   onWalChunk(reply: Extract<FromWal, { type: 'snapshotChunk' }>): boolean {
     const read = this.reads.get(reply.requestId);

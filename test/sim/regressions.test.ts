@@ -158,14 +158,4 @@ describe('raft simulation regressions', () => {
     expectSeedPasses(1453, 3, false);
     expectSeedPasses(662, 5, false);
   });
-
-  // Seed 62975 on 3 nodes, liveness phase starting only the down nodes (found by the 100,000-seed
-  // run on 8dc4d9b): "liveness: no progress for 250 ticks", n1 (its disk wiped) at index 0. The
-  // leader streamed it snapshot 16, then took local snapshots at 42 and 50 while the stream ran:
-  // each newer snapshot ended the stream (NOT_FOUND: a stream reads the snapshot in force), and
-  // n1 started over each time until the bound ran out. A local snapshot now waits while a stream
-  // is under way, up to 4 times its trigger.
-  it('seed 62975: a local snapshot does not end a snapshot stream to a follower that needs it', () => {
-    expectSeedPasses(62975, 3, false);
-  });
 });
