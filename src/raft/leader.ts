@@ -205,14 +205,13 @@ export function onAppendResponse(state: RaftState, message: AppendResponseMessag
   if (message.reject) {
     // Why the follower's own hint: its log agrees with this leader's up to `match`, so its search
     // back by term stops at `match` or above; below it, the log lost what it acknowledged. The
-    // marker prevents that (catch-up.ts); should a disk lie anyway, probe afresh from the end
-    // rather than retry the probe at match + 1 for ever. Only the answer to the probe out now
-    // counts: a reject from before the acknowledgement, arriving late, must not reset the match.
+    // marker prevents that (catch-up.ts); should a disk lie anyway, void the match so that the
+    // probe follows the hint below it, rather than retry at match + 1 for ever. Only the answer to
+    // the probe out now counts: a reject from before the acknowledgement, arriving late, must not
+    // reset the match.
     if (progress.state === 'probe' && message.index === progress.next - 1 && message.rejectHintIndex < progress.match) {
       progress.logLossesSeen += 1;
-      progress.restartAfterLogLoss(state.log.lastIndex() + 1);
-      sendAppend(state, message.from, false);
-      return;
+      progress.restartAfterLogLoss(progress.next);
     }
     let matchHint = message.rejectHintIndex;
     if (message.rejectHintTerm > 0) matchHint = state.log.findConflictByTerm(message.rejectHintIndex, message.rejectHintTerm).index;
