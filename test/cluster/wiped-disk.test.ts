@@ -15,7 +15,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClusterNodes } from '../support/cluster-nodes.js';
 import { expectHolderLeadsAndCatchesUp, expectNoLeaderWithout } from '../support/catch-up-scenario.js';
-import { createTestCluster, removeTestCluster, type TestCluster } from '../support/test-cluster.js';
+import { createTestCluster, removeTestCluster, waitForHttp, type TestCluster } from '../support/test-cluster.js';
 
 const ids = ['n1', 'n2', 'n3'];
 
@@ -27,17 +27,8 @@ function wipeDataDir(cluster: TestCluster, node: string): void {
 }
 
 /** Waits (bounded) until `node`'s ops port answers /status: its process is up. */
-async function answering(nodes: ClusterNodes, node: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(`${nodes.opsUrl(node)}/status`, { signal: AbortSignal.timeout(1_000) })).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`${node} did not answer /status within ${timeoutMs} ms\n${nodes.logsTail()}`);
+async function answering(nodes: ClusterNodes, node: string): Promise<void> {
+  await waitForHttp(`${nodes.opsUrl(node)}/status`, (status) => status === 200, 20_000, () => nodes.logsTail());
 }
 
 /** All three start; then, with B down, entry e (the last of a load) commits on L and W only. */
