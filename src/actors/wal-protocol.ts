@@ -6,7 +6,8 @@
  * (`snapshotChunkBytesMax`): a local snapshot is `beginSnapshot`, `appendSnapshotChunk`…,
  * `finishSnapshot`; a leader's snapshot is `beginIncomingSnapshot`, `writeIncomingSnapshot`…,
  * `verifyIncomingSnapshot`, then `installSnapshot` when the core accepts it; `readSnapshotChunk`
- * reads the snapshot in force (its file, to stream to a follower; its data, to restore).
+ * reads the snapshot in force (its file, to stream to a follower; its data, to restore), or one
+ * a stream holds (`holdSnapshot`, `releaseSnapshot`).
  * WAL writer -> Replicator: `walStarted` once at start, `walRecovered` for every `describe`;
  * `durable` after every group commit;
  * one answer per other request; `walError` when a request failed with an operating error
@@ -41,11 +42,19 @@ export type ToWal =
   /** Puts the verified incoming snapshot in force (rename, directory fsync): the core's Ready said so. */
   | { readonly type: 'installSnapshot'; readonly index: number; readonly term: number }
   | { readonly type: 'readSnapshotChunk'; readonly requestId: number; readonly index: number; readonly part: 'file' | 'data'; readonly offset: number; readonly maxBytes: number }
+  /** Keeps the snapshot at `index` readable until released, though newer ones are put in force: a
+   *  stream to a follower reads one file from start to end. No answer; a snapshot no longer there
+   *  is not held, and reads of it answer NOT_FOUND. */
+  | { readonly type: 'holdSnapshot'; readonly index: number }
+  /** Drops one hold; the last one of a snapshot no longer in force deletes its file. No answer but
+   *  `walError` on a failed delete. */
+  | { readonly type: 'releaseSnapshot'; readonly index: number }
   | { readonly type: 'compact'; readonly uptoIndex: number }
   /** Durably sets the needs-catch-up marker (answered with `needsCatchUpMarked` once it is). */
   | { readonly type: 'markNeedsCatchUp'; readonly reason: string }
   | { readonly type: 'clearNeedsCatchUp' }
-  /** What is durable now (answered with `walRecovered`): how a (re)started Replicator begins. */
+  /** What is durable now (answered with `walRecovered`): how a (re)started Replicator begins.
+   *  Every snapshot hold is dropped: the Replicator that took them is gone. */
   | { readonly type: 'describe' };
 
 export interface WalRecoveredMessage {
@@ -82,7 +91,7 @@ export type FromWal =
   | { readonly type: 'walError'; readonly request: ToWal['type']; readonly requestId?: number; readonly error: FalconError };
 
 const toWalTypes = new Set<string>(['append', 'appendRecords', 'truncate', 'saveHardState', 'read', 'beginSnapshot', 'appendSnapshotChunk', 'finishSnapshot',
-  'beginIncomingSnapshot', 'writeIncomingSnapshot', 'verifyIncomingSnapshot', 'installSnapshot', 'readSnapshotChunk', 'compact', 'markNeedsCatchUp',
+  'beginIncomingSnapshot', 'writeIncomingSnapshot', 'verifyIncomingSnapshot', 'installSnapshot', 'readSnapshotChunk', 'holdSnapshot', 'releaseSnapshot', 'compact', 'markNeedsCatchUp',
   'clearNeedsCatchUp', 'describe']);
 
 export function isToWal(message: { readonly type: string }): message is ToWal {

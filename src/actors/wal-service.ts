@@ -110,6 +110,12 @@ export class WalService {
         if (this.check(outcome, message)) this.reply({ type: 'snapshotChunk', requestId, index, part, offset, ...outcome.value });
         return;
       }
+      case 'holdSnapshot':
+        wal.holdSnapshot(message.index);
+        return;
+      case 'releaseSnapshot':
+        this.check(wal.releaseSnapshot(message.index), message);
+        return;
       case 'compact': {
         this.groupCommit();
         const outcome = wal.compact(message.uptoIndex);
@@ -118,6 +124,12 @@ export class WalService {
       }
       case 'describe': {
         this.groupCommit();
+        // A file left by a failed delete goes with the next snapshot: only a fatal error stops here.
+        const released = wal.releaseAllSnapshots();
+        if (!released.ok && wal.failed !== null) {
+          this.check(released, message);
+          return;
+        }
         this.reply({
           type: 'walRecovered', firstIndex: wal.firstIndex, lastIndex: wal.lastIndex, lastTerm: wal.lastTerm,
           hardState: wal.hardState, snapshot: wal.snapshot, needsCatchUp: wal.needsCatchUp,

@@ -25,7 +25,7 @@
  *
  * Local snapshots are taken every `snapshotEveryEntries` applied entries or `snapshotEveryBytes`
  * applied payload bytes; once one is durable the WAL compacts below it (never at or above the
- * state machine's compaction floor).
+ * state machine's compaction floor, nor above a snapshot still being streamed to a follower).
  *
  * Snapshots are never held whole (docs/state-machine.md): the core sees only their metadata (its
  * `data` is always empty here); the bodies move in chunks of at most `snapshotChunkBytes` —
@@ -441,9 +441,10 @@ export class ReplicaLoop {
       return;
     }
     const purpose = reply.request === 'finishSnapshot' || reply.request === 'installSnapshot' ? this.snapshotPurposes.shift() : undefined;
-    if (purpose === 'taken' || reply.request === 'compact') {
-      // A local snapshot or a compaction is housekeeping, not a promise: the previous snapshot and
-      // the log stay, and the next due snapshot tries again.
+    if (purpose === 'taken' || reply.request === 'compact' || reply.request === 'releaseSnapshot') {
+      // A local snapshot, a compaction or the delete of a snapshot file no stream reads any more is
+      // housekeeping, not a promise: the previous snapshot and the log stay (a file left behind
+      // goes with the next snapshot), and the next due snapshot tries again.
       if (purpose === 'taken') this.takenSnapshot = undefined;
       this.host.warn({ request: reply.request, code: reply.error.code }, `WAL ${reply.request} failed: ${reply.error.message}`);
       return;
@@ -749,9 +750,13 @@ export class ReplicaLoop {
     this.snapshotIndexValue = snapshot.index;
     this.appliedBytesSinceSnapshot = 0;
     this.counters.snapshotsTaken += 1;
-    this.storage?.onSnapshotDurable(snapshot);
-    // The log below the snapshot goes, except what the state machine still reads back.
-    const uptoIndex = Math.min(snapshot.index, this.machine.compactionFloor() - 1);
+    // The log below the snapshot goes, except the entries after a snapshot still being streamed
+    // to a follower (it goes on from them once it installs that snapshot; without them it would
+    // need this newer one, and a transfer slower than the snapshot interval would never end) and
+    // what the state machine still reads back.
+    const logKeptAfter = Math.min(snapshot.index, this.sender.lowestStreamedIndex ?? snapshot.index);
+    this.storage?.onSnapshotDurable(snapshot, logKeptAfter);
+    const uptoIndex = Math.min(logKeptAfter, this.machine.compactionFloor() - 1);
     if (uptoIndex > 0) this.host.toWal({ type: 'compact', uptoIndex });
   }
 

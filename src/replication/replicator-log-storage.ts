@@ -124,14 +124,21 @@ export class ReplicatorLogStorage implements LogStorage {
     this.windowStart += drop;
   }
 
-  /** A snapshot became durable (taken here or installed from the leader): the log now starts after it. */
-  onSnapshotDurable(snapshot: RaftSnapshot): void {
+  /**
+   * A snapshot became durable (taken here or installed from the leader): the log now starts after
+   * it, or after `logKeptAfter` when that is lower and still held (the entries a follower that is
+   * being sent an older snapshot goes on from, see snapshot-sender.ts).
+   */
+  onSnapshotDurable(snapshot: RaftSnapshot, logKeptAfter = snapshot.index): void {
     this.latestSnapshot = snapshot;
     const logHoldsIt = this.terms.termAt(snapshot.index) === snapshot.term;
     if (logHoldsIt) {
-      this.terms.rebase(snapshot.index, snapshot.term);
-      if (this.windowStart <= snapshot.index) {
-        const drop = Math.min(snapshot.index + 1 - this.windowStart, this.window.length);
+      const base = Math.max(Math.min(logKeptAfter, snapshot.index), this.terms.firstIndex - 1);
+      const baseTerm = this.terms.termAt(base);
+      assert(baseTerm !== undefined, `no term at ${base} to keep the log after`);
+      this.terms.rebase(base, baseTerm);
+      if (this.windowStart <= base) {
+        const drop = Math.min(base + 1 - this.windowStart, this.window.length);
         this.window.splice(0, drop);
         this.windowStart += drop;
       }

@@ -8,14 +8,21 @@
  * When no acknowledgement moved the stream for `resendTicks`, the stream goes back to what was
  * acknowledged (go-back-N), or to what the latest acknowledgement said if that is less (a
  * follower that lost its copy). An acknowledgement beyond what was sent (a follower that already
- * held part of this same file, e.g. after a reconnect or a new leader) skips ahead to it. After `attemptsMax`
- * resends without progress, or when the file is no longer the snapshot in force (NOT_FOUND), the
- * stream ends and the core is told (`reportSnapshot(peer, false)`) so that it retries with the
- * newest snapshot. A `complete` acknowledgement ends the stream: the follower's core takes it from
- * there and answers the leader's core as for any snapshot.
+ * held part of this same file, e.g. after a reconnect or a new leader) skips ahead to it. After
+ * `attemptsMax` resends without progress, or when the file is gone (NOT_FOUND: a newer snapshot
+ * replaced it before the stream's hold reached the WAL), the stream ends and the core is told
+ * (`reportSnapshot(peer, false)`) so that it retries with the newest snapshot. A `complete`
+ * acknowledgement ends the stream: the follower's core takes it from there and answers the
+ * leader's core as for any snapshot.
  *
- * Invariants: at most one stream per follower; chunks read for an older generation of a stream
- * (before a go-back) are dropped; every chunk is at most `chunkBytes`.
+ * Holding the file: a stream holds its snapshot in the WAL from its start to its end
+ * (`holdSnapshot`, `releaseSnapshot`), so newer snapshots taken meanwhile do not end it; and the
+ * replica loop keeps the log from `lowestStreamedIndex`, so that the follower goes on from the
+ * entries after the snapshot it installs instead of needing a newer one.
+ *
+ * Invariants: at most one stream per follower; one hold per stream, released when it ends;
+ * chunks read for an older generation of a stream (before a go-back) are dropped; every chunk is
+ * at most `chunkBytes`.
  *
  * Runs on: the thread that runs the replica loop.
  */
@@ -70,6 +77,14 @@ export class SnapshotSender {
     return this.streams.size;
   }
 
+  /** The lowest snapshot index a stream reads, or null: the leader keeps its log from there (a
+   *  follower that installs it needs the entries after it). */
+  get lowestStreamedIndex(): number | null {
+    let lowest: number | null = null;
+    for (const stream of this.streams.values()) lowest = Math.min(lowest ?? stream.index, stream.index);
+    return lowest;
+  }
+
   /** The core sent a snapshot to a follower: stream it (or keep streaming it). */
   start(message: SnapshotMessage): void {
     const current = this.streams.get(message.to);
@@ -77,11 +92,14 @@ export class SnapshotSender {
       current.term = message.term;
       return;
     }
+    if (current !== undefined) this.end(current);
     const stream: Stream = {
       peer: message.to, index: message.snapshot.index, term: message.term, fileBytes: -1, checksum: 0,
       ackedBytes: 0, lastHeldBytes: 0, nextOffset: 0, generation: 0, readsInFlight: 0, idleTicks: 0, attempts: 0,
     };
     this.streams.set(message.to, stream);
+    // The file stays readable for as long as the stream runs, whatever newer snapshot is taken.
+    this.options.toWal({ type: 'holdSnapshot', index: stream.index });
     this.pump(stream);
   }
 
@@ -153,7 +171,7 @@ export class SnapshotSender {
 
   /** No longer the leader (or a new term): every stream ends quietly (the core forgot them too). */
   stopAll(): void {
-    this.streams.clear();
+    for (const stream of [...this.streams.values()]) this.end(stream);
     this.reads.clear();
   }
 
@@ -189,5 +207,6 @@ export class SnapshotSender {
   private end(stream: Stream): void {
     this.streams.delete(stream.peer);
     for (const [requestId, read] of this.reads) if (read.peer === stream.peer) this.reads.delete(requestId);
+    this.options.toWal({ type: 'releaseSnapshot', index: stream.index });
   }
 }

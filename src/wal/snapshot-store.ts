@@ -38,9 +38,12 @@ export function oversizeSnapshotError(index: number, fileBytes: number, bytesMax
     { field: 'snapshotBytesMax', index, snapshotBytes: fileBytes, snapshotBytesMax: bytesMax });
 }
 
-/** Durably deletes the snapshot files of indexes below `index`. */
-export function removeSnapshotsBelow(fileSystem: WalFileSystem, dir: string, index: number): void {
-  const older = fileSystem.listDirectory(dir).filter((name) => (parseSnapshotFileName(name) ?? index) < index);
+/** Durably deletes the snapshot files of indexes below `index`, except those of indexes in `kept`. */
+export function removeSnapshotsBelow(fileSystem: WalFileSystem, dir: string, index: number, kept: ReadonlyMap<number, unknown>): void {
+  const older = fileSystem.listDirectory(dir).filter((name) => {
+    const fileIndex = parseSnapshotFileName(name) ?? index;
+    return fileIndex < index && !kept.has(fileIndex);
+  });
   for (const name of older) fileSystem.unlink(path.join(dir, name));
   if (older.length > 0) fileSystem.syncDirectory(dir);
 }

@@ -81,6 +81,9 @@ export class WriteAheadLog {
   private localSnapshot: LocalSnapshotWriter | null = null;
   /** A leader's snapshot being received chunk by chunk. */
   private incoming: IncomingSnapshot | null = null;
+  /** Snapshots a stream to a follower reads (`holdSnapshot`): kept readable, file and all, after a
+   *  newer one is put in force, until the last holder releases them. Index → file, holders. */
+  private readonly heldSnapshots = new Map<number, { readonly info: SnapshotFileInfo; holders: number }>();
   private catchUpReason: string | null;
   private fatal: FalconError | null = null;
   /** Reused to read headers of encoded records (no object per record). */
@@ -423,7 +426,7 @@ export class WriteAheadLog {
    */
   private afterSnapshotDurable(info: SnapshotFileInfo): WalOutcome<SnapshotMetadata> {
     try {
-      removeSnapshotsBelow(this.options.fileSystem, this.dir, info.index);
+      removeSnapshotsBelow(this.options.fileSystem, this.dir, info.index, this.heldSnapshots);
       const termInLog = info.index <= this.last ? this.termAtOrNull(info.index) : null;
       const metadata = { index: info.index, term: info.term, membership: info.membership };
       this.snapshotInfo = info;
@@ -435,15 +438,69 @@ export class WriteAheadLog {
   }
 
   /**
-   * Up to `maxBytes` bytes of the snapshot in force at `index`, from `offset`: of its file
-   * (`part: 'file'`, what a leader streams to a follower) or of its data (`part: 'data'`, what a
-   * state machine is restored from). NOT_FOUND when `index` is no longer the snapshot in force.
+   * Keeps the snapshot at `index` readable until `releaseSnapshot(index)`, even once a newer one is
+   * put in force: a stream to a follower reads one file from its start to its end, however many
+   * snapshots are taken meanwhile. Holds count (one per stream). False when `index` is neither in
+   * force nor held: there is nothing left to hold, and reads of it answer NOT_FOUND.
+   */
+  holdSnapshot(index: number): boolean {
+    const held = this.heldSnapshots.get(index);
+    if (held !== undefined) {
+      held.holders += 1;
+      return true;
+    }
+    const info = this.snapshotInfo;
+    if (this.fatal !== null || info === null || info.index !== index) return false;
+    this.heldSnapshots.set(index, { info, holders: 1 });
+    return true;
+  }
+
+  /**
+   * Drops one hold of the snapshot at `index` (none held: nothing to do). The last hold of a
+   * snapshot no longer in force deletes its file, durably.
+   */
+  releaseSnapshot(index: number): WalOutcome<null> {
+    const held = this.heldSnapshots.get(index);
+    if (held === undefined) return success(null);
+    held.holders -= 1;
+    if (held.holders > 0) return success(null);
+    this.heldSnapshots.delete(index);
+    return this.removeUnheldSnapshotsBelowTheOneInForce();
+  }
+
+  /** Drops every hold (a restarted Replicator streams nothing yet); files no longer needed go. */
+  releaseAllSnapshots(): WalOutcome<null> {
+    if (this.heldSnapshots.size === 0) return success(null);
+    this.heldSnapshots.clear();
+    return this.removeUnheldSnapshotsBelowTheOneInForce();
+  }
+
+  private removeUnheldSnapshotsBelowTheOneInForce(): WalOutcome<null> {
+    if (this.fatal !== null) return failure(this.fatal);
+    const inForce = this.snapshotInfo?.index ?? 0;
+    try {
+      removeSnapshotsBelow(this.options.fileSystem, this.dir, inForce, this.heldSnapshots);
+    } catch (error) {
+      return this.onFileError('removeSnapshot', error);
+    }
+    return success(null);
+  }
+
+  /** Snapshot files kept for streams although a newer one is in force (status, tests). */
+  get heldSnapshotIndexes(): number[] {
+    return [...this.heldSnapshots.keys()].filter((index) => index !== this.snapshotInfo?.index).sort((a, b) => a - b);
+  }
+
+  /**
+   * Up to `maxBytes` bytes of the snapshot at `index`, from `offset`: of its file (`part: 'file'`,
+   * what a leader streams to a follower) or of its data (`part: 'data'`, what a state machine is
+   * restored from). NOT_FOUND when `index` is neither the snapshot in force nor a held one.
    */
   readSnapshotChunk(index: number, part: 'file' | 'data', offset: number, maxBytes: number): WalOutcome<SnapshotChunk> {
     if (this.fatal !== null) return failure(this.fatal);
-    const info = this.snapshotInfo;
-    if (info === null || info.index !== index) {
-      return failure(falconError('NOT_FOUND', `snapshot ${index} is not the one in force (${info?.index ?? 'none'})`, { index }));
+    const info = this.snapshotInfo?.index === index ? this.snapshotInfo : this.heldSnapshots.get(index)?.info ?? null;
+    if (info === null) {
+      return failure(falconError('NOT_FOUND', `snapshot ${index} is neither the one in force (${this.snapshotInfo?.index ?? 'none'}) nor held by a stream`, { index }));
     }
     const start = part === 'file' ? 0 : info.headerBytes;
     const totalBytes = info.fileBytes - start;

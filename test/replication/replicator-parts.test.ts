@@ -1,12 +1,14 @@
 /**
  * The pieces the Replicator wires around the Raft core: the term index, the durability tracker
- * (which decides when a write may be reported durable) and the applied hash chain.
+ * (which decides when a write may be reported durable), the applied hash chain and the log view.
  */
 import { expect } from 'chai';
 import { TermIndex } from '../../src/replication/term-index.js';
 import { DurabilityTracker } from '../../src/replication/durability-tracker.js';
 import { AppliedHashChain } from '../../src/replication/applied-hash-chain.js';
-import type { RaftEntry } from '../../src/raft/raft-entry.js';
+import { compacted, unavailable } from '../../src/raft/log-storage.js';
+import { entryTypes, type RaftEntry } from '../../src/raft/raft-entry.js';
+import { ReplicatorLogStorage } from '../../src/replication/replicator-log-storage.js';
 
 const entry = (index: number, term: number, text = `e${index}`): RaftEntry => ({ index, term, type: 0, data: Buffer.from(text) });
 
@@ -92,5 +94,39 @@ describe('applied hash chain', () => {
     chain.applyOne(entry(5, 1));
     expect(() => AppliedHashChain.fromSnapshot({ index: 6, data: chain.encode() })).to.throw(/snapshot at 6 holds no hash chain state/);
     expect(() => AppliedHashChain.fromSnapshot({ index: 5, data: new Uint8Array(4) })).to.throw(/4 bytes/);
+  });
+});
+
+describe('the log view of the Replicator', () => {
+  const membership = { voters: ['n1', 'n2', 'n3'], learners: [] };
+  const entry = (index: number, term: number): RaftEntry => ({ index, term, type: entryTypes.normal, data: new Uint8Array([index & 0xff]) });
+  const entries = (from: number, to: number, term: number): RaftEntry[] => {
+    const out: RaftEntry[] = [];
+    for (let index = from; index <= to; index += 1) out.push(entry(index, term));
+    return out;
+  };
+
+  it('keeps the entries after an older snapshot still being streamed when a newer one is taken, then lets them go', () => {
+    const loads: Array<[number, number]> = [];
+    const storage = new ReplicatorLogStorage({ hardState: null, snapshot: null, entries: entries(1, 60, 2) }, 5, (from, to) => loads.push([from, to]));
+    storage.trimBehind(60);
+    storage.onSnapshotDurable({ index: 16, term: 2, membership, data: new Uint8Array(0) });
+    expect(storage.firstIndex()).to.equal(17);
+    // A snapshot at 42 is taken while the one at 16 is streamed to a follower: the log is kept after 16.
+    storage.onSnapshotDurable({ index: 42, term: 2, membership, data: new Uint8Array(0) }, 16);
+    expect(storage.firstIndex(), 'the follower goes on from 17 once it installs 16').to.equal(17);
+    expect(storage.snapshot()).to.deep.include({ index: 42 });
+    expect(storage.term(16)).to.equal(2);
+    expect(storage.term(42)).to.equal(2);
+    expect(storage.entries(17, 20, 1 << 20), 'below the window: read from the WAL, not compacted').to.equal(unavailable);
+    expect(loads[0]?.[0]).to.equal(17);
+    // The next snapshot, with no stream left: the log goes up to it.
+    storage.onSnapshotDurable({ index: 50, term: 2, membership, data: new Uint8Array(0) });
+    expect(storage.firstIndex()).to.equal(51);
+    expect(storage.entries(20, 30, 1 << 20)).to.equal(compacted);
+    expect(storage.entries(58, 61, 1 << 20)).to.deep.equal(entries(58, 60, 2));
+    // A kept-after index below what is already gone changes nothing: a log is never uncompacted.
+    storage.onSnapshotDurable({ index: 55, term: 2, membership, data: new Uint8Array(0) }, 30);
+    expect(storage.firstIndex()).to.equal(51);
   });
 });

@@ -17,7 +17,8 @@ import { SnapshotSender } from '../../src/replication/snapshot-sender.js';
 import { parseSnapshotStreamMessage, type SnapshotStreamMessage } from '../../src/replication/snapshot-stream-messages.js';
 import { MemoryFileSystem } from '../../src/wal/memory-file-system.js';
 import type { WriteAheadLog } from '../../src/wal/wal.js';
-import { appendAndFlush, entriesFor, openMemoryWal, unwrap } from '../wal/wal-test-helpers.js';
+import { snapshotFileName } from '../../src/wal/snapshot-file.js';
+import { appendAndFlush, entriesFor, memoryWalDir, openMemoryWal, unwrap } from '../wal/wal-test-helpers.js';
 
 const membership = { voters: ['leader', 'follower'], learners: [] };
 const chunkBytes = 1000;
@@ -32,6 +33,8 @@ function dataOf(bytes: number): Buffer {
 interface Harness {
   readonly run: (ticks: number) => void;
   readonly followerWal: WriteAheadLog;
+  readonly leaderWal: WriteAheadLog;
+  readonly leaderFiles: MemoryFileSystem;
   readonly delivered: SnapshotMessage[];
   readonly sender: SnapshotSender;
   readonly receiver: SnapshotReceiver;
@@ -44,7 +47,8 @@ interface Harness {
 function harness(seed: number, dropRate: number, snapshotBytes: number): Harness {
   const random = new SeededRandom(seed);
   const events: Array<() => void> = [];
-  const leaderWal = openMemoryWal(new MemoryFileSystem()).wal;
+  const leaderFiles = new MemoryFileSystem();
+  const leaderWal = openMemoryWal(leaderFiles).wal;
   appendAndFlush(leaderWal, entriesFor(1, 600, 3));
   unwrap(leaderWal.saveSnapshot({ index: 500, term: 3, membership, data: dataOf(snapshotBytes) }));
   const followerWal = openMemoryWal(new MemoryFileSystem()).wal;
@@ -106,7 +110,7 @@ function harness(seed: number, dropRate: number, snapshotBytes: number): Harness
   parts.sender = sender;
   parts.receiver = receiver;
   const result: Harness = {
-    followerWal, delivered, sender, receiver,
+    followerWal, leaderWal, leaderFiles, delivered, sender, receiver,
     get linkUp() { return state.linkUp; },
     set linkUp(value: boolean) { state.linkUp = value; },
     get chunkBytesSent() { return state.chunkBytesSent; },
@@ -170,6 +174,56 @@ describe('streamed snapshots between replica loops', () => {
     expect(h.followerWal.snapshot?.index).to.equal(500);
     expect(sentBefore, 'part of the snapshot went before the new leader').to.be.within(1, 80_000);
     expect(h.chunkBytesSent - sentBefore, 'only the rest of the file, plus the first window that asked').to.be.below(100_200 - sentBefore + (windowChunks + 1) * chunkBytes);
+  });
+
+  it('newer snapshots taken on the leader mid-stream do not end the stream: the file it reads stays until the stream ends', () => {
+    const snapshotBytes = 100_000;
+    const h = harness(11, 0.1, snapshotBytes);
+    h.run(40);
+    expect(h.chunkBytesSent, 'part of the snapshot went before the newer snapshots').to.be.within(1, snapshotBytes / 2);
+    // What the leader's replica loop does while the stream runs: two local snapshots, each put in force.
+    appendAndFlush(h.leaderWal, entriesFor(601, 100, 3));
+    unwrap(h.leaderWal.saveSnapshot({ index: 590, term: 3, membership, data: dataOf(50) }));
+    h.run(40);
+    unwrap(h.leaderWal.saveSnapshot({ index: 650, term: 3, membership, data: dataOf(60) }));
+    h.run(5_000);
+    expect(h.delivered.length, 'the follower was handed the streamed snapshot').to.be.at.least(1);
+    expect(h.followerWal.snapshot?.index).to.equal(500);
+    expect(Buffer.from(unwrap(h.followerWal.loadLatestSnapshot())?.data ?? []).equals(dataOf(snapshotBytes))).to.equal(true);
+    expect(h.sender.activeStreams, 'the stream ended').to.equal(0);
+    expect(h.sender.counters.streamsFailed).to.equal(0);
+    // Once no stream reads it, only the snapshot in force is left on the leader's disk.
+    const snapshotFiles = h.leaderFiles.listDirectory(memoryWalDir).filter((name) => name.startsWith('snapshot-'));
+    expect(snapshotFiles).to.deep.equal([snapshotFileName(650)]);
+    expect(unwrap(h.leaderWal.loadLatestSnapshot())?.index).to.equal(650);
+  });
+
+  it('holds each stream\'s snapshot in the WAL from its start to its end, and names the lowest one streamed', () => {
+    const holds: string[] = [];
+    const sender = new SnapshotSender({
+      id: 'leader', chunkBytes, windowChunks, resendTicks: 2, attemptsMax: 1,
+      toWal: (message) => {
+        if (message.type === 'holdSnapshot' || message.type === 'releaseSnapshot') holds.push(`${message.type} ${message.index}`);
+      },
+      sendPeer: () => true, failed: () => undefined, nextRequestId: (() => { let id = 0; return () => ++id; })(),
+    });
+    const snapshotTo = (to: string, index: number, term = 4): SnapshotMessage =>
+      ({ type: 'snapshot', from: 'leader', to, term, snapshot: { index, term: 3, membership, data: new Uint8Array(0) } });
+    expect(sender.lowestStreamedIndex).to.equal(null);
+    sender.start(snapshotTo('f1', 500));
+    sender.start(snapshotTo('f1', 500, 5));
+    sender.start(snapshotTo('f2', 450));
+    expect(sender.lowestStreamedIndex).to.equal(450);
+    sender.start(snapshotTo('f1', 600));
+    expect(holds).to.deep.equal(['holdSnapshot 500', 'holdSnapshot 450', 'releaseSnapshot 500', 'holdSnapshot 600']);
+    // No progress: after its resends the stream to f2 ends, and its hold with it.
+    for (let tick = 0; tick < 6; tick += 1) sender.tick();
+    expect(holds.filter((line) => line.startsWith('release')).sort()).to.deep.equal(['releaseSnapshot 450', 'releaseSnapshot 500', 'releaseSnapshot 600']);
+    expect(sender.lowestStreamedIndex).to.equal(null);
+    sender.start(snapshotTo('f3', 700));
+    sender.stopAll();
+    expect(holds.slice(-2)).to.deep.equal(['holdSnapshot 700', 'releaseSnapshot 700']);
+    expect(sender.activeStreams).to.equal(0);
   });
 
   it('a chunk past the end of its file, or above the chunk bound, closes the connection instead of reaching the WAL', () => {

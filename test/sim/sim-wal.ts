@@ -69,7 +69,7 @@ export class ClaimedDurable {
 /** A drain that writes pays the fsync latency; a read-only one only a thread hop. */
 const threadHopUs = 30;
 const writingRequests = new Set<ToWal['type']>(['appendRecords', 'append', 'truncate', 'saveHardState', 'beginSnapshot', 'appendSnapshotChunk',
-  'finishSnapshot', 'beginIncomingSnapshot', 'writeIncomingSnapshot', 'verifyIncomingSnapshot', 'installSnapshot', 'compact', 'markNeedsCatchUp',
+  'finishSnapshot', 'beginIncomingSnapshot', 'writeIncomingSnapshot', 'verifyIncomingSnapshot', 'installSnapshot', 'releaseSnapshot', 'compact', 'markNeedsCatchUp',
   'clearNeedsCatchUp']);
 
 export class SimWal {

@@ -6,7 +6,10 @@
  * Runs on: the mocha process.
  */
 import { expect } from 'chai';
+import { WalService } from '../../src/actors/wal-service.js';
+import type { FromWal } from '../../src/actors/wal-protocol.js';
 import { MemoryFileSystem } from '../../src/wal/memory-file-system.js';
+import { snapshotFileName } from '../../src/wal/snapshot-file.js';
 import type { WriteAheadLog } from '../../src/wal/wal.js';
 import { appendAndFlush, entriesFor, memoryWalDir, openMemoryWal, unwrap } from './wal-test-helpers.js';
 
@@ -147,5 +150,72 @@ describe('WAL streamed snapshots', () => {
     expect(outcome.ok ? null : outcome.error.code).to.equal('RESOURCE_EXHAUSTED');
     expect(wal.snapshot?.index).to.equal(10);
     expect(fileSystem.listDirectory(memoryWalDir).filter((name) => name.endsWith('.tmp'))).to.deep.equal([]);
+  });
+
+  describe('a snapshot held for a stream', () => {
+    const snapshotFiles = (fileSystem: MemoryFileSystem): string[] => fileSystem.listDirectory(memoryWalDir).filter((name) => name.startsWith('snapshot-')).sort();
+
+    /** A leader's WAL with its snapshot at 100 held by one stream, then snapshots at 150 and 180 put in force. */
+    function heldThroughTwoNewer(): { wal: WriteAheadLog; fileSystem: MemoryFileSystem; file: Buffer } {
+      const fileSystem = new MemoryFileSystem();
+      const { wal } = followerWal(fileSystem);
+      const file = readInChunks(wal, 100, 'file');
+      expect(wal.holdSnapshot(100)).to.equal(true);
+      appendAndFlush(wal, entriesFor(121, 80, 2));
+      saveInChunks(wal, 150, 2, dataOf(3_000, 5));
+      saveInChunks(wal, 180, 2, dataOf(4_000, 6));
+      return { wal, fileSystem, file };
+    }
+
+    it('stays readable, byte for byte, while newer snapshots are put in force, and its file goes with its last release', () => {
+      const { wal, fileSystem, file } = heldThroughTwoNewer();
+      expect(wal.snapshot?.index).to.equal(180);
+      expect(readInChunks(wal, 100, 'file').equals(file), 'the held file reads as it did').to.equal(true);
+      expect(wal.holdSnapshot(150), 'a snapshot neither in force nor held cannot be held').to.equal(false);
+      expect(wal.readSnapshotChunk(150, 'file', 0, chunkBytes)).to.deep.include({ ok: false });
+      expect(snapshotFiles(fileSystem)).to.deep.equal([snapshotFileName(100), snapshotFileName(180)]);
+      expect(wal.holdSnapshot(100), 'a second stream of the same file').to.equal(true);
+      unwrap(wal.releaseSnapshot(100));
+      expect(readInChunks(wal, 100, 'file').equals(file), 'one stream still reads it').to.equal(true);
+      unwrap(wal.releaseSnapshot(100));
+      expect(snapshotFiles(fileSystem)).to.deep.equal([snapshotFileName(180)]);
+      const outcome = wal.readSnapshotChunk(100, 'file', 0, chunkBytes);
+      expect(outcome.ok ? null : outcome.error.code).to.equal('NOT_FOUND');
+      unwrap(wal.releaseSnapshot(100));
+      expect(wal.heldSnapshotIndexes).to.deep.equal([]);
+    });
+
+    it('a snapshot held while in force stays after its release (it is still the one in force)', () => {
+      const fileSystem = new MemoryFileSystem();
+      const { wal, data } = followerWal(fileSystem);
+      expect(wal.holdSnapshot(100)).to.equal(true);
+      unwrap(wal.releaseSnapshot(100));
+      expect(snapshotFiles(fileSystem)).to.deep.equal([snapshotFileName(100)]);
+      expect(readInChunks(wal, 100, 'data').equals(data)).to.equal(true);
+    });
+
+    for (const crash of ['crashProcess', 'losePower'] as const) {
+      it(`after a ${crash === 'crashProcess' ? 'process kill' : 'power loss'} the newest snapshot is in force, and the file held before goes with the next snapshot`, () => {
+        const { fileSystem } = heldThroughTwoNewer();
+        fileSystem[crash]();
+        const { wal, recovered } = openMemoryWal(fileSystem);
+        expect(recovered.snapshot?.index).to.equal(180);
+        expect(wal.heldSnapshotIndexes, 'holds do not outlive the process').to.deep.equal([]);
+        appendAndFlush(wal, entriesFor(201, 10, 2));
+        saveInChunks(wal, 205, 2, dataOf(100, 7));
+        expect(snapshotFiles(fileSystem)).to.deep.equal([snapshotFileName(205)]);
+      });
+    }
+
+    it('a restarted Replicator (describe) finds no holds: the files they kept are deleted', () => {
+      const { wal, fileSystem } = heldThroughTwoNewer();
+      const replies: FromWal[] = [];
+      const service = new WalService(wal, (reply) => replies.push(reply), (error) => expect.fail(error.message));
+      service.handle({ type: 'describe' });
+      service.afterDrain();
+      expect(replies.map((reply) => reply.type)).to.deep.equal(['walRecovered']);
+      expect(wal.heldSnapshotIndexes).to.deep.equal([]);
+      expect(snapshotFiles(fileSystem)).to.deep.equal([snapshotFileName(180)]);
+    });
   });
 });
