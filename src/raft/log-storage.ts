@@ -7,8 +7,9 @@
  *
  * Reads are synchronous, with one explicit escape: `entries` may answer 'unavailable' for entries
  * at or below the applied index (old entries a slow follower needs, which a real WAL reads from
- * disk on another thread). The core then sends nothing to that follower and retries on its next
- * heartbeat response; the caller should start loading the range so that the retry finds it.
+ * disk on another thread). The core then sends nothing to that follower; the caller starts
+ * loading the range and calls `RaftNode.entriesLoaded()` once it is in memory, and the core sends
+ * then (or on the follower's next heartbeat response, whichever comes first).
  * Entries above the applied index and every term in [firstIndex() - 1, last durable index] must
  * be answered at once (the caller keeps them in memory: they were in the core moments ago, and a
  * term index is a few runs of numbers).

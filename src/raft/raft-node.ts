@@ -27,7 +27,7 @@ import { maybeFinishCatchUp } from './catch-up.js';
 import { onPeerDisconnected, onVote, onVoteResponse, tickElection } from './election.js';
 import { onAppend, onHeartbeat, onSnapshot, onTimeoutNow } from './follower.js';
 import {
-  abandonTransfer, onAppendResponse, onHeartbeatResponse, onOwnDurable, proposeAsLeader, readIndexAsLeader, reportSnapshot, sendHeartbeat, successorRanking,
+  abandonTransfer, onAppendResponse, onHeartbeatResponse, onOwnDurable, proposeAsLeader, readIndexAsLeader, reportSnapshot, sendAppend, sendHeartbeat, successorRanking,
   tickLeader, transferLeadership, type ProposeOutcome,
 } from './leader.js';
 import { entryTypes, type ProposalEntry } from './raft-entry.js';
@@ -309,6 +309,21 @@ export class RaftNode {
     const held = [...this.state.heldVotes.values()];
     this.state.heldVotes.clear();
     for (const { message } of held) this.step(message);
+  }
+
+  /**
+   * Entries the storage answered 'unavailable' for are in memory now (log-storage.ts): send them
+   * at once to the followers that wait for them, instead of at their next heartbeat answer, which
+   * would hold a follower catching up from disk to one read per heartbeat interval.
+   */
+  entriesLoaded(): void {
+    this.checkNoReadyOutstanding('entriesLoaded');
+    const state = this.state;
+    if (state.role !== 'leader') return;
+    const lastIndex = state.log.lastIndex();
+    for (const [peer, progress] of state.progress) {
+      if (peer !== state.id && progress.state !== 'snapshot' && progress.next <= lastIndex) sendAppend(state, peer, false);
+    }
   }
 
   /** This node is stopping: from now on it never campaigns (a leader may still hand over). */

@@ -181,7 +181,11 @@ export class ReplicaLoop {
   /** The needs-catch-up marker is set (or requested) and not yet cleared. */
   private markerSet = false;
   private readonly onStarted: (recovered: WalRecoveredMessage) => void;
-  readonly counters = { readyCycles: 0, walWrites: 0, peerMessagesIn: 0, peerMessagesDropped: 0, badPeerMessages: 0, snapshotsInstalled: 0, snapshotsTaken: 0 };
+  readonly counters = {
+    readyCycles: 0, walWrites: 0, peerMessagesIn: 0, peerMessagesDropped: 0, badPeerMessages: 0, snapshotsInstalled: 0, snapshotsTaken: 0,
+    /** Reads of old entries from the WAL for followers behind the in-memory window. */
+    catchUpReads: 0,
+  };
 
   /** Snapshot streaming figures (sender: leader side; receiver: follower side). */
   get snapshotStreamCounters(): Readonly<Record<string, number>> {
@@ -397,6 +401,8 @@ export class ReplicaLoop {
       case 'entries':
         this.catchUpReadInFlight = false;
         this.storage?.onLoaded(reply.entries);
+        // The followers waiting for them get them now, not at their next heartbeat answer.
+        this.core.entriesLoaded();
         break;
       case 'needsCatchUpCleared':
         // Durable now: the node votes and may lead again.
@@ -718,6 +724,7 @@ export class ReplicaLoop {
   private requestCatchUpRead(fromIndex: number, toIndex: number): void {
     if (this.catchUpReadInFlight || toIndex < fromIndex) return;
     this.catchUpReadInFlight = true;
+    this.counters.catchUpReads += 1;
     this.readRequestId += 1;
     this.host.toWal({ type: 'read', requestId: this.readRequestId, fromIndex, toIndex, maxBytes: this.options.walRequestBytesMax });
   }

@@ -9,7 +9,7 @@
  * request for followers that are further behind (one range each for up to `loadedRangesMax`
  * followers at different places, so that two slow followers do not evict each other's range on
  * every read). A read below the window answers 'unavailable' and asks the WAL for that range; the
- * core retries on the follower's next heartbeat response.
+ * loop tells the core when it arrived (`entriesLoaded`), and the core sends it then.
  *
  * Invariants: window entries are contiguous from `windowStart` to `durableLast`; the window never
  * starts above applied + 1; durableLast ≥ the snapshot index.

@@ -3,7 +3,9 @@
  * tens of thousands of entries per second catches up on resume without crashing. Catching up
  * floods its Replicator→WAL ring; every write must still reach the WAL in log order (issue 7,
  * point 9: a write deferred on a full ring used to be overtaken by later ones, and the WAL writer
- * stopped the node on `append of encoded index … after …`).
+ * stopped the node on `append of encoded index … after …`). The leader serves it from its WAL:
+ * it keeps only the last few thousand applied entries in memory, and each read is sent on as
+ * soon as it arrives (one read per heartbeat held such a catch-up to a crawl).
  *
  * The rings are made small (64 KiB, the smallest the config allows) so that catching up fills
  * them every time, not only on a slow disk.
@@ -49,6 +51,8 @@ describe('a follower far behind under load (real processes)', function () {
     expect(result.ok, `load on ${leader.node}: ${result.error ?? ''}`).to.equal(true);
     const converged = await Promise.race([nodes.converged(ids, result.lastIndex, 20_000), exited]);
     expect(converged.appliedIndex).to.be.at.least(result.lastIndex);
+    const catchUpReads = await nodes.replicatorCounter(leader.node, 'catchUpReads');
+    expect(catchUpReads, `the leader read old entries from its WAL for ${follower} (so the test took the disk path too)`).to.be.greaterThan(0);
     const queued = await nodes.linkSendsQueued(follower, 'replicator');
     expect(queued?.['walWriter'], `the catch-up filled ${follower}'s Replicator→WAL ring (so the test took the path it is about)`).to.be.greaterThan(0);
     for (const id of ids) {

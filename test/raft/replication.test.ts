@@ -7,6 +7,7 @@
  * Runs on: the mocha process.
  */
 import { expect } from 'chai';
+import { unavailable } from '../../src/raft/log-storage.js';
 import { entryTypes } from '../../src/raft/raft-entry.js';
 import type { RaftMessage } from '../../src/raft/raft-messages.js';
 import { RaftTestCluster } from './raft-test-cluster.js';
@@ -190,5 +191,33 @@ describe('raft replication', () => {
       entries: [{ type: entryTypes.normal, data: new TextEncoder().encode('ok') }] });
     cluster.stabilize();
     for (const id of three) expect(cluster.appliedData(id)).to.deep.equal(['ok']);
+  });
+
+  it('sends entries its storage had to load from disk as soon as they are loaded, not at the next heartbeat answer', () => {
+    const cluster = new RaftTestCluster(three);
+    cluster.elect('n1');
+    cluster.isolate('n3');
+    for (let index = 0; index < 10; index++) cluster.propose('n1', `e${index}`);
+    cluster.stabilize();
+    // The leader's old entries are on disk only: its storage answers 'unavailable' until loaded.
+    const storage = cluster.storage('n1');
+    const inMemory = storage.entries.bind(storage);
+    let loaded = false;
+    let unavailableAnswers = 0;
+    storage.entries = (fromIndex, toIndex, bytesMax) => {
+      if (!loaded && fromIndex <= 11) {
+        unavailableAnswers++;
+        return unavailable;
+      }
+      return inMemory(fromIndex, toIndex, bytesMax);
+    };
+    cluster.heal();
+    cluster.heartbeat('n1', 2);
+    expect(unavailableAnswers, 'the leader asked for entries it did not have in memory').to.be.greaterThan(0);
+    expect(cluster.appliedData('n3')).to.deep.equal([]);
+    loaded = true;
+    cluster.node('n1').entriesLoaded();
+    cluster.stabilize();
+    expect(cluster.appliedData('n3'), 'caught up with no heartbeat in between').to.have.length(10);
   });
 });

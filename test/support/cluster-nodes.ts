@@ -196,6 +196,18 @@ export class ClusterNodes {
     }
   }
 
+  /** A counter of node `id`'s Replicator (its replica loop's `counters` in /status); undefined when it does not answer. */
+  async replicatorCounter(id: string, name: string): Promise<number | undefined> {
+    try {
+      const response = await fetch(`${this.opsUrl(id)}/status`, { signal: AbortSignal.timeout(1_000) });
+      const status = await response.json() as { actors: Record<string, { reported?: { role?: Record<string, unknown> } | null }> };
+      const value = status.actors['replicator']?.reported?.role?.[name];
+      return typeof value === 'number' ? value : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   logsTail(): string {
     return [...this.processes].map(([id, started]) => `--- ${id} (last lines)\n${started.output().split('\n').slice(-15).join('\n')}`).join('\n');
   }
