@@ -210,8 +210,12 @@ class ReplicatorRole implements ActorRole {
       this.context.logger.debug({ term: node.term, applied: node.appliedIndex }, `first entry of term ${node.term} applied`);
     }
     if (this.onHandOverEnd !== undefined) {
-      if (node.role !== 'leader') this.onHandOverEnd(true);
-      else if (node.leadTransferee === null) this.onHandOverEnd(false);
+      // Stepped down, and the new leader's first entry is applied here: it commits, so this
+      // node's stop (its actors ending, the kernel freeing its memory: a core's worth of work on
+      // this machine) no longer competes with its election and first commit.
+      if (node.role !== 'leader') {
+        if (node.leader !== null && node.logTerm(node.appliedIndex) === node.term) this.onHandOverEnd(true);
+      } else if (node.leadTransferee === null) this.onHandOverEnd(false);
     }
     for (const check of this.leaderWatchers) check();
     if (node.leader === this.lastLeader) return;
@@ -261,7 +265,9 @@ class ReplicatorRole implements ActorRole {
 
   /**
    * The supervisor's drain asks this first: when this node leads, leadership goes to the most
-   * caught-up follower and the answer comes once this node stepped down (or after `timeoutMs`).
+   * caught-up follower, and the answer comes once this node stepped down and applied the new
+   * leader's first entry (or after `timeoutMs`): until then a stopping process would take CPU
+   * from the election it started.
    */
   private async handOverLeadership(request: LinkMessage): Promise<Readonly<Record<string, unknown>>> {
     const timeoutMs = typeof request['timeoutMs'] === 'number' ? request['timeoutMs'] : 1000;
@@ -285,11 +291,13 @@ class ReplicatorRole implements ActorRole {
       this.onHandOverEnd = finish;
     });
     const ms = performance.now() - startedMs;
-    const outcome = steppedDown ? `leadership handed to ${target}`
-      : timedOut ? `leadership transfer to ${target} did not finish in ${timeoutMs} ms`
-        : `leadership transfer to ${target} given up: it did not take over (it is stopping, down or unreachable)`;
-    this.context.logger.info({ target, ms: Math.round(ms * 10) / 10, steppedDown }, outcome);
-    return { ok: steppedDown, handedTo: target, ms };
+    const handedOver = steppedDown || this.loop.node?.role !== 'leader';
+    const outcome = steppedDown ? `leadership handed to ${target}; the new leader commits`
+      : handedOver ? `leadership handed over; no entry of the new leader applied here within ${timeoutMs} ms`
+        : timedOut ? `leadership transfer to ${target} did not finish in ${timeoutMs} ms`
+          : `leadership transfer to ${target} given up: it did not take over (it is stopping, down or unreachable)`;
+    this.context.logger.info({ target, ms: Math.round(ms * 10) / 10, steppedDown: handedOver }, outcome);
+    return { ok: handedOver, handedTo: target, ms };
   }
 
   async stop(): Promise<void> {
