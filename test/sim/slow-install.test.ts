@@ -13,9 +13,7 @@
  * Runs on: the mocha process.
  */
 import { expect } from 'chai';
-import { optionsForSeed, type SimOptions } from './sim-options.js';
-import type { SimNode } from './sim-node.js';
-import { Simulation } from './simulation.js';
+import { afterEveryEvent, quietOptions, withLateNode } from './scenario-support.js';
 
 interface Outcome {
   readonly ok: boolean;
@@ -27,41 +25,18 @@ interface Outcome {
 }
 
 function runSlowInstall(installTicks: number): Outcome {
-  const base = optionsForSeed(1, 3, 600);
-  const options: SimOptions = {
-    ...base, livenessRestartsEveryNode: false,
-    raft: { ...base.raft, checkQuorum: true, preVote: true, inflightMessagesMax: 16, inflightBytesMax: 1 << 20, appendBytesMax: 4096, uncommittedBytesMax: 1 << 24, snapshotRetryTicks: 60 },
-    network: { dropRate: 0, duplicateRate: 0, spikeRate: 0, spikeUsMax: 5_000, delayUsMin: 50, delayUsMax: 300 },
-    disk: { latencyUsMin: 100, latencyUsMax: 500, slowRate: 0, slowUsMax: 20_000, snapshotWriteTicksMax: 1, snapshotInstallTicksMax: 1 },
-    workload: { ...base.workload, proposalIntervalUs: 5_000, readShare: 0, outstandingMax: 64 },
-    storage: { ...base.storage, tailCacheEntries: 64, walRequestBytesMax: 1 << 20, walRingMessagesMax: 1_000_000 },
-    compaction: { ...base.compaction, snapshotEveryEntries: 8, snapshotEveryBytes: 1 << 30, snapshotChunkBytes: 1 << 20, snapshotResendTicks: 5 },
-    faults: { ...base.faults, intervalTicks: 1e9, killPointRate: 0, crashAfterVoteRate: 0, partitionDuringInstallRate: 0 },
-  };
-  const simulation = new Simulation(options);
-  const n3 = simulation.nodes[2] as SimNode;
-  const startNode = simulation.startNode.bind(simulation);
-  let deferred = false;
-  simulation.startNode = (node: SimNode): void => {
-    if (node !== n3 || deferred) {
-      startNode(node);
-      return;
-    }
-    deferred = true;
-    simulation.queue.schedule(100 * options.tickUs, -1, 0, () => {
-      startNode(n3);
-      // Every install on n3 takes `installTicks` (a large snapshot, a slow disk).
-      (n3.wal as unknown as { host: { installExtraUs: () => number } }).host.installExtraUs = () => installTicks * options.tickUs;
-    });
-  };
+  const options = quietOptions({ faultTicks: 600 });
+  const simulation = withLateNode(options, 2, 100, (n3) => {
+    // Every install on n3 takes `installTicks` (a large snapshot, a slow disk).
+    (n3.wal as unknown as { host: { installExtraUs: () => number } }).host.installExtraUs = () => installTicks * options.tickUs;
+  });
+  const n3 = simulation.nodes[2];
   let underLoad: { installs: number; applied: number; committed: number } | null = null;
-  const checkDurability = simulation.checker.checkDurability.bind(simulation.checker);
-  simulation.checker.checkDurability = (...args: Parameters<typeof checkDurability>) => {
-    checkDurability(...args);
-    if (underLoad === null && !simulation.faultPhase) {
+  afterEveryEvent(simulation, () => {
+    if (underLoad === null && !simulation.faultPhase && n3 !== undefined) {
       underLoad = { installs: n3.snapshotsInstalled, applied: n3.appliedIndex, committed: simulation.checker.maxCommitted };
     }
-  };
+  });
   const result = simulation.run();
   const seen = underLoad ?? { installs: -1, applied: -1, committed: -1 };
   return { ok: result.ok, failure: result.failure, installsUnderLoad: seen.installs, n3Applied: seen.applied, committed: seen.committed };
