@@ -1,7 +1,8 @@
 /**
  * Seeded simulations with the snapshot-hold invariants of snapshot-hold-invariants.ts checked
  * after every event: a leader's log view is in its WAL, holds never outnumber streams, no
- * snapshot file is left behind, and no restart puts an older snapshot in force.
+ * snapshot file is left behind (by a running node; across restarts), and no restart puts an older
+ * snapshot in force.
  *
  * `HOLD_SIM_SEEDS` (default 60) and `HOLD_SIM_START` (default 1) move the range.
  *
@@ -37,6 +38,10 @@ describe('snapshot holds under seeded faults (every invariant after every event)
 
   it('a restart never puts in force a snapshot older than the one claimed durable', () => {
     expect(failingSeeds(['no-rollback'])).to.deep.equal([]);
+  });
+
+  it('a running node leaves no snapshot file on disk that is neither in force nor held', () => {
+    expect(failingSeeds(['no-leak-while-up'])).to.deep.equal([]);
   });
 
   it('no snapshot file is left on disk that is neither in force nor held, across crashes and restarts', () => {

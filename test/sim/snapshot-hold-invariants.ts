@@ -7,6 +7,8 @@
  * - holds-bounded: a WAL never holds a snapshot more often than streams read it, counting the
  *   releases still on their way to the WAL (an over-count is a hold never released: a leak);
  * - no-leak: the snapshot files on a disk are the one in force and the held ones, nothing else;
+ * - no-leak-while-up: the same, not counting files already there when the node started (what
+ *   a running node leaves behind, apart from what recovery leaves);
  * - no-rollback: a restart (without the repair flag) never puts in force a snapshot older than
  *   the one its WAL last claimed durable.
  *
@@ -23,8 +25,8 @@ import type { SimNode } from './sim-node.js';
 import { defaultFaultTicks, optionsForSeed } from './sim-options.js';
 import { Simulation, type SimResult } from './simulation.js';
 
-export type HoldCheck = 'view-in-wal' | 'holds-bounded' | 'no-leak' | 'no-rollback';
-export const allHoldChecks: readonly HoldCheck[] = ['view-in-wal', 'holds-bounded', 'no-leak', 'no-rollback'];
+export type HoldCheck = 'view-in-wal' | 'holds-bounded' | 'no-leak' | 'no-leak-while-up' | 'no-rollback';
+export const allHoldChecks: readonly HoldCheck[] = ['view-in-wal', 'holds-bounded', 'no-leak', 'no-leak-while-up', 'no-rollback'];
 
 /** Private state read through casts: the checks look, they never change anything. */
 interface Peek {
@@ -48,6 +50,8 @@ const peek: Peek = {
 
 class HoldChecker {
   private readonly checks: ReadonlySet<HoldCheck>;
+  /** Per node: its incarnation and the snapshot files on its disk when that incarnation started. */
+  private readonly filesAtStart = new Map<number, { incarnation: number; files: ReadonlySet<number> }>();
   private readonly lastClaimedSnapshot = new Map<number, { incarnation: number; index: number; repairedStarts: number }>();
   failure: string | null = null;
 
@@ -93,11 +97,15 @@ class HoldChecker {
         }
       }
     }
-    if (this.checks.has('no-leak')) {
-      const inForce = wal.snapshot?.index ?? -1;
-      const files = node.disk.listDirectory(simWalDir).map(parseSnapshotFileName).filter((index): index is number => index !== null);
-      const leaked = files.filter((index) => index !== inForce && !held.has(index));
-      if (leaked.length > 0) return `no-leak: snapshot files ${leaked.join(', ')} on disk, neither in force (${inForce}) nor held`;
+    const inForce = wal.snapshot?.index ?? -1;
+    const files = node.disk.listDirectory(simWalDir).map(parseSnapshotFileName).filter((index): index is number => index !== null);
+    const atStart = this.filesAtStart.get(node.index);
+    if (atStart === undefined || atStart.incarnation !== node.incarnation) this.filesAtStart.set(node.index, { incarnation: node.incarnation, files: new Set(files) });
+    const leaked = files.filter((index) => index !== inForce && !held.has(index));
+    if (this.checks.has('no-leak') && leaked.length > 0) return `no-leak: snapshot files ${leaked.join(', ')} on disk, neither in force (${inForce}) nor held`;
+    const leakedWhileUp = leaked.filter((index) => !(this.filesAtStart.get(node.index)?.files.has(index) ?? false));
+    if (this.checks.has('no-leak-while-up') && leakedWhileUp.length > 0) {
+      return `no-leak-while-up: snapshot files ${leakedWhileUp.join(', ')} left on disk by the running node, neither in force (${inForce}) nor held`;
     }
     return null;
   }
