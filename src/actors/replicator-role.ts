@@ -48,6 +48,8 @@ const reconnectBackoffMaxMs = 100;
  * fewer entries/s at batch 64 (bench/RESULTS.md, 2026-12-02).
  */
 const entriesKeptBehindApplied = 4096;
+/** How a graceful stop's wait for the hand-over ended. */
+type HandOverEnd = 'newLeaderCommits' | 'targetGone' | 'gaveUp' | 'timedOut';
 /** Writes handed to the WAL and waiting for commit, timed for the commit-latency histogram. */
 const timedWritesMax = 65_536;
 
@@ -76,9 +78,9 @@ class ReplicatorRole implements ActorRole {
   private readonly commitLatencyMs = new BucketHistogram([0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500]);
   private readonly appendBatchEntries = new BucketHistogram([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096]);
   private startedResolve: (() => void) | undefined;
-  /** Set while a graceful stop waits for this node to step down: called with true when it did,
-   *  false when the core gave the transfer up (its target's connection closed). */
-  private onHandOverEnd: ((steppedDown: boolean) => void) | undefined;
+  /** Set while a graceful stop waits for the hand-over: its target, and how to end the wait
+   *  (see `handOverLeadership`). */
+  private handOver: { readonly target: string; readonly finish: (end: HandOverEnd) => void } | undefined;
 
   constructor(context: ActorContext) {
     this.context = context;
@@ -209,13 +211,16 @@ class ReplicatorRole implements ActorRole {
       this.firstCommitLogged = true;
       this.context.logger.debug({ term: node.term, applied: node.appliedIndex }, `first entry of term ${node.term} applied`);
     }
-    if (this.onHandOverEnd !== undefined) {
+    const handOver = this.handOver;
+    if (handOver !== undefined) {
       // Stepped down, and the new leader's first entry is applied here: it commits, so this
       // node's stop (its actors ending, the kernel freeing its memory: a core's worth of work on
-      // this machine) no longer competes with its election and first commit.
+      // this machine) no longer competes with its election and first commit. With no leader
+      // known and the target gone (it stopped too), there is nobody to wait for.
       if (node.role !== 'leader') {
-        if (node.leader !== null && node.logTerm(node.appliedIndex) === node.term) this.onHandOverEnd(true);
-      } else if (node.leadTransferee === null) this.onHandOverEnd(false);
+        if (node.leader !== null && node.logTerm(node.appliedIndex) === node.term) handOver.finish('newLeaderCommits');
+        else if (node.leader === null && this.transport?.isConnected(handOver.target) !== true) handOver.finish('targetGone');
+      } else if (node.leadTransferee === null) handOver.finish('gaveUp');
     }
     for (const check of this.leaderWatchers) check();
     if (node.leader === this.lastLeader) return;
@@ -277,25 +282,22 @@ class ReplicatorRole implements ActorRole {
       this.context.logger.info('stopping: this node will not campaign again');
       return { ok: true, handedTo: null };
     }
-    let timedOut = false;
-    const steppedDown = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        timedOut = true;
-        finish(false);
-      }, timeoutMs);
-      const finish = (done: boolean): void => {
+    const end = await new Promise<HandOverEnd>((resolve) => {
+      const timer = setTimeout(() => finish('timedOut'), timeoutMs);
+      const finish = (how: HandOverEnd): void => {
         clearTimeout(timer);
-        this.onHandOverEnd = undefined;
-        resolve(done);
+        this.handOver = undefined;
+        resolve(how);
       };
-      this.onHandOverEnd = finish;
+      this.handOver = { target, finish };
     });
     const ms = performance.now() - startedMs;
-    const handedOver = steppedDown || this.loop.node?.role !== 'leader';
-    const outcome = steppedDown ? `leadership handed to ${target}; the new leader commits`
-      : handedOver ? `leadership handed over; no entry of the new leader applied here within ${timeoutMs} ms`
-        : timedOut ? `leadership transfer to ${target} did not finish in ${timeoutMs} ms`
-          : `leadership transfer to ${target} given up: it did not take over (it is stopping, down or unreachable)`;
+    const handedOver = end === 'newLeaderCommits' || end === 'targetGone' || this.loop.node?.role !== 'leader';
+    const outcome = end === 'newLeaderCommits' ? `leadership handed to ${target}; the new leader commits`
+      : end === 'targetGone' ? `leadership handed to ${target}, which went away before it led (stopping, down or unreachable); no leader now`
+        : handedOver ? `leadership handed over; no entry of the new leader applied here within ${timeoutMs} ms`
+          : end === 'timedOut' ? `leadership transfer to ${target} did not finish in ${timeoutMs} ms`
+            : `leadership transfer to ${target} given up: it did not take over (it is stopping, down or unreachable)`;
     this.context.logger.info({ target, ms: Math.round(ms * 10) / 10, steppedDown: handedOver }, outcome);
     return { ok: handedOver, handedTo: target, ms };
   }

@@ -311,6 +311,19 @@ export class RaftNode {
     for (const { message } of held) this.step(message);
   }
 
+  /** Leader: the lowest snapshot index a follower was sent and has not answered for yet (its
+   *  install may be slow), or null. The caller keeps the log after it: the follower goes on from
+   *  there once it installed the snapshot. */
+  lowestSnapshotIndexAwaited(): number | null {
+    if (this.state.role !== 'leader') return null;
+    let lowest: number | null = null;
+    for (const [peer, progress] of this.state.progress) {
+      if (peer === this.state.id || progress.state !== 'snapshot') continue;
+      lowest = Math.min(lowest ?? progress.pendingSnapshotIndex, progress.pendingSnapshotIndex);
+    }
+    return lowest;
+  }
+
   /**
    * Entries the storage answered 'unavailable' for are in memory now (log-storage.ts): send them
    * at once to the followers that wait for them, instead of at their next heartbeat answer, which

@@ -758,10 +758,11 @@ export class ReplicaLoop {
     this.appliedBytesSinceSnapshot = 0;
     this.counters.snapshotsTaken += 1;
     // The log below the snapshot goes, except the entries after a snapshot still being streamed
-    // to a follower (it goes on from them once it installs that snapshot; without them it would
-    // need this newer one, and a transfer slower than the snapshot interval would never end) and
-    // what the state machine still reads back.
-    const logKeptAfter = Math.min(snapshot.index, this.sender.lowestStreamedIndex ?? snapshot.index);
+    // to a follower or not yet answered for (it goes on from them once it installed that
+    // snapshot; without them it would need this newer one, and a transfer or an install slower
+    // than the snapshot interval would never end) and what the state machine still reads back.
+    const awaited = this.core?.lowestSnapshotIndexAwaited() ?? null;
+    const logKeptAfter = Math.min(snapshot.index, this.sender.lowestStreamedIndex ?? snapshot.index, awaited ?? snapshot.index);
     this.storage?.onSnapshotDurable(snapshot, logKeptAfter);
     const uptoIndex = Math.min(logKeptAfter, this.machine.compactionFloor() - 1);
     if (uptoIndex > 0) this.host.toWal({ type: 'compact', uptoIndex });

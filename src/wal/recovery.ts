@@ -34,7 +34,7 @@ import { temporaryFileSuffix, writeFileAtomically } from './atomic-file.js';
 import { parseSegmentFileName, type Segment } from './segment.js';
 import { cutFile, recoverSegments, type CorruptionFinding, type TornTailFinding } from './segment-recovery.js';
 import { snapshotFileName, type SnapshotFileInfo, type SnapshotMetadata } from './snapshot-file.js';
-import { loadNewestSnapshot, type RejectedSnapshot } from './snapshot-store.js';
+import { loadNewestSnapshot, removeSnapshotsBelow, type RejectedSnapshot } from './snapshot-store.js';
 import { fileSystemError } from './wal-outcome.js';
 import type { WalOptions } from './wal-options.js';
 
@@ -110,6 +110,9 @@ function recoverIn(context: Context): RecoveryResult {
   if (scan.corruption !== null) segments = repairSegments(context, scan.corruption, segments, scan.filesAfterCorruption);
   const log = reconcileWithSnapshot(context, segments, scan.lastTerm, scan.termAtSnapshotIndex, snapshot);
   syncEverythingReported(context, log.segments, hardState !== null, snapshot);
+  // Older snapshot files are what a crash left behind: one a stream held (the holds died with the
+  // process), or the one a new snapshot was replacing. The one loaded is durable: they go.
+  if (snapshot !== null) removeSnapshotsBelow(fileSystem, dir, snapshot.index, new Map());
   const lastSegment = log.segments.at(-1);
   const lastIndex = lastSegment?.lastIndex ?? snapshot?.index ?? 0;
   const recovered: WalRecovered = {

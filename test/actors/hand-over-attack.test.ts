@@ -73,6 +73,13 @@ function harness(handOverTarget: string | null): Harness {
   };
 }
 
+/** The core stepped down: a follower in term 4 whose leader is `leader` (null: none known). */
+function steppedDownTo(h: Harness, leader: string | null): void {
+  h.core.role = 'follower';
+  h.core.term = 4;
+  h.core.leader = leader;
+}
+
 /** Settles pending promise callbacks without letting any (fake) timer fire. */
 async function settle(): Promise<void> {
   for (let round = 0; round < 5; round += 1) await Promise.resolve();
@@ -99,9 +106,7 @@ describe('attack: the graceful stop\'s hand-over', () => {
     let answer: Readonly<Record<string, unknown>> | undefined;
     void h.handOver(5_000).then((value) => (answer = value));
     await settle();
-    h.core.role = 'follower';
-    h.core.term = 4;
-    h.core.leader = 'n2';
+    steppedDownTo(h, 'n2');
     h.turn();
     await settle();
     expect(answer, 'stepped down, but no entry of term 4 applied yet').to.equal(undefined);
@@ -117,9 +122,7 @@ describe('attack: the graceful stop\'s hand-over', () => {
     let answer: Readonly<Record<string, unknown>> | undefined;
     void h.handOver(5_000).then((value) => (answer = value));
     await settle();
-    h.core.role = 'follower';
-    h.core.term = 4;
-    h.core.leader = 'n2';
+    steppedDownTo(h, 'n2');
     for (let step = 0; step < 49; step += 1) {
       clock.tick(100);
       h.turn();
@@ -151,9 +154,7 @@ describe('attack: the graceful stop\'s hand-over', () => {
     await settle();
     // n2 got timeoutNow and campaigned in term 4 (this node stepped down on its vote request),
     // then stopped; n3 is stopping too and never campaigns. Nobody will lead.
-    h.core.role = 'follower';
-    h.core.term = 4;
-    h.core.leader = null;
+    steppedDownTo(h, null);
     h.core.leadTransferee = null;
     h.turn();
     clock.tick(100);

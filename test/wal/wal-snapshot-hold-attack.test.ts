@@ -15,22 +15,9 @@ import { parseSnapshotFileName, snapshotFileName } from '../../src/wal/snapshot-
 import { WriteAheadLog } from '../../src/wal/wal.js';
 import type { WalFileSystem } from '../../src/wal/file-system.js';
 import { SimFileSystem, SimulatedKill } from '../sim/sim-file-system.js';
-import { appendAndFlush, entriesFor, memoryWalDir, openMemoryWal, seededRandom, unwrap } from './wal-test-helpers.js';
+import { appendAndFlush, entriesFor, memoryWalDir, openMemoryWal, saveSnapshotInChunks, seededRandom, snapshotDataOf, unwrap } from './wal-test-helpers.js';
 
-const membership = { voters: ['n1', 'n2', 'n3'], learners: [] };
 const chunkBytes = 4096;
-
-function dataOf(bytes: number, seed: number): Buffer {
-  const data = Buffer.alloc(bytes);
-  for (let i = 0; i < bytes; i += 1) data[i] = (i * 31 + seed * 7) & 0xff;
-  return data;
-}
-
-function saveInChunks(wal: WriteAheadLog, index: number, term: number, data: Buffer): void {
-  unwrap(wal.beginSnapshot({ index, term, membership }));
-  for (let offset = 0; offset < data.length; offset += chunkBytes) unwrap(wal.appendSnapshotChunk(index, data.subarray(offset, offset + chunkBytes)));
-  unwrap(wal.finishSnapshot(index));
-}
 
 function readFile(wal: WriteAheadLog, index: number): Buffer {
   const parts: Uint8Array[] = [];
@@ -63,9 +50,9 @@ function describeThroughService(wal: WriteAheadLog): FromWal[] {
 function heldBelowTheOneInForce(fileSystem: WalFileSystem): WriteAheadLog {
   const wal = open(fileSystem);
   appendAndFlush(wal, entriesFor(1, 200, 2));
-  saveInChunks(wal, 100, 2, dataOf(20_000, 1));
+  saveSnapshotInChunks(wal, 100, 2, snapshotDataOf(20_000, 1));
   expect(wal.holdSnapshot(100)).to.equal(true);
-  saveInChunks(wal, 150, 2, dataOf(25_000, 2));
+  saveSnapshotInChunks(wal, 150, 2, snapshotDataOf(25_000, 2));
   expect(snapshotIndexesOnDisk(fileSystem)).to.deep.equal([100, 150]);
   return wal;
 }
@@ -92,7 +79,7 @@ describe('attack: snapshot holds in the WAL', () => {
       disk.armKill(killAt);
       let killed = false;
       try {
-        saveInChunks(wal, 180, 2, dataOf(30_000, 3));
+        saveSnapshotInChunks(wal, 180, 2, snapshotDataOf(30_000, 3));
         unwrap(wal.releaseSnapshot(100));
       } catch (error) {
         if (!(error instanceof SimulatedKill)) throw error;
@@ -113,7 +100,7 @@ describe('attack: snapshot holds in the WAL', () => {
       const fileSystem = new MemoryFileSystem();
       const wal = openMemoryWal(fileSystem).wal;
       appendAndFlush(wal, entriesFor(1, 10, 2));
-      saveInChunks(wal, 10, 2, dataOf(5_000, 10));
+      saveSnapshotInChunks(wal, 10, 2, snapshotDataOf(5_000, 10));
       let next = 11;
       /** Model: index → [holders, the file's bytes when first held]. */
       const held = new Map<number, { holders: number; file: Buffer }>();
@@ -133,7 +120,7 @@ describe('attack: snapshot holds in the WAL', () => {
         } else if (operation === 'snapshot') {
           appendAndFlush(wal, entriesFor(next, 7, 2));
           next += 7;
-          saveInChunks(wal, next - 3, 2, dataOf(3_000 + next * 11, next));
+          saveSnapshotInChunks(wal, next - 3, 2, snapshotDataOf(3_000 + next * 11, next));
         } else {
           const lowestHeld = Math.min(inForce, ...held.keys());
           unwrap(wal.compact(lowestHeld));
@@ -154,7 +141,7 @@ describe('attack: snapshot holds in the WAL', () => {
     const wal = heldBelowTheOneInForce(fileSystem);
     const file = readFile(wal, 100);
     expect(wal.holdSnapshot(150)).to.equal(true);
-    saveInChunks(wal, 180, 2, dataOf(9_000, 4));
+    saveSnapshotInChunks(wal, 180, 2, snapshotDataOf(9_000, 4));
     unwrap(wal.releaseSnapshot(120));
     unwrap(wal.releaseSnapshot(180));
     unwrap(wal.releaseSnapshot(180));

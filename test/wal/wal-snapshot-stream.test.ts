@@ -11,24 +11,10 @@ import type { FromWal } from '../../src/actors/wal-protocol.js';
 import { MemoryFileSystem } from '../../src/wal/memory-file-system.js';
 import { snapshotFileName } from '../../src/wal/snapshot-file.js';
 import type { WriteAheadLog } from '../../src/wal/wal.js';
-import { appendAndFlush, entriesFor, memoryWalDir, openMemoryWal, unwrap } from './wal-test-helpers.js';
+import { appendAndFlush, entriesFor, memoryWalDir, openMemoryWal, saveSnapshotInChunks, snapshotDataOf, unwrap } from './wal-test-helpers.js';
 
 const membership = { voters: ['n1', 'n2', 'n3'], learners: [] };
 const chunkBytes = 4096;
-
-/** Deterministic data of `bytes` bytes, different per `seed`. */
-function dataOf(bytes: number, seed: number): Buffer {
-  const data = Buffer.alloc(bytes);
-  for (let i = 0; i < bytes; i += 1) data[i] = (i * 31 + seed * 7) & 0xff;
-  return data;
-}
-
-/** Saves a local snapshot chunk by chunk. */
-function saveInChunks(wal: WriteAheadLog, index: number, term: number, data: Buffer): void {
-  unwrap(wal.beginSnapshot({ index, term, membership }));
-  for (let offset = 0; offset < data.length; offset += chunkBytes) unwrap(wal.appendSnapshotChunk(index, data.subarray(offset, offset + chunkBytes)));
-  unwrap(wal.finishSnapshot(index));
-}
 
 /** Reads a part of the snapshot in force chunk by chunk. */
 function readInChunks(wal: WriteAheadLog, index: number, part: 'file' | 'data'): Buffer {
@@ -45,9 +31,9 @@ function readInChunks(wal: WriteAheadLog, index: number, part: 'file' | 'data'):
 /** A leader's WAL holding a snapshot at 500 (term 7) of 50 KB, and that snapshot's file bytes. */
 function leaderSnapshotFile(): { file: Buffer; checksum: number; data: Buffer } {
   const { wal } = openMemoryWal(new MemoryFileSystem());
-  const data = dataOf(50_000, 2);
+  const data = snapshotDataOf(50_000, 2);
   appendAndFlush(wal, entriesFor(1, 10, 1));
-  saveInChunks(wal, 10, 1, dataOf(100, 9));
+  saveSnapshotInChunks(wal, 10, 1, snapshotDataOf(100, 9));
   const leaderData = data;
   unwrap(wal.beginSnapshot({ index: 500, term: 7, membership }));
   for (let offset = 0; offset < leaderData.length; offset += chunkBytes) unwrap(wal.appendSnapshotChunk(500, leaderData.subarray(offset, offset + chunkBytes)));
@@ -60,8 +46,8 @@ function leaderSnapshotFile(): { file: Buffer; checksum: number; data: Buffer } 
 function followerWal(fileSystem: MemoryFileSystem): { wal: WriteAheadLog; data: Buffer } {
   const { wal } = openMemoryWal(fileSystem);
   appendAndFlush(wal, entriesFor(1, 120, 2));
-  const data = dataOf(20_000, 1);
-  saveInChunks(wal, 100, 2, data);
+  const data = snapshotDataOf(20_000, 1);
+  saveSnapshotInChunks(wal, 100, 2, data);
   return { wal, data };
 }
 
@@ -142,11 +128,11 @@ describe('WAL streamed snapshots', () => {
     const fileSystem = new MemoryFileSystem();
     const { wal } = openMemoryWal(fileSystem, { snapshotBytesMax: 10_000 });
     appendAndFlush(wal, entriesFor(1, 50, 1));
-    saveInChunks(wal, 10, 1, dataOf(100, 3));
+    saveSnapshotInChunks(wal, 10, 1, snapshotDataOf(100, 3));
     unwrap(wal.beginSnapshot({ index: 40, term: 1, membership }));
-    unwrap(wal.appendSnapshotChunk(40, dataOf(chunkBytes, 4)));
-    unwrap(wal.appendSnapshotChunk(40, dataOf(chunkBytes, 4)));
-    const outcome = wal.appendSnapshotChunk(40, dataOf(chunkBytes, 4));
+    unwrap(wal.appendSnapshotChunk(40, snapshotDataOf(chunkBytes, 4)));
+    unwrap(wal.appendSnapshotChunk(40, snapshotDataOf(chunkBytes, 4)));
+    const outcome = wal.appendSnapshotChunk(40, snapshotDataOf(chunkBytes, 4));
     expect(outcome.ok ? null : outcome.error.code).to.equal('RESOURCE_EXHAUSTED');
     expect(wal.snapshot?.index).to.equal(10);
     expect(fileSystem.listDirectory(memoryWalDir).filter((name) => name.endsWith('.tmp'))).to.deep.equal([]);
@@ -162,8 +148,8 @@ describe('WAL streamed snapshots', () => {
       const file = readInChunks(wal, 100, 'file');
       expect(wal.holdSnapshot(100)).to.equal(true);
       appendAndFlush(wal, entriesFor(121, 80, 2));
-      saveInChunks(wal, 150, 2, dataOf(3_000, 5));
-      saveInChunks(wal, 180, 2, dataOf(4_000, 6));
+      saveSnapshotInChunks(wal, 150, 2, snapshotDataOf(3_000, 5));
+      saveSnapshotInChunks(wal, 180, 2, snapshotDataOf(4_000, 6));
       return { wal, fileSystem, file };
     }
 
@@ -195,14 +181,15 @@ describe('WAL streamed snapshots', () => {
     });
 
     for (const crash of ['crashProcess', 'losePower'] as const) {
-      it(`after a ${crash === 'crashProcess' ? 'process kill' : 'power loss'} the newest snapshot is in force, and the file held before goes with the next snapshot`, () => {
+      it(`after a ${crash === 'crashProcess' ? 'process kill' : 'power loss'} the newest snapshot is in force, and the file held before is gone once the WAL is open`, () => {
         const { fileSystem } = heldThroughTwoNewer();
         fileSystem[crash]();
         const { wal, recovered } = openMemoryWal(fileSystem);
         expect(recovered.snapshot?.index).to.equal(180);
         expect(wal.heldSnapshotIndexes, 'holds do not outlive the process').to.deep.equal([]);
+        expect(snapshotFiles(fileSystem), 'recovery deleted what the crash left').to.deep.equal([snapshotFileName(180)]);
         appendAndFlush(wal, entriesFor(201, 10, 2));
-        saveInChunks(wal, 205, 2, dataOf(100, 7));
+        saveSnapshotInChunks(wal, 205, 2, snapshotDataOf(100, 7));
         expect(snapshotFiles(fileSystem)).to.deep.equal([snapshotFileName(205)]);
       });
     }

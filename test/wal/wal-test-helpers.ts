@@ -118,3 +118,18 @@ export function singleRecordHardStateFile(version: 1 | 2, term: number, vote: st
   bytes.writeUInt32LE(checksumOf(bytes.subarray(8), 0), 4);
   return bytes;
 }
+
+/** Deterministic snapshot data of `bytes` bytes, different per `seed`. */
+export function snapshotDataOf(bytes: number, seed: number): Buffer {
+  const data = Buffer.alloc(bytes);
+  for (let i = 0; i < bytes; i += 1) data[i] = (i * 31 + seed * 7) & 0xff;
+  return data;
+}
+
+/** Saves a local snapshot of `data` chunk by chunk (chunks of `chunkBytes`), as the Replicator does. */
+export function saveSnapshotInChunks(wal: WriteAheadLog, index: number, term: number, data: Buffer,
+  membership: { voters: string[]; learners: string[] } = { voters: ['n1', 'n2', 'n3'], learners: [] }, chunkBytes = 4096): void {
+  unwrap(wal.beginSnapshot({ index, term, membership }));
+  for (let offset = 0; offset < data.length; offset += chunkBytes) unwrap(wal.appendSnapshotChunk(index, data.subarray(offset, offset + chunkBytes)));
+  unwrap(wal.finishSnapshot(index));
+}
