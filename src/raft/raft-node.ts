@@ -27,7 +27,7 @@ import { maybeFinishCatchUp } from './catch-up.js';
 import { onPeerDisconnected, onVote, onVoteResponse, tickElection } from './election.js';
 import { onAppend, onHeartbeat, onSnapshot, onTimeoutNow } from './follower.js';
 import {
-  abandonTransfer, onAppendResponse, onHeartbeatResponse, onOwnDurable, proposeAsLeader, readIndexAsLeader, reportSnapshot, sendAppend, sendHeartbeat, successorRanking,
+  abandonTransfer, broadcastAppend, onAppendResponse, onHeartbeatResponse, onOwnDurable, proposeAsLeader, readIndexAsLeader, reportSnapshot, sendHeartbeat, successorRanking,
   tickLeader, transferLeadership, type ProposeOutcome,
 } from './leader.js';
 import { entryTypes, type ProposalEntry } from './raft-entry.js';
@@ -331,12 +331,9 @@ export class RaftNode {
    */
   entriesLoaded(): void {
     this.checkNoReadyOutstanding('entriesLoaded');
-    const state = this.state;
-    if (state.role !== 'leader') return;
-    const lastIndex = state.log.lastIndex();
-    for (const [peer, progress] of state.progress) {
-      if (peer !== state.id && progress.state !== 'snapshot' && progress.next <= lastIndex) sendAppend(state, peer, false);
-    }
+    // Flow control decides as for any send: a follower in snapshot state, or with a full window,
+    // is paused, and one with nothing to send gets nothing.
+    if (this.state.role === 'leader') broadcastAppend(this.state, false);
   }
 
   /** This node is stopping: from now on it never campaigns (a leader may still hand over). */
