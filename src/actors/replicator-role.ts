@@ -50,6 +50,20 @@ const reconnectBackoffMaxMs = 100;
 const entriesKeptBehindApplied = 4096;
 /** How a graceful stop's wait for the hand-over ended. */
 type HandOverEnd = 'newLeaderCommits' | 'targetGone' | 'gaveUp' | 'timedOut';
+/** The log line that says how a graceful stop's hand-over ended. */
+function handOverOutcome(end: HandOverEnd, handedOver: boolean, target: string, timeoutMs: number): string {
+  switch (end) {
+    case 'newLeaderCommits':
+      return `leadership handed to ${target}; the new leader commits`;
+    case 'targetGone':
+      return `leadership handed to ${target}, which went away before it led (stopping, down or unreachable); no leader now`;
+    case 'timedOut':
+      return handedOver ? `leadership handed over; no entry of the new leader applied here within ${timeoutMs} ms`
+        : `leadership transfer to ${target} did not finish in ${timeoutMs} ms`;
+    case 'gaveUp':
+      return `leadership transfer to ${target} given up: it did not take over (it is stopping, down or unreachable)`;
+  }
+}
 /** Writes handed to the WAL and waiting for commit, timed for the commit-latency histogram. */
 const timedWritesMax = 65_536;
 
@@ -292,12 +306,9 @@ class ReplicatorRole implements ActorRole {
       this.handOver = { target, finish };
     });
     const ms = performance.now() - startedMs;
-    const handedOver = end === 'newLeaderCommits' || end === 'targetGone' || this.loop.node?.role !== 'leader';
-    const outcome = end === 'newLeaderCommits' ? `leadership handed to ${target}; the new leader commits`
-      : end === 'targetGone' ? `leadership handed to ${target}, which went away before it led (stopping, down or unreachable); no leader now`
-        : handedOver ? `leadership handed over; no entry of the new leader applied here within ${timeoutMs} ms`
-          : end === 'timedOut' ? `leadership transfer to ${target} did not finish in ${timeoutMs} ms`
-            : `leadership transfer to ${target} given up: it did not take over (it is stopping, down or unreachable)`;
+    // 'newLeaderCommits' and 'targetGone' end only on a node that stepped down; a timeout may too.
+    const handedOver = this.loop.node?.role !== 'leader';
+    const outcome = handOverOutcome(end, handedOver, target, timeoutMs);
     this.context.logger.info({ target, ms: Math.round(ms * 10) / 10, steppedDown: handedOver }, outcome);
     return { ok: handedOver, handedTo: target, ms };
   }

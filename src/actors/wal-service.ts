@@ -124,7 +124,8 @@ export class WalService {
       }
       case 'describe': {
         this.groupCommit();
-        // A file left by a failed delete goes with the next snapshot: only a fatal error stops here.
+        // A file left by a failed delete goes with the next snapshot or the next open: only a fatal
+        // error stops here.
         const released = wal.releaseAllSnapshots();
         if (!released.ok && wal.failed !== null) {
           this.check(released, message);

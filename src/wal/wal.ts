@@ -486,7 +486,7 @@ export class WriteAheadLog {
     return success(null);
   }
 
-  /** Snapshot files kept for streams although a newer one is in force (status, tests). */
+  /** Snapshot files kept for streams although a newer one is in force (for tests). */
   get heldSnapshotIndexes(): number[] {
     return [...this.heldSnapshots.keys()].filter((index) => index !== this.snapshotInfo?.index).sort((a, b) => a - b);
   }
