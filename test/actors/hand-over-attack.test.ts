@@ -80,6 +80,14 @@ function steppedDownTo(h: Harness, leader: string | null): void {
   h.core.leader = leader;
 }
 
+/** Asks for the hand-over (bounded at 5 s) and settles; `answer` is set once it is answered. */
+async function handOverAsked(h: Harness): Promise<{ answer: Readonly<Record<string, unknown>> | undefined }> {
+  const pending: { answer: Readonly<Record<string, unknown>> | undefined } = { answer: undefined };
+  void h.handOver(5_000).then((value) => (pending.answer = value));
+  await settle();
+  return pending;
+}
+
 /** Settles pending promise callbacks without letting any (fake) timer fire. */
 async function settle(): Promise<void> {
   for (let round = 0; round < 5; round += 1) await Promise.resolve();
@@ -95,43 +103,37 @@ describe('attack: the graceful stop\'s hand-over', () => {
   it('a node that is not leader answers at once', async () => {
     const h = harness(null);
     h.core.role = 'follower';
-    let answer: Readonly<Record<string, unknown>> | undefined;
-    void h.handOver(5_000).then((value) => (answer = value));
-    await settle();
-    expect(answer).to.deep.include({ ok: true, handedTo: null });
+    const pending = await handOverAsked(h);
+    expect(pending.answer).to.deep.include({ ok: true, handedTo: null });
   });
 
   it('answers once the new leader\'s first entry is applied here, before its bound', async () => {
     const h = harness('n2');
-    let answer: Readonly<Record<string, unknown>> | undefined;
-    void h.handOver(5_000).then((value) => (answer = value));
-    await settle();
+    const pending = await handOverAsked(h);
     steppedDownTo(h, 'n2');
     h.turn();
     await settle();
-    expect(answer, 'stepped down, but no entry of term 4 applied yet').to.equal(undefined);
+    expect(pending.answer, 'stepped down, but no entry of term 4 applied yet').to.equal(undefined);
     h.core.appliedIndex = 11;
     h.core.terms.set(11, 4);
     h.turn();
     await settle();
-    expect(answer).to.deep.include({ ok: true, handedTo: 'n2' });
+    expect(pending.answer).to.deep.include({ ok: true, handedTo: 'n2' });
   });
 
   it('never waits past its bound, whatever the core does meanwhile', async () => {
     const h = harness('n2');
-    let answer: Readonly<Record<string, unknown>> | undefined;
-    void h.handOver(5_000).then((value) => (answer = value));
-    await settle();
+    const pending = await handOverAsked(h);
     steppedDownTo(h, 'n2');
     for (let step = 0; step < 49; step += 1) {
       clock.tick(100);
       h.turn();
       await settle();
     }
-    expect(answer).to.equal(undefined);
+    expect(pending.answer).to.equal(undefined);
     clock.tick(100);
     await settle();
-    expect(answer, 'answered at its bound').to.not.equal(undefined);
+    expect(pending.answer, 'answered at its bound').to.not.equal(undefined);
   });
 
   it('a second hand-over request (a second SIGTERM) is answered within its own bound too', async () => {
@@ -149,9 +151,7 @@ describe('attack: the graceful stop\'s hand-over', () => {
 
   it('stepped down and no new leader emerges (its target stopped mid-election, every other node stopping): answers at once, not at its bound', async () => {
     const h = harness('n2');
-    let answer: Readonly<Record<string, unknown>> | undefined;
-    void h.handOver(5_000).then((value) => (answer = value));
-    await settle();
+    const pending = await handOverAsked(h);
     // n2 got timeoutNow and campaigned in term 4 (this node stepped down on its vote request),
     // then stopped; n3 is stopping too and never campaigns. Nobody will lead.
     steppedDownTo(h, null);
@@ -160,6 +160,6 @@ describe('attack: the graceful stop\'s hand-over', () => {
     clock.tick(100);
     h.turn();
     await settle();
-    expect(answer, 'no new leader: nothing to wait for').to.not.equal(undefined);
+    expect(pending.answer, 'no new leader: nothing to wait for').to.not.equal(undefined);
   });
 });
