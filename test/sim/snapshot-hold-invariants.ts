@@ -20,6 +20,7 @@ import type { ToWal } from '../../src/actors/wal-protocol.js';
 import { parseSnapshotFileName } from '../../src/wal/snapshot-file.js';
 import type { WriteAheadLog } from '../../src/wal/wal.js';
 import type { SnapshotSender } from '../../src/replication/snapshot-sender.js';
+import { afterEveryEvent } from './scenario-support.js';
 import { simWalDir } from './sim-damage.js';
 import type { SimNode } from './sim-node.js';
 import { defaultFaultTicks, optionsForSeed } from './sim-options.js';
@@ -127,11 +128,7 @@ export function runWithHoldChecks(seed: number, nodeCount: number, checks: reado
   faultTicks = defaultFaultTicks): SimResult {
   const simulation = new Simulation(optionsForSeed(seed, nodeCount, faultTicks));
   const holds = new HoldChecker(checks);
-  const checkDurability = simulation.checker.checkDurability.bind(simulation.checker);
-  simulation.checker.checkDurability = (...args: Parameters<typeof checkDurability>) => {
-    checkDurability(...args);
-    holds.afterEvent(simulation.nodes);
-  };
+  afterEveryEvent(simulation, () => holds.afterEvent(simulation.nodes));
   const result = simulation.run();
   if (!result.ok || holds.failure === null) return result;
   return { ...result, ok: false, failure: holds.failure };
