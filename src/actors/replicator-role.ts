@@ -127,7 +127,7 @@ class ReplicatorRole implements ActorRole {
       snapshotEveryEntries: config.raft.snapshotEveryEntries,
       snapshotEveryBytes: config.raft.snapshotEveryBytes,
       // A chunk and its message header fit in one peer frame by construction.
-      snapshotChunkBytes: Math.min(snapshotChunkBytesMax, Math.floor(config.raft.maxFrameBytes / 2)),
+      snapshotChunkBytes: Math.min(snapshotChunkBytesMax, Math.floor(config.raft.frameBytesMax / 2)),
       incarnation: context.incarnation,
       // Start time: it grows across restarts of the actor and of the process (a clock stepped back
       // past an earlier start only makes the current leader ignore this node until the next term).
@@ -166,7 +166,7 @@ class ReplicatorRole implements ActorRole {
     const { config, node: self, logger } = this.context;
     this.transport = new PeerTransport({
       clusterName: config.cluster.name, self, peers: config.nodes, logger, random: Math.random,
-      frameBytesMax: config.raft.maxFrameBytes, batchMaxEvents: config.raft.batchMaxEvents, batchMaxDelayMs: config.raft.batchMaxDelayMs,
+      frameBytesMax: config.raft.frameBytesMax, batchEventsMax: config.raft.batchEventsMax, batchDelayMsMax: config.raft.batchDelayMsMax,
       sendQueueMessagesMax, sendQueueBytesMax, reconnectBackoffMinMs, reconnectBackoffMaxMs,
       onMessage: (from, message) => this.loop.onPeerMessage(from, message),
       handshake: () => this.loop.handshake,

@@ -42,7 +42,7 @@ Exit codes:
   2  refused to start: bad cluster file, unknown --node, ops port in use, data directory unusable
      or held by another running node (the log names its PID), corrupt WAL or snapshot (the log
      names file, offset and index; see --repair-corruption)
-  3  an actor failed more often than supervisor.maxRestarts within supervisor.restartWindowMs,
+  3  an actor failed more often than supervisor.restartsMax within supervisor.restartWindowMs,
      or failed in a way a restart cannot cure (a failed fsync: nothing after it is trusted)
 
 Ops port of each node (opsPort in the cluster file):

@@ -10,6 +10,9 @@
  *   that silently keeps its default is worse than a refusal.
  * - Rules that relate fields of one section (or two sections) are checked here; rules that relate
  *   nodes to each other need resolved paths and live in node-rules.ts.
+ * - Names read `<noun><Unit><Qualifier>`: the thing, then its unit, then min/max/default
+ *   (`frameBytesMax`, `electionTimeoutMsMin`, `attemptsMaxDefault`), as everywhere in the code, so
+ *   that a setting has the same name in the file and in the code that reads it.
  *
  * Runs on: supervisor (main thread) at start-up, and the CLIs. Pure data, no I/O.
  */
@@ -109,27 +112,27 @@ export const clusterShape = {
 };
 
 export const raftShape = {
-  /** The leader's heartbeat; well under electionTimeoutMinMs so followers never time out idle. */
+  /** The leader's heartbeat; well under electionTimeoutMsMin so followers never time out idle. */
   heartbeatIntervalMs: positiveInteger().default(50),
   /** Election timeouts are drawn from [min, max) so that candidates rarely collide. */
-  electionTimeoutMinMs: positiveInteger().default(300),
-  electionTimeoutMaxMs: positiveInteger().default(600),
+  electionTimeoutMsMin: positiveInteger().default(300),
+  electionTimeoutMsMax: positiveInteger().default(600),
   /** A rejoining node asks before it bumps its term, so it cannot depose a healthy leader. */
   preVote: booleanFlag().default(true),
   /** A leader that cannot hear a majority for an election timeout steps down. */
   checkQuorum: booleanFlag().default(true),
   /** Per follower: AppendEntries messages sent but not yet answered. */
-  maxInflightMessages: positiveInteger().default(256),
+  inflightMessagesMax: positiveInteger().default(256),
   /** Per follower: bytes sent but not yet answered (8 MiB); bounds memory for a slow follower. */
-  maxInflightBytes: positiveInteger().default(8 * mebibyte),
+  inflightBytesMax: positiveInteger().default(8 * mebibyte),
   /** Bytes proposed but not yet committed (64 MiB); beyond it proposals are refused, not queued. */
-  maxUncommittedBytes: positiveInteger().default(64 * mebibyte),
+  uncommittedBytesMax: positiveInteger().default(64 * mebibyte),
   /** A peer frame leaves when this many events are queued ... */
-  batchMaxEvents: positiveInteger().default(64),
+  batchEventsMax: positiveInteger().default(64),
   /** ... or this long after the first one, whichever comes first. 0 sends at once. */
-  batchMaxDelayMs: nonNegativeInteger().default(1),
+  batchDelayMsMax: nonNegativeInteger().default(1),
   /** Largest peer frame (16 MiB), checked before allocation. */
-  maxFrameBytes: positiveInteger().default(16 * mebibyte),
+  frameBytesMax: positiveInteger().default(16 * mebibyte),
   /** Snapshot after this many entries since the last one ... */
   snapshotEveryEntries: positiveInteger().default(100_000),
   /** ... or this many log bytes (256 MiB), so the WAL and restart time stay bounded. */
@@ -137,15 +140,15 @@ export const raftShape = {
 };
 
 const raftFields = mapping(raftShape, 'raft settings').superRefine((raft, context) => {
-  if (raft.electionTimeoutMinMs >= raft.electionTimeoutMaxMs) {
-    addRelationIssue(context, ['electionTimeoutMinMs'], ['electionTimeoutMaxMs'],
-      `electionTimeoutMinMs (${raft.electionTimeoutMinMs}) must be less than electionTimeoutMaxMs (${raft.electionTimeoutMaxMs}); ` +
+  if (raft.electionTimeoutMsMin >= raft.electionTimeoutMsMax) {
+    addRelationIssue(context, ['electionTimeoutMsMin'], ['electionTimeoutMsMax'],
+      `electionTimeoutMsMin (${raft.electionTimeoutMsMin}) must be less than electionTimeoutMsMax (${raft.electionTimeoutMsMax}); ` +
       'timeouts are drawn from between them');
   }
-  if (raft.heartbeatIntervalMs >= raft.electionTimeoutMinMs) {
-    addRelationIssue(context, ['heartbeatIntervalMs'], ['electionTimeoutMinMs'],
-      `heartbeatIntervalMs (${raft.heartbeatIntervalMs}) must be less than electionTimeoutMinMs ` +
-      `(${raft.electionTimeoutMinMs}); followers would start elections against a live leader`);
+  if (raft.heartbeatIntervalMs >= raft.electionTimeoutMsMin) {
+    addRelationIssue(context, ['heartbeatIntervalMs'], ['electionTimeoutMsMin'],
+      `heartbeatIntervalMs (${raft.heartbeatIntervalMs}) must be less than electionTimeoutMsMin ` +
+      `(${raft.electionTimeoutMsMin}); followers would start elections against a live leader`);
   }
 });
 
@@ -163,13 +166,13 @@ export const walShape = {
 
 export const queueShape = {
   /** Largest job payload (1 MiB); larger ones are refused with INVALID_ARGUMENT. */
-  maxPayloadBytes: positiveInteger().default(mebibyte),
+  payloadBytesMax: positiveInteger().default(mebibyte),
   /** Largest client frame (4 MiB), checked before allocation; a batch of jobs must fit in it. */
-  maxClientFrameBytes: positiveInteger().default(4 * mebibyte),
+  clientFrameBytesMax: positiveInteger().default(4 * mebibyte),
   /** Attempts before a job is dead-lettered, when the enqueue does not say. */
-  defaultMaxAttempts: positiveInteger().default(5),
+  attemptsMaxDefault: positiveInteger().default(5),
   /** How long a pulled job stays leased to its worker (30 s), when the pull does not say. */
-  defaultLeaseMs: positiveInteger().default(30_000),
+  leaseMsDefault: positiveInteger().default(30_000),
   /** How long an idempotency key maps to its first job (24 h). */
   dedupWindowMs: positiveInteger().default(24 * 60 * 60 * 1000),
   /** A worker silent for this long (5 s) loses its leases. */
@@ -179,10 +182,10 @@ export const queueShape = {
 };
 
 const queueFields = mapping(queueShape, 'queue settings').superRefine((queue, context) => {
-  if (queue.maxPayloadBytes > queue.maxClientFrameBytes) {
-    addRelationIssue(context, ['maxPayloadBytes'], ['maxClientFrameBytes'],
-      `maxPayloadBytes (${queue.maxPayloadBytes}) must be at most maxClientFrameBytes ` +
-      `(${queue.maxClientFrameBytes}); a payload travels in a client frame`);
+  if (queue.payloadBytesMax > queue.clientFrameBytesMax) {
+    addRelationIssue(context, ['payloadBytesMax'], ['clientFrameBytesMax'],
+      `payloadBytesMax (${queue.payloadBytesMax}) must be at most clientFrameBytesMax ` +
+      `(${queue.clientFrameBytesMax}); a payload travels in a client frame`);
   }
   if (queue.workerTtlJitterMs >= queue.workerTtlMs) {
     addRelationIssue(context, ['workerTtlJitterMs'], ['workerTtlMs'],
@@ -196,11 +199,11 @@ export const supervisorShape = {
   /** An actor whose counter has not moved for this long is declared stuck and restarted. */
   livenessTimeoutMs: positiveInteger().default(3_000),
   /** Restart back-off doubles from min to max, so a crash loop does not spin the CPU. */
-  restartBackoffMinMs: positiveInteger().default(100),
-  restartBackoffMaxMs: positiveInteger().default(5_000),
-  /** More than maxRestarts restarts within restartWindowMs and the node exits non-zero: a fault
+  restartBackoffMsMin: positiveInteger().default(100),
+  restartBackoffMsMax: positiveInteger().default(5_000),
+  /** More than restartsMax restarts within restartWindowMs and the node exits non-zero: a fault
    *  that keeps coming back needs a person, not another restart. */
-  maxRestarts: nonNegativeInteger().default(5),
+  restartsMax: nonNegativeInteger().default(5),
   restartWindowMs: positiveInteger().default(60_000),
   /** SIGTERM drain (leadership transfer, flush) gets this long before the node exits anyway. */
   shutdownTimeoutMs: positiveInteger().default(5_000),
@@ -212,10 +215,10 @@ const supervisorFields = mapping(supervisorShape, 'supervisor settings').superRe
       `livenessIntervalMs (${supervisor.livenessIntervalMs}) must be less than livenessTimeoutMs ` +
       `(${supervisor.livenessTimeoutMs}); healthy actors would be declared stuck`);
   }
-  if (supervisor.restartBackoffMinMs > supervisor.restartBackoffMaxMs) {
-    addRelationIssue(context, ['restartBackoffMinMs'], ['restartBackoffMaxMs'],
-      `restartBackoffMinMs (${supervisor.restartBackoffMinMs}) must be at most restartBackoffMaxMs ` +
-      `(${supervisor.restartBackoffMaxMs})`);
+  if (supervisor.restartBackoffMsMin > supervisor.restartBackoffMsMax) {
+    addRelationIssue(context, ['restartBackoffMsMin'], ['restartBackoffMsMax'],
+      `restartBackoffMsMin (${supervisor.restartBackoffMsMin}) must be at most restartBackoffMsMax ` +
+      `(${supervisor.restartBackoffMsMax})`);
   }
 });
 
@@ -280,10 +283,10 @@ export const clusterFileSchema = mapping({
   }).min(1, { error: 'expected at least one node, got an empty list' }),
 }, 'settings').superRefine((file, context) => {
   // A client batch becomes one log entry, and a log entry must fit in one peer frame.
-  if (file.queue.maxClientFrameBytes > file.raft.maxFrameBytes) {
-    addRelationIssue(context, ['queue', 'maxClientFrameBytes'], ['raft', 'maxFrameBytes'],
-      `queue.maxClientFrameBytes (${file.queue.maxClientFrameBytes}) must be at most raft.maxFrameBytes ` +
-      `(${file.raft.maxFrameBytes}); a client batch is replicated in one peer frame`);
+  if (file.queue.clientFrameBytesMax > file.raft.frameBytesMax) {
+    addRelationIssue(context, ['queue', 'clientFrameBytesMax'], ['raft', 'frameBytesMax'],
+      `queue.clientFrameBytesMax (${file.queue.clientFrameBytesMax}) must be at most raft.frameBytesMax ` +
+      `(${file.raft.frameBytesMax}); a client batch is replicated in one peer frame`);
   }
 });
 

@@ -6,9 +6,9 @@
  * - a link with no frame awaiting its reply sends at once: the queue leaves on `setImmediate`, so
  *   everything sent in the same event-loop turn still goes out as ONE frame;
  * - while a frame awaits its reply, messages queue, and the queue leaves in one socket write when
- *   the reply comes, or `batchMaxDelayMs` after the first queued message, or when it holds
- *   `batchMaxEvents` messages — whichever comes first (one timer per batch, never per message);
- * - `batchMaxDelayMs: 0` means at once: never a timer, always the `setImmediate` path.
+ *   the reply comes, or `batchDelayMsMax` after the first queued message, or when it holds
+ *   `batchEventsMax` messages — whichever comes first (one timer per batch, never per message);
+ * - `batchDelayMsMax: 0` means at once: never a timer, always the `setImmediate` path.
  *
  * "Awaiting its reply" is a transport-level notion, since the transport knows nothing of Raft:
  * the link awaits a reply from the moment it writes a frame until ANY frame arrives from the peer
@@ -18,7 +18,7 @@
  * callback) was rejected: on a LAN the kernel takes the bytes at once, so it would signal "idle"
  * after every write and no batch would ever form under load, whereas the round trip is exactly
  * the window in which a busy link has new messages to gather. A peer that never answers costs no
- * more than the old rule: each frame waits at most `batchMaxDelayMs`. Both ends apply the same
+ * more than the old rule: each frame waits at most `batchDelayMsMax`. Both ends apply the same
  * rule, so a follower's replies to appends leave at once too when its link is idle.
  *
  * The queue is bounded in messages and bytes: past either bound `send` refuses (Raft retransmits,
@@ -27,7 +27,7 @@
  * never crash the node.
  *
  * Invariants: `flushImmediate` and `flushTimer` are both unset whenever the queue is empty;
- * `flushTimer` is only ever set while `awaitingReply` and `batchMaxDelayMs > 0`.
+ * `flushTimer` is only ever set while `awaitingReply` and `batchDelayMsMax > 0`.
  *
  * Runs on: Replicator thread.
  */
@@ -38,8 +38,8 @@ import { FrameDecoder, encodeFrames } from './frame-decoder.js';
 
 export interface PeerConnectionLimits {
   readonly frameBytesMax: number;
-  readonly batchMaxEvents: number;
-  readonly batchMaxDelayMs: number;
+  readonly batchEventsMax: number;
+  readonly batchDelayMsMax: number;
   readonly sendQueueMessagesMax: number;
   readonly sendQueueBytesMax: number;
 }
@@ -123,9 +123,9 @@ export class PeerConnection {
     }
     this.queue.push(body);
     this.queuedBytes += body.length;
-    if (this.queue.length >= this.limits.batchMaxEvents) this.flush();
-    else if (!this.awaitingReply || this.limits.batchMaxDelayMs === 0) this.flushSoon();
-    else if (this.flushTimer === undefined) this.flushTimer = setTimeout(() => this.flush(), this.limits.batchMaxDelayMs);
+    if (this.queue.length >= this.limits.batchEventsMax) this.flush();
+    else if (!this.awaitingReply || this.limits.batchDelayMsMax === 0) this.flushSoon();
+    else if (this.flushTimer === undefined) this.flushTimer = setTimeout(() => this.flush(), this.limits.batchDelayMsMax);
     return true;
   }
 

@@ -31,14 +31,14 @@ function disconnectCampaignDelayTicksFor(electionTimeoutTicksMin: number): numbe
 export function raftSettingsFrom(file: RaftFileSettings): Partial<RaftSettings> {
   return {
     heartbeatIntervalTicks: ticksOf(file.heartbeatIntervalMs),
-    electionTimeoutTicksMin: ticksOf(file.electionTimeoutMinMs),
-    electionTimeoutTicksMax: Math.max(ticksOf(file.electionTimeoutMaxMs), ticksOf(file.electionTimeoutMinMs) + 1),
+    electionTimeoutTicksMin: ticksOf(file.electionTimeoutMsMin),
+    electionTimeoutTicksMax: Math.max(ticksOf(file.electionTimeoutMsMax), ticksOf(file.electionTimeoutMsMin) + 1),
     preVote: file.preVote,
     checkQuorum: file.checkQuorum,
-    inflightMessagesMax: file.maxInflightMessages,
-    inflightBytesMax: file.maxInflightBytes,
-    uncommittedBytesMax: file.maxUncommittedBytes,
-    appendBytesMax: Math.min(file.maxInflightBytes, Math.floor(file.maxFrameBytes / 2)),
-    disconnectCampaignDelayTicksMax: disconnectCampaignDelayTicksFor(ticksOf(file.electionTimeoutMinMs)),
+    inflightMessagesMax: file.inflightMessagesMax,
+    inflightBytesMax: file.inflightBytesMax,
+    uncommittedBytesMax: file.uncommittedBytesMax,
+    appendBytesMax: Math.min(file.inflightBytesMax, Math.floor(file.frameBytesMax / 2)),
+    disconnectCampaignDelayTicksMax: disconnectCampaignDelayTicksFor(ticksOf(file.electionTimeoutMsMin)),
   };
 }

@@ -21,8 +21,8 @@ import { RingSender, type RingSenderOptions } from './ring-channel.js';
 /**
  * Default bounds of one link's backlog, on top of the ring itself. A backlog grows only while the
  * receiver is slower than the sender: a follower catching up hands its WAL what the leader sends,
- * at most raft.maxInflightBytes (8 MiB by default) per round trip; a leader's uncommitted tail is
- * bounded by raft.maxUncommittedBytes (64 MiB). 256 MiB is several times what a slow disk explains:
+ * at most raft.inflightBytesMax (8 MiB by default) per round trip; a leader's uncommitted tail is
+ * bounded by raft.uncommittedBytesMax (64 MiB). 256 MiB is several times what a slow disk explains:
  * past it the receiver has stopped, and failing the actor beats holding memory without bound.
  * 65,536 messages matches the Replicator's writes in flight (writesInFlightMax; each write is at
  * least one message) and the WAL writer's former reply outbox.

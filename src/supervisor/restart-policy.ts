@@ -1,8 +1,8 @@
 /**
  * The restart policy of the supervisor, as a pure object so that it can be tested without threads.
  *
- * An actor that fails is restarted after a backoff that doubles from `restartBackoffMinMs` up to
- * `restartBackoffMaxMs`. More than `maxRestarts` failures within a sliding `restartWindowMs`
+ * An actor that fails is restarted after a backoff that doubles from `restartBackoffMsMin` up to
+ * `restartBackoffMsMax`. More than `restartsMax` failures within a sliding `restartWindowMs`
  * exhaust the budget: the node gives up and exits non-zero, because an actor that keeps failing
  * (a bad disk, a bug on a poisoned record) will not be cured by restarting it faster.
  *
@@ -12,9 +12,9 @@
  */
 
 export interface RestartPolicySettings {
-  readonly restartBackoffMinMs: number;
-  readonly restartBackoffMaxMs: number;
-  readonly maxRestarts: number;
+  readonly restartBackoffMsMin: number;
+  readonly restartBackoffMsMax: number;
+  readonly restartsMax: number;
   readonly restartWindowMs: number;
 }
 
@@ -36,9 +36,9 @@ export class RestartPolicy {
     const windowStartMs = nowMs - this.settings.restartWindowMs;
     while (this.failuresAtMs.length > 0 && (this.failuresAtMs[0] ?? nowMs) < windowStartMs) this.failuresAtMs.shift();
     const failuresInWindow = this.failuresAtMs.length;
-    if (failuresInWindow > this.settings.maxRestarts) return { action: 'give-up', failuresInWindow };
+    if (failuresInWindow > this.settings.restartsMax) return { action: 'give-up', failuresInWindow };
     const exponent = Math.min(failuresInWindow - 1, 30);
-    const delayMs = Math.min(this.settings.restartBackoffMaxMs, this.settings.restartBackoffMinMs * 2 ** exponent);
+    const delayMs = Math.min(this.settings.restartBackoffMsMax, this.settings.restartBackoffMsMin * 2 ** exponent);
     return { action: 'restart', delayMs, failuresInWindow };
   }
 }

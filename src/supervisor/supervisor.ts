@@ -159,10 +159,10 @@ export class Supervisor {
   }
 
   private giveUp(actor: ActorName, reason: string, failuresInWindow: number): void {
-    const { restartWindowMs, maxRestarts } = this.options.config.supervisor;
+    const { restartWindowMs, restartsMax } = this.options.config.supervisor;
     this.options.logger.fatal(
-      { actor, reason, failuresInWindow, restartWindowMs, maxRestarts },
-      `actor ${actor} failed ${failuresInWindow} times within ${restartWindowMs} ms (budget: ${maxRestarts} restarts); last failure: ${reason.split('\n')[0] ?? reason}`,
+      { actor, reason, failuresInWindow, restartWindowMs, restartsMax },
+      `actor ${actor} failed ${failuresInWindow} times within ${restartWindowMs} ms (budget: ${restartsMax} restarts); last failure: ${reason.split('\n')[0] ?? reason}`,
     );
     this.options.onGiveUp(actor, reason, 'actorFailed');
   }

@@ -47,19 +47,19 @@ describe('cluster.yaml: valid files and their defaults', () => {
     const config = parseText(`cluster:\n  name: demo\n${threeNodesYaml}\n`);
     expect(config.cluster).to.deep.equal({ name: 'demo' });
     expect(config.raft).to.deep.equal({
-      heartbeatIntervalMs: 50, electionTimeoutMinMs: 300, electionTimeoutMaxMs: 600, preVote: true,
-      checkQuorum: true, maxInflightMessages: 256, maxInflightBytes: 8 * 1024 * 1024,
-      maxUncommittedBytes: 64 * 1024 * 1024, batchMaxEvents: 64, batchMaxDelayMs: 1,
-      maxFrameBytes: 16 * 1024 * 1024, snapshotEveryEntries: 100_000, snapshotEveryBytes: 256 * 1024 * 1024,
+      heartbeatIntervalMs: 50, electionTimeoutMsMin: 300, electionTimeoutMsMax: 600, preVote: true,
+      checkQuorum: true, inflightMessagesMax: 256, inflightBytesMax: 8 * 1024 * 1024,
+      uncommittedBytesMax: 64 * 1024 * 1024, batchEventsMax: 64, batchDelayMsMax: 1,
+      frameBytesMax: 16 * 1024 * 1024, snapshotEveryEntries: 100_000, snapshotEveryBytes: 256 * 1024 * 1024,
     });
     expect(config.wal).to.deep.equal({ fsync: 'always', segmentBytes: 64 * 1024 * 1024, tailCacheEntries: 65_536, repairCorruption: false });
     expect(config.queue).to.deep.equal({
-      maxPayloadBytes: 1024 * 1024, maxClientFrameBytes: 4 * 1024 * 1024, defaultMaxAttempts: 5,
-      defaultLeaseMs: 30_000, dedupWindowMs: 86_400_000, workerTtlMs: 5_000, workerTtlJitterMs: 1_000,
+      payloadBytesMax: 1024 * 1024, clientFrameBytesMax: 4 * 1024 * 1024, attemptsMaxDefault: 5,
+      leaseMsDefault: 30_000, dedupWindowMs: 86_400_000, workerTtlMs: 5_000, workerTtlJitterMs: 1_000,
     });
     expect(config.supervisor).to.deep.equal({
-      livenessIntervalMs: 100, livenessTimeoutMs: 3_000, restartBackoffMinMs: 100, restartBackoffMaxMs: 5_000,
-      maxRestarts: 5, restartWindowMs: 60_000, shutdownTimeoutMs: 5_000,
+      livenessIntervalMs: 100, livenessTimeoutMs: 3_000, restartBackoffMsMin: 100, restartBackoffMsMax: 5_000,
+      restartsMax: 5, restartWindowMs: 60_000, shutdownTimeoutMs: 5_000,
     });
     expect(config.ring).to.deep.equal({ capacityBytes: 4 * 1024 * 1024 });
     expect(config.logging).to.deep.equal({ level: 'info' });
@@ -73,7 +73,7 @@ describe('cluster.yaml: valid files and their defaults', () => {
   it('a field set in the file overrides its default and leaves its neighbours at theirs', () => {
     const config = parseText(`raft:\n  heartbeatIntervalMs: 20\nring:\n  capacityBytes: 65536\n${threeNodesYaml}\n`);
     expect(config.raft.heartbeatIntervalMs).to.equal(20);
-    expect(config.raft.electionTimeoutMinMs).to.equal(300);
+    expect(config.raft.electionTimeoutMsMin).to.equal(300);
     expect(config.ring.capacityBytes).to.equal(65536);
   });
 

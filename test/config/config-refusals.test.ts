@@ -43,20 +43,20 @@ describe('cluster.yaml refusals: wrong types and values', () => {
     expectRefused(file('raft:', '  heartbeatIntervalMs: 0', threeNodesYaml), {
       message: 'cluster.yaml:2: raft.heartbeatIntervalMs: expected a positive integer, got 0', field: 'raft.heartbeatIntervalMs', line: 2,
     });
-    expectRefused(file('queue:', '  defaultLeaseMs: 1.5', threeNodesYaml), {
-      message: 'cluster.yaml:2: queue.defaultLeaseMs: expected a positive integer, got 1.5', field: 'queue.defaultLeaseMs', line: 2,
+    expectRefused(file('queue:', '  leaseMsDefault: 1.5', threeNodesYaml), {
+      message: 'cluster.yaml:2: queue.leaseMsDefault: expected a positive integer, got 1.5', field: 'queue.leaseMsDefault', line: 2,
     });
     expectRefused(file('wal:', '  segmentBytes: -4096', threeNodesYaml), {
       message: 'cluster.yaml:2: wal.segmentBytes: expected a positive integer, got -4096', field: 'wal.segmentBytes', line: 2,
     });
-    expectRefused(file('supervisor:', '  maxRestarts: -1', threeNodesYaml), {
-      message: 'cluster.yaml:2: supervisor.maxRestarts: expected an integer >= 0, got -1', field: 'supervisor.maxRestarts', line: 2,
+    expectRefused(file('supervisor:', '  restartsMax: -1', threeNodesYaml), {
+      message: 'cluster.yaml:2: supervisor.restartsMax: expected an integer >= 0, got -1', field: 'supervisor.restartsMax', line: 2,
     });
   });
 
   it('a value left empty is named as such, not as "null"', () => {
-    expectRefused(file('raft:', '  maxFrameBytes:', threeNodesYaml), {
-      message: 'cluster.yaml:2: raft.maxFrameBytes: expected a positive integer, got an empty value', field: 'raft.maxFrameBytes', line: 2,
+    expectRefused(file('raft:', '  frameBytesMax:', threeNodesYaml), {
+      message: 'cluster.yaml:2: raft.frameBytesMax: expected a positive integer, got an empty value', field: 'raft.frameBytesMax', line: 2,
     });
   });
 
@@ -122,7 +122,7 @@ describe('cluster.yaml refusals: wrong types and values', () => {
     expectRefused(file('raft: 5', threeNodesYaml), {
       message: 'cluster.yaml:1: raft: expected a mapping of raft settings, got 5', field: 'raft', line: 1,
     });
-    expectRefused(file('queue:', '  - maxPayloadBytes: 10', threeNodesYaml), {
+    expectRefused(file('queue:', '  - payloadBytesMax: 10', threeNodesYaml), {
       message: 'cluster.yaml:1: queue: expected a mapping of queue settings, got a list', field: 'queue', line: 1,
     });
   });
@@ -144,7 +144,7 @@ describe('cluster.yaml refusals: wrong types and values', () => {
 
 describe('cluster.yaml refusals: unknown keys', () => {
   it('a misspelt key in a section is refused with the nearest known key', () => {
-    expectRefused(file('raft:', '  electionTimeoutMinMs: 300', '  heartbeatIntervalMS: 50', threeNodesYaml), {
+    expectRefused(file('raft:', '  electionTimeoutMsMin: 300', '  heartbeatIntervalMS: 50', threeNodesYaml), {
       message: "cluster.yaml:3: raft.heartbeatIntervalMS: unknown key 'heartbeatIntervalMS' in section 'raft'; did you mean 'heartbeatIntervalMs'?",
       field: 'raft.heartbeatIntervalMS', line: 3,
     });
@@ -176,25 +176,25 @@ describe('cluster.yaml refusals: unknown keys', () => {
 });
 
 describe('cluster.yaml refusals: rules between fields', () => {
-  it('electionTimeoutMinMs must be less than electionTimeoutMaxMs', () => {
-    expectRefused(file('raft:', '  electionTimeoutMinMs: 600', '  electionTimeoutMaxMs: 600', threeNodesYaml), {
-      message: 'cluster.yaml:2: raft.electionTimeoutMinMs: electionTimeoutMinMs (600) must be less than electionTimeoutMaxMs (600); ' +
+  it('electionTimeoutMsMin must be less than electionTimeoutMsMax', () => {
+    expectRefused(file('raft:', '  electionTimeoutMsMin: 600', '  electionTimeoutMsMax: 600', threeNodesYaml), {
+      message: 'cluster.yaml:2: raft.electionTimeoutMsMin: electionTimeoutMsMin (600) must be less than electionTimeoutMsMax (600); ' +
         'timeouts are drawn from between them',
-      field: 'raft.electionTimeoutMinMs', line: 2,
+      field: 'raft.electionTimeoutMsMin', line: 2,
     });
   });
 
   it('when only the other field of a rule was written, the error points at that one', () => {
-    expectRefused(file('raft:', '  preVote: true', '  electionTimeoutMaxMs: 200', threeNodesYaml), {
-      message: 'cluster.yaml:3: raft.electionTimeoutMaxMs: electionTimeoutMinMs (300) must be less than electionTimeoutMaxMs (200); ' +
+    expectRefused(file('raft:', '  preVote: true', '  electionTimeoutMsMax: 200', threeNodesYaml), {
+      message: 'cluster.yaml:3: raft.electionTimeoutMsMax: electionTimeoutMsMin (300) must be less than electionTimeoutMsMax (200); ' +
         'timeouts are drawn from between them',
-      field: 'raft.electionTimeoutMaxMs', line: 3,
+      field: 'raft.electionTimeoutMsMax', line: 3,
     });
   });
 
-  it('heartbeatIntervalMs must be less than electionTimeoutMinMs', () => {
+  it('heartbeatIntervalMs must be less than electionTimeoutMsMin', () => {
     expectRefused(file('raft:', '  heartbeatIntervalMs: 300', threeNodesYaml), {
-      message: 'cluster.yaml:2: raft.heartbeatIntervalMs: heartbeatIntervalMs (300) must be less than electionTimeoutMinMs (300); ' +
+      message: 'cluster.yaml:2: raft.heartbeatIntervalMs: heartbeatIntervalMs (300) must be less than electionTimeoutMsMin (300); ' +
         'followers would start elections against a live leader',
       field: 'raft.heartbeatIntervalMs', line: 2,
     });
@@ -206,22 +206,22 @@ describe('cluster.yaml refusals: rules between fields', () => {
         'healthy actors would be declared stuck',
       field: 'supervisor.livenessIntervalMs', line: 2,
     });
-    expectRefused(file('supervisor:', '  restartBackoffMaxMs: 50', threeNodesYaml), {
-      message: 'cluster.yaml:2: supervisor.restartBackoffMaxMs: restartBackoffMinMs (100) must be at most restartBackoffMaxMs (50)',
-      field: 'supervisor.restartBackoffMaxMs', line: 2,
+    expectRefused(file('supervisor:', '  restartBackoffMsMax: 50', threeNodesYaml), {
+      message: 'cluster.yaml:2: supervisor.restartBackoffMsMax: restartBackoffMsMin (100) must be at most restartBackoffMsMax (50)',
+      field: 'supervisor.restartBackoffMsMax', line: 2,
     });
   });
 
   it('a payload must fit in a client frame, and a client frame in a peer frame', () => {
-    expectRefused(file('queue:', '  maxPayloadBytes: 8388608', threeNodesYaml), {
-      message: 'cluster.yaml:2: queue.maxPayloadBytes: maxPayloadBytes (8388608) must be at most maxClientFrameBytes (4194304); ' +
+    expectRefused(file('queue:', '  payloadBytesMax: 8388608', threeNodesYaml), {
+      message: 'cluster.yaml:2: queue.payloadBytesMax: payloadBytesMax (8388608) must be at most clientFrameBytesMax (4194304); ' +
         'a payload travels in a client frame',
-      field: 'queue.maxPayloadBytes', line: 2,
+      field: 'queue.payloadBytesMax', line: 2,
     });
-    expectRefused(file('raft:', '  maxFrameBytes: 2097152', threeNodesYaml), {
-      message: 'cluster.yaml:2: raft.maxFrameBytes: queue.maxClientFrameBytes (4194304) must be at most raft.maxFrameBytes (2097152); ' +
+    expectRefused(file('raft:', '  frameBytesMax: 2097152', threeNodesYaml), {
+      message: 'cluster.yaml:2: raft.frameBytesMax: queue.clientFrameBytesMax (4194304) must be at most raft.frameBytesMax (2097152); ' +
         'a client batch is replicated in one peer frame',
-      field: 'raft.maxFrameBytes', line: 2,
+      field: 'raft.frameBytesMax', line: 2,
     });
   });
 

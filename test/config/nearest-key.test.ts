@@ -16,8 +16,8 @@ describe('suggesting the key a misspelt one meant', () => {
     expect(nearestKey('HeartbeatIntervalMS', raftKeys)).to.equal('heartbeatIntervalMs');
     expect(nearestKey('heartbeatInterval', raftKeys)).to.equal('heartbeatIntervalMs');
     expect(nearestKey('perVote', raftKeys)).to.equal('preVote');
-    expect(nearestKey('max_inflight_bytes', raftKeys)).to.equal('maxInflightBytes');
-    expect(nearestKey('electionTimeoutMaxMS', raftKeys)).to.equal('electionTimeoutMaxMs');
+    expect(nearestKey('inflight_bytes_max', raftKeys)).to.equal('inflightBytesMax');
+    expect(nearestKey('electionTimeoutMSMax', raftKeys)).to.equal('electionTimeoutMsMax');
   });
 
   it('gives no suggestion for an unrelated key', () => {

@@ -1,8 +1,8 @@
 /**
  * When a peer link sends: a lone message on an idle link leaves at once (no batch timer), a burst
  * of one event-loop turn leaves as one batch, and while a frame awaits its reply messages gather
- * into one batch that leaves on the reply, at 64 messages, or after batchMaxDelayMs — never later.
- * `batchMaxDelayMs: 0` never arms a timer.
+ * into one batch that leaves on the reply, at 64 messages, or after batchDelayMsMax — never later.
+ * `batchDelayMsMax: 0` never arms a timer.
  *
  * The batch timer is faked (sinon, setTimeout only), so "left without the timer" is checked by the
  * message arriving while the fake clock stands still: no assertion here depends on how fast the
@@ -27,7 +27,7 @@ interface End {
 }
 
 const defaultLimits: PeerConnectionLimits = {
-  frameBytesMax: 1 << 20, batchMaxEvents: 64, batchMaxDelayMs: 1, sendQueueMessagesMax: 1024, sendQueueBytesMax: 1 << 22,
+  frameBytesMax: 1 << 20, batchEventsMax: 64, batchDelayMsMax: 1, sendQueueMessagesMax: 1024, sendQueueBytesMax: 1 << 22,
 };
 
 function wrap(name: string, socket: Socket, limits: PeerConnectionLimits): End {
@@ -126,7 +126,7 @@ describe('peer link batching', function () {
     expect(a.connection.stats.batchesSent).to.equal(2);
   });
 
-  it('gathers messages sent while a frame is in flight into one batch that leaves after batchMaxDelayMs', async () => {
+  it('gathers messages sent while a frame is in flight into one batch that leaves after batchDelayMsMax', async () => {
     const { a, b } = await connected();
     await putFrameInFlight(a, b);
     for (let seq = 0; seq < 5; seq += 1) {
@@ -151,8 +151,8 @@ describe('peer link batching', function () {
     expect(a.connection.stats.batchesSent).to.equal(2);
   });
 
-  it('never arms a timer with batchMaxDelayMs 0, even while a frame is in flight', async () => {
-    const { a, b } = await connected({ ...defaultLimits, batchMaxDelayMs: 0 });
+  it('never arms a timer with batchDelayMsMax 0, even while a frame is in flight', async () => {
+    const { a, b } = await connected({ ...defaultLimits, batchDelayMsMax: 0 });
     await putFrameInFlight(a, b);
     a.connection.send({ seq: 'second' });
     expect(clock?.countTimers(), 'timers armed').to.equal(0);

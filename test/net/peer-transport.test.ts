@@ -37,7 +37,7 @@ function harness(self: NodeConfig, peers: NodeConfig[], overrides: Partial<PeerT
   const sink = new Writable({ write(chunk: Buffer, _e, done) { logs.push(chunk.toString()); notify(); done(); } });
   const transport = new PeerTransport({
     clusterName: 'test', self, peers, logger: pino({ level: 'info' }, sink), random: () => 0.5,
-    frameBytesMax: 1 << 20, batchMaxEvents: 64, batchMaxDelayMs: 1, sendQueueMessagesMax: 1024, sendQueueBytesMax: 1 << 22,
+    frameBytesMax: 1 << 20, batchEventsMax: 64, batchDelayMsMax: 1, sendQueueMessagesMax: 1024, sendQueueBytesMax: 1 << 22,
     reconnectBackoffMinMs: 10, reconnectBackoffMaxMs: 100,
     onMessage: (from, message) => { received.push({ from, message }); notify(); },
     onPeerUp: (peer, remote) => { events.push(`up:${peer}${remote.blank ? ' (blank)' : ''}`); notify(); },

@@ -33,9 +33,9 @@ const fastRestarts = `
 supervisor:
   livenessIntervalMs: 50
   livenessTimeoutMs: 1000
-  restartBackoffMinMs: 20
-  restartBackoffMaxMs: 200
-  maxRestarts: 2
+  restartBackoffMsMin: 20
+  restartBackoffMsMax: 200
+  restartsMax: 2
   restartWindowMs: 60000
   shutdownTimeoutMs: 3000
 `;
@@ -83,7 +83,7 @@ describe('supervisor', function () {
   });
 
   it('reports a failing actor on /healthz with 503 and its name while it restarts', async () => {
-    const slowRestart = await createTestCluster({ nodeCount: 1, logLevel: 'warn', extraYaml: fastRestarts.replace('restartBackoffMinMs: 20', 'restartBackoffMinMs: 4000').replace('restartBackoffMaxMs: 200', 'restartBackoffMaxMs: 4000') });
+    const slowRestart = await createTestCluster({ nodeCount: 1, logLevel: 'warn', extraYaml: fastRestarts.replace('restartBackoffMsMin: 20', 'restartBackoffMsMin: 4000').replace('restartBackoffMsMax: 200', 'restartBackoffMsMax: 4000') });
     const node = runInProcess(slowRestart, { dispatcher: fixture('throw-once-role') });
     try {
       const { body } = await waitForHttp(`${node.ops}/healthz`, (status) => status === 503, 10_000, () => node.lines.join('\n'));
