@@ -12,7 +12,8 @@
  *   nodes to each other need resolved paths and live in node-rules.ts.
  * - Names read `<noun><Unit><Qualifier>`: the thing, then its unit, then min/max/default
  *   (`frameBytesMax`, `electionTimeoutMsMin`, `attemptsMaxDefault`), as everywhere in the code, so
- *   that a setting has the same name in the file and in the code that reads it.
+ *   that a setting has the same name in the file and in the code that reads it. A renamed key goes
+ *   into renamed-keys.ts, so that a file using the old name is refused with the new one.
  *
  * Runs on: supervisor (main thread) at start-up, and the CLIs. Pure data, no I/O.
  */

@@ -3,7 +3,8 @@
  * translation of zod's issues into such problems.
  *
  * Leaf fields write their own messages (see cluster-config.ts); what is written here is the
- * message for a stray key, which needs the list of keys the section does know.
+ * message for a stray key, which needs the list of keys the section does know, and the keys it
+ * used to know (renamed-keys.ts): an old name is refused with its new one.
  *
  * Runs on: supervisor (main thread) at start-up, and the CLIs. Pure, no I/O.
  */
@@ -12,6 +13,7 @@ import type { z } from 'zod';
 import { sectionShapes } from './cluster-config.js';
 import { formatFieldPath } from './describe-value.js';
 import { nearestKey } from './nearest-key.js';
+import { renamesAt } from './renamed-keys.js';
 
 export interface ConfigProblem {
   /** The field to blame, as a path into the file. */
@@ -38,8 +40,15 @@ function placeName(path: readonly PropertyKey[]): string {
 }
 
 export function unknownKeyProblem(path: readonly PropertyKey[], key: string): ConfigProblem {
+  const renames = renamesAt(path);
+  const newKey = Object.hasOwn(renames, key) ? renames[key] : undefined;
+  if (newKey !== undefined) {
+    return { path: [...path, key], problem: `was renamed: use ${formatFieldPath([...path, newKey])}` };
+  }
   const knownKeys = knownKeysAt(path);
-  const suggestion = nearestKey(key, knownKeys);
+  // A misspelt old name is pointed at the new name, never at the old one.
+  const nearest = nearestKey(key, [...knownKeys, ...Object.keys(renames)]);
+  const suggestion = nearest !== undefined && Object.hasOwn(renames, nearest) ? renames[nearest] : nearest;
   const hint = suggestion !== undefined
     ? `did you mean '${suggestion}'?`
     : `known keys: ${knownKeys.join(', ')}`;
