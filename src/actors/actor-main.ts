@@ -24,7 +24,7 @@ import type { ActorContext, ActorRole, ActorRoleFactory } from './actor-context.
 import { isControlToActor, isLinkMessage, type ActorToControl, type ControlToActor, type LinkMessage } from './actor-messages.js';
 import { actorRoles } from './actor-roles.js';
 import { checkActorWorkerData, type ActorWorkerData } from './actor-worker-data.js';
-import { RECEIVE_MESSAGES_PER_TURN_MAX, RingReceiver } from '../ring/ring-channel.js';
+import { receiveMessagesPerTurnMax, RingReceiver } from '../ring/ring-channel.js';
 import { OrderedRingSender } from '../ring/ordered-ring-sender.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { FalconError } from '../errors.js';
@@ -137,9 +137,9 @@ class ActorRuntime {
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       while (!signal.aborted) {
-        const received = link.receiver.receiveAll(handler, RECEIVE_MESSAGES_PER_TURN_MAX);
+        const received = link.receiver.receiveAll(handler, receiveMessagesPerTurnMax);
         if (received > 0) this.role?.afterDrain?.(neighbour);
-        if (received === RECEIVE_MESSAGES_PER_TURN_MAX) {
+        if (received === receiveMessagesPerTurnMax) {
           await yieldToEventLoop();
           continue;
         }

@@ -27,8 +27,8 @@ import { RingSender, type RingSenderOptions } from './ring-channel.js';
  * 65,536 messages matches the Replicator's writes in flight (writesInFlightMax; each write is at
  * least one message) and the WAL writer's former reply outbox.
  */
-export const LINK_BACKLOG_MESSAGES_MAX = 65_536;
-export const LINK_BACKLOG_BYTES_MAX = 256 * 1024 * 1024;
+export const linkBacklogMessagesMax = 65_536;
+export const linkBacklogBytesMax = 256 * 1024 * 1024;
 /** Longest single sleep of the waker before it looks again (keeps `close` prompt). */
 const roomWaitMsMax = 1_000;
 
@@ -51,8 +51,8 @@ export class OrderedRingSender<T> {
     this.ordered = new OrderedSender<Uint8Array>({
       trySend: (record) => producer.tryWrite(record),
       bytesOf: (record) => record.byteLength,
-      backlogMessagesMax: options.backlogMessagesMax ?? LINK_BACKLOG_MESSAGES_MAX,
-      backlogBytesMax: options.backlogBytesMax ?? LINK_BACKLOG_BYTES_MAX,
+      backlogMessagesMax: options.backlogMessagesMax ?? linkBacklogMessagesMax,
+      backlogBytesMax: options.backlogBytesMax ?? linkBacklogBytesMax,
       link: options.link,
     });
   }

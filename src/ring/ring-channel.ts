@@ -4,7 +4,7 @@
  * pure-JavaScript build of msgpackr).
  *
  * Invariants: one message is one record; a message the ring cannot hold at all
- * (encoded size > maxMessageBytes) is a programmer error (RangeError with both sizes), because
+ * (encoded size > messageBytesMax) is a programmer error (RangeError with both sizes), because
  * callers bound what they send (frames and batches are size-checked where they enter the node).
  * Binary values (Buffer, Uint8Array) decode as copies: a decoded message never points into the
  * ring, whose bytes the producer reuses as soon as a drain returns.
@@ -20,7 +20,7 @@ import { RingProducer } from './ring-producer.js';
  * Most messages `run` handles before it lets the event loop serve sockets and timers once: a
  * producer that never stops must not starve the receiving actor's I/O.
  */
-export const RECEIVE_MESSAGES_PER_TURN_MAX = 4096;
+export const receiveMessagesPerTurnMax = 4096;
 
 export interface RingSenderOptions {
   /** An encoder of the caller's own (e.g. from createCodec()); by default a fresh one. */
@@ -38,8 +38,8 @@ export class RingSender<T> {
   }
 
   /** Largest encoded message this ring can carry. */
-  get maxMessageBytes(): number {
-    return this.producer.maxRecordBytes;
+  get messageBytesMax(): number {
+    return this.producer.recordBytesMax;
   }
 
   /** Encodes and writes one message. False when the ring is full right now (apply backpressure). */
@@ -90,10 +90,10 @@ export class RingSender<T> {
    */
   encode(message: T): Uint8Array {
     const encoded = this.packr.pack(message);
-    if (encoded.byteLength > this.producer.maxRecordBytes) {
+    if (encoded.byteLength > this.producer.recordBytesMax) {
       throw new RangeError(
         `message encodes to ${encoded.byteLength} bytes; this ring of ${this.producer.capacityBytes} bytes ` +
-          `carries at most ${this.producer.maxRecordBytes} bytes per message`,
+          `carries at most ${this.producer.recordBytesMax} bytes per message`,
       );
     }
     return encoded;
@@ -130,16 +130,16 @@ export class RingReceiver<T> {
   }
 
   /**
-   * Decodes and hands to `handler` every message available now, up to `maxMessages`, releasing
+   * Decodes and hands to `handler` every message available now, up to `messagesMax`, releasing
    * ring space batch by batch. Returns the number handled. A handler that throws stops the call;
    * the message it threw on is delivered again by the next call.
    */
-  receiveAll(handler: (message: T) => void, maxMessages: number = RECEIVE_MESSAGES_PER_TURN_MAX): number {
+  receiveAll(handler: (message: T) => void, messagesMax: number = receiveMessagesPerTurnMax): number {
     this.handler = handler;
     let received = 0;
-    // Bounded by maxMessages; each drain is bounded by the tail it loaded.
-    while (received < maxMessages) {
-      const drained = this.consumer.drain(this.onRecord, maxMessages - received);
+    // Bounded by messagesMax; each drain is bounded by the tail it loaded.
+    while (received < messagesMax) {
+      const drained = this.consumer.drain(this.onRecord, messagesMax - received);
       if (drained === 0) break;
       received += drained;
     }
@@ -150,7 +150,7 @@ export class RingReceiver<T> {
    * Receives until the sender closes the ring (after every message was handled) or `signal`
    * aborts (check `signal.aborted` to tell which). Drains everything available, then sleeps with
    * Atomics.waitAsync, so the thread keeps serving its sockets and timers; after
-   * RECEIVE_MESSAGES_PER_TURN_MAX messages in a row it yields one event-loop turn.
+   * receiveMessagesPerTurnMax messages in a row it yields one event-loop turn.
    *
    * Keep the thread alive yourself: a pending Atomics.waitAsync does not keep a Node 20 worker (or
    * the main thread) alive. A thread with nothing else holding its event loop open simply exits,
@@ -163,8 +163,8 @@ export class RingReceiver<T> {
     try {
       // Bounded by the sender's close or the abort; every turn either handles messages or sleeps.
       while (signal?.aborted !== true) {
-        const received = this.receiveAll(handler, RECEIVE_MESSAGES_PER_TURN_MAX);
-        if (received === RECEIVE_MESSAGES_PER_TURN_MAX) {
+        const received = this.receiveAll(handler, receiveMessagesPerTurnMax);
+        if (received === receiveMessagesPerTurnMax) {
           await yieldToEventLoop();
           continue;
         }

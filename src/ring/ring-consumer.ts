@@ -4,7 +4,7 @@
  * Invariants: only this object writes head, recordsRead, and reads the data bytes between head
  * and tail. A drain reads tail once, hands every record up to it to the callback, and releases the
  * batch with one head store (one notify at most, and only if the producer sleeps), or one per
- * quarter ring in a long drain (RELEASE_CHUNKS_PER_RING): the head's cache line and the wake-up
+ * quarter ring in a long drain (releaseChunksPerRing): the head's cache line and the wake-up
  * path are touched once per batch, not once per record.
  *
  * Record views handed to `drain` callbacks point into the shared buffer: they are valid only
@@ -14,15 +14,15 @@
  * Runs on: the thread of the actor that receives on this ring.
  */
 import {
-  maxRecordBytesFor,
+  recordBytesMaxFor,
   readRingCapacity,
   recordBytesFor,
-  RECORD_HEADER_BYTES,
-  RING_HEADER_BYTES,
+  recordHeaderBytes,
+  ringHeaderBytes,
   settle,
   waitAsync,
   Word,
-  WRAP_MARKER,
+  wrapMarker,
 } from './spsc-ring.js';
 
 /**
@@ -32,14 +32,14 @@ import {
  * consumer then finds the ring empty and sleeps in turn. Releasing a quarter at a time wakes the
  * producer while three quarters are still left to drain, so both threads keep working.
  */
-export const RELEASE_CHUNKS_PER_RING = 4;
+export const releaseChunksPerRing = 4;
 
 /** Called once per record; `record` is valid only until the callback returns. */
 export type RecordHandler = (record: Uint8Array) => void;
 
 export class RingConsumer {
   readonly capacityBytes: number;
-  readonly maxRecordBytes: number;
+  readonly recordBytesMax: number;
   private readonly words: Int32Array;
   private readonly buffer: SharedArrayBuffer;
   private readonly mask: number;
@@ -51,11 +51,11 @@ export class RingConsumer {
 
   constructor(buffer: SharedArrayBuffer) {
     this.capacityBytes = readRingCapacity(buffer);
-    this.maxRecordBytes = maxRecordBytesFor(this.capacityBytes);
+    this.recordBytesMax = recordBytesMaxFor(this.capacityBytes);
     this.buffer = buffer;
     this.words = new Int32Array(buffer);
     this.mask = this.capacityBytes - 1;
-    this.releaseChunkBytes = this.capacityBytes / RELEASE_CHUNKS_PER_RING;
+    this.releaseChunkBytes = this.capacityBytes / releaseChunksPerRing;
     this.readPosition = Atomics.load(this.words, Word.head);
     this.recordsRead = Atomics.load(this.words, Word.recordsRead);
   }
@@ -77,28 +77,28 @@ export class RingConsumer {
   }
 
   /**
-   * Hands every record published so far (at most `maxRecords`) to `onRecord`, in order, and
+   * Hands every record published so far (at most `recordsMax`) to `onRecord`, in order, and
    * releases their space after the batch (and every quarter ring on the way). Returns the number
    * of records delivered. The loop is bounded by the tail loaded at the start (at most
-   * capacityBytes / 4 records) and by `maxRecords`.
+   * capacityBytes / 4 records) and by `recordsMax`.
    * If `onRecord` throws, the records before it stay consumed, the one that threw is not consumed
    * (a later drain delivers it again), and the error propagates.
    */
-  drain(onRecord: RecordHandler, maxRecords: number = Number.POSITIVE_INFINITY): number {
+  drain(onRecord: RecordHandler, recordsMax: number = Number.POSITIVE_INFINITY): number {
     const tail = Atomics.load(this.words, Word.tail);
     let position = this.readPosition;
     let delivered = 0;
     let releasedRecords = 0;
     try {
-      while (position !== tail && delivered < maxRecords) {
+      while (position !== tail && delivered < recordsMax) {
         const dataOffset = position & this.mask;
-        const prefixOffset = RING_HEADER_BYTES + dataOffset;
+        const prefixOffset = ringHeaderBytes + dataOffset;
         const payloadBytes = this.readPrefix(prefixOffset, position, tail);
-        if (payloadBytes === WRAP_MARKER) {
+        if (payloadBytes === wrapMarker) {
           position = (position + this.capacityBytes - dataOffset) | 0;
           continue;
         }
-        onRecord(new Uint8Array(this.buffer, prefixOffset + RECORD_HEADER_BYTES, payloadBytes));
+        onRecord(new Uint8Array(this.buffer, prefixOffset + recordHeaderBytes, payloadBytes));
         position = (position + recordBytesFor(payloadBytes)) | 0;
         delivered++;
         if (((position - this.readPosition) >>> 0) >= this.releaseChunkBytes) {
@@ -162,14 +162,14 @@ export class RingConsumer {
 
   /** Reads and checks a length prefix: a bad one means the ring is corrupt, so stop loudly. */
   private readPrefix(prefixOffset: number, position: number, tail: number): number {
-    const payloadBytes = this.words[prefixOffset >> 2] ?? WRAP_MARKER;
+    const payloadBytes = this.words[prefixOffset >> 2] ?? wrapMarker;
     const availableBytes = (tail - position) >>> 0;
-    const isValidWrap = payloadBytes === WRAP_MARKER && availableBytes >= this.capacityBytes - (position & this.mask);
-    const isValidRecord = payloadBytes >= 0 && payloadBytes <= this.maxRecordBytes && recordBytesFor(payloadBytes) <= availableBytes;
+    const isValidWrap = payloadBytes === wrapMarker && availableBytes >= this.capacityBytes - (position & this.mask);
+    const isValidRecord = payloadBytes >= 0 && payloadBytes <= this.recordBytesMax && recordBytesFor(payloadBytes) <= availableBytes;
     if (!isValidWrap && !isValidRecord) {
       throw new Error(
         `assertion failed: corrupt ring record at position ${position >>> 0} (data offset ${position & this.mask}): ` +
-          `length prefix ${payloadBytes}, ${availableBytes} bytes published, max record ${this.maxRecordBytes}`,
+          `length prefix ${payloadBytes}, ${availableBytes} bytes published, max record ${this.recordBytesMax}`,
       );
     }
     return payloadBytes;

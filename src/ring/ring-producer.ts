@@ -12,21 +12,21 @@
  * Runs on: the thread of the actor that sends on this ring.
  */
 import {
-  maxRecordBytesFor,
+  recordBytesMaxFor,
   readRingCapacity,
   recordBytesFor,
-  RECORD_HEADER_BYTES,
-  RING_HEADER_BYTES,
+  recordHeaderBytes,
+  ringHeaderBytes,
   settle,
   waitAsync,
   Word,
-  WRAP_MARKER,
+  wrapMarker,
 } from './spsc-ring.js';
 
 export class RingProducer {
   readonly capacityBytes: number;
   /** Largest payload one record can carry: capacityBytes / 2 - 4. */
-  readonly maxRecordBytes: number;
+  readonly recordBytesMax: number;
   private readonly words: Int32Array;
   private readonly bytes: Uint8Array;
   private readonly buffer: SharedArrayBuffer;
@@ -45,7 +45,7 @@ export class RingProducer {
 
   constructor(buffer: SharedArrayBuffer) {
     this.capacityBytes = readRingCapacity(buffer);
-    this.maxRecordBytes = maxRecordBytesFor(this.capacityBytes);
+    this.recordBytesMax = recordBytesMaxFor(this.capacityBytes);
     this.buffer = buffer;
     this.words = new Int32Array(buffer);
     this.bytes = new Uint8Array(buffer);
@@ -68,7 +68,7 @@ export class RingProducer {
   tryWrite(record: Uint8Array): boolean {
     const prefixOffset = this.claim(record.byteLength);
     if (prefixOffset < 0) return false;
-    this.bytes.set(record, prefixOffset + RECORD_HEADER_BYTES);
+    this.bytes.set(record, prefixOffset + recordHeaderBytes);
     this.place(prefixOffset, record.byteLength);
     this.publish();
     return true;
@@ -85,7 +85,7 @@ export class RingProducer {
       if (record === undefined) break;
       const prefixOffset = this.claim(record.byteLength);
       if (prefixOffset < 0) break;
-      this.bytes.set(record, prefixOffset + RECORD_HEADER_BYTES);
+      this.bytes.set(record, prefixOffset + recordHeaderBytes);
       this.place(prefixOffset, record.byteLength);
       written++;
     }
@@ -103,7 +103,7 @@ export class RingProducer {
     if (prefixOffset < 0) return null;
     this.reservedPrefixOffset = prefixOffset;
     this.reservedPayloadBytes = payloadBytes;
-    const payloadOffset = prefixOffset + RECORD_HEADER_BYTES;
+    const payloadOffset = prefixOffset + recordHeaderBytes;
     return new Uint8Array(this.buffer, payloadOffset, payloadBytes);
   }
 
@@ -163,10 +163,10 @@ export class RingProducer {
   }
 
   private checkRecordSize(payloadBytes: number): void {
-    if (!Number.isInteger(payloadBytes) || payloadBytes < 0 || payloadBytes > this.maxRecordBytes) {
+    if (!Number.isInteger(payloadBytes) || payloadBytes < 0 || payloadBytes > this.recordBytesMax) {
       throw new RangeError(
         `record of ${payloadBytes} bytes cannot fit a ring of ${this.capacityBytes} bytes: ` +
-          `the largest record is capacityBytes / 2 - ${RECORD_HEADER_BYTES} = ${this.maxRecordBytes} bytes`,
+          `the largest record is capacityBytes / 2 - ${recordHeaderBytes} = ${this.recordBytesMax} bytes`,
       );
     }
   }
@@ -199,10 +199,10 @@ export class RingProducer {
         return -1;
       }
     }
-    if (skipBytes === 0) return RING_HEADER_BYTES + dataOffset;
-    this.words[(RING_HEADER_BYTES + dataOffset) >> 2] = WRAP_MARKER;
+    if (skipBytes === 0) return ringHeaderBytes + dataOffset;
+    this.words[(ringHeaderBytes + dataOffset) >> 2] = wrapMarker;
     this.writePosition = (this.writePosition + skipBytes) | 0;
-    return RING_HEADER_BYTES;
+    return ringHeaderBytes;
   }
 
   /** Writes the length prefix of a claimed record and moves writePosition past it (unpublished). */

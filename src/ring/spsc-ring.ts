@@ -36,7 +36,7 @@
  *
  * | bytes | field                                                                       |
  * |-------|-----------------------------------------------------------------------------|
- * | 0..3  | int32 payloadBytes (>= 0), or WRAP_MARKER (-1): the rest of the region up   |
+ * | 0..3  | int32 payloadBytes (>= 0), or wrapMarker (-1): the rest of the region up    |
  * |       | to its end is padding and the next record starts at data offset 0           |
  * | 4..   | payload, then 0-3 bytes of padding up to the next multiple of 4             |
  *
@@ -75,18 +75,18 @@
  */
 
 /** Smallest ring: room for a few records and their wrap padding. */
-export const RING_CAPACITY_BYTES_MIN = 256;
+export const capacityBytesMin = 256;
 /** Largest ring: 1 GiB keeps `(tail - head) >>> 0` exact (used bytes < 2^31) with room to spare. */
-export const RING_CAPACITY_BYTES_MAX = 2 ** 30;
+export const capacityBytesMax = 2 ** 30;
 /** Bytes of the length prefix before every payload. */
-export const RECORD_HEADER_BYTES = 4;
+export const recordHeaderBytes = 4;
 /** Length prefix value that marks padding up to the end of the data region. */
-export const WRAP_MARKER = -1;
+export const wrapMarker = -1;
 /** Bytes before the data region: five 128-byte slots (see the table above). */
-export const RING_HEADER_BYTES = 640;
+export const ringHeaderBytes = 640;
 
-const RING_MAGIC = 0x46515247;
-const RING_LAYOUT_VERSION = 1;
+const ringMagic = 0x46515247;
+const ringLayoutVersion = 1;
 
 /** Word indexes into the Int32Array over the whole buffer. */
 export const Word = {
@@ -113,18 +113,18 @@ export interface CreateRingOptions {
 }
 
 /** The payload size limit of a ring of `capacityBytes` (see "Largest record" above). */
-export function maxRecordBytesFor(capacityBytes: number): number {
-  return capacityBytes / 2 - RECORD_HEADER_BYTES;
+export function recordBytesMaxFor(capacityBytes: number): number {
+  return capacityBytes / 2 - recordHeaderBytes;
 }
 
 /** Bytes a record of `payloadBytes` occupies in the data region, padding included. */
 export function recordBytesFor(payloadBytes: number): number {
-  return RECORD_HEADER_BYTES + ((payloadBytes + 3) & ~3);
+  return recordHeaderBytes + ((payloadBytes + 3) & ~3);
 }
 
 /**
  * Allocates and initialises one ring. Throws a RangeError naming the rule when `capacityBytes` is
- * not a power of two within [RING_CAPACITY_BYTES_MIN, RING_CAPACITY_BYTES_MAX]: ring sizes come
+ * not a power of two within [capacityBytesMin, capacityBytesMax]: ring sizes come
  * from code or validated configuration, so a bad one is a programmer error.
  */
 export function createRingBuffer(capacityBytes: number, options: CreateRingOptions = {}): SharedArrayBuffer {
@@ -133,10 +133,10 @@ export function createRingBuffer(capacityBytes: number, options: CreateRingOptio
   if (!Number.isSafeInteger(initialPosition) || initialPosition < 0 || initialPosition >= 2 ** 32 || initialPosition % 4 !== 0) {
     throw new RangeError(`initialPositionForTests must be a multiple of 4 in [0, 2^32), got ${initialPosition}`);
   }
-  const buffer = new SharedArrayBuffer(RING_HEADER_BYTES + capacityBytes);
+  const buffer = new SharedArrayBuffer(ringHeaderBytes + capacityBytes);
   const words = new Int32Array(buffer);
-  words[Word.magic] = RING_MAGIC;
-  words[Word.layoutVersion] = RING_LAYOUT_VERSION;
+  words[Word.magic] = ringMagic;
+  words[Word.layoutVersion] = ringLayoutVersion;
   words[Word.capacityBytes] = capacityBytes;
   words[Word.tail] = initialPosition | 0;
   words[Word.head] = initialPosition | 0;
@@ -147,9 +147,9 @@ function validateCapacity(capacityBytes: number): void {
   if (!Number.isSafeInteger(capacityBytes)) {
     throw new RangeError(`capacityBytes must be an integer, got ${capacityBytes}`);
   }
-  if (capacityBytes < RING_CAPACITY_BYTES_MIN || capacityBytes > RING_CAPACITY_BYTES_MAX) {
+  if (capacityBytes < capacityBytesMin || capacityBytes > capacityBytesMax) {
     throw new RangeError(
-      `capacityBytes must be within [${RING_CAPACITY_BYTES_MIN}, ${RING_CAPACITY_BYTES_MAX}], got ${capacityBytes}`,
+      `capacityBytes must be within [${capacityBytesMin}, ${capacityBytesMax}], got ${capacityBytes}`,
     );
   }
   if ((capacityBytes & (capacityBytes - 1)) !== 0) {
@@ -159,18 +159,18 @@ function validateCapacity(capacityBytes: number): void {
 
 /** Checks that `buffer` holds a ring made by createRingBuffer and returns its capacity. */
 export function readRingCapacity(buffer: SharedArrayBuffer): number {
-  if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength < RING_HEADER_BYTES + RING_CAPACITY_BYTES_MIN) {
+  if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength < ringHeaderBytes + capacityBytesMin) {
     throw new TypeError('expected a SharedArrayBuffer made by createRingBuffer');
   }
-  const words = new Int32Array(buffer, 0, RING_HEADER_BYTES / 4);
+  const words = new Int32Array(buffer, 0, ringHeaderBytes / 4);
   const magic = Atomics.load(words, Word.magic);
   const version = Atomics.load(words, Word.layoutVersion);
   const capacityBytes = Atomics.load(words, Word.capacityBytes);
-  if (magic !== RING_MAGIC || version !== RING_LAYOUT_VERSION) {
-    throw new TypeError(`not a ring buffer of layout ${RING_LAYOUT_VERSION} (magic ${magic}, version ${version})`);
+  if (magic !== ringMagic || version !== ringLayoutVersion) {
+    throw new TypeError(`not a ring buffer of layout ${ringLayoutVersion} (magic ${magic}, version ${version})`);
   }
-  if (buffer.byteLength !== RING_HEADER_BYTES + capacityBytes) {
-    throw new TypeError(`ring header says ${capacityBytes} data bytes but the buffer holds ${buffer.byteLength - RING_HEADER_BYTES}`);
+  if (buffer.byteLength !== ringHeaderBytes + capacityBytes) {
+    throw new TypeError(`ring header says ${capacityBytes} data bytes but the buffer holds ${buffer.byteLength - ringHeaderBytes}`);
   }
   return capacityBytes;
 }
@@ -190,7 +190,7 @@ export interface RingStats {
 
 export function readRingStats(buffer: SharedArrayBuffer): RingStats {
   const capacityBytes = readRingCapacity(buffer);
-  const words = new Int32Array(buffer, 0, RING_HEADER_BYTES / 4);
+  const words = new Int32Array(buffer, 0, ringHeaderBytes / 4);
   const head = Atomics.load(words, Word.head);
   const tail = Atomics.load(words, Word.tail);
   return {

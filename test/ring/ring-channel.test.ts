@@ -6,7 +6,7 @@
  * Runs on: the mocha main thread, plus one echo worker thread in the two-thread test.
  */
 import { expect } from 'chai';
-import { RECEIVE_MESSAGES_PER_TURN_MAX, RingReceiver, RingSender } from '../../src/ring/ring-channel.js';
+import { receiveMessagesPerTurnMax, RingReceiver, RingSender } from '../../src/ring/ring-channel.js';
 import { createRingBuffer } from '../../src/ring/spsc-ring.js';
 import type { EchoWorkerData } from './ring-channel-echo-worker.js';
 import { messageOfType, withinMs, WorkerPool } from './ring-test-helpers.js';
@@ -62,7 +62,7 @@ describe('ring channel, one thread', () => {
 
   it('refuses a message larger than the ring carries, naming both sizes', () => {
     const { sender } = openChannel<JobMessage>(256);
-    expect(sender.maxMessageBytes).to.equal(124);
+    expect(sender.messageBytesMax).to.equal(124);
     expect(() => sender.send(job(1, 200))).to.throw(RangeError, /message encodes to \d+ bytes; this ring of 256 bytes carries at most 124/);
   });
 
@@ -134,9 +134,9 @@ describe('ring channel, run()', () => {
     await withinMs(running, WAIT_BOUND_MS, 'run() after abort');
   });
 
-  it('lets the event loop run after RECEIVE_MESSAGES_PER_TURN_MAX messages in a row', async () => {
+  it('lets the event loop run after receiveMessagesPerTurnMax messages in a row', async () => {
     const { sender, receiver } = openChannel<{ readonly n: number }>(1 << 20);
-    const total = RECEIVE_MESSAGES_PER_TURN_MAX * 2 + 10;
+    const total = receiveMessagesPerTurnMax * 2 + 10;
     for (let n = 0; n < total; n++) expect(sender.send({ n })).to.equal(true);
     sender.close();
     let handled = 0;
@@ -144,7 +144,7 @@ describe('ring channel, run()', () => {
     setImmediate(() => (handledWhenImmediateRan = handled));
     await withinMs(receiver.run(() => handled++), WAIT_BOUND_MS, 'run() over a full turn');
     expect(handled).to.equal(total);
-    expect(handledWhenImmediateRan).to.equal(RECEIVE_MESSAGES_PER_TURN_MAX);
+    expect(handledWhenImmediateRan).to.equal(receiveMessagesPerTurnMax);
   });
 
   it('rejects with the error of a parse that refuses a message', async () => {

@@ -25,7 +25,7 @@ const OPERATIONS_MAX = 300;
 type Operation =
   | { readonly kind: 'write'; readonly sizes: readonly number[] }
   | { readonly kind: 'reserve'; readonly size: number; readonly trimTo: number }
-  | { readonly kind: 'drain'; readonly maxRecords: number };
+  | { readonly kind: 'drain'; readonly recordsMax: number };
 
 const size = fc.oneof(
   { weight: 6, arbitrary: fc.integer({ min: 0, max: 40 }) },
@@ -37,7 +37,7 @@ const operation: fc.Arbitrary<Operation> = fc.oneof(
   fc
     .record({ kind: fc.constant('reserve' as const), size, trim: fc.nat() })
     .map(({ size: reserved, trim }) => ({ kind: 'reserve' as const, size: reserved, trimTo: trim % (reserved + 1) })),
-  fc.record({ kind: fc.constant('drain' as const), maxRecords: fc.integer({ min: 1, max: 8 }) }),
+  fc.record({ kind: fc.constant('drain' as const), recordsMax: fc.integer({ min: 1, max: 8 }) }),
 );
 const startPosition = fc.oneof(
   fc.constant(0),
@@ -118,7 +118,7 @@ function check(start: number, operations: readonly Operation[]): void {
       }
     } else {
       const before = model.length;
-      expect(consumer.drain(readRecord, step.maxRecords)).to.equal(Math.min(before, step.maxRecords));
+      expect(consumer.drain(readRecord, step.recordsMax)).to.equal(Math.min(before, step.recordsMax));
     }
     expect(producer.usedBytes(), 'used bytes').to.equal(model.usedBytes());
   }

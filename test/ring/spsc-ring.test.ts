@@ -10,11 +10,11 @@ import { RingConsumer } from '../../src/ring/ring-consumer.js';
 import { RingProducer } from '../../src/ring/ring-producer.js';
 import {
   createRingBuffer,
-  maxRecordBytesFor,
+  recordBytesMaxFor,
   readRingStats,
   recordBytesFor,
-  RING_CAPACITY_BYTES_MAX,
-  RING_HEADER_BYTES,
+  capacityBytesMax,
+  ringHeaderBytes,
 } from '../../src/ring/spsc-ring.js';
 
 const CAPACITY_BYTES = 256;
@@ -35,7 +35,7 @@ function bytesOf(length: number, first: number): Uint8Array {
 /** Drains everything and returns copies of the records with the data offset each was read at. */
 function drainCopies(consumer: RingConsumer): { bytes: Uint8Array; dataOffset: number }[] {
   const records: { bytes: Uint8Array; dataOffset: number }[] = [];
-  consumer.drain((record) => records.push({ bytes: record.slice(), dataOffset: record.byteOffset - RING_HEADER_BYTES }));
+  consumer.drain((record) => records.push({ bytes: record.slice(), dataOffset: record.byteOffset - ringHeaderBytes }));
   return records;
 }
 
@@ -46,7 +46,7 @@ describe('SPSC ring: construction', () => {
 
   it('refuses a capacity outside its bounds, naming them', () => {
     expect(() => createRingBuffer(128)).to.throw(RangeError, 'capacityBytes must be within [256, 1073741824], got 128');
-    expect(() => createRingBuffer(RING_CAPACITY_BYTES_MAX * 2)).to.throw(RangeError, 'must be within');
+    expect(() => createRingBuffer(capacityBytesMax * 2)).to.throw(RangeError, 'must be within');
     expect(() => createRingBuffer(256.5)).to.throw(RangeError, 'capacityBytes must be an integer');
   });
 
@@ -56,9 +56,9 @@ describe('SPSC ring: construction', () => {
 
   it('states the largest record as capacityBytes / 2 - 4', () => {
     const { producer, consumer } = openRing();
-    expect(maxRecordBytesFor(CAPACITY_BYTES)).to.equal(124);
-    expect(producer.maxRecordBytes).to.equal(124);
-    expect(consumer.maxRecordBytes).to.equal(124);
+    expect(recordBytesMaxFor(CAPACITY_BYTES)).to.equal(124);
+    expect(producer.recordBytesMax).to.equal(124);
+    expect(consumer.recordBytesMax).to.equal(124);
   });
 });
 
@@ -191,7 +191,7 @@ describe('SPSC ring: batches and zero-copy writes', () => {
 });
 
 describe('SPSC ring: consumer', () => {
-  it('drain stops after maxRecords and leaves the rest', () => {
+  it('drain stops after recordsMax and leaves the rest', () => {
     const { producer, consumer } = openRing();
     for (let index = 0; index < 3; index++) producer.tryWrite(bytesOf(10, index));
     const seen: number[] = [];
@@ -219,7 +219,7 @@ describe('SPSC ring: consumer', () => {
   it('a corrupt length prefix stops the consumer with the numbers', () => {
     const { buffer, producer, consumer } = openRing();
     producer.tryWrite(bytesOf(10, 0));
-    new Int32Array(buffer)[RING_HEADER_BYTES / 4] = 9999;
+    new Int32Array(buffer)[ringHeaderBytes / 4] = 9999;
     expect(() => consumer.drain(() => undefined)).to.throw(/corrupt ring record at position 0 .*length prefix 9999, 16 bytes published/);
   });
 
