@@ -38,8 +38,8 @@ const sendQueueBytesMax = 64 * 1024 * 1024;
  * failover of tens of milliseconds into a whole election timeout; an attempt to a dead peer costs
  * one refused connect.
  */
-const reconnectBackoffMinMs = 10;
-const reconnectBackoffMaxMs = 100;
+const reconnectBackoffMsMin = 10;
+const reconnectBackoffMsMax = 100;
 /**
  * Applied entries the Replicator keeps in memory behind its applied index, for followers a little
  * behind (further back they are read from the WAL's tail cache, `wal.tailCacheEntries`). Few on
@@ -167,7 +167,7 @@ class ReplicatorRole implements ActorRole {
     this.transport = new PeerTransport({
       clusterName: config.cluster.name, self, peers: config.nodes, logger, random: Math.random,
       frameBytesMax: config.raft.frameBytesMax, batchEventsMax: config.raft.batchEventsMax, batchDelayMsMax: config.raft.batchDelayMsMax,
-      sendQueueMessagesMax, sendQueueBytesMax, reconnectBackoffMinMs, reconnectBackoffMaxMs,
+      sendQueueMessagesMax, sendQueueBytesMax, reconnectBackoffMsMin, reconnectBackoffMsMax,
       onMessage: (from, message) => this.loop.onPeerMessage(from, message),
       handshake: () => this.loop.handshake,
       onPeerUp: (peer, remote) => this.loop.onPeerHandshake(peer, remote),

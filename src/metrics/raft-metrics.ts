@@ -22,7 +22,7 @@ export interface RaftMetricsReport {
 }
 
 /** Status older than this is asked for again; one scrape asks once. */
-const reportMaxAgeMs = 250;
+const reportAgeMsMax = 250;
 
 type Sample = { metricName?: string; labels: Record<string, string>; value: number };
 
@@ -30,7 +30,7 @@ export function registerRaftMetrics(registry: Registry, supervisor: Supervisor):
   let cached: { atMs: number; report: Promise<RaftMetricsReport | undefined> } | undefined;
   const report = (): Promise<RaftMetricsReport | undefined> => {
     const nowMs = Date.now();
-    if (cached === undefined || nowMs - cached.atMs > reportMaxAgeMs) {
+    if (cached === undefined || nowMs - cached.atMs > reportAgeMsMax) {
       cached = { atMs: nowMs, report: supervisor.actorStatus('replicator').then((status) => (status?.['role'] as { metrics?: RaftMetricsReport } | undefined)?.metrics) };
     }
     return cached.report;

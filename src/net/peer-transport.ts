@@ -40,8 +40,8 @@ export interface PeerTransportOptions extends PeerConnectionLimits {
   readonly clusterName: string;
   readonly self: NodeConfig;
   readonly peers: readonly NodeConfig[];
-  readonly reconnectBackoffMinMs: number;
-  readonly reconnectBackoffMaxMs: number;
+  readonly reconnectBackoffMsMin: number;
+  readonly reconnectBackoffMsMax: number;
   readonly logger: Logger;
   readonly random: () => number;
   readonly onMessage: (from: string, message: unknown) => void;
@@ -267,7 +267,7 @@ export class PeerTransport {
     if (this.stopped || slot.reconnectTimer !== undefined) return;
     slot.failedAttempts += 1;
     slot.reconnects += 1;
-    const ceilingMs = Math.min(this.options.reconnectBackoffMaxMs, this.options.reconnectBackoffMinMs * 2 ** Math.min(slot.failedAttempts - 1, 20));
+    const ceilingMs = Math.min(this.options.reconnectBackoffMsMax, this.options.reconnectBackoffMsMin * 2 ** Math.min(slot.failedAttempts - 1, 20));
     const delayMs = Math.round(ceilingMs / 2 + (this.options.random() * ceilingMs) / 2);
     if (slot.failedAttempts === 1 || slot.failedAttempts % 50 === 0) {
       this.options.logger.info({ peer: slot.config.id, reason, retryInMs: delayMs, attempt: slot.failedAttempts }, 'peer unreachable; will retry');

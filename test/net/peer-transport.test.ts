@@ -38,7 +38,7 @@ function harness(self: NodeConfig, peers: NodeConfig[], overrides: Partial<PeerT
   const transport = new PeerTransport({
     clusterName: 'test', self, peers, logger: pino({ level: 'info' }, sink), random: () => 0.5,
     frameBytesMax: 1 << 20, batchEventsMax: 64, batchDelayMsMax: 1, sendQueueMessagesMax: 1024, sendQueueBytesMax: 1 << 22,
-    reconnectBackoffMinMs: 10, reconnectBackoffMaxMs: 100,
+    reconnectBackoffMsMin: 10, reconnectBackoffMsMax: 100,
     onMessage: (from, message) => { received.push({ from, message }); notify(); },
     onPeerUp: (peer, remote) => { events.push(`up:${peer}${remote.blank ? ' (blank)' : ''}`); notify(); },
     onPeerDown: (peer) => { events.push(`down:${peer}`); notify(); },
