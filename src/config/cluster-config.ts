@@ -122,17 +122,18 @@ export const raftShape = {
   preVote: booleanFlag().default(true),
   /** A leader that cannot hear a majority for an election timeout steps down. */
   checkQuorum: booleanFlag().default(true),
-  /** Per follower: AppendEntries messages sent but not yet answered. */
+  /** Per follower: AppendEntries messages sent but not yet answered (the pipeline window), so a
+   *  follower that stopped answering is not sent more. */
   inflightMessagesMax: positiveInteger().default(256),
   /** Per follower: bytes sent but not yet answered (8 MiB); bounds memory for a slow follower. */
   inflightBytesMax: positiveInteger().default(8 * mebibyte),
   /** Bytes proposed but not yet committed (64 MiB); beyond it proposals are refused, not queued. */
   uncommittedBytesMax: positiveInteger().default(64 * mebibyte),
-  /** A peer frame leaves when this many events are queued ... */
+  /** A peer frame leaves when this many events are queued, so one frame stays small ... */
   batchEventsMax: positiveInteger().default(64),
   /** ... or this long after the first one, whichever comes first. 0 sends at once. */
   batchDelayMsMax: nonNegativeInteger().default(1),
-  /** Largest peer frame (16 MiB), checked before allocation. */
+  /** Largest peer frame (16 MiB), checked before allocation, so a bad length cannot exhaust memory. */
   frameBytesMax: positiveInteger().default(16 * mebibyte),
   /** Snapshot after this many entries since the last one ... */
   snapshotEveryEntries: positiveInteger().default(100_000),
@@ -168,9 +169,11 @@ export const walShape = {
 export const queueShape = {
   /** Largest job payload (1 MiB); larger ones are refused with INVALID_ARGUMENT. */
   payloadBytesMax: positiveInteger().default(mebibyte),
-  /** Largest client frame (4 MiB), checked before allocation; a batch of jobs must fit in it. */
+  /** Largest client frame (4 MiB), checked before allocation so a bad length cannot exhaust
+   *  memory; a batch of jobs must fit in it. */
   clientFrameBytesMax: positiveInteger().default(4 * mebibyte),
-  /** Attempts before a job is dead-lettered, when the enqueue does not say. */
+  /** Attempts before a job is dead-lettered, when the enqueue does not say: a job that always
+   *  fails ends in the dead-letter queue instead of retrying forever. */
   attemptsMaxDefault: positiveInteger().default(5),
   /** How long a pulled job stays leased to its worker (30 s), when the pull does not say. */
   leaseMsDefault: positiveInteger().default(30_000),
