@@ -15,7 +15,9 @@
 import { falconError, type FalconError } from '../errors.js';
 import { compacted, unavailable } from './log-storage.js';
 import type { Progress } from './progress.js';
-import { entryTypes, payloadBytesOf, type ProposalEntry, type RaftEntry } from './raft-entry.js';
+import { entryTypes } from './entry-types.js';
+import type { LogEntry } from '../log/log-entry.js';
+import { payloadBytesOf, type ProposalEntry } from './proposal-entry.js';
 import type { AppendResponseMessage, HeartbeatResponseMessage, NodeId } from './raft-messages.js';
 import type { RaftState } from './raft-state.js';
 
@@ -48,7 +50,7 @@ export function proposeAsLeader(state: RaftState, proposals: readonly ProposalEn
       { reason: 'uncommitted-bytes-limit', uncommittedBytes: state.uncommitted.bytes, uncommittedBytesMax: state.config.uncommittedBytesMax }) };
   }
   const firstIndex = state.log.lastIndex() + 1;
-  const entries: RaftEntry[] = proposals.map((proposal, offset) => ({ term: state.term, index: firstIndex + offset, type: proposal.type, data: proposal.data }));
+  const entries: LogEntry[] = proposals.map((proposal, offset) => ({ term: state.term, index: firstIndex + offset, type: proposal.type, data: proposal.data }));
   state.log.appendAsLeader(entries);
   state.uncommitted.add(firstIndex + entries.length - 1, bytes);
   broadcastAppend(state, false);
@@ -73,7 +75,7 @@ export function sendAppend(state: RaftState, peer: NodeId, sendIfEmpty: boolean,
   const prevIndex = progress.next - 1;
   const prevTerm = state.log.termAt(prevIndex);
   if (prevTerm < 0) return sendSnapshot(state, peer, progress);
-  let entries: readonly RaftEntry[] = [];
+  let entries: readonly LogEntry[] = [];
   if (!forcedEmpty && progress.next <= state.log.lastIndex()) {
     const slice = state.log.slice(progress.next, state.log.lastIndex() + 1, state.config.appendBytesMax);
     if (slice === compacted) return sendSnapshot(state, peer, progress);

@@ -13,14 +13,14 @@
  */
 import { assert } from '../errors.js';
 import { compacted, unavailable, type InitialState, type LogStorage } from './log-storage.js';
-import type { RaftEntry } from './raft-entry.js';
+import type { LogEntry } from '../log/log-entry.js';
 import type { HardState, Membership, RaftSnapshot } from './raft-messages.js';
 
 export class MemoryLogStorage implements LogStorage {
   hardState: HardState = { term: 0, vote: null, commit: 0 };
   private baseIndex = 0;
   private baseTerm = 0;
-  private held: RaftEntry[] = [];
+  private held: LogEntry[] = [];
   private newestSnapshot: RaftSnapshot | null = null;
 
   initialState(): InitialState {
@@ -43,14 +43,14 @@ export class MemoryLogStorage implements LogStorage {
     return entry.term;
   }
 
-  entries(fromIndex: number, toIndex: number, bytesMax: number): readonly RaftEntry[] | typeof compacted | typeof unavailable {
+  entries(fromIndex: number, toIndex: number, bytesMax: number): readonly LogEntry[] | typeof compacted | typeof unavailable {
     if (fromIndex <= this.baseIndex) return compacted;
     assert(fromIndex < toIndex && toIndex <= this.lastIndex() + 1,
       `storage entries [${fromIndex}, ${toIndex}) outside [${this.baseIndex + 1}, ${this.lastIndex() + 1})`);
-    const out: RaftEntry[] = [];
+    const out: LogEntry[] = [];
     let bytes = 0;
     for (let index = fromIndex; index < toIndex; index++) {
-      const entry = this.held[index - this.baseIndex - 1] as RaftEntry;
+      const entry = this.held[index - this.baseIndex - 1] as LogEntry;
       bytes += entry.data.byteLength;
       if (out.length > 0 && bytes > bytesMax) break;
       out.push(entry);
@@ -69,7 +69,7 @@ export class MemoryLogStorage implements LogStorage {
   }
 
   /** Appends entries; the first may overwrite: everything from its index on is replaced. */
-  append(entries: readonly RaftEntry[]): void {
+  append(entries: readonly LogEntry[]): void {
     const first = entries[0];
     if (first === undefined) return;
     assert(first.index > this.baseIndex && first.index <= this.lastIndex() + 1,

@@ -23,7 +23,8 @@
  *
  * Runs on: every thread (a pure type module).
  */
-import type { ProposalEntry, RaftEntry } from './raft-entry.js';
+import type { LogEntry } from '../log/log-entry.js';
+import type { ProposalEntry } from './proposal-entry.js';
 
 export type NodeId = string;
 
@@ -64,7 +65,7 @@ export interface AppendMessage extends MessageHeader {
   readonly type: 'append';
   readonly prevIndex: number;
   readonly prevTerm: number;
-  readonly entries: readonly RaftEntry[];
+  readonly entries: readonly LogEntry[];
   readonly commit: number;
   /** To a follower catching up: it may clear its marker only once its log matches the leader's
    *  up to here (catch-up.ts). Absent means none known yet. */

@@ -30,7 +30,8 @@ import {
   abandonTransfer, broadcastAppend, onAppendResponse, onHeartbeatResponse, onOwnDurable, proposeAsLeader, readIndexAsLeader, reportSnapshot, sendHeartbeat, successorRanking,
   tickLeader, transferLeadership, type ProposeOutcome,
 } from './leader.js';
-import { entryTypes, type ProposalEntry } from './raft-entry.js';
+import { entryTypes } from './entry-types.js';
+import type { ProposalEntry } from './proposal-entry.js';
 import { resolveRaftConfig, type RaftConfig } from './raft-config.js';
 import type { DurableReport } from './raft-log.js';
 import { isTermFree, type HardState, type NodeId, type RaftMessage } from './raft-messages.js';

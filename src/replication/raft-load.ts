@@ -14,7 +14,8 @@
  *
  * Runs on: Replicator thread.
  */
-import type { ProposalEntry, RaftEntry } from '../raft/raft-entry.js';
+import type { LogEntry } from '../log/log-entry.js';
+import type { ProposalEntry } from '../raft/proposal-entry.js';
 import type { ProposeOutcome } from '../raft/raft-node.js';
 
 export interface RaftLoadRequest {
@@ -123,7 +124,7 @@ export class RaftLoad {
   }
 
   /** Every entry this node applies, in order. */
-  onApplied(entry: RaftEntry): void {
+  onApplied(entry: LogEntry): void {
     this.waitingForRoom = false;
     const waiting = this.outstanding.get(entry.index);
     if (waiting === undefined) return;

@@ -41,7 +41,8 @@
  */
 import { assert, falconError, isFalconError, type FalconError } from '../errors.js';
 import { parseRaftMessage } from '../raft/message-validation.js';
-import type { ProposalEntry, RaftEntry } from '../raft/raft-entry.js';
+import type { LogEntry } from '../log/log-entry.js';
+import type { ProposalEntry } from '../raft/proposal-entry.js';
 import type { HardState, RaftSnapshot } from '../raft/raft-messages.js';
 import { RaftNode, type ProposeOutcome, type RequestOutcome } from '../raft/raft-node.js';
 import type { RaftSettings } from '../raft/raft-config.js';
@@ -104,7 +105,7 @@ export interface ReplicaObserver {
   /** A Ready is about to be processed (the simulator checks log matching here). */
   onReady?(node: RaftNode, ready: Ready): void;
   /** Entries were applied to the state machine, with their results. */
-  onApplied?(entries: readonly RaftEntry[], results: readonly unknown[]): void;
+  onApplied?(entries: readonly LogEntry[], results: readonly unknown[]): void;
   /** Linearizable reads the core confirmed: serve each once the applied index reaches it. */
   onReadStates?(readStates: readonly ReadState[]): void;
   /** A snapshot from the leader replaced the state machine's state. */
@@ -166,7 +167,7 @@ export class ReplicaLoop {
   /** The state machine being restored from the snapshot in force (at start, or after an install). */
   private restore: SnapshotRestore | undefined;
   /** Committed entries handed out by the core while a restore runs, applied once it is done. */
-  private applyBacklog: RaftEntry[] = [];
+  private applyBacklog: LogEntry[] = [];
   private snapshotRequestId = 0;
   private persisted: HardState = { term: 0, vote: null, commit: 0 };
   private walLastIndex = 0;
@@ -611,7 +612,7 @@ export class ReplicaLoop {
     this.maybeTakeSnapshot(core);
   }
 
-  private apply(entries: readonly RaftEntry[]): void {
+  private apply(entries: readonly LogEntry[]): void {
     const results = this.machine.apply(entries);
     for (const entry of entries) this.appliedBytesSinceSnapshot += entry.data.byteLength;
     this.options.observer?.onApplied?.(entries, results);
@@ -656,7 +657,7 @@ export class ReplicaLoop {
         this.host.toWal({ type: 'truncate', fromIndex: first.index });
       }
       this.sendRecords(entries);
-      const last = entries[entries.length - 1] as RaftEntry;
+      const last = entries[entries.length - 1] as LogEntry;
       this.options.observer?.onWalWrite?.(entries.length, last.index);
       this.walLastIndex = last.index;
       this.counters.walWrites += 1;
@@ -674,7 +675,7 @@ export class ReplicaLoop {
    * Entries as pre-encoded WAL records, in as many requests as their size needs (one ring message
    * carries at most half the ring): the WAL stages them all and commits them as a group.
    */
-  private sendRecords(entries: readonly RaftEntry[]): void {
+  private sendRecords(entries: readonly LogEntry[]): void {
     const chunkBytesMax = this.options.walRequestBytesMax;
     let start = 0;
     let bytes = 0;

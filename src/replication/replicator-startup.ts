@@ -11,7 +11,7 @@
  * Runs on: Replicator thread, or the simulator.
  */
 import { falconError, type FalconError } from '../errors.js';
-import type { RaftEntry } from '../raft/raft-entry.js';
+import type { LogEntry } from '../log/log-entry.js';
 import type { RaftSnapshot } from '../raft/raft-messages.js';
 import type { FromWal, ToWal, WalRecoveredMessage } from '../actors/wal-protocol.js';
 
@@ -21,7 +21,7 @@ const bodyInWal = new Uint8Array(0);
 export interface StartupState {
   readonly recovered: WalRecoveredMessage;
   readonly snapshot: RaftSnapshot | null;
-  readonly entries: readonly RaftEntry[];
+  readonly entries: readonly LogEntry[];
 }
 
 export class ReplicatorStartup {
@@ -29,7 +29,7 @@ export class ReplicatorStartup {
   private readonly readBytesMax: number;
   private recovered: WalRecoveredMessage | undefined;
   private snapshot: RaftSnapshot | null = null;
-  private readonly entries: RaftEntry[] = [];
+  private readonly entries: LogEntry[] = [];
   private resolve: ((state: StartupState) => void) | undefined;
   private reject: ((error: FalconError) => void) | undefined;
 

@@ -45,7 +45,7 @@ import { IncomingSnapshot, LocalSnapshotWriter } from './snapshot-writer.js';
 import { readRange } from './range-read.js';
 import { isSnapshotDue, type SnapshotTrigger } from './snapshot-trigger.js';
 import { TailCache } from './tail-cache.js';
-import type { WalEntry } from './wal-entry.js';
+import type { LogEntry } from '../log/log-entry.js';
 import { resolveWalOptions, type WalOptions } from './wal-options.js';
 import { failure, fileSystemError, isSurvivable, success, type WalOutcome } from './wal-outcome.js';
 import { readOwnRecordAt, recordBytesFor, recordChecksummedFrom, recordHeaderBytes, RecordView } from './wal-record.js';
@@ -154,7 +154,7 @@ export class WriteAheadLog {
   }
 
   /** Stages `entries` (contiguous, continuing the log, terms not decreasing); returns the new last index. */
-  append(entries: readonly WalEntry[]): WalOutcome<number> {
+  append(entries: readonly LogEntry[]): WalOutcome<number> {
     if (this.fatal !== null) return failure(this.fatal);
     try {
       for (const entry of entries) this.appendOne(entry);
@@ -224,7 +224,7 @@ export class WriteAheadLog {
    * the tail cache, older ones from disk in reads of at most `readBytesMax`. Entries below
    * `firstIndex` were compacted: NOT_FOUND (send the snapshot instead).
    */
-  read(fromIndex: number, toIndex: number, maxBytes: number): WalOutcome<WalEntry[]> {
+  read(fromIndex: number, toIndex: number, maxBytes: number): WalOutcome<LogEntry[]> {
     if (this.fatal !== null) return failure(this.fatal);
     assert(Number.isSafeInteger(fromIndex) && fromIndex >= 1 && Number.isSafeInteger(toIndex) && maxBytes >= 0,
       `read(${fromIndex}, ${toIndex}, ${maxBytes}) with bad arguments`);
@@ -598,7 +598,7 @@ export class WriteAheadLog {
     this.hardStateFile.close();
   }
 
-  private appendOne(entry: WalEntry): void {
+  private appendOne(entry: LogEntry): void {
     if (entry.index !== this.last + 1) assert(false, `append of index ${entry.index} after ${this.last}`);
     if (entry.term < this.lastEntryTerm) assert(false, `append of term ${entry.term} after term ${this.lastEntryTerm} (index ${entry.index})`);
     const recordBytes = recordBytesFor(entry.data.length);

@@ -6,7 +6,8 @@
  */
 import { expect } from 'chai';
 import { RaftLoad, type RaftLoadRequest } from '../../src/replication/raft-load.js';
-import type { ProposalEntry, RaftEntry } from '../../src/raft/raft-entry.js';
+import type { LogEntry } from '../../src/log/log-entry.js';
+import type { ProposalEntry } from '../../src/raft/proposal-entry.js';
 import type { ProposeOutcome } from '../../src/raft/raft-node.js';
 import { falconError } from '../../src/errors.js';
 
@@ -26,7 +27,7 @@ function leaderLog(): { propose: (entries: readonly ProposalEntry[]) => ProposeO
   };
 }
 
-const applied = (index: number, term = 1): RaftEntry => ({ index, term, type: 0, data: new Uint8Array(8) });
+const applied = (index: number, term = 1): LogEntry => ({ index, term, type: 0, data: new Uint8Array(8) });
 
 describe('raft load generator', () => {
   it('wants a cycle only while its in-flight window has room', () => {

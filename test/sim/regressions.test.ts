@@ -9,7 +9,7 @@
  */
 import { expect } from 'chai';
 import { MemoryLogStorage } from '../../src/raft/memory-log-storage.js';
-import { entryTypes } from '../../src/raft/raft-entry.js';
+import { entryTypes } from '../../src/raft/entry-types.js';
 import { RaftNode } from '../../src/raft/raft-node.js';
 import { SeededRandom } from '../../src/raft/random.js';
 import { RaftTestCluster, testSettings } from '../raft/raft-test-cluster.js';
