@@ -15,8 +15,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { WriteAheadLog } from '../src/wal/wal.js';
 import type { LogEntry } from '../src/log/log-entry.js';
+import { WriteAheadLog } from '../src/wal/wal.js';
 import { encodeRecordInto, recordBytesFor } from '../src/wal/wal-record.js';
 
 export interface RunBounds {

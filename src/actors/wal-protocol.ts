@@ -21,9 +21,9 @@
  * Runs on: Replicator thread and WAL writer thread.
  */
 import type { FalconError } from '../errors.js';
-import type { HardState } from '../wal/hard-state.js';
-import type { SnapshotMetadata } from '../wal/snapshot-file.js';
+import type { HardState } from '../log/hard-state.js';
 import type { LogEntry } from '../log/log-entry.js';
+import type { SnapshotMetadata } from '../wal/snapshot-file.js';
 
 export type ToWal =
   | { readonly type: 'append'; readonly entries: readonly LogEntry[] }

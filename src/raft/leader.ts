@@ -13,12 +13,13 @@
  * Runs on: the thread that owns the RaftNode.
  */
 import { falconError, type FalconError } from '../errors.js';
+import type { LogEntry } from '../log/log-entry.js';
+import type { NodeId } from '../log/node-id.js';
+import { entryTypes } from './entry-types.js';
 import { compacted, unavailable } from './log-storage.js';
 import type { Progress } from './progress.js';
-import { entryTypes } from './entry-types.js';
-import type { LogEntry } from '../log/log-entry.js';
 import { payloadBytesOf, type ProposalEntry } from './proposal-entry.js';
-import type { AppendResponseMessage, HeartbeatResponseMessage, NodeId } from './raft-messages.js';
+import type { AppendResponseMessage, HeartbeatResponseMessage } from './raft-messages.js';
 import type { RaftState } from './raft-state.js';
 
 export type ProposeOutcome =

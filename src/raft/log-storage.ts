@@ -20,8 +20,9 @@
  *
  * Runs on: the thread that owns the RaftNode (the Replicator actor, or a test).
  */
+import type { HardState } from '../log/hard-state.js';
 import type { LogEntry } from '../log/log-entry.js';
-import type { HardState, Membership, RaftSnapshot } from './raft-messages.js';
+import type { Membership, RaftSnapshot } from './raft-messages.js';
 
 /** Marker for a term or an entry below the first index still held. */
 export const compacted = 'compacted';

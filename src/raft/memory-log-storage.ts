@@ -12,9 +12,10 @@
  * Runs on: tests and the simulator (any single thread).
  */
 import { assert } from '../errors.js';
-import { compacted, unavailable, type InitialState, type LogStorage } from './log-storage.js';
+import type { HardState } from '../log/hard-state.js';
 import type { LogEntry } from '../log/log-entry.js';
-import type { HardState, Membership, RaftSnapshot } from './raft-messages.js';
+import { compacted, unavailable, type InitialState, type LogStorage } from './log-storage.js';
+import type { Membership, RaftSnapshot } from './raft-messages.js';
 
 export class MemoryLogStorage implements LogStorage {
   hardState: HardState = { term: 0, vote: null, commit: 0 };

@@ -21,8 +21,8 @@
  * Runs on: the thread that owns the RaftNode.
  */
 import { assert } from '../errors.js';
-import { compacted, unavailable, type LogStorage } from './log-storage.js';
 import type { LogEntry } from '../log/log-entry.js';
+import { compacted, unavailable, type LogStorage } from './log-storage.js';
 import type { RaftSnapshot } from './raft-messages.js';
 
 /** What the caller reports when a write is durable: the last entry it wrote (or the snapshot's

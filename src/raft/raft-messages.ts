@@ -24,17 +24,8 @@
  * Runs on: every thread (a pure type module).
  */
 import type { LogEntry } from '../log/log-entry.js';
+import type { NodeId } from '../log/node-id.js';
 import type { ProposalEntry } from './proposal-entry.js';
-
-export type NodeId = string;
-
-/** What must be durable before the node speaks: the same shape as the WAL's `HardState`. */
-export interface HardState {
-  readonly term: number;
-  /** The node voted for in `term`, or null. */
-  readonly vote: NodeId | null;
-  readonly commit: number;
-}
 
 /** Same shape as the WAL's `SnapshotMembership`. */
 export interface Membership {

@@ -30,11 +30,13 @@ import {
   abandonTransfer, broadcastAppend, onAppendResponse, onHeartbeatResponse, onOwnDurable, proposeAsLeader, readIndexAsLeader, reportSnapshot, sendHeartbeat, successorRanking,
   tickLeader, transferLeadership, type ProposeOutcome,
 } from './leader.js';
+import type { HardState } from '../log/hard-state.js';
+import type { NodeId } from '../log/node-id.js';
 import { entryTypes } from './entry-types.js';
 import type { ProposalEntry } from './proposal-entry.js';
 import { resolveRaftConfig, type RaftConfig } from './raft-config.js';
 import type { DurableReport } from './raft-log.js';
-import { isTermFree, type HardState, type NodeId, type RaftMessage } from './raft-messages.js';
+import { isTermFree, type RaftMessage } from './raft-messages.js';
 import { RaftState, type RaftRole } from './raft-state.js';
 import type { Ready } from './ready.js';
 import type { ProgressState } from './progress.js';

@@ -26,8 +26,9 @@
  *
  * Runs on: the thread that owns the RaftNode.
  */
+import type { HardState } from '../log/hard-state.js';
 import type { LogEntry } from '../log/log-entry.js';
-import type { HardState, RaftMessage, RaftSnapshot } from './raft-messages.js';
+import type { RaftMessage, RaftSnapshot } from './raft-messages.js';
 import type { ReadState } from './read-index.js';
 
 export interface Ready {

@@ -12,8 +12,8 @@
  * Runs on: Replicator thread, or the simulator.
  */
 import { crc32 } from 'node:zlib';
-import type { LogEntry } from '../log/log-entry.js';
 import { assert } from '../errors.js';
+import type { LogEntry } from '../log/log-entry.js';
 import type { SnapshotReader, SnapshotWriter, StateMachine } from './state-machine.js';
 
 const twoPow32 = 0x1_0000_0000;

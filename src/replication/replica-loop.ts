@@ -40,10 +40,11 @@
  * Runs on: Replicator thread, or the simulator.
  */
 import { assert, falconError, isFalconError, type FalconError } from '../errors.js';
-import { parseRaftMessage } from '../raft/message-validation.js';
+import type { HardState } from '../log/hard-state.js';
 import type { LogEntry } from '../log/log-entry.js';
+import { parseRaftMessage } from '../raft/message-validation.js';
 import type { ProposalEntry } from '../raft/proposal-entry.js';
-import type { HardState, RaftSnapshot } from '../raft/raft-messages.js';
+import type { RaftSnapshot } from '../raft/raft-messages.js';
 import { RaftNode, type ProposeOutcome, type RequestOutcome } from '../raft/raft-node.js';
 import type { RaftSettings } from '../raft/raft-config.js';
 import type { SeededRandom } from '../raft/random.js';

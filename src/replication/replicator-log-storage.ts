@@ -17,9 +17,10 @@
  * Runs on: Replicator thread.
  */
 import { assert } from '../errors.js';
-import { compacted, unavailable, type InitialState, type LogStorage } from '../raft/log-storage.js';
+import type { HardState } from '../log/hard-state.js';
 import type { LogEntry } from '../log/log-entry.js';
-import type { HardState, RaftSnapshot } from '../raft/raft-messages.js';
+import { compacted, unavailable, type InitialState, type LogStorage } from '../raft/log-storage.js';
+import type { RaftSnapshot } from '../raft/raft-messages.js';
 import { TermIndex } from './term-index.js';
 
 /** Ranges read from the WAL kept at once: one per lagging follower of a five-node cluster. */

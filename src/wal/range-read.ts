@@ -6,9 +6,9 @@
  *
  * Runs on: WAL writer thread.
  */
+import type { LogEntry } from '../log/log-entry.js';
 import type { SegmentLog } from './segment-log.js';
 import type { TailCache } from './tail-cache.js';
-import type { LogEntry } from '../log/log-entry.js';
 import { recordBytesFor } from './wal-record.js';
 
 /** Entries `fromIndex`..`toIndex` (both held by the log), cut before `maxBytes` (at least one). */

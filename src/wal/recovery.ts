@@ -28,9 +28,10 @@
  */
 import path from 'node:path';
 import { falconError, FalconFailure } from '../errors.js';
+import type { HardState } from '../log/hard-state.js';
 import { errnoOf, readWholeFile, type WalFileSystem } from './file-system.js';
-import { decodeHardStateFile, hardStateFileName, type HardState, type LoadedHardState } from './hard-state.js';
 import { temporaryFileSuffix, writeFileAtomically } from './atomic-file.js';
+import { decodeHardStateFile, hardStateFileName, type LoadedHardState } from './hard-state-codec.js';
 import { parseSegmentFileName, type Segment } from './segment.js';
 import { cutFile, recoverSegments, type CorruptionFinding, type TornTailFinding } from './segment-recovery.js';
 import { snapshotFileName, type SnapshotFileInfo, type SnapshotMetadata } from './snapshot-file.js';

@@ -21,9 +21,9 @@
  */
 import path from 'node:path';
 import { assert, falconError, FalconFailure } from '../errors.js';
+import type { LogEntry } from '../log/log-entry.js';
 import { readFully, writeFully, type WalFileSystem } from './file-system.js';
 import { Segment, segmentFileName } from './segment.js';
-import type { LogEntry } from '../log/log-entry.js';
 import { encodeRecordInto, entryOf, readRecordAt, recordBytesFor, RecordView } from './wal-record.js';
 import type { WalOptions } from './wal-options.js';
 

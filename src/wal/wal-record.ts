@@ -30,8 +30,8 @@
  * Runs on: WAL writer thread (and tests, tools).
  */
 import { assert } from '../errors.js';
-import { checksumOf } from './checksum.js';
 import type { LogEntry } from '../log/log-entry.js';
+import { checksumOf } from './checksum.js';
 
 /** Bytes before the payload: length, checksum, type, term, index. */
 export const recordHeaderBytes = 25;

@@ -32,9 +32,10 @@
  */
 import path from 'node:path';
 import { assert, falconError, FalconFailure, type FalconError } from '../errors.js';
+import type { HardState } from '../log/hard-state.js';
+import type { LogEntry } from '../log/log-entry.js';
 import { removeFileDurably } from './atomic-file.js';
 import { errnoOf } from './file-system.js';
-import { type HardState } from './hard-state.js';
 import { HardStateFile } from './hard-state-file.js';
 import { needsCatchUpFileName, recoverWal, writeNeedsCatchUpMarker, type WalRecovered } from './recovery.js';
 import type { Segment } from './segment.js';
@@ -45,7 +46,6 @@ import { IncomingSnapshot, LocalSnapshotWriter } from './snapshot-writer.js';
 import { readRange } from './range-read.js';
 import { isSnapshotDue, type SnapshotTrigger } from './snapshot-trigger.js';
 import { TailCache } from './tail-cache.js';
-import type { LogEntry } from '../log/log-entry.js';
 import { resolveWalOptions, type WalOptions } from './wal-options.js';
 import { failure, fileSystemError, isSurvivable, success, type WalOutcome } from './wal-outcome.js';
 import { readOwnRecordAt, recordBytesFor, recordChecksummedFrom, recordHeaderBytes, RecordView } from './wal-record.js';

@@ -8,9 +8,9 @@
  * Runs on: the mocha process.
  */
 import { expect } from 'chai';
-import { MemoryLogStorage } from '../../src/raft/memory-log-storage.js';
-import { entryTypes } from '../../src/raft/entry-types.js';
 import type { LogEntry } from '../../src/log/log-entry.js';
+import { entryTypes } from '../../src/raft/entry-types.js';
+import { MemoryLogStorage } from '../../src/raft/memory-log-storage.js';
 import { RaftLog } from '../../src/raft/raft-log.js';
 import { RaftNode } from '../../src/raft/raft-node.js';
 import { SeededRandom } from '../../src/raft/random.js';

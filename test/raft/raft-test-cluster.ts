@@ -12,9 +12,9 @@
  * Runs on: the mocha process.
  */
 import { expect } from 'chai';
-import { MemoryLogStorage } from '../../src/raft/memory-log-storage.js';
-import { entryTypes } from '../../src/raft/entry-types.js';
 import type { LogEntry } from '../../src/log/log-entry.js';
+import { entryTypes } from '../../src/raft/entry-types.js';
+import { MemoryLogStorage } from '../../src/raft/memory-log-storage.js';
 import type { RaftSettings } from '../../src/raft/raft-config.js';
 import type { RaftMessage } from '../../src/raft/raft-messages.js';
 import { RaftNode } from '../../src/raft/raft-node.js';

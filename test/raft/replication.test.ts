@@ -7,8 +7,8 @@
  * Runs on: the mocha process.
  */
 import { expect } from 'chai';
-import { unavailable } from '../../src/raft/log-storage.js';
 import { entryTypes } from '../../src/raft/entry-types.js';
+import { unavailable } from '../../src/raft/log-storage.js';
 import type { RaftMessage } from '../../src/raft/raft-messages.js';
 import { RaftTestCluster } from './raft-test-cluster.js';
 

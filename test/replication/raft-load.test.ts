@@ -5,9 +5,9 @@
  * run, and the benchmark measured that instead of the replication path).
  */
 import { expect } from 'chai';
-import { RaftLoad, type RaftLoadRequest } from '../../src/replication/raft-load.js';
 import type { LogEntry } from '../../src/log/log-entry.js';
 import type { ProposalEntry } from '../../src/raft/proposal-entry.js';
+import { RaftLoad, type RaftLoadRequest } from '../../src/replication/raft-load.js';
 import type { ProposeOutcome } from '../../src/raft/raft-node.js';
 import { falconError } from '../../src/errors.js';
 

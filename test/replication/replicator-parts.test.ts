@@ -3,12 +3,12 @@
  * (which decides when a write may be reported durable), the applied hash chain and the log view.
  */
 import { expect } from 'chai';
+import type { LogEntry } from '../../src/log/log-entry.js';
+import { entryTypes } from '../../src/raft/entry-types.js';
 import { TermIndex } from '../../src/replication/term-index.js';
 import { DurabilityTracker } from '../../src/replication/durability-tracker.js';
 import { AppliedHashChain } from '../../src/replication/applied-hash-chain.js';
 import { compacted, unavailable } from '../../src/raft/log-storage.js';
-import { entryTypes } from '../../src/raft/entry-types.js';
-import type { LogEntry } from '../../src/log/log-entry.js';
 import { ReplicatorLogStorage } from '../../src/replication/replicator-log-storage.js';
 
 const entry = (index: number, term: number, text = `e${index}`): LogEntry => ({ index, term, type: 0, data: Buffer.from(text) });

@@ -8,10 +8,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { LogEntry } from '../../src/log/log-entry.js';
 import { checksumOf } from '../../src/wal/checksum.js';
 import { MemoryFileSystem } from '../../src/wal/memory-file-system.js';
 import { WriteAheadLog } from '../../src/wal/wal.js';
-import type { LogEntry } from '../../src/log/log-entry.js';
 import type { WalOptions } from '../../src/wal/wal-options.js';
 import type { WalOutcome } from '../../src/wal/wal-outcome.js';
 
