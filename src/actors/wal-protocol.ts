@@ -23,7 +23,7 @@
 import type { FalconError } from '../errors.js';
 import type { HardState } from '../log/hard-state.js';
 import type { LogEntry } from '../log/log-entry.js';
-import type { SnapshotMetadata } from '../wal/snapshot-file.js';
+import type { SnapshotMetadata } from '../log/snapshot.js';
 
 export type ToWal =
   | { readonly type: 'append'; readonly entries: readonly LogEntry[] }

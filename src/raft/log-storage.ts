@@ -22,7 +22,8 @@
  */
 import type { HardState } from '../log/hard-state.js';
 import type { LogEntry } from '../log/log-entry.js';
-import type { Membership, RaftSnapshot } from './raft-messages.js';
+import type { Membership } from '../log/membership.js';
+import type { Snapshot } from '../log/snapshot.js';
 
 /** Marker for a term or an entry below the first index still held. */
 export const compacted = 'compacted';
@@ -49,5 +50,5 @@ export interface LogStorage {
   entries(fromIndex: number, toIndex: number, bytesMax: number): readonly LogEntry[] | typeof compacted | typeof unavailable;
   /** The newest snapshot, to send to a follower that needs compacted entries; 'unavailable' while
    *  one is being made (the core retries later). */
-  snapshot(): RaftSnapshot | typeof unavailable;
+  snapshot(): Snapshot | typeof unavailable;
 }

@@ -14,15 +14,16 @@
 import { assert } from '../errors.js';
 import type { HardState } from '../log/hard-state.js';
 import type { LogEntry } from '../log/log-entry.js';
+import type { Membership } from '../log/membership.js';
+import type { Snapshot } from '../log/snapshot.js';
 import { compacted, unavailable, type InitialState, type LogStorage } from './log-storage.js';
-import type { Membership, RaftSnapshot } from './raft-messages.js';
 
 export class MemoryLogStorage implements LogStorage {
   hardState: HardState = { term: 0, vote: null, commit: 0 };
   private baseIndex = 0;
   private baseTerm = 0;
   private held: LogEntry[] = [];
-  private newestSnapshot: RaftSnapshot | null = null;
+  private newestSnapshot: Snapshot | null = null;
 
   initialState(): InitialState {
     return { hardState: this.hardState, membership: this.newestSnapshot?.membership ?? null };
@@ -59,13 +60,13 @@ export class MemoryLogStorage implements LogStorage {
     return out;
   }
 
-  snapshot(): RaftSnapshot | typeof unavailable {
+  snapshot(): Snapshot | typeof unavailable {
     // Why 'unavailable' and not an empty snapshot: nothing was compacted yet, so no follower needs one.
     return this.newestSnapshot ?? unavailable;
   }
 
   /** The newest snapshot, or null: for restarts (restore the state machine from it). */
-  get heldSnapshot(): RaftSnapshot | null {
+  get heldSnapshot(): Snapshot | null {
     return this.newestSnapshot;
   }
 
@@ -86,7 +87,7 @@ export class MemoryLogStorage implements LogStorage {
   }
 
   /** Installs a snapshot received from the leader: it replaces the whole log. */
-  installSnapshot(snapshot: RaftSnapshot): void {
+  installSnapshot(snapshot: Snapshot): void {
     assert(snapshot.index >= this.baseIndex, `snapshot install at ${snapshot.index} below the compacted index ${this.baseIndex}`);
     this.baseIndex = snapshot.index;
     this.baseTerm = snapshot.term;

@@ -22,8 +22,8 @@
  */
 import { assert } from '../errors.js';
 import type { LogEntry } from '../log/log-entry.js';
+import type { Snapshot } from '../log/snapshot.js';
 import { compacted, unavailable, type LogStorage } from './log-storage.js';
-import type { RaftSnapshot } from './raft-messages.js';
 
 /** What the caller reports when a write is durable: the last entry it wrote (or the snapshot's
  *  index and term for a write with a snapshot and no entries). */
@@ -47,7 +47,7 @@ export const termUnknown = -1;
 export class RaftLog {
   private readonly storage: LogStorage;
   private readonly writesInFlightMax: number;
-  private snapshotUnstable: RaftSnapshot | null = null;
+  private snapshotUnstable: Snapshot | null = null;
   private snapshotHandedOut = false;
   private unstable: LogEntry[] = [];
   /** The index of unstable[0]. */
@@ -219,7 +219,7 @@ export class RaftLog {
   }
 
   /** Installs a snapshot from the leader in memory: it replaces the whole log. */
-  restore(snapshot: RaftSnapshot): void {
+  restore(snapshot: Snapshot): void {
     assert(snapshot.index > this.committed, `snapshot at ${snapshot.index} not beyond commit ${this.committed}`);
     for (const write of this.writesInFlight) {
       write.matchingIndexMax = -1;
@@ -235,7 +235,7 @@ export class RaftLog {
 
   // ---- the Ready side -------------------------------------------------------------------
 
-  snapshotToPersist(): RaftSnapshot | null {
+  snapshotToPersist(): Snapshot | null {
     return this.snapshotUnstable !== null && !this.snapshotHandedOut ? this.snapshotUnstable : null;
   }
 
@@ -248,7 +248,7 @@ export class RaftLog {
   }
 
   /** The caller took a write: remember it until it reports the write durable. */
-  handOut(snapshot: RaftSnapshot | null, entries: readonly LogEntry[]): void {
+  handOut(snapshot: Snapshot | null, entries: readonly LogEntry[]): void {
     const last = entries[entries.length - 1];
     if (snapshot === null && last === undefined) return;
     assert(this.writesInFlight.length < this.writesInFlightMax,
@@ -258,8 +258,8 @@ export class RaftLog {
       this.applied = snapshot.index;
     }
     if (last !== undefined) this.handedOutIndex = last.index;
-    const lastIndex = last?.index ?? (snapshot as RaftSnapshot).index;
-    const lastTerm = last?.term ?? (snapshot as RaftSnapshot).term;
+    const lastIndex = last?.index ?? (snapshot as Snapshot).index;
+    const lastTerm = last?.term ?? (snapshot as Snapshot).term;
     this.writesInFlight.push({ lastIndex, lastTerm, snapshotIndex: snapshot?.index ?? -1, matchingIndexMax: lastIndex });
   }
 

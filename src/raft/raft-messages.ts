@@ -25,26 +25,8 @@
  */
 import type { LogEntry } from '../log/log-entry.js';
 import type { NodeId } from '../log/node-id.js';
+import type { Snapshot } from '../log/snapshot.js';
 import type { ProposalEntry } from './proposal-entry.js';
-
-/** Same shape as the WAL's `SnapshotMembership`. */
-export interface Membership {
-  readonly voters: readonly NodeId[];
-  readonly learners: readonly NodeId[];
-}
-
-export interface RaftSnapshotMetadata {
-  /** The last log index the snapshot includes. */
-  readonly index: number;
-  /** The term of that entry. */
-  readonly term: number;
-  readonly membership: Membership;
-}
-
-/** Same shape as the WAL's `Snapshot`: metadata plus the state machine's opaque bytes. */
-export interface RaftSnapshot extends RaftSnapshotMetadata {
-  readonly data: Uint8Array;
-}
 
 interface MessageHeader {
   readonly from: NodeId;
@@ -124,7 +106,7 @@ export interface VoteResponseMessage extends MessageHeader {
 
 export interface SnapshotMessage extends MessageHeader {
   readonly type: 'snapshot';
-  readonly snapshot: RaftSnapshot;
+  readonly snapshot: Snapshot;
 }
 
 export interface TimeoutNowMessage extends MessageHeader {

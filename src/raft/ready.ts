@@ -28,14 +28,15 @@
  */
 import type { HardState } from '../log/hard-state.js';
 import type { LogEntry } from '../log/log-entry.js';
-import type { RaftMessage, RaftSnapshot } from './raft-messages.js';
+import type { Snapshot } from '../log/snapshot.js';
+import type { RaftMessage } from './raft-messages.js';
 import type { ReadState } from './read-index.js';
 
 export interface Ready {
   /** Persist (last in the write) when non-null: it changed since the last Ready. */
   readonly hardState: HardState | null;
   /** Persist (first in the write) and install into the state machine: it replaces the log. */
-  readonly snapshot: RaftSnapshot | null;
+  readonly snapshot: Snapshot | null;
   /** Append durably; entries[0] may overwrite a suffix of the log. */
   readonly entries: readonly LogEntry[];
   /** May be sent now. */

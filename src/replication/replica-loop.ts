@@ -42,9 +42,9 @@
 import { assert, falconError, isFalconError, type FalconError } from '../errors.js';
 import type { HardState } from '../log/hard-state.js';
 import type { LogEntry } from '../log/log-entry.js';
+import type { Snapshot } from '../log/snapshot.js';
 import { parseRaftMessage } from '../raft/message-validation.js';
 import type { ProposalEntry } from '../raft/proposal-entry.js';
-import type { RaftSnapshot } from '../raft/raft-messages.js';
 import { RaftNode, type ProposeOutcome, type RequestOutcome } from '../raft/raft-node.js';
 import type { RaftSettings } from '../raft/raft-config.js';
 import type { SeededRandom } from '../raft/random.js';
@@ -110,7 +110,7 @@ export interface ReplicaObserver {
   /** Linearizable reads the core confirmed: serve each once the applied index reaches it. */
   onReadStates?(readStates: readonly ReadState[]): void;
   /** A snapshot from the leader replaced the state machine's state. */
-  onSnapshotRestored?(snapshot: RaftSnapshot): void;
+  onSnapshotRestored?(snapshot: Snapshot): void;
   /** A write of `entries` entries went to the WAL; `uncommittedFromIndex..lastIndex` now waits for commit. */
   onWalWrite?(entries: number, lastIndex: number): void;
   /** The commit index applied so far (after each cycle that applied something). */
@@ -623,7 +623,7 @@ export class ReplicaLoop {
    * The core installed a leader's snapshot: the WAL puts it in force (write(), before this), then
    * the state machine is restored from it chunk by chunk; entries committed meanwhile wait.
    */
-  private beginInstalledRestore(snapshot: RaftSnapshot): void {
+  private beginInstalledRestore(snapshot: Snapshot): void {
     this.receiver.onInstalled(snapshot.index);
     this.snapshotIndexValue = snapshot.index;
     this.appliedBytesSinceSnapshot = 0;

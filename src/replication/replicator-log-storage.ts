@@ -19,8 +19,8 @@
 import { assert } from '../errors.js';
 import type { HardState } from '../log/hard-state.js';
 import type { LogEntry } from '../log/log-entry.js';
+import type { Snapshot } from '../log/snapshot.js';
 import { compacted, unavailable, type InitialState, type LogStorage } from '../raft/log-storage.js';
-import type { RaftSnapshot } from '../raft/raft-messages.js';
 import { TermIndex } from './term-index.js';
 
 /** Ranges read from the WAL kept at once: one per lagging follower of a five-node cluster. */
@@ -28,14 +28,14 @@ const loadedRangesMax = 4;
 
 export interface LogStorageStart {
   readonly hardState: HardState | null;
-  readonly snapshot: RaftSnapshot | null;
+  readonly snapshot: Snapshot | null;
   /** Every durable entry after the snapshot, in order (loaded from the WAL at start). */
   readonly entries: readonly LogEntry[];
 }
 
 export class ReplicatorLogStorage implements LogStorage {
   private readonly hardState: HardState;
-  private latestSnapshot: RaftSnapshot | null;
+  private latestSnapshot: Snapshot | null;
   private readonly terms: TermIndex;
   private window: LogEntry[] = [];
   private windowStart: number;
@@ -85,7 +85,7 @@ export class ReplicatorLogStorage implements LogStorage {
     return unavailable;
   }
 
-  snapshot(): RaftSnapshot | typeof unavailable {
+  snapshot(): Snapshot | typeof unavailable {
     return this.latestSnapshot ?? unavailable;
   }
 
@@ -130,7 +130,7 @@ export class ReplicatorLogStorage implements LogStorage {
    * it, or after `logKeptAfter` when that is lower and still held (the entries a follower that is
    * being sent an older snapshot goes on from, see snapshot-sender.ts).
    */
-  onSnapshotDurable(snapshot: RaftSnapshot, logKeptAfter = snapshot.index): void {
+  onSnapshotDurable(snapshot: Snapshot, logKeptAfter = snapshot.index): void {
     this.latestSnapshot = snapshot;
     const logHoldsIt = this.terms.termAt(snapshot.index) === snapshot.term;
     if (logHoldsIt) {

@@ -12,8 +12,9 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
 import { FalconFailure } from '../../src/errors.js';
+import type { Snapshot } from '../../src/log/snapshot.js';
 import { MemoryFileSystem } from '../../src/wal/memory-file-system.js';
-import { snapshotFileName, type Snapshot } from '../../src/wal/snapshot-file.js';
+import { snapshotFileName } from '../../src/wal/snapshot-file.js';
 import { WriteAheadLog } from '../../src/wal/wal.js';
 import {
   appendAndFlush, entriesFor, isIntactEntry, makeTemporaryDirectory, memoryWalDir, openMemoryWal, readAll, removeDirectory,
