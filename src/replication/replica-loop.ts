@@ -39,14 +39,14 @@
  *
  * Runs on: Replicator thread, or the simulator.
  */
-import { assert, falconError, isFalconError, type FalconError } from '../errors.js';
+import { assert, failure, falconError, isFalconError, type FalconError, type Outcome } from '../errors.js';
 import type { HardState } from '../log/hard-state.js';
 import type { LogEntry } from '../log/log-entry.js';
 import type { Snapshot } from '../log/snapshot.js';
 import { parseRaftMessage } from '../raft/message-validation.js';
 import type { ProposalEntry } from '../raft/proposal-entry.js';
-import { RaftNode, type ProposeOutcome, type RequestOutcome } from '../raft/raft-node.js';
 import type { RaftSettings } from '../raft/raft-config.js';
+import { RaftNode, type ProposalPlacement } from '../raft/raft-node.js';
 import type { SeededRandom } from '../raft/random.js';
 import type { ReadState } from '../raft/read-index.js';
 import type { Ready } from '../raft/ready.js';
@@ -517,22 +517,22 @@ export class ReplicaLoop {
     this.schedule();
   }
 
-  propose(entries: readonly ProposalEntry[]): ProposeOutcome {
+  propose(entries: readonly ProposalEntry[]): Outcome<ProposalPlacement> {
     return this.request((core) => core.propose(entries));
   }
 
-  readIndex(context: string): RequestOutcome {
+  readIndex(context: string): Outcome<null> {
     return this.request((core) => core.readIndex(context));
   }
 
-  transferLeadership(target: string): RequestOutcome {
+  transferLeadership(target: string): Outcome<null> {
     return this.request((core) => core.transferLeadership(target));
   }
 
   /** A request to the core from the host: refused while not started or stopped, else a cycle follows. */
-  private request<T extends { readonly ok: boolean }>(ask: (core: RaftNode) => T): T | { ok: false; error: FalconError } {
+  private request<T>(ask: (core: RaftNode) => Outcome<T>): Outcome<T> {
     const core = this.core;
-    if (core === undefined || this.stoppedBy !== null) return { ok: false, error: this.unavailable() };
+    if (core === undefined || this.stoppedBy !== null) return failure(this.unavailable());
     const outcome = ask(core);
     this.schedule();
     return outcome;

@@ -8,12 +8,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Outcome } from '../../src/errors.js';
 import type { LogEntry } from '../../src/log/log-entry.js';
 import { checksumOf } from '../../src/wal/checksum.js';
 import { MemoryFileSystem } from '../../src/wal/memory-file-system.js';
 import { WriteAheadLog } from '../../src/wal/wal.js';
 import type { WalOptions } from '../../src/wal/wal-options.js';
-import type { WalOutcome } from '../../src/wal/wal-outcome.js';
 
 /** mulberry32: a small, seeded, reproducible random source returning [0, 1). */
 export function seededRandom(seed: number): () => number {
@@ -57,7 +57,7 @@ export function isIntactEntry(entry: LogEntry, term?: number, payloadBytesMax = 
 }
 
 /** The value of an outcome, or a thrown Error naming the code and message (test-side only). */
-export function unwrap<T>(outcome: WalOutcome<T>): T {
+export function unwrap<T>(outcome: Outcome<T>): T {
   if (!outcome.ok) throw new Error(`expected success, got ${outcome.error.code}: ${outcome.error.message}`);
   return outcome.value;
 }
