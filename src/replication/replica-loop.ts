@@ -24,8 +24,9 @@
  * batch would add a file rename and two fsyncs to every commit.
  *
  * Local snapshots are taken every `snapshotEveryEntries` applied entries or `snapshotEveryBytes`
- * applied payload bytes; once one is durable the WAL compacts below it (never at or above the
- * state machine's compaction floor, nor above a snapshot still being streamed to a follower).
+ * applied payload bytes (snapshot-trigger.ts); once one is durable the WAL compacts below it
+ * (never at or above the state machine's compaction floor, nor above a snapshot still being
+ * streamed to a follower).
  *
  * Snapshots are never held whole (docs/state-machine.md): the core sees only their metadata (its
  * `data` is always empty here); the bodies move in chunks of at most `snapshotChunkBytes` —
@@ -60,6 +61,7 @@ import { LocalSnapshotSave, SnapshotRestore } from './snapshot-pumps.js';
 import { SnapshotReceiver } from './snapshot-receiver.js';
 import { SnapshotSender } from './snapshot-sender.js';
 import { isSnapshotStreamType, parseSnapshotStreamMessage, type PeerMessage } from './snapshot-stream-messages.js';
+import { isSnapshotDue, type SnapshotTrigger } from './snapshot-trigger.js';
 import { snapshotChunkBytesMax, type StateMachine } from './state-machine.js';
 
 /** Ready cycles per scheduler turn before yielding to sockets and timers. */
@@ -155,6 +157,7 @@ export interface ReplicaLoopOptions {
 export class ReplicaLoop {
   private readonly options: ReplicaLoopOptions;
   private readonly chunkBytes: number;
+  private readonly snapshotTrigger: SnapshotTrigger;
   private readonly host: ReplicaHost;
   private readonly machine: StateMachine<unknown>;
   private readonly startup: ReplicatorStartup;
@@ -212,6 +215,7 @@ export class ReplicaLoop {
     const chunkBytes = Math.min(options.snapshotChunkBytes ?? snapshotChunkBytesMax, snapshotChunkBytesMax, options.walRequestBytesMax);
     assert(Number.isSafeInteger(chunkBytes) && chunkBytes >= 1, `snapshot chunk of ${chunkBytes} bytes`);
     this.chunkBytes = chunkBytes;
+    this.snapshotTrigger = { entriesSinceSnapshotMax: options.snapshotEveryEntries, bytesSinceSnapshotMax: options.snapshotEveryBytes };
     const toWal = (message: ToWal): void => this.host.toWal(message);
     const sendPeer = (message: PeerMessage): boolean => this.sendToPeer(message);
     this.sender = new SnapshotSender({
@@ -737,8 +741,7 @@ export class ReplicaLoop {
     if (this.takenSnapshot !== undefined || this.restore !== undefined) return;
     const applied = this.machine.appliedIndex;
     const index = Math.min(applied, core.compactableIndex());
-    const due = index - this.snapshotIndexValue >= this.options.snapshotEveryEntries
-      || this.appliedBytesSinceSnapshot >= this.options.snapshotEveryBytes;
+    const due = isSnapshotDue(this.snapshotTrigger, index - this.snapshotIndexValue, this.appliedBytesSinceSnapshot);
     if (!due || index !== applied || index <= this.snapshotIndexValue) return;
     const term = core.logTerm(index);
     if (term < 0) return;

@@ -46,7 +46,6 @@ import { snapshotFileName, type SnapshotFileInfo } from './snapshot-file.js';
 import { oversizeSnapshotError, readSnapshotRange, removeSnapshotsBelow, snapshotReadChunkBytes } from './snapshot-store.js';
 import { IncomingSnapshot, LocalSnapshotWriter } from './snapshot-writer.js';
 import { readRange } from './range-read.js';
-import { isSnapshotDue, type SnapshotTrigger } from './snapshot-trigger.js';
 import { TailCache } from './tail-cache.js';
 import { resolveWalOptions, type WalOptions } from './wal-options.js';
 import { readOwnRecordAt, recordBytesFor, recordChecksummedFrom, recordHeaderBytes, RecordView } from './wal-record.js';
@@ -586,10 +585,6 @@ export class WriteAheadLog {
   /** Record bytes in the log after the snapshot's index (staged bytes included). */
   bytesSinceSnapshot(): number {
     return this.segmentLog.bytesAfter(this.snapshotInfo?.index ?? 0);
-  }
-
-  isSnapshotDue(trigger: SnapshotTrigger): boolean {
-    return isSnapshotDue(trigger, this.entriesSinceSnapshot(), this.bytesSinceSnapshot());
   }
 
   /** Closes the files. Staged, unflushed entries are dropped (they were never reported durable). */
