@@ -15,8 +15,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { LogEntry } from '../src/log/log-entry.js';
 import { WriteAheadLog } from '../src/wal/wal.js';
-import type { WalEntry } from '../src/wal/wal-entry.js';
 import { encodeRecordInto, recordBytesFor } from '../src/wal/wal-record.js';
 
 export interface RunBounds {
@@ -109,7 +109,7 @@ export function engineRun(
   const walDir = path.join(dir, `engine-${batchRecords}-${fsync}`);
   const { wal } = WriteAheadLog.open(walDir, { fsync });
   const payload = new Uint8Array(payloadBytes).fill(0x42);
-  const batch: WalEntry[] = new Array<WalEntry>(batchRecords);
+  const batch: LogEntry[] = new Array<LogEntry>(batchRecords);
   let nextIndex = 1;
   try {
     const name = fsync === 'always' ? 'engine append+flush' : 'engine, unsafeNoFsync';

@@ -3,8 +3,9 @@
  *
  * An operating error (bad input, a full disk, a follower asked to write) is a value with a stable
  * code and a message a person can act on. It crosses threads and sockets as `{ code, message }`,
- * never as a thrown exception. Programmer errors (a broken invariant) are assertions: they stop
- * the actor, and the supervisor decides what happens next.
+ * never as a thrown exception; an operation that may meet one answers an `Outcome<T>`. Programmer
+ * errors (a broken invariant) are assertions: they stop the actor, and the supervisor decides
+ * what happens next.
  *
  * Codes are stable: clients match on them. Add new ones at the end of a group; never renumber.
  *
@@ -53,6 +54,22 @@ export function isFalconError(value: unknown): value is FalconError {
   if (typeof value !== 'object' || value === null) return false;
   const candidate = value as { code?: unknown; message?: unknown };
   return typeof candidate.code === 'string' && candidate.code in errorCodes && typeof candidate.message === 'string';
+}
+
+/**
+ * What an operation that may meet an operating error answers: its value, or the error. Checked
+ * with `if (!outcome.ok)`; built with `success` and `failure`.
+ */
+export type Outcome<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: FalconError };
+
+export function success<T>(value: T): Outcome<T> {
+  return { ok: true, value };
+}
+
+export function failure<T>(error: FalconError): Outcome<T> {
+  return { ok: false, error };
 }
 
 /**

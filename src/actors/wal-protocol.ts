@@ -21,12 +21,12 @@
  * Runs on: Replicator thread and WAL writer thread.
  */
 import type { FalconError } from '../errors.js';
-import type { HardState } from '../wal/hard-state.js';
-import type { SnapshotMetadata } from '../wal/snapshot-file.js';
-import type { WalEntry } from '../wal/wal-entry.js';
+import type { HardState } from '../log/hard-state.js';
+import type { LogEntry } from '../log/log-entry.js';
+import type { SnapshotMetadata } from '../log/snapshot.js';
 
 export type ToWal =
-  | { readonly type: 'append'; readonly entries: readonly WalEntry[] }
+  | { readonly type: 'append'; readonly entries: readonly LogEntry[] }
   /** Records the sender already encoded and checksummed (wal-record.ts `encodeRecords`): the hot
    *  path, since the WAL thread then only checks headers and copies (docs/wal-format.md). */
   | { readonly type: 'appendRecords'; readonly records: Uint8Array }
@@ -75,7 +75,7 @@ export type FromWal =
   | { readonly type: 'durable'; readonly lastIndex: number; readonly lastTerm: number }
   | { readonly type: 'truncated'; readonly lastIndex: number; readonly lastTerm: number }
   | { readonly type: 'hardStateSaved'; readonly state: HardState }
-  | { readonly type: 'entries'; readonly requestId: number; readonly entries: readonly WalEntry[] }
+  | { readonly type: 'entries'; readonly requestId: number; readonly entries: readonly LogEntry[] }
   /** Answers `finishSnapshot` and `installSnapshot`: the snapshot is durable and in force. */
   | { readonly type: 'snapshotSaved'; readonly snapshot: SnapshotMetadata }
   /** Answers `appendSnapshotChunk` (flow control: one answer per chunk). */

@@ -16,9 +16,8 @@
  *
  * Runs on: WAL writer thread, or the simulator.
  */
-import type { FalconError } from '../errors.js';
+import type { FalconError, Outcome } from '../errors.js';
 import type { WriteAheadLog } from '../wal/wal.js';
-import type { WalOutcome } from '../wal/wal-outcome.js';
 import type { FromWal, ToWal } from './wal-protocol.js';
 
 export class WalService {
@@ -169,7 +168,7 @@ export class WalService {
   }
 
   /** True on success. A fatal engine error ends the node; others go back to the Replicator. */
-  private check<T>(outcome: WalOutcome<T>, request: { readonly type: ToWal['type']; readonly requestId?: number }): outcome is { ok: true; value: T } {
+  private check<T>(outcome: Outcome<T>, request: { readonly type: ToWal['type']; readonly requestId?: number }): outcome is { ok: true; value: T } {
     if (outcome.ok) return true;
     const error: FalconError = outcome.error;
     if (this.wal.failed !== null) {

@@ -35,8 +35,9 @@
  *
  * Runs on: the thread that owns the RaftNode.
  */
+import type { NodeId } from '../log/node-id.js';
 import { becomeLeader } from './leader.js';
-import type { NodeId, VoteMessage, VoteResponseMessage } from './raft-messages.js';
+import type { VoteMessage, VoteResponseMessage } from './raft-messages.js';
 import type { RaftState } from './raft-state.js';
 import { randomBetween } from './random.js';
 

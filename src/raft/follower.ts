@@ -13,9 +13,10 @@
  *
  * Runs on: the thread that owns the RaftNode.
  */
+import type { NodeId } from '../log/node-id.js';
 import { noteCatchUpTo, noteLeaderCommit } from './catch-up.js';
 import { campaign } from './election.js';
-import type { AppendMessage, AppendResponseMessage, HeartbeatMessage, NodeId, SnapshotMessage } from './raft-messages.js';
+import type { AppendMessage, AppendResponseMessage, HeartbeatMessage, SnapshotMessage } from './raft-messages.js';
 import type { RaftState } from './raft-state.js';
 
 /** What every answer to the leader says of this node: its start, and whether it is catching up. */

@@ -12,17 +12,20 @@
  *
  * Runs on: the thread that owns the RaftNode.
  */
-import { falconError, type FalconError } from '../errors.js';
+import { failure, falconError, success, type FalconError, type Outcome } from '../errors.js';
+import type { LogEntry } from '../log/log-entry.js';
+import type { NodeId } from '../log/node-id.js';
+import { entryTypes } from './entry-types.js';
 import { compacted, unavailable } from './log-storage.js';
 import type { Progress } from './progress.js';
-import { entryTypes, payloadBytesOf, type ProposalEntry, type RaftEntry } from './raft-entry.js';
-import type { AppendResponseMessage, HeartbeatResponseMessage, NodeId } from './raft-messages.js';
+import { payloadBytesOf, type ProposalEntry } from './proposal-entry.js';
+import type { AppendResponseMessage, HeartbeatResponseMessage } from './raft-messages.js';
 import type { RaftState } from './raft-state.js';
 
-export type ProposeOutcome =
-  | { readonly ok: true; readonly kind: 'appended'; readonly term: number; readonly firstIndex: number; readonly lastIndex: number }
-  | { readonly ok: true; readonly kind: 'forwarded'; readonly leader: NodeId }
-  | { readonly ok: false; readonly error: FalconError };
+/** Where an accepted proposal went: into this leader's log at these indexes, or to the leader. */
+export type ProposalPlacement =
+  | { readonly kind: 'appended'; readonly term: number; readonly firstIndex: number; readonly lastIndex: number }
+  | { readonly kind: 'forwarded'; readonly leader: NodeId };
 
 const emptyData = new Uint8Array(0);
 
@@ -35,25 +38,25 @@ export function becomeLeader(state: RaftState): void {
   if (state.voters.length === 1) maybeCommit(state);
 }
 
-export function proposeAsLeader(state: RaftState, proposals: readonly ProposalEntry[]): ProposeOutcome {
+export function proposeAsLeader(state: RaftState, proposals: readonly ProposalEntry[]): Outcome<ProposalPlacement> {
   if (state.leadTransferee !== null) {
-    return { ok: false, error: falconError('PROPOSAL_DROPPED', `leadership is being transferred to ${state.leadTransferee}`,
-      { reason: 'transfer-in-progress', leader: state.leadTransferee }) };
+    return failure(falconError('PROPOSAL_DROPPED', `leadership is being transferred to ${state.leadTransferee}`,
+      { reason: 'transfer-in-progress', leader: state.leadTransferee }));
   }
   const bytes = payloadBytesOf(proposals);
   // Why allow one oversize batch when nothing is pending: a single large entry must get through.
   if (state.uncommitted.bytes > 0 && state.uncommitted.bytes + bytes > state.config.uncommittedBytesMax) {
-    return { ok: false, error: falconError('PROPOSAL_DROPPED',
+    return failure(falconError('PROPOSAL_DROPPED',
       `${state.uncommitted.bytes} bytes are proposed and not committed; ${bytes} more would pass the bound of ${state.config.uncommittedBytesMax}`,
-      { reason: 'uncommitted-bytes-limit', uncommittedBytes: state.uncommitted.bytes, uncommittedBytesMax: state.config.uncommittedBytesMax }) };
+      { reason: 'uncommitted-bytes-limit', uncommittedBytes: state.uncommitted.bytes, uncommittedBytesMax: state.config.uncommittedBytesMax }));
   }
   const firstIndex = state.log.lastIndex() + 1;
-  const entries: RaftEntry[] = proposals.map((proposal, offset) => ({ term: state.term, index: firstIndex + offset, type: proposal.type, data: proposal.data }));
+  const entries: LogEntry[] = proposals.map((proposal, offset) => ({ term: state.term, index: firstIndex + offset, type: proposal.type, data: proposal.data }));
   state.log.appendAsLeader(entries);
   state.uncommitted.add(firstIndex + entries.length - 1, bytes);
   broadcastAppend(state, false);
   if (state.voters.length === 1) maybeCommit(state);
-  return { ok: true, kind: 'appended', term: state.term, firstIndex, lastIndex: firstIndex + entries.length - 1 };
+  return success({ kind: 'appended', term: state.term, firstIndex, lastIndex: firstIndex + entries.length - 1 });
 }
 
 export function broadcastAppend(state: RaftState, sendIfEmpty: boolean): void {
@@ -73,7 +76,7 @@ export function sendAppend(state: RaftState, peer: NodeId, sendIfEmpty: boolean,
   const prevIndex = progress.next - 1;
   const prevTerm = state.log.termAt(prevIndex);
   if (prevTerm < 0) return sendSnapshot(state, peer, progress);
-  let entries: readonly RaftEntry[] = [];
+  let entries: readonly LogEntry[] = [];
   if (!forcedEmpty && progress.next <= state.log.lastIndex()) {
     const slice = state.log.slice(progress.next, state.log.lastIndex() + 1, state.config.appendBytesMax);
     if (slice === compacted) return sendSnapshot(state, peer, progress);

@@ -20,8 +20,10 @@
  *
  * Runs on: the thread that owns the RaftNode (the Replicator actor, or a test).
  */
-import type { RaftEntry } from './raft-entry.js';
-import type { HardState, Membership, RaftSnapshot } from './raft-messages.js';
+import type { HardState } from '../log/hard-state.js';
+import type { LogEntry } from '../log/log-entry.js';
+import type { Membership } from '../log/membership.js';
+import type { Snapshot } from '../log/snapshot.js';
 
 /** Marker for a term or an entry below the first index still held. */
 export const compacted = 'compacted';
@@ -45,8 +47,8 @@ export interface LogStorage {
   /** The term of the entry at `index`, for firstIndex() - 1 ≤ index ≤ the last durable index. */
   term(index: number): number | typeof compacted;
   /** Entries [fromIndex, toIndex) in order, at least one, then as many as fit in `bytesMax`. */
-  entries(fromIndex: number, toIndex: number, bytesMax: number): readonly RaftEntry[] | typeof compacted | typeof unavailable;
+  entries(fromIndex: number, toIndex: number, bytesMax: number): readonly LogEntry[] | typeof compacted | typeof unavailable;
   /** The newest snapshot, to send to a follower that needs compacted entries; 'unavailable' while
    *  one is being made (the core retries later). */
-  snapshot(): RaftSnapshot | typeof unavailable;
+  snapshot(): Snapshot | typeof unavailable;
 }

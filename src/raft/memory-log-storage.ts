@@ -12,16 +12,18 @@
  * Runs on: tests and the simulator (any single thread).
  */
 import { assert } from '../errors.js';
+import type { HardState } from '../log/hard-state.js';
+import type { LogEntry } from '../log/log-entry.js';
+import type { Membership } from '../log/membership.js';
+import type { Snapshot } from '../log/snapshot.js';
 import { compacted, unavailable, type InitialState, type LogStorage } from './log-storage.js';
-import type { RaftEntry } from './raft-entry.js';
-import type { HardState, Membership, RaftSnapshot } from './raft-messages.js';
 
 export class MemoryLogStorage implements LogStorage {
   hardState: HardState = { term: 0, vote: null, commit: 0 };
   private baseIndex = 0;
   private baseTerm = 0;
-  private held: RaftEntry[] = [];
-  private newestSnapshot: RaftSnapshot | null = null;
+  private held: LogEntry[] = [];
+  private newestSnapshot: Snapshot | null = null;
 
   initialState(): InitialState {
     return { hardState: this.hardState, membership: this.newestSnapshot?.membership ?? null };
@@ -43,14 +45,14 @@ export class MemoryLogStorage implements LogStorage {
     return entry.term;
   }
 
-  entries(fromIndex: number, toIndex: number, bytesMax: number): readonly RaftEntry[] | typeof compacted | typeof unavailable {
+  entries(fromIndex: number, toIndex: number, bytesMax: number): readonly LogEntry[] | typeof compacted | typeof unavailable {
     if (fromIndex <= this.baseIndex) return compacted;
     assert(fromIndex < toIndex && toIndex <= this.lastIndex() + 1,
       `storage entries [${fromIndex}, ${toIndex}) outside [${this.baseIndex + 1}, ${this.lastIndex() + 1})`);
-    const out: RaftEntry[] = [];
+    const out: LogEntry[] = [];
     let bytes = 0;
     for (let index = fromIndex; index < toIndex; index++) {
-      const entry = this.held[index - this.baseIndex - 1] as RaftEntry;
+      const entry = this.held[index - this.baseIndex - 1] as LogEntry;
       bytes += entry.data.byteLength;
       if (out.length > 0 && bytes > bytesMax) break;
       out.push(entry);
@@ -58,18 +60,18 @@ export class MemoryLogStorage implements LogStorage {
     return out;
   }
 
-  snapshot(): RaftSnapshot | typeof unavailable {
+  snapshot(): Snapshot | typeof unavailable {
     // Why 'unavailable' and not an empty snapshot: nothing was compacted yet, so no follower needs one.
     return this.newestSnapshot ?? unavailable;
   }
 
   /** The newest snapshot, or null: for restarts (restore the state machine from it). */
-  get heldSnapshot(): RaftSnapshot | null {
+  get heldSnapshot(): Snapshot | null {
     return this.newestSnapshot;
   }
 
   /** Appends entries; the first may overwrite: everything from its index on is replaced. */
-  append(entries: readonly RaftEntry[]): void {
+  append(entries: readonly LogEntry[]): void {
     const first = entries[0];
     if (first === undefined) return;
     assert(first.index > this.baseIndex && first.index <= this.lastIndex() + 1,
@@ -85,7 +87,7 @@ export class MemoryLogStorage implements LogStorage {
   }
 
   /** Installs a snapshot received from the leader: it replaces the whole log. */
-  installSnapshot(snapshot: RaftSnapshot): void {
+  installSnapshot(snapshot: Snapshot): void {
     assert(snapshot.index >= this.baseIndex, `snapshot install at ${snapshot.index} below the compacted index ${this.baseIndex}`);
     this.baseIndex = snapshot.index;
     this.baseTerm = snapshot.term;

@@ -13,8 +13,8 @@
  * Runs on: the thread that owns the RaftNode.
  */
 import { falconError, FalconFailure } from '../errors.js';
+import type { NodeId } from '../log/node-id.js';
 import type { LogStorage } from './log-storage.js';
-import type { NodeId } from './raft-messages.js';
 import type { Random } from './random.js';
 
 export interface RaftSettings {

@@ -21,9 +21,9 @@
  * Runs on: the thread that owns the RaftNode.
  */
 import { assert } from '../errors.js';
+import type { LogEntry } from '../log/log-entry.js';
+import type { Snapshot } from '../log/snapshot.js';
 import { compacted, unavailable, type LogStorage } from './log-storage.js';
-import type { RaftEntry } from './raft-entry.js';
-import type { RaftSnapshot } from './raft-messages.js';
 
 /** What the caller reports when a write is durable: the last entry it wrote (or the snapshot's
  *  index and term for a write with a snapshot and no entries). */
@@ -47,9 +47,9 @@ export const termUnknown = -1;
 export class RaftLog {
   private readonly storage: LogStorage;
   private readonly writesInFlightMax: number;
-  private snapshotUnstable: RaftSnapshot | null = null;
+  private snapshotUnstable: Snapshot | null = null;
   private snapshotHandedOut = false;
-  private unstable: RaftEntry[] = [];
+  private unstable: LogEntry[] = [];
   /** The index of unstable[0]. */
   private offset: number;
   /** Entries up to here were handed to the caller for persisting. */
@@ -115,10 +115,10 @@ export class RaftLog {
   }
 
   /** Entries [fromIndex, toIndex): at least one, then as many as fit in `bytesMax`. */
-  slice(fromIndex: number, toIndex: number, bytesMax: number): RaftEntry[] | typeof compacted | typeof unavailable {
+  slice(fromIndex: number, toIndex: number, bytesMax: number): LogEntry[] | typeof compacted | typeof unavailable {
     assert(fromIndex < toIndex && toIndex <= this.lastIndex() + 1, `slice [${fromIndex}, ${toIndex}) beyond last index ${this.lastIndex()}`);
     if (fromIndex < this.firstIndex()) return compacted;
-    const out: RaftEntry[] = [];
+    const out: LogEntry[] = [];
     let bytes = 0;
     if (fromIndex < this.offset) {
       const stored = this.storage.entries(fromIndex, Math.min(toIndex, this.offset), bytesMax);
@@ -130,7 +130,7 @@ export class RaftLog {
       if (fromIndex + stored.length < Math.min(toIndex, this.offset)) return out;
     }
     for (let index = Math.max(fromIndex, this.offset); index < toIndex; index++) {
-      const entry = this.unstable[index - this.offset] as RaftEntry;
+      const entry = this.unstable[index - this.offset] as LogEntry;
       bytes += entry.data.byteLength;
       if (out.length > 0 && bytes > bytesMax) break;
       out.push(entry);
@@ -139,7 +139,7 @@ export class RaftLog {
   }
 
   /** A leader's append: entries follow the last index, in the leader's term. */
-  appendAsLeader(entries: readonly RaftEntry[]): void {
+  appendAsLeader(entries: readonly LogEntry[]): void {
     for (const entry of entries) {
       assert(entry.index === this.lastIndex() + 1, `leader append of index ${entry.index} after last index ${this.lastIndex()}`);
       this.unstable.push(entry);
@@ -151,7 +151,7 @@ export class RaftLog {
    * conflicting suffix, append what is new, and learn the commit index. Returns the index of the
    * last entry the message vouched for, or -1 when prevIndex/prevTerm do not match.
    */
-  maybeAppend(prevIndex: number, prevTerm: number, leaderCommit: number, entries: readonly RaftEntry[]): number {
+  maybeAppend(prevIndex: number, prevTerm: number, leaderCommit: number, entries: readonly LogEntry[]): number {
     if (!this.matchTerm(prevIndex, prevTerm)) return -1;
     const lastNewIndex = prevIndex + entries.length;
     const conflictIndex = this.findConflict(entries);
@@ -164,14 +164,14 @@ export class RaftLog {
   }
 
   /** The first index where `entries` disagree with the log (or extend it), or 0. */
-  private findConflict(entries: readonly RaftEntry[]): number {
+  private findConflict(entries: readonly LogEntry[]): number {
     for (const entry of entries) {
       if (!this.matchTerm(entry.index, entry.term)) return entry.index;
     }
     return 0;
   }
 
-  private truncateAndAppend(entries: readonly RaftEntry[]): void {
+  private truncateAndAppend(entries: readonly LogEntry[]): void {
     const first = entries[0];
     if (first === undefined) return;
     const fromIndex = first.index;
@@ -219,7 +219,7 @@ export class RaftLog {
   }
 
   /** Installs a snapshot from the leader in memory: it replaces the whole log. */
-  restore(snapshot: RaftSnapshot): void {
+  restore(snapshot: Snapshot): void {
     assert(snapshot.index > this.committed, `snapshot at ${snapshot.index} not beyond commit ${this.committed}`);
     for (const write of this.writesInFlight) {
       write.matchingIndexMax = -1;
@@ -235,7 +235,7 @@ export class RaftLog {
 
   // ---- the Ready side -------------------------------------------------------------------
 
-  snapshotToPersist(): RaftSnapshot | null {
+  snapshotToPersist(): Snapshot | null {
     return this.snapshotUnstable !== null && !this.snapshotHandedOut ? this.snapshotUnstable : null;
   }
 
@@ -243,12 +243,12 @@ export class RaftLog {
     return this.handedOutIndex < this.lastIndex();
   }
 
-  entriesToPersist(): RaftEntry[] {
+  entriesToPersist(): LogEntry[] {
     return this.unstable.slice(this.handedOutIndex + 1 - this.offset);
   }
 
   /** The caller took a write: remember it until it reports the write durable. */
-  handOut(snapshot: RaftSnapshot | null, entries: readonly RaftEntry[]): void {
+  handOut(snapshot: Snapshot | null, entries: readonly LogEntry[]): void {
     const last = entries[entries.length - 1];
     if (snapshot === null && last === undefined) return;
     assert(this.writesInFlight.length < this.writesInFlightMax,
@@ -258,8 +258,8 @@ export class RaftLog {
       this.applied = snapshot.index;
     }
     if (last !== undefined) this.handedOutIndex = last.index;
-    const lastIndex = last?.index ?? (snapshot as RaftSnapshot).index;
-    const lastTerm = last?.term ?? (snapshot as RaftSnapshot).term;
+    const lastIndex = last?.index ?? (snapshot as Snapshot).index;
+    const lastTerm = last?.term ?? (snapshot as Snapshot).term;
     this.writesInFlight.push({ lastIndex, lastTerm, snapshotIndex: snapshot?.index ?? -1, matchingIndexMax: lastIndex });
   }
 
@@ -290,7 +290,7 @@ export class RaftLog {
     return this.applied < this.applyLimit();
   }
 
-  entriesToApply(bytesMax: number): RaftEntry[] {
+  entriesToApply(bytesMax: number): LogEntry[] {
     const limit = this.applyLimit();
     if (this.applied >= limit) return [];
     const entries = this.slice(this.applied + 1, limit + 1, bytesMax);

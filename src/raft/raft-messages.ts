@@ -23,36 +23,10 @@
  *
  * Runs on: every thread (a pure type module).
  */
-import type { ProposalEntry, RaftEntry } from './raft-entry.js';
-
-export type NodeId = string;
-
-/** What must be durable before the node speaks: the same shape as the WAL's `HardState`. */
-export interface HardState {
-  readonly term: number;
-  /** The node voted for in `term`, or null. */
-  readonly vote: NodeId | null;
-  readonly commit: number;
-}
-
-/** Same shape as the WAL's `SnapshotMembership`. */
-export interface Membership {
-  readonly voters: readonly NodeId[];
-  readonly learners: readonly NodeId[];
-}
-
-export interface RaftSnapshotMetadata {
-  /** The last log index the snapshot includes. */
-  readonly index: number;
-  /** The term of that entry. */
-  readonly term: number;
-  readonly membership: Membership;
-}
-
-/** Same shape as the WAL's `Snapshot`: metadata plus the state machine's opaque bytes. */
-export interface RaftSnapshot extends RaftSnapshotMetadata {
-  readonly data: Uint8Array;
-}
+import type { LogEntry } from '../log/log-entry.js';
+import type { NodeId } from '../log/node-id.js';
+import type { Snapshot } from '../log/snapshot.js';
+import type { ProposalEntry } from './proposal-entry.js';
 
 interface MessageHeader {
   readonly from: NodeId;
@@ -64,7 +38,7 @@ export interface AppendMessage extends MessageHeader {
   readonly type: 'append';
   readonly prevIndex: number;
   readonly prevTerm: number;
-  readonly entries: readonly RaftEntry[];
+  readonly entries: readonly LogEntry[];
   readonly commit: number;
   /** To a follower catching up: it may clear its marker only once its log matches the leader's
    *  up to here (catch-up.ts). Absent means none known yet. */
@@ -132,7 +106,7 @@ export interface VoteResponseMessage extends MessageHeader {
 
 export interface SnapshotMessage extends MessageHeader {
   readonly type: 'snapshot';
-  readonly snapshot: RaftSnapshot;
+  readonly snapshot: Snapshot;
 }
 
 export interface TimeoutNowMessage extends MessageHeader {

@@ -22,23 +22,26 @@
  *
  * Runs on: the thread that owns the node (the Replicator actor, or the simulator).
  */
-import { assert, falconError, type FalconError } from '../errors.js';
+import { assert, failure, falconError, success, type FalconError, type Outcome } from '../errors.js';
+import type { HardState } from '../log/hard-state.js';
+import type { NodeId } from '../log/node-id.js';
 import { maybeFinishCatchUp } from './catch-up.js';
 import { onPeerDisconnected, onVote, onVoteResponse, tickElection } from './election.js';
 import { onAppend, onHeartbeat, onSnapshot, onTimeoutNow } from './follower.js';
 import {
   abandonTransfer, broadcastAppend, onAppendResponse, onHeartbeatResponse, onOwnDurable, proposeAsLeader, readIndexAsLeader, reportSnapshot, sendHeartbeat, successorRanking,
-  tickLeader, transferLeadership, type ProposeOutcome,
+  tickLeader, transferLeadership, type ProposalPlacement,
 } from './leader.js';
-import { entryTypes, type ProposalEntry } from './raft-entry.js';
+import { entryTypes } from './entry-types.js';
+import type { ProposalEntry } from './proposal-entry.js';
 import { resolveRaftConfig, type RaftConfig } from './raft-config.js';
 import type { DurableReport } from './raft-log.js';
-import { isTermFree, type HardState, type NodeId, type RaftMessage } from './raft-messages.js';
+import { isTermFree, type RaftMessage } from './raft-messages.js';
 import { RaftState, type RaftRole } from './raft-state.js';
 import type { Ready } from './ready.js';
 import type { ProgressState } from './progress.js';
 
-export type { ProposeOutcome } from './leader.js';
+export type { ProposalPlacement } from './leader.js';
 
 export interface PeerStatus {
   readonly id: NodeId;
@@ -71,9 +74,7 @@ export interface RaftStatus {
   readonly peers: readonly PeerStatus[];
 }
 
-export type RequestOutcome = { readonly ok: true } | { readonly ok: false; readonly error: FalconError };
-
-const accepted: RequestOutcome = { ok: true };
+const accepted: Outcome<null> = success(null);
 
 /** Why a proposal (local or forwarded) may not be appended, or null: it needs at least one
  *  entry, and only `normal` entries may be proposed. */
@@ -244,17 +245,17 @@ export class RaftNode {
    * matches them when applied). Otherwise NOT_LEADER (with the leader's id when known), or
    * PROPOSAL_DROPPED with a reason: transfer in progress, uncommitted bytes over the bound.
    */
-  propose(entries: readonly ProposalEntry[]): ProposeOutcome {
+  propose(entries: readonly ProposalEntry[]): Outcome<ProposalPlacement> {
     this.checkNoReadyOutstanding('propose');
     const error = proposalError(entries);
-    if (error !== null) return { ok: false, error };
+    if (error !== null) return failure(error);
     const state = this.state;
     if (state.role === 'leader') return proposeAsLeader(state, entries);
     if (state.leader !== null && state.config.forwardToLeader) {
       state.send({ type: 'propose', from: state.id, to: state.leader, term: state.term, entries });
-      return { ok: true, kind: 'forwarded', leader: state.leader };
+      return success({ kind: 'forwarded', leader: state.leader });
     }
-    return { ok: false, error: this.notLeader() };
+    return failure(this.notLeader());
   }
 
   private notLeader(): FalconError {
@@ -268,27 +269,27 @@ export class RaftNode {
    * Ready (on a follower: after the leader confirmed it); serve the read once applied ≥ index.
    * Unconfirmed requests are forgotten when leadership changes: the caller times out and retries.
    */
-  readIndex(context: string): RequestOutcome {
+  readIndex(context: string): Outcome<null> {
     this.checkNoReadyOutstanding('readIndex');
     const state = this.state;
     if (state.role === 'leader') {
       const error = readIndexAsLeader(state, context, state.id);
-      return error === null ? accepted : { ok: false, error };
+      return error === null ? accepted : failure(error);
     }
     if (state.leader !== null && state.config.forwardToLeader) {
       state.send({ type: 'readIndex', from: state.id, to: state.leader, term: state.term, context });
       return accepted;
     }
-    return { ok: false, error: this.notLeader() };
+    return failure(this.notLeader());
   }
 
   /** Hands leadership to `target` once it is caught up (thesis §3.10); proposals are dropped
    *  meanwhile, and the transfer is abandoned after an election timeout. */
-  transferLeadership(target: NodeId): RequestOutcome {
+  transferLeadership(target: NodeId): Outcome<null> {
     this.checkNoReadyOutstanding('transferLeadership');
-    if (this.state.role !== 'leader') return { ok: false, error: this.notLeader() };
+    if (this.state.role !== 'leader') return failure(this.notLeader());
     const error = transferLeadership(this.state, target);
-    return error === null ? accepted : { ok: false, error };
+    return error === null ? accepted : failure(error);
   }
 
   /** On the leader: the followers in the order they would take over (most caught up first, none

@@ -16,11 +16,13 @@
  * Runs on: the thread that owns the RaftNode.
  */
 import { assert } from '../errors.js';
+import type { HardState } from '../log/hard-state.js';
+import type { NodeId } from '../log/node-id.js';
 import { initialCatchUpState, type CatchUpState } from './catch-up.js';
 import { Progress } from './progress.js';
 import type { ResolvedRaftConfig } from './raft-config.js';
 import { RaftLog } from './raft-log.js';
-import type { HardState, NodeId, RaftMessage, VoteMessage } from './raft-messages.js';
+import type { RaftMessage, VoteMessage } from './raft-messages.js';
 import { randomBetween } from './random.js';
 import { ReadIndexTracker, type ReadState } from './read-index.js';
 

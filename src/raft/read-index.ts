@@ -12,7 +12,7 @@
  *
  * Runs on: the thread that owns the RaftNode.
  */
-import type { NodeId } from './raft-messages.js';
+import type { NodeId } from '../log/node-id.js';
 
 /** A confirmed read: serve `context` once the state machine has applied `index`. */
 export interface ReadState {

@@ -26,23 +26,25 @@
  *
  * Runs on: the thread that owns the RaftNode.
  */
-import type { RaftEntry } from './raft-entry.js';
-import type { HardState, RaftMessage, RaftSnapshot } from './raft-messages.js';
+import type { HardState } from '../log/hard-state.js';
+import type { LogEntry } from '../log/log-entry.js';
+import type { Snapshot } from '../log/snapshot.js';
+import type { RaftMessage } from './raft-messages.js';
 import type { ReadState } from './read-index.js';
 
 export interface Ready {
   /** Persist (last in the write) when non-null: it changed since the last Ready. */
   readonly hardState: HardState | null;
   /** Persist (first in the write) and install into the state machine: it replaces the log. */
-  readonly snapshot: RaftSnapshot | null;
+  readonly snapshot: Snapshot | null;
   /** Append durably; entries[0] may overwrite a suffix of the log. */
-  readonly entries: readonly RaftEntry[];
+  readonly entries: readonly LogEntry[];
   /** May be sent now. */
   readonly messages: readonly RaftMessage[];
   /** Must wait until this Ready's write, and every earlier one, is durable. */
   readonly messagesAfterDurable: readonly RaftMessage[];
   /** Apply to the state machine, in order. */
-  readonly committedEntries: readonly RaftEntry[];
+  readonly committedEntries: readonly LogEntry[];
   /** Confirmed linearizable reads. */
   readonly readStates: readonly ReadState[];
   /** True once (catch-up.ts): this node has caught up; clear the needs-catch-up marker durably,

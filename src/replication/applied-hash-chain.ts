@@ -12,8 +12,8 @@
  * Runs on: Replicator thread, or the simulator.
  */
 import { crc32 } from 'node:zlib';
-import type { RaftEntry } from '../raft/raft-entry.js';
 import { assert } from '../errors.js';
+import type { LogEntry } from '../log/log-entry.js';
 import type { SnapshotReader, SnapshotWriter, StateMachine } from './state-machine.js';
 
 const twoPow32 = 0x1_0000_0000;
@@ -35,7 +35,7 @@ export class AppliedHashChain implements StateMachine {
   }
 
   /** Folds one entry into the chain. */
-  applyOne(entry: RaftEntry): void {
+  applyOne(entry: LogEntry): void {
     let seed = this.hash ^ Math.imul(entry.index % twoPow32, 0x9e3779b1);
     seed = Math.imul(seed ^ (seed >>> 16), 0x85ebca6b) ^ Math.imul(Math.floor(entry.index / twoPow32) + entry.term % twoPow32, 0xc2b2ae35);
     seed = Math.imul(seed ^ (seed >>> 13), 0x27d4eb2f) ^ Math.imul(Math.floor(entry.term / twoPow32) + entry.type + 1, 0x165667b1);
@@ -47,7 +47,7 @@ export class AppliedHashChain implements StateMachine {
     return this.index;
   }
 
-  apply(entries: readonly RaftEntry[]): readonly void[] {
+  apply(entries: readonly LogEntry[]): readonly void[] {
     for (const entry of entries) {
       assert(entry.index === this.index + 1, `hash chain applies index ${entry.index} after ${this.index}`);
       this.applyOne(entry);

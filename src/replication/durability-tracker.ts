@@ -16,12 +16,13 @@
  * Runs on: Replicator thread.
  */
 import { assert } from '../errors.js';
-import type { RaftEntry } from '../raft/raft-entry.js';
-import type { RaftMessage, RaftSnapshot } from '../raft/raft-messages.js';
+import type { LogEntry } from '../log/log-entry.js';
+import type { Snapshot } from '../log/snapshot.js';
+import type { RaftMessage } from '../raft/raft-messages.js';
 
 export interface PendingWrite {
-  readonly entries: readonly RaftEntry[];
-  readonly snapshot: RaftSnapshot | null;
+  readonly entries: readonly LogEntry[];
+  readonly snapshot: Snapshot | null;
   readonly messagesAfterDurable: readonly RaftMessage[];
   readonly epoch: number;
   entriesDurable: boolean;
@@ -44,7 +45,7 @@ export class DurabilityTracker {
     this.sentEpoch += 1;
   }
 
-  add(parts: { entries: readonly RaftEntry[]; snapshot: RaftSnapshot | null; hardState: boolean; messagesAfterDurable: readonly RaftMessage[] }): void {
+  add(parts: { entries: readonly LogEntry[]; snapshot: Snapshot | null; hardState: boolean; messagesAfterDurable: readonly RaftMessage[] }): void {
     assert(this.pending.length < this.writesInFlightMax, `${this.pending.length} writes wait for the WAL: it stopped answering`);
     this.pending.push({
       entries: parts.entries, snapshot: parts.snapshot, messagesAfterDurable: parts.messagesAfterDurable, epoch: this.sentEpoch,

@@ -14,8 +14,10 @@
  *
  * Runs on: Replicator thread.
  */
-import type { ProposalEntry, RaftEntry } from '../raft/raft-entry.js';
-import type { ProposeOutcome } from '../raft/raft-node.js';
+import type { Outcome } from '../errors.js';
+import type { LogEntry } from '../log/log-entry.js';
+import type { ProposalEntry } from '../raft/proposal-entry.js';
+import type { ProposalPlacement } from '../raft/raft-node.js';
 
 export interface RaftLoadRequest {
   readonly type: 'raftLoad';
@@ -94,7 +96,7 @@ export class RaftLoad {
   }
 
   /** Proposes as many batches as the in-flight window allows. Call outside ready()/advance(). */
-  proposeDue(propose: (entries: readonly ProposalEntry[]) => ProposeOutcome): void {
+  proposeDue(propose: (entries: readonly ProposalEntry[]) => Outcome<ProposalPlacement>): void {
     if (this.finish === undefined) return;
     if (this.now() - this.startMs > this.request.timeoutMs) {
       this.end(`timed out after ${this.request.timeoutMs} ms with ${this.committed} of ${this.request.entries} entries committed`);
@@ -113,17 +115,18 @@ export class RaftLoad {
         this.end(`${outcome.error.code}: ${outcome.error.message}`);
         return;
       }
-      if (outcome.kind !== 'appended') {
-        this.end(`this node is not the leader (forwarded to ${outcome.leader}); run the load on the leader`);
+      const placement = outcome.value;
+      if (placement.kind !== 'appended') {
+        this.end(`this node is not the leader (forwarded to ${placement.leader}); run the load on the leader`);
         return;
       }
-      this.outstanding.set(outcome.lastIndex, { term: outcome.term, count, startMs: this.now() });
+      this.outstanding.set(placement.lastIndex, { term: placement.term, count, startMs: this.now() });
       this.proposed += count;
     }
   }
 
   /** Every entry this node applies, in order. */
-  onApplied(entry: RaftEntry): void {
+  onApplied(entry: LogEntry): void {
     this.waitingForRoom = false;
     const waiting = this.outstanding.get(entry.index);
     if (waiting === undefined) return;

@@ -24,8 +24,9 @@
  * batch would add a file rename and two fsyncs to every commit.
  *
  * Local snapshots are taken every `snapshotEveryEntries` applied entries or `snapshotEveryBytes`
- * applied payload bytes; once one is durable the WAL compacts below it (never at or above the
- * state machine's compaction floor, nor above a snapshot still being streamed to a follower).
+ * applied payload bytes (snapshot-trigger.ts); once one is durable the WAL compacts below it
+ * (never at or above the state machine's compaction floor, nor above a snapshot still being
+ * streamed to a follower).
  *
  * Snapshots are never held whole (docs/state-machine.md): the core sees only their metadata (its
  * `data` is always empty here); the bodies move in chunks of at most `snapshotChunkBytes` —
@@ -39,12 +40,14 @@
  *
  * Runs on: Replicator thread, or the simulator.
  */
-import { assert, falconError, isFalconError, type FalconError } from '../errors.js';
+import { assert, failure, falconError, isFalconError, type FalconError, type Outcome } from '../errors.js';
+import type { HardState } from '../log/hard-state.js';
+import type { LogEntry } from '../log/log-entry.js';
+import type { Snapshot } from '../log/snapshot.js';
 import { parseRaftMessage } from '../raft/message-validation.js';
-import type { ProposalEntry, RaftEntry } from '../raft/raft-entry.js';
-import type { HardState, RaftSnapshot } from '../raft/raft-messages.js';
-import { RaftNode, type ProposeOutcome, type RequestOutcome } from '../raft/raft-node.js';
+import type { ProposalEntry } from '../raft/proposal-entry.js';
 import type { RaftSettings } from '../raft/raft-config.js';
+import { RaftNode, type ProposalPlacement } from '../raft/raft-node.js';
 import type { SeededRandom } from '../raft/random.js';
 import type { ReadState } from '../raft/read-index.js';
 import type { Ready } from '../raft/ready.js';
@@ -58,6 +61,7 @@ import { LocalSnapshotSave, SnapshotRestore } from './snapshot-pumps.js';
 import { SnapshotReceiver } from './snapshot-receiver.js';
 import { SnapshotSender } from './snapshot-sender.js';
 import { isSnapshotStreamType, parseSnapshotStreamMessage, type PeerMessage } from './snapshot-stream-messages.js';
+import { isSnapshotDue, type SnapshotTrigger } from './snapshot-trigger.js';
 import { snapshotChunkBytesMax, type StateMachine } from './state-machine.js';
 
 /** Ready cycles per scheduler turn before yielding to sockets and timers. */
@@ -104,11 +108,11 @@ export interface ReplicaObserver {
   /** A Ready is about to be processed (the simulator checks log matching here). */
   onReady?(node: RaftNode, ready: Ready): void;
   /** Entries were applied to the state machine, with their results. */
-  onApplied?(entries: readonly RaftEntry[], results: readonly unknown[]): void;
+  onApplied?(entries: readonly LogEntry[], results: readonly unknown[]): void;
   /** Linearizable reads the core confirmed: serve each once the applied index reaches it. */
   onReadStates?(readStates: readonly ReadState[]): void;
   /** A snapshot from the leader replaced the state machine's state. */
-  onSnapshotRestored?(snapshot: RaftSnapshot): void;
+  onSnapshotRestored?(snapshot: Snapshot): void;
   /** A write of `entries` entries went to the WAL; `uncommittedFromIndex..lastIndex` now waits for commit. */
   onWalWrite?(entries: number, lastIndex: number): void;
   /** The commit index applied so far (after each cycle that applied something). */
@@ -153,6 +157,7 @@ export interface ReplicaLoopOptions {
 export class ReplicaLoop {
   private readonly options: ReplicaLoopOptions;
   private readonly chunkBytes: number;
+  private readonly snapshotTrigger: SnapshotTrigger;
   private readonly host: ReplicaHost;
   private readonly machine: StateMachine<unknown>;
   private readonly startup: ReplicatorStartup;
@@ -166,7 +171,7 @@ export class ReplicaLoop {
   /** The state machine being restored from the snapshot in force (at start, or after an install). */
   private restore: SnapshotRestore | undefined;
   /** Committed entries handed out by the core while a restore runs, applied once it is done. */
-  private applyBacklog: RaftEntry[] = [];
+  private applyBacklog: LogEntry[] = [];
   private snapshotRequestId = 0;
   private persisted: HardState = { term: 0, vote: null, commit: 0 };
   private walLastIndex = 0;
@@ -210,6 +215,7 @@ export class ReplicaLoop {
     const chunkBytes = Math.min(options.snapshotChunkBytes ?? snapshotChunkBytesMax, snapshotChunkBytesMax, options.walRequestBytesMax);
     assert(Number.isSafeInteger(chunkBytes) && chunkBytes >= 1, `snapshot chunk of ${chunkBytes} bytes`);
     this.chunkBytes = chunkBytes;
+    this.snapshotTrigger = { entriesSinceSnapshotMax: options.snapshotEveryEntries, bytesSinceSnapshotMax: options.snapshotEveryBytes };
     const toWal = (message: ToWal): void => this.host.toWal(message);
     const sendPeer = (message: PeerMessage): boolean => this.sendToPeer(message);
     this.sender = new SnapshotSender({
@@ -515,22 +521,22 @@ export class ReplicaLoop {
     this.schedule();
   }
 
-  propose(entries: readonly ProposalEntry[]): ProposeOutcome {
+  propose(entries: readonly ProposalEntry[]): Outcome<ProposalPlacement> {
     return this.request((core) => core.propose(entries));
   }
 
-  readIndex(context: string): RequestOutcome {
+  readIndex(context: string): Outcome<null> {
     return this.request((core) => core.readIndex(context));
   }
 
-  transferLeadership(target: string): RequestOutcome {
+  transferLeadership(target: string): Outcome<null> {
     return this.request((core) => core.transferLeadership(target));
   }
 
   /** A request to the core from the host: refused while not started or stopped, else a cycle follows. */
-  private request<T extends { readonly ok: boolean }>(ask: (core: RaftNode) => T): T | { ok: false; error: FalconError } {
+  private request<T>(ask: (core: RaftNode) => Outcome<T>): Outcome<T> {
     const core = this.core;
-    if (core === undefined || this.stoppedBy !== null) return { ok: false, error: this.unavailable() };
+    if (core === undefined || this.stoppedBy !== null) return failure(this.unavailable());
     const outcome = ask(core);
     this.schedule();
     return outcome;
@@ -611,7 +617,7 @@ export class ReplicaLoop {
     this.maybeTakeSnapshot(core);
   }
 
-  private apply(entries: readonly RaftEntry[]): void {
+  private apply(entries: readonly LogEntry[]): void {
     const results = this.machine.apply(entries);
     for (const entry of entries) this.appliedBytesSinceSnapshot += entry.data.byteLength;
     this.options.observer?.onApplied?.(entries, results);
@@ -621,7 +627,7 @@ export class ReplicaLoop {
    * The core installed a leader's snapshot: the WAL puts it in force (write(), before this), then
    * the state machine is restored from it chunk by chunk; entries committed meanwhile wait.
    */
-  private beginInstalledRestore(snapshot: RaftSnapshot): void {
+  private beginInstalledRestore(snapshot: Snapshot): void {
     this.receiver.onInstalled(snapshot.index);
     this.snapshotIndexValue = snapshot.index;
     this.appliedBytesSinceSnapshot = 0;
@@ -656,7 +662,7 @@ export class ReplicaLoop {
         this.host.toWal({ type: 'truncate', fromIndex: first.index });
       }
       this.sendRecords(entries);
-      const last = entries[entries.length - 1] as RaftEntry;
+      const last = entries[entries.length - 1] as LogEntry;
       this.options.observer?.onWalWrite?.(entries.length, last.index);
       this.walLastIndex = last.index;
       this.counters.walWrites += 1;
@@ -674,7 +680,7 @@ export class ReplicaLoop {
    * Entries as pre-encoded WAL records, in as many requests as their size needs (one ring message
    * carries at most half the ring): the WAL stages them all and commits them as a group.
    */
-  private sendRecords(entries: readonly RaftEntry[]): void {
+  private sendRecords(entries: readonly LogEntry[]): void {
     const chunkBytesMax = this.options.walRequestBytesMax;
     let start = 0;
     let bytes = 0;
@@ -735,8 +741,7 @@ export class ReplicaLoop {
     if (this.takenSnapshot !== undefined || this.restore !== undefined) return;
     const applied = this.machine.appliedIndex;
     const index = Math.min(applied, core.compactableIndex());
-    const due = index - this.snapshotIndexValue >= this.options.snapshotEveryEntries
-      || this.appliedBytesSinceSnapshot >= this.options.snapshotEveryBytes;
+    const due = isSnapshotDue(this.snapshotTrigger, index - this.snapshotIndexValue, this.appliedBytesSinceSnapshot);
     if (!due || index !== applied || index <= this.snapshotIndexValue) return;
     const term = core.logTerm(index);
     if (term < 0) return;

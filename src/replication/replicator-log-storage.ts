@@ -17,9 +17,10 @@
  * Runs on: Replicator thread.
  */
 import { assert } from '../errors.js';
+import type { HardState } from '../log/hard-state.js';
+import type { LogEntry } from '../log/log-entry.js';
+import type { Snapshot } from '../log/snapshot.js';
 import { compacted, unavailable, type InitialState, type LogStorage } from '../raft/log-storage.js';
-import type { RaftEntry } from '../raft/raft-entry.js';
-import type { HardState, RaftSnapshot } from '../raft/raft-messages.js';
 import { TermIndex } from './term-index.js';
 
 /** Ranges read from the WAL kept at once: one per lagging follower of a five-node cluster. */
@@ -27,19 +28,19 @@ const loadedRangesMax = 4;
 
 export interface LogStorageStart {
   readonly hardState: HardState | null;
-  readonly snapshot: RaftSnapshot | null;
+  readonly snapshot: Snapshot | null;
   /** Every durable entry after the snapshot, in order (loaded from the WAL at start). */
-  readonly entries: readonly RaftEntry[];
+  readonly entries: readonly LogEntry[];
 }
 
 export class ReplicatorLogStorage implements LogStorage {
   private readonly hardState: HardState;
-  private latestSnapshot: RaftSnapshot | null;
+  private latestSnapshot: Snapshot | null;
   private readonly terms: TermIndex;
-  private window: RaftEntry[] = [];
+  private window: LogEntry[] = [];
   private windowStart: number;
   /** Ranges read from the WAL, newest last; at most `loadedRangesMax`. */
-  private loaded: Array<readonly RaftEntry[]> = [];
+  private loaded: Array<readonly LogEntry[]> = [];
   private readonly requestLoad: (fromIndex: number, toIndex: number, bytesMax: number) => void;
   private readonly entriesBehindAppliedMax: number;
 
@@ -70,7 +71,7 @@ export class ReplicatorLogStorage implements LogStorage {
     return this.terms.termAt(index) ?? compacted;
   }
 
-  entries(fromIndex: number, toIndex: number, bytesMax: number): readonly RaftEntry[] | typeof compacted | typeof unavailable {
+  entries(fromIndex: number, toIndex: number, bytesMax: number): readonly LogEntry[] | typeof compacted | typeof unavailable {
     if (fromIndex < this.terms.firstIndex) return compacted;
     const last = Math.min(toIndex - 1, this.terms.lastIndex);
     if (fromIndex >= this.windowStart) return takeUpTo(this.window, fromIndex - this.windowStart, last - this.windowStart, bytesMax);
@@ -84,19 +85,19 @@ export class ReplicatorLogStorage implements LogStorage {
     return unavailable;
   }
 
-  snapshot(): RaftSnapshot | typeof unavailable {
+  snapshot(): Snapshot | typeof unavailable {
     return this.latestSnapshot ?? unavailable;
   }
 
   /** A range the WAL read on our request; the oldest range goes when there are too many. */
-  onLoaded(entries: readonly RaftEntry[]): void {
+  onLoaded(entries: readonly LogEntry[]): void {
     if (entries.length === 0) return;
     this.loaded.push(entries);
     if (this.loaded.length > loadedRangesMax) this.loaded.shift();
   }
 
   /** Entries that just became durable (contiguous; the first may overwrite a suffix). */
-  appendDurable(entries: readonly RaftEntry[]): void {
+  appendDurable(entries: readonly LogEntry[]): void {
     const first = entries[0];
     if (first === undefined) return;
     if (first.index <= this.terms.lastIndex) {
@@ -129,7 +130,7 @@ export class ReplicatorLogStorage implements LogStorage {
    * it, or after `logKeptAfter` when that is lower and still held (the entries a follower that is
    * being sent an older snapshot goes on from, see snapshot-sender.ts).
    */
-  onSnapshotDurable(snapshot: RaftSnapshot, logKeptAfter = snapshot.index): void {
+  onSnapshotDurable(snapshot: Snapshot, logKeptAfter = snapshot.index): void {
     this.latestSnapshot = snapshot;
     const logHoldsIt = this.terms.termAt(snapshot.index) === snapshot.term;
     if (logHoldsIt) {
@@ -158,8 +159,8 @@ export class ReplicatorLogStorage implements LogStorage {
 }
 
 /** entries[from..to] (inclusive positions), at least one, then while within `bytesMax`. */
-function takeUpTo(entries: readonly RaftEntry[], from: number, to: number, bytesMax: number): readonly RaftEntry[] {
-  const out: RaftEntry[] = [];
+function takeUpTo(entries: readonly LogEntry[], from: number, to: number, bytesMax: number): readonly LogEntry[] {
+  const out: LogEntry[] = [];
   let bytes = 0;
   for (let position = from; position <= to; position += 1) {
     const entry = entries[position];

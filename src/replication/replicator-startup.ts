@@ -11,25 +11,25 @@
  * Runs on: Replicator thread, or the simulator.
  */
 import { falconError, type FalconError } from '../errors.js';
-import type { RaftEntry } from '../raft/raft-entry.js';
-import type { RaftSnapshot } from '../raft/raft-messages.js';
 import type { FromWal, ToWal, WalRecoveredMessage } from '../actors/wal-protocol.js';
+import type { LogEntry } from '../log/log-entry.js';
+import type { Snapshot } from '../log/snapshot.js';
 
 /** The body of the snapshot the core sees: the bytes are in the WAL. */
 const bodyInWal = new Uint8Array(0);
 
 export interface StartupState {
   readonly recovered: WalRecoveredMessage;
-  readonly snapshot: RaftSnapshot | null;
-  readonly entries: readonly RaftEntry[];
+  readonly snapshot: Snapshot | null;
+  readonly entries: readonly LogEntry[];
 }
 
 export class ReplicatorStartup {
   private readonly send: (message: ToWal) => void;
   private readonly readBytesMax: number;
   private recovered: WalRecoveredMessage | undefined;
-  private snapshot: RaftSnapshot | null = null;
-  private readonly entries: RaftEntry[] = [];
+  private snapshot: Snapshot | null = null;
+  private readonly entries: LogEntry[] = [];
   private resolve: ((state: StartupState) => void) | undefined;
   private reject: ((error: FalconError) => void) | undefined;
 

@@ -14,11 +14,11 @@
  */
 import { assert } from '../errors.js';
 import type { FromWal, ToWal } from '../actors/wal-protocol.js';
-import type { RaftSnapshotMetadata } from '../raft/raft-messages.js';
+import type { SnapshotMetadata } from '../log/snapshot.js';
 import type { SnapshotReader, SnapshotWriter } from './state-machine.js';
 
 export class LocalSnapshotSave {
-  readonly snapshot: RaftSnapshotMetadata;
+  readonly snapshot: SnapshotMetadata;
   private readonly reader: SnapshotReader;
   private readonly toWal: (message: ToWal) => void;
   private readonly chunkBytes: number;
@@ -29,7 +29,7 @@ export class LocalSnapshotSave {
   private finishSent = false;
   private failed = false;
 
-  constructor(snapshot: RaftSnapshotMetadata, reader: SnapshotReader, toWal: (message: ToWal) => void, chunkBytes: number, windowChunks: number) {
+  constructor(snapshot: SnapshotMetadata, reader: SnapshotReader, toWal: (message: ToWal) => void, chunkBytes: number, windowChunks: number) {
     this.snapshot = snapshot;
     this.reader = reader;
     this.toWal = toWal;

@@ -23,7 +23,7 @@
  *
  * Runs on: the thread that runs the replica loop (the Replicator actor, or the simulator).
  */
-import type { RaftEntry } from '../raft/raft-entry.js';
+import type { LogEntry } from '../log/log-entry.js';
 
 /** Bytes of one snapshot chunk at most: the unit of memory, of a WAL write and of a peer frame. */
 export const snapshotChunkBytesMax = 1024 * 1024;
@@ -48,7 +48,7 @@ export interface StateMachine<Result = void> {
   readonly appliedIndex: number;
   /** Applies committed entries in order; one result per entry, in the same order (or an empty
    *  array from a state machine whose commands have no results). */
-  apply(entries: readonly RaftEntry[]): readonly Result[];
+  apply(entries: readonly LogEntry[]): readonly Result[];
   /** A snapshot of the state as it is now (see the contract above). */
   snapshot(): SnapshotReader;
   /** Starts replacing the state with the snapshot taken at `index`. */

@@ -65,7 +65,7 @@ export class OrderedRingSender<T> {
   send(message: T): boolean {
     const outcome = this.ordered.send(this.sender.encode(message));
     if (!outcome.ok) throw new FalconFailure(outcome.error);
-    if (outcome.delivery === 'sent') return true;
+    if (outcome.value === 'sent') return true;
     if (!this.waking) void this.wakeOnRoom();
     return false;
   }

@@ -23,7 +23,7 @@
  *
  * Runs on: the thread of the link's sending side (or the simulator's loop).
  */
-import { falconError, type FalconError } from '../errors.js';
+import { failure, falconError, success, type Outcome } from '../errors.js';
 
 export interface OrderedSenderOptions<M> {
   /** Writes one message into the ring now; false when it does not fit (the ring is full). */
@@ -39,12 +39,10 @@ export interface OrderedSenderOptions<M> {
 }
 
 /** 'sent': it went straight into the ring; 'queued': it waits in the backlog, behind older ones. */
-export type OrderedSendOutcome =
-  | { readonly ok: true; readonly delivery: 'sent' | 'queued' }
-  | { readonly ok: false; readonly error: FalconError };
+export type Delivery = 'sent' | 'queued';
 
-const sentOutcome: OrderedSendOutcome = { ok: true, delivery: 'sent' };
-const queuedOutcome: OrderedSendOutcome = { ok: true, delivery: 'queued' };
+const sentOutcome: Outcome<Delivery> = success('sent');
+const queuedOutcome: Outcome<Delivery> = success('queued');
 /** Consumed slots at the front of the backlog array before it is compacted. */
 const compactAfterSlots = 1024;
 
@@ -89,18 +87,15 @@ export class OrderedSender<M> {
    * Sends `message` after every message sent before it. Never drops: it goes into the ring now or
    * waits in the backlog; a backlog already at its bound refuses it with RING_FULL.
    */
-  send(message: M): OrderedSendOutcome {
+  send(message: M): Outcome<Delivery> {
     if (this.backlogMessages === 0 && this.options.trySend(message)) return sentOutcome;
     const bytes = this.options.bytesOf(message);
     const { backlogMessagesMax, backlogBytesMax, link } = this.options;
     if (this.backlogMessages + 1 > backlogMessagesMax || this.backlogBytesNow + bytes > backlogBytesMax) {
-      return {
-        ok: false,
-        error: falconError('RING_FULL',
-          `link ${link}: ${this.backlogMessages} messages (${this.backlogBytesNow} bytes) already wait for room and one more of ${bytes} bytes ` +
-          `would pass the bound of ${backlogMessagesMax} messages / ${backlogBytesMax} bytes; the receiving actor has stopped taking messages`,
-          { link, backlogMessages: this.backlogMessages, backlogBytes: this.backlogBytesNow, messageBytes: bytes, backlogMessagesMax, backlogBytesMax }),
-      };
+      return failure(falconError('RING_FULL',
+        `link ${link}: ${this.backlogMessages} messages (${this.backlogBytesNow} bytes) already wait for room and one more of ${bytes} bytes ` +
+        `would pass the bound of ${backlogMessagesMax} messages / ${backlogBytesMax} bytes; the receiving actor has stopped taking messages`,
+        { link, backlogMessages: this.backlogMessages, backlogBytes: this.backlogBytesNow, messageBytes: bytes, backlogMessagesMax, backlogBytesMax }));
     }
     this.backlog.push(message);
     this.backlogBytesNow += bytes;

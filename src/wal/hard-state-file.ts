@@ -1,5 +1,5 @@
 /**
- * Saving the hard state (hard-state.ts, version 3): each save overwrites the older of two 512-byte
+ * Saving the hard state (hard-state-codec.ts, version 3): each save overwrites the older of two 512-byte
  * slots in place and fdatasyncs, so a vote costs one data sync instead of a file replacement
  * (temp file, fsync, rename, directory fsync: p50 0.78 ms, p99 2.3 ms on this machine's disk
  * against 0.15 ms and 0.29 ms in place; medians of 5 runs of 200 saves, bench/RESULTS.md). The first save of a directory, and the first after a
@@ -11,9 +11,10 @@
  * Runs on: WAL writer thread.
  */
 import path from 'node:path';
+import type { HardState } from '../log/hard-state.js';
 import { writeFileAtomically } from './atomic-file.js';
 import { writeFully, type WalFileSystem } from './file-system.js';
-import { encodeHardStateSlot, hardStateFileName, hardStateSlotBytes, type HardState, type LoadedHardState } from './hard-state.js';
+import { encodeHardStateSlot, hardStateFileName, hardStateSlotBytes, type LoadedHardState } from './hard-state-codec.js';
 
 export class HardStateFile {
   private readonly fileSystem: WalFileSystem;

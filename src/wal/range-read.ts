@@ -6,16 +6,16 @@
  *
  * Runs on: WAL writer thread.
  */
+import type { LogEntry } from '../log/log-entry.js';
 import type { SegmentLog } from './segment-log.js';
 import type { TailCache } from './tail-cache.js';
-import type { WalEntry } from './wal-entry.js';
 import { recordBytesFor } from './wal-record.js';
 
 /** Entries `fromIndex`..`toIndex` (both held by the log), cut before `maxBytes` (at least one). */
 export function readRange(
   cache: TailCache, segmentLog: SegmentLog, fromIndex: number, toIndex: number, maxBytes: number, readBytesMax: number,
-): WalEntry[] {
-  const entries: WalEntry[] = [];
+): LogEntry[] {
+  const entries: LogEntry[] = [];
   let bytes = 0;
   for (let index = fromIndex; index <= toIndex;) {
     if (cache.has(index)) {

@@ -28,14 +28,16 @@
  */
 import path from 'node:path';
 import { falconError, FalconFailure } from '../errors.js';
+import type { HardState } from '../log/hard-state.js';
+import type { SnapshotMetadata } from '../log/snapshot.js';
+import { fileSystemError } from './file-system-error.js';
 import { errnoOf, readWholeFile, type WalFileSystem } from './file-system.js';
-import { decodeHardStateFile, hardStateFileName, type HardState, type LoadedHardState } from './hard-state.js';
 import { temporaryFileSuffix, writeFileAtomically } from './atomic-file.js';
+import { decodeHardStateFile, hardStateFileName, type LoadedHardState } from './hard-state-codec.js';
 import { parseSegmentFileName, type Segment } from './segment.js';
 import { cutFile, recoverSegments, type CorruptionFinding, type TornTailFinding } from './segment-recovery.js';
-import { snapshotFileName, type SnapshotFileInfo, type SnapshotMetadata } from './snapshot-file.js';
+import { snapshotFileName, type SnapshotFileInfo } from './snapshot-file.js';
 import { loadNewestSnapshot, removeSnapshotsBelow, type RejectedSnapshot } from './snapshot-store.js';
-import { fileSystemError } from './wal-outcome.js';
 import type { WalOptions } from './wal-options.js';
 
 export const needsCatchUpFileName = 'needs-catch-up';

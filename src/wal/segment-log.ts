@@ -21,9 +21,9 @@
  */
 import path from 'node:path';
 import { assert, falconError, FalconFailure } from '../errors.js';
+import type { LogEntry } from '../log/log-entry.js';
 import { readFully, writeFully, type WalFileSystem } from './file-system.js';
 import { Segment, segmentFileName } from './segment.js';
-import type { WalEntry } from './wal-entry.js';
 import { encodeRecordInto, entryOf, readRecordAt, recordBytesFor, RecordView } from './wal-record.js';
 import type { WalOptions } from './wal-options.js';
 
@@ -87,7 +87,7 @@ export class SegmentLog {
   }
 
   /** Encodes `entry` (the caller checked it continues the log) into the batch; returns its offset. */
-  stage(entry: WalEntry): number {
+  stage(entry: LogEntry): number {
     const offset = this.reserve(entry.index, recordBytesFor(entry.data.length));
     this.arenaUsed = encodeRecordInto(this.arena, offset, entry);
     return offset;
@@ -288,7 +288,7 @@ export class SegmentLog {
    * `bytesBudget` is passed (with `atLeastOne`, the first entry is returned whatever its size).
    * Verifies every checksum: a mismatch throws FalconFailure(CORRUPTION) naming file, offset, index.
    */
-  readFromDisk(fromIndex: number, toIndex: number, bytesBudget: number, atLeastOne: boolean): WalEntry[] {
+  readFromDisk(fromIndex: number, toIndex: number, bytesBudget: number, atLeastOne: boolean): LogEntry[] {
     const segment = this.segmentFor(fromIndex);
     assert(segment !== undefined, `no segment holds index ${fromIndex}`);
     const startOffset = segment.offsetOf(fromIndex);
@@ -298,7 +298,7 @@ export class SegmentLog {
     const endOffset = segment.endOffsetOf(lastIndex);
     assert(endOffset <= segment.writtenBytes, `disk read to ${endOffset} past written ${segment.writtenBytes} of ${segment.filePath}`);
     const bytes = this.readBytes(segment, startOffset, endOffset - startOffset);
-    const entries: WalEntry[] = [];
+    const entries: LogEntry[] = [];
     for (let offset = 0, index = fromIndex; index <= lastIndex; index += 1) {
       const status = readRecordAt(bytes, offset, bytes.length, this.options.recordBytesMax, this.view);
       if (status !== 'ok' || this.view.index !== index) {

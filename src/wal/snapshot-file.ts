@@ -1,6 +1,6 @@
 /**
  * The snapshot file format: the state machine's opaque bytes plus the last included index and
- * term and the cluster membership, under one checksum. Files are named
+ * term and the cluster membership (`Snapshot`, src/log/snapshot.ts), under one checksum. Files are named
  * `snapshot-<index, 20 digits>.snap` and written atomically (temp file, fsync, rename, directory
  * fsync), chunk by chunk (snapshot-writer.ts), and verified chunk by chunk (snapshot-store.ts):
  * no step holds a whole snapshot in memory.
@@ -31,25 +31,9 @@
  * Runs on: WAL writer thread.
  */
 import { assert } from '../errors.js';
+import type { Membership } from '../log/membership.js';
+import type { SnapshotMetadata } from '../log/snapshot.js';
 import { checksumOf } from './checksum.js';
-
-export interface SnapshotMembership {
-  readonly voters: readonly string[];
-  readonly learners: readonly string[];
-}
-
-export interface SnapshotMetadata {
-  /** The last log index the snapshot includes. */
-  readonly index: number;
-  /** The term of that entry. */
-  readonly term: number;
-  readonly membership: SnapshotMembership;
-}
-
-/** A snapshot held whole: only for small ones (tests, `WriteAheadLog.saveSnapshot`). */
-export interface Snapshot extends SnapshotMetadata {
-  readonly data: Uint8Array;
-}
 
 /** A verified snapshot file: its metadata, where its data starts, its length and checksum. */
 export interface SnapshotFileInfo extends SnapshotMetadata {
@@ -115,7 +99,7 @@ function decodeNames(source: Buffer, offset: number, end: number): { names: stri
 }
 
 /** Bytes of the header and membership: where the data starts. */
-export function snapshotHeaderBytesFor(membership: SnapshotMembership): number {
+export function snapshotHeaderBytesFor(membership: Membership): number {
   return headerBytes + Buffer.concat([...encodeNames(membership.voters), ...encodeNames(membership.learners)]).length;
 }
 

@@ -18,10 +18,11 @@
  */
 import path from 'node:path';
 import { assert, type FalconError } from '../errors.js';
+import type { SnapshotMetadata } from '../log/snapshot.js';
 import { removeQuietly, temporaryFileSuffix } from './atomic-file.js';
 import { checksumOf } from './checksum.js';
 import { writeFully, type WalFileSystem } from './file-system.js';
-import { encodeSnapshotHeader, snapshotFileName, snapshotHeaderBytesFor, type SnapshotFileInfo, type SnapshotMetadata } from './snapshot-file.js';
+import { encodeSnapshotHeader, snapshotFileName, snapshotHeaderBytesFor, type SnapshotFileInfo } from './snapshot-file.js';
 import { oversizeSnapshotError, verifySnapshotFile } from './snapshot-store.js';
 
 export class LocalSnapshotWriter {

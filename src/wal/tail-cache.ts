@@ -17,7 +17,7 @@
  * Runs on: WAL writer thread.
  */
 import { assert } from '../errors.js';
-import type { WalEntry } from './wal-entry.js';
+import type { LogEntry } from '../log/log-entry.js';
 import { readOwnRecordAt, RecordView } from './wal-record.js';
 
 export class TailCache {
@@ -88,7 +88,7 @@ export class TailCache {
   }
 
   /** The cached entry of `index`, its payload copied out of the staging buffer. */
-  entryAt(index: number): WalEntry {
+  entryAt(index: number): LogEntry {
     const buffer = this.viewAt(index);
     const start = this.view.payloadOffset;
     return { term: this.view.term, index, type: this.view.type, data: new Uint8Array(buffer.subarray(start, start + this.view.payloadBytes)) };

@@ -30,8 +30,8 @@
  * Runs on: WAL writer thread (and tests, tools).
  */
 import { assert } from '../errors.js';
+import type { LogEntry } from '../log/log-entry.js';
 import { checksumOf } from './checksum.js';
-import { isStorableWalEntry, type WalEntry } from './wal-entry.js';
 
 /** Bytes before the payload: length, checksum, type, term, index. */
 export const recordHeaderBytes = 25;
@@ -42,6 +42,8 @@ const lengthOverheadBytes = 17;
 const twoPow32 = 0x1_0000_0000;
 /** The high 32-bit word of a u64 that is still a safe integer (2^53 - 1). */
 const safeHighWordMax = 0x1f_ffff;
+/** The largest entry type a record can hold: it is stored in one byte. */
+const entryTypeMax = 255;
 
 /** Why a record (or a run of records) is not good. */
 export type RecordStatus = 'ok' | 'incomplete' | 'badLength' | 'badChecksum' | 'badNumber';
@@ -82,8 +84,8 @@ function readU64(source: Buffer, offset: number): number {
  * Encodes `entry` at `offset` of `target` and returns the offset just after it. The caller made
  * room (`recordBytesFor(entry.data.length)` bytes); a bad term, index or type is a programmer error.
  */
-export function encodeRecordInto(target: Buffer, offset: number, entry: WalEntry): number {
-  if (!isStorableWalEntry(entry)) assert(false, `WAL entry not storable: term ${entry.term} index ${entry.index} type ${entry.type}`);
+export function encodeRecordInto(target: Buffer, offset: number, entry: LogEntry): number {
+  if (!isStorable(entry)) assert(false, `WAL entry not storable: term ${entry.term} index ${entry.index} type ${entry.type}`);
   const payloadBytes = entry.data.length;
   const end = offset + recordHeaderBytes + payloadBytes;
   if (end > target.length) assert(false, `record of ${end - offset} bytes does not fit at ${offset} in ${target.length}`);
@@ -99,7 +101,7 @@ export function encodeRecordInto(target: Buffer, offset: number, entry: WalEntry
 }
 
 /** Encodes `entries` back to back into one new buffer (one write's worth). */
-export function encodeRecords(entries: readonly WalEntry[]): Buffer {
+export function encodeRecords(entries: readonly LogEntry[]): Buffer {
   let totalBytes = 0;
   for (const entry of entries) totalBytes += recordBytesFor(entry.data.length);
   const target = Buffer.allocUnsafe(totalBytes);
@@ -173,7 +175,7 @@ export function readOwnRecordAt(source: Buffer, offset: number, into: RecordView
 }
 
 /** The entry `view` describes; its data is a view into `source` (no copy). */
-export function entryOf(source: Buffer, view: RecordView): WalEntry {
+export function entryOf(source: Buffer, view: RecordView): LogEntry {
   return {
     term: view.term,
     index: view.index,
@@ -252,4 +254,11 @@ export function findGoodRecordAfter(
     if (readRecordAt(source, offset, end, recordBytesMax, view) === 'ok') return offset;
   }
   return -1;
+}
+
+/** True when `entry` has a storable term, index and type (a programmer check, not input validation). */
+function isStorable(entry: LogEntry): boolean {
+  return Number.isSafeInteger(entry.index) && entry.index >= 1
+    && Number.isSafeInteger(entry.term) && entry.term >= 0
+    && Number.isInteger(entry.type) && entry.type >= 0 && entry.type <= entryTypeMax;
 }

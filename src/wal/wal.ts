@@ -16,7 +16,7 @@
  *   written and read in chunks (snapshot-writer.ts, `readSnapshotChunk`): the engine never holds one whole.
  * - `open` reports nothing durable that recovery did not sync first (recovery.ts).
  *
- * Errors (values, see wal-outcome.ts):
+ * Errors (values, see file-system-error.ts):
  * - IO_ERROR (EIO and anything unexpected, and every failed fsync) and CORRUPTION found on read
  *   are fatal: the engine keeps the error and every later call returns it at once. It never
  *   retries an fsync.
@@ -31,23 +31,23 @@
  * Runs on: WAL writer thread (one thread owns one engine; no method is reentrant).
  */
 import path from 'node:path';
-import { assert, falconError, FalconFailure, type FalconError } from '../errors.js';
+import { assert, failure, falconError, FalconFailure, success, type FalconError, type Outcome } from '../errors.js';
+import type { HardState } from '../log/hard-state.js';
+import type { LogEntry } from '../log/log-entry.js';
+import type { Snapshot, SnapshotMetadata } from '../log/snapshot.js';
 import { removeFileDurably } from './atomic-file.js';
+import { fileSystemError, isSurvivable } from './file-system-error.js';
 import { errnoOf } from './file-system.js';
-import { type HardState } from './hard-state.js';
 import { HardStateFile } from './hard-state-file.js';
 import { needsCatchUpFileName, recoverWal, writeNeedsCatchUpMarker, type WalRecovered } from './recovery.js';
 import type { Segment } from './segment.js';
 import { SegmentLog } from './segment-log.js';
-import { snapshotFileName, type Snapshot, type SnapshotFileInfo, type SnapshotMetadata } from './snapshot-file.js';
+import { snapshotFileName, type SnapshotFileInfo } from './snapshot-file.js';
 import { oversizeSnapshotError, readSnapshotRange, removeSnapshotsBelow, snapshotReadChunkBytes } from './snapshot-store.js';
 import { IncomingSnapshot, LocalSnapshotWriter } from './snapshot-writer.js';
 import { readRange } from './range-read.js';
-import { isSnapshotDue, type SnapshotTrigger } from './snapshot-trigger.js';
 import { TailCache } from './tail-cache.js';
-import type { WalEntry } from './wal-entry.js';
 import { resolveWalOptions, type WalOptions } from './wal-options.js';
-import { failure, fileSystemError, isSurvivable, success, type WalOutcome } from './wal-outcome.js';
 import { readOwnRecordAt, recordBytesFor, recordChecksummedFrom, recordHeaderBytes, RecordView } from './wal-record.js';
 
 /** A local snapshot that was abandoned (failed, or superseded by a leader's): not fatal. */
@@ -154,7 +154,7 @@ export class WriteAheadLog {
   }
 
   /** Stages `entries` (contiguous, continuing the log, terms not decreasing); returns the new last index. */
-  append(entries: readonly WalEntry[]): WalOutcome<number> {
+  append(entries: readonly LogEntry[]): Outcome<number> {
     if (this.fatal !== null) return failure(this.fatal);
     try {
       for (const entry of entries) this.appendOne(entry);
@@ -171,7 +171,7 @@ export class WriteAheadLog {
    * were made, which also covers the bytes' trip through the ring, and every read from disk
    * verifies them. This keeps the WAL thread's per-record work to a header check and a memcpy.
    */
-  appendEncoded(records: Buffer, start = 0, end = records.length): WalOutcome<number> {
+  appendEncoded(records: Buffer, start = 0, end = records.length): Outcome<number> {
     if (this.fatal !== null) return failure(this.fatal);
     try {
       for (let offset = start; offset < end;) offset += this.appendEncodedOne(records, offset, end);
@@ -183,7 +183,7 @@ export class WriteAheadLog {
   }
 
   /** One write + one fdatasync for everything staged; returns the durable last index. */
-  flush(): WalOutcome<number> {
+  flush(): Outcome<number> {
     if (this.fatal !== null) return failure(this.fatal);
     if (this.last === this.durableLast) return success(this.durableLast);
     try {
@@ -197,7 +197,7 @@ export class WriteAheadLog {
   }
 
   /** Durably drops every entry from `index` on (a Raft conflict); returns the new last index. */
-  truncateFrom(index: number): WalOutcome<number> {
+  truncateFrom(index: number): Outcome<number> {
     if (this.fatal !== null) return failure(this.fatal);
     const snapshotIndex = this.snapshotInfo?.index ?? 0;
     assert(Number.isSafeInteger(index) && index > snapshotIndex && index <= this.last + 1,
@@ -224,7 +224,7 @@ export class WriteAheadLog {
    * the tail cache, older ones from disk in reads of at most `readBytesMax`. Entries below
    * `firstIndex` were compacted: NOT_FOUND (send the snapshot instead).
    */
-  read(fromIndex: number, toIndex: number, maxBytes: number): WalOutcome<WalEntry[]> {
+  read(fromIndex: number, toIndex: number, maxBytes: number): Outcome<LogEntry[]> {
     if (this.fatal !== null) return failure(this.fatal);
     assert(Number.isSafeInteger(fromIndex) && fromIndex >= 1 && Number.isSafeInteger(toIndex) && maxBytes >= 0,
       `read(${fromIndex}, ${toIndex}, ${maxBytes}) with bad arguments`);
@@ -240,7 +240,7 @@ export class WriteAheadLog {
   }
 
   /** The term of the entry at `index` (the snapshot's term at its index, 0 at index 0), or null if not held. */
-  termAt(index: number): WalOutcome<number | null> {
+  termAt(index: number): Outcome<number | null> {
     if (this.fatal !== null) return failure(this.fatal);
     try {
       return success(this.termAtOrNull(index));
@@ -255,7 +255,7 @@ export class WriteAheadLog {
    * written, is never dropped by a later save; naming another cluster is a programmer error (the
    * Replicator refuses to start on a directory of another cluster).
    */
-  saveHardState(state: HardState): WalOutcome<HardState> {
+  saveHardState(state: HardState): Outcome<HardState> {
     if (this.fatal !== null) return failure(this.fatal);
     const previous = this.hardStateValue;
     assert(state.term >= (previous?.term ?? 0), `hard state term going back from ${previous?.term} to ${state.term}`);
@@ -277,7 +277,7 @@ export class WriteAheadLog {
    * follows with `appendSnapshotChunk`, `finishSnapshot` makes it durable. A snapshot being
    * written before is abandoned (its temp file deleted).
    */
-  beginSnapshot(metadata: SnapshotMetadata): WalOutcome<null> {
+  beginSnapshot(metadata: SnapshotMetadata): Outcome<null> {
     if (this.fatal !== null) return failure(this.fatal);
     assert(metadata.index >= (this.snapshotInfo?.index ?? 0), `snapshot index going back from ${this.snapshotInfo?.index} to ${metadata.index}`);
     this.localSnapshot?.abort();
@@ -295,7 +295,7 @@ export class WriteAheadLog {
    * that would pass `snapshotBytesMax` is refused (RESOURCE_EXHAUSTED, not fatal): the snapshot is
    * abandoned and the previous one stays in force.
    */
-  appendSnapshotChunk(index: number, bytes: Uint8Array): WalOutcome<number> {
+  appendSnapshotChunk(index: number, bytes: Uint8Array): Outcome<number> {
     if (this.fatal !== null) return failure(this.fatal);
     const writer = this.localSnapshot;
     if (writer === null || writer.metadata.index !== index) return failure(localSnapshotGone(index));
@@ -313,7 +313,7 @@ export class WriteAheadLog {
   }
 
   /** Makes the snapshot being written at `index` durable, then applies it (see `afterSnapshotDurable`). */
-  finishSnapshot(index: number): WalOutcome<SnapshotMetadata> {
+  finishSnapshot(index: number): Outcome<SnapshotMetadata> {
     if (this.fatal !== null) return failure(this.fatal);
     const writer = this.localSnapshot;
     if (writer === null || writer.metadata.index !== index) return failure(localSnapshotGone(index));
@@ -333,7 +333,7 @@ export class WriteAheadLog {
    * Durably writes a snapshot held whole: for small ones (tests, tools); the replica loop streams
    * through `beginSnapshot`/`appendSnapshotChunk`/`finishSnapshot`.
    */
-  saveSnapshot(snapshot: Snapshot): WalOutcome<SnapshotMetadata> {
+  saveSnapshot(snapshot: Snapshot): Outcome<SnapshotMetadata> {
     const begun = this.beginSnapshot(snapshot);
     if (!begun.ok) return begun;
     for (let offset = 0; offset < snapshot.data.byteLength; offset += snapshotReadChunkBytes) {
@@ -349,7 +349,7 @@ export class WriteAheadLog {
    * already being received (the bytes held so far are kept); any other is abandoned. Returns the
    * bytes held. A file above `snapshotBytesMax` is refused (RESOURCE_EXHAUSTED, not fatal).
    */
-  beginIncomingSnapshot(index: number, fileBytes: number, checksum: number): WalOutcome<number> {
+  beginIncomingSnapshot(index: number, fileBytes: number, checksum: number): Outcome<number> {
     if (this.fatal !== null) return failure(this.fatal);
     const current = this.incoming;
     if (current !== null && current.index === index && current.fileBytes === fileBytes && current.checksum === checksum) return success(current.heldBytes);
@@ -364,7 +364,7 @@ export class WriteAheadLog {
   }
 
   /** Writes a chunk of the incoming snapshot at `offset` (ignored unless it continues what is held); returns the bytes held. */
-  writeIncomingSnapshot(index: number, offset: number, bytes: Uint8Array): WalOutcome<number> {
+  writeIncomingSnapshot(index: number, offset: number, bytes: Uint8Array): Outcome<number> {
     if (this.fatal !== null) return failure(this.fatal);
     const incoming = this.incoming;
     if (incoming === null || incoming.index !== index) return success(0);
@@ -380,7 +380,7 @@ export class WriteAheadLog {
    * fsyncs the whole incoming snapshot and verifies it (chunk by chunk). One that does not verify
    * was damaged on the way (not at rest): it is abandoned and CORRUPTION returned, not fatal.
    */
-  verifyIncomingSnapshot(index: number): WalOutcome<SnapshotMetadata> {
+  verifyIncomingSnapshot(index: number): Outcome<SnapshotMetadata> {
     if (this.fatal !== null) return failure(this.fatal);
     const incoming = this.incoming;
     if (incoming === null || incoming.index !== index) return failure(falconError('NOT_FOUND', `no incoming snapshot at ${index}`));
@@ -400,7 +400,7 @@ export class WriteAheadLog {
   }
 
   /** Puts the verified incoming snapshot of (`index`, `term`) in force, durably (see `afterSnapshotDurable`). */
-  installIncomingSnapshot(index: number, term: number): WalOutcome<SnapshotMetadata> {
+  installIncomingSnapshot(index: number, term: number): Outcome<SnapshotMetadata> {
     if (this.fatal !== null) return failure(this.fatal);
     const incoming = this.incoming;
     const info = incoming?.verifiedInfo ?? null;
@@ -424,7 +424,7 @@ export class WriteAheadLog {
    * snapshot's (index, term), the log is superseded and discarded, as Raft does when it installs a
    * snapshot; otherwise it is kept.
    */
-  private afterSnapshotDurable(info: SnapshotFileInfo): WalOutcome<SnapshotMetadata> {
+  private afterSnapshotDurable(info: SnapshotFileInfo): Outcome<SnapshotMetadata> {
     try {
       removeSnapshotsBelow(this.options.fileSystem, this.dir, info.index, this.heldSnapshots);
       const termInLog = info.index <= this.last ? this.termAtOrNull(info.index) : null;
@@ -459,7 +459,7 @@ export class WriteAheadLog {
    * Drops one hold of the snapshot at `index` (none held: nothing to do). The last hold of a
    * snapshot no longer in force deletes its file, durably.
    */
-  releaseSnapshot(index: number): WalOutcome<null> {
+  releaseSnapshot(index: number): Outcome<null> {
     const held = this.heldSnapshots.get(index);
     if (held === undefined) return success(null);
     held.holders -= 1;
@@ -469,13 +469,13 @@ export class WriteAheadLog {
   }
 
   /** Drops every hold (a restarted Replicator streams nothing yet); files no longer needed go. */
-  releaseAllSnapshots(): WalOutcome<null> {
+  releaseAllSnapshots(): Outcome<null> {
     if (this.heldSnapshots.size === 0) return success(null);
     this.heldSnapshots.clear();
     return this.removeUnheldSnapshotsBelowTheOneInForce();
   }
 
-  private removeUnheldSnapshotsBelowTheOneInForce(): WalOutcome<null> {
+  private removeUnheldSnapshotsBelowTheOneInForce(): Outcome<null> {
     if (this.fatal !== null) return failure(this.fatal);
     const inForce = this.snapshotInfo?.index ?? 0;
     try {
@@ -496,7 +496,7 @@ export class WriteAheadLog {
    * what a leader streams to a follower) or of its data (`part: 'data'`, what a state machine is
    * restored from). NOT_FOUND when `index` is neither the snapshot in force nor a held one.
    */
-  readSnapshotChunk(index: number, part: 'file' | 'data', offset: number, maxBytes: number): WalOutcome<SnapshotChunk> {
+  readSnapshotChunk(index: number, part: 'file' | 'data', offset: number, maxBytes: number): Outcome<SnapshotChunk> {
     if (this.fatal !== null) return failure(this.fatal);
     const info = this.snapshotInfo?.index === index ? this.snapshotInfo : this.heldSnapshots.get(index)?.info ?? null;
     if (info === null) {
@@ -514,7 +514,7 @@ export class WriteAheadLog {
   }
 
   /** The newest durable snapshot read whole: for small ones only (tests, tools). */
-  loadLatestSnapshot(): WalOutcome<Snapshot | null> {
+  loadLatestSnapshot(): Outcome<Snapshot | null> {
     const info = this.snapshotInfo;
     if (info === null) return this.fatal === null ? success(null) : failure(this.fatal);
     const parts: Uint8Array[] = [];
@@ -538,7 +538,7 @@ export class WriteAheadLog {
   }
 
   /** Deletes the segments wholly at or below `uptoIndex` (≤ the snapshot index); returns how many. */
-  compact(uptoIndex: number): WalOutcome<number> {
+  compact(uptoIndex: number): Outcome<number> {
     if (this.fatal !== null) return failure(this.fatal);
     const snapshotIndex = this.snapshotInfo?.index ?? 0;
     assert(uptoIndex <= snapshotIndex, `compact(${uptoIndex}) beyond the snapshot index ${snapshotIndex}`);
@@ -554,7 +554,7 @@ export class WriteAheadLog {
    * repaired): this node must be caught up by a leader before it may vote or lead. Used when a
    * node that found its directory empty hears that its peers hold this cluster's log.
    */
-  markNeedsCatchUp(reason: string): WalOutcome<string> {
+  markNeedsCatchUp(reason: string): Outcome<string> {
     if (this.fatal !== null) return failure(this.fatal);
     assert(reason.trim() !== '', 'markNeedsCatchUp without a reason');
     try {
@@ -567,7 +567,7 @@ export class WriteAheadLog {
   }
 
   /** Removes the persisted catch-up marker, once the Raft layer knows this node caught up. */
-  clearNeedsCatchUp(): WalOutcome<null> {
+  clearNeedsCatchUp(): Outcome<null> {
     if (this.fatal !== null) return failure(this.fatal);
     try {
       removeFileDurably(this.options.fileSystem, this.dir, needsCatchUpFileName);
@@ -587,10 +587,6 @@ export class WriteAheadLog {
     return this.segmentLog.bytesAfter(this.snapshotInfo?.index ?? 0);
   }
 
-  isSnapshotDue(trigger: SnapshotTrigger): boolean {
-    return isSnapshotDue(trigger, this.entriesSinceSnapshot(), this.bytesSinceSnapshot());
-  }
-
   /** Closes the files. Staged, unflushed entries are dropped (they were never reported durable). */
   close(): void {
     if (this.fatal === null) this.fatal = falconError('UNAVAILABLE', `WAL ${this.dir} is closed`);
@@ -598,7 +594,7 @@ export class WriteAheadLog {
     this.hardStateFile.close();
   }
 
-  private appendOne(entry: WalEntry): void {
+  private appendOne(entry: LogEntry): void {
     if (entry.index !== this.last + 1) assert(false, `append of index ${entry.index} after ${this.last}`);
     if (entry.term < this.lastEntryTerm) assert(false, `append of term ${entry.term} after term ${this.lastEntryTerm} (index ${entry.index})`);
     const recordBytes = recordBytesFor(entry.data.length);
@@ -653,7 +649,7 @@ export class WriteAheadLog {
   }
 
   /** A failed append/flush: survive a full disk by dropping the batch, stop on anything else. */
-  private onWriteError(operation: string, error: unknown): WalOutcome<never> {
+  private onWriteError(operation: string, error: unknown): Outcome<never> {
     if (!isSurvivable(error)) return this.stop(operation, error);
     try {
       this.segmentLog.rollbackTo(this.durableLast);
@@ -667,13 +663,13 @@ export class WriteAheadLog {
   }
 
   /** A failed atomic file write: the old file is still in force; survive a full disk. */
-  private onFileError(operation: string, error: unknown): WalOutcome<never> {
+  private onFileError(operation: string, error: unknown): Outcome<never> {
     if (isSurvivable(error)) return failure(fileSystemError(operation, this.dir, error));
     return this.stop(operation, error);
   }
 
   /** Enters the failed state (fatal errors); programmer errors are rethrown, never swallowed. */
-  private stop(operation: string, error: unknown): WalOutcome<never> {
+  private stop(operation: string, error: unknown): Outcome<never> {
     if (error instanceof FalconFailure) {
       this.fatal = error.error;
     } else if (errnoOf(error) !== undefined) {

@@ -8,10 +8,10 @@
 import { expect } from 'chai';
 import { decode, encode } from '../../src/codec/msgpack.js';
 import { FalconFailure } from '../../src/errors.js';
+import { entryTypes } from '../../src/raft/entry-types.js';
 import { MemoryLogStorage } from '../../src/raft/memory-log-storage.js';
 import { parseRaftMessage } from '../../src/raft/message-validation.js';
 import { Inflights } from '../../src/raft/progress.js';
-import { entryTypes } from '../../src/raft/raft-entry.js';
 import { resolveRaftConfig } from '../../src/raft/raft-config.js';
 import type { RaftMessage } from '../../src/raft/raft-messages.js';
 import { randomBelow, SeededRandom } from '../../src/raft/random.js';

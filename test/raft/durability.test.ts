@@ -8,8 +8,9 @@
  * Runs on: the mocha process.
  */
 import { expect } from 'chai';
+import type { LogEntry } from '../../src/log/log-entry.js';
+import { entryTypes } from '../../src/raft/entry-types.js';
 import { MemoryLogStorage } from '../../src/raft/memory-log-storage.js';
-import { entryTypes, type RaftEntry } from '../../src/raft/raft-entry.js';
 import { RaftLog } from '../../src/raft/raft-log.js';
 import { RaftNode } from '../../src/raft/raft-node.js';
 import { SeededRandom } from '../../src/raft/random.js';
@@ -18,7 +19,7 @@ import { RaftTestCluster, testSettings } from './raft-test-cluster.js';
 const three = ['n1', 'n2', 'n3'];
 const five = ['n1', 'n2', 'n3', 'n4', 'n5'];
 
-function entry(index: number, term: number): RaftEntry {
+function entry(index: number, term: number): LogEntry {
   return { index, term, type: entryTypes.normal, data: new Uint8Array([index]) };
 }
 

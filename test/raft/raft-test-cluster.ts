@@ -12,8 +12,9 @@
  * Runs on: the mocha process.
  */
 import { expect } from 'chai';
+import type { LogEntry } from '../../src/log/log-entry.js';
+import { entryTypes } from '../../src/raft/entry-types.js';
 import { MemoryLogStorage } from '../../src/raft/memory-log-storage.js';
-import { entryTypes, type RaftEntry } from '../../src/raft/raft-entry.js';
 import type { RaftSettings } from '../../src/raft/raft-config.js';
 import type { RaftMessage } from '../../src/raft/raft-messages.js';
 import { RaftNode } from '../../src/raft/raft-node.js';
@@ -68,7 +69,7 @@ export class RaftTestCluster {
   readonly ids: readonly string[];
   readonly nodes = new Map<string, RaftNode>();
   readonly storages = new Map<string, MemoryLogStorage>();
-  readonly applied = new Map<string, RaftEntry[]>();
+  readonly applied = new Map<string, LogEntry[]>();
   readonly readStates = new Map<string, ReadState[]>();
   readonly installedSnapshots = new Map<string, number[]>();
   /** How many times each node's Ready said `needsCatchUpCleared`. */

@@ -16,7 +16,7 @@ describe('raft ReadIndex', () => {
     cluster.elect('n1');
     cluster.propose('n1', 'w');
     cluster.stabilize();
-    expect(cluster.node('n1').readIndex('read-1')).to.deep.equal({ ok: true });
+    expect(cluster.node('n1').readIndex('read-1')).to.deep.equal({ ok: true, value: null });
     cluster.processReadies('n1');
     expect(cluster.readStates.get('n1')).to.deep.equal([]);
     cluster.deliver((message) => message.type === 'heartbeat');
@@ -55,7 +55,7 @@ describe('raft ReadIndex', () => {
     cluster.elect('n1');
     cluster.propose('n1', 'w');
     cluster.stabilize();
-    expect(cluster.node('n3').readIndex('on-n3')).to.deep.equal({ ok: true });
+    expect(cluster.node('n3').readIndex('on-n3')).to.deep.equal({ ok: true, value: null });
     cluster.stabilize();
     expect(cluster.readStates.get('n3')).to.deep.equal([{ context: 'on-n3', index: 2 }]);
   });

@@ -7,8 +7,8 @@
  * Runs on: the mocha process.
  */
 import { expect } from 'chai';
+import { entryTypes } from '../../src/raft/entry-types.js';
 import { unavailable } from '../../src/raft/log-storage.js';
-import { entryTypes } from '../../src/raft/raft-entry.js';
 import type { RaftMessage } from '../../src/raft/raft-messages.js';
 import { RaftTestCluster } from './raft-test-cluster.js';
 
@@ -20,7 +20,7 @@ describe('raft replication', () => {
     const cluster = new RaftTestCluster(three);
     cluster.elect('n1');
     const outcome = cluster.propose('n1', 'job-1');
-    expect(outcome).to.deep.include({ ok: true, kind: 'appended', term: 1, firstIndex: 2, lastIndex: 2 });
+    expect(outcome).to.deep.equal({ ok: true, value: { kind: 'appended', term: 1, firstIndex: 2, lastIndex: 2 } });
     cluster.stabilize();
     for (const id of three) expect(cluster.appliedData(id)).to.deep.equal(['job-1']);
   });
@@ -152,7 +152,7 @@ describe('raft replication', () => {
   it('forwards a proposal made on a follower to the leader', () => {
     const cluster = new RaftTestCluster(three);
     cluster.elect('n1');
-    expect(cluster.propose('n2', 'via-n2')).to.deep.equal({ ok: true, kind: 'forwarded', leader: 'n1' });
+    expect(cluster.propose('n2', 'via-n2')).to.deep.equal({ ok: true, value: { kind: 'forwarded', leader: 'n1' } });
     cluster.stabilize();
     for (const id of three) expect(cluster.appliedData(id)).to.deep.equal(['via-n2']);
   });

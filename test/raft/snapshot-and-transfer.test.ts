@@ -160,7 +160,7 @@ describe('raft leadership transfer', () => {
     cluster.stabilize();
     cluster.heal();
     cluster.takeTrace();
-    expect(cluster.node('n1').transferLeadership('n2')).to.deep.equal({ ok: true });
+    expect(cluster.node('n1').transferLeadership('n2')).to.deep.equal({ ok: true, value: null });
     const during = cluster.propose('n1', 'during-transfer');
     if (during.ok) expect.fail('a proposal was accepted during a transfer');
     expect(during.error.detail).to.include({ reason: 'transfer-in-progress' });

@@ -5,28 +5,29 @@
  * run, and the benchmark measured that instead of the replication path).
  */
 import { expect } from 'chai';
+import { falconError, success, type Outcome } from '../../src/errors.js';
+import type { LogEntry } from '../../src/log/log-entry.js';
+import type { ProposalEntry } from '../../src/raft/proposal-entry.js';
+import type { ProposalPlacement } from '../../src/raft/raft-node.js';
 import { RaftLoad, type RaftLoadRequest } from '../../src/replication/raft-load.js';
-import type { ProposalEntry, RaftEntry } from '../../src/raft/raft-entry.js';
-import type { ProposeOutcome } from '../../src/raft/raft-node.js';
-import { falconError } from '../../src/errors.js';
 
 const request = (fields: Partial<RaftLoadRequest> = {}): RaftLoadRequest =>
   ({ type: 'raftLoad', entries: 10, batch: 1, payloadBytes: 8, inflight: 2, timeoutMs: 60_000, ...fields });
 
 /** A leader at term 1 that appends from index 1 on. */
-function leaderLog(): { propose: (entries: readonly ProposalEntry[]) => ProposeOutcome; nextIndex: () => number } {
+function leaderLog(): { propose: (entries: readonly ProposalEntry[]) => Outcome<ProposalPlacement>; nextIndex: () => number } {
   let next = 1;
   return {
     propose: (entries) => {
       const firstIndex = next;
       next += entries.length;
-      return { ok: true, kind: 'appended', term: 1, firstIndex, lastIndex: next - 1 };
+      return success({ kind: 'appended', term: 1, firstIndex, lastIndex: next - 1 });
     },
     nextIndex: () => next,
   };
 }
 
-const applied = (index: number, term = 1): RaftEntry => ({ index, term, type: 0, data: new Uint8Array(8) });
+const applied = (index: number, term = 1): LogEntry => ({ index, term, type: 0, data: new Uint8Array(8) });
 
 describe('raft load generator', () => {
   it('wants a cycle only while its in-flight window has room', () => {

@@ -3,14 +3,15 @@
  * (which decides when a write may be reported durable), the applied hash chain and the log view.
  */
 import { expect } from 'chai';
+import type { LogEntry } from '../../src/log/log-entry.js';
+import { entryTypes } from '../../src/raft/entry-types.js';
 import { TermIndex } from '../../src/replication/term-index.js';
 import { DurabilityTracker } from '../../src/replication/durability-tracker.js';
 import { AppliedHashChain } from '../../src/replication/applied-hash-chain.js';
 import { compacted, unavailable } from '../../src/raft/log-storage.js';
-import { entryTypes, type RaftEntry } from '../../src/raft/raft-entry.js';
 import { ReplicatorLogStorage } from '../../src/replication/replicator-log-storage.js';
 
-const entry = (index: number, term: number, text = `e${index}`): RaftEntry => ({ index, term, type: 0, data: Buffer.from(text) });
+const entry = (index: number, term: number, text = `e${index}`): LogEntry => ({ index, term, type: 0, data: Buffer.from(text) });
 
 describe('term index', () => {
   it('answers the term of every index from runs, across truncation and rebase', () => {
@@ -68,7 +69,7 @@ describe('durability tracker', () => {
 describe('applied hash chain', () => {
   it('agrees on equal histories and differs on any change of term, index, type or payload', () => {
     const history = [entry(1, 1), entry(2, 1), entry(3, 2)];
-    const hashOf = (entries: RaftEntry[]): number => {
+    const hashOf = (entries: LogEntry[]): number => {
       const chain = new AppliedHashChain();
       for (const applied of entries) chain.applyOne(applied);
       return chain.hash;
@@ -99,9 +100,9 @@ describe('applied hash chain', () => {
 
 describe('the log view of the Replicator', () => {
   const membership = { voters: ['n1', 'n2', 'n3'], learners: [] };
-  const entry = (index: number, term: number): RaftEntry => ({ index, term, type: entryTypes.normal, data: new Uint8Array([index & 0xff]) });
-  const entries = (from: number, to: number, term: number): RaftEntry[] => {
-    const out: RaftEntry[] = [];
+  const entry = (index: number, term: number): LogEntry => ({ index, term, type: entryTypes.normal, data: new Uint8Array([index & 0xff]) });
+  const entries = (from: number, to: number, term: number): LogEntry[] => {
+    const out: LogEntry[] = [];
     for (let index = from; index <= to; index += 1) out.push(entry(index, term));
     return out;
   };

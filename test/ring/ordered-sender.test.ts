@@ -104,8 +104,8 @@ describe('ordered sender', () => {
   it('sends straight into the ring while it has room and nothing waits', () => {
     const ring = new SimulatedRing(100);
     const sender = senderOver(ring);
-    expect(sender.send({ seq: 0, bytes: 40 })).to.deep.equal({ ok: true, delivery: 'sent' });
-    expect(sender.send({ seq: 1, bytes: 40 })).to.deep.equal({ ok: true, delivery: 'sent' });
+    expect(sender.send({ seq: 0, bytes: 40 })).to.deep.equal({ ok: true, value: 'sent' });
+    expect(sender.send({ seq: 1, bytes: 40 })).to.deep.equal({ ok: true, value: 'sent' });
     expect(ring.accepted).to.deep.equal([0, 1]);
     expect(sender.backlogMessages).to.equal(0);
     expect(sender.queuedCount).to.equal(0);
@@ -115,8 +115,8 @@ describe('ordered sender', () => {
     const ring = new SimulatedRing(100);
     const sender = senderOver(ring);
     sender.send({ seq: 0, bytes: 80 });
-    expect(sender.send({ seq: 1, bytes: 50 })).to.deep.equal({ ok: true, delivery: 'queued' });
-    expect(sender.send({ seq: 2, bytes: 10 }), 'fits the ring, but seq 1 waits').to.deep.equal({ ok: true, delivery: 'queued' });
+    expect(sender.send({ seq: 1, bytes: 50 })).to.deep.equal({ ok: true, value: 'queued' });
+    expect(sender.send({ seq: 2, bytes: 10 }), 'fits the ring, but seq 1 waits').to.deep.equal({ ok: true, value: 'queued' });
     expect(ring.accepted).to.deep.equal([0]);
     expect(sender.pump(), 'no room yet: pumping is harmless').to.equal(0);
     ring.consume(1);

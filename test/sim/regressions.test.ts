@@ -8,8 +8,8 @@
  * Runs on: the mocha process.
  */
 import { expect } from 'chai';
+import { entryTypes } from '../../src/raft/entry-types.js';
 import { MemoryLogStorage } from '../../src/raft/memory-log-storage.js';
-import { entryTypes } from '../../src/raft/raft-entry.js';
 import { RaftNode } from '../../src/raft/raft-node.js';
 import { SeededRandom } from '../../src/raft/random.js';
 import { RaftTestCluster, testSettings } from '../raft/raft-test-cluster.js';

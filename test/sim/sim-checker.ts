@@ -22,7 +22,7 @@
  *
  * Runs on: the simulator.
  */
-import type { RaftEntry } from '../../src/raft/raft-entry.js';
+import type { LogEntry } from '../../src/log/log-entry.js';
 import type { RaftNode } from '../../src/raft/raft-node.js';
 import type { ClaimedDurable } from './sim-wal.js';
 import { entryDigest } from './sim-workload.js';
@@ -74,7 +74,7 @@ export class SimChecker {
   }
 
   /** Log matching, for entries a node just appended (`prevTerm`: the term before the first). */
-  onAppended(id: string, entries: readonly RaftEntry[], prevTerm: number): void {
+  onAppended(id: string, entries: readonly LogEntry[], prevTerm: number): void {
     let previous = prevTerm;
     for (const entry of entries) {
       if (entry.term >= termsPerIndex || previous >= prevTermRange) fail(`term ${entry.term} beyond the checker's range`);

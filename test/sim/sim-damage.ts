@@ -27,9 +27,9 @@
  */
 import path from 'node:path';
 import type { SeededRandom } from '../../src/raft/random.js';
+import { decodeHardStateFile, hardStateFileName } from '../../src/wal/hard-state-codec.js';
 import { ClaimedDurable } from './sim-wal.js';
 import { parseSegmentFileName, segmentFileName } from '../../src/wal/segment.js';
-import { decodeHardStateFile, hardStateFileName } from '../../src/wal/hard-state.js';
 import { parseSnapshotFileName } from '../../src/wal/snapshot-file.js';
 import { needsCatchUpFileName } from '../../src/wal/recovery.js';
 import { recordChecksummedFrom, scanRecords } from '../../src/wal/wal-record.js';

@@ -22,7 +22,7 @@
  */
 import type { ToWal } from '../../src/actors/wal-protocol.js';
 import { FalconFailure } from '../../src/errors.js';
-import type { RaftEntry } from '../../src/raft/raft-entry.js';
+import type { LogEntry } from '../../src/log/log-entry.js';
 import type { PeerMessage } from '../../src/replication/snapshot-stream-messages.js';
 import type { RaftNode } from '../../src/raft/raft-node.js';
 import { SeededRandom } from '../../src/raft/random.js';
@@ -72,9 +72,9 @@ const walArenaBytes = 64 * 1024;
 /** The production hash chain, reporting the hash after every entry to the checker. */
 class CheckedHashChain implements StateMachine {
   readonly chain = new AppliedHashChain();
-  private readonly onEntry: (entry: RaftEntry, hash: number) => void;
+  private readonly onEntry: (entry: LogEntry, hash: number) => void;
 
-  constructor(onEntry: (entry: RaftEntry, hash: number) => void) {
+  constructor(onEntry: (entry: LogEntry, hash: number) => void) {
     this.onEntry = onEntry;
   }
 
@@ -82,7 +82,7 @@ class CheckedHashChain implements StateMachine {
     return this.chain.appliedIndex;
   }
 
-  apply(entries: readonly RaftEntry[]): readonly void[] {
+  apply(entries: readonly LogEntry[]): readonly void[] {
     for (const entry of entries) {
       this.chain.apply([entry]);
       this.onEntry(entry, this.chain.hash);
@@ -309,7 +309,7 @@ export class SimNode {
     this.pausedUntilUs = 0;
   }
 
-  private onApplied(entry: RaftEntry, hash: number): void {
+  private onApplied(entry: LogEntry, hash: number): void {
     this.host.checker.onAppliedHash(this.id, entry.index, hash);
     const value = workloadValueOf(entry);
     if (value >= 0 && this.proposed.delete(value)) this.host.onAcknowledged(this, value, entry.index);

@@ -21,7 +21,7 @@
 import type { FromWal, ToWal } from '../../src/actors/wal-protocol.js';
 import { WalService } from '../../src/actors/wal-service.js';
 import type { FalconError } from '../../src/errors.js';
-import type { HardState } from '../../src/raft/raft-messages.js';
+import type { HardState } from '../../src/log/hard-state.js';
 import { TermIndex } from '../../src/replication/term-index.js';
 import { RecordView, readOwnRecordAt } from '../../src/wal/wal-record.js';
 import type { WriteAheadLog } from '../../src/wal/wal.js';

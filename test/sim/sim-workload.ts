@@ -7,7 +7,7 @@
  *
  * Runs on: the simulator.
  */
-import type { RaftEntry } from '../../src/raft/raft-entry.js';
+import type { LogEntry } from '../../src/log/log-entry.js';
 
 export const workloadHeaderBytes = 8;
 
@@ -26,13 +26,13 @@ export function encodeWorkloadData(value: number, proposerIndex: number, padding
 }
 
 /** The workload value in an entry's data, or -1 for entries that carry none (no-ops). */
-export function workloadValueOf(entry: RaftEntry): number {
+export function workloadValueOf(entry: LogEntry): number {
   if (entry.data.byteLength < workloadHeaderBytes) return -1;
   return new DataView(entry.data.buffer, entry.data.byteOffset, workloadHeaderBytes).getUint32(0);
 }
 
 /** Two 32-bit lanes of an entry's identity hash (for the log-matching registry). */
-export function entryDigest(entry: RaftEntry): number {
+export function entryDigest(entry: LogEntry): number {
   let h = mix(0x811c9dc5, entry.type);
   h = mix(h, entry.data.byteLength);
   if (entry.data.byteLength >= workloadHeaderBytes) {

@@ -9,7 +9,8 @@
  * Runs on: the mocha process.
  */
 import { expect } from 'chai';
-import { hardStateFileName, type HardState } from '../../src/wal/hard-state.js';
+import type { HardState } from '../../src/log/hard-state.js';
+import { hardStateFileName } from '../../src/wal/hard-state-codec.js';
 import { MemoryFileSystem, type FileOperation } from '../../src/wal/memory-file-system.js';
 import type { WriteAheadLog } from '../../src/wal/wal.js';
 import { memoryWalDir, openMemoryWal, seededRandom, singleRecordHardStateFile } from './wal-test-helpers.js';

@@ -8,7 +8,7 @@
  */
 import { expect } from 'chai';
 import { FalconFailure } from '../../src/errors.js';
-import { hardStateFileBytes, hardStateFileName, hardStateSlotBytes } from '../../src/wal/hard-state.js';
+import { hardStateFileBytes, hardStateFileName, hardStateSlotBytes } from '../../src/wal/hard-state-codec.js';
 import { MemoryFileSystem } from '../../src/wal/memory-file-system.js';
 import { memoryWalDir, openMemoryWal, singleRecordHardStateFile, unwrap } from './wal-test-helpers.js';
 

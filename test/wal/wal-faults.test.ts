@@ -7,13 +7,13 @@
  * Runs on: the mocha process.
  */
 import { expect } from 'chai';
+import type { Outcome } from '../../src/errors.js';
 import { MemoryFileSystem, type FileOperation } from '../../src/wal/memory-file-system.js';
 import type { WriteAheadLog } from '../../src/wal/wal.js';
-import type { WalOutcome } from '../../src/wal/wal-outcome.js';
 import { encodeRecords } from '../../src/wal/wal-record.js';
 import { appendAndFlush, entriesFor, isIntactEntry, memoryWalDir, openMemoryWal, readAll, segmentNames, unwrap } from './wal-test-helpers.js';
 
-function codeOf<T>(outcome: WalOutcome<T>): string {
+function codeOf<T>(outcome: Outcome<T>): string {
   return outcome.ok ? 'ok' : outcome.error.code;
 }
 

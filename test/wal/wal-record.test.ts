@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import type { WalEntry } from '../../src/wal/wal-entry.js';
+import type { LogEntry } from '../../src/log/log-entry.js';
 import {
   encodeRecords, entryOf, findGoodRecordAfter, readRecordAt, recordBytesFor, recordHeaderBytes, RecordView, scanRecords,
 } from '../../src/wal/wal-record.js';
@@ -21,8 +21,8 @@ const entryArbitrary = fc.record({
   data: fc.uint8Array({ maxLength: 600 }),
 });
 
-function decodeAll(bytes: Buffer): WalEntry[] {
-  const entries: WalEntry[] = [];
+function decodeAll(bytes: Buffer): LogEntry[] {
+  const entries: LogEntry[] = [];
   const view = new RecordView();
   for (let offset = 0; offset < bytes.length; offset += view.recordBytes) {
     expect(readRecordAt(bytes, offset, bytes.length, recordBytesMax, view)).to.equal('ok');
@@ -31,7 +31,7 @@ function decodeAll(bytes: Buffer): WalEntry[] {
   return entries;
 }
 
-function sameEntry(actual: WalEntry, expected: WalEntry): boolean {
+function sameEntry(actual: LogEntry, expected: LogEntry): boolean {
   return actual.term === expected.term && actual.index === expected.index && actual.type === expected.type
     && Buffer.from(actual.data).equals(Buffer.from(expected.data));
 }
@@ -44,7 +44,7 @@ describe('WAL record format', () => {
       expect(bytes.length).to.equal(expectedBytes);
       const decoded = decodeAll(bytes);
       expect(decoded).to.have.length(entries.length);
-      decoded.forEach((entry, position) => expect(sameEntry(entry, entries[position] as WalEntry)).to.equal(true));
+      decoded.forEach((entry, position) => expect(sameEntry(entry, entries[position] as LogEntry)).to.equal(true));
     }), { numRuns: 300 });
   });
 
@@ -59,7 +59,7 @@ describe('WAL record format', () => {
   });
 
   it('detects every single-byte corruption at every position of a few records (exhaustive)', () => {
-    const samples: WalEntry[] = [
+    const samples: LogEntry[] = [
       { term: 0, index: 1, type: 0, data: new Uint8Array(0) },
       { term: 7, index: 123_456, type: 2, data: Uint8Array.from({ length: 40 }, (_, i) => i) },
       { term: Number.MAX_SAFE_INTEGER, index: Number.MAX_SAFE_INTEGER, type: 255, data: new Uint8Array(9).fill(0xff) },
@@ -95,7 +95,7 @@ describe('WAL record format', () => {
   it('reports a torn tail as incomplete at the offset of the cut record', () => {
     const entries = entriesFor(1, 10, 3);
     const bytes = encodeRecords(entries);
-    const lastStart = bytes.length - recordBytesFor((entries[9] as WalEntry).data.length);
+    const lastStart = bytes.length - recordBytesFor((entries[9] as LogEntry).data.length);
     for (const cut of [lastStart + 1, lastStart + 3, lastStart + recordHeaderBytes, bytes.length - 1]) {
       const scan = scanRecords(bytes, 0, cut, { expectedFirstIndex: 1, previousTerm: 0, recordBytesMax });
       expect(scan.failure, `cut at ${cut}`).to.deep.equal({ reason: 'incomplete', offset: lastStart });
@@ -114,7 +114,7 @@ describe('WAL record format', () => {
     const scan = scanRecords(bytes, 0, bytes.length, { expectedFirstIndex: 1, previousTerm: 0, recordBytesMax });
     expect(scan.failure).to.deep.equal({ reason: 'badChecksum', offset: fifthStart });
     expect(scan.recordCount).to.equal(4);
-    const sixthStart = fifthStart + recordBytesFor((entries[4] as WalEntry).data.length);
+    const sixthStart = fifthStart + recordBytesFor((entries[4] as LogEntry).data.length);
     expect(findGoodRecordAfter(bytes, fifthStart, bytes.length, 4, recordBytesMax)).to.equal(sixthStart);
   });
 

@@ -12,8 +12,10 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
 import { FalconFailure } from '../../src/errors.js';
+import type { Snapshot } from '../../src/log/snapshot.js';
+import { isSnapshotDue } from '../../src/replication/snapshot-trigger.js';
 import { MemoryFileSystem } from '../../src/wal/memory-file-system.js';
-import { snapshotFileName, type Snapshot } from '../../src/wal/snapshot-file.js';
+import { snapshotFileName } from '../../src/wal/snapshot-file.js';
 import { WriteAheadLog } from '../../src/wal/wal.js';
 import {
   appendAndFlush, entriesFor, isIntactEntry, makeTemporaryDirectory, memoryWalDir, openMemoryWal, readAll, removeDirectory,
@@ -86,10 +88,11 @@ describe('WAL snapshots and compaction', () => {
     const fileSystem = new MemoryFileSystem();
     const wal = buildLog(fileSystem);
     const segmentsBefore = segmentNames(fileSystem);
-    expect(wal.isSnapshotDue({ entriesSinceSnapshotMax: 150, bytesSinceSnapshotMax: 1 << 30 })).to.equal(true);
+    const trigger = { entriesSinceSnapshotMax: 150, bytesSinceSnapshotMax: 1 << 30 };
+    expect(isSnapshotDue(trigger, wal.entriesSinceSnapshot(), wal.bytesSinceSnapshot())).to.equal(true);
     unwrap(wal.saveSnapshot(snapshotAt(150, 8, 7)));
     expect(wal.entriesSinceSnapshot()).to.equal(50);
-    expect(wal.isSnapshotDue({ entriesSinceSnapshotMax: 150, bytesSinceSnapshotMax: 1 << 30 })).to.equal(false);
+    expect(isSnapshotDue(trigger, wal.entriesSinceSnapshot(), wal.bytesSinceSnapshot())).to.equal(false);
     expect(wal.bytesSinceSnapshot()).to.equal(entriesFor(151, 50, 8).reduce((total, entry) => total + 25 + entry.data.length, 0));
     const deleted = unwrap(wal.compact(150));
     expect(deleted).to.be.greaterThan(0);

@@ -8,12 +8,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Outcome } from '../../src/errors.js';
+import type { LogEntry } from '../../src/log/log-entry.js';
 import { checksumOf } from '../../src/wal/checksum.js';
 import { MemoryFileSystem } from '../../src/wal/memory-file-system.js';
 import { WriteAheadLog } from '../../src/wal/wal.js';
-import type { WalEntry } from '../../src/wal/wal-entry.js';
 import type { WalOptions } from '../../src/wal/wal-options.js';
-import type { WalOutcome } from '../../src/wal/wal-outcome.js';
 
 /** mulberry32: a small, seeded, reproducible random source returning [0, 1). */
 export function seededRandom(seed: number): () => number {
@@ -41,23 +41,23 @@ export function payloadFor(index: number, payloadBytesMax = 300): Uint8Array {
   return payload;
 }
 
-export function entryFor(index: number, term: number, payloadBytesMax = 300): WalEntry {
+export function entryFor(index: number, term: number, payloadBytesMax = 300): LogEntry {
   return { index, term, type: index % 3, data: payloadFor(index, payloadBytesMax) };
 }
 
-export function entriesFor(fromIndex: number, count: number, term: number, payloadBytesMax = 300): WalEntry[] {
+export function entriesFor(fromIndex: number, count: number, term: number, payloadBytesMax = 300): LogEntry[] {
   return Array.from({ length: count }, (_, offset) => entryFor(fromIndex + offset, term, payloadBytesMax));
 }
 
 /** True when `entry` is exactly what `entryFor(entry.index, term)` wrote (term checked if given). */
-export function isIntactEntry(entry: WalEntry, term?: number, payloadBytesMax = 300): boolean {
+export function isIntactEntry(entry: LogEntry, term?: number, payloadBytesMax = 300): boolean {
   const expected = payloadFor(entry.index, payloadBytesMax);
   if (entry.type !== entry.index % 3 || (term !== undefined && entry.term !== term)) return false;
   return Buffer.from(entry.data).equals(Buffer.from(expected));
 }
 
 /** The value of an outcome, or a thrown Error naming the code and message (test-side only). */
-export function unwrap<T>(outcome: WalOutcome<T>): T {
+export function unwrap<T>(outcome: Outcome<T>): T {
   if (!outcome.ok) throw new Error(`expected success, got ${outcome.error.code}: ${outcome.error.message}`);
   return outcome.value;
 }
@@ -78,14 +78,14 @@ export function openMemoryWal(fileSystem: MemoryFileSystem, options: Partial<Wal
 }
 
 /** Appends `entries` and flushes; returns the durable last index. */
-export function appendAndFlush(wal: WriteAheadLog, entries: readonly WalEntry[]): number {
+export function appendAndFlush(wal: WriteAheadLog, entries: readonly LogEntry[]): number {
   unwrap(wal.append(entries));
   return unwrap(wal.flush());
 }
 
 /** Every entry of the log, read in bounded chunks. */
-export function readAll(wal: WriteAheadLog, chunkBytes = 64 * 1024): WalEntry[] {
-  const entries: WalEntry[] = [];
+export function readAll(wal: WriteAheadLog, chunkBytes = 64 * 1024): LogEntry[] {
+  const entries: LogEntry[] = [];
   for (let index = wal.firstIndex; index <= wal.lastIndex;) {
     const chunk = unwrap(wal.read(index, wal.lastIndex, chunkBytes));
     if (chunk.length === 0) throw new Error(`read(${index}) returned nothing below last index ${wal.lastIndex}`);

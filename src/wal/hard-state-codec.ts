@@ -1,6 +1,7 @@
 /**
- * The hard state: what Raft must persist before it speaks (current term, vote, commit index), and
- * the cluster this data directory belongs to, in its own small file `hard-state`.
+ * The hard-state file's codec: the hard state (src/log/hard-state.ts: what Raft must persist
+ * before it speaks, and the cluster this data directory belongs to) in its own small file
+ * `hard-state`.
  *
  * Version 3 (written by this version): the file is 1,024 bytes, two slots of 512 bytes. Each save
  * overwrites the slot NOT holding the newest record with a record one sequence number higher, then
@@ -38,6 +39,7 @@
  * Runs on: WAL writer thread.
  */
 import { assert } from '../errors.js';
+import type { HardState } from '../log/hard-state.js';
 import { checksumOf } from './checksum.js';
 
 export const hardStateFileName = 'hard-state';
@@ -51,18 +53,6 @@ const singleRecordFixedBytes = 26;
 const slotFixedBytes = 34;
 const nameBytesMax = 255;
 const twoPow32 = 0x1_0000_0000;
-
-export interface HardState {
-  readonly term: number;
-  /** The node voted for in `term`, or null. */
-  readonly vote: string | null;
-  readonly commit: number;
-  /**
-   * The cluster this directory belongs to: null when unknown (a version-1 file); absent in a
-   * request to save, which keeps the name already on disk (wal.ts).
-   */
-  readonly cluster?: string | null;
-}
 
 /** What a hard-state file holds: its newest record, that record's sequence, and the slot holding
  *  it (null: a version-1 or -2 file of one record). */

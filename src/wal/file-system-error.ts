@@ -1,6 +1,6 @@
 /**
- * How the WAL engine answers: a value, or an operating error with a stable code (never a thrown
- * exception for an operating condition), and how fs errors become those codes.
+ * How the WAL engine's file-system errors become operating errors with a stable code (the engine
+ * answers an `Outcome<T>`, errors.ts, never a thrown exception for an operating condition).
  *
  * - ENOSPC / EDQUOT → DISK_FULL: not fatal; the failed batch is dropped, durable data stays.
  * - anything else from the file system → IO_ERROR: fatal; the engine refuses every later call.
@@ -10,18 +10,6 @@
  */
 import { falconError, type FalconError } from '../errors.js';
 import { errnoOf, syscallOf } from './file-system.js';
-
-export type WalOutcome<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly error: FalconError };
-
-export function success<T>(value: T): WalOutcome<T> {
-  return { ok: true, value };
-}
-
-export function failure<T>(error: FalconError): WalOutcome<T> {
-  return { ok: false, error };
-}
 
 /** True for the errno names that mean "no space left". */
 export function isDiskFullErrno(errno: string | undefined): boolean {
