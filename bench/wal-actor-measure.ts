@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseClusterConfig, selectNode } from '../src/config/load-config.js';
 import { startSoloActor } from '../src/actors/solo-actor.js';
-import type { LinkMessage } from '../src/actors/actor-messages.js';
+import type { LinkMessage } from '../src/runtime/control-messages.js';
 import type { FromWal } from '../src/actors/wal-protocol.js';
 import { encodeRecordInto, recordBytesFor } from '../src/wal/wal-record.js';
 import { summarize, type BatchResult, type RunBounds } from './wal-measure.js';

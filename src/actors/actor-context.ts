@@ -9,9 +9,9 @@
  */
 import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
 import type { Logger } from '../logging/logger.js';
-import type { FatalExit, LinkMessage } from './actor-messages.js';
+import type { FatalExit, LinkMessage } from '../runtime/control-messages.js';
 import type { FalconError } from '../errors.js';
-import type { ActorName } from '../supervisor/topology.js';
+import type { ActorName } from '../runtime/topology.js';
 
 export interface ActorContext {
   readonly actor: ActorName;

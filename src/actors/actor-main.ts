@@ -18,12 +18,12 @@
  */
 import { workerData } from 'node:worker_threads';
 import { createLogger, type Logger } from '../logging/logger.js';
-import { beat } from '../supervisor/liveness.js';
-import { neighboursOf, type ActorName } from '../supervisor/topology.js';
+import { beat } from '../runtime/liveness.js';
+import { neighboursOf, type ActorName } from '../runtime/topology.js';
 import type { ActorContext, ActorRole, ActorRoleFactory } from './actor-context.js';
-import { isControlToActor, isLinkMessage, type ActorToControl, type ControlToActor, type LinkMessage } from './actor-messages.js';
+import { isControlToActor, isLinkMessage, type ActorToControl, type ControlToActor, type LinkMessage } from '../runtime/control-messages.js';
 import { actorRoles } from './actor-roles.js';
-import { checkActorWorkerData, type ActorWorkerData } from './actor-worker-data.js';
+import { checkActorWorkerData, type ActorWorkerData } from '../runtime/actor-worker-data.js';
 import { RECEIVE_MESSAGES_PER_TURN_MAX, RingReceiver } from '../ring/ring-channel.js';
 import { OrderedRingSender } from '../ring/ordered-ring-sender.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';

@@ -6,8 +6,8 @@
  * Runs on: an actor thread.
  */
 import type { ActorContext, ActorRole } from './actor-context.js';
-import type { ActorName } from '../supervisor/topology.js';
-import type { LinkMessage } from './actor-messages.js';
+import type { ActorName } from '../runtime/topology.js';
+import type { LinkMessage } from '../runtime/control-messages.js';
 
 export function createIdleRole(context: ActorContext): ActorRole {
   let unexpectedMessages = 0;

@@ -18,7 +18,7 @@ import { raftSettingsFrom, raftTickMs } from '../replication/raft-timing.js';
 import { BucketHistogram } from '../metrics/bucket-histogram.js';
 import type { RaftMetricsReport } from '../metrics/raft-metrics.js';
 import type { ActorContext, ActorRole } from './actor-context.js';
-import type { LinkMessage } from './actor-messages.js';
+import type { LinkMessage } from '../runtime/control-messages.js';
 import type { FromWal, ToWal } from './wal-protocol.js';
 
 /**

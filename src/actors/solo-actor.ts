@@ -9,11 +9,11 @@ import { Worker } from 'node:worker_threads';
 import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
 import { createRingBuffer } from '../ring/spsc-ring.js';
 import { RingReceiver, RingSender } from '../ring/ring-channel.js';
-import { createLivenessBuffer, livenessSlotOf } from '../supervisor/liveness.js';
-import { neighboursOf, type ActorName } from '../supervisor/topology.js';
+import { createLivenessBuffer, livenessSlotOf } from '../runtime/liveness.js';
+import { neighboursOf, type ActorName } from '../runtime/topology.js';
 import { controlRingCapacityBytes } from '../supervisor/supervisor.js';
-import { isActorToControl, isLinkMessage, type ActorToControl, type ControlToActor, type LinkMessage } from './actor-messages.js';
-import type { ActorWorkerData, RingPair } from './actor-worker-data.js';
+import { isActorToControl, isLinkMessage, type ActorToControl, type ControlToActor, type LinkMessage } from '../runtime/control-messages.js';
+import type { ActorWorkerData, RingPair } from '../runtime/actor-worker-data.js';
 
 const actorEntryUrl = new URL('./actor-main.js', import.meta.url);
 

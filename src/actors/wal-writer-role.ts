@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { FalconFailure } from '../errors.js';
 import { WriteAheadLog } from '../wal/wal.js';
 import type { ActorContext, ActorRole } from './actor-context.js';
-import type { LinkMessage } from './actor-messages.js';
+import type { LinkMessage } from '../runtime/control-messages.js';
 import { WalService } from './wal-service.js';
 import { isToWal, type FromWal } from './wal-protocol.js';
 

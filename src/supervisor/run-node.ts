@@ -18,8 +18,8 @@ import { exitCodes } from '../cli/exit-codes.js';
 import { acquireDataDirLock, describeHeldLock, type DataDirLock } from './data-dir-lock.js';
 import { createOpsServer, listen } from './ops-server.js';
 import { Supervisor } from './supervisor.js';
-import type { ActorName } from './topology.js';
-import type { FatalExit } from '../actors/actor-messages.js';
+import type { ActorName } from '../runtime/topology.js';
+import type { FatalExit } from '../runtime/control-messages.js';
 
 export interface RunNodeOptions {
   readonly config: ClusterConfig;

@@ -10,13 +10,13 @@
  */
 import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
 import type { Logger, LogFormat } from '../logging/logger.js';
-import { isActorToControl, type ActorToControl, type ControlToActor, type FatalExit, type LinkMessage } from '../actors/actor-messages.js';
-import type { ActorWorkerData, RingPair } from '../actors/actor-worker-data.js';
+import { isActorToControl, type ActorToControl, type ControlToActor, type FatalExit, type LinkMessage } from '../runtime/control-messages.js';
+import type { ActorWorkerData, RingPair } from '../runtime/actor-worker-data.js';
 import { createRingBuffer } from '../ring/spsc-ring.js';
 import { RingReceiver, RingSender } from '../ring/ring-channel.js';
 import { ActorHandle } from './actor-handle.js';
-import { createLivenessBuffer, livenessSlotOf } from './liveness.js';
-import { actorLinks, actorNames, ringName, supervisorName, type ActorName } from './topology.js';
+import { createLivenessBuffer, livenessSlotOf } from '../runtime/liveness.js';
+import { actorLinks, actorNames, ringName, supervisorName, type ActorName } from '../runtime/topology.js';
 
 export interface SupervisorOptions {
   readonly config: ClusterConfig;
