@@ -12,7 +12,7 @@ import path from 'node:path';
 import { parseClusterConfig, selectNode } from '../src/config/load-config.js';
 import { startSoloActor } from '../src/actors/solo-actor.js';
 import type { LinkMessage } from '../src/runtime/control-messages.js';
-import type { FromWal } from '../src/actors/wal-protocol.js';
+import type { FromWal } from '../src/protocol/wal.js';
 import { encodeRecordInto, recordBytesFor } from '../src/wal/wal-record.js';
 import { summarize, type BatchResult, type RunBounds } from './wal-measure.js';
 

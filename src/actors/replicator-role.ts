@@ -19,7 +19,8 @@ import { BucketHistogram } from '../metrics/bucket-histogram.js';
 import type { RaftMetricsReport } from '../metrics/raft-metrics.js';
 import type { ActorContext, ActorRole } from './actor-context.js';
 import type { LinkMessage } from '../runtime/control-messages.js';
-import type { FromWal, ToWal } from './wal-protocol.js';
+import type { ToWal } from '../protocol/wal.js';
+import { checkFromWal, isMalformed } from '../protocol/wal-validation.js';
 
 /**
  * Bytes of records one WAL request or read answer may carry: it must fit in one ring message,
@@ -192,7 +193,12 @@ class ReplicatorRole implements ActorRole {
 
   onMessage(from: string, message: LinkMessage): void {
     if (from !== 'walWriter') return; // Dispatcher and Registry requests arrive with the queue.
-    this.loop.onWalReply(message as unknown as FromWal);
+    const reply = checkFromWal(message);
+    if (isMalformed(reply)) {
+      this.context.logger.error({ type: message.type, problem: reply.message }, 'malformed message from the WAL writer; dropped');
+      return;
+    }
+    this.loop.onWalReply(reply);
   }
 
   private observeCommits(committed: number): void {

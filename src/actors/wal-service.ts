@@ -19,7 +19,7 @@
 import type { FalconError } from '../errors.js';
 import type { WriteAheadLog } from '../wal/wal.js';
 import type { WalOutcome } from '../wal/wal-outcome.js';
-import type { FromWal, ToWal } from './wal-protocol.js';
+import type { FromWal, ToWal } from '../protocol/wal.js';
 
 export class WalService {
   private readonly wal: WriteAheadLog;

@@ -19,7 +19,8 @@ import { WriteAheadLog } from '../wal/wal.js';
 import type { ActorContext, ActorRole } from './actor-context.js';
 import type { LinkMessage } from '../runtime/control-messages.js';
 import { WalService } from './wal-service.js';
-import { isToWal, type FromWal } from './wal-protocol.js';
+import type { FromWal } from '../protocol/wal.js';
+import { checkToWal, isMalformed } from '../protocol/wal-validation.js';
 
 export function createWalWriterRole(context: ActorContext): ActorRole {
   return new WalWriterRole(context);
@@ -70,12 +71,13 @@ class WalWriterRole implements ActorRole {
   }
 
   onMessage(_from: string, message: LinkMessage): void {
-    if (!isToWal(message)) {
-      this.context.logger.error({ type: message.type }, 'unknown message on the WAL ring; dropped');
+    const request = checkToWal(message);
+    if (isMalformed(request)) {
+      this.context.logger.error({ type: message.type, problem: request.message }, 'malformed message on the WAL ring; dropped');
       return;
     }
     if (this.stopped) return;
-    this.service?.handle(message);
+    this.service?.handle(request);
   }
 
   /** Group commit: everything staged by this drain, one write + one fdatasync, then `durable`. */

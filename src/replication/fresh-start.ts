@@ -33,7 +33,7 @@
  */
 import { falconError, type FalconError } from '../errors.js';
 import type { HardState } from '../wal/hard-state.js';
-import type { FromWal, ToWal, WalRecoveredMessage } from '../actors/wal-protocol.js';
+import type { FromWal, ToWal, WalRecoveredMessage } from '../protocol/wal.js';
 
 /** What this module needs from a peer's handshake. */
 export interface PeerHandshake {

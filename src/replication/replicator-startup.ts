@@ -13,7 +13,7 @@
 import { falconError, type FalconError } from '../errors.js';
 import type { RaftEntry } from '../raft/raft-entry.js';
 import type { RaftSnapshot } from '../raft/raft-messages.js';
-import type { FromWal, ToWal, WalRecoveredMessage } from '../actors/wal-protocol.js';
+import type { FromWal, ToWal, WalRecoveredMessage } from '../protocol/wal.js';
 
 /** The body of the snapshot the core sees: the bytes are in the WAL. */
 const bodyInWal = new Uint8Array(0);

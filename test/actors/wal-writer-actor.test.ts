@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseClusterConfig, selectNode } from '../../src/config/load-config.js';
 import type { ClusterConfig } from '../../src/config/cluster-config.js';
 import { startSoloActor, type SoloActor } from '../../src/actors/solo-actor.js';
-import type { FromWal, ToWal } from '../../src/actors/wal-protocol.js';
+import type { FromWal, ToWal } from '../../src/protocol/wal.js';
 import type { LinkMessage } from '../../src/runtime/control-messages.js';
 
 const payload = (index: number): Uint8Array => Buffer.from(`job-${index}-`.repeat(1 + (index % 7)));

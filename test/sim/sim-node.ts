@@ -20,7 +20,7 @@
  *
  * Runs on: the simulator.
  */
-import type { ToWal } from '../../src/actors/wal-protocol.js';
+import type { ToWal } from '../../src/protocol/wal.js';
 import { FalconFailure } from '../../src/errors.js';
 import type { RaftEntry } from '../../src/raft/raft-entry.js';
 import type { PeerMessage } from '../../src/replication/snapshot-stream-messages.js';

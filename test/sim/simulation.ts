@@ -15,7 +15,7 @@
  * Runs on: the simulator (one thread per run; no clock, no I/O).
  */
 import { entryTypes } from '../../src/raft/raft-entry.js';
-import type { ToWal } from '../../src/actors/wal-protocol.js';
+import type { ToWal } from '../../src/protocol/wal.js';
 import type { PeerMessage } from '../../src/replication/snapshot-stream-messages.js';
 import { SeededRandom } from '../../src/raft/random.js';
 import { fail, SimChecker, SimulationFailure } from './sim-checker.js';
