@@ -7,7 +7,7 @@
  */
 import type { ActorContext, ActorRole } from './actor-context.js';
 import type { ActorName } from '../runtime/topology.js';
-import type { LinkMessage } from '../runtime/control-messages.js';
+import type { LinkMessage } from '../protocol/link-message.js';
 
 export function createIdleRole(context: ActorContext): ActorRole {
   let unexpectedMessages = 0;

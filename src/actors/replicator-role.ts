@@ -18,7 +18,7 @@ import { raftSettingsFrom, raftTickMs } from '../replication/raft-timing.js';
 import { BucketHistogram } from '../metrics/bucket-histogram.js';
 import type { RaftMetricsReport } from '../metrics/raft-metrics.js';
 import type { ActorContext, ActorRole } from './actor-context.js';
-import type { LinkMessage } from '../runtime/control-messages.js';
+import type { LinkMessage } from '../protocol/link-message.js';
 import type { ToWal } from '../protocol/wal.js';
 import { checkFromWal, isMalformed } from '../protocol/wal-validation.js';
 
@@ -188,7 +188,7 @@ class ReplicatorRole implements ActorRole {
    * in its bounded backlog while the disk is behind and the ring full.
    */
   private toWal(message: ToWal): void {
-    this.context.send('walWriter', message as unknown as LinkMessage);
+    this.context.send('walWriter', message);
   }
 
   onMessage(from: string, message: LinkMessage): void {

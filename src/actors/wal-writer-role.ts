@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { FalconFailure } from '../errors.js';
 import { WriteAheadLog } from '../wal/wal.js';
 import type { ActorContext, ActorRole } from './actor-context.js';
-import type { LinkMessage } from '../runtime/control-messages.js';
+import type { LinkMessage } from '../protocol/link-message.js';
 import { WalService } from './wal-service.js';
 import type { FromWal } from '../protocol/wal.js';
 import { checkToWal, isMalformed } from '../protocol/wal-validation.js';
@@ -86,7 +86,7 @@ class WalWriterRole implements ActorRole {
   }
 
   private reply(message: FromWal): void {
-    this.context.send('replicator', message as unknown as LinkMessage);
+    this.context.send('replicator', message);
   }
 
   stop(): Promise<void> {

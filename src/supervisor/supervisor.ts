@@ -10,7 +10,8 @@
  */
 import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
 import type { Logger, LogFormat } from '../logging/logger.js';
-import { isActorToControl, type ActorToControl, type ControlToActor, type FatalExit, type LinkMessage } from '../runtime/control-messages.js';
+import { isActorToControl, type ActorToControl, type ControlToActor, type FatalExit } from '../runtime/control-messages.js';
+import type { LinkMessage } from '../protocol/link-message.js';
 import type { ActorWorkerData, RingPair } from '../runtime/actor-worker-data.js';
 import { createRingBuffer } from '../ring/spsc-ring.js';
 import { RingReceiver, RingSender } from '../ring/ring-channel.js';
