@@ -14,6 +14,7 @@ import type { LinkMessage } from '../protocol/link-message.js';
 import type { MessageTo, MessagesTo } from '../protocol/links.js';
 import type { FalconError } from '../errors.js';
 import type { ActorName } from '../runtime/topology.js';
+import type { RoleStatus } from '../runtime/node-status.js';
 
 export interface ActorContext {
   readonly actor: ActorName;
@@ -52,7 +53,7 @@ export interface ActorRole {
   /** Orderly stop: flush, close. Bounded by the supervisor's shutdown timeout. */
   stop(): Promise<void>;
   /** Figures for /status, read on request. */
-  status(): Readonly<Record<string, unknown>>;
+  status(): RoleStatus;
   /**
    * A request from the supervisor for this role (ops endpoints, test hooks). Roles that take none
    * leave it out; the runtime then answers `{ error }`.

@@ -24,6 +24,7 @@ import type { ActorContext, ActorRole, ActorRoleFactory } from './actor-context.
 import { isControlToActor, type ActorToControl, type ControlToActor } from '../runtime/control-messages.js';
 import { isLinkMessage, type LinkMessage, type LinkProbe } from '../protocol/link-message.js';
 import type { MessageTo } from '../protocol/links.js';
+import type { ActorRuntimeStatus, LinkBacklog } from '../runtime/node-status.js';
 import { actorRoles } from './actor-roles.js';
 import { checkActorWorkerData, type ActorWorkerData } from '../runtime/actor-worker-data.js';
 import { RECEIVE_MESSAGES_PER_TURN_MAX, RingReceiver } from '../ring/ring-channel.js';
@@ -197,14 +198,14 @@ class ActorRuntime {
     this.controlSender.send({ type: 'roleResponse', seq, response });
   }
 
-  private status(): Readonly<Record<string, unknown>> {
-    const links: Record<string, boolean> = {};
-    const backlogs: Record<string, ReturnType<OrderedRingSender<unknown>['backlog']>> = {};
+  private status(): ActorRuntimeStatus {
+    const links: Partial<Record<ActorName, boolean>> = {};
+    const backlogs: Partial<Record<ActorName, LinkBacklog>> = {};
     for (const [neighbour, link] of this.links) {
       links[neighbour] = link.answered;
       backlogs[neighbour] = link.sender.backlog();
     }
-    return { incarnation: this.data.incarnation, ready: this.readySent, linksAnswered: links, linkBacklogs: backlogs, role: this.role?.status() ?? {} };
+    return { incarnation: this.data.incarnation, ready: this.readySent, linksAnswered: links, linkBacklogs: backlogs, role: this.role?.status() ?? null };
   }
 
   private onLinkMessage(neighbour: ActorName, link: Link, message: unknown): void {

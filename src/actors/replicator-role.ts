@@ -16,7 +16,7 @@ import { ReplicaLoop } from '../replication/replica-loop.js';
 import { RaftLoad, checkRaftLoadRequest } from '../replication/raft-load.js';
 import { raftSettingsFrom, raftTickMs } from '../replication/raft-timing.js';
 import { BucketHistogram } from '../metrics/bucket-histogram.js';
-import type { RaftMetricsReport } from '../metrics/raft-metrics.js';
+import type { RaftMetricsReport, ReplicatorStatus } from '../runtime/node-status.js';
 import type { ActorContext, ActorRole } from './actor-context.js';
 import type { LinkMessage } from '../protocol/link-message.js';
 import type { ToWal } from '../protocol/wal.js';
@@ -325,7 +325,7 @@ class ReplicatorRole implements ActorRole {
     await this.transport?.stop();
   }
 
-  status(): Readonly<Record<string, unknown>> {
+  status(): ReplicatorStatus {
     const node = this.loop.node;
     if (node === undefined) return { role: 'replicator', started: false, freshStart: this.loop.freshStartStatus };
     const raft = node.status();

@@ -19,6 +19,7 @@ import { WriteAheadLog } from '../wal/wal.js';
 import type { ActorContext, ActorRole } from './actor-context.js';
 import type { LinkMessage } from '../protocol/link-message.js';
 import { WalService } from './wal-service.js';
+import type { WalWriterStatus } from '../runtime/node-status.js';
 import type { FromWal } from '../protocol/wal.js';
 import { checkToWal, isMalformed } from '../protocol/wal-validation.js';
 
@@ -96,7 +97,7 @@ class WalWriterRole implements ActorRole {
     return Promise.resolve();
   }
 
-  status(): Readonly<Record<string, unknown>> {
+  status(): WalWriterStatus {
     const wal = this.wal;
     if (wal === undefined) return { role: 'walWriter', dir: this.dir, open: false };
     return {

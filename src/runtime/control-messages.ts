@@ -8,6 +8,7 @@
  * Runs on: supervisor and every actor thread.
  */
 import { isLinkMessage, type LinkMessage } from '../protocol/link-message.js';
+import type { ActorRuntimeStatus } from './node-status.js';
 
 export type ControlToActor =
   | { readonly type: 'ping'; readonly seq: number }
@@ -17,7 +18,7 @@ export type ControlToActor =
 
 export type ActorToControl =
   | { readonly type: 'pong'; readonly seq: number }
-  | { readonly type: 'status'; readonly seq: number; readonly status: Readonly<Record<string, unknown>> }
+  | { readonly type: 'status'; readonly seq: number; readonly status: ActorRuntimeStatus }
   | { readonly type: 'roleResponse'; readonly seq: number; readonly response: Readonly<Record<string, unknown>> }
   | { readonly type: 'ready' }
   | { readonly type: 'stopping' }
