@@ -16,7 +16,7 @@ import type { Logger, LogFormat } from '../logging/logger.js';
 import { createNodeMetrics } from '../metrics/node-metrics.js';
 import { exitCodes } from '../runtime/exit-codes.js';
 import { acquireDataDirLock, describeHeldLock, type DataDirLock } from './data-dir-lock.js';
-import { createOpsServer, listen } from './ops-server.js';
+import { createOpsServer, listen } from '../http/ops-server.js';
 import { Supervisor } from './supervisor.js';
 import type { ActorName } from '../runtime/topology.js';
 import type { FatalExit } from '../runtime/control-messages.js';
