@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseClusterConfig, selectNode } from '../src/config/load-config.js';
-import { startSoloActor } from '../src/actors/solo-actor.js';
+import { startSoloActor } from '../test/support/solo-actor.js';
 import type { FromWal } from '../src/protocol/wal.js';
 import { encodeRecordInto, recordBytesFor } from '../src/wal/wal-record.js';
 import { summarize, type BatchResult, type RunBounds } from './wal-measure.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseClusterConfig, selectNode } from '../../src/config/load-config.js';
 import type { ClusterConfig } from '../../src/config/cluster-config.js';
-import { startSoloActor, type SoloActor } from '../../src/actors/solo-actor.js';
+import { startSoloActor, type SoloActor } from '../support/solo-actor.js';
 import type { FromWal, ToWal } from '../../src/protocol/wal.js';
 import { checkFromWal, isMalformed } from '../../src/protocol/wal-validation.js';
 

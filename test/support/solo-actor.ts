@@ -6,18 +6,18 @@
  * Runs on: a benchmark or test thread.
  */
 import { Worker } from 'node:worker_threads';
-import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
-import { createRingBuffer } from '../ring/spsc-ring.js';
-import { RingReceiver, RingSender } from '../ring/ring-channel.js';
-import { createLivenessBuffer, livenessSlotOf } from '../runtime/liveness.js';
-import { neighboursOf, type ActorName } from '../runtime/topology.js';
-import { controlRingCapacityBytes } from '../supervisor/supervisor.js';
-import { isActorToControl, type ActorToControl, type ControlToActor } from '../runtime/control-messages.js';
-import { isLinkMessage, type LinkMessage, type LinkProbe } from '../protocol/link-message.js';
-import type { MessageTo } from '../protocol/links.js';
-import type { ActorWorkerData, RingPair } from '../runtime/actor-worker-data.js';
+import type { ClusterConfig, NodeConfig } from '../../src/config/cluster-config.js';
+import { createRingBuffer } from '../../src/ring/spsc-ring.js';
+import { RingReceiver, RingSender } from '../../src/ring/ring-channel.js';
+import { createLivenessBuffer, livenessSlotOf } from '../../src/runtime/liveness.js';
+import { neighboursOf, type ActorName } from '../../src/runtime/topology.js';
+import { controlRingCapacityBytes } from '../../src/supervisor/supervisor.js';
+import { isActorToControl, type ActorToControl, type ControlToActor } from '../../src/runtime/control-messages.js';
+import { isLinkMessage, type LinkMessage, type LinkProbe } from '../../src/protocol/link-message.js';
+import type { MessageTo } from '../../src/protocol/links.js';
+import type { ActorWorkerData, RingPair } from '../../src/runtime/actor-worker-data.js';
 
-const actorEntryUrl = new URL('./actor-main.js', import.meta.url);
+const actorEntryUrl = new URL('../../src/actors/actor-main.js', import.meta.url);
 
 export interface SoloActor<Actor extends ActorName = ActorName> {
   readonly worker: Worker;
