@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
-import type { FromWal, ToWal } from '../src/actors/wal-protocol.js';
+import type { FromWal, ToWal } from '../src/protocol/wal.js';
 import { WalService } from '../src/actors/wal-service.js';
 import { decode, encode } from '../src/codec/msgpack.js';
 import { FrameDecoder, encodeFrame } from '../src/net/frame-decoder.js';

@@ -10,9 +10,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseClusterConfig, selectNode } from '../src/config/load-config.js';
-import { startSoloActor } from '../src/actors/solo-actor.js';
-import type { LinkMessage } from '../src/actors/actor-messages.js';
-import type { FromWal } from '../src/actors/wal-protocol.js';
+import { startSoloActor } from '../test/support/solo-actor.js';
+import type { FromWal } from '../src/protocol/wal.js';
 import { encodeRecordInto, recordBytesFor } from '../src/wal/wal-record.js';
 import { summarize, type BatchResult, type RunBounds } from './wal-measure.js';
 
@@ -58,7 +57,7 @@ export async function walActorRun(dir: string, batchRecords: number, payloadByte
     if ((batch + 1) * batchBytes > pool.length) return;
     const records = pool.subarray(batch * batchBytes, (batch + 1) * batchBytes);
     batch += 1;
-    if (!actor.send('replicator', { type: 'appendRecords', records } as unknown as LinkMessage)) throw new Error(`WAL ring full with ${inflight} batches in flight`);
+    if (!actor.send('replicator', { type: 'appendRecords', records })) throw new Error(`WAL ring full with ${inflight} batches in flight`);
   };
   // Each batch's latency runs from the moment it was put into the ring to its durable report.
   const sentAtMs: number[] = [];

@@ -9,9 +9,12 @@
  */
 import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
 import type { Logger } from '../logging/logger.js';
-import type { FatalExit, LinkMessage } from './actor-messages.js';
+import type { FatalExit } from '../runtime/control-messages.js';
+import type { LinkMessage } from '../protocol/link-message.js';
+import type { MessageTo, MessagesTo } from '../protocol/links.js';
 import type { FalconError } from '../errors.js';
-import type { ActorName } from '../supervisor/topology.js';
+import type { ActorName } from '../runtime/topology.js';
+import type { RoleStatus } from '../runtime/node-status.js';
 
 export interface ActorContext {
   readonly actor: ActorName;
@@ -27,8 +30,9 @@ export interface ActorContext {
    * link's bounded backlog and enters the ring, in order, as the receiver frees room. A backlog
    * past its bound (src/ring/ordered-ring-sender.ts) means the receiver stopped taking messages:
    * the call throws FalconFailure(RING_FULL) and this actor fails (the supervisor's policy applies).
+   * Typed by the receiver (protocol/links.ts): a message `to` cannot take does not compile.
    */
-  send(to: ActorName, message: LinkMessage): void;
+  send<To extends ActorName>(to: To, message: MessageTo<To>): void;
   /**
    * Ends the node: an unrecoverable failure that a restart would not cure (a corrupt log, a failed
    * fsync). The supervisor logs `error`, does not restart the actor, and stops the node.
@@ -49,7 +53,7 @@ export interface ActorRole {
   /** Orderly stop: flush, close. Bounded by the supervisor's shutdown timeout. */
   stop(): Promise<void>;
   /** Figures for /status, read on request. */
-  status(): Readonly<Record<string, unknown>>;
+  status(): RoleStatus;
   /**
    * A request from the supervisor for this role (ops endpoints, test hooks). Roles that take none
    * leave it out; the runtime then answers `{ error }`.
@@ -58,3 +62,8 @@ export interface ActorRole {
 }
 
 export type ActorRoleFactory = (context: ActorContext) => ActorRole;
+
+/** Compile-time check: protocol/links.ts has one entry per actor, no more, no less. */
+type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const messagesCoverEveryActor: SameKeys<keyof MessagesTo, ActorName> = true;
+void messagesCoverEveryActor;

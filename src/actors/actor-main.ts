@@ -18,20 +18,26 @@
  */
 import { workerData } from 'node:worker_threads';
 import { createLogger, type Logger } from '../logging/logger.js';
-import { beat } from '../supervisor/liveness.js';
-import { neighboursOf, type ActorName } from '../supervisor/topology.js';
+import { beat } from '../runtime/liveness.js';
+import { neighboursOf, type ActorName } from '../runtime/topology.js';
 import type { ActorContext, ActorRole, ActorRoleFactory } from './actor-context.js';
-import { isControlToActor, isLinkMessage, type ActorToControl, type ControlToActor, type LinkMessage } from './actor-messages.js';
+import { isControlToActor, type ActorToControl, type ControlToActor } from '../runtime/control-messages.js';
+import { isLinkMessage, type LinkMessage, type LinkProbe } from '../protocol/link-message.js';
+import type { MessageTo } from '../protocol/links.js';
+import type { ActorRuntimeStatus, LinkBacklog } from '../runtime/node-status.js';
 import { actorRoles } from './actor-roles.js';
-import { checkActorWorkerData, type ActorWorkerData } from './actor-worker-data.js';
+import { checkActorWorkerData, type ActorWorkerData } from '../runtime/actor-worker-data.js';
 import { receiveMessagesPerTurnMax, RingReceiver } from '../ring/ring-channel.js';
 import { OrderedRingSender } from '../ring/ordered-ring-sender.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { FalconError } from '../errors.js';
 
+/** What this thread writes on a link: a probe, or a role message typed by its receiver. */
+type LinkSent = LinkProbe | MessageTo<ActorName>;
+
 interface Link {
   /** Ordered: role messages, pings and pongs leave in the order they were sent, none dropped. */
-  readonly sender: OrderedRingSender<LinkMessage>;
+  readonly sender: OrderedRingSender<LinkSent>;
   readonly receiver: RingReceiver<unknown>;
   probeSeq: number;
   answered: boolean;
@@ -66,7 +72,7 @@ class ActorRuntime {
       const pair = data.links[neighbour];
       if (pair === undefined) throw new Error(`actor ${data.actor} has no rings for its neighbour ${neighbour}`);
       this.links.set(neighbour, {
-        sender: new OrderedRingSender<LinkMessage>(pair.outbound, { link: `${data.actor}→${neighbour}` }),
+        sender: new OrderedRingSender<LinkSent>(pair.outbound, { link: `${data.actor}→${neighbour}` }),
         receiver: new RingReceiver<unknown>(pair.inbound),
         probeSeq: 0,
         answered: false,
@@ -192,14 +198,14 @@ class ActorRuntime {
     this.controlSender.send({ type: 'roleResponse', seq, response });
   }
 
-  private status(): Readonly<Record<string, unknown>> {
-    const links: Record<string, boolean> = {};
-    const backlogs: Record<string, ReturnType<OrderedRingSender<unknown>['backlog']>> = {};
+  private status(): ActorRuntimeStatus {
+    const links: Partial<Record<ActorName, boolean>> = {};
+    const backlogs: Partial<Record<ActorName, LinkBacklog>> = {};
     for (const [neighbour, link] of this.links) {
       links[neighbour] = link.answered;
       backlogs[neighbour] = link.sender.backlog();
     }
-    return { incarnation: this.data.incarnation, ready: this.readySent, linksAnswered: links, linkBacklogs: backlogs, role: this.role?.status() ?? {} };
+    return { incarnation: this.data.incarnation, ready: this.readySent, linksAnswered: links, linkBacklogs: backlogs, role: this.role?.status() ?? null };
   }
 
   private onLinkMessage(neighbour: ActorName, link: Link, message: unknown): void {

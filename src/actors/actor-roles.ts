@@ -5,7 +5,7 @@
  * Runs on: an actor thread.
  */
 import type { ActorRoleFactory } from './actor-context.js';
-import type { ActorName } from '../supervisor/topology.js';
+import type { ActorName } from '../runtime/topology.js';
 import { createIdleRole } from './idle-role.js';
 import { createWalWriterRole } from './wal-writer-role.js';
 import { createReplicatorRole } from './replicator-role.js';

@@ -6,8 +6,9 @@
  * Runs on: an actor thread.
  */
 import type { ActorContext, ActorRole } from './actor-context.js';
-import type { ActorName } from '../supervisor/topology.js';
-import type { LinkMessage } from './actor-messages.js';
+import type { ActorName } from '../runtime/topology.js';
+import type { LinkMessage } from '../protocol/link-message.js';
+import type { IdleStatus } from '../runtime/node-status.js';
 
 export function createIdleRole(context: ActorContext): ActorRole {
   let unexpectedMessages = 0;
@@ -20,6 +21,6 @@ export function createIdleRole(context: ActorContext): ActorRole {
       context.logger.debug({ from, type: message.type }, 'idle actor received a role message it has no handler for');
     },
     stop: () => Promise.resolve(),
-    status: () => ({ role: 'idle', unexpectedMessages }),
+    status: (): IdleStatus => ({ role: 'idle', unexpectedMessages }),
   };
 }

@@ -2,7 +2,7 @@
  * The Replicator role: the replica loop (src/replication/replica-loop.ts) wired to this node's
  * rings, sockets and timers. The loop drives the Raft core; this role gives it the WAL writer's
  * ring, the peer transport, `setImmediate` as its scheduler and a tick timer, and serves the
- * ops requests (status, metrics, the --test-hooks load generator).
+ * ops requests (status, metrics; the --test-hooks load generator is behind test-hooks.ts).
  *
  * Runs on: Replicator thread.
  */
@@ -13,13 +13,14 @@ import { SeededRandom } from '../raft/random.js';
 import { AppliedHashChain } from '../replication/applied-hash-chain.js';
 import { snapshotChunkBytesMax } from '../replication/state-machine.js';
 import { ReplicaLoop } from '../replication/replica-loop.js';
-import { RaftLoad, checkRaftLoadRequest } from '../replication/raft-load.js';
 import { raftSettingsFrom, raftTickMs } from '../replication/raft-timing.js';
 import { BucketHistogram } from '../metrics/bucket-histogram.js';
-import type { RaftMetricsReport } from '../metrics/raft-metrics.js';
+import type { RaftMetricsReport, ReplicatorStatus } from '../runtime/node-status.js';
 import type { ActorContext, ActorRole } from './actor-context.js';
-import type { LinkMessage } from './actor-messages.js';
-import type { FromWal, ToWal } from './wal-protocol.js';
+import { ReplicatorTestHooks } from './test-hooks.js';
+import type { LinkMessage } from '../protocol/link-message.js';
+import type { ToWal } from '../protocol/wal.js';
+import { checkFromWal, isMalformed } from '../protocol/wal-validation.js';
 
 /**
  * Bytes of records one WAL request or read answer may carry: it must fit in one ring message,
@@ -77,7 +78,8 @@ class ReplicatorRole implements ActorRole {
   private readonly chain = new AppliedHashChain();
   private transport: PeerTransport | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
-  private load: RaftLoad | undefined;
+  /** Created by the first --test-hooks request (test-hooks.ts); undefined on a node that never gets one. */
+  private testHooks: ReplicatorTestHooks | undefined;
   /** Load requests waiting for this node to lead (`leaderWaitMs`): checked after every turn. */
   private readonly leaderWatchers = new Set<() => void>();
   private lastRole = '';
@@ -135,7 +137,7 @@ class ReplicatorRole implements ActorRole {
       clusterName: config.cluster.name,
       observer: {
         onApplied: (entries) => {
-          if (this.load !== undefined) for (const entry of entries) this.load.onApplied(entry);
+          this.testHooks?.onApplied(entries);
         },
         onWalWrite: (entries, lastIndex) => {
           this.appendBatchEntries.observe(entries);
@@ -147,9 +149,7 @@ class ReplicatorRole implements ActorRole {
       context.logger.info({ term: recovered.hardState?.term ?? 0, lastIndex: recovered.lastIndex, snapshotIndex: recovered.snapshot?.index ?? 0 }, 'raft started');
       this.startedResolve?.();
     });
-    this.loop.beforeCycles = () => this.load?.proposeDue((entries) => this.loop.propose(entries));
     this.loop.afterCycles = () => this.watchLeader();
-    this.loop.wantsCycle = () => this.load?.wantsToPropose ?? false;
   }
 
   async start(): Promise<void> {
@@ -187,12 +187,17 @@ class ReplicatorRole implements ActorRole {
    * in its bounded backlog while the disk is behind and the ring full.
    */
   private toWal(message: ToWal): void {
-    this.context.send('walWriter', message as unknown as LinkMessage);
+    this.context.send('walWriter', message);
   }
 
   onMessage(from: string, message: LinkMessage): void {
     if (from !== 'walWriter') return; // Dispatcher and Registry requests arrive with the queue.
-    this.loop.onWalReply(message as unknown as FromWal);
+    const reply = checkFromWal(message);
+    if (isMalformed(reply)) {
+      this.context.logger.error({ type: message.type, problem: reply.message }, 'malformed message from the WAL writer; dropped');
+      return;
+    }
+    this.loop.onWalReply(reply);
   }
 
   private observeCommits(committed: number): void {
@@ -242,23 +247,14 @@ class ReplicatorRole implements ActorRole {
     this.lastLeader = status.leader;
     this.leaderChanges += 1;
     this.context.logger.info({ leader: status.leader, term: status.term, role: status.role }, status.leader === null ? 'no leader known' : `leader is ${status.leader}`);
-    if (status.role !== 'leader') this.load?.abort(`leadership moved to ${status.leader ?? 'nobody'} during the load`);
+    if (status.role !== 'leader') this.testHooks?.abort(`leadership moved to ${status.leader ?? 'nobody'} during the load`);
   }
 
   async onRequest(request: LinkMessage): Promise<Readonly<Record<string, unknown>>> {
     if (request.type === 'handOverLeadership') return await this.handOverLeadership(request);
     if (request.type !== 'raftLoad') return { error: `unknown request ${request.type}` };
-    const checked = checkRaftLoadRequest(request);
-    if (typeof checked === 'string') return { ok: false, error: checked };
-    if (!this.loop.started) return { ok: false, error: 'raft has not started yet' };
-    if (this.load?.active === true) return { ok: false, error: 'a load is already running' };
-    if (!await this.leadsWithin(checked.leaderWaitMs ?? 0)) {
-      return { ok: false, error: `this node is not the leader (the leader is ${this.loop.node?.leader ?? 'unknown'}); run the load on the leader` };
-    }
-    const load = new RaftLoad(checked, () => performance.now());
-    this.load = load;
-    this.loop.schedule();
-    return { ...(await load.done) };
+    this.testHooks ??= new ReplicatorTestHooks(this.loop, (waitMs) => this.leadsWithin(waitMs));
+    return await this.testHooks.runRaftLoad(request);
   }
 
   /** True once this node leads, within `waitMs`; false at once when another node is known to
@@ -315,11 +311,11 @@ class ReplicatorRole implements ActorRole {
 
   async stop(): Promise<void> {
     clearInterval(this.tickTimer);
-    this.load?.abort('the node is stopping');
+    this.testHooks?.abort('the node is stopping');
     await this.transport?.stop();
   }
 
-  status(): Readonly<Record<string, unknown>> {
+  status(): ReplicatorStatus {
     const node = this.loop.node;
     if (node === undefined) return { role: 'replicator', started: false, freshStart: this.loop.freshStartStatus };
     const raft = node.status();

@@ -18,7 +18,7 @@
  */
 import type { FalconError, Outcome } from '../errors.js';
 import type { WriteAheadLog } from '../wal/wal.js';
-import type { FromWal, ToWal } from './wal-protocol.js';
+import type { FromWal, ToWal } from '../protocol/wal.js';
 
 export class WalService {
   private readonly wal: WriteAheadLog;

@@ -17,9 +17,11 @@ import { join } from 'node:path';
 import { FalconFailure } from '../errors.js';
 import { WriteAheadLog } from '../wal/wal.js';
 import type { ActorContext, ActorRole } from './actor-context.js';
-import type { LinkMessage } from './actor-messages.js';
+import type { LinkMessage } from '../protocol/link-message.js';
 import { WalService } from './wal-service.js';
-import { isToWal, type FromWal } from './wal-protocol.js';
+import type { WalWriterStatus } from '../runtime/node-status.js';
+import type { FromWal } from '../protocol/wal.js';
+import { checkToWal, isMalformed } from '../protocol/wal-validation.js';
 
 export function createWalWriterRole(context: ActorContext): ActorRole {
   return new WalWriterRole(context);
@@ -70,12 +72,13 @@ class WalWriterRole implements ActorRole {
   }
 
   onMessage(_from: string, message: LinkMessage): void {
-    if (!isToWal(message)) {
-      this.context.logger.error({ type: message.type }, 'unknown message on the WAL ring; dropped');
+    const request = checkToWal(message);
+    if (isMalformed(request)) {
+      this.context.logger.error({ type: message.type, problem: request.message }, 'malformed message on the WAL ring; dropped');
       return;
     }
     if (this.stopped) return;
-    this.service?.handle(message);
+    this.service?.handle(request);
   }
 
   /** Group commit: everything staged by this drain, one write + one fdatasync, then `durable`. */
@@ -84,7 +87,7 @@ class WalWriterRole implements ActorRole {
   }
 
   private reply(message: FromWal): void {
-    this.context.send('replicator', message as unknown as LinkMessage);
+    this.context.send('replicator', message);
   }
 
   stop(): Promise<void> {
@@ -94,7 +97,7 @@ class WalWriterRole implements ActorRole {
     return Promise.resolve();
   }
 
-  status(): Readonly<Record<string, unknown>> {
+  status(): WalWriterStatus {
     const wal = this.wal;
     if (wal === undefined) return { role: 'walWriter', dir: this.dir, open: false };
     return {

@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ClusterConfig } from '../config/cluster-config.js';
-import { exitCodes } from './exit-codes.js';
+import { exitCodes } from '../runtime/exit-codes.js';
 
 export interface LaunchOptions {
   readonly configPath: string;

@@ -12,7 +12,7 @@ import { logLevels, type ClusterConfig } from '../config/cluster-config.js';
 import { createLogger, logFormats, resolveLogFormat, type LogFormat } from '../logging/logger.js';
 import { runNode } from '../supervisor/run-node.js';
 import { launchCluster } from './cluster-launcher.js';
-import { exitCodes } from './exit-codes.js';
+import { exitCodes } from '../runtime/exit-codes.js';
 
 interface NodeFlags {
   readonly config: string;

@@ -9,6 +9,7 @@ import { Command } from 'commander';
 import { loadClusterConfig } from '../config/load-config.js';
 import { ConfigError, configErrorExitCode } from '../config/config-error.js';
 import type { NodeConfig } from '../config/cluster-config.js';
+import { isNodeStatus, type NodeStatus } from '../runtime/node-status.js';
 
 /** Bound on each node's answer: a node that does not answer within it is reported unreachable. */
 const statusTimeoutMs = 2_000;
@@ -17,14 +18,16 @@ interface NodeReport {
   readonly node: string;
   readonly reachable: boolean;
   readonly error?: string;
-  readonly status?: Record<string, unknown>;
+  readonly status?: NodeStatus;
 }
 
 async function fetchStatus(node: NodeConfig): Promise<NodeReport> {
   const url = `http://${node.host}:${node.opsPort}/status`;
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(statusTimeoutMs) });
-    return { node: node.id, reachable: true, status: (await response.json()) as Record<string, unknown> };
+    const status: unknown = await response.json();
+    if (!isNodeStatus(status)) return { node: node.id, reachable: false, error: `${url}: HTTP ${response.status}, not a node status` };
+    return { node: node.id, reachable: true, status };
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
     return { node: node.id, reachable: false, error: `${url}: ${cause}` };
@@ -34,13 +37,11 @@ async function fetchStatus(node: NodeConfig): Promise<NodeReport> {
 function formatReport(report: NodeReport): string {
   if (!report.reachable || report.status === undefined) return `${report.node.padEnd(6)}unreachable  ${report.error ?? ''}`;
   const status = report.status;
-  const health = status['health'] as { ok?: boolean; failing?: Record<string, string> } | undefined;
-  const readiness = status['readiness'] as { ready?: boolean; waitingFor?: string[] } | undefined;
-  const actors = (status['actors'] ?? {}) as Record<string, { state?: string; restarts?: number }>;
-  const restarts = Object.values(actors).reduce((sum, actor) => sum + (actor.restarts ?? 0), 0);
-  const uptimeS = Math.round(Number(status['uptimeMs'] ?? 0) / 1000);
-  const problems = health?.ok === true ? '' : `  failing: ${Object.entries(health?.failing ?? {}).map(([a, p]) => `${a} (${p})`).join(', ')}`;
-  return `${report.node.padEnd(6)}${(health?.ok === true ? 'healthy' : 'UNHEALTHY').padEnd(11)}${(readiness?.ready === true ? 'ready' : 'not-ready').padEnd(11)}`
+  const { health, readiness, actors } = status;
+  const restarts = Object.values(actors).reduce((sum, actor) => sum + actor.restarts, 0);
+  const uptimeS = Math.round(status.uptimeMs / 1000);
+  const problems = health.ok ? '' : `  failing: ${Object.entries(health.failing).map(([a, p]) => `${a} (${p})`).join(', ')}`;
+  return `${report.node.padEnd(6)}${(health.ok ? 'healthy' : 'UNHEALTHY').padEnd(11)}${(readiness.ready ? 'ready' : 'not-ready').padEnd(11)}`
     + `up ${String(uptimeS).padStart(6)} s  actor restarts ${restarts}${problems}`;
 }
 

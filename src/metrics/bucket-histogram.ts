@@ -8,13 +8,7 @@
  *
  * Runs on: any thread.
  */
-
-export interface HistogramSnapshot {
-  readonly bounds: readonly number[];
-  readonly counts: readonly number[];
-  readonly sum: number;
-  readonly count: number;
-}
+import type { HistogramSnapshot } from '../runtime/node-status.js';
 
 export class BucketHistogram {
   private readonly bounds: readonly number[];

@@ -5,7 +5,7 @@
  * Runs on: supervisor (main thread).
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Supervisor } from '../supervisor/supervisor.js';
+import type { NodeView } from '../runtime/node-status.js';
 import { readRingStats } from '../ring/spsc-ring.js';
 import { registerRaftMetrics } from './raft-metrics.js';
 
@@ -24,7 +24,7 @@ class WrappingCounter {
   }
 }
 
-export function createNodeMetrics(supervisor: Supervisor, nodeId: string): Registry {
+export function createNodeMetrics(node: NodeView, nodeId: string): Registry {
   const recordsWritten = new Map<string, WrappingCounter>();
   const fullCounts = new Map<string, WrappingCounter>();
   const widen = (counters: Map<string, WrappingCounter>, ring: string, raw: number): number => {
@@ -45,7 +45,7 @@ export function createNodeMetrics(supervisor: Supervisor, nodeId: string): Regis
     labelNames: ['actor'],
     registers: [registry],
     collect() {
-      for (const handle of supervisor.handles.values()) this.set({ actor: handle.actor }, handle.isAlive() ? 1 : 0);
+      for (const figures of node.actorFigures()) this.set({ actor: figures.actor }, figures.up ? 1 : 0);
     },
   });
   new Counter({
@@ -55,7 +55,7 @@ export function createNodeMetrics(supervisor: Supervisor, nodeId: string): Regis
     registers: [registry],
     collect() {
       this.reset();
-      for (const handle of supervisor.handles.values()) this.inc({ actor: handle.actor }, handle.restarts);
+      for (const figures of node.actorFigures()) this.inc({ actor: figures.actor }, figures.restarts);
     },
   });
   new Gauge({
@@ -64,7 +64,7 @@ export function createNodeMetrics(supervisor: Supervisor, nodeId: string): Regis
     labelNames: ['ring'],
     registers: [registry],
     collect() {
-      for (const ring of supervisor.rings) this.set({ ring: ring.name }, readRingStats(ring.buffer).usedBytes);
+      for (const ring of node.rings) this.set({ ring: ring.name }, readRingStats(ring.buffer).usedBytes);
     },
   });
   new Gauge({
@@ -73,7 +73,7 @@ export function createNodeMetrics(supervisor: Supervisor, nodeId: string): Regis
     labelNames: ['ring'],
     registers: [registry],
     collect() {
-      for (const ring of supervisor.rings) this.set({ ring: ring.name }, readRingStats(ring.buffer).capacityBytes);
+      for (const ring of node.rings) this.set({ ring: ring.name }, readRingStats(ring.buffer).capacityBytes);
     },
   });
   new Counter({
@@ -83,7 +83,7 @@ export function createNodeMetrics(supervisor: Supervisor, nodeId: string): Regis
     registers: [registry],
     collect() {
       this.reset();
-      for (const ring of supervisor.rings) this.inc({ ring: ring.name }, widen(recordsWritten, ring.name, readRingStats(ring.buffer).recordsWritten));
+      for (const ring of node.rings) this.inc({ ring: ring.name }, widen(recordsWritten, ring.name, readRingStats(ring.buffer).recordsWritten));
     },
   });
   new Counter({
@@ -93,9 +93,9 @@ export function createNodeMetrics(supervisor: Supervisor, nodeId: string): Regis
     registers: [registry],
     collect() {
       this.reset();
-      for (const ring of supervisor.rings) this.inc({ ring: ring.name }, widen(fullCounts, ring.name, readRingStats(ring.buffer).fullCount));
+      for (const ring of node.rings) this.inc({ ring: ring.name }, widen(fullCounts, ring.name, readRingStats(ring.buffer).fullCount));
     },
   });
-  registerRaftMetrics(registry, supervisor);
+  registerRaftMetrics(registry, node);
   return registry;
 }

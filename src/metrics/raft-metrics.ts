@@ -5,33 +5,20 @@
  * Runs on: supervisor (main thread).
  */
 import type { Registry } from 'prom-client';
-import type { Supervisor } from '../supervisor/supervisor.js';
-import { histogramSamples, type HistogramSnapshot } from './bucket-histogram.js';
-
-/** How the Replicator reports its figures (replicator-role.ts `metrics`). */
-export interface RaftMetricsReport {
-  readonly term: number;
-  readonly commitIndex: number;
-  readonly appliedIndex: number;
-  readonly isLeader: boolean;
-  readonly elections: number;
-  readonly leaderChanges: number;
-  readonly commitLatencyMs: HistogramSnapshot;
-  readonly appendBatchEntries: HistogramSnapshot;
-  readonly peerReconnects: Readonly<Record<string, number>>;
-}
+import { startedReplicator, type NodeView, type RaftMetricsReport } from '../runtime/node-status.js';
+import { histogramSamples } from './bucket-histogram.js';
 
 /** Status older than this is asked for again; one scrape asks once. */
 const reportAgeMsMax = 250;
 
 type Sample = { metricName?: string; labels: Record<string, string>; value: number };
 
-export function registerRaftMetrics(registry: Registry, supervisor: Supervisor): void {
+export function registerRaftMetrics(registry: Registry, node: NodeView): void {
   let cached: { atMs: number; report: Promise<RaftMetricsReport | undefined> } | undefined;
   const report = (): Promise<RaftMetricsReport | undefined> => {
     const nowMs = Date.now();
     if (cached === undefined || nowMs - cached.atMs > reportAgeMsMax) {
-      cached = { atMs: nowMs, report: supervisor.actorStatus('replicator').then((status) => (status?.['role'] as { metrics?: RaftMetricsReport } | undefined)?.metrics) };
+      cached = { atMs: nowMs, report: node.replicatorStatus().then((status) => startedReplicator(status)?.metrics) };
     }
     return cached.report;
   };

@@ -32,8 +32,8 @@
  * Runs on: Replicator thread, or the simulator.
  */
 import { falconError, type FalconError } from '../errors.js';
-import type { FromWal, ToWal, WalRecoveredMessage } from '../actors/wal-protocol.js';
 import type { HardState } from '../log/hard-state.js';
+import type { FromWal, ToWal, WalRecoveredMessage } from '../protocol/wal.js';
 
 /** What this module needs from a peer's handshake. */
 export interface PeerHandshake {

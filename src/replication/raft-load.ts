@@ -48,7 +48,9 @@ export interface RaftLoadResult {
 /** Bounds on a request, so that a mistyped hook call cannot exhaust the node. */
 export const raftLoadLimits = { entriesMax: 10_000_000, batchMax: 4096, payloadBytesMax: 65_536, inflightMax: 4096, timeoutMsMax: 600_000, leaderWaitMsMax: 10_000 } as const;
 
-export function checkRaftLoadRequest(value: Record<string, unknown>): RaftLoadRequest | string {
+export function checkRaftLoadRequest(request: unknown): RaftLoadRequest | string {
+  if (typeof request !== 'object' || request === null) return 'the request is not a map';
+  const value = request as Readonly<Record<string, unknown>>;
   const limits: Record<string, number> = { entries: raftLoadLimits.entriesMax, batch: raftLoadLimits.batchMax, payloadBytes: raftLoadLimits.payloadBytesMax, inflight: raftLoadLimits.inflightMax, timeoutMs: raftLoadLimits.timeoutMsMax };
   for (const [field, max] of Object.entries(limits)) {
     const given = value[field];
@@ -60,7 +62,7 @@ export function checkRaftLoadRequest(value: Record<string, unknown>): RaftLoadRe
   if (leaderWaitMs !== undefined && (typeof leaderWaitMs !== 'number' || !Number.isSafeInteger(leaderWaitMs) || leaderWaitMs < 0 || leaderWaitMs > raftLoadLimits.leaderWaitMsMax)) {
     return `leaderWaitMs must be an integer from 0 to ${raftLoadLimits.leaderWaitMsMax}, got ${String(leaderWaitMs)}`;
   }
-  return value as unknown as RaftLoadRequest;
+  return request as RaftLoadRequest; // every field it declares was checked above
 }
 
 interface Outstanding {

@@ -52,7 +52,7 @@ import type { SeededRandom } from '../raft/random.js';
 import type { ReadState } from '../raft/read-index.js';
 import type { Ready } from '../raft/ready.js';
 import { encodeRecords, recordBytesFor } from '../wal/wal-record.js';
-import type { FromWal, ToWal, WalRecoveredMessage } from '../actors/wal-protocol.js';
+import type { FromWal, ToWal, WalRecoveredMessage } from '../protocol/wal.js';
 import { DurabilityTracker } from './durability-tracker.js';
 import { clusterMismatch, FreshStart, isFreshWal, type FreshStartStatus, type PeerHandshake } from './fresh-start.js';
 import { ReplicatorLogStorage } from './replicator-log-storage.js';

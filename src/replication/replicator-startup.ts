@@ -11,9 +11,9 @@
  * Runs on: Replicator thread, or the simulator.
  */
 import { falconError, type FalconError } from '../errors.js';
-import type { FromWal, ToWal, WalRecoveredMessage } from '../actors/wal-protocol.js';
 import type { LogEntry } from '../log/log-entry.js';
 import type { Snapshot } from '../log/snapshot.js';
+import type { FromWal, ToWal, WalRecoveredMessage } from '../protocol/wal.js';
 
 /** The body of the snapshot the core sees: the bytes are in the WAL. */
 const bodyInWal = new Uint8Array(0);

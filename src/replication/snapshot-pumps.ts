@@ -13,7 +13,7 @@
  * Runs on: the thread that runs the replica loop.
  */
 import { assert } from '../errors.js';
-import type { FromWal, ToWal } from '../actors/wal-protocol.js';
+import type { FromWal, ToWal } from '../protocol/wal.js';
 import type { SnapshotMetadata } from '../log/snapshot.js';
 import type { SnapshotReader, SnapshotWriter } from './state-machine.js';
 

@@ -21,7 +21,7 @@
  *
  * Runs on: the thread that runs the replica loop.
  */
-import type { FromWal, ToWal } from '../actors/wal-protocol.js';
+import type { FromWal, ToWal } from '../protocol/wal.js';
 import type { SnapshotMessage } from '../raft/raft-messages.js';
 import type { SnapshotChunkMessage, SnapshotStreamMessage } from './snapshot-stream-messages.js';
 

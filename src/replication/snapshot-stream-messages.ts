@@ -94,7 +94,7 @@ export function parseSnapshotStreamMessage(value: unknown, localId: string, peer
       if (safeInteger(message, 'heldBytes') > fileBytes) throw new Malformed(`heldBytes past the ${fileBytes}-byte file`);
       if (typeof message['complete'] !== 'boolean') throw new Malformed('complete is not a boolean');
     }
-    return message as unknown as SnapshotStreamMessage;
+    return value as SnapshotStreamMessage; // every field its type declares was checked above
   } catch (error) {
     if (!(error instanceof Malformed)) throw error;
     return falconError('MALFORMED_FRAME', `malformed snapshot stream message: ${error.message}`);

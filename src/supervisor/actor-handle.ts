@@ -12,10 +12,10 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logging/logger.js';
-import type { ActorWorkerData } from '../actors/actor-worker-data.js';
-import { readBeats } from './liveness.js';
+import type { ActorWorkerData } from '../runtime/actor-worker-data.js';
+import { readBeats } from '../runtime/liveness.js';
 import { RestartPolicy, type RestartPolicySettings } from './restart-policy.js';
-import type { ActorName } from './topology.js';
+import type { ActorName } from '../runtime/topology.js';
 
 export type ActorState = 'starting' | 'ready' | 'restarting' | 'stopping' | 'stopped' | 'given-up';
 

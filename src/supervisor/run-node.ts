@@ -1,6 +1,6 @@
 /**
  * Runs one node in this process until it is told to stop: the supervisor, its actors and its ops
- * port. Returns the exit code the process should end with (see cli/exit-codes.ts).
+ * port. Returns the exit code the process should end with (see runtime/exit-codes.ts).
  *
  * Start-up refusals (data directory not writable or held by another process, ops port taken) are
  * reported in one clear line and return `refusedToStart` before any actor runs. The data-directory
@@ -14,12 +14,12 @@ import type { Server } from 'node:http';
 import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
 import type { Logger, LogFormat } from '../logging/logger.js';
 import { createNodeMetrics } from '../metrics/node-metrics.js';
-import { exitCodes } from '../cli/exit-codes.js';
+import { exitCodes } from '../runtime/exit-codes.js';
 import { acquireDataDirLock, describeHeldLock, type DataDirLock } from './data-dir-lock.js';
-import { createOpsServer, listen } from './ops-server.js';
+import { createOpsServer, listen } from '../http/ops-server.js';
 import { Supervisor } from './supervisor.js';
-import type { ActorName } from './topology.js';
-import type { FatalExit } from '../actors/actor-messages.js';
+import type { ActorName } from '../runtime/topology.js';
+import type { FatalExit } from '../runtime/control-messages.js';
 
 export interface RunNodeOptions {
   readonly config: ClusterConfig;

@@ -10,13 +10,15 @@
  */
 import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
 import type { Logger, LogFormat } from '../logging/logger.js';
-import { isActorToControl, type ActorToControl, type ControlToActor, type FatalExit, type LinkMessage } from '../actors/actor-messages.js';
-import type { ActorWorkerData, RingPair } from '../actors/actor-worker-data.js';
+import { isActorToControl, type ActorToControl, type ControlToActor, type FatalExit } from '../runtime/control-messages.js';
+import type { LinkMessage } from '../protocol/link-message.js';
+import type { ActorWorkerData, RingPair } from '../runtime/actor-worker-data.js';
 import { createRingBuffer } from '../ring/spsc-ring.js';
 import { RingReceiver, RingSender } from '../ring/ring-channel.js';
 import { ActorHandle } from './actor-handle.js';
-import { createLivenessBuffer, livenessSlotOf } from './liveness.js';
-import { actorLinks, actorNames, ringName, supervisorName, type ActorName } from './topology.js';
+import { createLivenessBuffer, livenessSlotOf } from '../runtime/liveness.js';
+import { actorLinks, actorNames, ringName, supervisorName, type ActorName } from '../runtime/topology.js';
+import type { ActorFigures, ActorReport, ActorRuntimeStatus, NamedRing, NodeHealth, NodeReadiness, NodeView, ReplicatorStatus } from '../runtime/node-status.js';
 
 export interface SupervisorOptions {
   readonly config: ClusterConfig;
@@ -30,11 +32,6 @@ export interface SupervisorOptions {
    * then stop and exit non-zero (`exit` says with which code).
    */
   readonly onGiveUp: (actor: ActorName, reason: string, exit: FatalExit) => void;
-}
-
-export interface NamedRing {
-  readonly name: string;
-  readonly buffer: SharedArrayBuffer;
 }
 
 interface ControlEnds {
@@ -51,12 +48,13 @@ export const controlRingCapacityBytes = 64 * 1024;
 /** Bound on how long /status waits for an actor's figures. */
 const statusReplyTimeoutMs = 500;
 
-export class Supervisor {
+export class Supervisor implements NodeView {
   readonly rings: NamedRing[] = [];
   readonly handles = new Map<ActorName, ActorHandle>();
   private readonly options: SupervisorOptions;
   private readonly control = new Map<ActorName, ControlEnds>();
-  private readonly pendingStatus = new Map<number, (status: Readonly<Record<string, unknown>>) => void>();
+  /** Answers awaited on the control rings, by sequence number: a status or a role's response. */
+  private readonly pendingStatus = new Map<number, (answer: ActorToControl & { type: 'status' | 'roleResponse' }) => void>();
   private readonly stopReceiving = new AbortController();
   private readonly startedAtMs = Date.now();
   private livenessTimer: NodeJS.Timeout | undefined;
@@ -141,11 +139,8 @@ export class Supervisor {
         handle?.onStopping();
         return;
       case 'status':
-        this.pendingStatus.get(message.seq)?.(message.status);
-        this.pendingStatus.delete(message.seq);
-        return;
       case 'roleResponse':
-        this.pendingStatus.get(message.seq)?.(message.response);
+        this.pendingStatus.get(message.seq)?.(message);
         this.pendingStatus.delete(message.seq);
         return;
       case 'fatal':
@@ -168,25 +163,24 @@ export class Supervisor {
   }
 
   /** Every actor alive and beating. Names the ones that are not. */
-  health(): { ok: boolean; failing: Record<string, string> } {
+  health(): NodeHealth {
     const failing: Record<string, string> = {};
     for (const handle of this.handles.values()) if (!handle.isAlive()) failing[handle.actor] = handle.describeProblem();
     return { ok: Object.keys(failing).length === 0, failing };
   }
 
   /** Ready: every actor has started its role and proven its links. */
-  readiness(): { ready: boolean; waitingFor: string[] } {
+  readiness(): NodeReadiness {
     const waitingFor = [...this.handles.values()].filter((handle) => handle.state !== 'ready').map((handle) => handle.actor);
     return { ready: waitingFor.length === 0, waitingFor };
   }
 
   /** Ready and, per the Replicator, a leader is known (a node without one cannot serve writes). */
-  async readinessWithLeader(): Promise<{ ready: boolean; waitingFor: string[]; leader: string | null }> {
+  async readinessWithLeader(): Promise<NodeReadiness & { leader: string | null }> {
     const readiness = this.readiness();
     if (!readiness.ready) return { ...readiness, leader: null };
-    const status = await this.actorStatus('replicator');
-    const raft = (status?.['role'] as { raft?: { leader?: string | null } } | undefined)?.raft;
-    const leader = raft?.leader ?? null;
+    const status = await this.replicatorStatus();
+    const leader = status?.started === true ? status.raft.leader : null;
     return leader === null ? { ready: false, waitingFor: ['a known Raft leader'], leader } : { ready: true, waitingFor: [], leader };
   }
 
@@ -195,31 +189,43 @@ export class Supervisor {
   }
 
   /** Asks every ready actor for its figures; an actor that does not answer in time is reported as such. */
-  async actorStatuses(): Promise<Record<string, unknown>> {
+  async actorStatuses(): Promise<Partial<Record<ActorName, ActorReport>>> {
     const entries = await Promise.all([...this.handles.values()].map(async (handle) => {
       const base = { state: handle.state, incarnation: handle.incarnation, restarts: handle.restarts, lastFailure: handle.lastFailure ?? null };
       const reported = await this.actorStatus(handle.actor);
-      return [handle.actor, { ...base, reported: reported ?? null }] as const;
+      return [handle.actor, { ...base, reported: reported ?? null } satisfies ActorReport] as const;
     }));
     return Object.fromEntries(entries);
   }
 
   /** One actor's reported figures (undefined when it is not ready or does not answer in time). */
-  actorStatus(actor: ActorName): Promise<Readonly<Record<string, unknown>> | undefined> {
-    if (this.handles.get(actor)?.state !== 'ready') return Promise.resolve(undefined);
-    return this.ask(actor, (seq) => ({ type: 'status', seq }), statusReplyTimeoutMs);
+  async actorStatus(actor: ActorName): Promise<ActorRuntimeStatus | undefined> {
+    if (this.handles.get(actor)?.state !== 'ready') return undefined;
+    const answer = await this.ask(actor, (seq) => ({ type: 'status', seq }), statusReplyTimeoutMs);
+    return answer?.type === 'status' ? answer.status : undefined;
+  }
+
+  async replicatorStatus(): Promise<ReplicatorStatus | undefined> {
+    const role = (await this.actorStatus('replicator'))?.role;
+    return role?.role === 'replicator' ? role : undefined;
+  }
+
+  /** Liveness and restarts of every actor, read from memory (no round trip). */
+  actorFigures(): ActorFigures[] {
+    return [...this.handles.values()].map((handle) => ({ actor: handle.actor, up: handle.isAlive(), restarts: handle.restarts }));
   }
 
   /**
    * Sends `request` to `actor`'s role and waits up to `timeoutMs` for its answer (undefined when
    * the actor is not ready or does not answer in time).
    */
-  askRole(actor: ActorName, request: LinkMessage, timeoutMs: number): Promise<Readonly<Record<string, unknown>> | undefined> {
-    if (this.handles.get(actor)?.state !== 'ready') return Promise.resolve(undefined);
-    return this.ask(actor, (seq) => ({ type: 'roleRequest', seq, request }), timeoutMs);
+  async askRole(actor: ActorName, request: LinkMessage, timeoutMs: number): Promise<Readonly<Record<string, unknown>> | undefined> {
+    if (this.handles.get(actor)?.state !== 'ready') return undefined;
+    const answer = await this.ask(actor, (seq) => ({ type: 'roleRequest', seq, request }), timeoutMs);
+    return answer?.type === 'roleResponse' ? answer.response : undefined;
   }
 
-  private ask(actor: ActorName, build: (seq: number) => ControlToActor, timeoutMs: number): Promise<Readonly<Record<string, unknown>> | undefined> {
+  private ask(actor: ActorName, build: (seq: number) => ControlToActor, timeoutMs: number): Promise<(ActorToControl & { type: 'status' | 'roleResponse' }) | undefined> {
     const ends = this.control.get(actor);
     if (ends === undefined) return Promise.resolve(undefined);
     this.statusSeq += 1;
@@ -229,9 +235,9 @@ export class Supervisor {
         this.pendingStatus.delete(seq);
         resolve(undefined);
       }, timeoutMs);
-      this.pendingStatus.set(seq, (status) => {
+      this.pendingStatus.set(seq, (answer) => {
         clearTimeout(timer);
-        resolve(status);
+        resolve(answer);
       });
       if (!ends.sender.send(build(seq))) {
         clearTimeout(timer);

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseClusterConfig, selectNode } from '../../src/config/load-config.js';
 import type { ClusterConfig } from '../../src/config/cluster-config.js';
-import { startSoloActor, type SoloActor } from '../../src/actors/solo-actor.js';
-import type { FromWal, ToWal } from '../../src/actors/wal-protocol.js';
-import type { LinkMessage } from '../../src/actors/actor-messages.js';
+import { startSoloActor, type SoloActor } from '../support/solo-actor.js';
+import type { FromWal, ToWal } from '../../src/protocol/wal.js';
+import { checkFromWal, isMalformed } from '../../src/protocol/wal-validation.js';
 
 const payload = (index: number): Uint8Array => Buffer.from(`job-${index}-`.repeat(1 + (index % 7)));
 
@@ -22,10 +22,16 @@ function configFor(dir: string, extraWal = '', ringCapacityBytes = 1048576): Clu
 }
 
 /** The WAL actor plus what it sent the Replicator, collected as it arrives. */
-async function startWal(config: ClusterConfig): Promise<{ actor: SoloActor; inbox: FromWal[]; next: (type: FromWal['type'], timeoutMs?: number) => Promise<FromWal> }> {
+async function startWal(config: ClusterConfig): Promise<{ actor: SoloActor<'walWriter'>; inbox: FromWal[]; next: (type: FromWal['type'], timeoutMs?: number) => Promise<FromWal> }> {
   const actor = startSoloActor('walWriter', config, selectNode(config, 'n1'));
   const inbox: FromWal[] = [];
-  const pump = (): void => { actor.receive('replicator', (message) => inbox.push(message as unknown as FromWal)); };
+  const pump = (): void => {
+    actor.receive('replicator', (message) => {
+      const reply = checkFromWal(message);
+      if (isMalformed(reply)) throw new Error(reply.message);
+      inbox.push(reply);
+    });
+  };
   const next = async (type: FromWal['type'], timeoutMs = 10_000): Promise<FromWal> => {
     const deadline = Date.now() + timeoutMs;
     // Bounded by the deadline; each turn waits for the ring, not for a fixed time.
@@ -50,7 +56,7 @@ async function startWal(config: ClusterConfig): Promise<{ actor: SoloActor; inbo
   return { actor, inbox, next };
 }
 
-const send = (actor: SoloActor, message: ToWal): boolean => actor.send('replicator', message as unknown as LinkMessage);
+const send = (actor: SoloActor<'walWriter'>, message: ToWal): boolean => actor.send('replicator', message);
 
 describe('WAL writer actor', function () {
   this.timeout(30_000);

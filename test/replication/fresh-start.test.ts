@@ -12,7 +12,7 @@ import { ReplicaLoop, type ReplicaLoopOptions } from '../../src/replication/repl
 import { AppliedHashChain } from '../../src/replication/applied-hash-chain.js';
 import { SeededRandom } from '../../src/raft/random.js';
 import type { FalconError } from '../../src/errors.js';
-import type { FromWal, ToWal, WalRecoveredMessage } from '../../src/actors/wal-protocol.js';
+import type { FromWal, ToWal, WalRecoveredMessage } from '../../src/protocol/wal.js';
 
 const voters = ['n1', 'n2', 'n3'];
 const blank = { blank: true };

@@ -10,7 +10,7 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import type { FromWal, ToWal } from '../../src/actors/wal-protocol.js';
+import type { FromWal, ToWal } from '../../src/protocol/wal.js';
 import { falconError } from '../../src/errors.js';
 import type { SnapshotMessage } from '../../src/raft/raft-messages.js';
 import { SnapshotSender } from '../../src/replication/snapshot-sender.js';

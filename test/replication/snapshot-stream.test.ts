@@ -8,7 +8,7 @@
  * Runs on: the mocha process.
  */
 import { expect } from 'chai';
-import type { FromWal, ToWal } from '../../src/actors/wal-protocol.js';
+import type { FromWal, ToWal } from '../../src/protocol/wal.js';
 import { WalService } from '../../src/actors/wal-service.js';
 import { SeededRandom } from '../../src/raft/random.js';
 import type { SnapshotMessage } from '../../src/raft/raft-messages.js';

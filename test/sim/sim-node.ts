@@ -20,7 +20,7 @@
  *
  * Runs on: the simulator.
  */
-import type { ToWal } from '../../src/actors/wal-protocol.js';
+import type { ToWal } from '../../src/protocol/wal.js';
 import { FalconFailure } from '../../src/errors.js';
 import type { LogEntry } from '../../src/log/log-entry.js';
 import type { PeerMessage } from '../../src/replication/snapshot-stream-messages.js';

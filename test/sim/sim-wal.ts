@@ -18,7 +18,7 @@
  *
  * Runs on: the simulator.
  */
-import type { FromWal, ToWal } from '../../src/actors/wal-protocol.js';
+import type { FromWal, ToWal } from '../../src/protocol/wal.js';
 import { WalService } from '../../src/actors/wal-service.js';
 import type { FalconError } from '../../src/errors.js';
 import type { HardState } from '../../src/log/hard-state.js';

@@ -14,8 +14,8 @@
  *
  * Runs on: the simulator (one thread per run; no clock, no I/O).
  */
-import type { ToWal } from '../../src/actors/wal-protocol.js';
 import { entryTypes } from '../../src/raft/entry-types.js';
+import type { ToWal } from '../../src/protocol/wal.js';
 import type { PeerMessage } from '../../src/replication/snapshot-stream-messages.js';
 import { SeededRandom } from '../../src/raft/random.js';
 import { fail, SimChecker, SimulationFailure } from './sim-checker.js';

@@ -16,7 +16,7 @@
  *
  * Runs on: the simulator (mocha process).
  */
-import type { ToWal } from '../../src/actors/wal-protocol.js';
+import type { ToWal } from '../../src/protocol/wal.js';
 import { parseSnapshotFileName } from '../../src/wal/snapshot-file.js';
 import type { WriteAheadLog } from '../../src/wal/wal.js';
 import type { SnapshotSender } from '../../src/replication/snapshot-sender.js';

@@ -8,8 +8,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { loadClusterConfig, selectNode } from '../../src/config/load-config.js';
 import { runNode } from '../../src/supervisor/run-node.js';
-import { exitCodes } from '../../src/cli/exit-codes.js';
-import type { ActorName } from '../../src/supervisor/topology.js';
+import { exitCodes } from '../../src/runtime/exit-codes.js';
+import type { ActorName } from '../../src/runtime/topology.js';
 import {
   createTestCluster, falconNodeEntry, removeTestCluster, startProcess, waitForExit, waitForHttp, type TestCluster,
 } from '../support/test-cluster.js';

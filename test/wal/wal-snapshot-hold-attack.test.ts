@@ -9,7 +9,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { WalService } from '../../src/actors/wal-service.js';
-import type { FromWal } from '../../src/actors/wal-protocol.js';
+import type { FromWal } from '../../src/protocol/wal.js';
 import { MemoryFileSystem } from '../../src/wal/memory-file-system.js';
 import { parseSnapshotFileName, snapshotFileName } from '../../src/wal/snapshot-file.js';
 import { WriteAheadLog } from '../../src/wal/wal.js';

@@ -7,7 +7,7 @@
  */
 import { expect } from 'chai';
 import { WalService } from '../../src/actors/wal-service.js';
-import type { FromWal } from '../../src/actors/wal-protocol.js';
+import type { FromWal } from '../../src/protocol/wal.js';
 import { MemoryFileSystem } from '../../src/wal/memory-file-system.js';
 import { snapshotFileName } from '../../src/wal/snapshot-file.js';
 import type { WriteAheadLog } from '../../src/wal/wal.js';

@@ -6,22 +6,24 @@
  * Runs on: a benchmark or test thread.
  */
 import { Worker } from 'node:worker_threads';
-import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
-import { createRingBuffer } from '../ring/spsc-ring.js';
-import { RingReceiver, RingSender } from '../ring/ring-channel.js';
-import { createLivenessBuffer, livenessSlotOf } from '../supervisor/liveness.js';
-import { neighboursOf, type ActorName } from '../supervisor/topology.js';
-import { controlRingCapacityBytes } from '../supervisor/supervisor.js';
-import { isActorToControl, isLinkMessage, type ActorToControl, type ControlToActor, type LinkMessage } from './actor-messages.js';
-import type { ActorWorkerData, RingPair } from './actor-worker-data.js';
+import type { ClusterConfig, NodeConfig } from '../../src/config/cluster-config.js';
+import { createRingBuffer } from '../../src/ring/spsc-ring.js';
+import { RingReceiver, RingSender } from '../../src/ring/ring-channel.js';
+import { createLivenessBuffer, livenessSlotOf } from '../../src/runtime/liveness.js';
+import { neighboursOf, type ActorName } from '../../src/runtime/topology.js';
+import { controlRingCapacityBytes } from '../../src/supervisor/supervisor.js';
+import { isActorToControl, type ActorToControl, type ControlToActor } from '../../src/runtime/control-messages.js';
+import { isLinkMessage, type LinkMessage, type LinkProbe } from '../../src/protocol/link-message.js';
+import type { MessageTo } from '../../src/protocol/links.js';
+import type { ActorWorkerData, RingPair } from '../../src/runtime/actor-worker-data.js';
 
-const actorEntryUrl = new URL('./actor-main.js', import.meta.url);
+const actorEntryUrl = new URL('../../src/actors/actor-main.js', import.meta.url);
 
-export interface SoloActor {
+export interface SoloActor<Actor extends ActorName = ActorName> {
   readonly worker: Worker;
   /** Sends `message` to the actor as if from `from`; false when that ring is full. */
-  send(from: ActorName, message: LinkMessage): boolean;
-  sendAsync(from: ActorName, message: LinkMessage, timeoutMs?: number): Promise<boolean>;
+  send(from: ActorName, message: MessageTo<Actor>): boolean;
+  sendAsync(from: ActorName, message: MessageTo<Actor>, timeoutMs?: number): Promise<boolean>;
   /** Every role message the actor sent to `to` since the last call (probes are answered here). */
   receive(to: ActorName, handler: (message: LinkMessage) => void): number;
   /** Resolves when the actor sent something to `to` (or at once if something is waiting). */
@@ -34,16 +36,16 @@ export interface SoloActor {
   stop(): Promise<number>;
 }
 
-export function startSoloActor(actor: ActorName, config: ClusterConfig, node: NodeConfig, roleModuleUrl = ''): SoloActor {
+export function startSoloActor<Actor extends ActorName>(actor: Actor, config: ClusterConfig, node: NodeConfig, roleModuleUrl = ''): SoloActor<Actor> {
   const capacityBytes = config.ring.capacityBytes;
   const links: Partial<Record<ActorName, RingPair>> = {};
-  const senders = new Map<ActorName, RingSender<LinkMessage>>();
+  const senders = new Map<ActorName, RingSender<MessageTo<Actor> | LinkProbe>>();
   const receivers = new Map<ActorName, RingReceiver<unknown>>();
   for (const neighbour of neighboursOf(actor)) {
     const toActor = createRingBuffer(capacityBytes);
     const fromActor = createRingBuffer(capacityBytes);
     links[neighbour] = { inbound: toActor, outbound: fromActor };
-    senders.set(neighbour, new RingSender<LinkMessage>(toActor));
+    senders.set(neighbour, new RingSender<MessageTo<Actor> | LinkProbe>(toActor));
     receivers.set(neighbour, new RingReceiver<unknown>(fromActor));
   }
   const toActor = createRingBuffer(controlRingCapacityBytes);
@@ -69,7 +71,7 @@ export function startSoloActor(actor: ActorName, config: ClusterConfig, node: No
     void exitCode.then((code) => reject(new Error(`actor ${actor} exited with code ${code} before it was ready`)));
     worker.once('error', (error) => reject(error));
   });
-  const senderTo = (from: ActorName): RingSender<LinkMessage> => {
+  const senderTo = (from: ActorName): RingSender<MessageTo<Actor> | LinkProbe> => {
     const sender = senders.get(from);
     if (sender === undefined) throw new Error(`${from} is not a neighbour of ${actor}`);
     return sender;

@@ -11,12 +11,13 @@ import type { Registry } from 'prom-client';
 import type { NodeConfig } from '../config/cluster-config.js';
 import type { Logger } from '../logging/logger.js';
 import { readRingStats } from '../ring/spsc-ring.js';
-import type { Supervisor } from './supervisor.js';
+import { startedReplicator, type ActorReport, type NodeStatus, type NodeView } from '../runtime/node-status.js';
 
 export interface OpsServerOptions {
   readonly node: NodeConfig;
   readonly clusterName: string;
-  readonly supervisor: Supervisor;
+  /** The supervisor, through what the ops port reads of it. */
+  readonly supervisor: NodeView;
   readonly metrics: Registry;
   readonly logger: Logger;
   /** Serve POST /debug/raft-load (falcon-node --test-hooks): benchmarks and tests only. */
@@ -111,7 +112,7 @@ async function raftLoadHook(options: OpsServerOptions, request: IncomingMessage,
   else sendJson(response, result['ok'] === true ? 200 : 409, result);
 }
 
-async function statusBody(options: OpsServerOptions): Promise<Record<string, unknown>> {
+async function statusBody(options: OpsServerOptions): Promise<NodeStatus> {
   const { supervisor, node } = options;
   const rings = supervisor.rings.map((ring) => ({ name: ring.name, ...readRingStats(ring.buffer) }));
   return {
@@ -128,9 +129,9 @@ async function statusBody(options: OpsServerOptions): Promise<Record<string, unk
 }
 
 /** The actors' figures, with the Replicator's Raft view lifted to the top (`raft`, `applied`). */
-function raftSection(actors: Record<string, unknown>): Record<string, unknown> {
-  const replicator = actors['replicator'] as { reported?: { role?: { raft?: unknown; applied?: unknown; snapshotIndex?: unknown; snapshotsInstalled?: unknown } } | null } | undefined;
-  const role = replicator?.reported?.role;
+function raftSection(actors: NodeStatus['actors']): Pick<NodeStatus, 'raft' | 'applied' | 'snapshot' | 'actors'> {
+  const replicator: ActorReport | undefined = actors.replicator;
+  const role = startedReplicator(replicator?.reported?.role);
   const snapshots = role === undefined ? null : { index: role.snapshotIndex, installedFromLeader: role.snapshotsInstalled };
   return { raft: role?.raft ?? null, applied: role?.applied ?? null, snapshot: snapshots, actors };
 }

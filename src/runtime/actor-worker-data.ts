@@ -6,7 +6,7 @@
  */
 import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
 import type { LogFormat } from '../logging/logger.js';
-import { actorNames, type ActorName } from '../supervisor/topology.js';
+import { actorNames, type ActorName } from './topology.js';
 
 export interface RingPair {
   /** Ring this thread reads from. */

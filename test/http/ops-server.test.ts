@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { loadClusterConfig, selectNode } from '../../src/config/load-config.js';
 import { runNode } from '../../src/supervisor/run-node.js';
+import { isNodeStatus } from '../../src/runtime/node-status.js';
 import { createTestCluster, removeTestCluster, waitForHttp, type TestCluster } from '../support/test-cluster.js';
 
 describe('ops port', function () {
@@ -58,12 +59,14 @@ describe('ops port', function () {
     expect(text).to.match(/falcon_raft_elections_total\{node="n1"\} [1-9]/);
   });
 
-  it('reports each actor and ring on /status', async () => {
-    const status = await (await fetch(`${ops}/status`)).json() as {
-      node: string; readiness: { ready: boolean }; actors: Record<string, { state: string; reported: { linksAnswered: Record<string, boolean> } | null }>;
-      rings: Array<{ name: string; capacityBytes: number }>;
-    };
+  it('reports each actor and ring on /status, in the typed shape `falcon status` reads', async () => {
+    const status: unknown = await (await fetch(`${ops}/status`)).json();
+    if (!isNodeStatus(status)) throw new Error(`/status is not a node status: ${JSON.stringify(status)}`);
     expect(status.node).to.equal('n1');
+    expect(status.raft?.role).to.equal('leader');
+    const walWriter = status.actors.walWriter?.reported?.role;
+    expect(walWriter?.role === 'walWriter' && walWriter.open ? walWriter.durableLastIndex : -1).to.be.greaterThan(0);
+    expect(status.applied?.index).to.be.greaterThan(0);
     expect(status.readiness.ready).to.equal(true);
     expect(status.actors['dispatcher']?.reported?.linksAnswered).to.deep.equal({ replicator: true, registry: true, worker: true });
     expect(status.rings.map((ring) => ring.name)).to.include.members(['dispatcher->replicator', 'replicator->dispatcher', 'supervisor->walWriter']);

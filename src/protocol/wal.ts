@@ -18,6 +18,8 @@
  * request that must see them durable (truncate, snapshot) comes behind them. `durable` is sent only
  * after the fdatasync returned. Entry payloads are opaque bytes end to end: nobody decodes them.
  *
+ * Checked on arrival, one checker per direction: wal-validation.ts.
+ *
  * Runs on: Replicator thread and WAL writer thread.
  */
 import type { FalconError } from '../errors.js';
@@ -89,11 +91,3 @@ export type FromWal =
   | { readonly type: 'needsCatchUpMarked'; readonly reason: string }
   | { readonly type: 'needsCatchUpCleared' }
   | { readonly type: 'walError'; readonly request: ToWal['type']; readonly requestId?: number; readonly error: FalconError };
-
-const toWalTypes = new Set<string>(['append', 'appendRecords', 'truncate', 'saveHardState', 'read', 'beginSnapshot', 'appendSnapshotChunk', 'finishSnapshot',
-  'beginIncomingSnapshot', 'writeIncomingSnapshot', 'verifyIncomingSnapshot', 'installSnapshot', 'readSnapshotChunk', 'holdSnapshot', 'releaseSnapshot', 'compact', 'markNeedsCatchUp',
-  'clearNeedsCatchUp', 'describe']);
-
-export function isToWal(message: { readonly type: string }): message is ToWal {
-  return toWalTypes.has(message.type);
-}

@@ -2,14 +2,13 @@
  * Messages every actor understands, whatever its role.
  *
  * Control ring (supervisor <-> actor): the supervisor pings, asks for a stop; the actor answers
- * pongs, says when it is ready and when it is stopping. Link rings (actor <-> actor): `ping` and
- * `pong` prove that a link is wired end to end; they are answered by the actor runtime itself, so
- * role code (WAL, Raft, queue) only ever sees its own message types.
- *
- * Every message is a plain object with a string `type`, encoded with MessagePack on the ring.
+ * pongs, says when it is ready and when it is stopping. The probes of the actor-to-actor links
+ * and the shape of every ring message are in protocol/link-message.ts.
  *
  * Runs on: supervisor and every actor thread.
  */
+import { isLinkMessage, type LinkMessage } from '../protocol/link-message.js';
+import type { ActorRuntimeStatus } from './node-status.js';
 
 export type ControlToActor =
   | { readonly type: 'ping'; readonly seq: number }
@@ -19,7 +18,7 @@ export type ControlToActor =
 
 export type ActorToControl =
   | { readonly type: 'pong'; readonly seq: number }
-  | { readonly type: 'status'; readonly seq: number; readonly status: Readonly<Record<string, unknown>> }
+  | { readonly type: 'status'; readonly seq: number; readonly status: ActorRuntimeStatus }
   | { readonly type: 'roleResponse'; readonly seq: number; readonly response: Readonly<Record<string, unknown>> }
   | { readonly type: 'ready' }
   | { readonly type: 'stopping' }
@@ -31,16 +30,6 @@ export type ActorToControl =
  * fsync error). Restarting would not help either, so the supervisor does not try.
  */
 export type FatalExit = 'refusedToStart' | 'actorFailed';
-
-/** Any message on a link: a probe, or a role message that the runtime passes to the role. */
-export interface LinkMessage {
-  readonly type: string;
-  readonly [field: string]: unknown;
-}
-
-export function isLinkMessage(value: unknown): value is LinkMessage {
-  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
-}
 
 export function isControlToActor(value: unknown): value is ControlToActor {
   if (!isLinkMessage(value)) return false;
