@@ -66,7 +66,7 @@ export class WalService {
         return;
       }
       case 'read': {
-        const outcome = wal.read(message.fromIndex, message.toIndex, message.maxBytes);
+        const outcome = wal.read(message.fromIndex, message.toIndex, message.bytesMax);
         if (this.check(outcome, message)) this.reply({ type: 'entries', requestId: message.requestId, entries: outcome.value });
         return;
       }
@@ -105,7 +105,7 @@ export class WalService {
       }
       case 'readSnapshotChunk': {
         const { requestId, index, part, offset } = message;
-        const outcome = wal.readSnapshotChunk(index, part, offset, message.maxBytes);
+        const outcome = wal.readSnapshotChunk(index, part, offset, message.bytesMax);
         if (this.check(outcome, message)) this.reply({ type: 'snapshotChunk', requestId, index, part, offset, ...outcome.value });
         return;
       }

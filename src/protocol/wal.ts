@@ -34,7 +34,7 @@ export type ToWal =
   | { readonly type: 'appendRecords'; readonly records: Uint8Array }
   | { readonly type: 'truncate'; readonly fromIndex: number }
   | { readonly type: 'saveHardState'; readonly state: HardState }
-  | { readonly type: 'read'; readonly requestId: number; readonly fromIndex: number; readonly toIndex: number; readonly maxBytes: number }
+  | { readonly type: 'read'; readonly requestId: number; readonly fromIndex: number; readonly toIndex: number; readonly bytesMax: number }
   | { readonly type: 'beginSnapshot'; readonly snapshot: SnapshotMetadata }
   | { readonly type: 'appendSnapshotChunk'; readonly index: number; readonly bytes: Uint8Array }
   | { readonly type: 'finishSnapshot'; readonly index: number; readonly term: number }
@@ -43,7 +43,7 @@ export type ToWal =
   | { readonly type: 'verifyIncomingSnapshot'; readonly index: number }
   /** Puts the verified incoming snapshot in force (rename, directory fsync): the core's Ready said so. */
   | { readonly type: 'installSnapshot'; readonly index: number; readonly term: number }
-  | { readonly type: 'readSnapshotChunk'; readonly requestId: number; readonly index: number; readonly part: 'file' | 'data'; readonly offset: number; readonly maxBytes: number }
+  | { readonly type: 'readSnapshotChunk'; readonly requestId: number; readonly index: number; readonly part: 'file' | 'data'; readonly offset: number; readonly bytesMax: number }
   /** Keeps the snapshot at `index` readable until released, though newer ones are put in force: a
    *  stream to a follower reads one file from start to end. No answer; a snapshot no longer there
    *  is not held, and reads of it answer NOT_FOUND. */

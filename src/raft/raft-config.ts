@@ -86,7 +86,7 @@ export interface RaftConfig extends Partial<RaftSettings> {
   readonly bootId?: number;
 }
 
-export const defaultRaftSettings: RaftSettings = {
+export const raftSettingsDefault: RaftSettings = {
   electionTimeoutTicksMin: 30,
   electionTimeoutTicksMax: 60,
   heartbeatIntervalTicks: 5,
@@ -115,7 +115,7 @@ function refuse(field: string, rule: string, value: unknown): never {
 
 /** The config with defaults filled in; throws CONFIG_INVALID naming the field and the rule. */
 export function resolveRaftConfig(config: RaftConfig): ResolvedRaftConfig {
-  const resolved: ResolvedRaftConfig = { ...defaultRaftSettings, ...stripUndefined(config) } as ResolvedRaftConfig;
+  const resolved: ResolvedRaftConfig = { ...raftSettingsDefault, ...stripUndefined(config) } as ResolvedRaftConfig;
   const positiveFields: (keyof RaftSettings)[] = [
     'electionTimeoutTicksMin', 'electionTimeoutTicksMax', 'heartbeatIntervalTicks', 'inflightMessagesMax',
     'inflightBytesMax', 'appendBytesMax', 'uncommittedBytesMax', 'applyBytesMax', 'pendingReadsMax',

@@ -732,7 +732,7 @@ export class ReplicaLoop {
     this.catchUpReadInFlight = true;
     this.counters.catchUpReads += 1;
     this.readRequestId += 1;
-    this.host.toWal({ type: 'read', requestId: this.readRequestId, fromIndex, toIndex, maxBytes: this.options.walRequestBytesMax });
+    this.host.toWal({ type: 'read', requestId: this.readRequestId, fromIndex, toIndex, bytesMax: this.options.walRequestBytesMax });
   }
 
   // ---- local snapshots ----------------------------------------------------------------------

@@ -94,6 +94,6 @@ export class ReplicatorStartup {
       this.finish({ recovered, snapshot: this.snapshot, entries: this.entries });
       return;
     }
-    this.send({ type: 'read', requestId: this.requestId, fromIndex: next, toIndex: recovered.lastIndex, maxBytes: this.readBytesMax });
+    this.send({ type: 'read', requestId: this.requestId, fromIndex: next, toIndex: recovered.lastIndex, bytesMax: this.readBytesMax });
   }
 }

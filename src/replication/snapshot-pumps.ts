@@ -130,6 +130,6 @@ export class SnapshotRestore {
 
   private readNext(): void {
     this.expectedRequestId = this.requestId();
-    this.toWal({ type: 'readSnapshotChunk', requestId: this.expectedRequestId, index: this.index, part: 'data', offset: this.offset, maxBytes: this.chunkBytes });
+    this.toWal({ type: 'readSnapshotChunk', requestId: this.expectedRequestId, index: this.index, part: 'data', offset: this.offset, bytesMax: this.chunkBytes });
   }
 }

@@ -193,7 +193,7 @@ export class SnapshotSender {
       const requestId = this.options.nextRequestId();
       this.reads.set(requestId, { peer: stream.peer, generation: stream.generation });
       stream.readsInFlight += 1;
-      this.options.toWal({ type: 'readSnapshotChunk', requestId, index: stream.index, part: 'file', offset: stream.nextOffset, maxBytes: this.options.chunkBytes });
+      this.options.toWal({ type: 'readSnapshotChunk', requestId, index: stream.index, part: 'file', offset: stream.nextOffset, bytesMax: this.options.chunkBytes });
       stream.nextOffset += known ? Math.min(this.options.chunkBytes, stream.fileBytes - stream.nextOffset) : this.options.chunkBytes;
     }
   }

@@ -91,11 +91,11 @@ export function readSnapshot(fileSystem: WalFileSystem, dir: string, index: numb
   return verified;
 }
 
-/** Up to `maxBytes` bytes of the file at `filePath` from `offset` (fewer at its end). */
-export function readSnapshotRange(fileSystem: WalFileSystem, filePath: string, offset: number, maxBytes: number): Buffer {
+/** Up to `bytesMax` bytes of the file at `filePath` from `offset` (fewer at its end). */
+export function readSnapshotRange(fileSystem: WalFileSystem, filePath: string, offset: number, bytesMax: number): Buffer {
   const fd = fileSystem.open(filePath, 'read');
   try {
-    const length = Math.max(0, Math.min(maxBytes, fileSystem.sizeOf(fd) - offset));
+    const length = Math.max(0, Math.min(bytesMax, fileSystem.sizeOf(fd) - offset));
     return readFully(fileSystem, fd, length, offset);
   } finally {
     fileSystem.close(fd);

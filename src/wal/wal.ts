@@ -220,20 +220,20 @@ export class WriteAheadLog {
 
   /**
    * Entries `fromIndex`..`toIndex` (inclusive, cut at the last index), stopping before
-   * `maxBytes` of records are passed (at least one entry is returned). Recent entries come from
+   * `bytesMax` of records are passed (at least one entry is returned). Recent entries come from
    * the tail cache, older ones from disk in reads of at most `readBytesMax`. Entries below
    * `firstIndex` were compacted: NOT_FOUND (send the snapshot instead).
    */
-  read(fromIndex: number, toIndex: number, maxBytes: number): Outcome<LogEntry[]> {
+  read(fromIndex: number, toIndex: number, bytesMax: number): Outcome<LogEntry[]> {
     if (this.fatal !== null) return failure(this.fatal);
-    assert(Number.isSafeInteger(fromIndex) && fromIndex >= 1 && Number.isSafeInteger(toIndex) && maxBytes >= 0,
-      `read(${fromIndex}, ${toIndex}, ${maxBytes}) with bad arguments`);
+    assert(Number.isSafeInteger(fromIndex) && fromIndex >= 1 && Number.isSafeInteger(toIndex) && bytesMax >= 0,
+      `read(${fromIndex}, ${toIndex}, ${bytesMax}) with bad arguments`);
     if (fromIndex < this.firstIndex) {
       return failure(falconError('NOT_FOUND', `entries below ${this.firstIndex} were compacted into the snapshot at ${this.snapshotInfo?.index ?? 0}`,
         { firstIndex: this.firstIndex, snapshotIndex: this.snapshotInfo?.index ?? 0 }));
     }
     try {
-      return success(readRange(this.cache, this.segmentLog, fromIndex, Math.min(toIndex, this.last), maxBytes, this.options.readBytesMax));
+      return success(readRange(this.cache, this.segmentLog, fromIndex, Math.min(toIndex, this.last), bytesMax, this.options.readBytesMax));
     } catch (error) {
       return this.stop('read', error);
     }
@@ -492,11 +492,11 @@ export class WriteAheadLog {
   }
 
   /**
-   * Up to `maxBytes` bytes of the snapshot at `index`, from `offset`: of its file (`part: 'file'`,
+   * Up to `bytesMax` bytes of the snapshot at `index`, from `offset`: of its file (`part: 'file'`,
    * what a leader streams to a follower) or of its data (`part: 'data'`, what a state machine is
    * restored from). NOT_FOUND when `index` is neither the snapshot in force nor a held one.
    */
-  readSnapshotChunk(index: number, part: 'file' | 'data', offset: number, maxBytes: number): Outcome<SnapshotChunk> {
+  readSnapshotChunk(index: number, part: 'file' | 'data', offset: number, bytesMax: number): Outcome<SnapshotChunk> {
     if (this.fatal !== null) return failure(this.fatal);
     const info = this.snapshotInfo?.index === index ? this.snapshotInfo : this.heldSnapshots.get(index)?.info ?? null;
     if (info === null) {
@@ -504,9 +504,9 @@ export class WriteAheadLog {
     }
     const start = part === 'file' ? 0 : info.headerBytes;
     const totalBytes = info.fileBytes - start;
-    assert(Number.isSafeInteger(offset) && offset >= 0 && offset <= totalBytes && maxBytes > 0, `snapshot read at ${offset} of ${totalBytes}`);
+    assert(Number.isSafeInteger(offset) && offset >= 0 && offset <= totalBytes && bytesMax > 0, `snapshot read at ${offset} of ${totalBytes}`);
     try {
-      const bytes = readSnapshotRange(this.options.fileSystem, path.join(this.dir, snapshotFileName(index)), start + offset, Math.min(maxBytes, totalBytes - offset));
+      const bytes = readSnapshotRange(this.options.fileSystem, path.join(this.dir, snapshotFileName(index)), start + offset, Math.min(bytesMax, totalBytes - offset));
       return success({ bytes, totalBytes, checksum: info.checksum });
     } catch (error) {
       return this.stop('readSnapshot', error);

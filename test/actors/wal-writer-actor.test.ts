@@ -88,7 +88,7 @@ describe('WAL writer actor', function () {
 
     const second = await startWal(config);
     expect(await second.next('walRecovered')).to.include({ lastIndex: 2000, lastTerm: 1 });
-    send(second.actor, { type: 'read', requestId: 7, fromIndex: 1995, toIndex: 2000, maxBytes: 1 << 20 });
+    send(second.actor, { type: 'read', requestId: 7, fromIndex: 1995, toIndex: 2000, bytesMax: 1 << 20 });
     const read = await second.next('entries');
     if (read.type !== 'entries') throw new Error('unreachable');
     expect(read.requestId).to.equal(7);
@@ -128,7 +128,7 @@ describe('WAL writer actor', function () {
       // 100 answers of ~16 KB each, ~1.6 MB against a 64 KiB ring, asked for before any is read.
       const requests = 100;
       for (let requestId = 1; requestId <= requests; requestId += 1) {
-        expect(send(wal.actor, { type: 'read', requestId, fromIndex: 1, toIndex: 200, maxBytes: 16_000 }), `request ${requestId} fits the inbound ring`).to.equal(true);
+        expect(send(wal.actor, { type: 'read', requestId, fromIndex: 1, toIndex: 200, bytesMax: 16_000 }), `request ${requestId} fits the inbound ring`).to.equal(true);
       }
       const answered: number[] = [];
       for (let count = 0; count < requests; count += 1) {

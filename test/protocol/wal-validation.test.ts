@@ -20,8 +20,8 @@ const requests: ToWal[] = [
   { type: 'truncate', fromIndex: 5 },
   { type: 'saveHardState', state: { term: 3, vote: 'n2', commit: 9 } },
   { type: 'saveHardState', state: { term: 3, vote: null, commit: 9, cluster: 'falcon' } },
-  { type: 'read', requestId: 1, fromIndex: 1, toIndex: 9, maxBytes: 4096 },
-  { type: 'read', requestId: -2, fromIndex: 1, toIndex: 9, maxBytes: 4096 }, // the start-up read: minus the incarnation
+  { type: 'read', requestId: 1, fromIndex: 1, toIndex: 9, bytesMax: 4096 },
+  { type: 'read', requestId: -2, fromIndex: 1, toIndex: 9, bytesMax: 4096 }, // the start-up read: minus the incarnation
   { type: 'beginSnapshot', snapshot },
   { type: 'appendSnapshotChunk', index: 10, bytes: new Uint8Array(4) },
   { type: 'finishSnapshot', index: 10, term: 2 },
@@ -29,7 +29,7 @@ const requests: ToWal[] = [
   { type: 'writeIncomingSnapshot', index: 10, offset: 0, bytes: new Uint8Array(4) },
   { type: 'verifyIncomingSnapshot', index: 10 },
   { type: 'installSnapshot', index: 10, term: 2 },
-  { type: 'readSnapshotChunk', requestId: 2, index: 10, part: 'file', offset: 0, maxBytes: 1024 },
+  { type: 'readSnapshotChunk', requestId: 2, index: 10, part: 'file', offset: 0, bytesMax: 1024 },
   { type: 'holdSnapshot', index: 10 },
   { type: 'releaseSnapshot', index: 10 },
   { type: 'compact', uptoIndex: 8 },
@@ -89,8 +89,8 @@ describe('the WAL link checks every message in both directions', () => {
 
   it('a request to the WAL with a missing or mistyped field is refused, naming the type and the field', () => {
     expect(refusal(checkToWal({ type: 'truncate' }))).to.contain('truncate.fromIndex');
-    expect(refusal(checkToWal({ type: 'read', requestId: 1, fromIndex: 1, toIndex: 1.5, maxBytes: 1 }))).to.contain('read.toIndex');
-    expect(refusal(checkToWal({ type: 'readSnapshotChunk', requestId: 1, index: 1, part: 'both', offset: 0, maxBytes: 1 }))).to.contain('readSnapshotChunk.part');
+    expect(refusal(checkToWal({ type: 'read', requestId: 1, fromIndex: 1, toIndex: 1.5, bytesMax: 1 }))).to.contain('read.toIndex');
+    expect(refusal(checkToWal({ type: 'readSnapshotChunk', requestId: 1, index: 1, part: 'both', offset: 0, bytesMax: 1 }))).to.contain('readSnapshotChunk.part');
   });
 
   it('a message of an unknown type, or not a message at all, is refused in either direction', () => {

@@ -67,7 +67,7 @@ describe('attack: the snapshot sender\'s holds', () => {
           const reply: FromWal = step.fail
             ? { type: 'walError', request: 'readSnapshotChunk', requestId: read.requestId, error: falconError('NOT_FOUND', 'gone') }
             : { type: 'snapshotChunk', requestId: read.requestId, index: read.index, part: 'file', offset: read.offset,
-              bytes: new Uint8Array(Math.min(read.maxBytes, fileBytes - read.offset)), totalBytes: fileBytes, checksum: checksumOf(read.index) };
+              bytes: new Uint8Array(Math.min(read.bytesMax, fileBytes - read.offset)), totalBytes: fileBytes, checksum: checksumOf(read.index) };
           if (reply.type === 'walError') sender.onWalError(read.requestId);
           else sender.onWalChunk(reply);
         } else if (step.kind === 'ack') {

@@ -74,7 +74,7 @@ describe('WAL engine: group commit, rotation and reads', () => {
     expect(readAll(reopened).every((entry) => isIntactEntry(entry, 1))).to.equal(true);
   });
 
-  it('serves old entries from disk and recent ones from the tail cache, honouring maxBytes', () => {
+  it('serves old entries from disk and recent ones from the tail cache, honouring bytesMax', () => {
     const fileSystem = new MemoryFileSystem();
     const { wal } = openMemoryWal(fileSystem, { tailCacheEntries: 16, segmentBytes: 8192 });
     for (let batch = 0; batch < 10; batch += 1) appendAndFlush(wal, entriesFor(batch * 10 + 1, 10, 2));
