@@ -7,7 +7,7 @@
  * Runs on: Replicator thread.
  */
 import { randomBytes } from 'node:crypto';
-import { falconError } from '../errors.js';
+import { assert, falconError } from '../errors.js';
 import { PeerTransport } from '../net/peer-transport.js';
 import { SeededRandom } from '../raft/random.js';
 import { AppliedHashChain } from '../replication/applied-hash-chain.js';
@@ -193,10 +193,8 @@ class ReplicatorRole implements ActorRole {
   onMessage(from: string, message: LinkMessage): void {
     if (from !== 'walWriter') return; // Dispatcher and Registry requests arrive with the queue.
     const reply = checkFromWal(message);
-    if (isMalformed(reply)) {
-      this.context.logger.error({ type: message.type, problem: reply.message }, 'malformed message from the WAL writer; dropped');
-      return;
-    }
+    // A bug on the other side of the ring: dropping it could leave a write waiting forever.
+    if (isMalformed(reply)) assert(false, reply.message);
     this.loop.onWalReply(reply);
   }
 

@@ -5,7 +5,8 @@
  * integers, byte arrays, the fields each `type` declares), not meaning.
  *
  * Both ends are this program's own threads, so a message that fails here is a bug on the other
- * side of the ring, not an operating condition: the receiving role logs it at error and drops it.
+ * side of the ring, not an operating condition: the receiving role stops on it (an assertion), as
+ * dropping it could leave a write waiting forever or a gap in the log.
  *
  * Invariant: a value these accept has every field its `type` declares in wal.ts, with that type;
  * anything else is an INTERNAL error naming the type and the field.
@@ -16,64 +17,62 @@ import { falconError, isFalconError, type FalconError } from '../errors.js';
 import type { FromWal, ToWal } from './wal.js';
 
 type Fields = Readonly<Record<string, unknown>>;
-/** Throws Malformed naming the field when `value` is not of the kind. */
-type FieldCheck = (value: unknown, name: string) => void;
+/**
+ * What is wrong with `value` (`is not a string`, `[3].term is not …`), or undefined when it is of
+ * the kind. The field's name is put in front only on failure, so that a check allocates nothing
+ * for a well-formed message: these run on every message of the WAL link, entries included.
+ */
+type FieldCheck = (value: unknown) => string | undefined;
 
-class Malformed extends Error {}
-
-const safeInteger: FieldCheck = (value, name) => {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new Malformed(`${name} is not a safe integer ≥ 0`);
-};
+const safeInteger: FieldCheck = (value) =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? undefined : 'is not a safe integer ≥ 0';
 /** Request ids are any safe integer: the Replicator's start-up read uses minus its incarnation. */
-const requestId: FieldCheck = (value, name) => {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw new Malformed(`${name} is not a safe integer`);
-};
-const text: FieldCheck = (value, name) => {
-  if (typeof value !== 'string') throw new Malformed(`${name} is not a string`);
-};
-const bytes: FieldCheck = (value, name) => {
-  if (!(value instanceof Uint8Array)) throw new Malformed(`${name} is not a byte array`);
-};
-const snapshotPart: FieldCheck = (value, name) => {
-  if (value !== 'file' && value !== 'data') throw new Malformed(`${name} is neither 'file' nor 'data'`);
-};
-const optional = (check: FieldCheck): FieldCheck => (value, name) => {
-  if (value !== undefined) check(value, name);
-};
-const orNull = (check: FieldCheck): FieldCheck => (value, name) => {
-  if (value !== null) check(value, name);
-};
+const requestId: FieldCheck = (value) =>
+  typeof value === 'number' && Number.isSafeInteger(value) ? undefined : 'is not a safe integer';
+const text: FieldCheck = (value) => (typeof value === 'string' ? undefined : 'is not a string');
+const bytes: FieldCheck = (value) => (value instanceof Uint8Array ? undefined : 'is not a byte array');
+const snapshotPart: FieldCheck = (value) => (value === 'file' || value === 'data' ? undefined : "is neither 'file' nor 'data'");
+const optional = (check: FieldCheck): FieldCheck => (value) => (value === undefined ? undefined : check(value));
+const orNull = (check: FieldCheck): FieldCheck => (value) => (value === null ? undefined : check(value));
 
-function record(value: unknown, name: string): Fields {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Malformed(`${name} is not a map`);
-  return value as Fields;
+function isFields(value: unknown): value is Fields {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function fields(value: unknown, name: string, checks: Readonly<Record<string, FieldCheck>>): void {
-  const map = record(value, name);
-  for (const [field, check] of Object.entries(checks)) check(map[field], `${name}.${field}`);
+/** A nested problem follows its path directly (`.term`, `[3]`); a phrase follows a space. */
+function joined(problem: string): string {
+  return problem.startsWith('.') || problem.startsWith('[') ? problem : ` ${problem}`;
 }
 
-const entries: FieldCheck = (value, name) => {
-  if (!Array.isArray(value)) throw new Malformed(`${name} is not an array`);
-  for (let at = 0; at < value.length; at += 1) {
-    const entry = record(value[at], `${name}[${at}]`);
-    safeInteger(entry['term'], `${name}[${at}].term`);
-    safeInteger(entry['index'], `${name}[${at}].index`);
-    safeInteger(entry['type'], `${name}[${at}].type`);
-    bytes(entry['data'], `${name}[${at}].data`);
-  }
-};
-const hardState: FieldCheck = (value, name) => {
-  fields(value, name, { term: safeInteger, vote: orNull(text), commit: safeInteger, cluster: optional(orNull(text)) });
-};
-const nodeIds: FieldCheck = (value, name) => {
-  if (!Array.isArray(value)) throw new Malformed(`${name} is not an array`);
-  value.forEach((id, at) => text(id, `${name}[${at}]`));
-};
-const snapshotMetadata: FieldCheck = (value, name) => {
-  fields(value, name, { index: safeInteger, term: safeInteger, membership: (membership, at) => fields(membership, at, { voters: nodeIds, learners: nodeIds }) });
-};
+/** A check of a map with the given fields; a problem names the field (`.term is not …`). */
+function fields(checks: Readonly<Record<string, FieldCheck>>): FieldCheck {
+  const pairs = Object.entries(checks);
+  return (value) => {
+    if (!isFields(value)) return 'is not a map';
+    for (const [field, check] of pairs) {
+      const problem = check(value[field]);
+      if (problem !== undefined) return `.${field}${joined(problem)}`;
+    }
+    return undefined;
+  };
+}
+
+/** A check of an array whose every element passes `check`; a problem names the position. */
+function arrayOf(check: FieldCheck): FieldCheck {
+  return (value) => {
+    if (!Array.isArray(value)) return 'is not an array';
+    for (let at = 0; at < value.length; at += 1) {
+      const problem = check(value[at]);
+      if (problem !== undefined) return `[${at}]${joined(problem)}`;
+    }
+    return undefined;
+  };
+}
+
+const entries = arrayOf(fields({ term: safeInteger, index: safeInteger, type: safeInteger, data: bytes }));
+const hardState = fields({ term: safeInteger, vote: orNull(text), commit: safeInteger, cluster: optional(orNull(text)) });
+const nodeIds = arrayOf(text);
+const snapshotMetadata = fields({ index: safeInteger, term: safeInteger, membership: fields({ voters: nodeIds, learners: nodeIds }) });
 
 /** Every request type and its fields: the one list of them. */
 const toWalFields: Readonly<Record<ToWal['type'], Readonly<Record<string, FieldCheck>>>> = {
@@ -98,12 +97,9 @@ const toWalFields: Readonly<Record<ToWal['type'], Readonly<Record<string, FieldC
   describe: {},
 };
 
-const falconErrorField: FieldCheck = (value, name) => {
-  if (!isFalconError(value)) throw new Malformed(`${name} is not an error value { code, message }`);
-};
-const toWalType: FieldCheck = (value, name) => {
-  if (typeof value !== 'string' || !Object.hasOwn(toWalFields, value)) throw new Malformed(`${name} is not a WAL request type`);
-};
+const falconErrorField: FieldCheck = (value) => (isFalconError(value) ? undefined : 'is not an error value { code, message }');
+const toWalType: FieldCheck = (value) =>
+  typeof value === 'string' && Object.hasOwn(toWalFields, value) ? undefined : 'is not a WAL request type';
 
 const fromWalFields: Readonly<Record<FromWal['type'], Readonly<Record<string, FieldCheck>>>> = {
   walRecovered: { firstIndex: safeInteger, lastIndex: safeInteger, lastTerm: safeInteger, hardState: orNull(hardState), snapshot: orNull(snapshotMetadata), needsCatchUp: orNull(text) },
@@ -123,28 +119,24 @@ const fromWalFields: Readonly<Record<FromWal['type'], Readonly<Record<string, Fi
   walError: { request: toWalType, requestId: optional(requestId), error: falconErrorField },
 };
 
-type CompiledTable = ReadonlyMap<string, ReadonlyArray<readonly [string, FieldCheck]>>;
+type CompiledTable = ReadonlyMap<string, FieldCheck>;
 
-/** The table as pairs, built once, so that checking a message allocates nothing on the hot path. */
+/** The table as one map check per type, built once. */
 function compile(table: Readonly<Record<string, Readonly<Record<string, FieldCheck>>>>): CompiledTable {
-  return new Map(Object.entries(table).map(([type, checks]) => [type, Object.entries(checks)]));
+  return new Map(Object.entries(table).map(([type, checks]) => [type, fields(checks)]));
 }
 
 const toWalChecks = compile(toWalFields);
 const fromWalChecks = compile(fromWalFields);
 
 function check<Message>(value: unknown, direction: string, table: CompiledTable): Message | FalconError {
-  try {
-    const message = record(value, 'message');
-    const type = message['type'];
-    const checks = typeof type === 'string' ? table.get(type) : undefined;
-    if (checks === undefined) throw new Malformed(`type ${String(type)} is not a ${direction} message type`);
-    for (const [field, checkField] of checks) checkField(message[field], `${type}.${field}`);
-    return message as Message;
-  } catch (error) {
-    if (!(error instanceof Malformed)) throw error;
-    return falconError('INTERNAL', `malformed ${direction} message: ${error.message}`);
-  }
+  if (!isFields(value)) return falconError('INTERNAL', `malformed ${direction} message: it is not a map`);
+  const type = value['type'];
+  const checkFields = typeof type === 'string' ? table.get(type) : undefined;
+  if (checkFields === undefined) return falconError('INTERNAL', `malformed ${direction} message: type ${String(type)} is not a ${direction} message type`);
+  const problem = checkFields(value);
+  if (problem !== undefined) return falconError('INTERNAL', `malformed ${direction} message: ${type}${problem}`);
+  return value as Message;
 }
 
 /** `value` as a request to the WAL writer, or INTERNAL naming what is wrong. */

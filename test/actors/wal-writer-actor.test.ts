@@ -97,6 +97,27 @@ describe('WAL writer actor', function () {
     await second.actor.stop();
   });
 
+  it('stops on a malformed request instead of writing around it, naming the field; a restart recovers what was durable', async () => {
+    const config = configFor(dir);
+    const first = await startWal(config);
+    await first.next('walRecovered');
+    send(first.actor, { type: 'append', entries: [{ term: 1, index: 1, type: 0, data: payload(1) }] });
+    expect(await first.next('durable')).to.include({ lastIndex: 1 });
+    const failed = new Promise<Error>((resolve) => first.actor.worker.once('error', resolve));
+    // A bug in the sender, made on purpose: entry 2 carries text where bytes belong.
+    const malformed = { type: 'append', entries: [{ term: 1, index: 2, type: 0, data: 'not bytes' }] } as unknown as ToWal;
+    send(first.actor, malformed);
+    send(first.actor, { type: 'append', entries: [{ term: 1, index: 3, type: 0, data: payload(3) }] });
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the WAL actor went on after a malformed request')), 10_000).unref());
+    const error = await Promise.race([failed, timeout]);
+    expect(error.message).to.contain('append.entries[0].data is not a byte array');
+    await first.actor.worker.terminate();
+
+    const second = await startWal(config);
+    expect(await second.next('walRecovered'), 'nothing after the malformed request was written').to.include({ lastIndex: 1 });
+    await second.actor.stop();
+  });
+
   it('persists the hard state and truncates on request, answering only when durable', async () => {
     const config = configFor(dir);
     const wal = await startWal(config);
