@@ -163,7 +163,8 @@ export function onOwnDurable(state: RaftState): void {
  * Reads who answered (catch-up.ts): an answer of an older start than one already heard is void
  * ('stale': it may speak of entries a cut log no longer holds). The first catching-up answer of a
  * start voids what the follower matched before (its log was cut): it is probed afresh, and must
- * match this leader's last index of now before it may clear its marker ('restarted').
+ * match this leader's last index of now before it may clear its marker ('restarted'). Any answer
+ * that is not stale marks the follower recently active (check-quorum counts it).
  */
 function noteAnswer(state: RaftState, progress: Progress, answer: { readonly catchingUp?: boolean; readonly bootId?: number }): 'stale' | 'restarted' | 'current' {
   const bootId = answer.bootId ?? 0;
@@ -184,6 +185,7 @@ function noteAnswer(state: RaftState, progress: Progress, answer: { readonly cat
     progress.catchUpFloor = 0;
     progress.catchUpRound = 0;
   }
+  progress.recentActive = true;
   return restarted ? 'restarted' : 'current';
 }
 
@@ -203,7 +205,6 @@ export function onAppendResponse(state: RaftState, message: AppendResponseMessag
   const answer = noteAnswer(state, progress, message);
   if (answer === 'stale') return;
   const restarted = answer === 'restarted';
-  progress.recentActive = true;
   progress.appendAnsweredSinceHeartbeat = true;
   if (message.reject) {
     // Why the follower's own hint: its log agrees with this leader's up to `match`, so its search
@@ -247,7 +248,6 @@ export function onHeartbeatResponse(state: RaftState, message: HeartbeatResponse
   const answer = noteAnswer(state, progress, message);
   if (answer === 'stale') return;
   const restarted = answer === 'restarted';
-  progress.recentActive = true;
   progress.probeSent = false;
   if (message.readRound > progress.readRoundAcked && message.readRound <= state.reads.round) {
     progress.readRoundAcked = message.readRound;
