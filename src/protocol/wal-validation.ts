@@ -8,75 +8,29 @@
  * side of the ring, not an operating condition: the receiving role stops on it (an assertion), as
  * dropping it could leave a write waiting forever or a gap in the log.
  *
- * Invariant: a value these accept has every field its `type` declares in wal.ts, with that type;
- * anything else is an INTERNAL error naming the type and the field.
+ * Invariant: a value these accept has every field its `type` declares in wal.ts, with that type and
+ * the invariants src/log/ states for entries, hard states and snapshot metadata (log-shapes.ts);
+ * anything else is an INTERNAL error naming the type and the field. The tables are typed per
+ * field: a field added to wal.ts without a check here does not compile.
  *
  * Runs on: Replicator thread and WAL writer thread.
  */
 import { falconError, isFalconError, type FalconError } from '../errors.js';
+import { hardState, logEntries, snapshotMetadata } from '../log/log-shapes.js';
+import {
+  asChecked, bytes, fields, isMap, oneOf, optional, orNull, safeInteger, signedSafeInteger, text, type MessageChecks, type ShapeCheck,
+} from '../log/shape-check.js';
 import type { FromWal, ToWal } from './wal.js';
 
-type Fields = Readonly<Record<string, unknown>>;
-/**
- * What is wrong with `value` (`is not a string`, `[3].term is not …`), or undefined when it is of
- * the kind. The field's name is put in front only on failure, so that a check allocates nothing
- * for a well-formed message: these run on every message of the WAL link, entries included.
- */
-type FieldCheck = (value: unknown) => string | undefined;
-
-const safeInteger: FieldCheck = (value) =>
-  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? undefined : 'is not a safe integer ≥ 0';
 /** Request ids are any safe integer: the Replicator's start-up read uses minus its incarnation. */
-const requestId: FieldCheck = (value) =>
-  typeof value === 'number' && Number.isSafeInteger(value) ? undefined : 'is not a safe integer';
-const text: FieldCheck = (value) => (typeof value === 'string' ? undefined : 'is not a string');
-const bytes: FieldCheck = (value) => (value instanceof Uint8Array ? undefined : 'is not a byte array');
-const snapshotPart: FieldCheck = (value) => (value === 'file' || value === 'data' ? undefined : "is neither 'file' nor 'data'");
-const optional = (check: FieldCheck): FieldCheck => (value) => (value === undefined ? undefined : check(value));
-const orNull = (check: FieldCheck): FieldCheck => (value) => (value === null ? undefined : check(value));
+const requestId = signedSafeInteger;
 
-function isFields(value: unknown): value is Fields {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** A nested problem follows its path directly (`.term`, `[3]`); a phrase follows a space. */
-function joined(problem: string): string {
-  return problem.startsWith('.') || problem.startsWith('[') ? problem : ` ${problem}`;
-}
-
-/** A check of a map with the given fields; a problem names the field (`.term is not …`). */
-function fields(checks: Readonly<Record<string, FieldCheck>>): FieldCheck {
-  const pairs = Object.entries(checks);
-  return (value) => {
-    if (!isFields(value)) return 'is not a map';
-    for (const [field, check] of pairs) {
-      const problem = check(value[field]);
-      if (problem !== undefined) return `.${field}${joined(problem)}`;
-    }
-    return undefined;
-  };
-}
-
-/** A check of an array whose every element passes `check`; a problem names the position. */
-function arrayOf(check: FieldCheck): FieldCheck {
-  return (value) => {
-    if (!Array.isArray(value)) return 'is not an array';
-    for (let at = 0; at < value.length; at += 1) {
-      const problem = check(value[at]);
-      if (problem !== undefined) return `[${at}]${joined(problem)}`;
-    }
-    return undefined;
-  };
-}
-
-const entries = arrayOf(fields({ term: safeInteger, index: safeInteger, type: safeInteger, data: bytes }));
-const hardState = fields({ term: safeInteger, vote: orNull(text), commit: safeInteger, cluster: optional(orNull(text)) });
-const nodeIds = arrayOf(text);
-const snapshotMetadata = fields({ index: safeInteger, term: safeInteger, membership: fields({ voters: nodeIds, learners: nodeIds }) });
+const snapshotPart = oneOf('file', 'data');
+const reason = text;
 
 /** Every request type and its fields: the one list of them. */
-const toWalFields: Readonly<Record<ToWal['type'], Readonly<Record<string, FieldCheck>>>> = {
-  append: { entries },
+const toWalFields: { readonly [Type in ToWal['type']]: MessageChecks<Extract<ToWal, { type: Type }>> } = {
+  append: { entries: logEntries },
   appendRecords: { records: bytes },
   truncate: { fromIndex: safeInteger },
   saveHardState: { state: hardState },
@@ -92,37 +46,37 @@ const toWalFields: Readonly<Record<ToWal['type'], Readonly<Record<string, FieldC
   holdSnapshot: { index: safeInteger },
   releaseSnapshot: { index: safeInteger },
   compact: { uptoIndex: safeInteger },
-  markNeedsCatchUp: { reason: text },
+  markNeedsCatchUp: { reason },
   clearNeedsCatchUp: {},
   describe: {},
 };
 
-const falconErrorField: FieldCheck = (value) => (isFalconError(value) ? undefined : 'is not an error value { code, message }');
-const toWalType: FieldCheck = (value) =>
+const falconErrorField: ShapeCheck = (value) => (isFalconError(value) ? undefined : 'is not an error value { code, message }');
+const toWalType: ShapeCheck = (value) =>
   typeof value === 'string' && Object.hasOwn(toWalFields, value) ? undefined : 'is not a WAL request type';
 
-const fromWalFields: Readonly<Record<FromWal['type'], Readonly<Record<string, FieldCheck>>>> = {
+const fromWalFields: { readonly [Type in FromWal['type']]: MessageChecks<Extract<FromWal, { type: Type }>> } = {
   walRecovered: { firstIndex: safeInteger, lastIndex: safeInteger, lastTerm: safeInteger, hardState: orNull(hardState), snapshot: orNull(snapshotMetadata), needsCatchUp: orNull(text) },
   walStarted: { incarnation: safeInteger },
   durable: { lastIndex: safeInteger, lastTerm: safeInteger },
   truncated: { lastIndex: safeInteger, lastTerm: safeInteger },
   hardStateSaved: { state: hardState },
-  entries: { requestId, entries },
+  entries: { requestId, entries: logEntries },
   snapshotSaved: { snapshot: snapshotMetadata },
   snapshotChunkAppended: { index: safeInteger, dataBytes: safeInteger },
   incomingSnapshotHeld: { index: safeInteger, heldBytes: safeInteger },
   incomingSnapshotVerified: { snapshot: snapshotMetadata },
   snapshotChunk: { requestId, index: safeInteger, part: snapshotPart, offset: safeInteger, bytes, totalBytes: safeInteger, checksum: safeInteger },
   compacted: { firstIndex: safeInteger, segmentsRemoved: safeInteger },
-  needsCatchUpMarked: { reason: text },
+  needsCatchUpMarked: { reason },
   needsCatchUpCleared: {},
   walError: { request: toWalType, requestId: optional(requestId), error: falconErrorField },
 };
 
-type CompiledTable = ReadonlyMap<string, FieldCheck>;
+type CompiledTable = ReadonlyMap<string, ShapeCheck>;
 
 /** The table as one map check per type, built once. */
-function compile(table: Readonly<Record<string, Readonly<Record<string, FieldCheck>>>>): CompiledTable {
+function compile(table: Readonly<Record<string, Readonly<Record<string, ShapeCheck>>>>): CompiledTable {
   return new Map(Object.entries(table).map(([type, checks]) => [type, fields(checks)]));
 }
 
@@ -130,13 +84,13 @@ const toWalChecks = compile(toWalFields);
 const fromWalChecks = compile(fromWalFields);
 
 function check<Message>(value: unknown, direction: string, table: CompiledTable): Message | FalconError {
-  if (!isFields(value)) return falconError('INTERNAL', `malformed ${direction} message: it is not a map`);
+  if (!isMap(value)) return falconError('INTERNAL', `malformed ${direction} message: it is not a map`);
   const type = value['type'];
   const checkFields = typeof type === 'string' ? table.get(type) : undefined;
   if (checkFields === undefined) return falconError('INTERNAL', `malformed ${direction} message: type ${String(type)} is not a ${direction} message type`);
   const problem = checkFields(value);
   if (problem !== undefined) return falconError('INTERNAL', `malformed ${direction} message: ${type}${problem}`);
-  return value as Message;
+  return asChecked<Message>(value);
 }
 
 /** `value` as a request to the WAL writer, or INTERNAL naming what is wrong. */

@@ -20,6 +20,11 @@
  * Runs on: the thread that runs the replica loop.
  */
 import { falconError, type FalconError } from '../errors.js';
+import { nodeId } from '../log/log-shapes.js';
+import {
+  asChecked, boolean, bytesUpTo, fields, integerFrom, isMap, positiveSafeInteger, readableProblem, safeInteger,
+  type MessageChecks, type ShapeCheck,
+} from '../log/shape-check.js';
 import type { RaftMessage } from '../raft/raft-messages.js';
 import { snapshotChunkBytesMax } from './state-machine.js';
 
@@ -54,18 +59,15 @@ export function isSnapshotStreamType(type: unknown): boolean {
   return type === 'snapshotChunk' || type === 'snapshotChunkAck';
 }
 
-class Malformed extends Error {}
+const streamHeader = { from: nodeId, to: nodeId, term: safeInteger, index: positiveSafeInteger, fileBytes: safeInteger, checksum: integerFrom(0, 0xffff_ffff) } as const;
 
-function safeInteger(message: Record<string, unknown>, name: string): number {
-  const value = message[name];
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new Malformed(`${name} is not a safe integer ≥ 0`);
-  return value;
-}
+const checksByType: { readonly [Type in SnapshotStreamMessage['type']]: ShapeCheck } = {
+  snapshotChunk: fields({ ...streamHeader, offset: safeInteger, bytes: bytesUpTo(snapshotChunkBytesMax) } satisfies MessageChecks<SnapshotChunkMessage>),
+  snapshotChunkAck: fields({ ...streamHeader, heldBytes: safeInteger, complete: boolean } satisfies MessageChecks<SnapshotChunkAckMessage>),
+};
 
-function nodeId(message: Record<string, unknown>, name: string): string {
-  const value = message[name];
-  if (typeof value !== 'string' || value.length === 0 || value.length > 255) throw new Malformed(`${name} is not a node id`);
-  return value;
+function malformed(problem: string): FalconError {
+  return falconError('MALFORMED_FRAME', `malformed snapshot stream message: ${problem}`);
 }
 
 /**
@@ -73,30 +75,20 @@ function nodeId(message: Record<string, unknown>, name: string): string {
  * naming what is wrong (including a chunk past the file's end or above the chunk bound).
  */
 export function parseSnapshotStreamMessage(value: unknown, localId: string, peerId: string): SnapshotStreamMessage | FalconError {
-  try {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Malformed('message is not a map');
-    const message = value as Record<string, unknown>;
-    const type = message['type'];
-    if (!isSnapshotStreamType(type)) throw new Malformed(`type ${String(type)} is not a snapshot stream message type`);
-    if (nodeId(message, 'to') !== localId) throw new Malformed(`to is ${String(message['to'])}, this node is ${localId}`);
-    if (nodeId(message, 'from') !== peerId) throw new Malformed(`from is ${String(message['from'])} on ${peerId}'s connection`);
-    ['term', 'index', 'fileBytes', 'checksum'].forEach((name) => safeInteger(message, name));
-    if ((message['index'] as number) < 1) throw new Malformed('index is below 1');
-    if ((message['checksum'] as number) > 0xffff_ffff) throw new Malformed('checksum is not a 32-bit value');
-    const fileBytes = message['fileBytes'] as number;
-    if (type === 'snapshotChunk') {
-      const offset = safeInteger(message, 'offset');
-      const bytes = message['bytes'];
-      if (!(bytes instanceof Uint8Array)) throw new Malformed('bytes is not a byte array');
-      if (bytes.byteLength > snapshotChunkBytesMax) throw new Malformed(`bytes holds ${bytes.byteLength} bytes, above ${snapshotChunkBytesMax}`);
-      if (offset + bytes.byteLength > fileBytes) throw new Malformed(`chunk ${offset}+${bytes.byteLength} past the ${fileBytes}-byte file`);
-    } else {
-      if (safeInteger(message, 'heldBytes') > fileBytes) throw new Malformed(`heldBytes past the ${fileBytes}-byte file`);
-      if (typeof message['complete'] !== 'boolean') throw new Malformed('complete is not a boolean');
+  if (!isMap(value)) return malformed('message is not a map');
+  const type = value['type'];
+  if (type !== 'snapshotChunk' && type !== 'snapshotChunkAck') return malformed(`type ${String(type)} is not a snapshot stream message type`);
+  const problem = checksByType[type](value);
+  if (problem !== undefined) return malformed(readableProblem(problem));
+  if (value['to'] !== localId) return malformed(`to is ${String(value['to'])}, this node is ${localId}`);
+  if (value['from'] !== peerId) return malformed(`from is ${String(value['from'])} on ${peerId}'s connection`);
+  const message = asChecked<SnapshotStreamMessage>(value);
+  if (message.type === 'snapshotChunk') {
+    if (message.offset + message.bytes.byteLength > message.fileBytes) {
+      return malformed(`chunk ${message.offset}+${message.bytes.byteLength} past the ${message.fileBytes}-byte file`);
     }
-    return value as SnapshotStreamMessage; // every field its type declares was checked above
-  } catch (error) {
-    if (!(error instanceof Malformed)) throw error;
-    return falconError('MALFORMED_FRAME', `malformed snapshot stream message: ${error.message}`);
+  } else if (message.heldBytes > message.fileBytes) {
+    return malformed(`heldBytes past the ${message.fileBytes}-byte file`);
   }
+  return message;
 }

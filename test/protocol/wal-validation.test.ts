@@ -93,6 +93,16 @@ describe('the WAL link checks every message in both directions', () => {
     expect(refusal(checkToWal({ type: 'readSnapshotChunk', requestId: 1, index: 1, part: 'both', offset: 0, bytesMax: 1 }))).to.contain('readSnapshotChunk.part');
   });
 
+  it('a request that breaks an invariant of the log\'s types is refused here, not by an assertion deeper in the WAL', () => {
+    expect(refusal(checkToWal({ type: 'append', entries: [{ ...entry, type: 300 }] }))).to.contain('append.entries[0].type is not an integer from 0 to 255');
+    expect(refusal(checkToWal({ type: 'append', entries: [{ ...entry, index: 0 }] }))).to.contain('append.entries[0].index is not a safe integer ≥ 1');
+    expect(refusal(checkToWal({ type: 'saveHardState', state: { term: 1, vote: '', commit: 0 } }))).to.contain('saveHardState.state.vote is not a node id');
+    expect(refusal(checkToWal({ type: 'beginSnapshot', snapshot: { index: 0, term: 1, membership: { voters: ['n1'], learners: [] } } })))
+      .to.contain('beginSnapshot.snapshot.index is not a safe integer ≥ 1');
+    expect(refusal(checkToWal({ type: 'beginSnapshot', snapshot: { index: 2, term: 1, membership: { voters: ['n1', ''], learners: [] } } })))
+      .to.contain('beginSnapshot.snapshot.membership.voters[1] is not a node id');
+  });
+
   it('a message of an unknown type, or not a message at all, is refused in either direction', () => {
     expect(refusal(checkToWal({ type: 'durable', lastIndex: 1, lastTerm: 1 }))).to.contain('type durable');
     expect(refusal(checkFromWal({ type: 'append', entries: [] }))).to.contain('type append');

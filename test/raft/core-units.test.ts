@@ -133,7 +133,13 @@ describe('raft message validation (peer frames)', () => {
       [{ type: 'heartbeatResponse', from: 'n2', to: 'n1', term: 1, readRound: 0, catchingUp: 'yes' }, /catchingUp is not a boolean/],
       [{ ...valid, successors: 'n3' }, /successors is not an array/],
       [{ ...valid, successors: ['n3', ''] }, /successors\[1\] is not a node id/],
-      [{ ...valid, successors: Array.from({ length: 256 }, (_, index) => `n${index}`) }, /successors holds more than 255 ids/],
+      [{ type: 'append', from: 'n2', to: 'n1', term: 1, prevIndex: 0, prevTerm: 0, commit: 0, entries: [{ term: 1, index: 1, type: 256, data: new Uint8Array(1) }] },
+        /entries\[0\].type is not an integer from 0 to 255/],
+      [{ type: 'append', from: 'n2', to: 'n1', term: 1, prevIndex: 0, prevTerm: 0, commit: 0, entries: [{ term: 1, index: 0, type: 0, data: new Uint8Array(1) }] },
+        /entries\[0\].index is not a safe integer ≥ 1/],
+      [{ type: 'snapshot', from: 'n2', to: 'n1', term: 1, snapshot: { index: 3, term: 1, membership: { voters: ['n1', ''], learners: [] }, data: new Uint8Array(1) } },
+        /snapshot.membership.voters\[1\] is not a node id/],
+      [{ ...valid, successors: Array.from({ length: 256 }, (_, index) => `n${index}`) }, /successors holds more than 255 elements/],
     ];
     for (const [value, message] of attempts) {
       const parsed = parseRaftMessage(value, 'n1', 'n2');
