@@ -26,7 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ClusterNodes } from '../test/support/cluster-nodes.js';
 import { createTestCluster, killStartedProcesses, removeTestCluster } from '../test/support/test-cluster.js';
-import { defaultBounds, engineEncodedRun } from './wal-measure.js';
+import { boundsDefault, engineEncodedRun } from './wal-measure.js';
 import { failoverBreakdown, residentMbOf, type FailoverBreakdown } from './failover-breakdown.js';
 
 const ids = ['n1', 'n2', 'n3'];
@@ -158,7 +158,7 @@ async function runOnce(run: number, kills: number, sigterms: number): Promise<Ru
   const nodes = new ClusterNodes(cluster);
   try {
     const walDir = fs.mkdtempSync(path.join(os.tmpdir(), 'falcon-raft-bench-wal-'));
-    const ceiling = engineEncodedRun(walDir, 64, payloadBytes, { ...defaultBounds, durationMs: 2_000 });
+    const ceiling = engineEncodedRun(walDir, 64, payloadBytes, { ...boundsDefault, durationMs: 2_000 });
     fs.rmSync(walDir, { recursive: true, force: true });
     nodes.startAll();
     const leader = await nodes.leaderAgreedBy(ids, 20_000);

@@ -15,13 +15,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { defaultBounds, engineEncodedRun, engineRun, rawCeilingRun, resultsTable, type BatchResult, type RunBounds } from './wal-measure.js';
+import { boundsDefault, engineEncodedRun, engineRun, rawCeilingRun, resultsTable, type BatchResult, type RunBounds } from './wal-measure.js';
 import { walActorRun } from './wal-actor-measure.js';
 
 const batchSizes = [1, 64, 1024] as const;
 const recordBytes = 300;
 const rounds = 2;
-const defaultDurationMs = 2000;
+const durationMsDefault = 2000;
 
 function keepBetter(best: Map<string, BatchResult>, key: string, result: BatchResult): void {
   const previous = best.get(key);
@@ -41,9 +41,9 @@ function describeDisk(dir: string): string {
 
 async function main(): Promise<void> {
   const jsonPath = option('--json');
-  const durationMs = Number(option('--duration-ms') ?? defaultDurationMs);
+  const durationMs = Number(option('--duration-ms') ?? durationMsDefault);
   if (!Number.isSafeInteger(durationMs) || durationMs < 100 || durationMs > 20_000) throw new Error('--duration-ms must be 100..20000');
-  const bounds: RunBounds = { ...defaultBounds, durationMs };
+  const bounds: RunBounds = { ...boundsDefault, durationMs };
   const dir = fs.mkdtempSync(path.join(option('--dir') ?? os.tmpdir(), 'falcon-wal-bench-'));
   const results: BatchResult[] = [];
   const ceiling = new Map<number, number>();

@@ -41,7 +41,7 @@ export interface BatchResult {
   readonly latencyMicrosP99: number;
 }
 
-export const defaultBounds: RunBounds = { durationMs: 4000, batchesMax: 200_000, bytesMax: 768 * 1024 * 1024, warmupBatches: 20 };
+export const boundsDefault: RunBounds = { durationMs: 4000, batchesMax: 200_000, bytesMax: 768 * 1024 * 1024, warmupBatches: 20 };
 
 /** The q-quantile (0..1) of `sortedSamples` (nearest rank). */
 export function percentile(sortedSamples: Float64Array, quantile: number): number {

@@ -13,7 +13,7 @@
  */
 
 export const errorCodes = {
-  // Client-facing (docs/protocol.md lists these with their numbers).
+  // Client-facing: the client protocol's reference lists these with their numbers.
   INVALID_ARGUMENT: 1,
   NOT_FOUND: 2,
   NOT_LEADER: 3,

@@ -44,14 +44,28 @@ function place(source: YamlSource, problem: ConfigProblem): PlacedProblem {
   return { field: formatFieldPath(problem.path), line: location.line, problem: problem.problem };
 }
 
-/** Throws the problem that comes first in the file (problems without a line go last). */
+/** Problems listed in one refusal at most: enough to fix a file in one go, short enough to read. */
+const problemsListedMax = 10;
+
+/**
+ * Throws the problem that comes first in the file (problems without a line go last) as the
+ * error's field and line; its message lists every problem, one per line in file order (up to
+ * `problemsListedMax`), so that a file with several (say, keys of an older version) is fixed in
+ * one go rather than one start at a time.
+ */
 function throwFirst(source: YamlSource, problems: readonly ConfigProblem[]): never {
   const placed = problems.map((problem) => place(source, problem));
   const lineOrder = (entry: PlacedProblem): number => entry.line ?? Number.POSITIVE_INFINITY;
   // Array.prototype.sort is stable: equal lines keep the schema's order.
-  const first = [...placed].sort((a, b) => lineOrder(a) - lineOrder(b))[0];
+  const ordered = [...placed].sort((a, b) => lineOrder(a) - lineOrder(b));
+  const first = ordered[0];
   if (first === undefined) throw new Error('assertion failed: throwFirst called with 0 problems');
-  throw new ConfigError({ source: source.sourceName, line: first.line, field: first.field, problem: first.problem });
+  // A set: one bad value can break two rules that read alike (a type and a refinement).
+  const all = [...new Set(ordered.map((entry) =>
+    new ConfigError({ source: source.sourceName, line: entry.line, field: entry.field, problem: entry.problem }).message))];
+  const lines = all.slice(0, problemsListedMax);
+  if (all.length > problemsListedMax) lines.push(`... and ${all.length - problemsListedMax} more problems`);
+  throw new ConfigError({ source: source.sourceName, line: first.line, field: first.field, problem: first.problem, message: lines.join('\n') });
 }
 
 function deepFreeze<T>(value: T): T {

@@ -7,16 +7,12 @@
 
 import { expect } from 'chai';
 import { ConfigError, configErrorExitCode } from '../../src/config/load-config.js';
-import { expectRefused, threeNodesYaml } from './config-test-support.js';
+import { expectRefused, file, threeNodesYaml } from './config-test-support.js';
 
 const node1 = '  - {id: n1, peerPort: 7101, clientPort: 7201, opsPort: 7301, dataDir: ./data/n1}';
 const node2 = '  - {id: n2, peerPort: 7102, clientPort: 7202, opsPort: 7302, dataDir: ./data/n2}';
 const node3 = '  - {id: n3, peerPort: 7103, clientPort: 7203, opsPort: 7303, dataDir: ./data/n3}';
 
-/** A file whose line N is `lines[N - 1]`. */
-function file(...lines: string[]): string {
-  return `${lines.join('\n')}\n`;
-}
 
 describe('cluster.yaml refusals: wrong types and values', () => {
   it('a port written as text names the file, line, field, rule and the value', () => {
@@ -325,10 +321,21 @@ describe('cluster.yaml refusals: the YAML itself', () => {
 });
 
 describe('cluster.yaml refusals: reporting', () => {
-  it('with several problems, the first one in the file is reported', () => {
-    expectRefused(file('nodes:', '  - {id: n1, peerPort: 70000, clientPort: 2, opsPort: 3, dataDir: a}', 'raft:', '  bogus: 1', 'ring: {capacityBytes: 3}'), {
-      message: 'cluster.yaml:2: nodes[0].peerPort: expected an integer from 1 to 65535, got 70000', field: 'nodes[0].peerPort', line: 2,
+  it('with several problems, the first one in the file is the error\'s field and line, and the message lists them all in file order', () => {
+    const error = expectRefused(file('nodes:', '  - {id: n1, peerPort: 70000, clientPort: 2, opsPort: 3, dataDir: a}', 'raft:', '  bogus: 1', 'ring: {capacityBytes: 3}'), {
+      field: 'nodes[0].peerPort', line: 2,
     });
+    const lines = error.message.split('\n');
+    expect(lines[0]).to.equal('cluster.yaml:2: nodes[0].peerPort: expected an integer from 1 to 65535, got 70000');
+    expect(lines.slice(1).map((line) => line.split(': ').slice(0, 2).join(': '))).to.deep.equal(['cluster.yaml:4: raft.bogus', 'cluster.yaml:5: ring.capacityBytes']);
+  });
+
+  it('a file with very many problems lists the first ten and says how many more', () => {
+    const bogus = Array.from({ length: 12 }, (_, at) => `  bogus${at}: 1`);
+    const error = expectRefused(file('raft:', ...bogus, threeNodesYaml), { field: 'raft.bogus0', line: 2 });
+    const lines = error.message.split('\n');
+    expect(lines).to.have.length(11);
+    expect(lines[10]).to.equal('... and 2 more problems');
   });
 
   it('a refusal is a CONFIG_INVALID error value too, and the CLI exit code for it is 2', () => {

@@ -10,11 +10,8 @@
 import { expect } from 'chai';
 import { sectionShapes } from '../../src/config/cluster-config.js';
 import { renamedKeys } from '../../src/config/renamed-keys.js';
-import { expectRefused, parseText, threeNodesYaml } from './config-test-support.js';
+import { expectRefused, file, parseText, threeNodesYaml } from './config-test-support.js';
 
-function file(...lines: string[]): string {
-  return `${lines.join('\n')}\n`;
-}
 
 describe('cluster.yaml refusals: keys renamed to put the qualifier last', () => {
   it('an old raft key is refused with its new name', () => {
@@ -42,9 +39,11 @@ describe('cluster.yaml refusals: keys renamed to put the qualifier last', () => 
     });
   });
 
-  it('the first old key in the file is the one reported, so fixing top to bottom converges', () => {
+  it('every old key of a file is named in one refusal, so a file is brought up to date in one go', () => {
     expectRefused(file('raft:', '  batchMaxEvents: 64', '  batchMaxDelayMs: 1', 'queue:', '  maxPayloadBytes: 10', threeNodesYaml), {
-      message: 'cluster.yaml:2: raft.batchMaxEvents: was renamed: use raft.batchEventsMax',
+      message: 'cluster.yaml:2: raft.batchMaxEvents: was renamed: use raft.batchEventsMax\n'
+        + 'cluster.yaml:3: raft.batchMaxDelayMs: was renamed: use raft.batchDelayMsMax\n'
+        + 'cluster.yaml:5: queue.maxPayloadBytes: was renamed: use queue.payloadBytesMax',
       field: 'raft.batchMaxEvents', line: 2,
     });
   });
