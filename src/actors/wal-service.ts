@@ -20,6 +20,10 @@ import type { FalconError, Outcome } from '../errors.js';
 import type { WriteAheadLog } from '../wal/wal.js';
 import type { FromWal, ToWal } from '../protocol/wal.js';
 
+/** The requests about snapshots: taking one, streaming one out, receiving one, holding one. */
+type SnapshotRequestType = 'beginSnapshot' | 'appendSnapshotChunk' | 'finishSnapshot' | 'installSnapshot' | 'beginIncomingSnapshot'
+  | 'writeIncomingSnapshot' | 'verifyIncomingSnapshot' | 'readSnapshotChunk' | 'holdSnapshot' | 'releaseSnapshot';
+
 export class WalService {
   private readonly wal: WriteAheadLog;
   private readonly reply: (message: FromWal) => void;
@@ -37,6 +41,7 @@ export class WalService {
     return this.stopped;
   }
 
+  /** One request of the Replicator: the log's requests here, the snapshots' in handleSnapshot. */
   handle(message: ToWal): void {
     if (this.stopped) return;
     const wal = this.wal;
@@ -70,6 +75,34 @@ export class WalService {
         if (this.check(outcome, message)) this.reply({ type: 'entries', requestId: message.requestId, entries: outcome.value });
         return;
       }
+      case 'compact': {
+        this.groupCommit();
+        const outcome = wal.compact(message.uptoIndex);
+        if (this.check(outcome, message)) this.reply({ type: 'compacted', firstIndex: wal.firstIndex, segmentsRemoved: outcome.value });
+        return;
+      }
+      case 'describe':
+        this.describe();
+        return;
+      case 'markNeedsCatchUp': {
+        const outcome = wal.markNeedsCatchUp(message.reason);
+        if (this.check(outcome, message)) this.reply({ type: 'needsCatchUpMarked', reason: outcome.value });
+        return;
+      }
+      case 'clearNeedsCatchUp': {
+        const outcome = wal.clearNeedsCatchUp();
+        if (this.check(outcome, message)) this.reply({ type: 'needsCatchUpCleared' });
+        return;
+      }
+      default:
+        this.handleSnapshot(message);
+    }
+  }
+
+  /** Taking, streaming and installing snapshots (what handle leaves). */
+  private handleSnapshot(message: Extract<ToWal, { type: SnapshotRequestType }>): void {
+    const wal = this.wal;
+    switch (message.type) {
       case 'beginSnapshot': {
         this.groupCommit();
         this.check(wal.beginSnapshot(message.snapshot), message);
@@ -115,38 +148,25 @@ export class WalService {
       case 'releaseSnapshot':
         this.check(wal.releaseSnapshot(message.index), message);
         return;
-      case 'compact': {
-        this.groupCommit();
-        const outcome = wal.compact(message.uptoIndex);
-        if (this.check(outcome, message)) this.reply({ type: 'compacted', firstIndex: wal.firstIndex, segmentsRemoved: outcome.value });
-        return;
-      }
-      case 'describe': {
-        this.groupCommit();
-        // A file left by a failed delete goes with the next snapshot or the next open: only a fatal
-        // error stops here.
-        const released = wal.releaseAllSnapshots();
-        if (!released.ok && wal.failed !== null) {
-          this.check(released, message);
-          return;
-        }
-        this.reply({
-          type: 'walRecovered', firstIndex: wal.firstIndex, lastIndex: wal.lastIndex, lastTerm: wal.lastTerm,
-          hardState: wal.hardState, snapshot: wal.snapshot, needsCatchUp: wal.needsCatchUp,
-        });
-        return;
-      }
-      case 'markNeedsCatchUp': {
-        const outcome = wal.markNeedsCatchUp(message.reason);
-        if (this.check(outcome, message)) this.reply({ type: 'needsCatchUpMarked', reason: outcome.value });
-        return;
-      }
-      case 'clearNeedsCatchUp': {
-        const outcome = wal.clearNeedsCatchUp();
-        if (this.check(outcome, message)) this.reply({ type: 'needsCatchUpCleared' });
-        return;
-      }
     }
+  }
+
+  /** After a (re)start of the Replicator: what the log holds, with every snapshot hold dropped. */
+  private describe(): void {
+    const wal = this.wal;
+    this.groupCommit();
+    // A file left by a failed delete goes with the next snapshot or the next open: only a fatal
+    // error stops here.
+    const released = wal.releaseAllSnapshots();
+    if (!released.ok && wal.failed !== null) {
+      this.check(released, { type: 'describe' });
+      return;
+    }
+    this.reply({
+      type: 'walRecovered', firstIndex: wal.firstIndex, lastIndex: wal.lastIndex, lastTerm: wal.lastTerm,
+      hardState: wal.hardState, snapshot: wal.snapshot, needsCatchUp: wal.needsCatchUp,
+    });
+    return;
   }
 
   /** Group commit: everything staged by this drain, one write + one fdatasync, then `durable`. */
