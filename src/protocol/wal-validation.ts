@@ -13,61 +13,16 @@
  *
  * Runs on: Replicator thread and WAL writer thread.
  */
-import { falconError, isFalconError, type FalconError } from '../errors.js';
+import { isFalconError, type FalconError } from '../errors.js';
+import {
+  arrayOf, bytes, checkMessage, compile, fields, optional, orNull, safeInteger, text, type FieldCheck,
+} from './field-checks.js';
 import type { FromWal, ToWal } from './wal.js';
 
-type Fields = Readonly<Record<string, unknown>>;
-/**
- * What is wrong with `value` (`is not a string`, `[3].term is not …`), or undefined when it is of
- * the kind. The field's name is put in front only on failure, so that a check allocates nothing
- * for a well-formed message: these run on every message of the WAL link, entries included.
- */
-type FieldCheck = (value: unknown) => string | undefined;
-
-const safeInteger: FieldCheck = (value) =>
-  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? undefined : 'is not a safe integer ≥ 0';
 /** Request ids are any safe integer: the Replicator's start-up read uses minus its incarnation. */
 const requestId: FieldCheck = (value) =>
   typeof value === 'number' && Number.isSafeInteger(value) ? undefined : 'is not a safe integer';
-const text: FieldCheck = (value) => (typeof value === 'string' ? undefined : 'is not a string');
-const bytes: FieldCheck = (value) => (value instanceof Uint8Array ? undefined : 'is not a byte array');
 const snapshotPart: FieldCheck = (value) => (value === 'file' || value === 'data' ? undefined : "is neither 'file' nor 'data'");
-const optional = (check: FieldCheck): FieldCheck => (value) => (value === undefined ? undefined : check(value));
-const orNull = (check: FieldCheck): FieldCheck => (value) => (value === null ? undefined : check(value));
-
-function isFields(value: unknown): value is Fields {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** A nested problem follows its path directly (`.term`, `[3]`); a phrase follows a space. */
-function joined(problem: string): string {
-  return problem.startsWith('.') || problem.startsWith('[') ? problem : ` ${problem}`;
-}
-
-/** A check of a map with the given fields; a problem names the field (`.term is not …`). */
-function fields(checks: Readonly<Record<string, FieldCheck>>): FieldCheck {
-  const pairs = Object.entries(checks);
-  return (value) => {
-    if (!isFields(value)) return 'is not a map';
-    for (const [field, check] of pairs) {
-      const problem = check(value[field]);
-      if (problem !== undefined) return `.${field}${joined(problem)}`;
-    }
-    return undefined;
-  };
-}
-
-/** A check of an array whose every element passes `check`; a problem names the position. */
-function arrayOf(check: FieldCheck): FieldCheck {
-  return (value) => {
-    if (!Array.isArray(value)) return 'is not an array';
-    for (let at = 0; at < value.length; at += 1) {
-      const problem = check(value[at]);
-      if (problem !== undefined) return `[${at}]${joined(problem)}`;
-    }
-    return undefined;
-  };
-}
 
 const entries = arrayOf(fields({ term: safeInteger, index: safeInteger, type: safeInteger, data: bytes }));
 const hardState = fields({ term: safeInteger, vote: orNull(text), commit: safeInteger, cluster: optional(orNull(text)) });
@@ -119,34 +74,17 @@ const fromWalFields: Readonly<Record<FromWal['type'], Readonly<Record<string, Fi
   walError: { request: toWalType, requestId: optional(requestId), error: falconErrorField },
 };
 
-type CompiledTable = ReadonlyMap<string, FieldCheck>;
-
-/** The table as one map check per type, built once. */
-function compile(table: Readonly<Record<string, Readonly<Record<string, FieldCheck>>>>): CompiledTable {
-  return new Map(Object.entries(table).map(([type, checks]) => [type, fields(checks)]));
-}
-
 const toWalChecks = compile(toWalFields);
 const fromWalChecks = compile(fromWalFields);
 
-function check<Message>(value: unknown, direction: string, table: CompiledTable): Message | FalconError {
-  if (!isFields(value)) return falconError('INTERNAL', `malformed ${direction} message: it is not a map`);
-  const type = value['type'];
-  const checkFields = typeof type === 'string' ? table.get(type) : undefined;
-  if (checkFields === undefined) return falconError('INTERNAL', `malformed ${direction} message: type ${String(type)} is not a ${direction} message type`);
-  const problem = checkFields(value);
-  if (problem !== undefined) return falconError('INTERNAL', `malformed ${direction} message: ${type}${problem}`);
-  return value as Message;
-}
-
 /** `value` as a request to the WAL writer, or INTERNAL naming what is wrong. */
 export function checkToWal(value: unknown): ToWal | FalconError {
-  return check<ToWal>(value, 'Replicator → WAL', toWalChecks);
+  return checkMessage<ToWal>(value, 'Replicator → WAL', toWalChecks);
 }
 
 /** `value` as an answer of the WAL writer, or INTERNAL naming what is wrong. */
 export function checkFromWal(value: unknown): FromWal | FalconError {
-  return check<FromWal>(value, 'WAL → Replicator', fromWalChecks);
+  return checkMessage<FromWal>(value, 'WAL → Replicator', fromWalChecks);
 }
 
 /** True for the error value the checkers return (a checked message has a `type`, never a `code`). */
