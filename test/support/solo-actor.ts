@@ -12,7 +12,7 @@ import { RingReceiver, RingSender } from '../../src/ring/ring-channel.js';
 import { createLivenessBuffer, livenessSlotOf } from '../../src/runtime/liveness.js';
 import { neighboursOf, type ActorName } from '../../src/runtime/topology.js';
 import { controlRingCapacityBytes } from '../../src/supervisor/supervisor.js';
-import { isActorToControl, type ActorToControl, type ControlToActor } from '../../src/runtime/control-messages.js';
+import { isActorToControl, type ActorToControlReceived, type ControlToActor } from '../../src/runtime/control-messages.js';
 import { isLinkMessage, type LinkMessage, type LinkProbe } from '../../src/protocol/link-message.js';
 import type { MessageTo } from '../../src/protocol/links.js';
 import type { ActorWorkerData, RingPair } from '../../src/runtime/actor-worker-data.js';
@@ -29,7 +29,7 @@ export interface SoloActor<Actor extends ActorName = ActorName> {
   /** Resolves when the actor sent something to `to` (or at once if something is waiting). */
   waitForMessage(to: ActorName, timeoutMs?: number): Promise<boolean>;
   /** Control messages the actor sent (ready, fatal, ...), in order. */
-  readonly control: ActorToControl[];
+  readonly control: ActorToControlReceived[];
   /** Resolves once the actor reported ready; rejects on fatal or exit first. */
   readonly ready: Promise<void>;
   /** Asks the actor to stop and waits for its thread to exit. */
@@ -58,7 +58,7 @@ export function startSoloActor<Actor extends ActorName>(actor: Actor, config: Cl
     liveness: createLivenessBuffer(), livenessSlot: livenessSlotOf(actor), roleModuleUrl,
   };
   const worker = new Worker(actorEntryUrl, { workerData });
-  const control: ActorToControl[] = [];
+  const control: ActorToControlReceived[] = [];
   const stopControl = new AbortController();
   let exitCode: Promise<number> = new Promise((resolve) => worker.once('exit', resolve));
   const ready = new Promise<void>((resolve, reject) => {
