@@ -30,6 +30,10 @@ export interface SoloActor<Actor extends ActorName = ActorName> {
   waitForMessage(to: ActorName, timeoutMs?: number): Promise<boolean>;
   /** Control messages the actor sent (ready, fatal, ...), in order. */
   readonly control: ActorToControlReceived[];
+  /** Sends a control message to the actor, as the supervisor does. */
+  sendControl(message: ControlToActor): boolean;
+  /** The first control message (already sent or still to come) that `matches`; rejects after `timeoutMs`. */
+  controlMessage(matches: (message: ActorToControlReceived) => boolean, timeoutMs?: number): Promise<ActorToControlReceived>;
   /** Resolves once the actor reported ready; rejects on fatal or exit first. */
   readonly ready: Promise<void>;
   /** Asks the actor to stop and waits for its thread to exit. */
@@ -59,12 +63,14 @@ export function startSoloActor<Actor extends ActorName>(actor: Actor, config: Cl
   };
   const worker = new Worker(actorEntryUrl, { workerData });
   const control: ActorToControlReceived[] = [];
+  const controlWaiters = new Set<(message: ActorToControlReceived) => void>();
   const stopControl = new AbortController();
   let exitCode: Promise<number> = new Promise((resolve) => worker.once('exit', resolve));
   const ready = new Promise<void>((resolve, reject) => {
     void controlReceiver.run((message) => {
       if (!isActorToControl(message)) return;
       control.push(message);
+      for (const waiter of controlWaiters) waiter(message);
       if (message.type === 'ready') resolve();
       if (message.type === 'fatal') reject(new Error(`actor ${actor} failed: ${message.reason}`));
     }, stopControl.signal);
@@ -83,6 +89,25 @@ export function startSoloActor<Actor extends ActorName>(actor: Actor, config: Cl
   };
   return {
     worker, control, ready,
+    sendControl: (message) => controlSender.send(message),
+    controlMessage: (matches, timeoutMs = 10_000) => new Promise((resolve, reject) => {
+      const found = control.find(matches);
+      if (found !== undefined) {
+        resolve(found);
+        return;
+      }
+      const timer = setTimeout(() => {
+        controlWaiters.delete(waiter);
+        reject(new Error(`no matching control message from ${actor} within ${timeoutMs} ms; got ${JSON.stringify(control)}`));
+      }, timeoutMs);
+      const waiter = (message: ActorToControlReceived): void => {
+        if (!matches(message)) return;
+        clearTimeout(timer);
+        controlWaiters.delete(waiter);
+        resolve(message);
+      };
+      controlWaiters.add(waiter);
+    }),
     send: (from, message) => senderTo(from).send(message),
     sendAsync: (from, message, timeoutMs) => senderTo(from).sendAsync(message, timeoutMs),
     receive(to, handler) {
