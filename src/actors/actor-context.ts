@@ -10,6 +10,7 @@
 import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
 import type { Logger } from '../logging/logger.js';
 import type { FatalExit } from '../runtime/control-messages.js';
+import type { RoleRequestHandlers } from '../protocol/control.js';
 import type { LinkMessage } from '../protocol/link-message.js';
 import type { MessageTo, MessagesTo } from '../protocol/links.js';
 import type { FalconError } from '../errors.js';
@@ -55,10 +56,11 @@ export interface ActorRole {
   /** Figures for /status, read on request. */
   status(): RoleStatus;
   /**
-   * A request from the supervisor for this role (ops endpoints, test hooks). Roles that take none
-   * leave it out; the runtime then answers `{ error }`.
+   * The supervisor's requests this role answers (protocol/control.ts), one handler per kind, each
+   * typed by its request and answer. A kind left out, or a handler that throws, is answered by
+   * the runtime with `refused` (INTERNAL), and the supervisor's `askRole` fails with that error.
    */
-  onRequest?(request: LinkMessage): Promise<Readonly<Record<string, unknown>>>;
+  readonly requestHandlers?: RoleRequestHandlers;
 }
 
 export type ActorRoleFactory = (context: ActorContext) => ActorRole;

@@ -21,8 +21,10 @@ import { createLogger, type Logger } from '../logging/logger.js';
 import { beat } from '../runtime/liveness.js';
 import { neighboursOf, type ActorName } from '../runtime/topology.js';
 import type { ActorContext, ActorRole, ActorRoleFactory } from './actor-context.js';
-import { isControlToActor, type ActorToControl, type ControlToActor } from '../runtime/control-messages.js';
-import { isLinkMessage, type LinkMessage, type LinkProbe } from '../protocol/link-message.js';
+import { isControlToActor, type ActorToControl, type ControlToActorReceived } from '../runtime/control-messages.js';
+import { isLinkMessage, type LinkProbe } from '../protocol/link-message.js';
+import type { RequestOf, RoleAnswered, RoleRequestHandlers, RoleRequestKind, RoleResponse } from '../protocol/control.js';
+import { checkRoleRequest } from '../protocol/control-validation.js';
 import type { MessageTo } from '../protocol/links.js';
 import type { ActorRuntimeStatus, LinkBacklog } from '../runtime/node-status.js';
 import { actorRoles } from './actor-roles.js';
@@ -30,7 +32,7 @@ import { checkActorWorkerData, type ActorWorkerData } from '../runtime/actor-wor
 import { receiveMessagesPerTurnMax, RingReceiver } from '../ring/ring-channel.js';
 import { OrderedRingSender } from '../ring/ordered-ring-sender.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { FalconError } from '../errors.js';
+import { falconError, isFalconError, type FalconError } from '../errors.js';
 
 /** What this thread writes on a link: a probe, or a role message typed by its receiver. */
 type LinkSent = LinkProbe | MessageTo<ActorName>;
@@ -41,6 +43,14 @@ interface Link {
   readonly receiver: RingReceiver<unknown>;
   probeSeq: number;
   answered: boolean;
+}
+
+/** The role's answer to `request`, tagged with its kind, or `refused` when no handler takes it. */
+async function answerWith<Kind extends RoleRequestKind>(handlers: RoleRequestHandlers, request: RequestOf<Kind> & { readonly type: Kind }): Promise<RoleResponse> {
+  const handler: RoleRequestHandlers[Kind] = handlers[request.type];
+  if (handler === undefined) return { type: 'refused', error: falconError('INTERNAL', `this role takes no '${request.type}' requests`) };
+  const answered: RoleAnswered<Kind> = { type: request.type, answer: await handler(request) };
+  return answered;
 }
 
 class ActorRuntime {
@@ -173,7 +183,7 @@ class ActorRuntime {
     this.handleControl(message);
   }
 
-  private handleControl(message: ControlToActor): void {
+  private handleControl(message: ControlToActorReceived): void {
     switch (message.type) {
       case 'ping':
         this.controlSender.send({ type: 'pong', seq: message.seq });
@@ -190,11 +200,19 @@ class ActorRuntime {
     }
   }
 
-  private async answerRoleRequest(seq: number, request: LinkMessage): Promise<void> {
-    const role = this.role;
-    let response: Readonly<Record<string, unknown>>;
-    if (role?.onRequest === undefined) response = { error: `actor ${this.data.actor} takes no '${request.type}' requests` };
-    else response = await role.onRequest(request).catch((error: unknown) => ({ error: String(error) }));
+  /** Answers every role request, once: the role's answer, or `refused` when the request is
+   *  malformed, the role takes no such request, or its handler throws. */
+  private async answerRoleRequest(seq: number, body: unknown): Promise<void> {
+    const request = checkRoleRequest(body);
+    let response: RoleResponse;
+    if (isFalconError(request)) {
+      this.logger.error({ error: request }, 'malformed role request from the supervisor; refused');
+      response = { type: 'refused', error: request };
+    } else {
+      response = await answerWith(this.role?.requestHandlers ?? {}, request).catch((error: unknown) => ({
+        type: 'refused' as const, error: falconError('INTERNAL', `actor ${this.data.actor} failed on a '${request.type}' request: ${String(error)}`),
+      }));
+    }
     this.controlSender.send({ type: 'roleResponse', seq, response });
   }
 

@@ -18,6 +18,7 @@ import { BucketHistogram } from '../metrics/bucket-histogram.js';
 import type { RaftMetricsReport, ReplicatorStatus } from '../runtime/node-status.js';
 import type { ActorContext, ActorRole } from './actor-context.js';
 import { ReplicatorTestHooks } from './test-hooks.js';
+import type { HandOverEnd, HandOverLeadershipRequest, HandOverResult, RoleRequestHandlers } from '../protocol/control.js';
 import type { LinkMessage } from '../protocol/link-message.js';
 import type { ToWal } from '../protocol/wal.js';
 import { checkFromWal, isMalformed } from '../protocol/wal-validation.js';
@@ -49,8 +50,6 @@ const reconnectBackoffMsMax = 100;
  * fewer entries/s at batch 64 (bench/RESULTS.md, 2026-12-02).
  */
 const entriesKeptBehindApplied = 4096;
-/** How a graceful stop's wait for the hand-over ended. */
-type HandOverEnd = 'newLeaderCommits' | 'targetGone' | 'gaveUp' | 'timedOut';
 /** The log line that says how a graceful stop's hand-over ended. */
 function handOverOutcome(end: HandOverEnd, handedOver: boolean, target: string, timeoutMs: number): string {
   switch (end) {
@@ -248,12 +247,13 @@ class ReplicatorRole implements ActorRole {
     if (status.role !== 'leader') this.testHooks?.abort(`leadership moved to ${status.leader ?? 'nobody'} during the load`);
   }
 
-  async onRequest(request: LinkMessage): Promise<Readonly<Record<string, unknown>>> {
-    if (request.type === 'handOverLeadership') return await this.handOverLeadership(request);
-    if (request.type !== 'raftLoad') return { error: `unknown request ${request.type}` };
-    this.testHooks ??= new ReplicatorTestHooks(this.loop, (waitMs) => this.leadsWithin(waitMs));
-    return await this.testHooks.runRaftLoad(request);
-  }
+  readonly requestHandlers: RoleRequestHandlers = {
+    handOverLeadership: async (request) => await this.handOverLeadership(request),
+    raftLoad: async (request) => {
+      this.testHooks ??= new ReplicatorTestHooks(this.loop, (waitMs) => this.leadsWithin(waitMs));
+      return await this.testHooks.runRaftLoad(request);
+    },
+  };
 
   /** True once this node leads, within `waitMs`; false at once when another node is known to
    *  lead other than the one known now (which may be a leader that just died). */
@@ -282,13 +282,12 @@ class ReplicatorRole implements ActorRole {
    * leader's first entry (or after `timeoutMs`): until then a stopping process would take CPU
    * from the election it started.
    */
-  private async handOverLeadership(request: LinkMessage): Promise<Readonly<Record<string, unknown>>> {
-    const timeoutMs = typeof request['timeoutMs'] === 'number' ? request['timeoutMs'] : 1000;
+  private async handOverLeadership({ timeoutMs }: HandOverLeadershipRequest): Promise<HandOverResult> {
     const startedMs = performance.now();
     const target = this.loop.handOverLeadership();
     if (target === null) {
       this.context.logger.info('stopping: this node will not campaign again');
-      return { ok: true, handedTo: null };
+      return { leading: false, handedTo: null, end: null, ms: performance.now() - startedMs };
     }
     const end = await new Promise<HandOverEnd>((resolve) => {
       const timer = setTimeout(() => finish('timedOut'), timeoutMs);
@@ -304,7 +303,7 @@ class ReplicatorRole implements ActorRole {
     const handedOver = this.loop.node?.role !== 'leader';
     const outcome = handOverOutcome(end, handedOver, target, timeoutMs);
     this.context.logger.info({ target, ms: Math.round(ms * 10) / 10, steppedDown: handedOver }, outcome);
-    return { ok: handedOver, handedTo: target, ms };
+    return { leading: !handedOver, handedTo: target, end, ms };
   }
 
   async stop(): Promise<void> {

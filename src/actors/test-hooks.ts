@@ -10,7 +10,8 @@
  * Runs on: Replicator thread.
  */
 import type { LogEntry } from '../log/log-entry.js';
-import { RaftLoad, checkRaftLoadRequest } from '../replication/raft-load.js';
+import type { RaftLoadRequest, RaftLoadResult } from '../protocol/control.js';
+import { RaftLoad } from '../replication/raft-load.js';
 import type { ReplicaLoop } from '../replication/replica-loop.js';
 
 export class ReplicatorTestHooks {
@@ -24,22 +25,21 @@ export class ReplicatorTestHooks {
     this.leadsWithin = leadsWithin;
   }
 
-  /** Runs one load to its end and answers its figures, or why it did not run. */
-  async runRaftLoad(request: unknown): Promise<Readonly<Record<string, unknown>>> {
-    const checked = checkRaftLoadRequest(request);
-    if (typeof checked === 'string') return { ok: false, error: checked };
+  /** Runs one load to its end and answers its figures, or why it did not run. The request's
+   *  fields and bounds were checked on arrival (protocol/control-validation.ts). */
+  async runRaftLoad(request: RaftLoadRequest): Promise<RaftLoadResult> {
     if (!this.loop.started) return { ok: false, error: 'raft has not started yet' };
     if (this.load?.active === true) return { ok: false, error: 'a load is already running' };
-    if (!await this.leadsWithin(checked.leaderWaitMs ?? 0)) {
+    if (!await this.leadsWithin(request.leaderWaitMs ?? 0)) {
       return { ok: false, error: `this node is not the leader (the leader is ${this.loop.node?.leader ?? 'unknown'}); run the load on the leader` };
     }
-    const load = new RaftLoad(checked, () => performance.now());
+    const load = new RaftLoad(request, () => performance.now());
     this.load = load;
     this.loop.beforeCycles = () => load.proposeDue((entries) => this.loop.propose(entries));
     this.loop.wantsCycle = () => load.wantsToPropose;
     this.loop.schedule();
     try {
-      return { ...(await load.done) };
+      return await load.done;
     } finally {
       this.loop.beforeCycles = undefined;
       this.loop.wantsCycle = undefined;

@@ -1,5 +1,7 @@
 /**
- * The ops HTTP port of a node: /healthz, /readyz, /metrics, /status.
+ * The ops HTTP port of a node: /healthz, /readyz, /metrics, /status; with --test-hooks, POST
+ * /debug/raft-load (200 with the load's figures, 409 when it did not run or ended early, 503 when
+ * the Replicator does not answer).
  *
  * Read-only and cheap: it never touches the hot path and answers from what the supervisor
  * already knows (plus one bounded status round trip to each actor for /status).
@@ -9,7 +11,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { NodeConfig } from '../config/cluster-config.js';
+import { isFalconError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
+import type { RaftLoadResult } from '../protocol/control.js';
+import { checkRaftLoadRequest } from '../protocol/control-validation.js';
 import { readRingStats } from '../ring/spsc-ring.js';
 import { startedReplicator, type ActorReport, type NodeStatus, type NodeView } from '../runtime/node-status.js';
 
@@ -98,18 +103,22 @@ async function raftLoadHook(options: OpsServerOptions, request: IncomingMessage,
       return;
     }
   }
-  let body: Record<string, unknown>;
+  let body: unknown;
   try {
-    body = JSON.parse(text) as Record<string, unknown>;
+    body = JSON.parse(text);
   } catch {
     sendJson(response, 400, { error: 'INVALID_ARGUMENT', message: 'the body must be JSON: {"entries":N,"batch":N,"payloadBytes":N,"inflight":N,"timeoutMs":N}' });
     return;
   }
-  const timeoutMs = typeof body['timeoutMs'] === 'number' ? body['timeoutMs'] : 0;
-  const leaderWaitMs = typeof body['leaderWaitMs'] === 'number' ? body['leaderWaitMs'] : 0;
-  const result = await options.supervisor.askRole('replicator', { ...body, type: 'raftLoad' }, leaderWaitMs + timeoutMs + 5_000);
-  if (result === undefined) sendJson(response, 503, { error: 'UNAVAILABLE', message: 'the replicator did not answer (not ready, or the load outlived its timeout)' });
-  else sendJson(response, result['ok'] === true ? 200 : 409, result);
+  const load = checkRaftLoadRequest(body);
+  if (isFalconError(load)) {
+    sendJson(response, 409, { ok: false, error: load.message } satisfies RaftLoadResult);
+    return;
+  }
+  const outcome = await options.supervisor.askRole('replicator', load, (load.leaderWaitMs ?? 0) + load.timeoutMs + 5_000);
+  if (outcome.ok) sendJson(response, outcome.value.ok ? 200 : 409, outcome.value);
+  else if (outcome.error.code === 'UNAVAILABLE') sendJson(response, 503, { error: 'UNAVAILABLE', message: `the replicator did not answer (not ready, or the load outlived its timeout): ${outcome.error.message}` });
+  else sendJson(response, 409, { ok: false, error: `${outcome.error.code}: ${outcome.error.message}` } satisfies RaftLoadResult);
 }
 
 async function statusBody(options: OpsServerOptions): Promise<NodeStatus> {

@@ -34,6 +34,9 @@ export function isMap(value: unknown): value is ShapeFields {
 export const safeInteger: ShapeCheck = (value) =>
   typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? undefined : 'is not a safe integer ≥ 0';
 
+export const finiteNumber: ShapeCheck = (value) =>
+  typeof value === 'number' && Number.isFinite(value) ? undefined : 'is not a finite number';
+
 export const positiveSafeInteger: ShapeCheck = (value) =>
   typeof value === 'number' && Number.isSafeInteger(value) && value >= 1 ? undefined : 'is not a safe integer ≥ 1';
 
@@ -41,9 +44,10 @@ export const positiveSafeInteger: ShapeCheck = (value) =>
 export const signedSafeInteger: ShapeCheck = (value) =>
   typeof value === 'number' && Number.isSafeInteger(value) ? undefined : 'is not a safe integer';
 
+/** An integer from `minimum` to `maximum`; the failure shows the number given (or its type). */
 export function integerFrom(minimum: number, maximum: number): ShapeCheck {
-  const phrase = `is not an integer from ${minimum} to ${maximum}`;
-  return (value) => (typeof value === 'number' && Number.isInteger(value) && value >= minimum && value <= maximum ? undefined : phrase);
+  return (value) => (typeof value === 'number' && Number.isSafeInteger(value) && value >= minimum && value <= maximum
+    ? undefined : `is not an integer from ${minimum} to ${maximum} (got ${typeof value === 'number' ? value : typeof value})`);
 }
 
 export const text: ShapeCheck = (value) => (typeof value === 'string' ? undefined : 'is not a string');
@@ -81,7 +85,7 @@ export function orNull(check: ShapeCheck): ShapeCheck {
 }
 
 /** A nested problem follows its path directly (`.term`, `[3]`); a phrase follows a space. */
-function joined(problem: string): string {
+export function joined(problem: string): string {
   return problem.startsWith('.') || problem.startsWith('[') ? problem : ` ${problem}`;
 }
 

@@ -15,11 +15,12 @@
  *
  * Runs on: Replicator thread and WAL writer thread.
  */
-import { falconError, isFalconError, type FalconError } from '../errors.js';
+import { isFalconError, type FalconError } from '../errors.js';
 import { hardState, logEntries, snapshotMetadata } from '../log/log-shapes.js';
 import {
-  asChecked, bytes, fields, isMap, oneOf, optional, orNull, safeInteger, signedSafeInteger, text, type MessageChecks, type ShapeCheck,
+  bytes, oneOf, optional, orNull, safeInteger, signedSafeInteger, text, type MessageChecks, type ShapeCheck,
 } from '../log/shape-check.js';
+import { checkMessage, compile } from './link-checks.js';
 import type { FromWal, ToWal } from './wal.js';
 
 /** Request ids are any safe integer: the Replicator's start-up read uses minus its incarnation. */
@@ -73,34 +74,17 @@ const fromWalFields: { readonly [Type in FromWal['type']]: MessageChecks<Extract
   walError: { request: toWalType, requestId: optional(requestId), error: falconErrorField },
 };
 
-type CompiledTable = ReadonlyMap<string, ShapeCheck>;
-
-/** The table as one map check per type, built once. */
-function compile(table: Readonly<Record<string, Readonly<Record<string, ShapeCheck>>>>): CompiledTable {
-  return new Map(Object.entries(table).map(([type, checks]) => [type, fields(checks)]));
-}
-
 const toWalChecks = compile(toWalFields);
 const fromWalChecks = compile(fromWalFields);
 
-function check<Message>(value: unknown, direction: string, table: CompiledTable): Message | FalconError {
-  if (!isMap(value)) return falconError('INTERNAL', `malformed ${direction} message: it is not a map`);
-  const type = value['type'];
-  const checkFields = typeof type === 'string' ? table.get(type) : undefined;
-  if (checkFields === undefined) return falconError('INTERNAL', `malformed ${direction} message: type ${String(type)} is not a ${direction} message type`);
-  const problem = checkFields(value);
-  if (problem !== undefined) return falconError('INTERNAL', `malformed ${direction} message: ${type}${problem}`);
-  return asChecked<Message>(value);
-}
-
 /** `value` as a request to the WAL writer, or INTERNAL naming what is wrong. */
 export function checkToWal(value: unknown): ToWal | FalconError {
-  return check<ToWal>(value, 'Replicator → WAL', toWalChecks);
+  return checkMessage<ToWal>(value, 'Replicator → WAL', toWalChecks);
 }
 
 /** `value` as an answer of the WAL writer, or INTERNAL naming what is wrong. */
 export function checkFromWal(value: unknown): FromWal | FalconError {
-  return check<FromWal>(value, 'WAL → Replicator', fromWalChecks);
+  return checkMessage<FromWal>(value, 'WAL → Replicator', fromWalChecks);
 }
 
 /** True for the error value the checkers return (a checked message has a `type`, never a `code`). */

@@ -18,52 +18,7 @@ import type { Outcome } from '../errors.js';
 import type { LogEntry } from '../log/log-entry.js';
 import type { ProposalEntry } from '../raft/proposal-entry.js';
 import type { ProposalPlacement } from '../raft/raft-node.js';
-
-export interface RaftLoadRequest {
-  readonly type: 'raftLoad';
-  readonly entries: number;
-  readonly batch: number;
-  readonly payloadBytes: number;
-  readonly inflight: number;
-  readonly timeoutMs: number;
-  /** Optional, default 0: on a node that is not the leader, how long to wait for it to become
-   *  the leader (refused as soon as another node is known to lead). A client that asks every node
-   *  during a failover thereby waits for the election instead of polling. */
-  readonly leaderWaitMs?: number;
-}
-
-export interface RaftLoadResult {
-  readonly ok: boolean;
-  readonly error?: string;
-  readonly committed: number;
-  readonly lost: number;
-  readonly seconds: number;
-  readonly entriesPerSecond: number;
-  readonly latencyMsP50: number;
-  readonly latencyMsP99: number;
-  readonly latencyMsMax: number;
-  readonly lastIndex: number;
-}
-
-/** Bounds on a request, so that a mistyped hook call cannot exhaust the node. */
-export const raftLoadLimits = { entriesMax: 10_000_000, batchMax: 4096, payloadBytesMax: 65_536, inflightMax: 4096, timeoutMsMax: 600_000, leaderWaitMsMax: 10_000 } as const;
-
-export function checkRaftLoadRequest(request: unknown): RaftLoadRequest | string {
-  if (typeof request !== 'object' || request === null) return 'the request is not a map';
-  const value = request as Readonly<Record<string, unknown>>;
-  const limits: Record<string, number> = { entries: raftLoadLimits.entriesMax, batch: raftLoadLimits.batchMax, payloadBytes: raftLoadLimits.payloadBytesMax, inflight: raftLoadLimits.inflightMax, timeoutMs: raftLoadLimits.timeoutMsMax };
-  for (const [field, max] of Object.entries(limits)) {
-    const given = value[field];
-    if (typeof given !== 'number' || !Number.isSafeInteger(given) || given < (field === 'payloadBytes' ? 0 : 1) || given > max) {
-      return `${field} must be an integer from ${field === 'payloadBytes' ? 0 : 1} to ${max}, got ${String(given)}`;
-    }
-  }
-  const leaderWaitMs = value['leaderWaitMs'];
-  if (leaderWaitMs !== undefined && (typeof leaderWaitMs !== 'number' || !Number.isSafeInteger(leaderWaitMs) || leaderWaitMs < 0 || leaderWaitMs > raftLoadLimits.leaderWaitMsMax)) {
-    return `leaderWaitMs must be an integer from 0 to ${raftLoadLimits.leaderWaitMsMax}, got ${String(leaderWaitMs)}`;
-  }
-  return request as RaftLoadRequest; // every field it declares was checked above
-}
+import type { RaftLoadRequest, RaftLoadRun } from '../protocol/control.js';
 
 interface Outstanding {
   readonly term: number;
@@ -81,11 +36,10 @@ export class RaftLoad {
   private committed = 0;
   private lost = 0;
   private lastIndex = 0;
-  private failure: string | undefined;
   private waitingForRoom = false;
   private readonly payload: Uint8Array;
-  private finish: ((result: RaftLoadResult) => void) | undefined;
-  readonly done: Promise<RaftLoadResult>;
+  private finish: ((result: RaftLoadRun) => void) | undefined;
+  readonly done: Promise<RaftLoadRun>;
 
   constructor(request: RaftLoadRequest, now: () => number) {
     this.request = request;
@@ -166,14 +120,13 @@ export class RaftLoad {
     const finish = this.finish;
     if (finish === undefined) return;
     this.finish = undefined;
-    this.failure = failure;
     const seconds = Math.max(1e-9, (this.now() - this.startMs) / 1000);
     const sorted = Float64Array.from(this.latenciesMs).sort();
     const at = (quantile: number): number => sorted[Math.min(sorted.length - 1, Math.floor(quantile * sorted.length))] ?? 0;
-    finish({
-      ok: this.failure === undefined, ...(this.failure === undefined ? {} : { error: this.failure }),
+    const figures = {
       committed: this.committed, lost: this.lost, seconds, entriesPerSecond: this.committed / seconds,
       latencyMsP50: at(0.5), latencyMsP99: at(0.99), latencyMsMax: sorted[sorted.length - 1] ?? 0, lastIndex: this.lastIndex,
-    });
+    };
+    finish(failure === undefined ? { ok: true, ...figures } : { ok: false, error: failure, ...figures });
   }
 }

@@ -13,6 +13,8 @@
  *
  * Runs on: every actor thread (builds its part), supervisor (reads), an operator's shell (reads).
  */
+import type { Outcome } from '../errors.js';
+import type { ResponseOf, RoleRequest } from '../protocol/control.js';
 import type { PeerConnectionStats } from '../net/peer-connection.js';
 import type { PeerStatus, RaftStatus } from '../raft/raft-node.js';
 import type { FreshStartStatus } from '../replication/fresh-start.js';
@@ -163,7 +165,8 @@ export interface NodeView {
   actorStatuses(): Promise<Partial<Record<ActorName, ActorReport>>>;
   /** The Replicator's role status, undefined when it is not ready or does not answer in time. */
   replicatorStatus(): Promise<ReplicatorStatus | undefined>;
-  askRole(actor: ActorName, request: { readonly type: string; readonly [field: string]: unknown }, timeoutMs: number): Promise<Readonly<Record<string, unknown>> | undefined>;
+  /** A role's answer to `request`, typed by its kind (protocol/control.ts), or why there is none. */
+  askRole<Request extends RoleRequest>(actor: ActorName, request: Request, timeoutMs: number): Promise<Outcome<ResponseOf<Request['type']>>>;
 }
 
 /** The Replicator's status once it started (its Raft view exists), else undefined. */

@@ -10,8 +10,10 @@
  */
 import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
 import type { Logger, LogFormat } from '../logging/logger.js';
-import { isActorToControl, type ActorToControl, type ControlToActor, type FatalExit } from '../runtime/control-messages.js';
-import type { LinkMessage } from '../protocol/link-message.js';
+import { failure, falconError, isFalconError, success, type Outcome } from '../errors.js';
+import { isActorToControl, type ActorToControlReceived, type ControlToActor, type FatalExit } from '../runtime/control-messages.js';
+import type { ResponseOf, RoleRequest } from '../protocol/control.js';
+import { checkRoleResponse } from '../protocol/control-validation.js';
 import type { ActorWorkerData, RingPair } from '../runtime/actor-worker-data.js';
 import { createRingBuffer } from '../ring/spsc-ring.js';
 import { RingReceiver, RingSender } from '../ring/ring-channel.js';
@@ -54,7 +56,7 @@ export class Supervisor implements NodeView {
   private readonly options: SupervisorOptions;
   private readonly control = new Map<ActorName, ControlEnds>();
   /** Answers awaited on the control rings, by sequence number: a status or a role's response. */
-  private readonly pendingStatus = new Map<number, (answer: ActorToControl & { type: 'status' | 'roleResponse' }) => void>();
+  private readonly pendingStatus = new Map<number, (answer: ActorToControlReceived & { type: 'status' | 'roleResponse' }) => void>();
   private readonly stopReceiving = new AbortController();
   private readonly startedAtMs = Date.now();
   private livenessTimer: NodeJS.Timeout | undefined;
@@ -129,7 +131,7 @@ export class Supervisor implements NodeView {
     this.handleControl(actor, message);
   }
 
-  private handleControl(actor: ActorName, message: ActorToControl): void {
+  private handleControl(actor: ActorName, message: ActorToControlReceived): void {
     const handle = this.handles.get(actor);
     switch (message.type) {
       case 'ready':
@@ -216,16 +218,24 @@ export class Supervisor implements NodeView {
   }
 
   /**
-   * Sends `request` to `actor`'s role and waits up to `timeoutMs` for its answer (undefined when
-   * the actor is not ready or does not answer in time).
+   * Sends `request` to `actor`'s role and waits up to `timeoutMs` for its answer, checked against
+   * the kind asked (protocol/control-validation.ts). Fails with UNAVAILABLE when the actor is not
+   * ready or does not answer in time, with the role's refusal when it refused, and with INTERNAL
+   * when the answer is malformed (logged: a bug on one side of the control ring).
    */
-  async askRole(actor: ActorName, request: LinkMessage, timeoutMs: number): Promise<Readonly<Record<string, unknown>> | undefined> {
-    if (this.handles.get(actor)?.state !== 'ready') return undefined;
+  async askRole<Request extends RoleRequest>(actor: ActorName, request: Request, timeoutMs: number): Promise<Outcome<ResponseOf<Request['type']>>> {
+    if (this.handles.get(actor)?.state !== 'ready') return failure(falconError('UNAVAILABLE', `actor ${actor} is not ready`, { actor }));
     const answer = await this.ask(actor, (seq) => ({ type: 'roleRequest', seq, request }), timeoutMs);
-    return answer?.type === 'roleResponse' ? answer.response : undefined;
+    if (answer?.type !== 'roleResponse') {
+      return failure(falconError('UNAVAILABLE', `actor ${actor} did not answer its '${request.type}' request within ${timeoutMs} ms`, { actor, timeoutMs }));
+    }
+    const checked = checkRoleResponse(answer.response, request.type);
+    if (!isFalconError(checked)) return success(checked);
+    if (checked.code === 'INTERNAL') this.options.logger.error({ actor, request: request.type, error: checked }, `actor ${actor} could not answer its '${request.type}' request: ${checked.message}`);
+    return failure(checked);
   }
 
-  private ask(actor: ActorName, build: (seq: number) => ControlToActor, timeoutMs: number): Promise<(ActorToControl & { type: 'status' | 'roleResponse' }) | undefined> {
+  private ask(actor: ActorName, build: (seq: number) => ControlToActor, timeoutMs: number): Promise<(ActorToControlReceived & { type: 'status' | 'roleResponse' }) | undefined> {
     const ends = this.control.get(actor);
     if (ends === undefined) return Promise.resolve(undefined);
     this.statusSeq += 1;
@@ -257,6 +267,7 @@ export class Supervisor implements NodeView {
     if (this.stopped) return [];
     if (options.handOverLeadership === true) {
       const timeoutMs = Math.floor(this.options.config.supervisor.shutdownTimeoutMs / 2);
+      // The Replicator logs how the hand-over ended; a failed ask (no answer in time) stops anyway.
       await this.askRole('replicator', { type: 'handOverLeadership', timeoutMs }, timeoutMs + 100);
     }
     this.stopped = true;

@@ -11,6 +11,7 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import { createReplicatorRole } from '../../src/actors/replicator-role.js';
 import type { ActorContext, ActorRole } from '../../src/actors/actor-context.js';
+import type { HandOverResult } from '../../src/protocol/control.js';
 import { parseText, threeNodesYaml } from '../config/config-test-support.js';
 
 /** What the role reads of its loop's core while it waits. */
@@ -46,7 +47,7 @@ interface Harness {
   readonly core: FakeCore;
   /** Runs the role's after-cycles hook, as the loop does after every turn. */
   readonly turn: () => void;
-  readonly handOver: (timeoutMs: number) => Promise<Readonly<Record<string, unknown>>>;
+  readonly handOver: (timeoutMs: number) => Promise<HandOverResult>;
 }
 
 function harness(handOverTarget: string | null): Harness {
@@ -69,7 +70,11 @@ function harness(handOverTarget: string | null): Harness {
   return {
     role, core,
     turn: () => inside.watchLeader(),
-    handOver: async (timeoutMs) => await (role.onRequest as NonNullable<ActorRole['onRequest']>)({ type: 'handOverLeadership', timeoutMs }),
+    handOver: async (timeoutMs) => {
+      const handler = role.requestHandlers?.handOverLeadership;
+      if (handler === undefined) throw new Error('the Replicator takes no handOverLeadership request');
+      return await handler({ type: 'handOverLeadership', timeoutMs });
+    },
   };
 }
 
@@ -81,8 +86,8 @@ function steppedDownTo(h: Harness, leader: string | null): void {
 }
 
 /** Asks for the hand-over (bounded at 5 s) and settles; `answer` is set once it is answered. */
-async function handOverAsked(h: Harness): Promise<{ answer: Readonly<Record<string, unknown>> | undefined }> {
-  const pending: { answer: Readonly<Record<string, unknown>> | undefined } = { answer: undefined };
+async function handOverAsked(h: Harness): Promise<{ answer: HandOverResult | undefined }> {
+  const pending: { answer: HandOverResult | undefined } = { answer: undefined };
   void h.handOver(5_000).then((value) => (pending.answer = value));
   await settle();
   return pending;
@@ -104,7 +109,7 @@ describe('attack: the graceful stop\'s hand-over', () => {
     const h = harness(null);
     h.core.role = 'follower';
     const pending = await handOverAsked(h);
-    expect(pending.answer).to.deep.include({ ok: true, handedTo: null });
+    expect(pending.answer).to.deep.include({ leading: false, handedTo: null, end: null });
   });
 
   it('answers once the new leader\'s first entry is applied here, before its bound', async () => {
@@ -118,7 +123,7 @@ describe('attack: the graceful stop\'s hand-over', () => {
     h.core.terms.set(11, 4);
     h.turn();
     await settle();
-    expect(pending.answer).to.deep.include({ ok: true, handedTo: 'n2' });
+    expect(pending.answer).to.deep.include({ leading: false, handedTo: 'n2', end: 'newLeaderCommits' });
   });
 
   it('never waits past its bound, whatever the core does meanwhile', async () => {
@@ -138,7 +143,7 @@ describe('attack: the graceful stop\'s hand-over', () => {
 
   it('a second hand-over request (a second SIGTERM) is answered within its own bound too', async () => {
     const h = harness('n2');
-    const answers: Array<Readonly<Record<string, unknown>>> = [];
+    const answers: HandOverResult[] = [];
     void h.handOver(5_000).then((value) => answers.push(value));
     await settle();
     clock.tick(1_000);

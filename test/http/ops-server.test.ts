@@ -1,5 +1,6 @@
 /**
- * The ops port answers what an operator and a Prometheus server ask of it.
+ * The ops port answers what an operator and a Prometheus server ask of it, and, on a node started
+ * with --test-hooks, runs the Raft load that bench/raft-bench.ts reads.
  */
 import { expect } from 'chai';
 import { Writable } from 'node:stream';
@@ -22,7 +23,7 @@ describe('ops port', function () {
     const node = selectNode(config, 'n1');
     ops = `http://127.0.0.1:${node.opsPort}`;
     const logger = pino({ level: 'warn' }, new Writable({ write(_c, _e, done) { done(); } }));
-    exited = runNode({ config, node, logger, logFormat: 'json', stopRequested: new Promise((resolve) => { stop = resolve; }) });
+    exited = runNode({ config, node, logger, logFormat: 'json', testHooks: true, stopRequested: new Promise((resolve) => { stop = resolve; }) });
     await waitForHttp(`${ops}/readyz`, (status) => status === 200, 15_000);
   });
   after(async () => {
@@ -78,5 +79,21 @@ describe('ops port', function () {
     expect(((await missing.json()) as { message: string }).message).to.contain('/healthz');
     const post = await fetch(`${ops}/healthz`, { method: 'POST' });
     expect(post.status).to.equal(405);
+  });
+
+  it('runs a Raft load on POST /debug/raft-load: 200 with its figures, 409 naming a field out of bounds', async () => {
+    const post = async (body: unknown): Promise<{ status: number; body: Record<string, unknown> }> => {
+      const response = await fetch(`${ops}/debug/raft-load`, { method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(20_000) });
+      return { status: response.status, body: await response.json() as Record<string, unknown> };
+    };
+    const ran = await post({ entries: 20, batch: 4, payloadBytes: 16, inflight: 2, timeoutMs: 10_000 });
+    expect(ran.status, JSON.stringify(ran.body)).to.equal(200);
+    expect(ran.body).to.include({ ok: true, committed: 20, lost: 0 });
+    expect(ran.body['lastIndex']).to.be.a('number').greaterThan(0);
+    expect(ran.body['latencyMsP99']).to.be.a('number');
+    const refused = await post({ entries: 0, batch: 4, payloadBytes: 16, inflight: 2, timeoutMs: 10_000 });
+    expect(refused.status).to.equal(409);
+    expect(refused.body).to.include({ ok: false });
+    expect(refused.body['error']).to.contain('entries');
   });
 });

@@ -9,7 +9,8 @@ import { falconError, success, type Outcome } from '../../src/errors.js';
 import type { LogEntry } from '../../src/log/log-entry.js';
 import type { ProposalEntry } from '../../src/raft/proposal-entry.js';
 import type { ProposalPlacement } from '../../src/raft/raft-node.js';
-import { RaftLoad, type RaftLoadRequest } from '../../src/replication/raft-load.js';
+import type { RaftLoadRequest } from '../../src/protocol/control.js';
+import { RaftLoad } from '../../src/replication/raft-load.js';
 
 const request = (fields: Partial<RaftLoadRequest> = {}): RaftLoadRequest =>
   ({ type: 'raftLoad', entries: 10, batch: 1, payloadBytes: 8, inflight: 2, timeoutMs: 60_000, ...fields });

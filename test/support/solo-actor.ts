@@ -12,7 +12,7 @@ import { RingReceiver, RingSender } from '../../src/ring/ring-channel.js';
 import { createLivenessBuffer, livenessSlotOf } from '../../src/runtime/liveness.js';
 import { neighboursOf, type ActorName } from '../../src/runtime/topology.js';
 import { controlRingCapacityBytes } from '../../src/supervisor/supervisor.js';
-import { isActorToControl, type ActorToControl, type ControlToActor } from '../../src/runtime/control-messages.js';
+import { isActorToControl, type ActorToControlReceived, type ControlToActor } from '../../src/runtime/control-messages.js';
 import { isLinkMessage, type LinkMessage, type LinkProbe } from '../../src/protocol/link-message.js';
 import type { MessageTo } from '../../src/protocol/links.js';
 import type { ActorWorkerData, RingPair } from '../../src/runtime/actor-worker-data.js';
@@ -29,7 +29,11 @@ export interface SoloActor<Actor extends ActorName = ActorName> {
   /** Resolves when the actor sent something to `to` (or at once if something is waiting). */
   waitForMessage(to: ActorName, timeoutMs?: number): Promise<boolean>;
   /** Control messages the actor sent (ready, fatal, ...), in order. */
-  readonly control: ActorToControl[];
+  readonly control: ActorToControlReceived[];
+  /** Sends a control message to the actor, as the supervisor does. */
+  sendControl(message: ControlToActor): boolean;
+  /** The first control message (already sent or still to come) that `matches`; rejects after `timeoutMs`. */
+  controlMessage(matches: (message: ActorToControlReceived) => boolean, timeoutMs?: number): Promise<ActorToControlReceived>;
   /** Resolves once the actor reported ready; rejects on fatal or exit first. */
   readonly ready: Promise<void>;
   /** Asks the actor to stop and waits for its thread to exit. */
@@ -58,13 +62,15 @@ export function startSoloActor<Actor extends ActorName>(actor: Actor, config: Cl
     liveness: createLivenessBuffer(), livenessSlot: livenessSlotOf(actor), roleModuleUrl,
   };
   const worker = new Worker(actorEntryUrl, { workerData });
-  const control: ActorToControl[] = [];
+  const control: ActorToControlReceived[] = [];
+  const controlWaiters = new Set<(message: ActorToControlReceived) => void>();
   const stopControl = new AbortController();
   let exitCode: Promise<number> = new Promise((resolve) => worker.once('exit', resolve));
   const ready = new Promise<void>((resolve, reject) => {
     void controlReceiver.run((message) => {
       if (!isActorToControl(message)) return;
       control.push(message);
+      for (const waiter of controlWaiters) waiter(message);
       if (message.type === 'ready') resolve();
       if (message.type === 'fatal') reject(new Error(`actor ${actor} failed: ${message.reason}`));
     }, stopControl.signal);
@@ -83,6 +89,25 @@ export function startSoloActor<Actor extends ActorName>(actor: Actor, config: Cl
   };
   return {
     worker, control, ready,
+    sendControl: (message) => controlSender.send(message),
+    controlMessage: (matches, timeoutMs = 10_000) => new Promise((resolve, reject) => {
+      const found = control.find(matches);
+      if (found !== undefined) {
+        resolve(found);
+        return;
+      }
+      const timer = setTimeout(() => {
+        controlWaiters.delete(waiter);
+        reject(new Error(`no matching control message from ${actor} within ${timeoutMs} ms; got ${JSON.stringify(control)}`));
+      }, timeoutMs);
+      const waiter = (message: ActorToControlReceived): void => {
+        if (!matches(message)) return;
+        clearTimeout(timer);
+        controlWaiters.delete(waiter);
+        resolve(message);
+      };
+      controlWaiters.add(waiter);
+    }),
     send: (from, message) => senderTo(from).send(message),
     sendAsync: (from, message, timeoutMs) => senderTo(from).sendAsync(message, timeoutMs),
     receive(to, handler) {
