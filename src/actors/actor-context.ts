@@ -12,13 +12,13 @@ import type { Logger } from '../logging/logger.js';
 import type { FatalExit } from '../runtime/control-messages.js';
 import type { RoleRequestHandlers } from '../protocol/control.js';
 import type { LinkMessage } from '../protocol/link-message.js';
-import type { MessageTo, MessagesTo } from '../protocol/links.js';
+import type { LinkMessages, MessageOn, OneReceiver, ReceiverOf } from '../protocol/links.js';
 import type { FalconError } from '../errors.js';
 import type { ActorName } from '../runtime/topology.js';
 import type { RoleStatus } from '../runtime/node-status.js';
 
-export interface ActorContext {
-  readonly actor: ActorName;
+export interface ActorContext<Self extends ActorName = ActorName> {
+  readonly actor: Self;
   readonly node: NodeConfig;
   readonly config: ClusterConfig;
   readonly logger: Logger;
@@ -33,7 +33,7 @@ export interface ActorContext {
    * the call throws FalconFailure(RING_FULL) and this actor fails (the supervisor's policy applies).
    * Typed by the receiver (protocol/links.ts): a message `to` cannot take does not compile.
    */
-  send<To extends ActorName>(to: To, message: MessageTo<To>): void;
+  send<To extends ReceiverOf<Self>>(to: OneReceiver<To>, message: MessageOn<Self, To>): void;
   /**
    * Ends the node: an unrecoverable failure that a restart would not cure (a corrupt log, a failed
    * fsync). The supervisor logs `error`, does not restart the actor, and stops the node.
@@ -63,9 +63,9 @@ export interface ActorRole {
   readonly requestHandlers?: RoleRequestHandlers;
 }
 
-export type ActorRoleFactory = (context: ActorContext) => ActorRole;
+export type ActorRoleFactory<Self extends ActorName = ActorName> = (context: ActorContext<Self>) => ActorRole;
 
 /** Compile-time check: protocol/links.ts has one entry per actor, no more, no less. */
 type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const messagesCoverEveryActor: SameKeys<keyof MessagesTo, ActorName> = true;
+const messagesCoverEveryActor: SameKeys<keyof LinkMessages, ActorName> = true;
 void messagesCoverEveryActor;

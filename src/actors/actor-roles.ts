@@ -10,7 +10,8 @@ import { createIdleRole } from './idle-role.js';
 import { createWalWriterRole } from './wal-writer-role.js';
 import { createReplicatorRole } from './replicator-role.js';
 
-export const actorRoles: Readonly<Record<ActorName, ActorRoleFactory>> = {
+/** Each actor's role, typed by its actor: a role's `send` reaches only that actor's links. */
+export const actorRoles: { readonly [Actor in ActorName]: ActorRoleFactory<Actor> } = {
   registry: createIdleRole,
   dispatcher: createIdleRole,
   walWriter: createWalWriterRole,

@@ -67,12 +67,12 @@ function handOverOutcome(end: HandOverEnd, handedOver: boolean, target: string, 
 /** Writes handed to the WAL and waiting for commit, timed for the commit-latency histogram. */
 const timedWritesMax = 65_536;
 
-export function createReplicatorRole(context: ActorContext): ActorRole {
+export function createReplicatorRole(context: ActorContext<'replicator'>): ActorRole {
   return new ReplicatorRole(context);
 }
 
 class ReplicatorRole implements ActorRole {
-  private readonly context: ActorContext;
+  private readonly context: ActorContext<'replicator'>;
   private readonly loop: ReplicaLoop;
   private readonly chain = new AppliedHashChain();
   private transport: PeerTransport | undefined;
@@ -97,7 +97,7 @@ class ReplicatorRole implements ActorRole {
    *  (see `handOverLeadership`). */
   private handOver: { readonly target: string; readonly finish: (end: HandOverEnd) => void } | undefined;
 
-  constructor(context: ActorContext) {
+  constructor(context: ActorContext<'replicator'>) {
     this.context = context;
     const { config, node: self } = context;
     this.loop = new ReplicaLoop({

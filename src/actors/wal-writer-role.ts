@@ -23,18 +23,18 @@ import type { WalWriterStatus } from '../runtime/node-status.js';
 import type { FromWal } from '../protocol/wal.js';
 import { checkToWal, isMalformed } from '../protocol/wal-validation.js';
 
-export function createWalWriterRole(context: ActorContext): ActorRole {
+export function createWalWriterRole(context: ActorContext<'walWriter'>): ActorRole {
   return new WalWriterRole(context);
 }
 
 class WalWriterRole implements ActorRole {
-  private readonly context: ActorContext;
+  private readonly context: ActorContext<'walWriter'>;
   private readonly dir: string;
   private wal: WriteAheadLog | undefined;
   private service: WalService | undefined;
   private stopped = false;
 
-  constructor(context: ActorContext) {
+  constructor(context: ActorContext<'walWriter'>) {
     this.context = context;
     this.dir = join(context.node.dataDir, 'wal');
   }

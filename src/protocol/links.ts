@@ -1,24 +1,44 @@
 /**
- * Which messages each actor takes on its links: one entry per actor, the union of what its
- * neighbours may send it. `ActorContext.send<To>(to, message: MessageTo<To>)` reads it, so that a
- * message addressed to the wrong actor does not compile; each receiving role checks what arrives
- * with its link's checker (wal-validation.ts for the WAL link).
+ * Which role messages travel on each link, per direction: `LinkMessages[From][To]` is what the
+ * actor `From` may send its neighbour `To`. `ActorContext<From>.send(to, message)` reads it, so a
+ * message for the wrong actor, on a link that does not exist, or to a receiver the compiler cannot
+ * pin to one actor, does not compile; each receiving role checks what arrives with its link's
+ * checker (wal-validation.ts for the WAL link).
  *
  * Invariant: the keys are exactly the actor names of runtime/topology.ts (actor-context.ts checks
- * that at compile time); an actor that takes no role message yet has `never`. The queue's links
- * (dispatch, registry, worker) add their modules here and widen the entries they reach.
+ * that at compile time), and every `To` of an entry is a neighbour of its `From` there; an actor
+ * that sends no role message yet has `{}`. The queue's links (dispatch, registry, worker) add
+ * their modules here and their directions to these entries.
  *
  * Runs on: every actor thread (types only).
  */
 import type { FromWal, ToWal } from './wal.js';
 
-export interface MessagesTo {
-  readonly walWriter: ToWal;
-  readonly replicator: FromWal;
-  readonly dispatcher: never;
-  readonly registry: never;
-  readonly worker: never;
+export interface LinkMessages {
+  readonly replicator: { readonly walWriter: ToWal };
+  readonly walWriter: { readonly replicator: FromWal };
+  readonly dispatcher: Readonly<Record<never, never>>;
+  readonly registry: Readonly<Record<never, never>>;
+  readonly worker: Readonly<Record<never, never>>;
 }
 
-/** What may be sent to the actor `To` on a link. */
-export type MessageTo<To extends keyof MessagesTo> = MessagesTo[To];
+export type SenderName = keyof LinkMessages;
+
+/** The actors `From` sends role messages to. */
+export type ReceiverOf<From extends SenderName> = keyof LinkMessages[From] & string;
+
+/** What `From` may send `To`. */
+export type MessageOn<From extends SenderName, To extends ReceiverOf<From>> = LinkMessages[From][To];
+
+/** What any sender may send `To` (a receiving role's view, before its link's checker). */
+export type MessageTo<To extends string> = { [From in SenderName]: To extends ReceiverOf<From> ? LinkMessages[From][To] : never }[SenderName];
+
+/** True for a union of two or more types, false for one type. */
+type IsUnion<Type, Whole = Type> = Type extends unknown ? ([Whole] extends [Type] ? false : true) : never;
+
+/**
+ * `To` when it names one actor; never (so the call does not compile) when it may name several:
+ * with a union receiver, `MessageOn<From, To>` would be the union of both links' messages, and a
+ * message for one could be sent to the other.
+ */
+export type OneReceiver<To> = true extends IsUnion<To> ? never : To;

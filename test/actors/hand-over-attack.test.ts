@@ -56,7 +56,7 @@ function harness(handOverTarget: string | null): Harness {
   const context = {
     actor: 'replicator', node: config.nodes[0], config, logger, incarnation: 1, neighbours: [],
     send: () => undefined, fail: () => expect.fail('the role failed'),
-  } as unknown as ActorContext;
+  } as unknown as ActorContext<'replicator'>;
   const role = createReplicatorRole(context);
   const core = fakeCore();
   const loop = {
