@@ -14,7 +14,7 @@
  * peer message, a WAL reply, a proposal), one Ready cycle on the next turn of the scheduler:
  *   1. the write goes to the WAL (snapshot, then truncate if needed, then pre-encoded records,
  *      then the hard state when term or vote changed) and is tracked until the WAL says it is
- *      durable (durability-tracker.ts);
+ *      durable (ready-writes.ts, durability-tracker.ts);
  *   2. messages that may leave now go to the peers (in parallel with our own fsync);
  *   3. a snapshot from the leader is restored into the state machine, committed entries applied;
  *   4. `advance`; when the WAL reports a write durable: the log view is updated, the core told,
@@ -41,18 +41,16 @@
  * Runs on: Replicator thread, or the simulator.
  */
 import { assert, failure, falconError, isFalconError, type FalconError, type Outcome } from '../errors.js';
-import type { HardState } from '../log/hard-state.js';
 import type { LogEntry } from '../log/log-entry.js';
 import type { Snapshot } from '../log/snapshot.js';
 import { parseRaftMessage } from '../raft/message-validation.js';
 import type { ProposalEntry } from '../raft/proposal-entry.js';
 import { RaftNode, type ProposalPlacement } from '../raft/raft-node.js';
 import type { Ready } from '../raft/ready.js';
-import { encodeRecords, recordBytesFor } from '../wal/wal-record.js';
 import type { FromWal, ToWal, WalRecoveredMessage } from '../protocol/wal.js';
-import { DurabilityTracker } from './durability-tracker.js';
 import type { ReplicaHost, ReplicaLoopOptions } from './replica-loop-options.js';
 import { clusterMismatch, FreshStart, isFreshWal, type FreshStartStatus, type PeerHandshake } from './fresh-start.js';
+import { ReadyWrites } from './ready-writes.js';
 import { ReplicatorLogStorage } from './replicator-log-storage.js';
 import { ReplicatorStartup, type StartupState } from './replicator-startup.js';
 import { LocalSnapshotSave, SnapshotRestore } from './snapshot-pumps.js';
@@ -69,8 +67,6 @@ export type { PeerLink, ReplicaHost, ReplicaLoopOptions, ReplicaObserver } from 
 const readyCyclesPerTurnMax = 64;
 /** Ticks a fresh node with a blank majority waits for a peer with state, when the settings name no election timeout. */
 const freshStartWaitTicksDefault = 30;
-/** Writes waiting for the WAL; the core bounds its own writes in flight the same way. */
-const writesInFlightMax = 65_536;
 /** Snapshot chunks read or sent and not yet acknowledged, per follower; and per local snapshot save. */
 const snapshotWindowChunks = 4;
 /** Ticks without progress after which a snapshot stream goes back to what the follower acknowledged. */
@@ -87,8 +83,7 @@ export class ReplicaLoop {
   private readonly host: ReplicaHost;
   private readonly machine: StateMachine<unknown>;
   private readonly startup: ReplicatorStartup;
-  private readonly tracker = new DurabilityTracker(writesInFlightMax);
-  private readonly snapshotPurposes: Array<'ready' | 'taken'> = [];
+  private readonly writes: ReadyWrites;
   private core: RaftNode | undefined;
   private storage: ReplicatorLogStorage | undefined;
   private takenSnapshot: LocalSnapshotSave | undefined;
@@ -99,8 +94,6 @@ export class ReplicaLoop {
   /** Committed entries handed out by the core while a restore runs, applied once it is done. */
   private applyBacklog: LogEntry[] = [];
   private snapshotRequestId = 0;
-  private persisted: HardState = { term: 0, vote: null, commit: 0 };
-  private walLastIndex = 0;
   private snapshotIndexValue = 0;
   private appliedBytesSinceSnapshot = 0;
   private cycleScheduled = false;
@@ -164,6 +157,10 @@ export class ReplicaLoop {
         this.schedule();
       },
     });
+    this.writes = new ReadyWrites({
+      host: this.host, walRequestBytesMax: options.walRequestBytesMax, clusterName: options.clusterName, observer: options.observer, counters: this.counters,
+      holdsVerified: (index, term) => this.receiver.holdsVerified(index, term), sendToPeer: sendPeer,
+    });
     this.startup = new ReplicatorStartup((message) => this.host.toWal(message), options.walRequestBytesMax, options.incarnation,
       (state) => this.begin(state), (error) => this.stop(error));
   }
@@ -192,7 +189,7 @@ export class ReplicaLoop {
   }
 
   get writesWaitingForWal(): number {
-    return this.tracker.size;
+    return this.writes.size;
   }
 
   /**
@@ -205,7 +202,7 @@ export class ReplicaLoop {
     if (this.freshStart !== undefined) return { blank: true };
     const core = this.core;
     if (core === undefined) return { blank: false };
-    return { blank: core.term === 0 && this.persisted.term === 0 && this.walLastIndex === 0 && this.snapshotIndexValue === 0 };
+    return { blank: core.term === 0 && this.writes.persisted.term === 0 && this.writes.walLastIndex === 0 && this.snapshotIndexValue === 0 };
   }
 
   /** While a fresh node waits for its peers' verdict: what it heard so far; null otherwise. */
@@ -248,7 +245,7 @@ export class ReplicaLoop {
       done: (needsCatchUp, hardState) => {
         this.freshStart = undefined;
         this.markerSet = needsCatchUp;
-        if (hardState !== null) this.persisted = hardState;
+        if (hardState !== null) this.writes.notePersisted(hardState);
         this.buildCore(state, needsCatchUp);
       },
       fail: (error) => this.stop(error),
@@ -277,8 +274,6 @@ export class ReplicaLoop {
     const { recovered, snapshot, entries } = state;
     this.storage = new ReplicatorLogStorage({ hardState: recovered.hardState, snapshot, entries },
       this.options.entriesBehindAppliedMax, (from, to) => this.requestCatchUpRead(from, to));
-    this.persisted = recovered.hardState ?? this.persisted;
-    this.walLastIndex = recovered.lastIndex;
     this.snapshotIndexValue = snapshot?.index ?? 0;
     this.core = new RaftNode({
       ...this.options.raft,
@@ -291,6 +286,7 @@ export class ReplicaLoop {
       needsCatchUp,
       bootId: this.options.bootId,
     });
+    this.writes.begin(this.core, this.storage, recovered.hardState ?? this.writes.persisted, recovered.lastIndex);
     this.schedule();
   }
 
@@ -311,21 +307,16 @@ export class ReplicaLoop {
         this.stop(falconError('IO_ERROR', `the WAL writer restarted (incarnation ${reply.incarnation}) while the Replicator was running; the node stops so that it restarts from what is durable`));
         return;
       case 'durable':
-        this.tracker.onDurable(reply.lastIndex);
-        this.completeWrites();
+        this.writes.onDurable(reply.lastIndex);
         break;
       case 'truncated':
-        this.tracker.onTruncated();
+        this.writes.onTruncated();
         break;
       case 'hardStateSaved':
-        this.tracker.onHardStateSaved();
-        this.completeWrites();
+        this.writes.onHardStateSaved();
         break;
       case 'snapshotSaved':
-        if (this.snapshotPurposes.shift() === 'ready') {
-          this.tracker.onSnapshotSaved();
-          this.completeWrites();
-        } else this.onTakenSnapshotDurable();
+        if (!this.writes.onSnapshotSaved()) this.onTakenSnapshotDurable();
         break;
       case 'snapshotChunkAppended':
         if (this.takenSnapshot?.onChunkAppended(reply) === 'abandoned') this.takenSnapshot = undefined;
@@ -378,7 +369,7 @@ export class ReplicaLoop {
       }
       return;
     }
-    const purpose = reply.request === 'finishSnapshot' || reply.request === 'installSnapshot' ? this.snapshotPurposes.shift() : undefined;
+    const purpose = reply.request === 'finishSnapshot' || reply.request === 'installSnapshot' ? this.writes.onSnapshotSaveFailed() : undefined;
     if (purpose === 'taken' || reply.request === 'compact' || reply.request === 'releaseSnapshot') {
       // A local snapshot, a compaction or the delete of a snapshot file no stream reads any more is
       // housekeeping, not a promise: the previous snapshot and the log stay (a file left behind
@@ -523,7 +514,7 @@ export class ReplicaLoop {
   private handleReady(core: RaftNode, ready: Ready): void {
     this.counters.readyCycles += 1;
     this.options.observer?.onReady?.(core, ready);
-    this.write(ready);
+    this.writes.write(ready);
     // Caught up: the marker goes, durably, before the core acts on it (a crash before keeps it,
     // and the node is simply caught up again after its restart).
     if (ready.needsCatchUpCleared) this.host.toWal({ type: 'clearNeedsCatchUp' });
@@ -570,73 +561,6 @@ export class ReplicaLoop {
       });
   }
 
-  private write(ready: Ready): void {
-    const { entries, snapshot } = ready;
-    const hardState = ready.hardState !== null && (ready.hardState.term !== this.persisted.term || ready.hardState.vote !== this.persisted.vote);
-    if (snapshot !== null) {
-      // The body is already durable in the WAL's incoming file (snapshot-receiver.ts): persisting
-      // it is putting that file in force.
-      assert(this.receiver.holdsVerified(snapshot.index, snapshot.term), `the core installs snapshot (${snapshot.index}, ${snapshot.term}) that was not received`);
-      this.snapshotPurposes.push('ready');
-      this.host.toWal({ type: 'installSnapshot', index: snapshot.index, term: snapshot.term });
-      this.walLastIndex = Math.max(this.walLastIndex, snapshot.index);
-    }
-    const first = entries[0];
-    if (first !== undefined) {
-      if (first.index <= this.walLastIndex) {
-        this.tracker.truncationSent();
-        this.host.toWal({ type: 'truncate', fromIndex: first.index });
-      }
-      this.sendRecords(entries);
-      const last = entries[entries.length - 1] as LogEntry;
-      this.options.observer?.onWalWrite?.(entries.length, last.index);
-      this.walLastIndex = last.index;
-      this.counters.walWrites += 1;
-    }
-    if (hardState && ready.hardState !== null) {
-      this.persisted = ready.hardState;
-      const clusterName = this.options.clusterName;
-      this.host.toWal({ type: 'saveHardState', state: clusterName === undefined ? ready.hardState : { ...ready.hardState, cluster: clusterName } });
-    }
-    this.tracker.add({ entries, snapshot, hardState, messagesAfterDurable: ready.messagesAfterDurable });
-    if (first === undefined && !hardState && snapshot === null) this.completeWrites();
-  }
-
-  /**
-   * Entries as pre-encoded WAL records, in as many requests as their size needs (one ring message
-   * carries at most half the ring): the WAL stages them all and commits them as a group.
-   */
-  private sendRecords(entries: readonly LogEntry[]): void {
-    const chunkBytesMax = this.options.walRequestBytesMax;
-    let start = 0;
-    let bytes = 0;
-    for (let position = 0; position < entries.length; position += 1) {
-      const entryBytes = recordBytesFor(entries[position]?.data.byteLength ?? 0);
-      if (position > start && bytes + entryBytes > chunkBytesMax) {
-        this.host.toWal({ type: 'appendRecords', records: encodeRecords(entries.slice(start, position)) });
-        start = position;
-        bytes = 0;
-      }
-      bytes += entryBytes;
-    }
-    this.host.toWal({ type: 'appendRecords', records: encodeRecords(start === 0 ? entries : entries.slice(start)) });
-  }
-
-  /** Writes the WAL made durable, in order: update the log view, tell the core, release messages. */
-  private completeWrites(): void {
-    const core = this.core;
-    const storage = this.storage;
-    if (core === undefined || storage === undefined) return;
-    for (const write of this.tracker.takeCompleted()) {
-      if (write.snapshot !== null) storage.onSnapshotDurable(write.snapshot);
-      storage.appendDurable(write.entries);
-      const last = write.entries[write.entries.length - 1];
-      if (last !== undefined) core.onDurable({ lastIndex: last.index, term: last.term });
-      else if (write.snapshot !== null) core.onDurable({ lastIndex: write.snapshot.index, term: write.snapshot.term });
-      for (const message of write.messagesAfterDurable) this.sendToPeer(message);
-    }
-  }
-
   private sendToPeer(message: PeerMessage): boolean {
     if (message.type === 'snapshot') {
       // The core's snapshot message is metadata: the body streams from the WAL in chunks.
@@ -675,7 +599,7 @@ export class ReplicaLoop {
     assert(reader.index === index, `state machine snapshot at ${reader.index}, applied ${index}`);
     const metadata = { index, term, membership: { voters: [...this.options.voters], learners: [] } };
     this.takenSnapshot = new LocalSnapshotSave(metadata, reader, (message) => {
-      if (message.type === 'finishSnapshot') this.snapshotPurposes.push('taken');
+      if (message.type === 'finishSnapshot') this.writes.expectTakenSnapshotSaved();
       this.host.toWal(message);
     }, this.chunkBytes, snapshotWindowChunks);
   }
