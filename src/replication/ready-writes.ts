@@ -85,11 +85,6 @@ export class ReadyWrites {
     return this.tracker.size;
   }
 
-  /** A hard state written before the core exists (a fresh start's verdict, fresh-start.ts). */
-  notePersisted(hardState: HardState): void {
-    this.persistedValue = hardState;
-  }
-
   /** The core is built over `storage`: from now on, Readies are written and completed. */
   begin(core: RaftNode, storage: ReplicatorLogStorage, persisted: HardState, walLastIndex: number): void {
     this.core = core;

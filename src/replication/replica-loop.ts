@@ -6,12 +6,12 @@
  * the in-memory file system. Both therefore run this code: the order of writes, durability,
  * snapshots and truncations under test is the production order.
  *
- * Start: ask the WAL what is durable, load the snapshot and every entry after it (startup.ts),
- * restore the state machine from the snapshot, build the core. A data directory of another
+ * Start (replica-start.ts): ask the WAL what is durable, load the snapshot and every entry after
+ * it, restore the state machine from the snapshot, build the core. A data directory of another
  * cluster refuses to start; a WAL that holds nothing waits, with no core, for the peers'
  * handshakes to say whether this is a brand-new cluster or a wiped node that must be caught up
- * first (fresh-start.ts). Then, for every input (a tick, a
- * peer message, a WAL reply, a proposal), one Ready cycle on the next turn of the scheduler:
+ * first (fresh-start.ts). Then, for every input (a tick, a peer message, a WAL reply, a
+ * proposal), one Ready cycle on the next turn of the scheduler:
  *   1. the write goes to the WAL (snapshot, then truncate if needed, then pre-encoded records,
  *      then the hard state when term or vote changed) and is tracked until the WAL says it is
  *      durable (ready-writes.ts, durability-tracker.ts);
@@ -45,14 +45,14 @@ import type { LogEntry } from '../log/log-entry.js';
 import type { Snapshot } from '../log/snapshot.js';
 import { parseRaftMessage } from '../raft/message-validation.js';
 import type { ProposalEntry } from '../raft/proposal-entry.js';
-import { RaftNode, type ProposalPlacement } from '../raft/raft-node.js';
+import type { ProposalPlacement, RaftNode } from '../raft/raft-node.js';
 import type { Ready } from '../raft/ready.js';
 import type { FromWal, ToWal, WalRecoveredMessage } from '../protocol/wal.js';
 import type { ReplicaHost, ReplicaLoopOptions } from './replica-loop-options.js';
-import { clusterMismatch, FreshStart, isFreshWal, type FreshStartStatus, type PeerHandshake } from './fresh-start.js';
+import type { FreshStartStatus, PeerHandshake } from './fresh-start.js';
 import { ReadyWrites } from './ready-writes.js';
-import { ReplicatorLogStorage } from './replicator-log-storage.js';
-import { ReplicatorStartup, type StartupState } from './replicator-startup.js';
+import type { ReplicatorLogStorage } from './replicator-log-storage.js';
+import { ReplicaStart, type StartedReplica } from './replica-start.js';
 import { LocalSnapshotSave, SnapshotRestore } from './snapshot-pumps.js';
 import { SnapshotReceiver } from './snapshot-receiver.js';
 import { SnapshotSender } from './snapshot-sender.js';
@@ -65,8 +65,6 @@ export type { PeerLink, ReplicaHost, ReplicaLoopOptions, ReplicaObserver } from 
 
 /** Ready cycles per scheduler turn before yielding to sockets and timers. */
 const readyCyclesPerTurnMax = 64;
-/** Ticks a fresh node with a blank majority waits for a peer with state, when the settings name no election timeout. */
-const freshStartWaitTicksDefault = 30;
 /** Snapshot chunks read or sent and not yet acknowledged, per follower; and per local snapshot save. */
 const snapshotWindowChunks = 4;
 /** Ticks without progress after which a snapshot stream goes back to what the follower acknowledged. */
@@ -82,7 +80,7 @@ export class ReplicaLoop {
   private readonly snapshotTrigger: SnapshotTrigger;
   private readonly host: ReplicaHost;
   private readonly machine: StateMachine<unknown>;
-  private readonly startup: ReplicatorStartup;
+  private readonly starter: ReplicaStart;
   private readonly writes: ReadyWrites;
   private core: RaftNode | undefined;
   private storage: ReplicatorLogStorage | undefined;
@@ -100,11 +98,6 @@ export class ReplicaLoop {
   private readRequestId = 0;
   private catchUpReadInFlight = false;
   private stoppedBy: FalconError | null = null;
-  /** Set while a fresh node waits for its peers' verdict (no core yet). */
-  private freshStart: FreshStart | undefined;
-  /** The needs-catch-up marker is set (or requested) and not yet cleared. */
-  private markerSet = false;
-  private readonly onStarted: (recovered: WalRecoveredMessage) => void;
   readonly counters = {
     readyCycles: 0, walWrites: 0, peerMessagesIn: 0, peerMessagesDropped: 0, badPeerMessages: 0, snapshotsInstalled: 0, snapshotsTaken: 0,
     /** Reads of old entries from the WAL for followers behind the in-memory window. */
@@ -130,7 +123,6 @@ export class ReplicaLoop {
     this.options = options;
     this.host = options.host;
     this.machine = options.stateMachine;
-    this.onStarted = onStarted;
     const chunkBytes = Math.min(options.snapshotChunkBytes ?? snapshotChunkBytesMax, snapshotChunkBytesMax, options.walRequestBytesMax);
     assert(Number.isSafeInteger(chunkBytes) && chunkBytes >= 1, `snapshot chunk of ${chunkBytes} bytes`);
     this.chunkBytes = chunkBytes;
@@ -161,13 +153,15 @@ export class ReplicaLoop {
       host: this.host, walRequestBytesMax: options.walRequestBytesMax, clusterName: options.clusterName, observer: options.observer, counters: this.counters,
       holdsVerified: (index, term) => this.receiver.holdsVerified(index, term), sendToPeer: sendPeer,
     });
-    this.startup = new ReplicatorStartup((message) => this.host.toWal(message), options.walRequestBytesMax, options.incarnation,
-      (state) => this.begin(state), (error) => this.stop(error));
+    this.starter = new ReplicaStart({
+      options, restoreThen: (snapshot, then) => this.restoreThen(snapshot, then), requestCatchUpRead: (from, to) => this.requestCatchUpRead(from, to),
+      onRecovered: onStarted, started: (replica) => this.onCoreBuilt(replica), fail: (error) => this.stop(error),
+    });
   }
 
   /** Starts the conversation with the WAL; the core exists once it answered (`started`). */
   start(): void {
-    this.startup.begin();
+    this.starter.begin();
   }
 
   get started(): boolean {
@@ -198,8 +192,8 @@ export class ReplicaLoop {
    * nothing it could not keep (not blank).
    */
   get handshake(): PeerHandshake {
-    if (this.markerSet || this.freshStart?.catchingUp === true) return { blank: false };
-    if (this.freshStart !== undefined) return { blank: true };
+    const said = this.starter.handshake;
+    if (said !== null) return said;
     const core = this.core;
     if (core === undefined) return { blank: false };
     return { blank: core.term === 0 && this.writes.persisted.term === 0 && this.writes.walLastIndex === 0 && this.snapshotIndexValue === 0 };
@@ -207,56 +201,19 @@ export class ReplicaLoop {
 
   /** While a fresh node waits for its peers' verdict: what it heard so far; null otherwise. */
   get freshStartStatus(): (FreshStartStatus & { readonly phase: string }) | null {
-    return this.freshStart?.status ?? null;
+    return this.starter.freshStartStatus;
   }
 
   /** A peer's handshake completed; a fresh node decides from these whether it may vote. */
   onPeerHandshake(peer: string, handshake: PeerHandshake): void {
     if (this.stoppedBy !== null) return;
-    this.freshStart?.onPeerHandshake(peer, handshake);
+    this.starter.onPeerHandshake(peer, handshake);
     this.core?.peerConnected(peer);
     this.schedule();
   }
 
-  private begin(state: StartupState): void {
-    const { recovered } = state;
-    const mismatch = clusterMismatch(recovered, this.options.clusterName);
-    if (mismatch !== null) {
-      this.stop(mismatch);
-      return;
-    }
-    this.markerSet = recovered.needsCatchUp !== null;
-    const clusterName = this.options.clusterName;
-    if (clusterName === undefined || !isFreshWal(recovered)) {
-      this.restoreThen(state, () => {
-        this.buildCore(state, this.markerSet);
-        this.onStarted(recovered);
-      });
-      return;
-    }
-    this.freshStart = new FreshStart({
-      self: this.options.id, voters: this.options.voters, clusterName,
-      waitTicks: this.options.raft.electionTimeoutTicksMin ?? freshStartWaitTicksDefault,
-      toWal: (message) => this.host.toWal(message),
-      onVerdict: (verdict) => {
-        if (verdict.kind === 'catchUp') this.host.warn({ verdict: verdict.kind }, verdict.why);
-        else this.host.info?.({ verdict: verdict.kind }, verdict.why);
-      },
-      done: (needsCatchUp, hardState) => {
-        this.freshStart = undefined;
-        this.markerSet = needsCatchUp;
-        if (hardState !== null) this.writes.notePersisted(hardState);
-        this.buildCore(state, needsCatchUp);
-      },
-      fail: (error) => this.stop(error),
-    });
-    this.onStarted(recovered);
-    this.freshStart.begin();
-  }
-
   /** Restores the state machine from the snapshot in force (chunk by chunk), then runs `then`. */
-  private restoreThen(state: StartupState, then: () => void): void {
-    const snapshot = state.snapshot;
+  private restoreThen(snapshot: Snapshot | null, then: () => void): void {
     if (snapshot === null) {
       then();
       return;
@@ -268,25 +225,12 @@ export class ReplicaLoop {
       });
   }
 
-  /** Builds the Raft core over the durable log; the state machine is restored already (a fresh
-   *  node has nothing to restore). */
-  private buildCore(state: StartupState, needsCatchUp: boolean): void {
-    const { recovered, snapshot, entries } = state;
-    this.storage = new ReplicatorLogStorage({ hardState: recovered.hardState, snapshot, entries },
-      this.options.entriesBehindAppliedMax, (from, to) => this.requestCatchUpRead(from, to));
-    this.snapshotIndexValue = snapshot?.index ?? 0;
-    this.core = new RaftNode({
-      ...this.options.raft,
-      id: this.options.id,
-      voters: this.options.voters,
-      storage: this.storage,
-      random: this.options.random,
-      appliedIndex: snapshot?.index ?? 0,
-      // A repaired or wiped node may not vote or lead until a leader has caught it up.
-      needsCatchUp,
-      bootId: this.options.bootId,
-    });
-    this.writes.begin(this.core, this.storage, recovered.hardState ?? this.writes.persisted, recovered.lastIndex);
+  /** The start built the core over the durable log: the loop runs from now on. */
+  private onCoreBuilt(replica: StartedReplica): void {
+    this.storage = replica.storage;
+    this.snapshotIndexValue = replica.snapshotIndex;
+    this.core = replica.core;
+    this.writes.begin(replica.core, replica.storage, replica.hardState ?? this.writes.persisted, replica.walLastIndex);
     this.schedule();
   }
 
@@ -296,8 +240,7 @@ export class ReplicaLoop {
     if (this.stoppedBy !== null) return;
     if (this.onSnapshotReply(reply)) return;
     if (this.core === undefined) {
-      if (this.freshStart !== undefined) this.freshStart.onWalReply(reply);
-      else this.startup.onWalMessage(reply);
+      this.starter.onWalReply(reply);
       return;
     }
     switch (reply.type) {
@@ -329,7 +272,7 @@ export class ReplicaLoop {
         break;
       case 'needsCatchUpCleared':
         // Durable now: the node votes and may lead again.
-        this.markerSet = false;
+        this.starter.onMarkerCleared();
         this.core.onNeedsCatchUpCleared();
         break;
       case 'walError':
@@ -431,7 +374,7 @@ export class ReplicaLoop {
 
   tick(): void {
     if (this.stoppedBy !== null) return;
-    this.freshStart?.onTick();
+    this.starter.onTick();
     this.core?.tick();
     if (this.core?.role === 'leader') this.sender.tick();
     else this.sender.stopAll();
