@@ -24,9 +24,7 @@
  * batch would add a file rename and two fsyncs to every commit.
  *
  * Local snapshots are taken every `snapshotEveryEntries` applied entries or `snapshotEveryBytes`
- * applied payload bytes (snapshot-trigger.ts); once one is durable the WAL compacts below it
- * (never at or above the state machine's compaction floor, nor above a snapshot still being
- * streamed to a follower).
+ * applied payload bytes; once one is durable the WAL compacts below it (local-snapshots.ts).
  *
  * Snapshots are never held whole (docs/state-machine.md): the core sees only their metadata (its
  * `data` is always empty here); the bodies move in chunks of at most `snapshotChunkBytes` —
@@ -50,14 +48,14 @@ import type { Ready } from '../raft/ready.js';
 import type { FromWal, ToWal, WalRecoveredMessage } from '../protocol/wal.js';
 import type { ReplicaHost, ReplicaLoopOptions } from './replica-loop-options.js';
 import type { FreshStartStatus, PeerHandshake } from './fresh-start.js';
+import { LocalSnapshots } from './local-snapshots.js';
 import { ReadyWrites } from './ready-writes.js';
 import type { ReplicatorLogStorage } from './replicator-log-storage.js';
 import { ReplicaStart, type StartedReplica } from './replica-start.js';
-import { LocalSnapshotSave, SnapshotRestore } from './snapshot-pumps.js';
+import { SnapshotRestore } from './snapshot-pumps.js';
 import { SnapshotReceiver } from './snapshot-receiver.js';
 import { SnapshotSender } from './snapshot-sender.js';
 import { isSnapshotStreamType, parseSnapshotStreamMessage, type PeerMessage } from './snapshot-stream-messages.js';
-import { isSnapshotDue, type SnapshotTrigger } from './snapshot-trigger.js';
 import { snapshotChunkBytesMax, type StateMachine } from './state-machine.js';
 
 /** The seams, exported with the loop that uses them (replica-loop-options.ts). */
@@ -71,20 +69,17 @@ const snapshotWindowChunks = 4;
 const snapshotResendTicksDefault = 50;
 /** Resends without progress after which a snapshot stream ends and the core retries. */
 const snapshotResendAttemptsMax = 20;
-/** The body of every snapshot the core sees: the bytes are in the WAL. */
-const bodyInWal = new Uint8Array(0);
 
 export class ReplicaLoop {
   private readonly options: ReplicaLoopOptions;
   private readonly chunkBytes: number;
-  private readonly snapshotTrigger: SnapshotTrigger;
   private readonly host: ReplicaHost;
   private readonly machine: StateMachine<unknown>;
   private readonly starter: ReplicaStart;
   private readonly writes: ReadyWrites;
   private core: RaftNode | undefined;
   private storage: ReplicatorLogStorage | undefined;
-  private takenSnapshot: LocalSnapshotSave | undefined;
+  private readonly local: LocalSnapshots;
   private readonly sender: SnapshotSender;
   private readonly receiver: SnapshotReceiver;
   /** The state machine being restored from the snapshot in force (at start, or after an install). */
@@ -92,8 +87,6 @@ export class ReplicaLoop {
   /** Committed entries handed out by the core while a restore runs, applied once it is done. */
   private applyBacklog: LogEntry[] = [];
   private snapshotRequestId = 0;
-  private snapshotIndexValue = 0;
-  private appliedBytesSinceSnapshot = 0;
   private cycleScheduled = false;
   private readRequestId = 0;
   private catchUpReadInFlight = false;
@@ -126,7 +119,6 @@ export class ReplicaLoop {
     const chunkBytes = Math.min(options.snapshotChunkBytes ?? snapshotChunkBytesMax, snapshotChunkBytesMax, options.walRequestBytesMax);
     assert(Number.isSafeInteger(chunkBytes) && chunkBytes >= 1, `snapshot chunk of ${chunkBytes} bytes`);
     this.chunkBytes = chunkBytes;
-    this.snapshotTrigger = { entriesSinceSnapshotMax: options.snapshotEveryEntries, bytesSinceSnapshotMax: options.snapshotEveryBytes };
     const toWal = (message: ToWal): void => this.host.toWal(message);
     const sendPeer = (message: PeerMessage): boolean => this.sendToPeer(message);
     this.sender = new SnapshotSender({
@@ -152,6 +144,11 @@ export class ReplicaLoop {
     this.writes = new ReadyWrites({
       host: this.host, walRequestBytesMax: options.walRequestBytesMax, clusterName: options.clusterName, observer: options.observer, counters: this.counters,
       holdsVerified: (index, term) => this.receiver.holdsVerified(index, term), sendToPeer: sendPeer,
+    });
+    this.local = new LocalSnapshots({
+      host: this.host, machine: this.machine, voters: options.voters, chunkBytes, windowChunks: snapshotWindowChunks, counters: this.counters,
+      trigger: { entriesSinceSnapshotMax: options.snapshotEveryEntries, bytesSinceSnapshotMax: options.snapshotEveryBytes },
+      expectSaved: () => this.writes.expectTakenSnapshotSaved(),
     });
     this.starter = new ReplicaStart({
       options, restoreThen: (snapshot, then) => this.restoreThen(snapshot, then), requestCatchUpRead: (from, to) => this.requestCatchUpRead(from, to),
@@ -179,7 +176,7 @@ export class ReplicaLoop {
   }
 
   get snapshotIndex(): number {
-    return this.snapshotIndexValue;
+    return this.local.snapshotIndex;
   }
 
   get writesWaitingForWal(): number {
@@ -196,7 +193,7 @@ export class ReplicaLoop {
     if (said !== null) return said;
     const core = this.core;
     if (core === undefined) return { blank: false };
-    return { blank: core.term === 0 && this.writes.persisted.term === 0 && this.writes.walLastIndex === 0 && this.snapshotIndexValue === 0 };
+    return { blank: core.term === 0 && this.writes.persisted.term === 0 && this.writes.walLastIndex === 0 && this.local.snapshotIndex === 0 };
   }
 
   /** While a fresh node waits for its peers' verdict: what it heard so far; null otherwise. */
@@ -228,7 +225,7 @@ export class ReplicaLoop {
   /** The start built the core over the durable log: the loop runs from now on. */
   private onCoreBuilt(replica: StartedReplica): void {
     this.storage = replica.storage;
-    this.snapshotIndexValue = replica.snapshotIndex;
+    this.local.begin(replica.snapshotIndex);
     this.core = replica.core;
     this.writes.begin(replica.core, replica.storage, replica.hardState ?? this.writes.persisted, replica.walLastIndex);
     this.schedule();
@@ -259,10 +256,10 @@ export class ReplicaLoop {
         this.writes.onHardStateSaved();
         break;
       case 'snapshotSaved':
-        if (!this.writes.onSnapshotSaved()) this.onTakenSnapshotDurable();
+        if (!this.writes.onSnapshotSaved()) this.local.onSaved(this.core, this.storage, this.sender.lowestStreamedIndex);
         break;
       case 'snapshotChunkAppended':
-        if (this.takenSnapshot?.onChunkAppended(reply) === 'abandoned') this.takenSnapshot = undefined;
+        this.local.onChunkAppended(reply);
         return;
       case 'entries':
         this.catchUpReadInFlight = false;
@@ -305,11 +302,7 @@ export class ReplicaLoop {
       return;
     }
     if (reply.request === 'beginSnapshot' || reply.request === 'appendSnapshotChunk') {
-      const save = this.takenSnapshot;
-      if (save !== undefined && save.onFailed(reply.request) === 'abandoned') this.takenSnapshot = undefined;
-      if (reply.request === 'beginSnapshot' || reply.error.code !== 'NOT_FOUND') {
-        this.host.warn({ request: reply.request, code: reply.error.code }, `WAL ${reply.request} failed: ${reply.error.message}`);
-      }
+      this.local.onChunkFailed(reply, reply.request);
       return;
     }
     const purpose = reply.request === 'finishSnapshot' || reply.request === 'installSnapshot' ? this.writes.onSnapshotSaveFailed() : undefined;
@@ -317,7 +310,7 @@ export class ReplicaLoop {
       // A local snapshot, a compaction or the delete of a snapshot file no stream reads any more is
       // housekeeping, not a promise: the previous snapshot and the log stay (a file left behind
       // goes with the next snapshot), and the next due snapshot tries again.
-      if (purpose === 'taken') this.takenSnapshot = undefined;
+      if (purpose === 'taken') this.local.abandon();
       this.host.warn({ request: reply.request, code: reply.error.code }, `WAL ${reply.request} failed: ${reply.error.message}`);
       return;
     }
@@ -474,12 +467,12 @@ export class ReplicaLoop {
       `state machine applied ${this.machine.appliedIndex}, the core ${core.appliedIndex}`);
     this.options.observer?.onCommitted?.(this.machine.appliedIndex);
     this.storage?.trimBehind(this.machine.appliedIndex);
-    this.maybeTakeSnapshot(core);
+    this.local.maybeTake(core);
   }
 
   private apply(entries: readonly LogEntry[]): void {
     const results = this.machine.apply(entries);
-    for (const entry of entries) this.appliedBytesSinceSnapshot += entry.data.byteLength;
+    this.local.onApplied(entries);
     this.options.observer?.onApplied?.(entries, results);
   }
 
@@ -489,8 +482,7 @@ export class ReplicaLoop {
    */
   private beginInstalledRestore(snapshot: Snapshot): void {
     this.receiver.onInstalled(snapshot.index);
-    this.snapshotIndexValue = snapshot.index;
-    this.appliedBytesSinceSnapshot = 0;
+    this.local.onInstalled(snapshot.index);
     this.counters.snapshotsInstalled += 1;
     this.restore = new SnapshotRestore(snapshot.index, this.machine.beginRestore(snapshot.index), (message) => this.host.toWal(message),
       this.chunkBytes, () => this.nextSnapshotRequestId(), () => {
@@ -526,44 +518,6 @@ export class ReplicaLoop {
     this.counters.catchUpReads += 1;
     this.readRequestId += 1;
     this.host.toWal({ type: 'read', requestId: this.readRequestId, fromIndex, toIndex, bytesMax: this.options.walRequestBytesMax });
-  }
-
-  // ---- local snapshots ----------------------------------------------------------------------
-
-  private maybeTakeSnapshot(core: RaftNode): void {
-    if (this.takenSnapshot !== undefined || this.restore !== undefined) return;
-    const applied = this.machine.appliedIndex;
-    const index = Math.min(applied, core.compactableIndex());
-    const due = isSnapshotDue(this.snapshotTrigger, index - this.snapshotIndexValue, this.appliedBytesSinceSnapshot);
-    if (!due || index !== applied || index <= this.snapshotIndexValue) return;
-    const term = core.logTerm(index);
-    if (term < 0) return;
-    const reader = this.machine.snapshot();
-    assert(reader.index === index, `state machine snapshot at ${reader.index}, applied ${index}`);
-    const metadata = { index, term, membership: { voters: [...this.options.voters], learners: [] } };
-    this.takenSnapshot = new LocalSnapshotSave(metadata, reader, (message) => {
-      if (message.type === 'finishSnapshot') this.writes.expectTakenSnapshotSaved();
-      this.host.toWal(message);
-    }, this.chunkBytes, snapshotWindowChunks);
-  }
-
-  private onTakenSnapshotDurable(): void {
-    const save = this.takenSnapshot;
-    this.takenSnapshot = undefined;
-    if (save === undefined) return;
-    const snapshot = { ...save.snapshot, data: bodyInWal };
-    this.snapshotIndexValue = snapshot.index;
-    this.appliedBytesSinceSnapshot = 0;
-    this.counters.snapshotsTaken += 1;
-    // The log below the snapshot goes, except the entries after a snapshot still being streamed
-    // to a follower or not yet answered for (it goes on from them once it installed that
-    // snapshot; without them it would need this newer one, and a transfer or an install slower
-    // than the snapshot interval would never end) and what the state machine still reads back.
-    const awaited = this.core?.lowestSnapshotIndexAwaited() ?? null;
-    const logKeptAfter = Math.min(snapshot.index, this.sender.lowestStreamedIndex ?? snapshot.index, awaited ?? snapshot.index);
-    this.storage?.onSnapshotDurable(snapshot, logKeptAfter);
-    const uptoIndex = Math.min(logKeptAfter, this.machine.compactionFloor() - 1);
-    if (uptoIndex > 0) this.host.toWal({ type: 'compact', uptoIndex });
   }
 
   // ---- stop -----------------------------------------------------------------------------------
