@@ -6,15 +6,15 @@
  * the in-memory file system. Both therefore run this code: the order of writes, durability,
  * snapshots and truncations under test is the production order.
  *
- * Start: ask the WAL what is durable, load the snapshot and every entry after it (startup.ts),
- * restore the state machine from the snapshot, build the core. A data directory of another
+ * Start (replica-start.ts): ask the WAL what is durable, load the snapshot and every entry after
+ * it, restore the state machine from the snapshot, build the core. A data directory of another
  * cluster refuses to start; a WAL that holds nothing waits, with no core, for the peers'
  * handshakes to say whether this is a brand-new cluster or a wiped node that must be caught up
- * first (fresh-start.ts). Then, for every input (a tick, a
- * peer message, a WAL reply, a proposal), one Ready cycle on the next turn of the scheduler:
+ * first (fresh-start.ts). Then, for every input (a tick, a peer message, a WAL reply, a
+ * proposal), one Ready cycle on the next turn of the scheduler:
  *   1. the write goes to the WAL (snapshot, then truncate if needed, then pre-encoded records,
  *      then the hard state when term or vote changed) and is tracked until the WAL says it is
- *      durable (durability-tracker.ts);
+ *      durable (ready-writes.ts, durability-tracker.ts);
  *   2. messages that may leave now go to the peers (in parallel with our own fsync);
  *   3. a snapshot from the leader is restored into the state machine, committed entries applied;
  *   4. `advance`; when the WAL reports a write durable: the log view is updated, the core told,
@@ -24,9 +24,7 @@
  * batch would add a file rename and two fsyncs to every commit.
  *
  * Local snapshots are taken every `snapshotEveryEntries` applied entries or `snapshotEveryBytes`
- * applied payload bytes (snapshot-trigger.ts); once one is durable the WAL compacts below it
- * (never at or above the state machine's compaction floor, nor above a snapshot still being
- * streamed to a follower).
+ * applied payload bytes; once one is durable the WAL compacts below it (local-snapshots.ts).
  *
  * Snapshots are never held whole (docs/state-machine.md): the core sees only their metadata (its
  * `data` is always empty here); the bodies move in chunks of at most `snapshotChunkBytes` —
@@ -41,131 +39,47 @@
  * Runs on: Replicator thread, or the simulator.
  */
 import { assert, failure, falconError, isFalconError, type FalconError, type Outcome } from '../errors.js';
-import type { HardState } from '../log/hard-state.js';
 import type { LogEntry } from '../log/log-entry.js';
 import type { Snapshot } from '../log/snapshot.js';
 import { parseRaftMessage } from '../raft/message-validation.js';
 import type { ProposalEntry } from '../raft/proposal-entry.js';
-import type { RaftSettings } from '../raft/raft-config.js';
-import { RaftNode, type ProposalPlacement } from '../raft/raft-node.js';
-import type { SeededRandom } from '../raft/random.js';
-import type { ReadState } from '../raft/read-index.js';
+import type { ProposalPlacement, RaftNode } from '../raft/raft-node.js';
 import type { Ready } from '../raft/ready.js';
-import { encodeRecords, recordBytesFor } from '../wal/wal-record.js';
 import type { FromWal, ToWal, WalRecoveredMessage } from '../protocol/wal.js';
-import { DurabilityTracker } from './durability-tracker.js';
-import { clusterMismatch, FreshStart, isFreshWal, type FreshStartStatus, type PeerHandshake } from './fresh-start.js';
-import { ReplicatorLogStorage } from './replicator-log-storage.js';
-import { ReplicatorStartup, type StartupState } from './replicator-startup.js';
-import { LocalSnapshotSave, SnapshotRestore } from './snapshot-pumps.js';
+import type { ReplicaHost, ReplicaLoopOptions } from './replica-loop-options.js';
+import type { FreshStartStatus, PeerHandshake } from './fresh-start.js';
+import { LocalSnapshots } from './local-snapshots.js';
+import { ReadyWrites } from './ready-writes.js';
+import type { ReplicatorLogStorage } from './replicator-log-storage.js';
+import { ReplicaStart, type StartedReplica } from './replica-start.js';
+import { SnapshotRestore } from './snapshot-pumps.js';
 import { SnapshotReceiver } from './snapshot-receiver.js';
 import { SnapshotSender } from './snapshot-sender.js';
 import { isSnapshotStreamType, parseSnapshotStreamMessage, type PeerMessage } from './snapshot-stream-messages.js';
-import { isSnapshotDue, type SnapshotTrigger } from './snapshot-trigger.js';
 import { snapshotChunkBytesMax, type StateMachine } from './state-machine.js';
+
+/** The seams, exported with the loop that uses them (replica-loop-options.ts). */
+export type { PeerLink, ReplicaHost, ReplicaLoopOptions, ReplicaObserver } from './replica-loop-options.js';
 
 /** Ready cycles per scheduler turn before yielding to sockets and timers. */
 const readyCyclesPerTurnMax = 64;
-/** Ticks a fresh node with a blank majority waits for a peer with state, when the settings name no election timeout. */
-const freshStartWaitTicksDefault = 30;
-/** Writes waiting for the WAL; the core bounds its own writes in flight the same way. */
-const writesInFlightMax = 65_536;
 /** Snapshot chunks read or sent and not yet acknowledged, per follower; and per local snapshot save. */
 const snapshotWindowChunks = 4;
 /** Ticks without progress after which a snapshot stream goes back to what the follower acknowledged. */
 const snapshotResendTicksDefault = 50;
 /** Resends without progress after which a snapshot stream ends and the core retries. */
 const snapshotResendAttemptsMax = 20;
-/** The body of every snapshot the core sees: the bytes are in the WAL. */
-const bodyInWal = new Uint8Array(0);
-
-/** The peers as the loop sees them. */
-export interface PeerLink {
-  /** Queues `message` for its peer; false when it was dropped (no connection, queue full). */
-  send(message: PeerMessage): boolean;
-  /** Closes the connection to `peer` (it sent something malformed). */
-  closeConnection(peer: string, reason: string): void;
-  /** A connection to `peer` is established. */
-  isConnected(peer: string): boolean;
-}
-
-/** What the loop needs from its host besides the WAL and the peers. */
-export interface ReplicaHost {
-  /** Sends a request to the WAL: in order, never dropped. */
-  toWal(message: ToWal): void;
-  /** Runs `cycle` soon, after the current turn (setImmediate, or a simulator event). */
-  schedule(cycle: () => void): void;
-  /** An unrecoverable failure: the node must stop. */
-  fail(error: FalconError): void;
-  /** Something an operator should know that the loop survives. */
-  warn(fields: Readonly<Record<string, unknown>>, message: string): void;
-  /** A step of the start an operator may want to read in the log (optional). */
-  info?(fields: Readonly<Record<string, unknown>>, message: string): void;
-}
-
-/** Optional observers: figures for metrics, and the simulator's checks. */
-export interface ReplicaObserver {
-  /** A Ready is about to be processed (the simulator checks log matching here). */
-  onReady?(node: RaftNode, ready: Ready): void;
-  /** Entries were applied to the state machine, with their results. */
-  onApplied?(entries: readonly LogEntry[], results: readonly unknown[]): void;
-  /** Linearizable reads the core confirmed: serve each once the applied index reaches it. */
-  onReadStates?(readStates: readonly ReadState[]): void;
-  /** A snapshot from the leader replaced the state machine's state. */
-  onSnapshotRestored?(snapshot: Snapshot): void;
-  /** A write of `entries` entries went to the WAL; `uncommittedFromIndex..lastIndex` now waits for commit. */
-  onWalWrite?(entries: number, lastIndex: number): void;
-  /** The commit index applied so far (after each cycle that applied something). */
-  onCommitted?(appliedIndex: number): void;
-}
-
-export interface ReplicaLoopOptions {
-  readonly id: string;
-  readonly voters: readonly string[];
-  readonly raft: Partial<RaftSettings>;
-  readonly random: SeededRandom;
-  readonly stateMachine: StateMachine<unknown>;
-  readonly host: ReplicaHost;
-  readonly peers: PeerLink;
-  /** Durable entries kept in memory behind the applied index (the WAL's tail cache size). */
-  readonly entriesBehindAppliedMax: number;
-  /** Bytes of records per WAL request and per WAL read answer (bounded by the ring's message bound). */
-  readonly walRequestBytesMax: number;
-  readonly snapshotEveryEntries: number;
-  readonly snapshotEveryBytes: number;
-  /** Bytes of one snapshot chunk (WAL request, peer message); at most `snapshotChunkBytesMax`, and
-   *  cut to `walRequestBytesMax`. The simulator uses a small one so that snapshots span chunks. */
-  readonly snapshotChunkBytes?: number;
-  /** Ticks without progress before a snapshot stream resends (default 50). */
-  readonly snapshotResendTicks?: number;
-  /** Distinguishes this start's WAL reads from replies still in flight for an earlier one. */
-  readonly incarnation: number;
-  /** Grows with every start of this node (the start time in ms, or the simulator's incarnation):
-   *  lets a leader tell this start's answers from an earlier one's (src/raft/catch-up.ts). */
-  readonly bootId: number;
-  /**
-   * The cluster this node belongs to (`cluster.name`), kept in the hard state as the identity of
-   * its data directory: a directory of another cluster refuses to start (CONFIG_INVALID), and a
-   * node whose WAL holds nothing waits for its peers' handshakes (`onPeerHandshake`) before it
-   * may vote (fresh-start.ts). Omitted (the simulator, which never wipes a disk): no identity is
-   * written or checked, and an empty node votes at once, as a member of a new cluster.
-   */
-  readonly clusterName?: string;
-  readonly observer?: ReplicaObserver;
-}
 
 export class ReplicaLoop {
   private readonly options: ReplicaLoopOptions;
   private readonly chunkBytes: number;
-  private readonly snapshotTrigger: SnapshotTrigger;
   private readonly host: ReplicaHost;
   private readonly machine: StateMachine<unknown>;
-  private readonly startup: ReplicatorStartup;
-  private readonly tracker = new DurabilityTracker(writesInFlightMax);
-  private readonly snapshotPurposes: Array<'ready' | 'taken'> = [];
+  private readonly starter: ReplicaStart;
+  private readonly writes: ReadyWrites;
   private core: RaftNode | undefined;
   private storage: ReplicatorLogStorage | undefined;
-  private takenSnapshot: LocalSnapshotSave | undefined;
+  private readonly local: LocalSnapshots;
   private readonly sender: SnapshotSender;
   private readonly receiver: SnapshotReceiver;
   /** The state machine being restored from the snapshot in force (at start, or after an install). */
@@ -173,19 +87,10 @@ export class ReplicaLoop {
   /** Committed entries handed out by the core while a restore runs, applied once it is done. */
   private applyBacklog: LogEntry[] = [];
   private snapshotRequestId = 0;
-  private persisted: HardState = { term: 0, vote: null, commit: 0 };
-  private walLastIndex = 0;
-  private snapshotIndexValue = 0;
-  private appliedBytesSinceSnapshot = 0;
   private cycleScheduled = false;
   private readRequestId = 0;
   private catchUpReadInFlight = false;
   private stoppedBy: FalconError | null = null;
-  /** Set while a fresh node waits for its peers' verdict (no core yet). */
-  private freshStart: FreshStart | undefined;
-  /** The needs-catch-up marker is set (or requested) and not yet cleared. */
-  private markerSet = false;
-  private readonly onStarted: (recovered: WalRecoveredMessage) => void;
   readonly counters = {
     readyCycles: 0, walWrites: 0, peerMessagesIn: 0, peerMessagesDropped: 0, badPeerMessages: 0, snapshotsInstalled: 0, snapshotsTaken: 0,
     /** Reads of old entries from the WAL for followers behind the in-memory window. */
@@ -211,11 +116,9 @@ export class ReplicaLoop {
     this.options = options;
     this.host = options.host;
     this.machine = options.stateMachine;
-    this.onStarted = onStarted;
     const chunkBytes = Math.min(options.snapshotChunkBytes ?? snapshotChunkBytesMax, snapshotChunkBytesMax, options.walRequestBytesMax);
     assert(Number.isSafeInteger(chunkBytes) && chunkBytes >= 1, `snapshot chunk of ${chunkBytes} bytes`);
     this.chunkBytes = chunkBytes;
-    this.snapshotTrigger = { entriesSinceSnapshotMax: options.snapshotEveryEntries, bytesSinceSnapshotMax: options.snapshotEveryBytes };
     const toWal = (message: ToWal): void => this.host.toWal(message);
     const sendPeer = (message: PeerMessage): boolean => this.sendToPeer(message);
     this.sender = new SnapshotSender({
@@ -238,13 +141,24 @@ export class ReplicaLoop {
         this.schedule();
       },
     });
-    this.startup = new ReplicatorStartup((message) => this.host.toWal(message), options.walRequestBytesMax, options.incarnation,
-      (state) => this.begin(state), (error) => this.stop(error));
+    this.writes = new ReadyWrites({
+      host: this.host, walRequestBytesMax: options.walRequestBytesMax, clusterName: options.clusterName, observer: options.observer, counters: this.counters,
+      holdsVerified: (index, term) => this.receiver.holdsVerified(index, term), sendToPeer: sendPeer,
+    });
+    this.local = new LocalSnapshots({
+      host: this.host, machine: this.machine, voters: options.voters, chunkBytes, windowChunks: snapshotWindowChunks, counters: this.counters,
+      trigger: { entriesSinceSnapshotMax: options.snapshotEveryEntries, bytesSinceSnapshotMax: options.snapshotEveryBytes },
+      expectSaved: () => this.writes.expectTakenSnapshotSaved(),
+    });
+    this.starter = new ReplicaStart({
+      options, restoreThen: (snapshot, then) => this.restoreThen(snapshot, then), requestCatchUpRead: (from, to) => this.requestCatchUpRead(from, to),
+      onRecovered: onStarted, started: (replica) => this.onCoreBuilt(replica), fail: (error) => this.stop(error),
+    });
   }
 
   /** Starts the conversation with the WAL; the core exists once it answered (`started`). */
   start(): void {
-    this.startup.begin();
+    this.starter.begin();
   }
 
   get started(): boolean {
@@ -262,11 +176,11 @@ export class ReplicaLoop {
   }
 
   get snapshotIndex(): number {
-    return this.snapshotIndexValue;
+    return this.local.snapshotIndex;
   }
 
   get writesWaitingForWal(): number {
-    return this.tracker.size;
+    return this.writes.size;
   }
 
   /**
@@ -275,65 +189,28 @@ export class ReplicaLoop {
    * nothing it could not keep (not blank).
    */
   get handshake(): PeerHandshake {
-    if (this.markerSet || this.freshStart?.catchingUp === true) return { blank: false };
-    if (this.freshStart !== undefined) return { blank: true };
+    const said = this.starter.handshake;
+    if (said !== null) return said;
     const core = this.core;
     if (core === undefined) return { blank: false };
-    return { blank: core.term === 0 && this.persisted.term === 0 && this.walLastIndex === 0 && this.snapshotIndexValue === 0 };
+    return { blank: core.term === 0 && this.writes.persisted.term === 0 && this.writes.walLastIndex === 0 && this.local.snapshotIndex === 0 };
   }
 
   /** While a fresh node waits for its peers' verdict: what it heard so far; null otherwise. */
   get freshStartStatus(): (FreshStartStatus & { readonly phase: string }) | null {
-    return this.freshStart?.status ?? null;
+    return this.starter.freshStartStatus;
   }
 
   /** A peer's handshake completed; a fresh node decides from these whether it may vote. */
   onPeerHandshake(peer: string, handshake: PeerHandshake): void {
     if (this.stoppedBy !== null) return;
-    this.freshStart?.onPeerHandshake(peer, handshake);
+    this.starter.onPeerHandshake(peer, handshake);
     this.core?.peerConnected(peer);
     this.schedule();
   }
 
-  private begin(state: StartupState): void {
-    const { recovered } = state;
-    const mismatch = clusterMismatch(recovered, this.options.clusterName);
-    if (mismatch !== null) {
-      this.stop(mismatch);
-      return;
-    }
-    this.markerSet = recovered.needsCatchUp !== null;
-    const clusterName = this.options.clusterName;
-    if (clusterName === undefined || !isFreshWal(recovered)) {
-      this.restoreThen(state, () => {
-        this.buildCore(state, this.markerSet);
-        this.onStarted(recovered);
-      });
-      return;
-    }
-    this.freshStart = new FreshStart({
-      self: this.options.id, voters: this.options.voters, clusterName,
-      waitTicks: this.options.raft.electionTimeoutTicksMin ?? freshStartWaitTicksDefault,
-      toWal: (message) => this.host.toWal(message),
-      onVerdict: (verdict) => {
-        if (verdict.kind === 'catchUp') this.host.warn({ verdict: verdict.kind }, verdict.why);
-        else this.host.info?.({ verdict: verdict.kind }, verdict.why);
-      },
-      done: (needsCatchUp, hardState) => {
-        this.freshStart = undefined;
-        this.markerSet = needsCatchUp;
-        if (hardState !== null) this.persisted = hardState;
-        this.buildCore(state, needsCatchUp);
-      },
-      fail: (error) => this.stop(error),
-    });
-    this.onStarted(recovered);
-    this.freshStart.begin();
-  }
-
   /** Restores the state machine from the snapshot in force (chunk by chunk), then runs `then`. */
-  private restoreThen(state: StartupState, then: () => void): void {
-    const snapshot = state.snapshot;
+  private restoreThen(snapshot: Snapshot | null, then: () => void): void {
     if (snapshot === null) {
       then();
       return;
@@ -345,26 +222,12 @@ export class ReplicaLoop {
       });
   }
 
-  /** Builds the Raft core over the durable log; the state machine is restored already (a fresh
-   *  node has nothing to restore). */
-  private buildCore(state: StartupState, needsCatchUp: boolean): void {
-    const { recovered, snapshot, entries } = state;
-    this.storage = new ReplicatorLogStorage({ hardState: recovered.hardState, snapshot, entries },
-      this.options.entriesBehindAppliedMax, (from, to) => this.requestCatchUpRead(from, to));
-    this.persisted = recovered.hardState ?? this.persisted;
-    this.walLastIndex = recovered.lastIndex;
-    this.snapshotIndexValue = snapshot?.index ?? 0;
-    this.core = new RaftNode({
-      ...this.options.raft,
-      id: this.options.id,
-      voters: this.options.voters,
-      storage: this.storage,
-      random: this.options.random,
-      appliedIndex: snapshot?.index ?? 0,
-      // A repaired or wiped node may not vote or lead until a leader has caught it up.
-      needsCatchUp,
-      bootId: this.options.bootId,
-    });
+  /** The start built the core over the durable log: the loop runs from now on. */
+  private onCoreBuilt(replica: StartedReplica): void {
+    this.storage = replica.storage;
+    this.local.begin(replica.snapshotIndex);
+    this.core = replica.core;
+    this.writes.begin(replica.core, replica.storage, replica.hardState ?? this.writes.persisted, replica.walLastIndex);
     this.schedule();
   }
 
@@ -374,8 +237,7 @@ export class ReplicaLoop {
     if (this.stoppedBy !== null) return;
     if (this.onSnapshotReply(reply)) return;
     if (this.core === undefined) {
-      if (this.freshStart !== undefined) this.freshStart.onWalReply(reply);
-      else this.startup.onWalMessage(reply);
+      this.starter.onWalReply(reply);
       return;
     }
     switch (reply.type) {
@@ -385,24 +247,19 @@ export class ReplicaLoop {
         this.stop(falconError('IO_ERROR', `the WAL writer restarted (incarnation ${reply.incarnation}) while the Replicator was running; the node stops so that it restarts from what is durable`));
         return;
       case 'durable':
-        this.tracker.onDurable(reply.lastIndex);
-        this.completeWrites();
+        this.writes.onDurable(reply.lastIndex);
         break;
       case 'truncated':
-        this.tracker.onTruncated();
+        this.writes.onTruncated();
         break;
       case 'hardStateSaved':
-        this.tracker.onHardStateSaved();
-        this.completeWrites();
+        this.writes.onHardStateSaved();
         break;
       case 'snapshotSaved':
-        if (this.snapshotPurposes.shift() === 'ready') {
-          this.tracker.onSnapshotSaved();
-          this.completeWrites();
-        } else this.onTakenSnapshotDurable();
+        if (!this.writes.onSnapshotSaved()) this.local.onSaved(this.core, this.storage, this.sender.lowestStreamedIndex);
         break;
       case 'snapshotChunkAppended':
-        if (this.takenSnapshot?.onChunkAppended(reply) === 'abandoned') this.takenSnapshot = undefined;
+        this.local.onChunkAppended(reply);
         return;
       case 'entries':
         this.catchUpReadInFlight = false;
@@ -412,7 +269,7 @@ export class ReplicaLoop {
         break;
       case 'needsCatchUpCleared':
         // Durable now: the node votes and may lead again.
-        this.markerSet = false;
+        this.starter.onMarkerCleared();
         this.core.onNeedsCatchUpCleared();
         break;
       case 'walError':
@@ -445,19 +302,15 @@ export class ReplicaLoop {
       return;
     }
     if (reply.request === 'beginSnapshot' || reply.request === 'appendSnapshotChunk') {
-      const save = this.takenSnapshot;
-      if (save !== undefined && save.onFailed(reply.request) === 'abandoned') this.takenSnapshot = undefined;
-      if (reply.request === 'beginSnapshot' || reply.error.code !== 'NOT_FOUND') {
-        this.host.warn({ request: reply.request, code: reply.error.code }, `WAL ${reply.request} failed: ${reply.error.message}`);
-      }
+      this.local.onChunkFailed(reply, reply.request);
       return;
     }
-    const purpose = reply.request === 'finishSnapshot' || reply.request === 'installSnapshot' ? this.snapshotPurposes.shift() : undefined;
+    const purpose = reply.request === 'finishSnapshot' || reply.request === 'installSnapshot' ? this.writes.onSnapshotSaveFailed() : undefined;
     if (purpose === 'taken' || reply.request === 'compact' || reply.request === 'releaseSnapshot') {
       // A local snapshot, a compaction or the delete of a snapshot file no stream reads any more is
       // housekeeping, not a promise: the previous snapshot and the log stay (a file left behind
       // goes with the next snapshot), and the next due snapshot tries again.
-      if (purpose === 'taken') this.takenSnapshot = undefined;
+      if (purpose === 'taken') this.local.abandon();
       this.host.warn({ request: reply.request, code: reply.error.code }, `WAL ${reply.request} failed: ${reply.error.message}`);
       return;
     }
@@ -514,7 +367,7 @@ export class ReplicaLoop {
 
   tick(): void {
     if (this.stoppedBy !== null) return;
-    this.freshStart?.onTick();
+    this.starter.onTick();
     this.core?.tick();
     if (this.core?.role === 'leader') this.sender.tick();
     else this.sender.stopAll();
@@ -597,7 +450,7 @@ export class ReplicaLoop {
   private handleReady(core: RaftNode, ready: Ready): void {
     this.counters.readyCycles += 1;
     this.options.observer?.onReady?.(core, ready);
-    this.write(ready);
+    this.writes.write(ready);
     // Caught up: the marker goes, durably, before the core acts on it (a crash before keeps it,
     // and the node is simply caught up again after its restart).
     if (ready.needsCatchUpCleared) this.host.toWal({ type: 'clearNeedsCatchUp' });
@@ -614,12 +467,12 @@ export class ReplicaLoop {
       `state machine applied ${this.machine.appliedIndex}, the core ${core.appliedIndex}`);
     this.options.observer?.onCommitted?.(this.machine.appliedIndex);
     this.storage?.trimBehind(this.machine.appliedIndex);
-    this.maybeTakeSnapshot(core);
+    this.local.maybeTake(core);
   }
 
   private apply(entries: readonly LogEntry[]): void {
     const results = this.machine.apply(entries);
-    for (const entry of entries) this.appliedBytesSinceSnapshot += entry.data.byteLength;
+    this.local.onApplied(entries);
     this.options.observer?.onApplied?.(entries, results);
   }
 
@@ -629,8 +482,7 @@ export class ReplicaLoop {
    */
   private beginInstalledRestore(snapshot: Snapshot): void {
     this.receiver.onInstalled(snapshot.index);
-    this.snapshotIndexValue = snapshot.index;
-    this.appliedBytesSinceSnapshot = 0;
+    this.local.onInstalled(snapshot.index);
     this.counters.snapshotsInstalled += 1;
     this.restore = new SnapshotRestore(snapshot.index, this.machine.beginRestore(snapshot.index), (message) => this.host.toWal(message),
       this.chunkBytes, () => this.nextSnapshotRequestId(), () => {
@@ -642,73 +494,6 @@ export class ReplicaLoop {
         this.options.observer?.onCommitted?.(this.machine.appliedIndex);
         this.schedule();
       });
-  }
-
-  private write(ready: Ready): void {
-    const { entries, snapshot } = ready;
-    const hardState = ready.hardState !== null && (ready.hardState.term !== this.persisted.term || ready.hardState.vote !== this.persisted.vote);
-    if (snapshot !== null) {
-      // The body is already durable in the WAL's incoming file (snapshot-receiver.ts): persisting
-      // it is putting that file in force.
-      assert(this.receiver.holdsVerified(snapshot.index, snapshot.term), `the core installs snapshot (${snapshot.index}, ${snapshot.term}) that was not received`);
-      this.snapshotPurposes.push('ready');
-      this.host.toWal({ type: 'installSnapshot', index: snapshot.index, term: snapshot.term });
-      this.walLastIndex = Math.max(this.walLastIndex, snapshot.index);
-    }
-    const first = entries[0];
-    if (first !== undefined) {
-      if (first.index <= this.walLastIndex) {
-        this.tracker.truncationSent();
-        this.host.toWal({ type: 'truncate', fromIndex: first.index });
-      }
-      this.sendRecords(entries);
-      const last = entries[entries.length - 1] as LogEntry;
-      this.options.observer?.onWalWrite?.(entries.length, last.index);
-      this.walLastIndex = last.index;
-      this.counters.walWrites += 1;
-    }
-    if (hardState && ready.hardState !== null) {
-      this.persisted = ready.hardState;
-      const clusterName = this.options.clusterName;
-      this.host.toWal({ type: 'saveHardState', state: clusterName === undefined ? ready.hardState : { ...ready.hardState, cluster: clusterName } });
-    }
-    this.tracker.add({ entries, snapshot, hardState, messagesAfterDurable: ready.messagesAfterDurable });
-    if (first === undefined && !hardState && snapshot === null) this.completeWrites();
-  }
-
-  /**
-   * Entries as pre-encoded WAL records, in as many requests as their size needs (one ring message
-   * carries at most half the ring): the WAL stages them all and commits them as a group.
-   */
-  private sendRecords(entries: readonly LogEntry[]): void {
-    const chunkBytesMax = this.options.walRequestBytesMax;
-    let start = 0;
-    let bytes = 0;
-    for (let position = 0; position < entries.length; position += 1) {
-      const entryBytes = recordBytesFor(entries[position]?.data.byteLength ?? 0);
-      if (position > start && bytes + entryBytes > chunkBytesMax) {
-        this.host.toWal({ type: 'appendRecords', records: encodeRecords(entries.slice(start, position)) });
-        start = position;
-        bytes = 0;
-      }
-      bytes += entryBytes;
-    }
-    this.host.toWal({ type: 'appendRecords', records: encodeRecords(start === 0 ? entries : entries.slice(start)) });
-  }
-
-  /** Writes the WAL made durable, in order: update the log view, tell the core, release messages. */
-  private completeWrites(): void {
-    const core = this.core;
-    const storage = this.storage;
-    if (core === undefined || storage === undefined) return;
-    for (const write of this.tracker.takeCompleted()) {
-      if (write.snapshot !== null) storage.onSnapshotDurable(write.snapshot);
-      storage.appendDurable(write.entries);
-      const last = write.entries[write.entries.length - 1];
-      if (last !== undefined) core.onDurable({ lastIndex: last.index, term: last.term });
-      else if (write.snapshot !== null) core.onDurable({ lastIndex: write.snapshot.index, term: write.snapshot.term });
-      for (const message of write.messagesAfterDurable) this.sendToPeer(message);
-    }
   }
 
   private sendToPeer(message: PeerMessage): boolean {
@@ -733,44 +518,6 @@ export class ReplicaLoop {
     this.counters.catchUpReads += 1;
     this.readRequestId += 1;
     this.host.toWal({ type: 'read', requestId: this.readRequestId, fromIndex, toIndex, bytesMax: this.options.walRequestBytesMax });
-  }
-
-  // ---- local snapshots ----------------------------------------------------------------------
-
-  private maybeTakeSnapshot(core: RaftNode): void {
-    if (this.takenSnapshot !== undefined || this.restore !== undefined) return;
-    const applied = this.machine.appliedIndex;
-    const index = Math.min(applied, core.compactableIndex());
-    const due = isSnapshotDue(this.snapshotTrigger, index - this.snapshotIndexValue, this.appliedBytesSinceSnapshot);
-    if (!due || index !== applied || index <= this.snapshotIndexValue) return;
-    const term = core.logTerm(index);
-    if (term < 0) return;
-    const reader = this.machine.snapshot();
-    assert(reader.index === index, `state machine snapshot at ${reader.index}, applied ${index}`);
-    const metadata = { index, term, membership: { voters: [...this.options.voters], learners: [] } };
-    this.takenSnapshot = new LocalSnapshotSave(metadata, reader, (message) => {
-      if (message.type === 'finishSnapshot') this.snapshotPurposes.push('taken');
-      this.host.toWal(message);
-    }, this.chunkBytes, snapshotWindowChunks);
-  }
-
-  private onTakenSnapshotDurable(): void {
-    const save = this.takenSnapshot;
-    this.takenSnapshot = undefined;
-    if (save === undefined) return;
-    const snapshot = { ...save.snapshot, data: bodyInWal };
-    this.snapshotIndexValue = snapshot.index;
-    this.appliedBytesSinceSnapshot = 0;
-    this.counters.snapshotsTaken += 1;
-    // The log below the snapshot goes, except the entries after a snapshot still being streamed
-    // to a follower or not yet answered for (it goes on from them once it installed that
-    // snapshot; without them it would need this newer one, and a transfer or an install slower
-    // than the snapshot interval would never end) and what the state machine still reads back.
-    const awaited = this.core?.lowestSnapshotIndexAwaited() ?? null;
-    const logKeptAfter = Math.min(snapshot.index, this.sender.lowestStreamedIndex ?? snapshot.index, awaited ?? snapshot.index);
-    this.storage?.onSnapshotDurable(snapshot, logKeptAfter);
-    const uptoIndex = Math.min(logKeptAfter, this.machine.compactionFloor() - 1);
-    if (uptoIndex > 0) this.host.toWal({ type: 'compact', uptoIndex });
   }
 
   // ---- stop -----------------------------------------------------------------------------------
