@@ -21,6 +21,7 @@ import type { ReplicatorLogStorage } from './replicator-log-storage.js';
 import { LocalSnapshotSave } from './snapshot-pumps.js';
 import { isSnapshotDue, type SnapshotTrigger } from './snapshot-trigger.js';
 import type { StateMachine } from './state-machine.js';
+import { recordBytesFor } from '../wal/wal-record.js';
 
 /** The body of every snapshot the core sees: the bytes are in the WAL. */
 const bodyInWal = new Uint8Array(0);
@@ -44,7 +45,9 @@ export class LocalSnapshots {
   private readonly machine: StateMachine<unknown>;
   private taken: LocalSnapshotSave | undefined;
   private snapshotIndexValue = 0;
-  private appliedBytesSinceSnapshot = 0;
+  /** Bytes the WAL holds for the entries applied since the snapshot in force: records, not payloads,
+   *  since `snapshotEveryBytes` bounds the log on disk (small entries cost their 25-byte header too). */
+  private logBytesSinceSnapshot = 0;
 
   constructor(options: LocalSnapshotsOptions) {
     this.options = options;
@@ -61,15 +64,15 @@ export class LocalSnapshots {
     this.snapshotIndexValue = snapshotIndex;
   }
 
-  /** Entries were applied to the state machine: their payload counts towards the next snapshot. */
+  /** Entries were applied to the state machine: their log records count towards the next snapshot. */
   onApplied(entries: readonly LogEntry[]): void {
-    for (const entry of entries) this.appliedBytesSinceSnapshot += entry.data.byteLength;
+    for (const entry of entries) this.logBytesSinceSnapshot += recordBytesFor(entry.data.byteLength);
   }
 
   /** A leader's snapshot was put in force: the next one is due counting from it. */
   onInstalled(index: number): void {
     this.snapshotIndexValue = index;
-    this.appliedBytesSinceSnapshot = 0;
+    this.logBytesSinceSnapshot = 0;
   }
 
   /** Starts a snapshot when one is due; call only while no restore runs. */
@@ -77,7 +80,7 @@ export class LocalSnapshots {
     if (this.taken !== undefined) return;
     const applied = this.machine.appliedIndex;
     const index = Math.min(applied, core.compactableIndex());
-    const due = isSnapshotDue(this.options.trigger, index - this.snapshotIndexValue, this.appliedBytesSinceSnapshot);
+    const due = isSnapshotDue(this.options.trigger, index - this.snapshotIndexValue, this.logBytesSinceSnapshot);
     if (!due || index !== applied || index <= this.snapshotIndexValue) return;
     const term = core.logTerm(index);
     if (term < 0) return;
@@ -101,7 +104,7 @@ export class LocalSnapshots {
     if (save === undefined) return;
     const snapshot = { ...save.snapshot, data: bodyInWal };
     this.snapshotIndexValue = snapshot.index;
-    this.appliedBytesSinceSnapshot = 0;
+    this.logBytesSinceSnapshot = 0;
     this.options.counters.snapshotsTaken += 1;
     // The log below the snapshot goes, except the entries after a snapshot still being streamed
     // to a follower or not yet answered for (it goes on from them once it installed that

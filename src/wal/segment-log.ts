@@ -276,13 +276,6 @@ export class SegmentLog {
     if (all.length > 0) this.fileSystem.syncDirectory(this.dir);
   }
 
-  /** Bytes of the records with an index above `index`. */
-  bytesAfter(index: number): number {
-    let total = 0;
-    for (const segment of this.segments) total += segment.bytesAfter(index);
-    return total;
-  }
-
   /**
    * Reads entries `fromIndex`.. (at most `toIndex`) of one segment from disk, stopping before
    * `bytesBudget` is passed (with `atLeastOne`, the first entry is returned whatever its size).

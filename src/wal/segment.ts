@@ -109,11 +109,4 @@ export class Segment {
     this.writtenBytes = Math.min(this.writtenBytes, endBytes);
     this.durableBytes = Math.min(this.durableBytes, endBytes);
   }
-
-  /** Bytes of the records with an index above `index`. */
-  bytesAfter(index: number): number {
-    if (index < this.firstIndex) return this.appendedBytes;
-    if (index >= this.lastIndex) return 0;
-    return this.appendedBytes - this.offsetOf(index + 1);
-  }
 }

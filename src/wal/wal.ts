@@ -578,15 +578,6 @@ export class WriteAheadLog {
     return success(null);
   }
 
-  entriesSinceSnapshot(): number {
-    return this.last - (this.snapshotInfo?.index ?? 0);
-  }
-
-  /** Record bytes in the log after the snapshot's index (staged bytes included). */
-  bytesSinceSnapshot(): number {
-    return this.segmentLog.bytesAfter(this.snapshotInfo?.index ?? 0);
-  }
-
   /** Closes the files. Staged, unflushed entries are dropped (they were never reported durable). */
   close(): void {
     if (this.fatal === null) this.fatal = falconError('UNAVAILABLE', `WAL ${this.dir} is closed`);
