@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseClusterConfig, selectNode } from '../src/config/load-config.js';
 import { startSoloActor } from '../test/support/solo-actor.js';
-import type { FromWal } from '../src/protocol/wal.js';
+import { checkFromWal, isMalformed } from '../src/protocol/wal-validation.js';
 import { encodeRecordInto, recordBytesFor } from '../src/wal/wal-record.js';
 import { summarize, type BatchResult, type RunBounds } from './wal-measure.js';
 
@@ -37,7 +37,8 @@ export async function walActorRun(dir: string, batchRecords: number, payloadByte
   let durable = 0;
   const pump = (): void => {
     actor.receive('replicator', (message) => {
-      const reply = message as unknown as FromWal;
+      const reply = checkFromWal(message);
+      if (isMalformed(reply)) throw new Error(reply.message);
       if (reply.type === 'durable') durable = reply.lastIndex;
       if (reply.type === 'walError') throw new Error(`${reply.error.code}: ${reply.error.message}`);
     });
