@@ -59,6 +59,10 @@ export function isFalconError(value: unknown): value is FalconError {
 /**
  * What an operation that may meet an operating error answers: its value, or the error. Checked
  * with `if (!outcome.ok)`; built with `success` and `failure`.
+ *
+ * One exception, on purpose: the checkers of decoded messages (built on src/log/shape-check.ts)
+ * answer the message itself or a `FalconError`, told apart with `isFalconError`, because they run
+ * on every peer frame and every ring message, and an Outcome would allocate once per message.
  */
 export type Outcome<T> =
   | { readonly ok: true; readonly value: T }

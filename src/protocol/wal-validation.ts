@@ -87,7 +87,7 @@ export function checkFromWal(value: unknown): FromWal | FalconError {
   return checkMessage<FromWal>(value, 'WAL → Replicator', fromWalChecks);
 }
 
-/** True for the error value the checkers return (a checked message has a `type`, never a `code`). */
+/** True for the error value the checkers return (errors.ts: checkers answer the message or an error). */
 export function isMalformed(checked: ToWal | FromWal | FalconError): checked is FalconError {
-  return !('type' in checked);
+  return isFalconError(checked);
 }
