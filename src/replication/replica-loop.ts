@@ -48,7 +48,7 @@ import type { ProposalEntry } from '../raft/proposal-entry.js';
 import type { ProposalPlacement, RaftNode } from '../raft/raft-node.js';
 import type { Ready } from '../raft/ready.js';
 import type { FromWal, WalRecoveredMessage } from '../protocol/wal.js';
-import type { ReplicaHost, ReplicaLoopOptions } from './replica-loop-options.js';
+import type { ReplicaHost, ReplicaLoopCounters, ReplicaLoopOptions } from './replica-loop-options.js';
 import type { FreshStartStatus, PeerHandshake } from './fresh-start.js';
 import { CatchUpReads } from './catch-up-reads.js';
 import { handOverLeadership } from './leadership-handover.js';
@@ -63,7 +63,7 @@ import { snapshotChunkBytesMax, type StateMachine } from './state-machine.js';
 import { WalFailurePolicy } from './wal-failure-policy.js';
 
 /** The seams, exported with the loop that uses them (replica-loop-options.ts). */
-export type { PeerLink, ReplicaHost, ReplicaLoopOptions, ReplicaObserver } from './replica-loop-options.js';
+export type { PeerLink, ReplicaHost, ReplicaLoopCounters, ReplicaLoopOptions, ReplicaObserver } from './replica-loop-options.js';
 
 /** Ready cycles per scheduler turn before yielding to sockets and timers. */
 const readyCyclesPerTurnMax = 64;
@@ -85,10 +85,8 @@ export class ReplicaLoop {
   private readonly failures: WalFailurePolicy;
   private cycleScheduled = false;
   private stoppedBy: FalconError | null = null;
-  readonly counters = {
-    readyCycles: 0, walWrites: 0, peerMessagesIn: 0, peerMessagesDropped: 0, badPeerMessages: 0, snapshotsInstalled: 0, snapshotsTaken: 0,
-    /** Reads of old entries from the WAL for followers behind the in-memory window. */
-    catchUpReads: 0,
+  readonly counters: ReplicaLoopCounters = {
+    readyCycles: 0, walWrites: 0, peerMessagesIn: 0, peerMessagesDropped: 0, badPeerMessages: 0, snapshotsInstalled: 0, snapshotsTaken: 0, catchUpReads: 0,
   };
 
   /** Snapshot streaming figures (sender: leader side; receiver: follower side). */
