@@ -19,6 +19,7 @@
 import type { FalconError, Outcome } from '../errors.js';
 import type { WriteAheadLog } from '../wal/wal.js';
 import type { FromWal, ToWal } from '../protocol/wal.js';
+import type { WalServiceCounters } from '../runtime/node-status.js';
 
 /** The requests about snapshots: taking one, streaming one out, receiving one, holding one. */
 type SnapshotRequestType = 'beginSnapshot' | 'appendSnapshotChunk' | 'finishSnapshot' | 'installSnapshot' | 'beginIncomingSnapshot'
@@ -29,7 +30,7 @@ export class WalService {
   private readonly reply: (message: FromWal) => void;
   private readonly onFatal: (error: FalconError) => void;
   private stopped = false;
-  readonly counters = { groupCommits: 0, entriesCommitted: 0, largestGroupEntries: 0, diskFullErrors: 0 };
+  readonly counters: WalServiceCounters = { groupCommits: 0, entriesCommitted: 0, largestGroupEntries: 0, diskFullErrors: 0 };
 
   constructor(wal: WriteAheadLog, reply: (message: FromWal) => void, onFatal: (error: FalconError) => void) {
     this.wal = wal;

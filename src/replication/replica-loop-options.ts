@@ -1,7 +1,7 @@
 /**
  * The replica loop's seams: what the loop needs from its host (the WAL link, a scheduler, failure
- * and warning reports), from the peers, and what it tells an optional observer; and the options
- * it is built with. The Replicator actor (src/actors/replicator-role.ts) implements them over its
+ * and warning reports), from the peers, and what it tells an optional observer; its counters (the
+ * one declaration the /status types use, runtime/node-status.ts); and the options it is built with. The Replicator actor (src/actors/replicator-role.ts) implements them over its
  * rings, sockets and timers; the simulator (test/sim/sim-node.ts) over its simulated network,
  * clock and WAL. Types only: nothing here runs.
  *
@@ -60,6 +60,19 @@ export interface ReplicaObserver {
   onWalWrite?(entries: number, lastIndex: number): void;
   /** The commit index applied so far (after each cycle that applied something). */
   onCommitted?(appliedIndex: number): void;
+}
+
+/** The loop's figures (`ReplicaLoop.counters`), reported in the Replicator's status as they are. */
+export interface ReplicaLoopCounters {
+  readyCycles: number;
+  walWrites: number;
+  peerMessagesIn: number;
+  peerMessagesDropped: number;
+  badPeerMessages: number;
+  snapshotsInstalled: number;
+  snapshotsTaken: number;
+  /** Reads of old entries from the WAL for followers behind the in-memory window. */
+  catchUpReads: number;
 }
 
 export interface ReplicaLoopOptions {

@@ -28,10 +28,13 @@
  *
  * Snapshots are never held whole (docs/state-machine.md): the core sees only their metadata (its
  * `data` is always empty here); the bodies move in chunks of at most `snapshotChunkBytes` —
- * state machine → WAL when one is taken, WAL → state machine at start and after an install (the
- * state machine applies nothing meanwhile; committed entries wait in `applyBacklog`), leader's
- * WAL → peer → follower's WAL when a follower needs one (snapshot-sender.ts,
- * snapshot-receiver.ts; a `snapshot` message of the core never leaves the node).
+ * state machine → WAL when one is taken (local-snapshots.ts), WAL → state machine at start and
+ * after an install (snapshot-restores.ts: the state machine applies nothing meanwhile; committed
+ * entries wait), leader's WAL → peer → follower's WAL when a follower needs one
+ * (snapshot-streams.ts; a `snapshot` message of the core never leaves the node).
+ *
+ * Followers behind the in-memory log are served by catch-up reads (catch-up-reads.ts); a failed
+ * WAL request is housekeeping or stops the node (wal-failure-policy.ts).
  *
  * Invariants: the WAL link never drops or reorders (the caller guarantees it); at most one local
  * snapshot is being saved; the state machine's applied index equals the core's after every cycle.
@@ -40,39 +43,35 @@
  */
 import { assert, failure, falconError, isFalconError, type FalconError, type Outcome } from '../errors.js';
 import type { LogEntry } from '../log/log-entry.js';
-import type { Snapshot } from '../log/snapshot.js';
 import { parseRaftMessage } from '../raft/message-validation.js';
 import type { ProposalEntry } from '../raft/proposal-entry.js';
 import type { ProposalPlacement, RaftNode } from '../raft/raft-node.js';
 import type { Ready } from '../raft/ready.js';
-import type { FromWal, ToWal, WalRecoveredMessage } from '../protocol/wal.js';
-import type { ReplicaHost, ReplicaLoopOptions } from './replica-loop-options.js';
+import type { FromWal, WalRecoveredMessage } from '../protocol/wal.js';
+import type { ReplicaHost, ReplicaLoopCounters, ReplicaLoopOptions } from './replica-loop-options.js';
 import type { FreshStartStatus, PeerHandshake } from './fresh-start.js';
+import { CatchUpReads } from './catch-up-reads.js';
+import { handOverLeadership } from './leadership-handover.js';
 import { LocalSnapshots } from './local-snapshots.js';
 import { ReadyWrites } from './ready-writes.js';
 import type { ReplicatorLogStorage } from './replicator-log-storage.js';
 import { ReplicaStart, type StartedReplica } from './replica-start.js';
-import { SnapshotRestore } from './snapshot-pumps.js';
-import { SnapshotReceiver } from './snapshot-receiver.js';
-import { SnapshotSender } from './snapshot-sender.js';
-import { isSnapshotStreamType, parseSnapshotStreamMessage, type PeerMessage } from './snapshot-stream-messages.js';
+import { SnapshotRestores } from './snapshot-restores.js';
+import { isSnapshotStreamType, type PeerMessage } from './snapshot-stream-messages.js';
+import { SnapshotStreams } from './snapshot-streams.js';
 import { snapshotChunkBytesMax, type StateMachine } from './state-machine.js';
+import { WalFailurePolicy } from './wal-failure-policy.js';
 
 /** The seams, exported with the loop that uses them (replica-loop-options.ts). */
-export type { PeerLink, ReplicaHost, ReplicaLoopOptions, ReplicaObserver } from './replica-loop-options.js';
+export type { PeerLink, ReplicaHost, ReplicaLoopCounters, ReplicaLoopOptions, ReplicaObserver } from './replica-loop-options.js';
 
 /** Ready cycles per scheduler turn before yielding to sockets and timers. */
 const readyCyclesPerTurnMax = 64;
-/** Snapshot chunks read or sent and not yet acknowledged, per follower; and per local snapshot save. */
+/** Snapshot chunks sent to the WAL and not yet answered, per local snapshot save. */
 const snapshotWindowChunks = 4;
-/** Ticks without progress after which a snapshot stream goes back to what the follower acknowledged. */
-const snapshotResendTicksDefault = 50;
-/** Resends without progress after which a snapshot stream ends and the core retries. */
-const snapshotResendAttemptsMax = 20;
 
 export class ReplicaLoop {
   private readonly options: ReplicaLoopOptions;
-  private readonly chunkBytes: number;
   private readonly host: ReplicaHost;
   private readonly machine: StateMachine<unknown>;
   private readonly starter: ReplicaStart;
@@ -80,36 +79,24 @@ export class ReplicaLoop {
   private core: RaftNode | undefined;
   private storage: ReplicatorLogStorage | undefined;
   private readonly local: LocalSnapshots;
-  private readonly sender: SnapshotSender;
-  private readonly receiver: SnapshotReceiver;
-  /** The state machine being restored from the snapshot in force (at start, or after an install). */
-  private restore: SnapshotRestore | undefined;
-  /** Committed entries handed out by the core while a restore runs, applied once it is done. */
-  private applyBacklog: LogEntry[] = [];
-  private snapshotRequestId = 0;
+  private readonly restores: SnapshotRestores;
+  private readonly streams: SnapshotStreams;
+  private readonly catchUpReads: CatchUpReads;
+  private readonly failures: WalFailurePolicy;
   private cycleScheduled = false;
-  private readRequestId = 0;
-  private catchUpReadInFlight = false;
   private stoppedBy: FalconError | null = null;
-  readonly counters = {
-    readyCycles: 0, walWrites: 0, peerMessagesIn: 0, peerMessagesDropped: 0, badPeerMessages: 0, snapshotsInstalled: 0, snapshotsTaken: 0,
-    /** Reads of old entries from the WAL for followers behind the in-memory window. */
-    catchUpReads: 0,
+  readonly counters: ReplicaLoopCounters = {
+    readyCycles: 0, walWrites: 0, peerMessagesIn: 0, peerMessagesDropped: 0, badPeerMessages: 0, snapshotsInstalled: 0, snapshotsTaken: 0, catchUpReads: 0,
   };
 
   /** Snapshot streaming figures (sender: leader side; receiver: follower side). */
   get snapshotStreamCounters(): Readonly<Record<string, number>> {
-    return { ...this.sender.counters, ...this.receiver.counters };
+    return this.streams.counters;
   }
 
   /** True while the state machine is being restored from a snapshot. */
   get restoring(): boolean {
-    return this.restore !== undefined;
-  }
-
-  private nextSnapshotRequestId(): number {
-    this.snapshotRequestId += 1;
-    return this.options.incarnation * 2 ** 32 + this.snapshotRequestId;
+    return this.restores.restoring;
   }
 
   constructor(options: ReplicaLoopOptions, onStarted: (recovered: WalRecoveredMessage) => void = () => undefined) {
@@ -118,40 +105,29 @@ export class ReplicaLoop {
     this.machine = options.stateMachine;
     const chunkBytes = Math.min(options.snapshotChunkBytes ?? snapshotChunkBytesMax, snapshotChunkBytesMax, options.walRequestBytesMax);
     assert(Number.isSafeInteger(chunkBytes) && chunkBytes >= 1, `snapshot chunk of ${chunkBytes} bytes`);
-    this.chunkBytes = chunkBytes;
-    const toWal = (message: ToWal): void => this.host.toWal(message);
+    const schedule = (): void => this.schedule();
     const sendPeer = (message: PeerMessage): boolean => this.sendToPeer(message);
-    this.sender = new SnapshotSender({
-      id: options.id, chunkBytes, windowChunks: snapshotWindowChunks, resendTicks: options.snapshotResendTicks ?? snapshotResendTicksDefault,
-      attemptsMax: snapshotResendAttemptsMax, toWal, sendPeer, nextRequestId: () => this.nextSnapshotRequestId(),
-      failed: (peer) => {
-        this.core?.reportSnapshot(peer, false);
-        this.schedule();
-      },
+    this.restores = new SnapshotRestores({
+      host: this.host, machine: this.machine, observer: options.observer, incarnation: options.incarnation, chunkBytes,
+      apply: (entries) => this.apply(entries), schedule, fail: (error) => this.stop(error),
     });
-    this.receiver = new SnapshotReceiver({
-      id: options.id, writesInFlightMax: snapshotWindowChunks * 2, toWal, sendPeer, warn: (fields, message) => this.host.warn(fields, message),
-      deliver: (message) => {
-        const core = this.core;
-        if (core === undefined) return;
-        core.step(message);
-        // Taken: its body must stay until the Ready installs it, whatever chunks arrive before.
-        const taken = core.snapshotTaken();
-        if (taken !== null && taken.index === message.snapshot.index && taken.term === message.snapshot.term) this.receiver.holdUntilInstalled();
-        this.schedule();
-      },
+    this.streams = new SnapshotStreams({
+      id: options.id, host: this.host, peers: options.peers, chunkBytes, resendTicks: options.snapshotResendTicks, counters: this.counters,
+      core: () => this.core, sendPeer, nextRequestId: () => this.restores.nextRequestId(), schedule,
     });
     this.writes = new ReadyWrites({
       host: this.host, walRequestBytesMax: options.walRequestBytesMax, clusterName: options.clusterName, observer: options.observer, counters: this.counters,
-      holdsVerified: (index, term) => this.receiver.holdsVerified(index, term), sendToPeer: sendPeer,
+      holdsVerified: (index, term) => this.streams.holdsVerified(index, term), sendToPeer: sendPeer,
     });
     this.local = new LocalSnapshots({
       host: this.host, machine: this.machine, voters: options.voters, chunkBytes, windowChunks: snapshotWindowChunks, counters: this.counters,
       trigger: { entriesSinceSnapshotMax: options.snapshotEveryEntries, bytesSinceSnapshotMax: options.snapshotEveryBytes },
       expectSaved: () => this.writes.expectTakenSnapshotSaved(),
     });
+    this.catchUpReads = new CatchUpReads(this.host, options.walRequestBytesMax, this.counters);
+    this.failures = new WalFailurePolicy({ host: this.host, writes: this.writes, local: this.local, catchUpReads: this.catchUpReads, stop: (error) => this.stop(error) });
     this.starter = new ReplicaStart({
-      options, restoreThen: (snapshot, then) => this.restoreThen(snapshot, then), requestCatchUpRead: (from, to) => this.requestCatchUpRead(from, to),
+      options, restoreThen: (snapshot, then) => this.restores.restoreThen(snapshot, then), requestCatchUpRead: (from, to) => this.catchUpReads.request(from, to),
       onRecovered: onStarted, started: (replica) => this.onCoreBuilt(replica), fail: (error) => this.stop(error),
     });
   }
@@ -209,19 +185,6 @@ export class ReplicaLoop {
     this.schedule();
   }
 
-  /** Restores the state machine from the snapshot in force (chunk by chunk), then runs `then`. */
-  private restoreThen(snapshot: Snapshot | null, then: () => void): void {
-    if (snapshot === null) {
-      then();
-      return;
-    }
-    this.restore = new SnapshotRestore(snapshot.index, this.machine.beginRestore(snapshot.index), (message) => this.host.toWal(message),
-      this.chunkBytes, () => this.nextSnapshotRequestId(), () => {
-        this.restore = undefined;
-        then();
-      });
-  }
-
   /** The start built the core over the durable log: the loop runs from now on. */
   private onCoreBuilt(replica: StartedReplica): void {
     this.storage = replica.storage;
@@ -235,7 +198,8 @@ export class ReplicaLoop {
 
   onWalReply(reply: FromWal): void {
     if (this.stoppedBy !== null) return;
-    if (this.onSnapshotReply(reply)) return;
+    // Replies about snapshot bodies: a restore's reads, then the streams' reads and writes.
+    if (this.restores.onWalReply(reply) || this.streams.onWalReply(reply)) return;
     if (this.core === undefined) {
       this.starter.onWalReply(reply);
       return;
@@ -256,13 +220,13 @@ export class ReplicaLoop {
         this.writes.onHardStateSaved();
         break;
       case 'snapshotSaved':
-        if (!this.writes.onSnapshotSaved()) this.local.onSaved(this.core, this.storage, this.sender.lowestStreamedIndex);
+        if (!this.writes.onSnapshotSaved()) this.local.onSaved(this.core, this.storage, this.streams.lowestStreamedIndex);
         break;
       case 'snapshotChunkAppended':
         this.local.onChunkAppended(reply);
         return;
       case 'entries':
-        this.catchUpReadInFlight = false;
+        this.catchUpReads.onAnswered();
         this.storage?.onLoaded(reply.entries);
         // The followers waiting for them get them now, not at their next heartbeat answer.
         this.core.entriesLoaded();
@@ -273,51 +237,12 @@ export class ReplicaLoop {
         this.core.onNeedsCatchUpCleared();
         break;
       case 'walError':
-        this.onWalError(reply);
+        this.failures.onWalError(reply);
         return;
       default:
         return;
     }
     this.schedule();
-  }
-
-  /** Replies about snapshot bodies (streams, restores); true when `reply` was one. */
-  private onSnapshotReply(reply: FromWal): boolean {
-    if (reply.type === 'snapshotChunk') {
-      if (this.restore?.onWalChunk(reply) === true) return true;
-      if (this.sender.onWalChunk(reply)) this.schedule();
-      return true;
-    }
-    if (reply.type === 'walError' && reply.request === 'readSnapshotChunk') {
-      if (this.restore?.owns(reply.requestId) === true) this.stop(reply.error);
-      else this.sender.onWalError(reply.requestId ?? -1);
-      return true;
-    }
-    return this.receiver.onWalReply(reply);
-  }
-
-  private onWalError(reply: Extract<FromWal, { type: 'walError' }>): void {
-    if (reply.request === 'read') {
-      this.catchUpReadInFlight = false;
-      return;
-    }
-    if (reply.request === 'beginSnapshot' || reply.request === 'appendSnapshotChunk') {
-      this.local.onChunkFailed(reply, reply.request);
-      return;
-    }
-    const purpose = reply.request === 'finishSnapshot' || reply.request === 'installSnapshot' ? this.writes.onSnapshotSaveFailed() : undefined;
-    if (purpose === 'taken' || reply.request === 'compact' || reply.request === 'releaseSnapshot') {
-      // A local snapshot, a compaction or the delete of a snapshot file no stream reads any more is
-      // housekeeping, not a promise: the previous snapshot and the log stay (a file left behind
-      // goes with the next snapshot), and the next due snapshot tries again.
-      if (purpose === 'taken') this.local.abandon();
-      this.host.warn({ request: reply.request, code: reply.error.code }, `WAL ${reply.request} failed: ${reply.error.message}`);
-      return;
-    }
-    // Every other failed request is a write the core was promised: DISK_FULL dropped the batch
-    // (nothing of it reported durable), anything else is worse. The node stops taking writes it
-    // cannot keep; an operator frees space and restarts it, and it recovers from what is durable.
-    this.stop(reply.error);
   }
 
   /** A message from a peer, as decoded from its frame: validated here, never trusted. */
@@ -326,7 +251,7 @@ export class ReplicaLoop {
     if (core === undefined || this.stoppedBy !== null) return;
     const type = typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
     if (isSnapshotStreamType(type)) {
-      this.onSnapshotStreamMessage(from, value);
+      this.streams.onPeerMessage(from, value);
       return;
     }
     if (type === 'snapshot') {
@@ -346,19 +271,6 @@ export class ReplicaLoop {
     this.schedule();
   }
 
-  private onSnapshotStreamMessage(from: string, value: unknown): void {
-    const message = parseSnapshotStreamMessage(value, this.options.id, from);
-    if (isFalconError(message)) {
-      this.counters.badPeerMessages += 1;
-      this.options.peers.closeConnection(from, message.message);
-      return;
-    }
-    this.counters.peerMessagesIn += 1;
-    if (message.type === 'snapshotChunk') this.receiver.onChunk(message);
-    else this.sender.onAck(message);
-    this.schedule();
-  }
-
   onPeerDown(peer: string): void {
     if (this.stoppedBy !== null) return;
     this.core?.peerDisconnected(peer);
@@ -369,8 +281,7 @@ export class ReplicaLoop {
     if (this.stoppedBy !== null) return;
     this.starter.onTick();
     this.core?.tick();
-    if (this.core?.role === 'leader') this.sender.tick();
-    else this.sender.stopAll();
+    this.streams.tick(this.core?.role === 'leader');
     this.schedule();
   }
 
@@ -396,24 +307,13 @@ export class ReplicaLoop {
   }
 
   /**
-   * On a graceful stop (any role): this node stops campaigning for good, and when it leads it hands
-   * leadership to the first of its successor ranking that it is connected to (the most caught-up
-   * follower, the order its heartbeats announce; followers catching up are not in it), so that a
-   * rolling restart costs the cluster a transfer (milliseconds), not an election timeout. A node
-   * that is stopping too (a whole cluster stopped at once) refuses to take over, and the core gives
-   * the transfer up when that node's connection closes. Returns the chosen follower, or null when
-   * this node does not lead or no transfer could start.
+   * On a graceful stop: this node retires, and when it leads it hands leadership to its best-placed
+   * connected follower (leadership-handover.ts). Returns that follower, or null when none.
    */
   handOverLeadership(): string | null {
     const core = this.core;
     if (core === undefined || this.stoppedBy !== null) return null;
-    // This node is stopping: whatever its role, it must not take leadership back.
-    core.retire();
-    const target = core.successorRanking().find((peer) => this.options.peers.isConnected(peer));
-    if (target === undefined) return null;
-    const outcome = core.transferLeadership(target);
-    this.schedule();
-    return outcome.ok ? target : null;
+    return handOverLeadership(core, this.options.peers, () => this.schedule());
   }
 
   private unavailable(): FalconError {
@@ -455,14 +355,20 @@ export class ReplicaLoop {
     // and the node is simply caught up again after its restart).
     if (ready.needsCatchUpCleared) this.host.toWal({ type: 'clearNeedsCatchUp' });
     for (const message of ready.messages) this.sendToPeer(message);
-    if (ready.snapshot !== null) this.beginInstalledRestore(ready.snapshot);
+    if (ready.snapshot !== null) {
+      // The WAL puts it in force (write(), above), then the state machine is restored from it.
+      this.streams.onInstalled(ready.snapshot.index);
+      this.local.onInstalled(ready.snapshot.index);
+      this.counters.snapshotsInstalled += 1;
+      this.restores.beginInstalled(ready.snapshot);
+    }
     if (ready.committedEntries.length > 0) {
-      if (this.restore !== undefined) this.applyBacklog.push(...ready.committedEntries);
+      if (this.restores.restoring) this.restores.defer(ready.committedEntries);
       else this.apply(ready.committedEntries);
     }
     if (ready.readStates.length > 0) this.options.observer?.onReadStates?.(ready.readStates);
     core.advance(ready);
-    if (this.restore !== undefined) return;
+    if (this.restores.restoring) return;
     assert(this.machine.appliedIndex === core.appliedIndex,
       `state machine applied ${this.machine.appliedIndex}, the core ${core.appliedIndex}`);
     this.options.observer?.onCommitted?.(this.machine.appliedIndex);
@@ -476,48 +382,15 @@ export class ReplicaLoop {
     this.options.observer?.onApplied?.(entries, results);
   }
 
-  /**
-   * The core installed a leader's snapshot: the WAL puts it in force (write(), before this), then
-   * the state machine is restored from it chunk by chunk; entries committed meanwhile wait.
-   */
-  private beginInstalledRestore(snapshot: Snapshot): void {
-    this.receiver.onInstalled(snapshot.index);
-    this.local.onInstalled(snapshot.index);
-    this.counters.snapshotsInstalled += 1;
-    this.restore = new SnapshotRestore(snapshot.index, this.machine.beginRestore(snapshot.index), (message) => this.host.toWal(message),
-      this.chunkBytes, () => this.nextSnapshotRequestId(), () => {
-        this.restore = undefined;
-        this.options.observer?.onSnapshotRestored?.(snapshot);
-        const backlog = this.applyBacklog;
-        this.applyBacklog = [];
-        if (backlog.length > 0) this.apply(backlog);
-        this.options.observer?.onCommitted?.(this.machine.appliedIndex);
-        this.schedule();
-      });
-  }
-
   private sendToPeer(message: PeerMessage): boolean {
     if (message.type === 'snapshot') {
       // The core's snapshot message is metadata: the body streams from the WAL in chunks.
-      this.sender.start(message);
+      this.streams.start(message);
       return true;
     }
     const sent = this.options.peers.send(message);
     if (!sent) this.counters.peerMessagesDropped += 1;
     return sent;
-  }
-
-  /**
-   * Loads old entries a follower needs from the WAL. It reads ahead as much as one request carries,
-   * not just the one append the core asked for: the follower's next appends are then served from
-   * memory instead of one WAL round trip (and one heartbeat wait) each.
-   */
-  private requestCatchUpRead(fromIndex: number, toIndex: number): void {
-    if (this.catchUpReadInFlight || toIndex < fromIndex) return;
-    this.catchUpReadInFlight = true;
-    this.counters.catchUpReads += 1;
-    this.readRequestId += 1;
-    this.host.toWal({ type: 'read', requestId: this.readRequestId, fromIndex, toIndex, bytesMax: this.options.walRequestBytesMax });
   }
 
   // ---- stop -----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import type { ResponseOf, RoleRequest } from '../protocol/control.js';
 import type { PeerConnectionStats } from '../net/peer-connection.js';
 import type { PeerStatus, RaftStatus } from '../raft/raft-node.js';
 import type { FreshStartStatus } from '../replication/fresh-start.js';
+import type { ReplicaLoopCounters } from '../replication/replica-loop.js';
 import type { RingStats } from '../ring/spsc-ring.js';
 import type { ActorName } from './topology.js';
 
@@ -42,13 +43,24 @@ export interface RaftMetricsReport {
   readonly peerReconnects: Readonly<Record<string, number>>;
 }
 
+/**
+ * The WAL writer's figures (actors/wal-service.ts declares its `counters` with this type; declared
+ * here because actors/ is a floor above runtime/).
+ */
+export interface WalServiceCounters {
+  groupCommits: number;
+  entriesCommitted: number;
+  largestGroupEntries: number;
+  diskFullErrors: number;
+}
+
+/** The WAL writer's status; its counters are absent until the WAL service runs. */
 export type WalWriterStatus =
   | { readonly role: 'walWriter'; readonly dir: string; readonly open: false }
-  | {
+  | Partial<Readonly<WalServiceCounters>> & {
     readonly role: 'walWriter'; readonly dir: string; readonly open: true;
     readonly firstIndex: number; readonly lastIndex: number; readonly durableLastIndex: number; readonly snapshotIndex: number;
     readonly needsCatchUp: string | null; readonly failed: string | null;
-    readonly groupCommits?: number; readonly entriesCommitted?: number; readonly largestGroupEntries?: number; readonly diskFullErrors?: number;
   };
 
 /** One peer link as the Replicator's transport sees it. */
@@ -57,21 +69,9 @@ export type PeerLinkFigures = PeerConnectionStats & { readonly connected: boolea
 /** The Raft core's status, each peer with its lag behind this node's last index. */
 export type ReplicatorRaftView = RaftStatus & { readonly peers: ReadonlyArray<PeerStatus & { readonly lag: number }> };
 
-/** The replica loop's counters (replication/replica-loop.ts `counters`). */
-export interface ReplicaLoopCounters {
-  readonly readyCycles: number;
-  readonly walWrites: number;
-  readonly peerMessagesIn: number;
-  readonly peerMessagesDropped: number;
-  readonly badPeerMessages: number;
-  readonly snapshotsInstalled: number;
-  readonly snapshotsTaken: number;
-  readonly catchUpReads: number;
-}
-
 export type ReplicatorStatus =
   | { readonly role: 'replicator'; readonly started: false; readonly freshStart: (FreshStartStatus & { readonly phase: string }) | null }
-  | ReplicaLoopCounters & {
+  | Readonly<ReplicaLoopCounters> & {
     readonly role: 'replicator'; readonly started: true;
     readonly raft: ReplicatorRaftView;
     readonly applied: { readonly index: number; readonly hash: number };

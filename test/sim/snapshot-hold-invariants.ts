@@ -39,7 +39,7 @@ interface Peek {
 const peek: Peek = {
   held: (wal) => (wal as unknown as { heldSnapshots: Map<number, { holders: number }> }).heldSnapshots,
   streams: (node) => {
-    const sender = (node.loop as unknown as { sender: SnapshotSender }).sender;
+    const sender = (node.loop as unknown as { streams: { sender: SnapshotSender } }).streams.sender;
     return (sender as unknown as { streams: Map<string, { index: number }> }).streams;
   },
   pendingToWal: (node) => {
