@@ -32,61 +32,18 @@ import {
   abandonTransfer, broadcastAppend, onAppendResponse, onHeartbeatResponse, onOwnDurable, proposeAsLeader, readIndexAsLeader, reportSnapshot, sendHeartbeat, successorRanking,
   tickLeader, transferLeadership, type ProposalPlacement,
 } from './leader.js';
-import { entryTypes } from './entry-types.js';
-import type { ProposalEntry } from './proposal-entry.js';
+import { proposalError, type ProposalEntry } from './proposal-entry.js';
 import { resolveRaftConfig, type RaftConfig } from './raft-config.js';
 import type { DurableReport } from './raft-log.js';
 import { isTermFree, type RaftMessage } from './raft-messages.js';
 import { RaftState, type RaftRole } from './raft-state.js';
 import type { Ready } from './ready.js';
-import type { ProgressState } from './progress.js';
+import { raftStatusOf, type RaftStatus } from './raft-status.js';
 
 export type { ProposalPlacement } from './leader.js';
-
-export interface PeerStatus {
-  readonly id: NodeId;
-  readonly match: number;
-  readonly next: number;
-  readonly state: ProgressState;
-  readonly recentActive: boolean;
-  readonly inflightMessages: number;
-  readonly inflightBytes: number;
-  /** Answers that showed the follower lost entries it had acknowledged (progress.ts). */
-  readonly logLossesSeen: number;
-}
-
-export interface RaftStatus {
-  readonly id: NodeId;
-  readonly role: RaftRole;
-  readonly term: number;
-  readonly vote: NodeId | null;
-  readonly leader: NodeId | null;
-  readonly commit: number;
-  readonly applied: number;
-  readonly firstIndex: number;
-  readonly lastIndex: number;
-  readonly durableIndex: number;
-  readonly leadTransferee: NodeId | null;
-  readonly uncommittedBytes: number;
-  /** The node has the needs-catch-up marker and the caller has not confirmed it cleared. */
-  readonly catchingUp: boolean;
-  /** The leader's view of each voter (itself included); empty on other roles. */
-  readonly peers: readonly PeerStatus[];
-}
+export type { PeerStatus, RaftStatus } from './raft-status.js';
 
 const accepted: Outcome<null> = success(null);
-
-/** Why a proposal (local or forwarded) may not be appended, or null: it needs at least one
- *  entry, and only `normal` entries may be proposed. */
-function proposalError(entries: readonly ProposalEntry[]): FalconError | null {
-  if (entries.length === 0) return falconError('INVALID_ARGUMENT', 'a proposal needs at least one entry');
-  for (const entry of entries) {
-    if (entry.type !== entryTypes.normal) {
-      return falconError('INVALID_ARGUMENT', `entry type ${entry.type} cannot be proposed (only normal, ${entryTypes.normal})`);
-    }
-  }
-  return null;
-}
 
 export class RaftNode {
   private readonly state: RaftState;
@@ -433,17 +390,6 @@ export class RaftNode {
   }
 
   status(): RaftStatus {
-    const state = this.state;
-    const peers: PeerStatus[] = [];
-    for (const [id, progress] of state.progress) {
-      peers.push({ id, match: progress.match, next: progress.next, state: progress.state, recentActive: progress.recentActive,
-        inflightMessages: progress.inflights.messages, inflightBytes: progress.inflights.bytes, logLossesSeen: progress.logLossesSeen });
-    }
-    return {
-      id: state.id, role: state.role, term: state.term, vote: state.vote, leader: state.leader, commit: state.log.committed,
-      applied: state.log.applied, firstIndex: state.log.firstIndex(), lastIndex: state.log.lastIndex(),
-      durableIndex: state.log.durableIndex(), leadTransferee: state.leadTransferee, uncommittedBytes: state.uncommitted.bytes,
-      catchingUp: state.isCatchingUp(), peers,
-    };
+    return raftStatusOf(this.state);
   }
 }
