@@ -55,7 +55,7 @@ export type SnapshotStreamMessage = SnapshotChunkMessage | SnapshotChunkAckMessa
 /** Everything a replica loop sends to a peer. */
 export type PeerMessage = RaftMessage | SnapshotStreamMessage;
 
-export function isSnapshotStreamType(type: unknown): boolean {
+export function isSnapshotStreamType(type: unknown): type is SnapshotStreamMessage['type'] {
   return type === 'snapshotChunk' || type === 'snapshotChunkAck';
 }
 
@@ -77,7 +77,7 @@ function malformed(problem: string): FalconError {
 export function parseSnapshotStreamMessage(value: unknown, localId: string, peerId: string): SnapshotStreamMessage | FalconError {
   if (!isMap(value)) return malformed('message is not a map');
   const type = value['type'];
-  if (type !== 'snapshotChunk' && type !== 'snapshotChunkAck') return malformed(`type ${String(type)} is not a snapshot stream message type`);
+  if (!isSnapshotStreamType(type)) return malformed(`type ${String(type)} is not a snapshot stream message type`);
   const problem = checksByType[type](value);
   if (problem !== undefined) return malformed(readableProblem(problem));
   if (value['to'] !== localId) return malformed(`to is ${String(value['to'])}, this node is ${localId}`);

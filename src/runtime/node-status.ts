@@ -14,6 +14,7 @@
  * Runs on: every actor thread (builds its part), supervisor (reads), an operator's shell (reads).
  */
 import type { Outcome } from '../errors.js';
+import { isMap } from '../log/shape-check.js';
 import type { ResponseOf, RoleRequest } from '../protocol/control.js';
 import type { PeerConnectionStats } from '../net/peer-connection.js';
 import type { PeerStatus, RaftStatus } from '../raft/raft-node.js';
@@ -173,8 +174,6 @@ export interface NodeView {
 export function startedReplicator(status: RoleStatus | null | undefined): Extract<ReplicatorStatus, { started: true }> | undefined {
   return status?.role === 'replicator' && status.started ? status : undefined;
 }
-
-const isMap = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * True when `value` (a /status answer read back from JSON) has the fields `falcon status` prints:
