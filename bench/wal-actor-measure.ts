@@ -11,7 +11,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseClusterConfig, selectNode } from '../src/config/load-config.js';
 import { startSoloActor } from '../test/support/solo-actor.js';
-import { checkFromWal, isMalformed } from '../src/protocol/wal-validation.js';
+import { isFalconError } from '../src/errors.js';
+import { checkFromWal } from '../src/protocol/wal-validation.js';
 import { encodeRecordInto, recordBytesFor } from '../src/wal/wal-record.js';
 import { summarize, type BatchResult, type RunBounds } from './wal-measure.js';
 
@@ -38,7 +39,7 @@ export async function walActorRun(dir: string, batchRecords: number, payloadByte
   const pump = (): void => {
     actor.receive('replicator', (message) => {
       const reply = checkFromWal(message);
-      if (isMalformed(reply)) throw new Error(reply.message);
+      if (isFalconError(reply)) throw new Error(reply.message);
       if (reply.type === 'durable') durable = reply.lastIndex;
       if (reply.type === 'walError') throw new Error(`${reply.error.code}: ${reply.error.message}`);
     });

@@ -7,7 +7,7 @@
  * Runs on: Replicator thread.
  */
 import { randomBytes } from 'node:crypto';
-import { assert, falconError } from '../errors.js';
+import { assert, falconError, isFalconError } from '../errors.js';
 import { PeerTransport } from '../net/peer-transport.js';
 import { SeededRandom } from '../raft/random.js';
 import { AppliedHashChain } from '../replication/applied-hash-chain.js';
@@ -21,7 +21,7 @@ import { ReplicatorTestHooks } from './test-hooks.js';
 import type { HandOverEnd, HandOverLeadershipRequest, HandOverResult, RoleRequestHandlers } from '../protocol/control.js';
 import type { LinkMessage } from '../protocol/link-message.js';
 import type { ToWal } from '../protocol/wal.js';
-import { checkFromWal, isMalformed } from '../protocol/wal-validation.js';
+import { checkFromWal } from '../protocol/wal-validation.js';
 
 /**
  * Bytes of records one WAL request or read answer may carry: it must fit in one ring message,
@@ -193,7 +193,7 @@ class ReplicatorRole implements ActorRole {
     if (from !== 'walWriter') return; // Dispatcher and Registry requests arrive with the queue.
     const reply = checkFromWal(message);
     // A bug on the other side of the ring: dropping it could leave a write waiting forever.
-    if (isMalformed(reply)) assert(false, reply.message);
+    if (isFalconError(reply)) assert(false, reply.message);
     this.loop.onWalReply(reply);
   }
 

@@ -14,14 +14,14 @@
  * Runs on: WAL writer thread.
  */
 import { join } from 'node:path';
-import { assert, FalconFailure } from '../errors.js';
+import { assert, FalconFailure, isFalconError } from '../errors.js';
 import { WriteAheadLog } from '../wal/wal.js';
 import type { ActorContext, ActorRole } from './actor-context.js';
 import type { LinkMessage } from '../protocol/link-message.js';
 import { WalService } from './wal-service.js';
 import type { WalWriterStatus } from '../runtime/node-status.js';
 import type { FromWal } from '../protocol/wal.js';
-import { checkToWal, isMalformed } from '../protocol/wal-validation.js';
+import { checkToWal } from '../protocol/wal-validation.js';
 
 export function createWalWriterRole(context: ActorContext<'walWriter'>): ActorRole {
   return new WalWriterRole(context);
@@ -74,7 +74,7 @@ class WalWriterRole implements ActorRole {
   onMessage(_from: string, message: LinkMessage): void {
     const request = checkToWal(message);
     // A bug on the other side of the ring: writing around it could leave a gap in the log.
-    if (isMalformed(request)) assert(false, request.message);
+    if (isFalconError(request)) assert(false, request.message);
     if (this.stopped) return;
     this.service?.handle(request);
   }

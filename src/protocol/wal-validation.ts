@@ -86,8 +86,3 @@ export function checkToWal(value: unknown): ToWal | FalconError {
 export function checkFromWal(value: unknown): FromWal | FalconError {
   return checkMessage<FromWal>(value, 'WAL → Replicator', fromWalChecks);
 }
-
-/** True for the error value the checkers return (errors.ts: checkers answer the message or an error). */
-export function isMalformed(checked: ToWal | FromWal | FalconError): checked is FalconError {
-  return isFalconError(checked);
-}

@@ -11,7 +11,8 @@ import { parseClusterConfig, selectNode } from '../../src/config/load-config.js'
 import type { ClusterConfig } from '../../src/config/cluster-config.js';
 import { startSoloActor, type SoloActor } from '../support/solo-actor.js';
 import type { FromWal, ToWal } from '../../src/protocol/wal.js';
-import { checkFromWal, isMalformed } from '../../src/protocol/wal-validation.js';
+import { isFalconError } from '../../src/errors.js';
+import { checkFromWal } from '../../src/protocol/wal-validation.js';
 
 const payload = (index: number): Uint8Array => Buffer.from(`job-${index}-`.repeat(1 + (index % 7)));
 
@@ -28,7 +29,7 @@ async function startWal(config: ClusterConfig): Promise<{ actor: SoloActor<'walW
   const pump = (): void => {
     actor.receive('replicator', (message) => {
       const reply = checkFromWal(message);
-      if (isMalformed(reply)) throw new Error(reply.message);
+      if (isFalconError(reply)) throw new Error(reply.message);
       inbox.push(reply);
     });
   };

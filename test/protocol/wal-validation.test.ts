@@ -7,9 +7,9 @@
  */
 import { expect } from 'chai';
 import { decode, encode } from '../../src/codec/msgpack.js';
-import { falconError } from '../../src/errors.js';
+import { falconError, isFalconError } from '../../src/errors.js';
 import type { FromWal, ToWal } from '../../src/protocol/wal.js';
-import { checkFromWal, checkToWal, isMalformed } from '../../src/protocol/wal-validation.js';
+import { checkFromWal, checkToWal } from '../../src/protocol/wal-validation.js';
 
 const snapshot = { index: 10, term: 2, membership: { voters: ['n1', 'n2', 'n3'], learners: [] } };
 const entry = { term: 2, index: 11, type: 0, data: new Uint8Array([1, 2, 3]) };
@@ -63,18 +63,18 @@ const replies: FromWal[] = [
 const overTheRing = (message: unknown): unknown => decode(encode(message));
 
 function refusal(checked: ReturnType<typeof checkToWal> | ReturnType<typeof checkFromWal>): string {
-  if (!isMalformed(checked)) throw new Error(`accepted ${JSON.stringify(checked)}`);
+  if (!isFalconError(checked)) throw new Error(`accepted ${JSON.stringify(checked)}`);
   expect(checked.code).to.equal('INTERNAL');
   return checked.message;
 }
 
 describe('the WAL link checks every message in both directions', () => {
   it('the WAL writer accepts every request the Replicator sends', () => {
-    for (const request of requests) expect(isMalformed(checkToWal(overTheRing(request))), request.type).to.equal(false);
+    for (const request of requests) expect(isFalconError(checkToWal(overTheRing(request))), request.type).to.equal(false);
   });
 
   it('the Replicator accepts every answer the WAL writer sends', () => {
-    for (const reply of replies) expect(isMalformed(checkFromWal(overTheRing(reply))), reply.type).to.equal(false);
+    for (const reply of replies) expect(isFalconError(checkFromWal(overTheRing(reply))), reply.type).to.equal(false);
   });
 
   it('a WAL answer with a missing or mistyped field is refused, naming the type and the field', () => {
