@@ -6,22 +6,22 @@
  *
  * Runs on: every thread (pure).
  */
-import { arrayOf, bytes, fields, integerFrom, optional, orNull, positiveSafeInteger, safeInteger, textOfLength, type FieldChecks } from './shape-check.js';
+import { arrayOf, bytes, fields, integerFrom, optional, orNull, positiveSafeInteger, safeInteger, textOfUtf8Bytes, type FieldChecks } from './shape-check.js';
 import type { HardState } from './hard-state.js';
 import type { LogEntry } from './log-entry.js';
 import type { Membership } from './membership.js';
 import type { SnapshotMetadata } from './snapshot.js';
 
-/** Node ids are 1..255 characters (the cluster file's rule is stricter; this is the wire's bound). */
-export const nodeIdLengthMax = 255;
+/** Node ids are 1..255 UTF-8 bytes, as the WAL stores them (the cluster file's rule is stricter). */
+const nodeIdBytesMax = 255;
 /** An entry's type is stored in one byte. */
 export const entryTypeMax = 255;
 /** Voters plus learners a membership may list: far more than a cluster of this version has (its
  *  voter set is fixed and small); a longer list is nonsense from a peer. */
 export const membersMax = 255;
 
-export const nodeId = textOfLength(1, nodeIdLengthMax, 'a node id');
-const clusterName = textOfLength(1, 255, 'a cluster name');
+export const nodeId = textOfUtf8Bytes(1, nodeIdBytesMax, 'a node id');
+const clusterName = textOfUtf8Bytes(1, 255, 'a cluster name');
 export const nodeIds = arrayOf(nodeId, membersMax);
 
 const logEntryFields: FieldChecks<LogEntry> = { term: safeInteger, index: positiveSafeInteger, type: integerFrom(0, entryTypeMax), data: bytes };

@@ -19,7 +19,7 @@
 /** What is wrong with a value, or undefined when it is of the kind. */
 export type ShapeCheck = (value: unknown) => string | undefined;
 
-export type ShapeFields = Readonly<Record<string, unknown>>;
+type ShapeFields = Readonly<Record<string, unknown>>;
 
 /** One check per field of `Value`, optional fields included. */
 export type FieldChecks<Value> = { readonly [Field in keyof Value]-?: ShapeCheck };
@@ -52,10 +52,15 @@ export function integerFrom(minimum: number, maximum: number): ShapeCheck {
 
 export const text: ShapeCheck = (value) => (typeof value === 'string' ? undefined : 'is not a string');
 
-/** A string of `lengthMin` to `lengthMax` UTF-16 units, named `what` in the problem. */
-export function textOfLength(lengthMin: number, lengthMax: number, what: string): ShapeCheck {
+/** A string of `bytesMin` to `bytesMax` bytes in UTF-8 (the measure the WAL's files store and
+ *  assert), named `what` in the problem. */
+export function textOfUtf8Bytes(bytesMin: number, bytesMax: number, what: string): ShapeCheck {
   const phrase = `is not ${what}`;
-  return (value) => (typeof value === 'string' && value.length >= lengthMin && value.length <= lengthMax ? undefined : phrase);
+  return (value) => {
+    if (typeof value !== 'string') return phrase;
+    const bytes = Buffer.byteLength(value, 'utf8');
+    return bytes >= bytesMin && bytes <= bytesMax ? undefined : phrase;
+  };
 }
 
 export const boolean: ShapeCheck = (value) => (typeof value === 'boolean' ? undefined : 'is not a boolean');

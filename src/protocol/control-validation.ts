@@ -17,7 +17,7 @@
  */
 import { falconError, isFalconError, type FalconError } from '../errors.js';
 import {
-  boolean, fields, finiteNumber, integerFrom, isMap, joined, oneOf, optional, orNull, safeInteger, text, type ShapeCheck,
+  boolean, fields, finiteNumber, integerFrom, isMap, joined, oneOf, optional, orNull, readableProblem, safeInteger, text, type ShapeCheck,
 } from '../log/shape-check.js';
 import { checkMessage, compile } from './link-checks.js';
 import { handOverEnds, raftLoadLimits, type RaftLoadRequest, type ResponseOf, type RoleRequest, type RoleRequestKind } from './control.js';
@@ -98,6 +98,6 @@ const raftLoadCheck = fields(raftLoadFields);
 export function checkRaftLoadRequest(body: unknown): RaftLoadRequest | FalconError {
   if (!isMap(body)) return falconError('INVALID_ARGUMENT', 'the load request is not a JSON map');
   const problem = raftLoadCheck(body);
-  if (problem !== undefined) return falconError('INVALID_ARGUMENT', problem.slice('.'.length));
+  if (problem !== undefined) return falconError('INVALID_ARGUMENT', readableProblem(problem));
   return { ...body, type: 'raftLoad' } as RaftLoadRequest; // every field a load request declares was checked above
 }

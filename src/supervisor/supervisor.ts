@@ -20,7 +20,10 @@ import { RingReceiver, RingSender } from '../ring/ring-channel.js';
 import { ActorHandle } from './actor-handle.js';
 import { createLivenessBuffer, livenessSlotOf } from '../runtime/liveness.js';
 import { actorLinks, actorNames, ringName, supervisorName, type ActorName } from '../runtime/topology.js';
-import type { ActorFigures, ActorReport, ActorRuntimeStatus, NamedRing, NodeHealth, NodeReadiness, NodeView, ReplicatorStatus } from '../runtime/node-status.js';
+import {
+  startedReplicator, type ActorFigures, type ActorReport, type ActorRuntimeStatus, type NamedRing, type NodeHealth, type NodeReadiness, type NodeView,
+  type ReplicatorStatus,
+} from '../runtime/node-status.js';
 
 export interface SupervisorOptions {
   readonly config: ClusterConfig;
@@ -182,7 +185,7 @@ export class Supervisor implements NodeView {
     const readiness = this.readiness();
     if (!readiness.ready) return { ...readiness, leader: null };
     const status = await this.replicatorStatus();
-    const leader = status?.started === true ? status.raft.leader : null;
+    const leader = startedReplicator(status)?.raft.leader ?? null;
     return leader === null ? { ready: false, waitingFor: ['a known Raft leader'], leader } : { ready: true, waitingFor: [], leader };
   }
 

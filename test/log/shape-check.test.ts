@@ -36,6 +36,10 @@ describe('shape checks', () => {
     expect(logEntry({ ...entry, data: [1] })).to.equal('.data is not a byte array');
     expect(nodeId('')).to.equal('is not a node id');
     expect(nodeId('n'.repeat(256))).to.equal('is not a node id');
+    // Counted in UTF-8 bytes, as the WAL stores and asserts them: 128 'é' are 256 bytes.
+    expect(nodeId('é'.repeat(127))).to.equal(undefined);
+    expect(nodeId('é'.repeat(128))).to.equal('is not a node id');
+    expect(hardState({ term: 2, vote: 'é'.repeat(128), commit: 1 })).to.equal('.vote is not a node id');
     expect(hardState({ term: 2, vote: null, commit: 1 })).to.equal(undefined);
     expect(hardState({ term: 2, vote: 'n1', commit: 1, cluster: '' })).to.equal('.cluster is not a cluster name');
     expect(membership({ voters: ['n1'], learners: [] })).to.equal(undefined);
