@@ -120,6 +120,14 @@ export function arrayOf(check: ShapeCheck, lengthMax = Number.POSITIVE_INFINITY)
   };
 }
 
+/** A table of message types and their fields, as one map check per type. */
+export type CompiledTable = ReadonlyMap<string, ShapeCheck>;
+
+/** The table as one map check per type, built once (every checker of messages starts here). */
+export function compile(table: Readonly<Record<string, Readonly<Record<string, ShapeCheck>>>>): CompiledTable {
+  return new Map(Object.entries(table).map(([type, checks]) => [type, fields(checks)]));
+}
+
 /** A problem as a person reads it: a top-level field without its leading dot (`term is not …`). */
 export function readableProblem(problem: string): string {
   return problem.startsWith('.') ? problem.slice(1) : problem;

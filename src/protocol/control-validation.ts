@@ -17,9 +17,9 @@
  */
 import { falconError, isFalconError, type FalconError } from '../errors.js';
 import {
-  boolean, fields, finiteNumber, integerFrom, isMap, joined, oneOf, optional, orNull, readableProblem, safeInteger, text, type ShapeCheck,
+  compile, boolean, fields, finiteNumber, integerFrom, isMap, joined, oneOf, optional, orNull, readableProblem, safeInteger, text, type ShapeCheck,
 } from '../log/shape-check.js';
-import { checkMessage, compile } from './link-checks.js';
+import { checkMessage } from './link-checks.js';
 import { handOverEnds, raftLoadLimits, type RaftLoadRequest, type ResponseOf, type RoleRequest, type RoleRequestKind } from './control.js';
 
 const raftLoadFields = {

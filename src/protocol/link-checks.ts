@@ -1,6 +1,6 @@
 /**
  * How a ring link checks its messages: a table of message types, each with the checks of its
- * fields (built from src/log/shape-check.ts), compiled once into one map check per type, and the
+ * fields, compiled once by src/log/shape-check.ts's `compile` into one map check per type, and the
  * one function that picks a message's check by its `type` and names what is wrong.
  *
  * Both ends of a ring are this node's own threads, so a message that fails is a bug on the other
@@ -9,15 +9,7 @@
  * Runs on: every actor thread and the supervisor (pure).
  */
 import { falconError, type FalconError } from '../errors.js';
-import { asChecked, fields, isMap, type ShapeCheck } from '../log/shape-check.js';
-
-/** A table of message types and their fields, as one map check per type. */
-export type CompiledTable = ReadonlyMap<string, ShapeCheck>;
-
-/** The table as one map check per type, built once. */
-export function compile(table: Readonly<Record<string, Readonly<Record<string, ShapeCheck>>>>): CompiledTable {
-  return new Map(Object.entries(table).map(([type, checks]) => [type, fields(checks)]));
-}
+import { asChecked, isMap, type CompiledTable } from '../log/shape-check.js';
 
 /**
  * `value` as a message of `table` (its `type` picks its fields), or INTERNAL naming the direction,

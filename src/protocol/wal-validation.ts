@@ -18,9 +18,9 @@
 import { isFalconError, type FalconError } from '../errors.js';
 import { hardState, logEntries, snapshotMetadata } from '../log/log-shapes.js';
 import {
-  bytes, oneOf, optional, orNull, safeInteger, signedSafeInteger, text, type MessageChecks, type ShapeCheck,
+  compile, bytes, oneOf, optional, orNull, safeInteger, signedSafeInteger, text, type MessageChecks, type ShapeCheck,
 } from '../log/shape-check.js';
-import { checkMessage, compile } from './link-checks.js';
+import { checkMessage } from './link-checks.js';
 import type { FromWal, ToWal } from './wal.js';
 
 /** Request ids are any safe integer: the Replicator's start-up read uses minus its incarnation. */

@@ -16,8 +16,8 @@
 import { falconError, type FalconError } from '../errors.js';
 import { entryTypeMax, logEntries, nodeId, nodeIds, snapshotMetadataFields } from '../log/log-shapes.js';
 import {
-  arrayOf, asChecked, boolean, bytes, fields, integerFrom, isMap, optional, readableProblem, safeInteger, text,
-  type FieldChecks, type MessageChecks, type ShapeCheck,
+  arrayOf, asChecked, boolean, bytes, compile, fields, integerFrom, isMap, optional, readableProblem, safeInteger, text,
+  type FieldChecks, type MessageChecks,
 } from '../log/shape-check.js';
 import type { Snapshot } from '../log/snapshot.js';
 import type { ProposalEntry } from './proposal-entry.js';
@@ -46,7 +46,7 @@ const fieldsByType: { readonly [Type in RaftMessage['type']]: MessageChecks<Extr
   readIndexResponse: { ...header, context: text, index: safeInteger },
 };
 
-const checksByType: ReadonlyMap<string, ShapeCheck> = new Map(Object.entries(fieldsByType).map(([type, checks]) => [type, fields(checks)]));
+const checksByType = compile(fieldsByType);
 
 function malformed(problem: string): FalconError {
   return falconError('MALFORMED_FRAME', `malformed Raft message: ${problem}`);
