@@ -167,7 +167,6 @@ export class WalService {
       type: 'walRecovered', firstIndex: wal.firstIndex, lastIndex: wal.lastIndex, lastTerm: wal.lastTerm,
       hardState: wal.hardState, snapshot: wal.snapshot, needsCatchUp: wal.needsCatchUp,
     });
-    return;
   }
 
   /** Group commit: everything staged by this drain, one write + one fdatasync, then `durable`. */

@@ -17,10 +17,10 @@ export interface ProposalEntry {
   readonly data: Uint8Array;
 }
 
-/** Payload bytes of `entries[from, to)`: the measure every byte bound in the core uses. */
-export function payloadBytesOf(entries: readonly ProposalEntry[], from = 0, to = entries.length): number {
+/** Payload bytes of `entries`: the measure every byte bound in the core uses. */
+export function payloadBytesOf(entries: readonly ProposalEntry[]): number {
   let bytes = 0;
-  for (let position = from; position < to; position++) bytes += entries[position]?.data.byteLength ?? 0;
+  for (const entry of entries) bytes += entry.data.byteLength;
   return bytes;
 }
 

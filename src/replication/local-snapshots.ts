@@ -1,13 +1,13 @@
 /**
  * The replica loop's own snapshots: one is taken every `snapshotEveryEntries` applied entries or
- * `snapshotEveryBytes` applied payload bytes (snapshot-trigger.ts), its body streamed from the
+ * `snapshotEveryBytes` bytes of log records applied (snapshot-trigger.ts), its body streamed from the
  * state machine to the WAL in chunks (snapshot-pumps.ts); once it is durable the WAL compacts the
  * log below it — never at or above the state machine's compaction floor, nor above a snapshot
  * still being streamed to a follower or not yet answered for.
  *
  * Invariants: at most one local snapshot is being saved; `snapshotIndex` is the index of the
- * snapshot in force (taken here or installed from the leader); `appliedBytesSinceSnapshot` counts
- * the payload applied after it. A failed save is housekeeping, not a promise: the previous
+ * snapshot in force (taken here or installed from the leader); `logBytesSinceSnapshot` counts
+ * the WAL record bytes (payload and header) of the entries applied after it. A failed save is housekeeping, not a promise: the previous
  * snapshot and the log stay, and the next due snapshot tries again.
  *
  * Runs on: Replicator thread, or the simulator.

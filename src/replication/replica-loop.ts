@@ -24,7 +24,7 @@
  * batch would add a file rename and two fsyncs to every commit.
  *
  * Local snapshots are taken every `snapshotEveryEntries` applied entries or `snapshotEveryBytes`
- * applied payload bytes; once one is durable the WAL compacts below it (local-snapshots.ts).
+ * bytes of log records applied; once one is durable the WAL compacts below it (local-snapshots.ts).
  *
  * Snapshots are never held whole (docs/state-machine.md): the core sees only their metadata (its
  * `data` is always empty here); the bodies move in chunks of at most `snapshotChunkBytes` —

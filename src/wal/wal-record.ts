@@ -31,6 +31,7 @@
  */
 import { assert } from '../errors.js';
 import type { LogEntry } from '../log/log-entry.js';
+import { entryTypeMax } from '../log/log-shapes.js';
 import { checksumOf } from './checksum.js';
 
 /** Bytes before the payload: length, checksum, type, term, index. */
@@ -42,8 +43,6 @@ const lengthOverheadBytes = 17;
 const twoPow32 = 0x1_0000_0000;
 /** The high 32-bit word of a u64 that is still a safe integer (2^53 - 1). */
 const safeHighWordMax = 0x1f_ffff;
-/** The largest entry type a record can hold: it is stored in one byte. */
-const entryTypeMax = 255;
 
 /** Why a record (or a run of records) is not good. */
 export type RecordStatus = 'ok' | 'incomplete' | 'badLength' | 'badChecksum' | 'badNumber';
