@@ -22,6 +22,12 @@ export const errorCodes = {
   LEASE_LOST: 6,
   FRAME_TOO_LARGE: 7,
   MALFORMED_FRAME: 8,
+  /** A payload over queue.payloadBytesMax. */
+  PAYLOAD_TOO_LARGE: 9,
+  /** The job is not in a state the request needs (cancel of a leased job, redrive of a live one). */
+  FAILED_PRECONDITION: 10,
+  /** The state machine met a command or snapshot format version it does not know. */
+  UNSUPPORTED_VERSION: 11,
   // Node-internal, reported in logs, /status and exit messages.
   CONFIG_INVALID: 100,
   DISK_FULL: 101,
