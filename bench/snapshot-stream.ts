@@ -31,7 +31,7 @@ import { SnapshotRestore } from '../src/replication/snapshot-pumps.js';
 import { SnapshotReceiver } from '../src/replication/snapshot-receiver.js';
 import { SnapshotSender } from '../src/replication/snapshot-sender.js';
 import { parseSnapshotStreamMessage, type SnapshotStreamMessage } from '../src/replication/snapshot-stream-messages.js';
-import { snapshotChunkBytesMax } from '../src/replication/state-machine.js';
+import { snapshotChunkBytesMax } from '../src/log/state-machine.js';
 import { WriteAheadLog } from '../src/wal/wal.js';
 
 const snapshotBytes = Number(process.env['SNAPSHOT_MB'] ?? 200) * 1_000_000;

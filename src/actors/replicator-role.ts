@@ -11,7 +11,7 @@ import { assert, falconError, isFalconError } from '../errors.js';
 import { PeerTransport } from '../net/peer-transport.js';
 import { SeededRandom } from '../raft/random.js';
 import { AppliedHashChain } from '../replication/applied-hash-chain.js';
-import { snapshotChunkBytesMax } from '../replication/state-machine.js';
+import { snapshotChunkBytesMax } from '../log/state-machine.js';
 import { ReplicaLoop } from '../replication/replica-loop.js';
 import { raftSettingsFrom, raftTickMs } from '../replication/raft-timing.js';
 import { BucketHistogram } from '../metrics/bucket-histogram.js';

@@ -14,7 +14,7 @@
 import { crc32 } from 'node:zlib';
 import { assert } from '../errors.js';
 import type { LogEntry } from '../log/log-entry.js';
-import type { SnapshotReader, SnapshotWriter, StateMachine } from './state-machine.js';
+import type { SnapshotReader, SnapshotWriter, StateMachine } from '../log/state-machine.js';
 
 const twoPow32 = 0x1_0000_0000;
 /** The chain's commands have no results. */

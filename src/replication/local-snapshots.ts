@@ -20,7 +20,7 @@ import type { ReplicaHost } from './replica-loop-options.js';
 import type { ReplicatorLogStorage } from './replicator-log-storage.js';
 import { LocalSnapshotSave } from './snapshot-pumps.js';
 import { isSnapshotDue, type SnapshotTrigger } from './snapshot-trigger.js';
-import type { StateMachine } from './state-machine.js';
+import type { StateMachine } from '../log/state-machine.js';
 import { recordBytesFor } from '../wal/wal-record.js';
 
 /** The body of every snapshot the core sees: the bytes are in the WAL. */

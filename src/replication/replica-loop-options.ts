@@ -20,7 +20,7 @@ import type { SeededRandom } from '../raft/random.js';
 import type { ReadState } from '../raft/read-index.js';
 import type { Ready } from '../raft/ready.js';
 import type { PeerMessage } from './snapshot-stream-messages.js';
-import type { StateMachine } from './state-machine.js';
+import type { StateMachine } from '../log/state-machine.js';
 
 /** The peers as the loop sees them. */
 export interface PeerLink {

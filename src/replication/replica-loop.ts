@@ -59,7 +59,7 @@ import { ReplicaStart, type StartedReplica } from './replica-start.js';
 import { SnapshotRestores } from './snapshot-restores.js';
 import { isSnapshotStreamType, type PeerMessage } from './snapshot-stream-messages.js';
 import { SnapshotStreams } from './snapshot-streams.js';
-import { snapshotChunkBytesMax, type StateMachine } from './state-machine.js';
+import { snapshotChunkBytesMax, type StateMachine } from '../log/state-machine.js';
 import { WalFailurePolicy } from './wal-failure-policy.js';
 
 /** The seams, exported with the loop that uses them (replica-loop-options.ts). */

@@ -15,7 +15,7 @@
 import { assert } from '../errors.js';
 import type { FromWal, ToWal } from '../protocol/wal.js';
 import type { SnapshotMetadata } from '../log/snapshot.js';
-import type { SnapshotReader, SnapshotWriter } from './state-machine.js';
+import type { SnapshotReader, SnapshotWriter } from '../log/state-machine.js';
 
 export class LocalSnapshotSave {
   readonly snapshot: SnapshotMetadata;

@@ -17,7 +17,7 @@ import type { Snapshot } from '../log/snapshot.js';
 import type { FromWal } from '../protocol/wal.js';
 import type { ReplicaHost, ReplicaObserver } from './replica-loop-options.js';
 import { SnapshotRestore } from './snapshot-pumps.js';
-import type { StateMachine } from './state-machine.js';
+import type { StateMachine } from '../log/state-machine.js';
 
 export interface SnapshotRestoresOptions {
   readonly host: ReplicaHost;

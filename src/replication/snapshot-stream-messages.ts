@@ -26,7 +26,7 @@ import {
   type MessageChecks, type ShapeCheck,
 } from '../log/shape-check.js';
 import type { RaftMessage } from '../raft/raft-messages.js';
-import { snapshotChunkBytesMax } from './state-machine.js';
+import { snapshotChunkBytesMax } from '../log/state-machine.js';
 
 interface StreamHeader {
   readonly from: string;

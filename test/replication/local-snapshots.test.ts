@@ -11,7 +11,7 @@ import type { ToWal } from '../../src/protocol/wal.js';
 import type { RaftNode } from '../../src/raft/raft-node.js';
 import type { ReplicaHost } from '../../src/replication/replica-loop-options.js';
 import { LocalSnapshots } from '../../src/replication/local-snapshots.js';
-import type { StateMachine } from '../../src/replication/state-machine.js';
+import type { StateMachine } from '../../src/log/state-machine.js';
 import { recordBytesFor } from '../../src/wal/wal-record.js';
 
 const payloadBytes = 8;

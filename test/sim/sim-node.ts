@@ -30,7 +30,7 @@ import type { ReadState } from '../../src/raft/read-index.js';
 import { AppliedHashChain } from '../../src/replication/applied-hash-chain.js';
 import { ReplicaLoop } from '../../src/replication/replica-loop.js';
 import { OrderedSender } from '../../src/ring/ordered-sender.js';
-import type { SnapshotReader, SnapshotWriter, StateMachine } from '../../src/replication/state-machine.js';
+import type { SnapshotReader, SnapshotWriter, StateMachine } from '../../src/log/state-machine.js';
 import { WriteAheadLog } from '../../src/wal/wal.js';
 import { fail, type SimChecker } from './sim-checker.js';
 import { SimFileSystem } from './sim-file-system.js';

@@ -21,9 +21,10 @@
  *   the log (a queue that keeps payloads in the log needs the entries of its oldest live job);
  *   `appliedIndex + 1` when it needs none. The log is never compacted at or above it.
  *
- * Runs on: the thread that runs the replica loop (the Replicator actor, or the simulator).
+ * Runs on: the thread that runs the replica loop (the Replicator actor, or the simulator). It lives in
+ * log/ so that a state machine (src/queue/) implements it without importing the replica loop.
  */
-import type { LogEntry } from '../log/log-entry.js';
+import type { LogEntry } from './log-entry.js';
 
 /** Bytes of one snapshot chunk at most: the unit of memory, of a WAL write and of a peer frame. */
 export const snapshotChunkBytesMax = 1024 * 1024;
