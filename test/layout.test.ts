@@ -26,16 +26,16 @@ const floors: ReadonlyArray<readonly string[]> = [
   ['actors'],
   ['metrics'],
   ['runtime'],
-  ['replication'],
+  ['replication', 'dispatch', 'registry'],
   ['protocol'],
-  ['raft', 'wal', 'net', 'ring'],
+  ['raft', 'queue', 'wal', 'net', 'ring'],
   ['log', 'config', 'logging', 'codec'],
   ['.'],
 ];
 
-/** Pure cores: raft/, log/ and the WAL's on-disk formats (record, hard-state slot, snapshot header, checksum). */
+/** Pure cores: raft/, queue/, log/ and the WAL's on-disk formats (record, hard-state slot, snapshot header, checksum). */
 const pureCore = (file: string): boolean =>
-  file.startsWith('raft/') || file.startsWith('log/') || ['wal/wal-record.ts', 'wal/hard-state-codec.ts', 'wal/snapshot-file.ts', 'wal/checksum.ts'].includes(file);
+  file.startsWith('raft/') || file.startsWith('queue/') || file.startsWith('log/') || ['wal/wal-record.ts', 'wal/hard-state-codec.ts', 'wal/snapshot-file.ts', 'wal/checksum.ts'].includes(file);
 
 /**
  * What a pure core may import besides its own folder and lower floors: nothing that does I/O,
