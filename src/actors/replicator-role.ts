@@ -10,7 +10,9 @@ import { randomBytes } from 'node:crypto';
 import { assert, falconError, isFalconError } from '../errors.js';
 import { PeerTransport } from '../net/peer-transport.js';
 import { SeededRandom } from '../raft/random.js';
-import { AppliedHashChain } from '../replication/applied-hash-chain.js';
+import { HashChainedMachine } from '../replication/hash-chained-machine.js';
+import { QueueService } from '../replication/queue-service.js';
+import { QueueStateMachine } from '../queue/queue-state-machine.js';
 import { snapshotChunkBytesMax } from '../log/state-machine.js';
 import { ReplicaLoop } from '../replication/replica-loop.js';
 import { raftSettingsFrom, raftTickMs } from '../replication/raft-timing.js';
@@ -22,6 +24,8 @@ import type { HandOverEnd, HandOverLeadershipRequest, HandOverResult, RoleReques
 import type { LinkMessage } from '../protocol/link-message.js';
 import type { ToWal } from '../protocol/wal.js';
 import { checkFromWal } from '../protocol/wal-validation.js';
+import { checkToReplicator } from '../protocol/dispatch-validation.js';
+import { checkRegistryToReplicator } from '../protocol/registry-validation.js';
 
 /**
  * Bytes of records one WAL request or read answer may carry: it must fit in one ring message,
@@ -74,7 +78,9 @@ export function createReplicatorRole(context: ActorContext<'replicator'>): Actor
 class ReplicatorRole implements ActorRole {
   private readonly context: ActorContext<'replicator'>;
   private readonly loop: ReplicaLoop;
-  private readonly chain = new AppliedHashChain();
+  /** The queue, with the applied hash chain folded in (compared across replicas by tests). */
+  private readonly machine = new HashChainedMachine(new QueueStateMachine());
+  private readonly queueService: QueueService;
   private transport: PeerTransport | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
   /** Created by the first --test-hooks request (test-hooks.ts); undefined on a node that never gets one. */
@@ -105,7 +111,7 @@ class ReplicatorRole implements ActorRole {
       voters: config.nodes.map((node) => node.id),
       raft: raftSettingsFrom(config.raft),
       random: new SeededRandom(randomBytes(4).readUInt32LE(0)),
-      stateMachine: this.chain,
+      stateMachine: this.machine,
       host: {
         toWal: (message) => this.toWal(message),
         schedule: (cycle) => setImmediate(cycle),
@@ -135,9 +141,12 @@ class ReplicatorRole implements ActorRole {
       bootId: Date.now(),
       clusterName: config.cluster.name,
       observer: {
-        onApplied: (entries) => {
+        onApplied: (entries, results) => {
           this.testHooks?.onApplied(entries);
+          this.queueService.onApplied(entries, results);
         },
+        onReadStates: (readStates) => this.queueService.onReadStates(readStates),
+        onSnapshotRestored: (snapshot) => this.queueService.onSnapshotRestored(snapshot.index),
         onWalWrite: (entries, lastIndex) => {
           this.appendBatchEntries.observe(entries);
           if (this.uncommittedWrites.length < timedWritesMax) this.uncommittedWrites.push([lastIndex, performance.now()]);
@@ -147,6 +156,15 @@ class ReplicatorRole implements ActorRole {
     }, (recovered) => {
       context.logger.info({ term: recovered.hardState?.term ?? 0, lastIndex: recovered.lastIndex, snapshotIndex: recovered.snapshot?.index ?? 0 }, 'raft started');
       this.startedResolve?.();
+    });
+    this.queueService = new QueueService({
+      loop: this.loop,
+      queue: this.machine.inner,
+      send: (message) => context.send('dispatcher', message),
+      sendToRegistry: (message) => context.send('registry', message),
+      nowMs: () => Date.now(),
+      randomUint32: () => randomBytes(4).readUInt32LE(0),
+      leaseGraceMs: config.raft.electionTimeoutMsMax,
     });
     this.loop.afterCycles = () => this.watchLeader();
   }
@@ -190,7 +208,20 @@ class ReplicatorRole implements ActorRole {
   }
 
   onMessage(from: string, message: LinkMessage): void {
-    if (from !== 'walWriter') return; // Dispatcher and Registry requests arrive with the queue.
+    if (from === 'dispatcher') {
+      const request = checkToReplicator(message);
+      // A bug on the other side of the ring: dropping it would leave a client waiting.
+      if (isFalconError(request)) assert(false, request.message);
+      if (request.type === 'propose') this.queueService.onPropose(request);
+      else this.queueService.onRead(request);
+      return;
+    }
+    if (from === 'registry') {
+      const request = checkRegistryToReplicator(message);
+      if (isFalconError(request)) assert(false, request.message);
+      this.queueService.onReleaseWorker(request.workerId);
+      return;
+    }
     const reply = checkFromWal(message);
     // A bug on the other side of the ring: dropping it could leave a write waiting forever.
     if (isFalconError(reply)) assert(false, reply.message);
@@ -212,6 +243,7 @@ class ReplicatorRole implements ActorRole {
   private watchLeader(): void {
     const node = this.loop.node;
     if (node === undefined) return;
+    this.queueService.afterTurn(node.role, node.leader, node.term);
     // An election this node started: a new term in which it voted for itself (checked once per
     // turn, so a one-node cluster that wins at once still counts).
     if (node.term > this.lastTerm) {
@@ -284,6 +316,7 @@ class ReplicatorRole implements ActorRole {
    */
   private async handOverLeadership({ timeoutMs }: HandOverLeadershipRequest): Promise<HandOverResult> {
     const startedMs = performance.now();
+    this.queueService.stepDown();
     const target = this.loop.handOverLeadership();
     if (target === null) {
       this.context.logger.info('stopping: this node will not campaign again');
@@ -319,7 +352,7 @@ class ReplicatorRole implements ActorRole {
     const transport = this.transport?.stats() ?? {};
     return {
       role: 'replicator', started: true, raft: { ...raft, peers: raft.peers.map((peer) => ({ ...peer, lag: raft.lastIndex - peer.match })) },
-      applied: { index: this.chain.index, hash: this.chain.hash }, snapshotIndex: this.loop.snapshotIndex, writesWaitingForWal: this.loop.writesWaitingForWal,
+      applied: { index: this.machine.chain.index, hash: this.machine.chain.hash }, snapshotIndex: this.loop.snapshotIndex, writesWaitingForWal: this.loop.writesWaitingForWal,
       diskFull: this.diskFull, transport, ...this.loop.counters, leaderChanges: this.leaderChanges,
       metrics: this.metricsReport(raft.term, raft.commit, raft.role === 'leader', transport),
     };
@@ -329,7 +362,7 @@ class ReplicatorRole implements ActorRole {
     const peerReconnects: Record<string, number> = {};
     for (const [peer, stats] of Object.entries(transport)) peerReconnects[peer] = stats.reconnects;
     return {
-      term, commitIndex, appliedIndex: this.chain.index, isLeader, elections: this.elections, leaderChanges: this.leaderChanges,
+      term, commitIndex, appliedIndex: this.machine.chain.index, isLeader, elections: this.elections, leaderChanges: this.leaderChanges,
       commitLatencyMs: this.commitLatencyMs.snapshot(), appendBatchEntries: this.appendBatchEntries.snapshot(), peerReconnects,
     };
   }

@@ -12,13 +12,15 @@
  *
  * Runs on: every actor thread (types only).
  */
+import type { ToDispatcherFromReplicator, ToReplicatorFromDispatcher } from './dispatch.js';
+import type { ToDispatcherFromRegistry, ToRegistryFromDispatcher, ToRegistryFromReplicator, ToReplicatorFromRegistry } from './registry.js';
 import type { FromWal, ToWal } from './wal.js';
 
 export interface LinkMessages {
-  readonly replicator: { readonly walWriter: ToWal };
+  readonly replicator: { readonly walWriter: ToWal; readonly dispatcher: ToDispatcherFromReplicator; readonly registry: ToRegistryFromReplicator };
   readonly walWriter: { readonly replicator: FromWal };
-  readonly dispatcher: Readonly<Record<never, never>>;
-  readonly registry: Readonly<Record<never, never>>;
+  readonly dispatcher: { readonly replicator: ToReplicatorFromDispatcher; readonly registry: ToRegistryFromDispatcher };
+  readonly registry: { readonly dispatcher: ToDispatcherFromRegistry; readonly replicator: ToReplicatorFromRegistry };
   readonly worker: Readonly<Record<never, never>>;
 }
 

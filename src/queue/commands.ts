@@ -108,11 +108,14 @@ export interface EnqueueCommand {
 }
 
 /** A pull's grant: up to `jobsMax` ready jobs of `queue`, by priority then age, leased for
- *  `leaseMs` to `workerId` (empty string: an anonymous client). */
+ *  `leaseMs` to `workerId` (empty string: an anonymous client). Jobs stop being granted once their
+ *  payloads total `bytesMax` (the first job is granted whatever its size): the answer must fit in
+ *  one ring message and one client frame. */
 export interface LeaseCommand {
   readonly type: 'lease';
   readonly queue: string;
   readonly jobsMax: number;
+  readonly bytesMax: number;
   readonly leaseMs: number;
   readonly workerId: string;
 }

@@ -20,6 +20,7 @@ import type { PeerConnectionStats } from '../net/peer-connection.js';
 import type { PeerStatus, RaftStatus } from '../raft/raft-node.js';
 import type { FreshStartStatus } from '../replication/fresh-start.js';
 import type { ReplicaLoopCounters } from '../replication/replica-loop.js';
+import type { WorkerLiveness } from '../registry/worker-ttls.js';
 import type { RingStats } from '../ring/spsc-ring.js';
 import type { ActorName } from './topology.js';
 
@@ -89,8 +90,18 @@ export interface IdleStatus {
   readonly unexpectedMessages: number;
 }
 
+/** The Registry's status: the worker TTL table, on the leader. */
+export interface RegistryStatus {
+  readonly role: 'registry';
+  readonly leading: boolean;
+  readonly term: number;
+  readonly beats: number;
+  readonly releasesAsked: number;
+  readonly workers: readonly WorkerLiveness[];
+}
+
 /** What a role reports (ActorRole.status). */
-export type RoleStatus = WalWriterStatus | ReplicatorStatus | IdleStatus;
+export type RoleStatus = WalWriterStatus | ReplicatorStatus | RegistryStatus | IdleStatus;
 
 export interface LinkBacklog {
   readonly messages: number;

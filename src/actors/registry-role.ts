@@ -1,0 +1,91 @@
+/**
+ * The Registry role: the leader's table of worker heartbeats and TTLs (registry/worker-ttls.ts)
+ * wired to the Dispatcher (beats in, answers out), to the Replicator (which workers the state
+ * machine lists, whether this node leads; releases out) and to a timer that looks for expired
+ * workers.
+ *
+ * A worker that misses its TTL (`queue.workerTtlMs` plus up to `queue.workerTtlJitterMs`) is
+ * released: the Replicator proposes `releaseWorker`, and its leased jobs return to ready on every
+ * node, each counting as a failed attempt (docs/queue.md says why).
+ *
+ * Runs on: Registry thread.
+ */
+import { assert, isFalconError } from '../errors.js';
+import type { LinkMessage } from '../protocol/link-message.js';
+import { checkToRegistry } from '../protocol/registry-validation.js';
+import { WorkerTtls } from '../registry/worker-ttls.js';
+import type { RegistryStatus } from '../runtime/node-status.js';
+import type { ActorName } from '../runtime/topology.js';
+import type { ActorContext, ActorRole } from './actor-context.js';
+
+/** How often the table is scanned for expired workers: a small share of the shortest sane TTL. */
+const expiryScanMs = 100;
+/** An asked release that has not happened after this long is asked again. */
+const releaseRetryMs = 2_000;
+
+export function createRegistryRole(context: ActorContext<'registry'>): ActorRole {
+  return new RegistryRole(context);
+}
+
+class RegistryRole implements ActorRole {
+  private readonly context: ActorContext<'registry'>;
+  private readonly ttls: WorkerTtls;
+  private leading = false;
+  private term = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private releasesAsked = 0;
+  private beats = 0;
+
+  constructor(context: ActorContext<'registry'>) {
+    this.context = context;
+    const { workerTtlMs, workerTtlJitterMs } = context.config.queue;
+    this.ttls = new WorkerTtls({ ttlMs: workerTtlMs, jitterMs: workerTtlJitterMs, random: Math.random, releaseRetryMs });
+  }
+
+  start(): Promise<void> {
+    this.timer = setInterval(() => this.releaseExpired(), expiryScanMs);
+    return Promise.resolve();
+  }
+
+  onMessage(from: ActorName, value: LinkMessage): void {
+    const message = checkToRegistry(value);
+    // A bug on the other side of the ring: a dropped beat would cost a worker its jobs.
+    if (isFalconError(message)) assert(false, `from ${from}: ${message.message}`);
+    const nowMs = Date.now();
+    if (message.type === 'beat') {
+      this.beats += 1;
+      const registered = this.leading && this.ttls.beat(message.workerId, message.load, nowMs);
+      this.context.send('dispatcher', { type: 'beatAnswer', request: message.request, registered });
+      return;
+    }
+    if (message.leading && (!this.leading || message.term !== this.term)) {
+      // A new leadership: every listed worker gets a fresh TTL before anyone can expire.
+      this.ttls.reset(message.workerIds, nowMs);
+      this.context.logger.info({ workers: message.workerIds.length, term: message.term }, 'leading: every registered worker gets a fresh TTL');
+    } else if (message.leading) {
+      this.ttls.reconcile(message.workerIds, nowMs);
+    } else {
+      this.ttls.clear();
+    }
+    this.leading = message.leading;
+    this.term = message.term;
+  }
+
+  private releaseExpired(): void {
+    if (!this.leading) return;
+    for (const workerId of this.ttls.takeExpired(Date.now())) {
+      this.releasesAsked += 1;
+      this.context.logger.warn({ workerId }, `worker ${workerId} missed its TTL; its leases return to ready`);
+      this.context.send('replicator', { type: 'releaseWorker', workerId });
+    }
+  }
+
+  stop(): Promise<void> {
+    clearInterval(this.timer);
+    return Promise.resolve();
+  }
+
+  status(): RegistryStatus {
+    return { role: 'registry', leading: this.leading, term: this.term, beats: this.beats, releasesAsked: this.releasesAsked, workers: this.ttls.view() };
+  }
+}

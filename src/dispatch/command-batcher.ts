@@ -1,0 +1,186 @@
+/**
+ * Turns the queue commands of one turn into as few log entries as fit, and routes each command's
+ * result back to whoever asked: the Dispatcher's batching of DESIGN §3 (all enqueues, pulls and
+ * acks that arrive during one turn become one entry, encoded once), and of reads (all reads of one
+ * turn share one ReadIndex round).
+ *
+ * An entry holds at most `jobsPerEntryMax` jobs (job ids are derived from the entry's index) and
+ * at most `entryBytesMax` bytes of payloads and results (it must fit in one ring message). A
+ * command bigger than that alone is refused before it is queued (`refusal`).
+ *
+ * Every batch waits for one answer from the Replicator; one that gets none within
+ * `answerTimeoutMs` (the Replicator restarted, or this node lost its leader and nothing commits)
+ * is answered UNAVAILABLE with the outcome unknown: the client retries with the same identity, and
+ * the state machine's deduplication makes the retry safe.
+ *
+ * No closure per request: each command carries an `Origin` (who asked, how to answer), given back
+ * to the one `onResult` handler.
+ *
+ * Invariants: every submitted command gets exactly one result (a CommandResult, an error, or a
+ * query result); batches in flight are bounded by `batchesInflightMax` (more waits in `queued`,
+ * which is bounded by the callers' connection and frame bounds).
+ *
+ * Runs on: Dispatcher thread, or the simulator.
+ */
+import { falconError, type FalconError } from '../errors.js';
+import { jobsPerEntryMax, queueFormatVersion, type QueueCommand } from '../queue/commands.js';
+import { encodeQueueEntry } from '../queue/entry-codec.js';
+import type { CommandResult } from '../queue/results.js';
+import type { QueryResult, QueueQuery, ToDispatcherFromReplicator, ToReplicatorFromDispatcher } from '../protocol/dispatch.js';
+
+/** Bytes of MessagePack around a command's payload and fields, counted against `entryBytesMax`. */
+const commandOverheadBytes = 160;
+
+export interface CommandBatcherOptions<Origin> {
+  readonly send: (message: ToReplicatorFromDispatcher) => void;
+  readonly onResult: (origin: Origin, result: CommandResult) => void;
+  readonly onQueryResult: (origin: Origin, result: QueryResult | FalconError) => void;
+  readonly nowMs: () => number;
+  readonly entryBytesMax: number;
+  readonly answerTimeoutMs: number;
+}
+
+interface QueuedCommand<Origin> {
+  readonly origin: Origin;
+  readonly command: QueueCommand;
+  readonly bytes: number;
+  readonly jobs: number;
+}
+
+interface Batch<Origin> {
+  readonly origins: readonly Origin[];
+  readonly kind: 'propose' | 'read';
+  readonly deadlineMs: number;
+}
+
+/** Bytes a command adds to an entry, and to the answer of its entry. */
+export function commandBytes(command: QueueCommand): number {
+  switch (command.type) {
+    case 'enqueue': {
+      let bytes = commandOverheadBytes + command.queue.length;
+      for (const job of command.jobs) bytes += job.payload.byteLength + (job.key?.length ?? 0) + commandOverheadBytes;
+      return bytes;
+    }
+    case 'lease':
+      // Its answer carries the leased payloads, bounded by the command's own bytesMax.
+      return commandOverheadBytes * (1 + command.jobsMax) + command.bytesMax;
+    case 'ack':
+      return commandOverheadBytes + (command.result?.byteLength ?? 0);
+    case 'nack':
+      return commandOverheadBytes + command.error.length * 3;
+    default:
+      return commandOverheadBytes;
+  }
+}
+
+export class CommandBatcher<Origin> {
+  private readonly options: CommandBatcherOptions<Origin>;
+  private queued: QueuedCommand<Origin>[] = [];
+  private queries: { origin: Origin; query: QueueQuery }[] = [];
+  private readonly inflight = new Map<number, Batch<Origin>>();
+  private nextBatch = 1;
+
+  constructor(options: CommandBatcherOptions<Origin>) {
+    this.options = options;
+  }
+
+  get inflightBatches(): number {
+    return this.inflight.size;
+  }
+
+  get hasQueued(): boolean {
+    return this.queued.length > 0 || this.queries.length > 0;
+  }
+
+  /** Why `command` can never fit in an entry, or null. */
+  refusal(command: QueueCommand): FalconError | null {
+    const bytes = commandBytes(command);
+    if (bytes > this.options.entryBytesMax) {
+      return falconError('INVALID_ARGUMENT', `the request needs about ${bytes} bytes in one log entry, more than the ${this.options.entryBytesMax} an entry holds; split it into smaller requests`);
+    }
+    if (command.type === 'enqueue' && command.jobs.length > jobsPerEntryMax) {
+      return falconError('INVALID_ARGUMENT', `an enqueue holds at most ${jobsPerEntryMax} jobs; it has ${command.jobs.length}`);
+    }
+    return null;
+  }
+
+  /** Queues `command` for the next flush; the caller checked `refusal` first. */
+  submit(origin: Origin, command: QueueCommand): void {
+    this.queued.push({ origin, command, bytes: commandBytes(command), jobs: command.type === 'enqueue' ? command.jobs.length : 0 });
+  }
+
+  query(origin: Origin, query: QueueQuery): void {
+    this.queries.push({ origin, query });
+  }
+
+  /** Sends everything queued this turn: commands in entries that fit, queries in one read. */
+  flush(): void {
+    const nowMs = this.options.nowMs();
+    let start = 0;
+    while (start < this.queued.length) {
+      let end = start;
+      let bytes = 0;
+      let jobs = 0;
+      while (end < this.queued.length) {
+        const next = this.queued[end] as QueuedCommand<Origin>;
+        if (end > start && (bytes + next.bytes > this.options.entryBytesMax || jobs + next.jobs > jobsPerEntryMax)) break;
+        bytes += next.bytes;
+        jobs += next.jobs;
+        end += 1;
+      }
+      this.propose(this.queued.slice(start, end), nowMs);
+      start = end;
+    }
+    this.queued = [];
+    if (this.queries.length > 0) {
+      const batch = this.nextBatch++;
+      const queries = this.queries;
+      this.queries = [];
+      this.inflight.set(batch, { origins: queries.map((query) => query.origin), kind: 'read', deadlineMs: nowMs + this.options.answerTimeoutMs });
+      this.options.send({ type: 'read', batch, nowMs, queries: queries.map((query) => query.query) });
+    }
+  }
+
+  private propose(commands: readonly QueuedCommand<Origin>[], nowMs: number): void {
+    const batch = this.nextBatch++;
+    const data = encodeQueueEntry({ v: queueFormatVersion, atMs: nowMs, commands: commands.map((queued) => queued.command) });
+    this.inflight.set(batch, { origins: commands.map((queued) => queued.origin), kind: 'propose', deadlineMs: nowMs + this.options.answerTimeoutMs });
+    this.options.send({ type: 'propose', batch, data });
+  }
+
+  /** An answer of the Replicator; false when it is not about a batch (leadership, ready queues). */
+  onReplicatorMessage(message: ToDispatcherFromReplicator): boolean {
+    switch (message.type) {
+      case 'applied':
+        this.settle(message.batch, (origin, position) => this.options.onResult(origin, message.results[position] ?? falconError('INTERNAL', `entry ${message.index} answered ${message.results.length} results for more commands`)));
+        return true;
+      case 'refused':
+        this.settle(message.batch, (origin) => this.options.onResult(origin, message.error));
+        return true;
+      case 'readDone':
+        this.settle(message.batch, (origin, position) => this.options.onQueryResult(origin, message.results[position] ?? falconError('INTERNAL', 'a read answered fewer results than it had queries')));
+        return true;
+      case 'readRefused':
+        this.settle(message.batch, (origin) => this.options.onQueryResult(origin, message.error));
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** Answers UNAVAILABLE every batch past its deadline. Called from a timer. */
+  expire(nowMs: number): void {
+    for (const [batch, pending] of this.inflight) {
+      if (pending.deadlineMs > nowMs) continue;
+      const error = falconError('UNAVAILABLE', `no answer from the replicated log within ${this.options.answerTimeoutMs} ms; the request's outcome is unknown, retry it`);
+      this.settle(batch, (origin) => (pending.kind === 'read' ? this.options.onQueryResult(origin, error) : this.options.onResult(origin, error)));
+    }
+  }
+
+  private settle(batch: number, answer: (origin: Origin, position: number) => void): void {
+    const pending = this.inflight.get(batch);
+    if (pending === undefined) return; // answered already, by its deadline
+    this.inflight.delete(batch);
+    for (let position = 0; position < pending.origins.length; position++) answer(pending.origins[position] as Origin, position);
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The messages of the registry links: Dispatcher <-> Registry (worker heartbeats) and
+ * Replicator <-> Registry (which workers the state machine lists, and the release of one that
+ * missed its TTL).
+ *
+ * Dispatcher -> Registry: `beat` (a worker's heartbeat, on the leader), answered by
+ * Registry -> Dispatcher `beatAnswer` (`registered: false` when the worker is unknown: its TTL
+ * expired, or it never registered, and it must register again).
+ *
+ * Replicator -> Registry: `workers`, whenever this node's leadership or the state machine's list
+ * of registered workers changes (and once at start): the Registry tracks TTLs only while
+ * `leading`, and a new leader's list gives every worker a fresh TTL.
+ * Registry -> Replicator: `releaseWorker`, for a worker past its TTL: the Replicator proposes the
+ * `releaseWorker` command (which returns its leases to ready on every node).
+ *
+ * Checked on arrival, one checker per direction: registry-validation.ts.
+ *
+ * Runs on: Dispatcher, Registry and Replicator threads (types only).
+ */
+
+export interface BeatMessage {
+  readonly type: 'beat';
+  /** The Dispatcher's number for this beat, echoed by the answer. */
+  readonly request: number;
+  readonly workerId: string;
+  readonly load: number;
+}
+
+export interface BeatAnswerMessage {
+  readonly type: 'beatAnswer';
+  readonly request: number;
+  readonly registered: boolean;
+}
+
+export interface WorkersMessage {
+  readonly type: 'workers';
+  readonly leading: boolean;
+  readonly term: number;
+  readonly workerIds: readonly string[];
+}
+
+export interface ReleaseWorkerMessage {
+  readonly type: 'releaseWorker';
+  readonly workerId: string;
+}
+
+export type ToRegistryFromDispatcher = BeatMessage;
+export type ToDispatcherFromRegistry = BeatAnswerMessage;
+export type ToRegistryFromReplicator = WorkersMessage;
+export type ToReplicatorFromRegistry = ReleaseWorkerMessage;
