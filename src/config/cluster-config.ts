@@ -167,7 +167,7 @@ export const walShape = {
 };
 
 export const queueShape = {
-  /** Largest job payload (1 MiB); larger ones are refused with INVALID_ARGUMENT. */
+  /** Largest job payload (1 MiB); larger ones are refused with PAYLOAD_TOO_LARGE. */
   payloadBytesMax: positiveInteger().default(mebibyte),
   /** Largest client frame (4 MiB), checked before allocation so a bad length cannot exhaust
    *  memory; a batch of jobs must fit in it. */
@@ -183,6 +183,35 @@ export const queueShape = {
   workerTtlMs: positiveInteger().default(5_000),
   /** Random extra TTL per worker (1 s), so workers cut off together do not all expire at once. */
   workerTtlJitterMs: nonNegativeInteger().default(1_000),
+  /** Retry delay after a failed attempt, when the enqueue does not say: `exponential` doubles
+   *  `retryDelayMsDefault` per failure up to `retryDelayMsMax`; `fixed` waits the same each time. */
+  retryBackoffDefault: oneOf(['exponential', 'fixed']).default('exponential'),
+  retryDelayMsDefault: positiveInteger().default(1_000),
+  retryDelayMsMax: positiveInteger().default(300_000),
+  /** Share of each retry delay replaced by a random draw (0: none, 1: full jitter), so that jobs
+   *  that failed together do not all retry in the same instant. */
+  retryJitterRatio: z.number({ error: ruleMessage('a number from 0 to 1') }).min(0).max(1).default(0.5),
+  /** Jobs one queue holds (every state but completed and cancelled); more are refused with
+   *  RESOURCE_EXHAUSTED rather than grow memory without bound. */
+  jobsPerQueueMax: positiveInteger().default(1_000_000),
+  /** Payload bytes one queue holds (256 MiB), refused beyond as above. */
+  bytesPerQueueMax: positiveInteger().default(256 * mebibyte),
+  /** Queues that exist at once. */
+  queuesMax: positiveInteger().default(1_000),
+  /** Idempotency keys remembered; when full, the oldest is forgotten first (never a refusal). */
+  idempotencyKeysMax: positiveInteger().default(1_000_000),
+  /** Producer sessions remembered (the SDK's retry deduplication); the least recently used goes first. */
+  producersMax: positiveInteger().default(10_000),
+  /** How long a completed or cancelled job stays readable (1 h), and how many per queue. */
+  completedRetentionMs: positiveInteger().default(60 * 60 * 1000),
+  completedPerQueueMax: positiveInteger().default(10_000),
+  /** How long a client request may wait for the replicated log before it is answered UNAVAILABLE
+   *  with its outcome unknown (the client retries with the same identity). */
+  requestTimeoutMs: positiveInteger().default(10_000),
+  /** Open client connections per node, and unsent reply bytes per connection: a client that stops
+   *  reading is cut off at this bound instead of growing the node's memory. */
+  clientConnectionsMax: positiveInteger().default(1_024),
+  clientSendQueueBytesMax: positiveInteger().default(16 * mebibyte),
 };
 
 const queueFields = mapping(queueShape, 'queue settings').superRefine((queue, context) => {
@@ -190,6 +219,14 @@ const queueFields = mapping(queueShape, 'queue settings').superRefine((queue, co
     addRelationIssue(context, ['payloadBytesMax'], ['clientFrameBytesMax'],
       `payloadBytesMax (${queue.payloadBytesMax}) must be at most clientFrameBytesMax ` +
       `(${queue.clientFrameBytesMax}); a payload travels in a client frame`);
+  }
+  if (queue.retryDelayMsDefault > queue.retryDelayMsMax) {
+    addRelationIssue(context, ['retryDelayMsDefault'], ['retryDelayMsMax'],
+      `retryDelayMsDefault (${queue.retryDelayMsDefault}) must be at most retryDelayMsMax (${queue.retryDelayMsMax})`);
+  }
+  if (queue.payloadBytesMax > queue.bytesPerQueueMax) {
+    addRelationIssue(context, ['payloadBytesMax'], ['bytesPerQueueMax'],
+      `payloadBytesMax (${queue.payloadBytesMax}) must be at most bytesPerQueueMax (${queue.bytesPerQueueMax}); no job could be enqueued`);
   }
   if (queue.workerTtlJitterMs >= queue.workerTtlMs) {
     addRelationIssue(context, ['workerTtlJitterMs'], ['workerTtlMs'],
@@ -225,6 +262,14 @@ const supervisorFields = mapping(supervisorShape, 'supervisor settings').superRe
       `(${supervisor.restartBackoffMsMax})`);
   }
 });
+
+/**
+ * Bytes of one log entry of the queue at most: a ring message holds at most half its ring, and
+ * the rest of a message (its envelope, the results that come back) needs room too, so 3/8.
+ */
+export function logEntryBytesMaxFor(ringCapacityBytes: number): number {
+  return Math.floor((ringCapacityBytes * 3) / 8);
+}
 
 export const ringShape = {
   /** Bytes per direction of each actor-to-actor SPSC ring (4 MiB). A power of two, so that
@@ -286,6 +331,13 @@ export const clusterFileSchema = mapping({
     error: ruleMessage('a list of nodes (each with id, host, peerPort, clientPort, opsPort, dataDir)'),
   }).min(1, { error: 'expected at least one node, got an empty list' }),
 }, 'settings').superRefine((file, context) => {
+  // A job's payload travels in one log entry, and an entry in one ring message.
+  const entryBytesMax = logEntryBytesMaxFor(file.ring.capacityBytes);
+  if (file.queue.payloadBytesMax > entryBytesMax) {
+    addRelationIssue(context, ['queue', 'payloadBytesMax'], ['ring', 'capacityBytes'],
+      `queue.payloadBytesMax (${file.queue.payloadBytesMax}) must be at most 3/8 of ring.capacityBytes ` +
+      `(${entryBytesMax}); a job travels between threads in one ring message`);
+  }
   // A client batch becomes one log entry, and a log entry must fit in one peer frame.
   if (file.queue.clientFrameBytesMax > file.raft.frameBytesMax) {
     addRelationIssue(context, ['queue', 'clientFrameBytesMax'], ['raft', 'frameBytesMax'],

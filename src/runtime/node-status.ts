@@ -21,6 +21,8 @@ import type { PeerStatus, RaftStatus } from '../raft/raft-node.js';
 import type { FreshStartStatus } from '../replication/fresh-start.js';
 import type { ReplicaLoopCounters } from '../replication/replica-loop.js';
 import type { WorkerLiveness } from '../registry/worker-ttls.js';
+import type { DispatcherCounters } from '../dispatch/dispatcher.js';
+import type { ClientServerCounters } from '../net/client-server.js';
 import type { RingStats } from '../ring/spsc-ring.js';
 import type { ActorName } from './topology.js';
 
@@ -100,8 +102,17 @@ export interface RegistryStatus {
   readonly workers: readonly WorkerLiveness[];
 }
 
+/** The Dispatcher's status: its request counters, long polls, batches in flight, client port. */
+export type DispatcherStatus = Readonly<DispatcherCounters> & {
+  readonly role: 'dispatcher';
+  readonly port: number;
+  readonly parkedPulls: number;
+  readonly inflightBatches: number;
+  readonly server: Readonly<ClientServerCounters>;
+};
+
 /** What a role reports (ActorRole.status). */
-export type RoleStatus = WalWriterStatus | ReplicatorStatus | RegistryStatus | IdleStatus;
+export type RoleStatus = WalWriterStatus | ReplicatorStatus | RegistryStatus | DispatcherStatus | IdleStatus;
 
 export interface LinkBacklog {
   readonly messages: number;
