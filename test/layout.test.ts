@@ -26,7 +26,7 @@ const floors: ReadonlyArray<readonly string[]> = [
   ['actors'],
   ['metrics'],
   ['runtime'],
-  ['replication', 'dispatch', 'registry'],
+  ['replication', 'dispatch', 'registry', 'client'],
   ['protocol'],
   ['raft', 'queue', 'wal', 'net', 'ring'],
   ['log', 'config', 'logging', 'codec'],

@@ -1,0 +1,181 @@
+/**
+ * One client connection to one node's client port: frames (`[u32 big-endian length][MessagePack
+ * map]`, docs/protocol.md), request ids, many requests in flight, replies matched by id in any
+ * order. Requests made in one turn leave in one socket write. The building block of the SDK
+ * (FalconClient) and of the benches and tests that drive a cluster as a user does.
+ *
+ * Depends on no server code: only the protocol as docs/protocol.md writes it down, the codec,
+ * and `node:net`.
+ *
+ * Invariants: every request's promise settles exactly once: with its reply, with the error reply
+ * as a `ProtocolError`, or with a `ProtocolError` of code UNAVAILABLE when the connection closes
+ * first (its outcome is then unknown). Frames larger than `frameBytesMax` are refused both ways.
+ *
+ * Runs on: any thread of a client process.
+ */
+import { connect, type Socket } from 'node:net';
+import { createCodec } from '../codec/msgpack.js';
+
+/** An error reply of the protocol, or a connection that failed under a request. */
+export class ProtocolError extends Error {
+  readonly code: string;
+  /** With NOT_LEADER: where the leader takes clients. */
+  readonly leader: { readonly id: string; readonly host: string; readonly clientPort: number } | undefined;
+
+  constructor(code: string, message: string, leader?: { id: string; host: string; clientPort: number }) {
+    super(message);
+    this.name = `ProtocolError(${code})`;
+    this.code = code;
+    this.leader = leader;
+  }
+}
+
+export interface ProtocolConnectionOptions {
+  readonly host: string;
+  readonly port: number;
+  /** The largest frame either way (the cluster's queue.clientFrameBytesMax). */
+  readonly frameBytesMax?: number;
+  readonly connectTimeoutMs?: number;
+}
+
+type Reply = Record<string, unknown> & { readonly id: number };
+
+interface Pending {
+  readonly resolve: (reply: Reply) => void;
+  readonly reject: (error: ProtocolError) => void;
+}
+
+const frameBytesMaxDefault = 4 * 1024 * 1024;
+
+export class ProtocolConnection {
+  private readonly socket: Socket;
+  private readonly codec = createCodec();
+  private readonly frameBytesMax: number;
+  private readonly pending = new Map<number, Pending>();
+  private readonly outgoing: Buffer[] = [];
+  private flushScheduled = false;
+  private buffered: Buffer = Buffer.alloc(0);
+  private nextId = 1;
+  private closedBy: string | null = null;
+
+  private constructor(socket: Socket, frameBytesMax: number) {
+    this.socket = socket;
+    this.frameBytesMax = frameBytesMax;
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('close', () => this.fail('the connection closed'));
+    socket.on('error', (error) => this.fail(`connection error: ${error.message}`));
+  }
+
+  /** Connects, or rejects with a ProtocolError (UNAVAILABLE) naming the address. */
+  static async open(options: ProtocolConnectionOptions): Promise<ProtocolConnection> {
+    const socket = connect({ host: options.host, port: options.port, noDelay: true });
+    const timeoutMs = options.connectTimeoutMs ?? 2_000;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new ProtocolError('UNAVAILABLE', `no connection to ${options.host}:${options.port} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.once('error', (error) => {
+        clearTimeout(timer);
+        reject(new ProtocolError('UNAVAILABLE', `cannot connect to ${options.host}:${options.port}: ${error.message}`));
+      });
+    });
+    return new ProtocolConnection(socket, options.frameBytesMax ?? frameBytesMaxDefault);
+  }
+
+  get closed(): boolean {
+    return this.closedBy !== null;
+  }
+
+  /** Requests in flight. */
+  get inflight(): number {
+    return this.pending.size;
+  }
+
+  /** Sends `{ id, ...body }` and resolves with the reply, or rejects with its error. */
+  request(body: Readonly<Record<string, unknown>> & { readonly type: string }): Promise<Reply> {
+    if (this.closedBy !== null) return Promise.reject(new ProtocolError('UNAVAILABLE', this.closedBy));
+    const id = this.nextId++;
+    const encoded = this.codec.packr.pack({ id, ...body });
+    if (encoded.byteLength > this.frameBytesMax) {
+      return Promise.reject(new ProtocolError('INVALID_ARGUMENT', `the request is ${encoded.byteLength} bytes, more than the ${this.frameBytesMax}-byte frame bound`));
+    }
+    const header = Buffer.allocUnsafe(4);
+    header.writeUInt32BE(encoded.byteLength, 0);
+    this.outgoing.push(header, encoded);
+    this.scheduleFlush();
+    return new Promise<Reply>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => {
+      this.flushScheduled = false;
+      if (this.outgoing.length === 0 || this.closedBy !== null) return;
+      this.socket.write(Buffer.concat(this.outgoing));
+      this.outgoing.length = 0;
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    this.buffered = this.buffered.byteLength === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+    let offset = 0;
+    while (this.buffered.byteLength - offset >= 4) {
+      const length = this.buffered.readUInt32BE(offset);
+      if (length > this.frameBytesMax) {
+        this.close(`the node sent a ${length}-byte frame, more than the ${this.frameBytesMax}-byte bound`);
+        return;
+      }
+      if (this.buffered.byteLength - offset - 4 < length) break;
+      const body = this.buffered.subarray(offset + 4, offset + 4 + length);
+      offset += 4 + length;
+      this.onFrame(body);
+    }
+    this.buffered = offset === this.buffered.byteLength ? Buffer.alloc(0) : this.buffered.subarray(offset);
+  }
+
+  private onFrame(body: Buffer): void {
+    let reply: unknown;
+    try {
+      reply = this.codec.unpackr.unpack(body);
+    } catch (error) {
+      this.close(`the node sent a frame that is not MessagePack: ${(error as Error).message}`);
+      return;
+    }
+    if (typeof reply !== 'object' || reply === null || typeof (reply as { id?: unknown }).id !== 'number') {
+      this.close('the node sent a frame that is not a reply map with an id');
+      return;
+    }
+    const { id, error } = reply as { id: number; error?: { code?: unknown; message?: unknown; leader?: { id: string; host: string; clientPort: number } } };
+    if (id === 0 && error !== undefined) {
+      this.close(`the node closed the connection: ${String(error.code)}: ${String(error.message)}`);
+      return;
+    }
+    const pending = this.pending.get(id);
+    if (pending === undefined) return;
+    this.pending.delete(id);
+    if (error !== undefined) pending.reject(new ProtocolError(String(error.code), String(error.message), error.leader));
+    else pending.resolve(reply as Reply);
+  }
+
+  private fail(reason: string): void {
+    if (this.closedBy === null) this.closedBy = reason;
+    for (const pending of this.pending.values()) {
+      pending.reject(new ProtocolError('UNAVAILABLE', `${reason} before the reply came; the request's outcome is unknown`));
+    }
+    this.pending.clear();
+  }
+
+  /** Closes the connection; requests in flight reject with UNAVAILABLE. */
+  close(reason = 'closed by the client'): void {
+    this.fail(reason);
+    this.socket.destroy();
+  }
+}
