@@ -51,6 +51,8 @@ export interface ClientServerCounters {
   connectionsRefused: number;
   framesIn: number;
   framesOut: number;
+  /** Socket writes of replies: framesOut / writes is how well replies batch. */
+  writes: number;
   bytesIn: number;
   bytesOut: number;
   /** Well-formed frames with a bad field, answered with an error reply (connection kept). */
@@ -87,7 +89,7 @@ export class ClientConnection {
    * Queues `reply` for this turn's write. False when the connection is closing or closed (the
    * reply is dropped), or when it would pass the send-queue bound (the connection is cut off).
    */
-  send(reply: { readonly id: number }): boolean {
+  send<Reply extends { readonly id: number }>(reply: Reply): boolean {
     if (this.closing) return false;
     let body = this.host.packr.pack(reply);
     if (body.length > this.host.frameBytesMax) {
@@ -122,6 +124,7 @@ export class ClientConnection {
     if (this.queue.length === 0 || this.closed) return;
     const frames = encodeFrames(this.queue);
     this.host.counters.framesOut += this.queue.length;
+    this.host.counters.writes += 1;
     this.host.counters.bytesOut += frames.length;
     this.queue.length = 0;
     this.queuedBytes = 0;

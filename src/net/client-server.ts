@@ -64,7 +64,7 @@ export interface ClientServerOptions<Request> {
 
 export class ClientServer<Request> {
   readonly counters: ClientServerCounters = {
-    connectionsOpen: 0, connectionsAccepted: 0, connectionsRefused: 0, framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0,
+    connectionsOpen: 0, connectionsAccepted: 0, connectionsRefused: 0, framesIn: 0, framesOut: 0, writes: 0, bytesIn: 0, bytesOut: 0,
     invalidRequests: 0, badFrames: 0, slowClientsCut: 0, oversizeReplies: 0,
   };
   private readonly options: ClientServerOptions<Request>;
