@@ -167,7 +167,7 @@ export const walShape = {
 };
 
 export const queueShape = {
-  /** Largest job payload (1 MiB); larger ones are refused with INVALID_ARGUMENT. */
+  /** Largest job payload (1 MiB); larger ones are refused with PAYLOAD_TOO_LARGE. */
   payloadBytesMax: positiveInteger().default(mebibyte),
   /** Largest client frame (4 MiB), checked before allocation so a bad length cannot exhaust
    *  memory; a batch of jobs must fit in it. */

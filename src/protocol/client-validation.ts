@@ -81,8 +81,8 @@ const jobFields: FieldChecks<EnqueueJobRequest> = {
   backoff: optional(backoff),
   idempotencyKey: optional(printableName(limits.idempotencyKeyBytesMax)),
 };
-const jobs: ShapeCheck = (value) =>
-  (Array.isArray(value) && value.length === 0 ? 'is empty' : arrayOf(fields(jobFields), limits.jobsPerEnqueueMax)(value));
+const jobList = arrayOf(fields(jobFields), limits.jobsPerEnqueueMax);
+const jobs: ShapeCheck = (value) => (Array.isArray(value) && value.length === 0 ? 'is empty' : jobList(value));
 
 /** Every request type and its fields: the one list of them. */
 const requestFields: { readonly [Type in ClientRequestType]: MessageChecks<RequestOf<Type>> } = {
