@@ -65,6 +65,8 @@ export interface CommandContext {
   readonly producerId: string | undefined;
   /** The leader's draw in [0, 1) for a nack's backoff jitter. */
   readonly jitter: number;
+  /** Payload bytes one pull may take: its reply must fit in a ring message and a client frame. */
+  readonly pullBytesMax: number;
 }
 
 /** The log command of `request`, or FAILED_PRECONDITION for an enqueue with a `sequence` on a
@@ -81,7 +83,7 @@ export function commandOfRequest(request: CommandRequest, context: CommandContex
       return { ...base, producer: { id: context.producerId, sequence: request.sequence } };
     }
     case 'pull':
-      return { type: 'lease', queue: request.queue, jobsMax: request.jobsMax, leaseMs: request.leaseMs ?? context.leaseMsDefault, workerId: request.workerId ?? '' };
+      return { type: 'lease', queue: request.queue, jobsMax: request.jobsMax, bytesMax: context.pullBytesMax, leaseMs: request.leaseMs ?? context.leaseMsDefault, workerId: request.workerId ?? '' };
     case 'ack':
       return request.result === undefined
         ? { type: 'ack', jobId: request.jobId, token: request.token }

@@ -20,7 +20,7 @@ const limits: QueueLimits = {
   jobsPerQueueMax: 1e6, bytesPerQueueMax: 1e9, queuesMax: 1000, idempotencyKeysMax: 1e6, dedupWindowMs: 86_400_000,
   completedRetentionMs: 3_600_000, completedPerQueueMax: 10_000, producersMax: 10_000,
 };
-const context: CommandContext = { defaults, limits, leaseMsDefault: 30_000, producerId: 'p1', jitter: 0.25 };
+const context: CommandContext = { defaults, limits, leaseMsDefault: 30_000, producerId: 'p1', jitter: 0.25, pullBytesMax: 1_048_576 };
 
 function command(request: CommandRequest, overrides: Partial<CommandContext> = {}): unknown {
   return commandOfRequest(request, { ...context, ...overrides });
@@ -50,7 +50,7 @@ describe('client requests as queue commands', () => {
   });
 
   it('pull, nack, extend and redrive take the documented defaults', () => {
-    expect(command({ id: 1, type: 'pull', queue: 'q', jobsMax: 3 })).to.deep.equal({ type: 'lease', queue: 'q', jobsMax: 3, leaseMs: 30_000, workerId: '' });
+    expect(command({ id: 1, type: 'pull', queue: 'q', jobsMax: 3 })).to.deep.equal({ type: 'lease', queue: 'q', jobsMax: 3, bytesMax: 1_048_576, leaseMs: 30_000, workerId: '' });
     expect(command({ id: 1, type: 'nack', jobId: 9, token: 4 })).to.deep.equal({ type: 'nack', jobId: 9, token: 4, error: '', retryable: true, jitter: 0.25 });
     expect(command({ id: 1, type: 'extend', jobId: 9, token: 4 })).to.deep.equal({ type: 'extend', jobId: 9, token: 4, leaseMs: 30_000 });
     expect(command({ id: 1, type: 'redrive', queue: 'q' })).to.deep.equal({ type: 'redrive', queue: 'q', jobsMax: 4096 });
