@@ -75,6 +75,10 @@ export class QueueDriver {
     this.machine.apply([{ term, index: this.nextIndex, type: 2, data: new Uint8Array(0) }]);
   }
 
+  defaults(): JobDefaults {
+    return testDefaults;
+  }
+
   advance(ms: number): void {
     this.atMs += ms;
   }
