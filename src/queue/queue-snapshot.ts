@@ -1,0 +1,187 @@
+/**
+ * The queue state as a snapshot, and back. Records (snapshot-records.ts framing), in this order:
+ *
+ *   ['falcon-queue', version, appliedIndex, lastTerm, nowMs, termStartMs, termStartPending,
+ *     lastGraceMs, keysEvicted, keyDedupHits, producersEvicted, producerDedupHits, [[limit, n]...]]
+ *   ['queue', name, paused, limits | null, [totals...]]            one per queue, creation order
+ *   ['jobs', [job tuple...]]                                        batches, increasing id
+ *   ['retained', queue, [job id...]]                                oldest finished first
+ *   ['workers', [[workerId, queues, capacity, registeredAtMs]...]]
+ *   ['keys', [[name, jobId, seenAtMs, windowMs, forgottenState | null]...]]   oldest first
+ *   ['producers', [[producerId, [[sequence, firstId, count, ids | null]...]]...]]  LRU first
+ *   ['end', jobCount]
+ *
+ * Determinism: every collection is written in its own deterministic order (map insertion order,
+ * which restore reproduces), so two replicas at the same applied index write the same bytes, and
+ * a restored state writes the bytes it was restored from. Heaps and lease sets are not written:
+ * they are rebuilt from the jobs (their pop order does not depend on their layout).
+ *
+ * A first record that is not a queue snapshot of `queueFormatVersion` throws: the node stops
+ * rather than run on a state it cannot read.
+ *
+ * Runs on: the thread that applies the queue's entries (pure).
+ */
+import { assert } from '../errors.js';
+import { queueFormatVersion, type Backoff, type QueueLimits } from './commands.js';
+import { KeyEntry } from './idempotency-keys.js';
+import { ProducerSession } from './producer-sessions.js';
+import { QueueRecord, queueTotalNames } from './queue-record.js';
+import { QueueState } from './queue-state.js';
+import { encodeJobs, jobState, restoreJob, type JobRestoreTarget } from './snapshot-jobs.js';
+import { SnapshotRecordParser, SnapshotRecordWriter } from './snapshot-records.js';
+
+export const queueSnapshotFormat = 'falcon-queue';
+/** Entries per batch record of keys, workers and producers. */
+const batchEntriesMax = 1024;
+
+type Row = readonly unknown[];
+
+function inBatches<Item>(writer: SnapshotRecordWriter, kind: string, items: Iterable<Item>, row: (item: Item) => Row): void {
+  let batch: Row[] = [];
+  for (const item of items) {
+    batch.push(row(item));
+    if (batch.length >= batchEntriesMax) {
+      writer.add([kind, batch]);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) writer.add([kind, batch]);
+}
+
+/** The whole state as snapshot chunks. */
+export function encodeQueueSnapshot(state: QueueState): Uint8Array[] {
+  const writer = new SnapshotRecordWriter();
+  writer.add([
+    queueSnapshotFormat, queueFormatVersion, state.appliedIndex, state.lastTerm, state.nowMs, state.termStartMs,
+    state.termStartPending, state.lastGraceMs, state.keys.evicted, state.keys.dedupHits, state.producers.evicted,
+    state.producers.dedupHits, Object.entries(state.limitRefusals),
+  ]);
+  for (const queue of state.queues.values()) {
+    writer.add(['queue', queue.name, queue.paused, queue.limits ?? null, queueTotalNames.map((name) => queue.totals[name])]);
+  }
+  encodeJobs(writer, state.jobs.values());
+  for (const queue of state.queues.values()) {
+    if (queue.retained.size > 0) writer.add(['retained', queue.name, queue.retained.toArray().map((job) => job.id)]);
+  }
+  inBatches(writer, 'workers', state.workers.values(), (worker) => [worker.workerId, worker.queues, worker.capacity, worker.registeredAtMs]);
+  inBatches(writer, 'keys', state.keys.entries, ([name, entry]) => [name, entry.jobId, entry.seenAtMs, entry.windowMs, entry.forgottenState ?? null]);
+  inBatches(writer, 'producers', state.producers.sessions, ([producerId, session]) =>
+    [producerId, session.answers.map((answer) => [answer.sequence, answer.firstId, answer.count, answer.ids ?? null])]);
+  writer.add(['end', state.jobs.size]);
+  return writer.finish();
+}
+
+function asRow(record: unknown, what: string): Row {
+  assert(Array.isArray(record), `queue snapshot ${what} is not a list`);
+  return record;
+}
+
+/** Rebuilds a QueueState from snapshot chunks. */
+export class QueueSnapshotRestorer implements JobRestoreTarget {
+  readonly state = new QueueState();
+  private readonly parser = new SnapshotRecordParser();
+  private sawHeader = false;
+  private sawEnd = false;
+  /** Backoffs shared by the restored jobs, as the applied state shares its commands'. */
+  private readonly backoffs = new Map<string, Backoff>();
+
+  write(chunk: Uint8Array): void {
+    this.parser.push(chunk, (record) => this.onRecord(asRow(record, 'record')));
+  }
+
+  /** The restored state; throws unless the snapshot was whole and at `index`. */
+  finish(index: number): QueueState {
+    this.parser.finish();
+    assert(this.sawHeader && this.sawEnd, `queue snapshot at ${index} is incomplete (header ${this.sawHeader}, end ${this.sawEnd})`);
+    assert(this.state.appliedIndex === index, `queue snapshot for index ${index} holds the state at ${this.state.appliedIndex}`);
+    return this.state;
+  }
+
+  sharedBackoff(kind: Backoff['kind'], delayMs: number, delayMsMax: number, jitterRatio: number): Backoff {
+    const name = `${kind}/${delayMs}/${delayMsMax}/${jitterRatio}`;
+    let backoff = this.backoffs.get(name);
+    if (backoff === undefined) {
+      backoff = { kind, delayMs, delayMsMax, jitterRatio };
+      this.backoffs.set(name, backoff);
+    }
+    return backoff;
+  }
+
+  private onRecord(record: Row): void {
+    const kind = record[0];
+    if (!this.sawHeader) {
+      assert(kind === queueSnapshotFormat, `snapshot is not a queue snapshot (first record ${String(kind)})`);
+      assert(record[1] === queueFormatVersion, `queue snapshot format version ${String(record[1])} is not the version this node reads (${queueFormatVersion})`);
+      this.onHeader(record);
+      this.sawHeader = true;
+      return;
+    }
+    assert(!this.sawEnd, 'queue snapshot has records after its end');
+    if (kind === 'queue') this.onQueue(record);
+    else if (kind === 'jobs') for (const row of asRow(record[1], 'jobs')) restoreJob(this, asRow(row, 'job'));
+    else if (kind === 'retained') this.onRetained(record);
+    else if (kind === 'workers') for (const row of asRow(record[1], 'workers')) this.onWorker(asRow(row, 'worker'));
+    else if (kind === 'keys') for (const row of asRow(record[1], 'keys')) this.onKey(asRow(row, 'key'));
+    else if (kind === 'producers') for (const row of asRow(record[1], 'producers')) this.onProducer(asRow(row, 'producer'));
+    else if (kind === 'end') {
+      assert(record[1] === this.state.jobs.size, `queue snapshot ends with ${String(record[1])} jobs, restored ${this.state.jobs.size}`);
+      this.sawEnd = true;
+    } else assert(false, `queue snapshot has a record of unknown kind ${String(kind)}`);
+  }
+
+  private onHeader(record: Row): void {
+    const state = this.state;
+    [, , state.appliedIndex, state.lastTerm, state.nowMs, state.termStartMs] = record as [unknown, unknown, number, number, number, number];
+    state.termStartPending = record[6] === true;
+    state.lastGraceMs = record[7] as number;
+    state.keys.evicted = record[8] as number;
+    state.keys.dedupHits = record[9] as number;
+    state.producers.evicted = record[10] as number;
+    state.producers.dedupHits = record[11] as number;
+    for (const pair of asRow(record[12], 'limit refusals')) {
+      const [name, count] = asRow(pair, 'limit refusal') as [string, number];
+      state.limitRefusals[name] = count;
+    }
+  }
+
+  private onQueue(record: Row): void {
+    const [, name, paused, limits, totals] = record as [string, string, boolean, QueueLimits | null, number[]];
+    assert(!this.state.queues.has(name), `queue snapshot holds queue ${name} twice`);
+    const queue = new QueueRecord(name);
+    this.state.queues.set(name, queue);
+    queue.limits = limits ?? undefined;
+    queue.paused = paused;
+    queueTotalNames.forEach((totalName, at) => {
+      queue.totals[totalName] = totals[at] ?? 0;
+    });
+  }
+
+  private onRetained(record: Row): void {
+    const queue = this.state.queue(record[1] as string);
+    for (const id of asRow(record[2], 'retained ids')) {
+      const job = this.state.jobs.get(id as number);
+      assert(job !== undefined && (job.state === 'completed' || job.state === 'cancelled'), `queue snapshot retains job ${String(id)} it does not hold finished`);
+      if (queue.retained.size === 0) {
+        queue.retained.push(job);
+        this.state.retentionTimers.push(queue);
+      } else queue.retained.push(job);
+    }
+  }
+
+  private onWorker(row: Row): void {
+    const [workerId, queues, capacity, registeredAtMs] = row as [string, string[], number, number];
+    this.state.workers.set(workerId, { workerId, queues, capacity, registeredAtMs });
+  }
+
+  private onKey(row: Row): void {
+    const [name, jobId, seenAtMs, windowMs, forgottenState] = row as [string, number, number, number, string | null];
+    this.state.keys.restore(name, new KeyEntry(jobId, seenAtMs, windowMs, forgottenState === null ? undefined : jobState(forgottenState)));
+  }
+
+  private onProducer(row: Row): void {
+    const [producerId, answers] = row as [string, [number, number, number, number[] | null][]];
+    const session = new ProducerSession();
+    for (const [sequence, firstId, count, ids] of answers) session.add({ sequence, firstId, count, ids: ids ?? undefined });
+    this.state.producers.sessions.set(producerId, session);
+  }
+}
