@@ -58,7 +58,7 @@ class DispatcherRole implements ActorRole {
       leaseMsDefault: queue.leaseMsDefault,
       workerTtlMs: queue.workerTtlMs,
       // A pull's answer carries its payloads back through a ring and a client frame.
-      pullBytesMax: Math.min(entryBytesMax, Math.floor(queue.clientFrameBytesMax / 2)),
+      pullBytesMax: Math.floor(queue.clientFrameBytesMax / 2),
       entryBytesMax,
       answerTimeoutMs: queue.requestTimeoutMs,
       toReplicator: (message) => context.send('replicator', message),

@@ -13,6 +13,7 @@ import { SeededRandom } from '../raft/random.js';
 import { HashChainedMachine } from '../replication/hash-chained-machine.js';
 import { QueueService } from '../replication/queue-service.js';
 import { QueueStateMachine } from '../queue/queue-state-machine.js';
+import type { EntryResults } from '../queue/results.js';
 import { snapshotChunkBytesMax } from '../log/state-machine.js';
 import { ReplicaLoop } from '../replication/replica-loop.js';
 import { raftSettingsFrom, raftTickMs } from '../replication/raft-timing.js';
@@ -79,7 +80,7 @@ class ReplicatorRole implements ActorRole {
   private readonly context: ActorContext<'replicator'>;
   private readonly loop: ReplicaLoop;
   /** The queue, with the applied hash chain folded in (compared across replicas by tests). */
-  private readonly machine = new HashChainedMachine(new QueueStateMachine());
+  private readonly machine = new HashChainedMachine<EntryResults, QueueStateMachine>(new QueueStateMachine());
   private readonly queueService: QueueService;
   private transport: PeerTransport | undefined;
   private tickTimer: NodeJS.Timeout | undefined;

@@ -5,8 +5,10 @@
  * turn share one ReadIndex round).
  *
  * An entry holds at most `jobsPerEntryMax` jobs (job ids are derived from the entry's index) and
- * at most `entryBytesMax` bytes of payloads and results (it must fit in one ring message). A
- * command bigger than that alone is refused before it is queued (`refusal`).
+ * at most `entryBytesMax` bytes (it must fit in one ring message); its leases grant at most
+ * `entryBytesMax` bytes of payloads together (`QueueEntry.leaseBytesMax`), so that its answer fits
+ * in one ring message too. A command bigger than an entry alone is refused before it is queued
+ * (`refusal`).
  *
  * Every batch waits for one answer from the Replicator; one that gets none within
  * `answerTimeoutMs` (the Replicator restarted, or this node lost its leader and nothing commits)
@@ -17,8 +19,7 @@
  * to the one `onResult` handler.
  *
  * Invariants: every submitted command gets exactly one result (a CommandResult, an error, or a
- * query result); batches in flight are bounded by `batchesInflightMax` (more waits in `queued`,
- * which is bounded by the callers' connection and frame bounds).
+ * query result), by its deadline at the latest.
  *
  * Runs on: Dispatcher thread, or the simulator.
  */
@@ -62,8 +63,8 @@ export function commandBytes(command: QueueCommand): number {
       return bytes;
     }
     case 'lease':
-      // Its answer carries the leased payloads, bounded by the command's own bytesMax.
-      return commandOverheadBytes * (1 + command.jobsMax) + command.bytesMax;
+      // Small in the entry; its answer's payloads are bounded by the entry's leaseBytesMax.
+      return commandOverheadBytes;
     case 'ack':
       return commandOverheadBytes + (command.result?.byteLength ?? 0);
     case 'nack':
@@ -143,7 +144,7 @@ export class CommandBatcher<Origin> {
 
   private propose(commands: readonly QueuedCommand<Origin>[], nowMs: number): void {
     const batch = this.nextBatch++;
-    const data = encodeQueueEntry({ v: queueFormatVersion, atMs: nowMs, commands: commands.map((queued) => queued.command) });
+    const data = encodeQueueEntry({ v: queueFormatVersion, atMs: nowMs, commands: commands.map((queued) => queued.command), leaseBytesMax: this.options.entryBytesMax });
     this.inflight.set(batch, { origins: commands.map((queued) => queued.origin), kind: 'propose', deadlineMs: nowMs + this.options.answerTimeoutMs });
     this.options.send({ type: 'propose', batch, data });
   }

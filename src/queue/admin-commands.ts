@@ -27,6 +27,7 @@ function unknownQueue(name: string): FalconError {
 }
 
 export function applyRegisterWorker(state: QueueState, command: RegisterWorkerCommand): DoneResult {
+  state.workersVersion += 1;
   state.workers.set(command.workerId, {
     workerId: command.workerId, queues: command.queues, capacity: command.capacity, registeredAtMs: state.nowMs,
   });

@@ -12,7 +12,7 @@
  * Byte layout of an entry's data: one MessagePack map (plain MessagePack; `payload` and `result`
  * are `bin`):
  *
- *   { v: 1, atMs: <leader ms since the epoch>, commands: [ <command map>, ... ], filler?: <bin> }
+ *   { v: 1, atMs: <leader ms since the epoch>, commands: [ <command map>, ... ], leaseBytesMax?: <uint>, filler?: <bin> }
  *
  * `filler` carries the bench's bytes for entries that hold no command (the Raft load generator);
  * apply ignores it. A `v` other than `queueFormatVersion` stops the node (it would diverge).
@@ -215,5 +215,11 @@ export interface QueueEntry {
   readonly v: number;
   readonly atMs: number;
   readonly commands: readonly QueueCommand[];
+  /** Payload bytes the leases of this entry grant together at most (each lease within its own
+   *  `bytesMax` too), so that the entry's answer fits in one ring message; the entry's first
+   *  leased job is granted whatever its size (a payload is at most this bound by configuration).
+   *  A queue left with ready jobs when the bound stopped a lease counts as having gained ready
+   *  jobs, so that parked pulls are woken for it. Unbounded when absent. */
+  readonly leaseBytesMax?: number;
   readonly filler?: Uint8Array;
 }

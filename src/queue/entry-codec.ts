@@ -101,7 +101,7 @@ const commandFields: { readonly [Type in QueueCommand['type']]: MessageChecks<Ex
     limits: fields(queueLimitsFields),
     producer: optional(fields(producerStampFields)),
   },
-  lease: { queue: queueName, jobsMax: integerFrom(1, jobsPerEntryMax), leaseMs: positiveSafeInteger, workerId },
+  lease: { queue: queueName, jobsMax: integerFrom(1, jobsPerEntryMax), bytesMax: positiveSafeInteger, leaseMs: positiveSafeInteger, workerId },
   ack: { jobId, token, result: optional(bytes) },
   nack: { jobId, token, error: errorText, retryable: boolean, delayMs: optional(durationMs), jitter: fraction(true) },
   extend: { jobId, token, leaseMs: positiveSafeInteger },
@@ -118,7 +118,7 @@ const commandFields: { readonly [Type in QueueCommand['type']]: MessageChecks<Ex
 const commandChecks = compile(commandFields);
 /** `isMap` as a check (a command is a map; its fields are checked by its type's table). */
 const mapCheck: ShapeCheck = (value) => (isMap(value) ? undefined : 'is not a map');
-const entryCheck = fields({ atMs: safeInteger, commands: arrayOf(mapCheck), filler: optional(bytes) });
+const entryCheck = fields({ atMs: safeInteger, commands: arrayOf(mapCheck), leaseBytesMax: optional(positiveSafeInteger), filler: optional(bytes) });
 
 /** Plain MessagePack with absent optional fields left out (msgpackr would write `undefined` as an
  *  extension no other library reads). */

@@ -33,15 +33,28 @@ export function applyLease(state: QueueState, command: LeaseCommand, entryIndex:
   const jobs: LeasedJob[] = [];
   let leasedInThisEntry: JobRecord[] | undefined;
   const deadlineMs = state.nowMs + command.leaseMs;
+  let bytes = 0;
   while (jobs.length < command.jobsMax) {
-    const job = queue.ready.pop();
+    const job = queue.ready.peek();
     if (job === undefined) break;
+    // The entry's first leased job goes whatever its size; later ones only while this lease's
+    // answer and the entry's stay in their bounds (QueueEntry.leaseBytesMax).
+    const size = job.payload.byteLength;
+    if (state.entryLeasedAny && (bytes + size > command.bytesMax || size > state.entryLeaseBytesLeft)) {
+      // Jobs are left for a later entry: the queue counts as having ready jobs to wake pulls for.
+      state.readyQueues.add(queue.name);
+      break;
+    }
+    queue.ready.pop();
+    state.entryLeasedAny = true;
+    state.entryLeaseBytesLeft -= size;
     if (job.token === entryIndex) {
       (leasedInThisEntry ??= []).push(job);
       continue;
     }
     queue.readyByAge.remove(job);
     state.grantLease(job, queue, entryIndex, deadlineMs, command.workerId);
+    bytes += job.payload.byteLength;
     jobs.push(leasedJob(job));
   }
   if (leasedInThisEntry !== undefined) for (const job of leasedInThisEntry) queue.ready.push(job);
@@ -111,7 +124,7 @@ export function applyExpireLeases(state: QueueState, command: ExpireLeasesComman
 }
 
 export function applyReleaseWorker(state: QueueState, command: ReleaseWorkerCommand): CountResult {
-  state.workers.delete(command.workerId);
+  if (state.workers.delete(command.workerId)) state.workersVersion += 1;
   const leases = state.leasesByWorker.get(command.workerId);
   if (leases === undefined) return { type: 'counted', jobs: 0 };
   const jobs = [...leases].sort((left, right) => left.id - right.id);

@@ -90,6 +90,8 @@ export class QueueStateMachine implements StateMachine<EntryResults> {
       state.termStartMs = state.nowMs;
       state.termStartPending = false;
     }
+    state.entryLeaseBytesLeft = decoded.leaseBytesMax ?? Number.POSITIVE_INFINITY;
+    state.entryLeasedAny = false;
     state.keys.expire(state.nowMs);
     state.expireRetained();
     state.promoteDue();
@@ -142,7 +144,9 @@ export class QueueStateMachine implements StateMachine<EntryResults> {
     return {
       write: (chunk) => restorer.write(chunk),
       finish: () => {
+        const workersVersion = this.state.workersVersion;
         this.state = restorer.finish(index);
+        this.state.workersVersion = workersVersion + 1;
       },
     };
   }
@@ -202,6 +206,11 @@ export class QueueStateMachine implements StateMachine<EntryResults> {
     let dueMs = delayed === undefined ? Number.POSITIVE_INFINITY : delayed.runAtMs;
     if (lease !== undefined) dueMs = Math.min(dueMs, Math.max(lease.leaseDeadlineMs, this.state.termStartMs + graceMs));
     return dueMs === Number.POSITIVE_INFINITY ? null : dueMs;
+  }
+
+  /** Grows whenever a worker is registered or released, or the state is restored. */
+  get workersVersion(): number {
+    return this.state.workersVersion;
   }
 
   /** Queues that gained ready jobs since the last call (to wake parked pulls), in order gained. */

@@ -59,6 +59,10 @@ export class QueueState {
   termStartMs = 0;
   /** A new term began and no entry of it carried a timestamp yet (its no-op has none). */
   termStartPending = false;
+  /** Payload bytes the leases of the entry being applied may still grant (QueueEntry.leaseBytesMax),
+   *  and whether one was granted yet; reset for every entry. */
+  entryLeaseBytesLeft = Number.POSITIVE_INFINITY;
+  entryLeasedAny = false;
   /** The grace of the latest expireLeases: nextDueMs does not announce expiries before it ends. */
   lastGraceMs = 0;
   readonly jobs = new Map<number, JobRecord>();
@@ -74,6 +78,9 @@ export class QueueState {
   }, queueSlots);
   readonly leasesByWorker = new Map<string, Set<JobRecord>>();
   readonly workers = new Map<string, WorkerRecord>();
+  /** Grows whenever a worker is registered or released (and at a restore): the leader's Registry
+   *  compares it to learn that the list changed. Not part of the snapshot: only its changes count. */
+  workersVersion = 0;
   readonly keys = new IdempotencyKeys();
   readonly producers = new ProducerSessions();
   /** Refusals per limit name, in the order the names were first refused. */

@@ -21,11 +21,11 @@ import { AppliedHashChain } from './applied-hash-chain.js';
 /** Bytes of the chain's part of the snapshot body. */
 const chainBytes = 16;
 
-export class HashChainedMachine<Result> implements StateMachine<Result> {
+export class HashChainedMachine<Result, Inner extends StateMachine<Result> = StateMachine<Result>> implements StateMachine<Result> {
   readonly chain = new AppliedHashChain();
-  readonly inner: StateMachine<Result>;
+  readonly inner: Inner;
 
-  constructor(inner: StateMachine<Result>) {
+  constructor(inner: Inner) {
     this.inner = inner;
     this.chain.index = inner.appliedIndex;
   }

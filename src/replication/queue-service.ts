@@ -41,8 +41,9 @@ export interface QueueReads {
   queueStats(queue: string, nowMs: number): QueueStats | undefined;
   allQueueStats(nowMs: number): QueueStats[];
   workers(): WorkerView[];
-  /** The earliest lease deadline or delayed job's run time, or null. */
-  nextDueMs(): number | null;
+  /** When the leader should next propose `expireLeases`: the earliest delayed job's run time or
+   *  lease deadline (not before the grace of `graceMs` after the term's first entry), or null. */
+  nextDueMs(graceMs: number): number | null;
   /** Queues that gained ready jobs since the last call. */
   takeReadyQueues(): string[];
   /** Grows whenever a worker is registered or released. */
@@ -229,7 +230,7 @@ export class QueueService {
 
   private proposeExpiryWhenDue(): void {
     if (this.expiryIndex !== null) return;
-    const dueMs = this.options.queue.nextDueMs();
+    const dueMs = this.options.queue.nextDueMs(this.options.leaseGraceMs);
     if (dueMs === null || dueMs > this.options.nowMs()) return;
     this.expiryIndex = this.proposeOwn({ type: 'expireLeases', graceMs: this.options.leaseGraceMs, jitterSeed: this.options.randomUint32() });
   }

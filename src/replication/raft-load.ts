@@ -16,6 +16,8 @@
  */
 import type { Outcome } from '../errors.js';
 import type { LogEntry } from '../log/log-entry.js';
+import { queueFormatVersion } from '../queue/commands.js';
+import { encodeQueueEntry } from '../queue/entry-codec.js';
 import type { ProposalEntry } from '../raft/proposal-entry.js';
 import type { ProposalPlacement } from '../raft/raft-node.js';
 import type { RaftLoadRequest, RaftLoadRun } from '../protocol/control.js';
@@ -24,6 +26,14 @@ interface Outstanding {
   readonly term: number;
   readonly count: number;
   readonly startMs: number;
+}
+
+/**
+ * The data of one load entry: a queue entry with no command and `payloadBytes` of filler, about
+ * `payloadBytes` long, so that every node's queue state machine applies it as the no-op it is.
+ */
+function loadEntryData(payloadBytes: number): Uint8Array {
+  return encodeQueueEntry({ v: queueFormatVersion, atMs: 0, commands: [], filler: new Uint8Array(Math.max(0, payloadBytes - 24)).fill(0x61) });
 }
 
 export class RaftLoad {
@@ -45,7 +55,7 @@ export class RaftLoad {
     this.request = request;
     this.now = now;
     this.startMs = now();
-    this.payload = new Uint8Array(request.payloadBytes).fill(0x61);
+    this.payload = loadEntryData(request.payloadBytes);
     this.done = new Promise((resolve) => {
       this.finish = resolve;
     });

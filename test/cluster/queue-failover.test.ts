@@ -37,7 +37,7 @@ describe('the queue across a leader crash (three real nodes)', function () {
     expect(jobIds.size, 'distinct jobs').to.equal(jobCount);
 
     const records = [newWorkerRecord(), newWorkerRecord()];
-    const workers = records.map((record, index) => ({ record, connection: clusterConnection(cluster) }));
+    const workers = records.map((record) => ({ record, connection: clusterConnection(cluster) }));
     const done = (): boolean => records.reduce((total, record) => total + record.acceptedAcks.size, 0) >= jobCount
       && new Set(records.flatMap((record) => [...record.acceptedAcks.keys()])).size >= jobCount;
     await Promise.all(workers.map(({ record, connection }, index) => drainWorker(connection, 'crash', { workerId: `w${index + 1}`, stop: done, timeoutMs: 60_000, record })));

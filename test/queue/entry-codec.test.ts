@@ -20,7 +20,7 @@ import { enqueueCommand, payloadOf, QueueDriver } from './queue-driver.js';
 
 const everyCommand: readonly QueueCommand[] = [
   enqueueCommand('q', [{ payload: payloadOf('a'), priority: -3, delayMs: 5, key: 'k', contentType: 1 }], { producer: { id: 'p', sequence: 1 } }),
-  { type: 'lease', queue: 'q', jobsMax: 2, leaseMs: 100, workerId: '' },
+  { type: 'lease', queue: 'q', jobsMax: 2, bytesMax: 1_048_576, leaseMs: 100, workerId: '' },
   { type: 'ack', jobId: 1, token: 2, result: payloadOf('r') },
   { type: 'nack', jobId: 1, token: 2, error: 'e', retryable: true, jitter: 0.5, delayMs: 3 },
   { type: 'extend', jobId: 1, token: 2, leaseMs: 9 },

@@ -87,8 +87,8 @@ export class QueueDriver {
     return expectOk(this.one(enqueueCommand(queue, jobs, overrides))) as EnqueueResult;
   }
 
-  lease(queue: string, jobsMax = 1, workerId = 'w1', leaseMs = 10_000): readonly LeasedJob[] {
-    return (expectOk(this.one({ type: 'lease', queue, jobsMax, leaseMs, workerId })) as LeaseResult).jobs;
+  lease(queue: string, jobsMax = 1, workerId = 'w1', leaseMs = 10_000, bytesMax = 1_048_576): readonly LeasedJob[] {
+    return (expectOk(this.one({ type: 'lease', queue, jobsMax, bytesMax, leaseMs, workerId })) as LeaseResult).jobs;
   }
 
   /** A machine restored from this one's snapshot. */
