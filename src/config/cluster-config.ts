@@ -333,7 +333,8 @@ export const clusterFileSchema = mapping({
 }, 'settings').superRefine((file, context) => {
   // A job's payload travels in one log entry, and an entry in one ring message.
   const entryBytesMax = logEntryBytesMaxFor(file.ring.capacityBytes);
-  if (file.queue.payloadBytesMax > entryBytesMax) {
+  const capacityValid = isPowerOfTwo(file.ring.capacityBytes) && file.ring.capacityBytes >= ringCapacityBytesMin && file.ring.capacityBytes <= ringCapacityBytesMax;
+  if (capacityValid && file.queue.payloadBytesMax > entryBytesMax) {
     addRelationIssue(context, ['queue', 'payloadBytesMax'], ['ring', 'capacityBytes'],
       `queue.payloadBytesMax (${file.queue.payloadBytesMax}) must be at most 3/8 of ring.capacityBytes ` +
       `(${entryBytesMax}); a job travels between threads in one ring message`);

@@ -18,7 +18,9 @@ const payload = (index: number): Uint8Array => Buffer.from(`job-${index}-`.repea
 
 function configFor(dir: string, extraWal = '', ringCapacityBytes = 1048576): ClusterConfig {
   const text = `cluster:\n  name: t\nnodes:\n  - id: n1\n    host: 127.0.0.1\n    peerPort: 1\n    clientPort: 2\n    opsPort: 3\n    dataDir: ./n1\n`
-    + `wal:\n  segmentBytes: 65536\n${extraWal}logging:\n  level: warn\nring:\n  capacityBytes: ${ringCapacityBytes}\n`;
+    + `wal:\n  segmentBytes: 65536\n${extraWal}logging:\n  level: warn\nring:\n  capacityBytes: ${ringCapacityBytes}\n`
+    // A small ring carries small jobs only (queue.payloadBytesMax is at most 3/8 of it).
+    + `queue:\n  payloadBytesMax: ${Math.floor((ringCapacityBytes * 3) / 8)}\n`;
   return parseClusterConfig(text, 'test.yaml', dir);
 }
 

@@ -17,6 +17,8 @@ const ids = ['n1', 'n2', 'n3'];
 const settings = `
 ring:
   capacityBytes: 65536
+queue:
+  payloadBytesMax: 16384
 `;
 const pauseMs = 2_500;
 /** About 3 s of load at ~30K entries/s (longer on a busy machine): it runs before, during and after the pause. */

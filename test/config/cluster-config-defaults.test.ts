@@ -56,6 +56,10 @@ describe('cluster.yaml: valid files and their defaults', () => {
     expect(config.queue).to.deep.equal({
       payloadBytesMax: 1024 * 1024, clientFrameBytesMax: 4 * 1024 * 1024, attemptsMaxDefault: 5,
       leaseMsDefault: 30_000, dedupWindowMs: 86_400_000, workerTtlMs: 5_000, workerTtlJitterMs: 1_000,
+      retryBackoffDefault: 'exponential', retryDelayMsDefault: 1_000, retryDelayMsMax: 300_000, retryJitterRatio: 0.5,
+      jobsPerQueueMax: 1_000_000, bytesPerQueueMax: 256 * 1024 * 1024, queuesMax: 1_000, idempotencyKeysMax: 1_000_000,
+      producersMax: 10_000, completedRetentionMs: 3_600_000, completedPerQueueMax: 10_000, requestTimeoutMs: 10_000,
+      clientConnectionsMax: 1_024, clientSendQueueBytesMax: 16 * 1024 * 1024,
     });
     expect(config.supervisor).to.deep.equal({
       livenessIntervalMs: 100, livenessTimeoutMs: 3_000, restartBackoffMsMin: 100, restartBackoffMsMax: 5_000,
@@ -71,10 +75,10 @@ describe('cluster.yaml: valid files and their defaults', () => {
   });
 
   it('a field set in the file overrides its default and leaves its neighbours at theirs', () => {
-    const config = parseText(`raft:\n  heartbeatIntervalMs: 20\nring:\n  capacityBytes: 65536\n${threeNodesYaml}\n`);
+    const config = parseText(`raft:\n  heartbeatIntervalMs: 20\nring:\n  capacityBytes: 8388608\n${threeNodesYaml}\n`);
     expect(config.raft.heartbeatIntervalMs).to.equal(20);
     expect(config.raft.electionTimeoutMsMin).to.equal(300);
-    expect(config.ring.capacityBytes).to.equal(65536);
+    expect(config.ring.capacityBytes).to.equal(8388608);
   });
 
   it('a section whose every line is commented out falls back to its defaults', () => {

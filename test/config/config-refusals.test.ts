@@ -208,11 +208,16 @@ describe('cluster.yaml refusals: rules between fields', () => {
     });
   });
 
-  it('a payload must fit in a client frame, and a client frame in a peer frame', () => {
-    expectRefused(file('queue:', '  payloadBytesMax: 8388608', threeNodesYaml), {
+  it('a payload must fit in a client frame and a ring message, and a client frame in a peer frame', () => {
+    expectRefused(file('queue:', '  payloadBytesMax: 8388608', 'ring:', '  capacityBytes: 33554432', threeNodesYaml), {
       message: 'cluster.yaml:2: queue.payloadBytesMax: payloadBytesMax (8388608) must be at most clientFrameBytesMax (4194304); ' +
         'a payload travels in a client frame',
       field: 'queue.payloadBytesMax', line: 2,
+    });
+    expectRefused(file('ring:', '  capacityBytes: 1048576', threeNodesYaml), {
+      message: 'cluster.yaml:2: ring.capacityBytes: queue.payloadBytesMax (1048576) must be at most 3/8 of ring.capacityBytes (393216); ' +
+        'a job travels between threads in one ring message',
+      field: 'ring.capacityBytes', line: 2,
     });
     expectRefused(file('raft:', '  frameBytesMax: 2097152', threeNodesYaml), {
       message: 'cluster.yaml:2: raft.frameBytesMax: queue.clientFrameBytesMax (4194304) must be at most raft.frameBytesMax (2097152); ' +
