@@ -18,7 +18,7 @@ import { snapshotChunkBytesMax } from '../log/state-machine.js';
 import { ReplicaLoop } from '../replication/replica-loop.js';
 import { raftSettingsFrom, raftTickMs } from '../replication/raft-timing.js';
 import { BucketHistogram } from '../metrics/bucket-histogram.js';
-import type { RaftMetricsReport, ReplicatorStatus } from '../runtime/node-status.js';
+import type { QueueReport, RaftMetricsReport, ReplicatorStatus } from '../runtime/node-status.js';
 import type { ActorContext, ActorRole } from './actor-context.js';
 import { ReplicatorTestHooks } from './test-hooks.js';
 import type { HandOverEnd, HandOverLeadershipRequest, HandOverResult, RoleRequestHandlers } from '../protocol/control.js';
@@ -99,6 +99,8 @@ class ReplicatorRole implements ActorRole {
   private readonly uncommittedWrites: Array<[number, number]> = [];
   private readonly commitLatencyMs = new BucketHistogram([0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500]);
   private readonly appendBatchEntries = new BucketHistogram([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096]);
+  private readonly enqueueToLeaseMs = new BucketHistogram([1, 2, 5, 10, 25, 50, 100, 250, 1000, 5000, 30_000, 300_000]);
+  private readonly enqueueToAckMs = new BucketHistogram([1, 2, 5, 10, 25, 50, 100, 250, 1000, 5000, 30_000, 300_000]);
   private startedResolve: (() => void) | undefined;
   /** Set while a graceful stop waits for the hand-over: its target, and how to end the wait
    *  (see `handOverLeadership`). */
@@ -167,6 +169,10 @@ class ReplicatorRole implements ActorRole {
       randomUint32: () => randomBytes(4).readUInt32LE(0),
       leaseGraceMs: config.raft.electionTimeoutMsMax,
     });
+    this.machine.inner.latencyObserver = {
+      leased: (_queue, sinceEnqueueMs) => this.enqueueToLeaseMs.observe(sinceEnqueueMs),
+      completed: (_queue, sinceEnqueueMs) => this.enqueueToAckMs.observe(sinceEnqueueMs),
+    };
     this.loop.afterCycles = () => this.watchLeader();
   }
 
@@ -356,6 +362,15 @@ class ReplicatorRole implements ActorRole {
       applied: { index: this.machine.chain.index, hash: this.machine.chain.hash }, snapshotIndex: this.loop.snapshotIndex, writesWaitingForWal: this.loop.writesWaitingForWal,
       diskFull: this.diskFull, transport, ...this.loop.counters, leaderChanges: this.leaderChanges,
       metrics: this.metricsReport(raft.term, raft.commit, raft.role === 'leader', transport),
+      queue: this.queueReport(),
+    };
+  }
+
+  private queueReport(): QueueReport {
+    const queue = this.machine.inner;
+    return {
+      counters: queue.counters, queues: queue.allQueueStats(Date.now()), workers: queue.workers(),
+      enqueueToLeaseMs: this.enqueueToLeaseMs.snapshot(), enqueueToAckMs: this.enqueueToAckMs.snapshot(), pending: this.queueService.pending,
     };
   }
 

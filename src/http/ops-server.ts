@@ -137,12 +137,22 @@ async function statusBody(options: OpsServerOptions): Promise<NodeStatus> {
   };
 }
 
-/** The actors' figures, with the Replicator's Raft view lifted to the top (`raft`, `applied`). */
-function raftSection(actors: NodeStatus['actors']): Pick<NodeStatus, 'raft' | 'applied' | 'snapshot' | 'actors'> {
+/**
+ * The actors' figures, with the Replicator's Raft view lifted to the top (`raft`, `applied`), and
+ * the queues and workers: the state machine's view (queues, each worker's queues and held leases)
+ * joined with the Registry's (last beat and TTL deadline, known on the leader only).
+ */
+function raftSection(actors: NodeStatus['actors']): Pick<NodeStatus, 'raft' | 'applied' | 'snapshot' | 'queues' | 'workers' | 'actors'> {
   const replicator: ActorReport | undefined = actors.replicator;
   const role = startedReplicator(replicator?.reported?.role);
   const snapshots = role === undefined ? null : { index: role.snapshotIndex, installedFromLeader: role.snapshotsInstalled };
-  return { raft: role?.raft ?? null, applied: role?.applied ?? null, snapshot: snapshots, actors };
+  const registry = actors.registry?.reported?.role;
+  const liveness = new Map(registry?.role === 'registry' ? registry.workers.map((worker) => [worker.workerId, worker]) : []);
+  const workers = (role?.queue.workers ?? []).map((worker) => {
+    const beat = liveness.get(worker.workerId);
+    return { ...worker, lastBeatMs: beat?.lastBeatMs ?? null, deadlineMs: beat?.deadlineMs ?? null, releasing: beat?.releasing ?? false };
+  });
+  return { raft: role?.raft ?? null, applied: role?.applied ?? null, snapshot: snapshots, queues: role?.queue.queues ?? [], workers, actors };
 }
 
 function sendJson(response: ServerResponse, statusCode: number, body: unknown): void {

@@ -8,6 +8,8 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { NodeView } from '../runtime/node-status.js';
 import { readRingStats } from '../ring/spsc-ring.js';
 import { registerRaftMetrics } from './raft-metrics.js';
+import { registerQueueMetrics } from './queue-metrics.js';
+import { cachedReplicatorStatus } from './replicator-report.js';
 
 /**
  * Widens the rings' uint32 counters into totals that never go back: each scrape adds the distance
@@ -96,6 +98,8 @@ export function createNodeMetrics(node: NodeView, nodeId: string): Registry {
       for (const ring of node.rings) this.inc({ ring: ring.name }, widen(fullCounts, ring.name, readRingStats(ring.buffer).fullCount));
     },
   });
-  registerRaftMetrics(registry, node);
+  const replicatorStatus = cachedReplicatorStatus(node);
+  registerRaftMetrics(registry, replicatorStatus);
+  registerQueueMetrics(registry, replicatorStatus);
   return registry;
 }

@@ -1,37 +1,19 @@
 /**
- * The Raft figures on /metrics: read from the Replicator's status (one control-ring round trip per
- * scrape, shared by every metric below) and exposed as Prometheus gauges, counters and histograms.
+ * The Raft figures on /metrics: read from the Replicator's status (replicator-report.ts: one
+ * control-ring round trip per scrape, shared by every metric) and exposed as Prometheus gauges,
+ * counters and histograms.
  *
  * Runs on: supervisor (main thread).
  */
 import type { Registry } from 'prom-client';
-import { startedReplicator, type NodeView, type RaftMetricsReport } from '../runtime/node-status.js';
+import type { RaftMetricsReport } from '../runtime/node-status.js';
 import { histogramSamples } from './bucket-histogram.js';
+import { registerReportMetric, type MetricType, type Sample, type StartedReplicatorStatus } from './replicator-report.js';
 
-/** Status older than this is asked for again; one scrape asks once. */
-const reportAgeMsMax = 250;
-
-type Sample = { metricName?: string; labels: Record<string, string>; value: number };
-
-export function registerRaftMetrics(registry: Registry, node: NodeView): void {
-  let cached: { atMs: number; report: Promise<RaftMetricsReport | undefined> } | undefined;
-  const report = (): Promise<RaftMetricsReport | undefined> => {
-    const nowMs = Date.now();
-    if (cached === undefined || nowMs - cached.atMs > reportAgeMsMax) {
-      cached = { atMs: nowMs, report: node.replicatorStatus().then((status) => startedReplicator(status)?.metrics) };
-    }
-    return cached.report;
-  };
-  const metric = (name: string, help: string, type: 'gauge' | 'counter' | 'histogram', samples: (r: RaftMetricsReport) => Sample[]): void => {
-    registry.registerMetric({
-      name, help, type, aggregator: 'sum',
-      get: async () => {
-        const current = await report();
-        return { name, help, type, aggregator: 'sum', values: current === undefined ? [] : samples(current) };
-      },
-      reset: () => undefined,
-    } as unknown as Parameters<Registry['registerMetric']>[0]);
-  };
+export function registerRaftMetrics(registry: Registry, status: () => Promise<StartedReplicatorStatus | undefined>): void {
+  const report = async (): Promise<RaftMetricsReport | undefined> => (await status())?.metrics;
+  const metric = (name: string, help: string, type: MetricType, samples: (r: RaftMetricsReport) => Sample[]): void =>
+    registerReportMetric(registry, report, name, help, type, samples);
   metric('falcon_raft_term', 'Current Raft term of this node.', 'gauge', (r) => [{ labels: {}, value: r.term }]);
   metric('falcon_raft_commit_index', 'Highest log index known committed.', 'gauge', (r) => [{ labels: {}, value: r.commitIndex }]);
   metric('falcon_raft_applied_index', 'Highest log index applied to the state machine.', 'gauge', (r) => [{ labels: {}, value: r.appliedIndex }]);

@@ -39,7 +39,7 @@ import {
   applyAck, applyExpireLeases, applyExtend, applyLease, applyNack, applyReleaseWorker,
 } from './lease-commands.js';
 import { encodeQueueSnapshot, QueueSnapshotRestorer } from './queue-snapshot.js';
-import { QueueState } from './queue-state.js';
+import { QueueState, type QueueLatencyObserver } from './queue-state.js';
 import type {
   CommandResult, EntryResults, JobPage, JobState, JobView, QueueMachineCounters, QueueStats, WorkerView,
 } from './results.js';
@@ -144,9 +144,10 @@ export class QueueStateMachine implements StateMachine<EntryResults> {
     return {
       write: (chunk) => restorer.write(chunk),
       finish: () => {
-        const workersVersion = this.state.workersVersion;
+        const { workersVersion, latencyObserver } = this.state;
         this.state = restorer.finish(index);
         this.state.workersVersion = workersVersion + 1;
+        this.state.latencyObserver = latencyObserver;
       },
     };
   }
@@ -206,6 +207,11 @@ export class QueueStateMachine implements StateMachine<EntryResults> {
     let dueMs = delayed === undefined ? Number.POSITIVE_INFINITY : delayed.runAtMs;
     if (lease !== undefined) dueMs = Math.min(dueMs, Math.max(lease.leaseDeadlineMs, this.state.termStartMs + graceMs));
     return dueMs === Number.POSITIVE_INFINITY ? null : dueMs;
+  }
+
+  /** Who is told the enqueue-to-lease and enqueue-to-ack ages (metrics); kept across restores. */
+  set latencyObserver(observer: QueueLatencyObserver | undefined) {
+    this.state.latencyObserver = observer;
   }
 
   /** Grows whenever a worker is registered or released, or the state is restored. */

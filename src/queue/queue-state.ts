@@ -50,6 +50,13 @@ const queueSlots: HeapSlots<QueueRecord> = {
   },
 };
 
+/** Receives the ages of jobs as they are leased and completed, from the leader's timestamps:
+ *  the enqueue-to-lease and enqueue-to-ack latencies. Must not touch the state. */
+export interface QueueLatencyObserver {
+  leased(queue: string, sinceEnqueueMs: number): void;
+  completed(queue: string, sinceEnqueueMs: number): void;
+}
+
 export class QueueState {
   appliedIndex = 0;
   lastTerm = 0;
@@ -78,6 +85,8 @@ export class QueueState {
   }, queueSlots);
   readonly leasesByWorker = new Map<string, Set<JobRecord>>();
   readonly workers = new Map<string, WorkerRecord>();
+  /** Told of every lease and completion with its leader-stamped age (metrics only: not state). */
+  latencyObserver: QueueLatencyObserver | undefined;
   /** Grows whenever a worker is registered or released (and at a restore): the leader's Registry
    *  compares it to learn that the list changed. Not part of the snapshot: only its changes count. */
   workersVersion = 0;
@@ -155,6 +164,7 @@ export class QueueState {
 
   /** Grants `job` (just taken off its ready heaps) a lease with `token` until `deadlineMs`. */
   grantLease(job: JobRecord, queue: QueueRecord, token: number, deadlineMs: number, workerId: string): void {
+    this.latencyObserver?.leased(job.queue, this.nowMs - job.enqueuedAtMs);
     job.attempts += 1;
     job.token = token;
     job.leaseDeadlineMs = deadlineMs;
@@ -213,6 +223,7 @@ export class QueueState {
   finish(job: JobRecord, queue: QueueRecord, state: 'completed' | 'cancelled', reason: string | undefined): void {
     queue.heldJobs -= 1;
     queue.heldBytes -= job.payload.byteLength;
+    if (state === 'completed') this.latencyObserver?.completed(job.queue, this.nowMs - job.enqueuedAtMs);
     job.transition(state, this.nowMs, reason, state === 'completed' ? job.token : undefined);
     const wasEmpty = queue.retained.size === 0;
     queue.retained.push(job);

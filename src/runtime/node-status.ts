@@ -21,6 +21,7 @@ import type { PeerStatus, RaftStatus } from '../raft/raft-node.js';
 import type { FreshStartStatus } from '../replication/fresh-start.js';
 import type { ReplicaLoopCounters } from '../replication/replica-loop.js';
 import type { WorkerLiveness } from '../registry/worker-ttls.js';
+import type { QueueMachineCounters, QueueStats, WorkerView } from '../queue/results.js';
 import type { DispatcherCounters } from '../dispatch/dispatcher.js';
 import type { ClientServerCounters } from '../net/client-server.js';
 import type { RingStats } from '../ring/spsc-ring.js';
@@ -73,6 +74,18 @@ export type PeerLinkFigures = PeerConnectionStats & { readonly connected: boolea
 /** The Raft core's status, each peer with its lag behind this node's last index. */
 export type ReplicatorRaftView = RaftStatus & { readonly peers: ReadonlyArray<PeerStatus & { readonly lag: number }> };
 
+/** The queue as the Replicator's state machine holds it, for /status and /metrics. */
+export interface QueueReport {
+  readonly counters: QueueMachineCounters;
+  readonly queues: readonly QueueStats[];
+  readonly workers: readonly WorkerView[];
+  /** From enqueue to lease and to completion, leader-stamped, per job, in ms. */
+  readonly enqueueToLeaseMs: HistogramSnapshot;
+  readonly enqueueToAckMs: HistogramSnapshot;
+  /** Client batches and reads waiting for their entry or their ReadIndex. */
+  readonly pending: { readonly proposals: number; readonly reads: number };
+}
+
 export type ReplicatorStatus =
   | { readonly role: 'replicator'; readonly started: false; readonly freshStart: (FreshStartStatus & { readonly phase: string }) | null }
   | Readonly<ReplicaLoopCounters> & {
@@ -85,6 +98,7 @@ export type ReplicatorStatus =
     readonly transport: Readonly<Record<string, PeerLinkFigures>>;
     readonly leaderChanges: number;
     readonly metrics: RaftMetricsReport;
+    readonly queue: QueueReport;
   };
 
 export interface IdleStatus {
@@ -166,6 +180,11 @@ export interface NodeStatus {
   readonly raft: ReplicatorRaftView | null;
   readonly applied: { readonly index: number; readonly hash: number } | null;
   readonly snapshot: { readonly index: number; readonly installedFromLeader: number } | null;
+  /** The queues as this node applied them (empty before the Replicator started). */
+  readonly queues: readonly QueueStats[];
+  /** Registered workers: queues and leases from the state machine; last beat and TTL deadline from
+   *  the Registry, on the leader (null elsewhere). */
+  readonly workers: ReadonlyArray<WorkerView & { readonly lastBeatMs: number | null; readonly deadlineMs: number | null; readonly releasing: boolean }>;
   readonly actors: Readonly<Partial<Record<ActorName, ActorReport>>>;
   readonly rings: ReadonlyArray<RingStats & { readonly name: string }>;
 }
