@@ -1,0 +1,169 @@
+/**
+ * One client process of `npm run bench:queue` (queue-bench.ts starts it): it runs one scenario
+ * against the cluster as a user's program would, through the client protocol, and prints one
+ * line of JSON with its figures. Every loop is bounded in jobs and in time.
+ *
+ * Scenarios (argv[2] is a JSON object with `scenario` and its parameters):
+ * - `enqueue`: `jobs` single-job enqueues of `payloadBytes`, pipelined, `inflight` per connection,
+ *   over `connections` connections -> jobs/s acknowledged.
+ * - `single`: `count` enqueues one at a time -> latency p50/p99/p999.
+ * - `drain`: pulls (`pullMax` per pull) and acks until `jobs` jobs were acked -> jobs/s.
+ * - `produce`: enqueues at `ratePerSec` for `durationMs`, each payload starting with its send time.
+ * - `consume`: pulls with long polls and acks until `jobs` jobs came, recording send -> lease latency.
+ *
+ * Runs on: a bench client process.
+ */
+import hdr from 'hdr-histogram-js';
+import { ClusterConnection } from '../src/client/cluster-connection.js';
+
+interface Common {
+  readonly ports: readonly number[];
+  readonly queue: string;
+  readonly timeoutMs: number;
+}
+
+type Scenario =
+  | Common & { readonly scenario: 'enqueue'; readonly jobs: number; readonly payloadBytes: number; readonly connections: number; readonly inflight: number }
+  | Common & { readonly scenario: 'single'; readonly count: number; readonly payloadBytes: number }
+  | Common & { readonly scenario: 'drain'; readonly jobs: number; readonly pullMax: number; readonly workerId: string }
+  | Common & { readonly scenario: 'produce'; readonly ratePerSec: number; readonly durationMs: number; readonly payloadBytes: number }
+  | Common & { readonly scenario: 'consume'; readonly jobs: number; readonly workerId: string };
+
+function connect(scenario: Common): ClusterConnection {
+  return new ClusterConnection({ nodes: scenario.ports.map((port) => ({ host: '127.0.0.1', port })), deadlineMs: 20_000 });
+}
+
+function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function checkDeadline(startMs: number, scenario: Common): void {
+  if (performance.now() - startMs > scenario.timeoutMs) throw new Error(`${JSON.stringify(scenario).slice(0, 80)}: not done within ${scenario.timeoutMs} ms`);
+}
+
+async function enqueue(scenario: Extract<Scenario, { scenario: 'enqueue' }>): Promise<Record<string, number>> {
+  const payload = Buffer.alloc(scenario.payloadBytes, 0x61);
+  const connections = Array.from({ length: scenario.connections }, () => connect(scenario));
+  // Opens every connection (and its producer session) before the clock starts.
+  await Promise.all(connections.map((connection) => connection.call({ type: 'stats', queue: scenario.queue }, { idempotent: true })));
+  let sent = 0;
+  const startMs = performance.now();
+  const lane = async (connection: ClusterConnection): Promise<void> => {
+    while (sent < scenario.jobs) {
+      sent += 1;
+      checkDeadline(startMs, scenario);
+      await connection.call({ type: 'enqueue', queue: scenario.queue, jobs: [{ payload }] });
+    }
+  };
+  await Promise.all(connections.flatMap((connection) => Array.from({ length: scenario.inflight }, () => lane(connection))));
+  const ms = performance.now() - startMs;
+  for (const connection of connections) connection.close();
+  return { jobs: scenario.jobs, ms, perSec: (scenario.jobs / ms) * 1000 };
+}
+
+async function single(scenario: Extract<Scenario, { scenario: 'single' }>): Promise<Record<string, number>> {
+  const payload = Buffer.alloc(scenario.payloadBytes, 0x62);
+  const connection = connect(scenario);
+  await connection.call({ type: 'stats', queue: scenario.queue }, { idempotent: true });
+  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000, numberOfSignificantValueDigits: 3 });
+  const startMs = performance.now();
+  for (let sent = 0; sent < scenario.count; sent += 1) {
+    checkDeadline(startMs, scenario);
+    const beforeMs = performance.now();
+    await connection.call({ type: 'enqueue', queue: scenario.queue, jobs: [{ payload }] });
+    histogram.recordValue(Math.max(1, Math.round((performance.now() - beforeMs) * 1000)));
+  }
+  connection.close();
+  return {
+    count: scenario.count, p50Ms: histogram.getValueAtPercentile(50) / 1000, p99Ms: histogram.getValueAtPercentile(99) / 1000,
+    p999Ms: histogram.getValueAtPercentile(99.9) / 1000, maxMs: histogram.maxValue / 1000,
+  };
+}
+
+async function drain(scenario: Extract<Scenario, { scenario: 'drain' }>): Promise<Record<string, number>> {
+  const connection = connect(scenario);
+  await connection.call({ type: 'stats', queue: scenario.queue }, { idempotent: true });
+  let acked = 0;
+  const startMs = performance.now();
+  const inflight: Array<Promise<unknown>> = [];
+  while (acked < scenario.jobs) {
+    checkDeadline(startMs, scenario);
+    const reply = await connection.call({ type: 'pull', queue: scenario.queue, jobsMax: scenario.pullMax, waitMs: 200, workerId: scenario.workerId });
+    const jobs = reply['jobs'] as Array<{ id: number; token: number }>;
+    if (jobs.length === 0) break; // the queue is empty (the pull waited 200 ms for a job)
+    for (const job of jobs) inflight.push(connection.call({ type: 'ack', jobId: job.id, token: job.token }, { idempotent: true }));
+    acked += jobs.length;
+    // Acks of this pull travel while the next pull is answered; a bounded number waits.
+    if (inflight.length >= scenario.pullMax * 2) await Promise.all(inflight.splice(0, inflight.length));
+  }
+  await Promise.all(inflight);
+  const ms = performance.now() - startMs;
+  connection.close();
+  return { jobs: acked, ms, perSec: (acked / ms) * 1000 };
+}
+
+async function produce(scenario: Extract<Scenario, { scenario: 'produce' }>): Promise<Record<string, number>> {
+  const connection = connect(scenario);
+  await connection.call({ type: 'stats', queue: scenario.queue }, { idempotent: true });
+  const startMs = performance.now();
+  const pending: Array<Promise<unknown>> = [];
+  let sent = 0;
+  // Sends in 1 ms ticks whatever is due by then, so that the rate holds without a timer per job.
+  while (performance.now() - startMs < scenario.durationMs) {
+    const dueJobs = Math.floor(((performance.now() - startMs) / 1000) * scenario.ratePerSec);
+    for (; sent < dueJobs; sent += 1) {
+      const payload = Buffer.alloc(scenario.payloadBytes, 0x63);
+      payload.writeDoubleLE(nowMs(), 0);
+      pending.push(connection.call({ type: 'enqueue', queue: scenario.queue, jobs: [{ payload }] }));
+    }
+    if (pending.length > 10_000) await Promise.all(pending.splice(0, pending.length));
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await Promise.all(pending);
+  connection.close();
+  return { jobs: sent, ms: performance.now() - startMs };
+}
+
+async function consume(scenario: Extract<Scenario, { scenario: 'consume' }>): Promise<Record<string, number>> {
+  const connection = connect(scenario);
+  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  let received = 0;
+  const startMs = performance.now();
+  const acks: Array<Promise<unknown>> = [];
+  while (received < scenario.jobs) {
+    checkDeadline(startMs, scenario);
+    const reply = await connection.call({ type: 'pull', queue: scenario.queue, jobsMax: 256, waitMs: 1_000, workerId: scenario.workerId });
+    const arrivedMs = nowMs();
+    for (const job of reply['jobs'] as Array<{ id: number; token: number; payload: Uint8Array }>) {
+      const sentMs = Buffer.from(job.payload.buffer, job.payload.byteOffset, job.payload.byteLength).readDoubleLE(0);
+      histogram.recordValue(Math.max(1, Math.round((arrivedMs - sentMs) * 1000)));
+      acks.push(connection.call({ type: 'ack', jobId: job.id, token: job.token }, { idempotent: true }));
+      received += 1;
+    }
+    if (acks.length > 4096) await Promise.all(acks.splice(0, acks.length));
+  }
+  await Promise.all(acks);
+  connection.close();
+  return {
+    jobs: received, p50Ms: histogram.getValueAtPercentile(50) / 1000, p99Ms: histogram.getValueAtPercentile(99) / 1000,
+    p999Ms: histogram.getValueAtPercentile(99.9) / 1000, maxMs: histogram.maxValue / 1000,
+  };
+}
+
+async function main(): Promise<void> {
+  const scenario = JSON.parse(process.argv[2] ?? '{}') as Scenario;
+  let figures: Record<string, number>;
+  switch (scenario.scenario) {
+    case 'enqueue': figures = await enqueue(scenario); break;
+    case 'single': figures = await single(scenario); break;
+    case 'drain': figures = await drain(scenario); break;
+    case 'produce': figures = await produce(scenario); break;
+    case 'consume': figures = await consume(scenario); break;
+  }
+  console.log(JSON.stringify(figures));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,181 @@
+/**
+ * `npm run bench:queue`: the queue on a local 3-node cluster (real processes on loopback, fsync
+ * always, 256-byte payloads), driven by clients in their own processes (queue-bench-client.ts)
+ * through the client protocol. Each run, on a fresh cluster:
+ *   - pipelined enqueue throughput, one connection and four connections (single-job requests,
+ *     many in flight: the Dispatcher batches what arrives in one turn into one log entry);
+ *   - one-at-a-time enqueue latency (p50, p99, p999);
+ *   - drain throughput: two worker processes pull (256 per pull) and ack until the queue is empty;
+ *   - end-to-end enqueue-to-lease latency at a fixed 5,000 jobs/s for 10 s, with the nodes' peak
+ *     RSS during that steady run (queue near empty);
+ *   - the memory each held job costs: the leader's RSS growth over the jobs it holds after the
+ *     one-connection enqueue phase (2 s after it, so that young collections ran).
+ * Warm-up: each run first enqueues and drains 50,000 jobs, so the figures are of a node in steady
+ * state. Several runs (default 3) and the median of each figure with its spread (min-max). The
+ * last line of output is one JSON object with the headline figures (medians).
+ * Options: --runs N (default 3), --jobs N (enqueue phase, default 200,000), --json FILE.
+ *
+ * Runs on: the bench process.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { ClusterNodes } from '../test/support/cluster-nodes.js';
+import { createTestCluster, killStartedProcesses, removeTestCluster, type TestCluster } from '../test/support/test-cluster.js';
+import { residentMbOf } from './failover-breakdown.js';
+
+const ids = ['n1', 'n2', 'n3'];
+const payloadBytes = 256;
+const clientEntry = fileURLToPath(new URL('./queue-bench-client.js', import.meta.url));
+/** Every client process must finish within this (a stuck scenario fails the run, visibly). */
+const clientTimeoutMs = 180_000;
+
+interface RunFigures {
+  enqueuePerSec: number;
+  enqueue4ConnPerSec: number;
+  singleEnqueueP50Ms: number;
+  singleEnqueueP99Ms: number;
+  singleEnqueueP999Ms: number;
+  drainPerSec: number;
+  e2eP50Ms: number;
+  e2eP99Ms: number;
+  rssMbSteady: number;
+  bytesPerHeldJob: number;
+}
+
+function option(name: string): string | undefined {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+}
+
+function numberOption(name: string, fallback: number, max: number): number {
+  const text = option(name);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 1 || value > max) throw new Error(`${name} must be an integer from 1 to ${max}, got ${text}`);
+  return value;
+}
+
+/** Runs one client scenario in its own process; resolves with its JSON figures. */
+function client(cluster: TestCluster, scenario: Record<string, unknown>): Promise<Record<string, number>> {
+  const ports = cluster.nodes.map((node) => node.clientPort);
+  const child = spawn(process.execPath, [clientEntry, JSON.stringify({ ports, timeoutMs: clientTimeoutMs, ...scenario })], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), clientTimeoutMs + 10_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      const last = output.trim().split('\n').pop() ?? '';
+      if (code === 0) resolve(JSON.parse(last) as Record<string, number>);
+      else reject(new Error(`client ${String(scenario['scenario'])} exited with ${String(code)}: ${output.slice(-2000)}`));
+    });
+  });
+}
+
+function rssOf(nodes: ClusterNodes, id: string): number {
+  return residentMbOf(nodes.process(id).child.pid);
+}
+
+async function runOnce(run: number, jobs: number): Promise<RunFigures> {
+  const cluster = await createTestCluster({ nodeCount: 3, logLevel: 'warn', extraYaml: 'queue:\n  jobsPerQueueMax: 5000000\n  bytesPerQueueMax: 2147483648\n' });
+  const nodes = new ClusterNodes(cluster);
+  try {
+    nodes.startAll();
+    const leader = (await nodes.leaderAgreedBy(ids, 20_000)).node;
+    await client(cluster, { scenario: 'enqueue', queue: 'warm', jobs: 50_000, payloadBytes, connections: 1, inflight: 512 });
+    await client(cluster, { scenario: 'drain', queue: 'warm', jobs: 50_000, pullMax: 256, workerId: 'warm' });
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const rssBeforeMb = rssOf(nodes, leader);
+    const enqueue1 = await client(cluster, { scenario: 'enqueue', queue: 'bench', jobs, payloadBytes, connections: 1, inflight: 1024 });
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const rssHeldMb = rssOf(nodes, leader);
+    const drains = await Promise.all([1, 2].map((worker) =>
+      client(cluster, { scenario: 'drain', queue: 'bench', jobs, pullMax: 256, workerId: `drain-${worker}` })));
+    const drained = drains.reduce((total, figures) => total + (figures['jobs'] ?? 0), 0);
+    const drainMs = Math.max(...drains.map((figures) => figures['ms'] ?? 0));
+    const enqueue4 = await client(cluster, { scenario: 'enqueue', queue: 'bench4', jobs, payloadBytes, connections: 4, inflight: 256 });
+    await client(cluster, { scenario: 'drain', queue: 'bench4', jobs, pullMax: 256, workerId: 'drain-4' });
+    const single = await client(cluster, { scenario: 'single', queue: 'single', count: 3_000, payloadBytes });
+    const peakRssMb = new Map<string, number>(ids.map((id) => [id, 0]));
+    const sampler = setInterval(() => {
+      for (const id of ids) peakRssMb.set(id, Math.max(peakRssMb.get(id) ?? 0, rssOf(nodes, id)));
+    }, 200);
+    const steadyJobs = 50_000;
+    const [, e2e] = await Promise.all([
+      client(cluster, { scenario: 'produce', queue: 'e2e', ratePerSec: 5_000, durationMs: (steadyJobs / 5_000) * 1000, payloadBytes }),
+      client(cluster, { scenario: 'consume', queue: 'e2e', jobs: steadyJobs, workerId: 'e2e' }),
+    ]);
+    clearInterval(sampler);
+    const figures: RunFigures = {
+      enqueuePerSec: enqueue1['perSec'] ?? Number.NaN,
+      enqueue4ConnPerSec: enqueue4['perSec'] ?? Number.NaN,
+      singleEnqueueP50Ms: single['p50Ms'] ?? Number.NaN,
+      singleEnqueueP99Ms: single['p99Ms'] ?? Number.NaN,
+      singleEnqueueP999Ms: single['p999Ms'] ?? Number.NaN,
+      drainPerSec: (drained / drainMs) * 1000,
+      e2eP50Ms: e2e?.['p50Ms'] ?? Number.NaN,
+      e2eP99Ms: e2e?.['p99Ms'] ?? Number.NaN,
+      rssMbSteady: Math.max(...peakRssMb.values()),
+      bytesPerHeldJob: ((rssHeldMb - rssBeforeMb) * 1024 * 1024) / jobs,
+    };
+    console.log(`\n## run ${run}\n`);
+    console.log(`leader ${leader}; RSS before/held ${rssBeforeMb}/${rssHeldMb} MB; peak RSS during the steady run: ${[...peakRssMb].map(([id, mb]) => `${id} ${mb} MB`).join(', ')}`);
+    console.log(`run ${run}: ${JSON.stringify(rounded(figures))}`);
+    return figures;
+  } finally {
+    await killStartedProcesses();
+    await removeTestCluster(cluster);
+  }
+}
+
+function rounded(figures: RunFigures): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(figures)) out[key] = Math.round(value * 100) / 100;
+  return out;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN;
+}
+
+/** The issue's targets on this machine, for the table. */
+const targets: Partial<Record<keyof RunFigures, string>> = {
+  enqueuePerSec: '>= 100000', enqueue4ConnPerSec: '>= 100000', singleEnqueueP50Ms: '<= 1', singleEnqueueP99Ms: '<= 2',
+  drainPerSec: '>= 50000 and >= half the enqueue rate', e2eP99Ms: '<= 10', rssMbSteady: '<= 300', bytesPerHeldJob: '<= 1000',
+};
+
+async function main(): Promise<void> {
+  const runs = numberOption('--runs', 3, 20);
+  const jobs = numberOption('--jobs', 200_000, 5_000_000);
+  const started = new Date().toISOString();
+  console.log(`# Queue bench — ${started}`);
+  console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), load ${os.loadavg().map((value) => value.toFixed(2)).join(' ')}, `
+    + `3 nodes on loopback, fsync always, ${payloadBytes}-byte payloads, ${jobs} jobs per enqueue phase; ${runs} runs`);
+  const results: RunFigures[] = [];
+  for (let run = 1; run <= runs; run += 1) results.push(await runOnce(run, jobs));
+  const medians = {} as RunFigures;
+  console.log(`\n## median of ${runs} runs (spread: min-max)\n\n| figure | median | min | max | target |\n|---|---:|---:|---:|---|`);
+  for (const key of Object.keys(results[0] ?? {}) as Array<keyof RunFigures>) {
+    const values = results.map((result) => result[key]);
+    medians[key] = median(values);
+    console.log(`| ${key} | ${medians[key].toFixed(2)} | ${Math.min(...values).toFixed(2)} | ${Math.max(...values).toFixed(2)} | ${targets[key] ?? ''} |`);
+  }
+  const jsonPath = option('--json');
+  if (jsonPath !== undefined) fs.writeFileSync(jsonPath, `${JSON.stringify({ date: started, runs: results, medians }, null, 2)}\n`);
+  const headline = rounded(medians);
+  console.log(JSON.stringify({
+    bench: 'queue', enqueuePerSec: headline.enqueuePerSec, enqueue4ConnPerSec: headline.enqueue4ConnPerSec,
+    singleEnqueueP50Ms: headline.singleEnqueueP50Ms, singleEnqueueP99Ms: headline.singleEnqueueP99Ms, drainPerSec: headline.drainPerSec,
+    e2eP99Ms: headline.e2eP99Ms, rssMbSteady: headline.rssMbSteady, bytesPerHeldJob: headline.bytesPerHeldJob,
+  }));
+}
+
+main().catch(async (error: unknown) => {
+  console.error(error);
+  await killStartedProcesses();
+  process.exitCode = 1;
+});
