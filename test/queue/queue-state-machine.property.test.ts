@@ -176,6 +176,7 @@ describe('queue state machine properties', () => {
         if (at === cut) {
           copy = new QueueDriver();
           copy.machine = driver.restoredCopy();
+          copy.term = driver.term;
           expect(Buffer.from(readWholeSnapshot(copy.machine.snapshot())).equals(Buffer.from(readWholeSnapshot(driver.machine.snapshot())))).to.equal(true);
         }
         const commands = batch.map((step) => maker.command(driver, step)).filter((command) => command !== undefined);
