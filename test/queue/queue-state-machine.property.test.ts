@@ -24,7 +24,7 @@ import { enqueueCommand, payloadOf, QueueDriver, testLimits } from './queue-driv
 import { invariantProblem, stateOf } from './queue-invariants.js';
 
 const seed = Number(process.env['QUEUE_PROPERTY_SEED'] ?? 20_261_202);
-const runs = 400;
+const runs = 1000;
 const stepsMax = 100;
 const queues = ['a', 'b'] as const;
 const workers = ['', 'w1', 'w2'] as const;
@@ -144,9 +144,12 @@ function stepProblem(before: Map<number, Seen>, after: Map<number, Seen>, deadTr
   return undefined;
 }
 
-describe('queue state machine properties', () => {
+describe('queue state machine properties', function () {
+  // About 3 s on an idle 2-core machine; the bound leaves room for a busy one.
+  this.timeout(20_000);
+
   it('keeps every job in one state with at most one lease, fences tokens, never lowers attempts, counts each dead-lettering once', () => {
-    fc.assert(fc.property(fc.array(op, { minLength: 1, maxLength: stepsMax }), (ops) => {
+    fc.assert(fc.property(fc.array(op, { minLength: 1, maxLength: stepsMax, size: 'max' }), (ops) => {
       const driver = new QueueDriver();
       const maker = new CommandMaker();
       const deadTransitions = { count: 0 };
@@ -166,7 +169,7 @@ describe('queue state machine properties', () => {
   });
 
   it('gives the same future results and byte-identical snapshots after a snapshot and restore at any point', () => {
-    const entries = fc.array(fc.array(op, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: stepsMax / 2 });
+    const entries = fc.array(fc.array(op, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: stepsMax / 2, size: 'max' });
     fc.assert(fc.property(entries, fc.nat(stepsMax), (batches, cutChoice) => {
       const driver = new QueueDriver();
       const maker = new CommandMaker();
