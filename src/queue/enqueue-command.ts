@@ -16,7 +16,7 @@ import { scopedKey } from './idempotency-keys.js';
 import { JobRecord } from './job-record.js';
 import { answerIds, sequenceAnswer } from './producer-sessions.js';
 import type { QueueState } from './queue-state.js';
-import type { EnqueueResult, EnqueuedJob } from './results.js';
+import type { EnqueueResult, EnqueuedJob, JobTransition } from './results.js';
 
 /** An earlier job a spec's key maps to, within the table or within the batch. */
 type KeyMatches = Map<number, number>;
@@ -111,6 +111,10 @@ export function applyEnqueue(state: QueueState, command: EnqueueCommand, entryIn
   const queue = state.openQueue(command.queue, limits);
   const jobs: EnqueuedJob[] = [];
   const ids: number[] = [];
+  // Jobs of one command share their first history step and its array (histories are copied on
+  // write): one array instead of one per job, most of a waiting job's history cost.
+  let readyHistory: readonly JobTransition[] | undefined;
+  let delayedHistory: readonly JobTransition[] | undefined;
   command.jobs.forEach((spec, position) => {
     const earlierId = matches?.get(position);
     if (earlierId !== undefined) {
@@ -121,7 +125,8 @@ export function applyEnqueue(state: QueueState, command: EnqueueCommand, entryIn
       return;
     }
     const job = newJob(state, command, spec, firstId + position);
-    job.record({ state: job.state, atMs: state.nowMs, reason: undefined, token: undefined });
+    job.history = job.state === 'ready' ? (readyHistory ??= [{ state: 'ready', atMs: state.nowMs, reason: undefined, token: undefined }])
+      : (delayedHistory ??= [{ state: 'delayed', atMs: state.nowMs, reason: undefined, token: undefined }]);
     state.addJob(job, queue);
     if (spec.key !== undefined) {
       state.keys.remember(scopedKey(command.queue, spec.key), job.id, state.nowMs, limits.dedupWindowMs, limits.idempotencyKeysMax);

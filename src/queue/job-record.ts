@@ -13,7 +13,9 @@
  * - `token` is the fencing token of the job's latest lease (0 before the first): while leased,
  *   the one an ack, nack or extend must carry; once completed, the one whose ack completed it.
  * - `attempts` never decreases except by a redrive, which resets it to 0.
- * - `history` holds the most recent `jobHistoryMax` transitions, oldest first.
+ * - `history` holds the most recent `jobHistoryMax` transitions, oldest first. It is never
+ *   mutated, only replaced (`record` copies), so jobs may share one: the jobs of one enqueue share
+ *   their first step.
  *
  * Runs on: the thread that applies the queue's entries (pure).
  */
@@ -38,10 +40,16 @@ export interface NewJob {
   readonly enqueuedAtMs: number;
 }
 
+const noHistory: readonly JobTransition[] = [];
+
 export class JobRecord {
   readonly id: number;
   readonly queue: string;
-  readonly payload: Uint8Array;
+  /** The payload's bytes as three fields, not a Uint8Array view: a view object costs about 80
+   *  bytes more per job (measured, docs/queue.md); `payload` makes one when asked. */
+  private readonly payloadBuffer: ArrayBufferLike;
+  private readonly payloadOffset: number;
+  readonly payloadBytes: number;
   readonly contentType: ContentTypeCode;
   readonly priority: number;
   /** When the job is (or was, or will be) ready: enqueue time, the end of a delay or a backoff. */
@@ -59,7 +67,7 @@ export class JobRecord {
   workerId = '';
   result: Uint8Array | undefined = undefined;
   lastError: string | undefined = undefined;
-  history: JobTransition[] = [];
+  history: readonly JobTransition[] = noHistory;
   heapSlot = -1;
   ageSlot = -1;
   /** Set when the job left the state (retention, purge): lazily dropped from per-queue listings. */
@@ -68,7 +76,9 @@ export class JobRecord {
   constructor(spec: NewJob, state: JobState) {
     this.id = spec.id;
     this.queue = spec.queue;
-    this.payload = spec.payload;
+    this.payloadBuffer = spec.payload.buffer;
+    this.payloadOffset = spec.payload.byteOffset;
+    this.payloadBytes = spec.payload.byteLength;
     this.contentType = spec.contentType;
     this.priority = spec.priority;
     this.runAtMs = spec.runAtMs;
@@ -81,6 +91,11 @@ export class JobRecord {
     this.updatedAtMs = spec.enqueuedAtMs;
   }
 
+  /** A view of the payload (into the applied entry's bytes, or the restored snapshot's). */
+  get payload(): Uint8Array {
+    return new Uint8Array(this.payloadBuffer, this.payloadOffset, this.payloadBytes);
+  }
+
   /** Moves the job to `state` at `atMs`, recording the step. */
   transition(state: JobState, atMs: number, reason: string | undefined, token: number | undefined): void {
     this.state = state;
@@ -90,8 +105,14 @@ export class JobRecord {
 
   /** Appends a step to the bounded history (also used by restore). */
   record(step: JobTransition): void {
-    if (this.history.length >= jobHistoryMax) this.history.shift();
-    this.history.push(step);
+    // A new array of the exact length each time: `push` would grow the backing store to 17
+    // slots at once, which is most of what a job costs when millions are held.
+    const kept = Math.min(this.history.length, jobHistoryMax - 1);
+    const start = this.history.length - kept;
+    const history = new Array<JobTransition>(kept + 1);
+    for (let at = 0; at < kept; at += 1) history[at] = this.history[start + at] as JobTransition;
+    history[kept] = step;
+    this.history = history;
   }
 }
 

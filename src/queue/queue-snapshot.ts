@@ -27,7 +27,8 @@ import { KeyEntry } from './idempotency-keys.js';
 import { ProducerSession } from './producer-sessions.js';
 import { QueueRecord, queueTotalNames } from './queue-record.js';
 import { QueueState } from './queue-state.js';
-import { encodeJobs, jobState, restoreJob, type JobRestoreTarget } from './snapshot-jobs.js';
+import type { JobState, JobTransition } from './results.js';
+import { encodeJobs, jobState, restoreJobs, type JobRestoreTarget } from './snapshot-jobs.js';
 import { SnapshotRecordParser, SnapshotRecordWriter } from './snapshot-records.js';
 
 export const queueSnapshotFormat = 'falcon-queue';
@@ -84,6 +85,7 @@ export class QueueSnapshotRestorer implements JobRestoreTarget {
   private sawEnd = false;
   /** Backoffs shared by the restored jobs, as the applied state shares its commands'. */
   private readonly backoffs = new Map<string, Backoff>();
+  private lastFirstStep: readonly JobTransition[] | undefined;
 
   write(chunk: Uint8Array): void {
     this.parser.push(chunk, (record) => this.onRecord(asRow(record, 'record')));
@@ -107,6 +109,14 @@ export class QueueSnapshotRestorer implements JobRestoreTarget {
     return backoff;
   }
 
+  sharedFirstStep(state: JobState, atMs: number): readonly JobTransition[] {
+    const last = this.lastFirstStep?.[0];
+    if (last === undefined || last.state !== state || last.atMs !== atMs) {
+      this.lastFirstStep = [{ state, atMs, reason: undefined, token: undefined }];
+    }
+    return this.lastFirstStep as readonly JobTransition[];
+  }
+
   private onRecord(record: Row): void {
     const kind = record[0];
     if (!this.sawHeader) {
@@ -118,7 +128,7 @@ export class QueueSnapshotRestorer implements JobRestoreTarget {
     }
     assert(!this.sawEnd, 'queue snapshot has records after its end');
     if (kind === 'queue') this.onQueue(record);
-    else if (kind === 'jobs') for (const row of asRow(record[1], 'jobs')) restoreJob(this, asRow(row, 'job'));
+    else if (kind === 'jobs') restoreJobs(this, asRow(record[1], 'jobs') as Row[]);
     else if (kind === 'retained') this.onRetained(record);
     else if (kind === 'workers') for (const row of asRow(record[1], 'workers')) this.onWorker(asRow(row, 'worker'));
     else if (kind === 'keys') for (const row of asRow(record[1], 'keys')) this.onKey(asRow(row, 'key'));

@@ -74,6 +74,7 @@ export class QueueStateMachine implements StateMachine<EntryResults> {
   applyEntry(entry: LogEntry): EntryResults {
     const state = this.state;
     assert(entry.index === state.appliedIndex + 1, `queue state machine applies index ${entry.index} after ${state.appliedIndex}`);
+    assert(entry.term >= state.lastTerm, `queue entry at index ${entry.index} has term ${entry.term}, below the last applied term ${state.lastTerm}`);
     if (entry.term > state.lastTerm) {
       state.lastTerm = entry.term;
       state.termStartPending = true;

@@ -120,7 +120,7 @@ export class QueueState {
     this.jobs.set(job.id, job);
     queue.listed(job);
     queue.heldJobs += 1;
-    queue.heldBytes += job.payload.byteLength;
+    queue.heldBytes += job.payloadBytes;
     queue.totals.enqueuedTotal += 1;
     if (job.state === 'ready') this.insertReady(job, queue);
     else this.insertDelayed(job, queue);
@@ -222,7 +222,7 @@ export class QueueState {
   /** The job (out of every live structure) is finished: completed or cancelled, then retained. */
   finish(job: JobRecord, queue: QueueRecord, state: 'completed' | 'cancelled', reason: string | undefined): void {
     queue.heldJobs -= 1;
-    queue.heldBytes -= job.payload.byteLength;
+    queue.heldBytes -= job.payloadBytes;
     if (state === 'completed') this.latencyObserver?.completed(job.queue, this.nowMs - job.enqueuedAtMs);
     job.transition(state, this.nowMs, reason, state === 'completed' ? job.token : undefined);
     const wasEmpty = queue.retained.size === 0;
@@ -252,7 +252,7 @@ export class QueueState {
   forget(job: JobRecord, queue: QueueRecord): void {
     if (isHeld(job.state)) {
       queue.heldJobs -= 1;
-      queue.heldBytes -= job.payload.byteLength;
+      queue.heldBytes -= job.payloadBytes;
     }
     this.jobs.delete(job.id);
     job.forgotten = true;

@@ -14,7 +14,7 @@ import { assert } from '../errors.js';
 import type { Backoff, ContentTypeCode } from './commands.js';
 import { JobRecord, isHeld } from './job-record.js';
 import type { QueueState } from './queue-state.js';
-import { jobStates, type JobState } from './results.js';
+import { jobStates, type JobState, type JobTransition } from './results.js';
 import type { SnapshotRecordWriter } from './snapshot-records.js';
 
 /** Jobs per record at most. */
@@ -26,6 +26,9 @@ const jobBytesPerRecordMax = 128 * 1024;
 export interface JobRestoreTarget {
   readonly state: QueueState;
   sharedBackoff(kind: Backoff['kind'], delayMs: number, delayMsMax: number, jitterRatio: number): Backoff;
+  /** A one-step history shared with the previous job restored with the same step (as the jobs of
+   *  one enqueue share theirs). */
+  sharedFirstStep(state: JobState, atMs: number): readonly JobTransition[];
 }
 
 export function jobState(value: unknown): JobState {
@@ -48,7 +51,7 @@ export function encodeJobs(writer: SnapshotRecordWriter, jobs: Iterable<JobRecor
   let batchBytes = 0;
   for (const job of jobs) {
     batch.push(jobRow(job));
-    batchBytes += job.payload.byteLength + (job.result?.byteLength ?? 0);
+    batchBytes += job.payloadBytes + (job.result?.byteLength ?? 0);
     if (batch.length >= jobsPerRecordMax || batchBytes >= jobBytesPerRecordMax) {
       writer.add(['jobs', batch]);
       batch = [];
@@ -64,7 +67,7 @@ function place(state: QueueState, job: JobRecord): void {
   queue.listed(job);
   if (isHeld(job.state)) {
     queue.heldJobs += 1;
-    queue.heldBytes += job.payload.byteLength;
+    queue.heldBytes += job.payloadBytes;
   }
   if (job.state === 'ready') state.insertReady(job, queue);
   else if (job.state === 'delayed') state.insertDelayed(job, queue);
@@ -76,14 +79,31 @@ function place(state: QueueState, job: JobRecord): void {
   }
 }
 
-/** Restores one job tuple into `target.state`. */
-export function restoreJob(target: JobRestoreTarget, row: readonly unknown[]): void {
+/** Restores a record's job tuples into `target.state`, their payloads copied into one buffer
+ *  (the record's bytes are a view into a snapshot chunk: one copy per record, not per job, and
+ *  the chunk is not kept alive by the state). */
+export function restoreJobs(target: JobRestoreTarget, rows: readonly (readonly unknown[])[]): void {
+  let payloadBytes = 0;
+  for (const row of rows) {
+    const payload = row[2];
+    assert(Array.isArray(row) && payload instanceof Uint8Array, `queue snapshot job ${String(row[0])} has no payload bytes`);
+    payloadBytes += payload.byteLength;
+  }
+  const payloads = new Uint8Array(payloadBytes);
+  let offset = 0;
+  for (const row of rows) {
+    const payload = row[2] as Uint8Array;
+    payloads.set(payload, offset);
+    restoreJob(target, row, payloads.subarray(offset, offset + payload.byteLength));
+    offset += payload.byteLength;
+  }
+}
+
+function restoreJob(target: JobRestoreTarget, row: readonly unknown[], payload: Uint8Array): void {
   const state = target.state;
   const id = row[0] as number;
   const queue = state.queues.get(row[1] as string);
   assert(queue !== undefined && Number.isSafeInteger(id) && !state.jobs.has(id), `queue snapshot job ${String(id)} is of unknown queue ${String(row[1])} or held twice`);
-  const payload = row[2];
-  assert(payload instanceof Uint8Array, `queue snapshot job ${id} has no payload bytes`);
   const job = new JobRecord({
     id,
     queue: queue.name,
@@ -102,10 +122,14 @@ export function restoreJob(target: JobRestoreTarget, row: readonly unknown[]): v
   job.token = row[17] as number;
   job.leaseDeadlineMs = row[18] as number;
   job.workerId = row[19] as string;
-  job.result = (row[20] as Uint8Array | null) ?? undefined;
+  job.result = (row[20] as Uint8Array | null)?.slice() ?? undefined;
   job.lastError = (row[21] as string | null) ?? undefined;
-  for (const step of row[22] as [string, number, string | null, number | null][]) {
-    job.record({ state: jobState(step[0]), atMs: step[1], reason: step[2] ?? undefined, token: step[3] ?? undefined });
+  const steps = row[22] as [string, number, string | null, number | null][];
+  const [onlyStep] = steps;
+  if (steps.length === 1 && onlyStep !== undefined && onlyStep[2] === null && onlyStep[3] === null) {
+    job.history = target.sharedFirstStep(jobState(onlyStep[0]), onlyStep[1]);
+  } else {
+    for (const step of steps) job.record({ state: jobState(step[0]), atMs: step[1], reason: step[2] ?? undefined, token: step[3] ?? undefined });
   }
   place(state, job);
 }

@@ -7,8 +7,8 @@
  *   | len | body | len | bo.. | | ..dy | len | body | ... | | len | body |
  *
  * Invariants: the writer's chunks are all `queueSnapshotChunkBytes` long but the last; the parser
- * yields each record's body exactly once, in order, as a view when the record sits in one chunk
- * (payload views then point into a copy of the chunk, which the restored state keeps alive).
+ * yields each record exactly once, in order, decoded while `push` runs: byte arrays in a record
+ * are views into the chunk, valid only during `onRecord` (the restorer copies what it keeps).
  *
  * Runs on: the thread that applies the queue's entries (pure).
  */
@@ -65,8 +65,7 @@ export class SnapshotRecordParser {
 
   /** Adds a chunk; calls `onRecord` with each record it completes, in order. */
   push(chunk: Uint8Array, onRecord: (record: unknown) => void): void {
-    // A copy: restored payloads are views into it, and the caller may reuse its chunk buffer.
-    let bytes = chunk.slice();
+    let bytes = chunk;
     if (this.pending.byteLength > 0) {
       bytes = new Uint8Array(this.pending.byteLength + chunk.byteLength);
       bytes.set(this.pending, 0);
@@ -81,7 +80,8 @@ export class SnapshotRecordParser {
       onRecord(decode(bytes.subarray(start, start + bodyBytes)));
       offset = start + bodyBytes;
     }
-    this.pending = bytes.subarray(offset);
+    // A copy: the caller may reuse its chunk's buffer once `push` returns.
+    this.pending = bytes.slice(offset);
   }
 
   /** Asserts that no partial record is left. */

@@ -100,6 +100,17 @@ describe('queue snapshot', () => {
     expect(other.machine.counters).to.deep.equal(driver.machine.counters);
   });
 
+  it('gives the bytes of the state at the call even when entries are applied while it is read', () => {
+    const driver = new QueueDriver();
+    driver.enqueue('q', [{ payload: payloadOf('a') }]);
+    const before = readWholeSnapshot(driver.machine.snapshot());
+    const reader = driver.machine.snapshot();
+    driver.enqueue('q', [{ payload: payloadOf('b') }]);
+    driver.lease('q');
+    expect(reader.index).to.equal(1);
+    expect(Buffer.from(readWholeSnapshot(reader)).equals(Buffer.from(before))).to.equal(true);
+  });
+
   it('refuses a body that is not a queue snapshot, or of an unknown version', () => {
     expect(() => restoreWhole(new QueueStateMachine(), 0, encodeRecord(['something-else', 1]))).to.throw(/not a queue snapshot/);
     expect(() => restoreWhole(new QueueStateMachine(), 0, encodeRecord(['falcon-queue', 99]))).to.throw(/format version 99/);

@@ -200,4 +200,29 @@ describe('queue state machine: job lifecycle', () => {
     driver.apply([]);
     expect(driver.machine.counters.jobs).to.equal(0);
   });
+  it('never leases a job twice in one entry (the token would repeat), keeps the last 16 transitions, and wakes the queues that gained ready jobs', () => {
+    const driver = new QueueDriver();
+    expect(driver.machine.nextDueMs()).to.equal(null);
+    const [id] = driver.enqueue('q', [{ payload: payloadOf('x'), attemptsMax: 100, backoff: { kind: 'fixed', delayMs: 0, delayMsMax: 0, jitterRatio: 0 } }]).jobs.map((job) => job.id) as [number];
+    expect(driver.machine.takeReadyQueues()).to.deep.equal(['q']);
+    expect(driver.machine.takeReadyQueues()).to.deep.equal([]);
+    const token = driver.nextIndex;
+    const results = driver.apply([
+      { type: 'lease', queue: 'q', jobsMax: 1, bytesMax: 1_048_576, leaseMs: 1000, workerId: 'w' },
+      { type: 'nack', jobId: id, token, error: 'again', retryable: true, jitter: 0 },
+      { type: 'lease', queue: 'q', jobsMax: 1, bytesMax: 1_048_576, leaseMs: 1000, workerId: 'w' },
+    ]);
+    expect(results[1]).to.deep.include({ type: 'nacked', state: 'ready' });
+    expect(results[2]).to.deep.equal({ type: 'leased', jobs: [] });
+    expect(driver.lease('q')[0]?.token).to.equal(token + 1);
+    expectOk(driver.one({ type: 'nack', jobId: id, token: token + 1, error: 'again', retryable: true, jitter: 0 }));
+    for (let round = 0; round < 9; round += 1) {
+      const [again] = driver.lease('q');
+      expectOk(driver.one({ type: 'nack', jobId: id, token: again?.token ?? 0, error: 'again', retryable: true, jitter: 0 }));
+    }
+    const history = driver.machine.getJob(id)?.history ?? [];
+    expect(history).to.have.length(16);
+    expect(history.at(-1)).to.deep.equal({ state: 'ready', atMs: startMs, reason: 'nack' });
+    expect(driver.machine.getJob(id)?.attempts).to.equal(11);
+  });
 });
