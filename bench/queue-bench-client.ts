@@ -108,9 +108,11 @@ async function produce(scenario: Extract<Scenario, { scenario: 'produce' }>): Pr
   const startMs = performance.now();
   const pending: Array<Promise<unknown>> = [];
   let sent = 0;
+  const total = Math.round((scenario.ratePerSec * scenario.durationMs) / 1000);
   // Sends in 1 ms ticks whatever is due by then, so that the rate holds without a timer per job.
-  while (performance.now() - startMs < scenario.durationMs) {
-    const dueJobs = Math.floor(((performance.now() - startMs) / 1000) * scenario.ratePerSec);
+  while (sent < total) {
+    checkDeadline(startMs, scenario);
+    const dueJobs = Math.min(total, Math.floor(((performance.now() - startMs) / 1000) * scenario.ratePerSec));
     for (; sent < dueJobs; sent += 1) {
       const payload = Buffer.alloc(scenario.payloadBytes, 0x63);
       payload.writeDoubleLE(nowMs(), 0);
