@@ -33,12 +33,23 @@ export interface LogStorageStart {
   readonly entries: readonly LogEntry[];
 }
 
+/** Data bytes the in-memory window keeps (applied entries beyond it are dropped first). */
+const windowBytesMax = 32 * 1024 * 1024;
+
+function bytesOf(entries: readonly LogEntry[], from: number, to: number): number {
+  let bytes = 0;
+  for (let at = from; at < to; at++) bytes += (entries[at] as LogEntry).data.byteLength;
+  return bytes;
+}
+
 export class ReplicatorLogStorage implements LogStorage {
   private readonly hardState: HardState;
   private latestSnapshot: Snapshot | null;
   private readonly terms: TermIndex;
   private window: LogEntry[] = [];
   private windowStart: number;
+  /** Data bytes of the entries in `window`. */
+  private windowBytes = 0;
   /** Ranges read from the WAL, newest last; at most `loadedRangesMax`. */
   private loaded: Array<readonly LogEntry[]> = [];
   private readonly requestLoad: (fromIndex: number, toIndex: number, bytesMax: number) => void;
@@ -102,27 +113,42 @@ export class ReplicatorLogStorage implements LogStorage {
     if (first === undefined) return;
     if (first.index <= this.terms.lastIndex) {
       this.terms.truncateFrom(first.index);
-      if (first.index >= this.windowStart) this.window.length = first.index - this.windowStart;
-      else {
+      if (first.index >= this.windowStart) {
+        this.window.length = first.index - this.windowStart;
+        this.windowBytes = bytesOf(this.window, 0, this.window.length);
+      } else {
         this.window = [];
+        this.windowBytes = 0;
         this.windowStart = first.index;
       }
     }
     for (const entry of entries) {
       this.terms.append(entry.index, entry.term);
       this.window.push(entry);
+      this.windowBytes += entry.data.byteLength;
     }
     assert(this.windowStart + this.window.length - 1 === this.terms.lastIndex,
       `log window ${this.windowStart}+${this.window.length} does not end at the last durable index ${this.terms.lastIndex}`);
   }
 
-  /** Drops window entries more than `entriesBehindAppliedMax` below `applied`. */
+  /**
+   * Drops window entries more than `entriesBehindAppliedMax` below `applied`, and more applied
+   * entries while the window holds more than `windowBytesMax` (entries may be up to a ring message
+   * each: a count alone would not bound the memory). Followers further behind read from the WAL.
+   */
   trimBehind(applied: number): void {
-    const keepFrom = applied + 1 - this.entriesBehindAppliedMax;
-    if (keepFrom <= this.windowStart) return;
-    const drop = Math.min(keepFrom - this.windowStart, this.window.length);
-    this.window.splice(0, drop);
+    const window = this.window;
+    let drop = Math.max(0, Math.min(applied + 1 - this.entriesBehindAppliedMax - this.windowStart, window.length));
+    if (drop === 0 && this.windowBytes <= windowBytesMax) return;
+    let bytes = this.windowBytes - bytesOf(window, 0, drop);
+    while (drop < window.length && this.windowStart + drop <= applied && bytes > windowBytesMax) {
+      bytes -= (window[drop] as LogEntry).data.byteLength;
+      drop += 1;
+    }
+    if (drop === 0) return;
+    window.splice(0, drop);
     this.windowStart += drop;
+    this.windowBytes = bytes;
   }
 
   /**
@@ -140,6 +166,7 @@ export class ReplicatorLogStorage implements LogStorage {
       this.terms.rebase(base, baseTerm);
       if (this.windowStart <= base) {
         const drop = Math.min(base + 1 - this.windowStart, this.window.length);
+        this.windowBytes -= bytesOf(this.window, 0, drop);
         this.window.splice(0, drop);
         this.windowStart += drop;
       }
@@ -148,6 +175,7 @@ export class ReplicatorLogStorage implements LogStorage {
       this.terms.truncateFrom(Math.max(this.terms.firstIndex, 1));
       this.terms.rebase(snapshot.index, snapshot.term);
       this.window = [];
+      this.windowBytes = 0;
       this.windowStart = snapshot.index + 1;
     }
     this.loaded = [];
