@@ -4,8 +4,8 @@
  * line of JSON with its figures. Every loop is bounded in jobs and in time.
  *
  * Scenarios (argv[2] is a JSON object with `scenario` and its parameters):
- * - `enqueue`: `jobs` single-job enqueues of `payloadBytes`, pipelined, `inflight` per connection,
- *   over `connections` connections -> jobs/s acknowledged.
+ * - `enqueue`: `jobs` enqueues of `payloadBytes`, `batch` jobs per request (default 1), pipelined,
+ *   `inflight` requests per connection, over `connections` connections -> jobs/s acknowledged.
  * - `single`: `count` enqueues one at a time -> latency p50/p99/p999.
  * - `drain`: pulls (`pullMax` per pull) and acks until `jobs` jobs were acked -> jobs/s.
  * - `produce`: enqueues at `ratePerSec` for `durationMs`, each payload starting with its send time.
@@ -23,7 +23,7 @@ interface Common {
 }
 
 type Scenario =
-  | Common & { readonly scenario: 'enqueue'; readonly jobs: number; readonly payloadBytes: number; readonly connections: number; readonly inflight: number }
+  | Common & { readonly scenario: 'enqueue'; readonly jobs: number; readonly payloadBytes: number; readonly connections: number; readonly inflight: number; readonly batch?: number }
   | Common & { readonly scenario: 'single'; readonly count: number; readonly payloadBytes: number }
   | Common & { readonly scenario: 'drain'; readonly jobs: number; readonly pullMax: number; readonly workerId: string }
   | Common & { readonly scenario: 'produce'; readonly ratePerSec: number; readonly durationMs: number; readonly payloadBytes: number }
@@ -48,11 +48,13 @@ async function enqueue(scenario: Extract<Scenario, { scenario: 'enqueue' }>): Pr
   await Promise.all(connections.map((connection) => connection.call({ type: 'stats', queue: scenario.queue }, { idempotent: true })));
   let sent = 0;
   const startMs = performance.now();
+  const batch = scenario.batch ?? 1;
   const lane = async (connection: ClusterConnection): Promise<void> => {
     while (sent < scenario.jobs) {
-      sent += 1;
+      const count = Math.min(batch, scenario.jobs - sent);
+      sent += count;
       checkDeadline(startMs, scenario);
-      await connection.call({ type: 'enqueue', queue: scenario.queue, jobs: [{ payload }] });
+      await connection.call({ type: 'enqueue', queue: scenario.queue, jobs: Array.from({ length: count }, () => ({ payload })) });
     }
   };
   await Promise.all(connections.flatMap((connection) => Array.from({ length: scenario.inflight }, () => lane(connection))));

@@ -74,9 +74,11 @@ interface PendingProposal {
   readonly term: number;
 }
 
-/** A read waiting for its ReadIndex, then for the applied index to reach it. */
+/** A read waiting for its ReadIndex, then for the applied index to reach it (and to reach every
+ *  entry the Dispatcher proposed before the read: a client's pipelined ack then get sees its ack). */
 interface PendingRead {
   readonly message: ReadMessage;
+  readonly afterIndex: number;
   index: number | null;
 }
 
@@ -87,6 +89,8 @@ export class QueueService {
   private readonly options: QueueServiceOptions;
   private readonly proposals = new Map<number, PendingProposal>();
   private readonly reads = new Map<string, PendingRead>();
+  /** The index of the latest entry proposed for the Dispatcher. */
+  private lastProposedIndex = 0;
   private leading = false;
   private leader: string | null = null;
   private term = 0;
@@ -125,6 +129,7 @@ export class QueueService {
       return;
     }
     this.proposals.set(placement.firstIndex, { batch: message.batch, term: placement.term });
+    this.lastProposedIndex = placement.lastIndex;
   }
 
   onRead(message: ReadMessage): void {
@@ -138,7 +143,7 @@ export class QueueService {
       this.options.send({ type: 'readRefused', batch: message.batch, error: outcome.error, leader: this.leader });
       return;
     }
-    this.reads.set(context, { message, index: null });
+    this.reads.set(context, { message, afterIndex: this.lastProposedIndex, index: null });
   }
 
   /** The core confirmed reads: each is served once the applied index reaches its index. */
@@ -238,7 +243,7 @@ export class QueueService {
   private serveReads(): void {
     const applied = this.options.queue.appliedIndex;
     for (const [context, read] of this.reads) {
-      if (read.index === null || read.index > applied) continue;
+      if (read.index === null || read.index > applied || read.afterIndex > applied) continue;
       this.reads.delete(context);
       const { message } = read;
       this.options.send({ type: 'readDone', batch: message.batch, results: message.queries.map((query) => this.answer(query, message.nowMs)) });
