@@ -108,7 +108,8 @@ export class WorkerRunner {
   private registered = false;
   private ttlMs = 0;
   private abandonedAll = false;
-  private wakeUps: Array<() => void> = [];
+  /** Sleepers by loop: a freed slot wakes the pull loop, never the beat loop (beats keep their pace). */
+  private readonly wakeUps: Record<'pull' | 'beat', Array<() => void>> = { pull: [], beat: [] };
   private loops: Promise<void>[] = [];
   private readonly firstRegistration: Promise<void>;
   private resolveFirstRegistration: () => void = () => undefined;
@@ -156,22 +157,21 @@ export class WorkerRunner {
     return this.state === 'closing' || this.state === 'closed';
   }
 
-  /** Sleeps up to `ms`, or less when woken (a slot freed, close begun). */
-  private pause(ms: number): Promise<void> {
+  /** Sleeps up to `ms`, or less when `loop` is woken (a slot freed, close begun). */
+  private pause(ms: number, loop: 'pull' | 'beat'): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
-      const wakeUps = this.wakeUps;
       function done(): void {
         clearTimeout(timer);
         resolve();
       }
-      wakeUps.push(done);
+      this.wakeUps[loop].push(done);
     });
   }
 
-  private wake(): void {
-    const wakeUps = this.wakeUps;
-    this.wakeUps = [];
+  private wake(loop: 'pull' | 'beat'): void {
+    const wakeUps = this.wakeUps[loop];
+    this.wakeUps[loop] = [];
     for (const wakeUp of wakeUps) wakeUp();
   }
 
@@ -197,7 +197,7 @@ export class WorkerRunner {
           this.registered = true;
           this.counters.registrations += 1;
           this.resolveFirstRegistration();
-          this.wake();
+          this.wake('pull');
         }
         this.ttlMs = Number(reply['ttlMs']);
         retryDelayMs = retryDelayMsMin;
@@ -216,7 +216,7 @@ export class WorkerRunner {
         }
       }
       if (this.closed) return;
-      await this.pause(waitMs);
+      await this.pause(waitMs, 'beat');
     }
   }
 
@@ -224,12 +224,12 @@ export class WorkerRunner {
   private async pullLoop(): Promise<void> {
     const { connection, workerId, queue, concurrency } = this.options;
     // Pull only once registered: the leader then knows whose leases to release if this worker dies.
-    while (!this.registered && !this.stopping) await this.pause(this.waitMs);
+    while (!this.registered && !this.stopping) await this.pause(this.waitMs, 'pull');
     let retryDelayMs = retryDelayMsMin;
     while (!this.stopping) {
       const free = concurrency - this.running.size;
       if (free === 0) {
-        await this.pause(this.waitMs);
+        await this.pause(this.waitMs, 'pull');
         continue;
       }
       let jobs: PulledJob[];
@@ -246,7 +246,7 @@ export class WorkerRunner {
         // A pull whose reply was lost leased jobs nobody runs: their leases lapse and they return.
         this.counters.failedPulls += 1;
         this.options.logger?.warn({ queue, code: error.code }, `pull from ${queue} failed: ${error.message}`);
-        await this.pause(retryDelayMs);
+        await this.pause(retryDelayMs, 'pull');
         retryDelayMs = Math.min(retryDelayMsMax, retryDelayMs * 2);
         continue;
       }
@@ -263,7 +263,7 @@ export class WorkerRunner {
       clearTimeout(entry.extendTimer);
       this.running.delete(job.id);
       this.settling.delete(settled);
-      this.wake();
+      this.wake('pull');
     });
     this.settling.add(settled);
   }
@@ -362,7 +362,7 @@ export class WorkerRunner {
     const started = this.state === 'running';
     this.state = 'closing';
     this.resolveFirstRegistration();
-    this.wake();
+    this.wake('pull');
     if (started) await this.loops[1];
     const drainTimeoutMs = this.options.drainTimeoutMs ?? drainTimeoutMsDefault;
     let timer: NodeJS.Timeout | undefined;
@@ -381,7 +381,7 @@ export class WorkerRunner {
       this.options.logger?.warn({ queue: this.options.queue, jobs: this.running.size }, `closing with ${this.running.size} jobs still running; their leases will lapse`);
     }
     this.state = 'closed';
-    this.wake();
+    this.wake('beat');
     if (started) await this.loops[0];
     await this.pool?.destroy();
   }

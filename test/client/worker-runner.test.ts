@@ -4,7 +4,8 @@
  * between them in the leader-stamped history, and redrive brings it back; NonRetryableError
  * dead-letters at once; a job longer than its lease is extended and acked once; close() drains
  * the running jobs and stops pulling. Payloads reach the handler decoded by content type and
- * results come back as MessagePack.
+ * results come back as MessagePack. And, against a scripted connection: a heartbeat answered
+ * NOT_FOUND makes the runner register again.
  *
  * Waits poll a condition with a bound (a separate process offers no other signal).
  *
@@ -13,6 +14,7 @@
 import { expect } from 'chai';
 import { decode, encode } from '../../src/codec/msgpack.js';
 import type { ClusterConnection } from '../../src/client/cluster-connection.js';
+import { ProtocolError } from '../../src/client/protocol-connection.js';
 import { NonRetryableError, WorkerRunner, type JobHandler } from '../../src/client/worker-runner.js';
 import { ClusterNodes } from '../support/cluster-nodes.js';
 import { clusterConnection } from '../support/queue-cluster.js';
@@ -147,7 +149,7 @@ describe('WorkerRunner on a real node', function () {
       await waitUntil(() => worker.counters.extended >= 1, 'a first extension', 5_000);
       const view = await get(job.id);
       deadlinesSeen = [job.deadlineMs, view.leaseDeadlineMs ?? 0];
-      await waitUntil(() => worker.counters.extended >= 5, 'five extensions', 10_000);
+      await waitUntil(() => worker.counters.extended >= 8, 'eight extensions', 10_000);
       return { payloadSeen: job.payload };
     }, { leaseMs });
     await worker.start();
@@ -163,6 +165,8 @@ describe('WorkerRunner on a real node', function () {
     expect(job.history.some((step) => step.reason === 'expired')).to.equal(false);
     expect(decode(job.result as Uint8Array)).to.deep.equal({ payloadSeen: { n: 1 } });
     expect(worker.counters).to.include({ pulled: 1, acked: 1, leasesLost: 0, nacked: 0 });
+    // The job outlived the worker TTL (2 s): only the beats kept the worker's leases.
+    expect(worker.counters.heartbeats).to.be.at.least(1);
   });
 
   it('close() waits for the running jobs to finish and be acked, then pulls no more', async () => {
@@ -196,5 +200,32 @@ describe('WorkerRunner on a real node', function () {
     const stats = await client.call({ type: 'stats', queue });
     expect((stats['queues'] as Array<{ ready: number; leased: number }>)[0]).to.include({ ready: 1, leased: 0 });
     expect((await get(laterId)).state).to.equal('ready');
+  });
+});
+
+describe('WorkerRunner registration', () => {
+  it('registers again when a heartbeat is answered NOT_FOUND (the leader forgot the worker)', async () => {
+    const calls: string[] = [];
+    let heartbeats = 0;
+    const connection = {
+      call(body: { type: string }): Promise<Record<string, unknown> & { id: number }> {
+        calls.push(body.type);
+        if (body.type === 'register') return Promise.resolve({ id: 1, ttlMs: 60 });
+        if (body.type === 'heartbeat') {
+          heartbeats += 1;
+          if (heartbeats === 2) return Promise.reject(new ProtocolError('NOT_FOUND', 'worker w-1 is not registered'));
+          return Promise.resolve({ id: 1, ttlMs: 60 });
+        }
+        // An empty long poll.
+        return new Promise((resolve) => setTimeout(() => resolve({ id: 1, jobs: [] }), 20));
+      },
+    } as unknown as ClusterConnection;
+    const worker = new WorkerRunner({ connection, queue: 'q', workerId: 'w-1', concurrency: 1, handler: () => Promise.resolve(), waitMs: 20 });
+    await worker.start();
+    await waitUntil(() => worker.counters.registrations === 2 && worker.counters.heartbeats >= 2, 'a second registration and a beat after it', 5_000);
+    await worker.close();
+    const beatsAndRegistrations = calls.filter((type) => type !== 'pull');
+    expect(beatsAndRegistrations.slice(0, 4)).to.deep.equal(['register', 'heartbeat', 'heartbeat', 'register']);
+    expect(worker.counters.failedBeats).to.equal(0);
   });
 });

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { decode } from '../../src/codec/msgpack.js';
 import { ClusterNodes } from '../support/cluster-nodes.js';
 import { clusterConnection } from '../support/queue-cluster.js';
-import { createTestCluster, removeTestCluster, type TestCluster } from '../support/test-cluster.js';
+import { createTestCluster, removeTestCluster, waitForExit, type TestCluster } from '../support/test-cluster.js';
 
 const handlerModule = `
 export default async (job) => {
@@ -102,5 +102,11 @@ describe('the Worker actor runs local handlers, and only those (three real nodes
     const otherIds = (other['jobs'] as Array<{ id: number }>).map((job) => job.id);
     expect((pulled['jobs'] as Array<{ id: number }>).map((job) => job.id).sort((a, b) => a - b)).to.deep.equal(otherIds);
     client.close();
+
+    // A node with a runner (long poll in flight, piscina threads) still stops cleanly on SIGTERM.
+    const stoppingAtMs = Date.now();
+    nodes.signal('n2', 'SIGTERM');
+    expect(await waitForExit(nodes.process('n2'), 10_000)).to.equal(0);
+    expect(Date.now() - stoppingAtMs, 'stop time (ms)').to.be.below(5_000);
   });
 });
