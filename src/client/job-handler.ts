@@ -10,6 +10,7 @@
  * Runs on: the thread of a WorkerRunner (in-process handlers) or a piscina thread (handler modules).
  */
 import { encode, decode } from '../codec/msgpack.js';
+import { ProtocolError } from './protocol-connection.js';
 
 /** A job as a pull delivers it (docs/protocol.md, pull), payload still bytes. */
 export interface PulledJob {
@@ -23,6 +24,20 @@ export interface PulledJob {
   readonly token: number;
   readonly deadlineMs: number;
   readonly enqueuedAtMs: number;
+}
+
+/** The jobs of a pull's reply, checked field by field (a reply is data from another process). */
+export function pulledJobsOf(value: unknown): PulledJob[] {
+  if (!Array.isArray(value)) throw new ProtocolError('INTERNAL', 'a pull reply without a jobs array');
+  for (const job of value as unknown[]) {
+    const fields = (typeof job === 'object' && job !== null ? job : {}) as Record<string, unknown>;
+    const numbers = ['id', 'priority', 'attempt', 'attemptsMax', 'token', 'deadlineMs', 'enqueuedAtMs'];
+    const wrong = numbers.find((name) => !Number.isSafeInteger(fields[name]))
+      ?? (fields['payload'] instanceof Uint8Array ? undefined : 'payload')
+      ?? (typeof fields['contentType'] === 'string' && typeof fields['queue'] === 'string' ? undefined : 'contentType or queue');
+    if (wrong !== undefined) throw new ProtocolError('INTERNAL', `a pulled job with a malformed ${wrong}`);
+  }
+  return value as PulledJob[];
 }
 
 /**

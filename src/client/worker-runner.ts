@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { ProtocolError } from './protocol-connection.js';
 import type { ClusterConnection } from './cluster-connection.js';
-import { runJobHandler, type HandlerOutcome, type JobHandler, type PulledJob } from './job-handler.js';
+import { pulledJobsOf, runJobHandler, type HandlerOutcome, type JobHandler, type PulledJob } from './job-handler.js';
 import type { HostTask } from './piscina-job-host.js';
 
 export { NonRetryableError, type JobHandler, type WorkerJob } from './job-handler.js';
@@ -86,6 +86,10 @@ const settleDeadlineMs = 15_000;
 const retryDelayMsMin = 50;
 const retryDelayMsMax = 2_000;
 
+function runKey(job: PulledJob): string {
+  return `${job.id}:${job.token}`;
+}
+
 interface RunningJob {
   readonly job: PulledJob;
   readonly abort: AbortController;
@@ -102,12 +106,15 @@ export class WorkerRunner {
   private readonly leaseMs: number;
   private readonly waitMs: number;
   private readonly pool: Piscina<HostTask, HandlerOutcome> | undefined;
-  private readonly running = new Map<number, RunningJob>();
+  /** By `jobId:token`: a job may come back under a new lease while an old run of it lingers, and
+   *  one pull's jobs share a token. */
+  private readonly running = new Map<string, RunningJob>();
   private readonly settling = new Set<Promise<void>>();
   private state: 'new' | 'running' | 'closing' | 'closed' = 'new';
   private registered = false;
   private ttlMs = 0;
   private abandonedAll = false;
+  private closing: Promise<void> | undefined;
   /** Sleepers by loop: a freed slot wakes the pull loop, never the beat loop (beats keep their pace). */
   private readonly wakeUps: Record<'pull' | 'beat', Array<() => void>> = { pull: [], beat: [] };
   private loops: Promise<void>[] = [];
@@ -238,7 +245,7 @@ export class WorkerRunner {
           { type: 'pull', queue, jobsMax: free, leaseMs: this.leaseMs, waitMs: this.waitMs, workerId },
           { deadlineMs: this.waitMs + pullDeadlineMarginMs },
         );
-        jobs = reply['jobs'] as PulledJob[];
+        jobs = pulledJobsOf(reply['jobs']);
         this.counters.pulls += 1;
         retryDelayMs = retryDelayMsMin;
       } catch (error) {
@@ -257,11 +264,11 @@ export class WorkerRunner {
   private startJob(job: PulledJob): void {
     this.counters.pulled += 1;
     const entry: RunningJob = { job, abort: new AbortController(), extendTimer: undefined, lost: false };
-    this.running.set(job.id, entry);
+    this.running.set(runKey(job), entry);
     this.scheduleExtend(entry, Math.floor(this.leaseMs / 2));
     const settled = this.runJob(entry).finally(() => {
       clearTimeout(entry.extendTimer);
-      this.running.delete(job.id);
+      this.running.delete(runKey(job));
       this.settling.delete(settled);
       this.wake('pull');
     });
@@ -302,7 +309,7 @@ export class WorkerRunner {
       // Bounded by the half-lease left: an extend answered later would be moot.
       await this.options.connection.call({ type: 'extend', jobId: id, token, leaseMs: this.leaseMs }, { idempotent: true, deadlineMs: Math.floor(this.leaseMs / 2) });
       this.counters.extended += 1;
-      if (this.running.has(id) && !this.abandonedAll) this.scheduleExtend(entry, Math.floor(this.leaseMs / 2));
+      if (this.running.get(runKey(entry.job)) === entry && !this.abandonedAll) this.scheduleExtend(entry, Math.floor(this.leaseMs / 2));
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       if (error.code === 'LEASE_LOST' || error.code === 'NOT_FOUND') {
@@ -310,7 +317,7 @@ export class WorkerRunner {
         return;
       }
       this.counters.failedExtends += 1;
-      if (this.running.has(id) && !this.abandonedAll) this.scheduleExtend(entry, Math.max(1, Math.floor(this.leaseMs / 8)));
+      if (this.running.get(runKey(entry.job)) === entry && !this.abandonedAll) this.scheduleExtend(entry, Math.max(1, Math.floor(this.leaseMs / 8)));
     }
   }
 
@@ -357,8 +364,12 @@ export class WorkerRunner {
   }
 
   /** Stops pulling, drains running jobs (bounded), stops beating, closes the pool. See the header. */
-  async close(): Promise<void> {
-    if (this.state === 'closing' || this.state === 'closed') return;
+  close(): Promise<void> {
+    this.closing ??= this.drainAndStop();
+    return this.closing;
+  }
+
+  private async drainAndStop(): Promise<void> {
     const started = this.state === 'running';
     this.state = 'closing';
     this.resolveFirstRegistration();
