@@ -6,11 +6,11 @@
  */
 import type { ActorRoleFactory } from './actor-context.js';
 import type { ActorName } from '../runtime/topology.js';
-import { createIdleRole } from './idle-role.js';
 import { createRegistryRole } from './registry-role.js';
 import { createDispatcherRole } from './dispatcher-role.js';
 import { createWalWriterRole } from './wal-writer-role.js';
 import { createReplicatorRole } from './replicator-role.js';
+import { createWorkerRole } from './worker-role.js';
 
 /** Each actor's role, typed by its actor: a role's `send` reaches only that actor's links. */
 export const actorRoles: { readonly [Actor in ActorName]: ActorRoleFactory<Actor> } = {
@@ -18,5 +18,5 @@ export const actorRoles: { readonly [Actor in ActorName]: ActorRoleFactory<Actor
   dispatcher: createDispatcherRole,
   walWriter: createWalWriterRole,
   replicator: createReplicatorRole,
-  worker: createIdleRole,
+  worker: createWorkerRole,
 };

@@ -286,6 +286,41 @@ export const loggingShape = {
   level: oneOf(logLevels).default('info'),
 };
 
+/** A queue name as the client protocol takes it: 1 to 200 UTF-8 bytes, no control characters. */
+const queueNameBytesMax = 200;
+function isQueueName(name: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return Buffer.byteLength(name, 'utf8') >= 1 && Buffer.byteLength(name, 'utf8') <= queueNameBytesMax && !/[\u0000-\u001f\u007f]/.test(name);
+}
+
+/** Jobs one node runs at once for one queue: each is a piscina thread, and more threads than this
+ *  on one machine would only contend (the protocol's own bound on a worker's capacity is larger). */
+export const handlerConcurrencyMax = 1_024;
+
+export const handlerShape = {
+  /** The module whose default export `async (job) => result` runs each job of the queue, in a
+   *  piscina pool; a relative path resolves against the config file's directory. */
+  module: z.string({ error: ruleMessage('a module path') }).min(1),
+  /** Jobs of this queue this node runs at once (the pool's threads). */
+  concurrency: integerInRange(1, handlerConcurrencyMax).default(1),
+  /** How long each pulled job is leased (the queue's leaseMsDefault when left out); a job that runs
+   *  longer than about half of it has its lease extended, again and again, while it runs. */
+  leaseMs: integerInRange(1, 86_400_000).optional(),
+};
+
+const handlerFields = mapping(handlerShape, 'handler settings (module, concurrency, leaseMs)');
+
+/** Queue name → its local handler. Empty by default: a node with no handlers leases nothing. */
+const handlersMap = z.record(z.string(), handlerFields, {
+  error: ruleMessage('a mapping of queue names to handlers'),
+}).superRefine((handlers, context) => {
+  for (const name of Object.keys(handlers)) {
+    if (!isQueueName(name)) {
+      context.addIssue({ code: 'custom', path: [name], message: `${JSON.stringify(name)} is not a queue name (1 to ${queueNameBytesMax} UTF-8 bytes, no control characters)` });
+    }
+  }
+});
+
 export const nodeShape = {
   /** Names the node on the command line (`--node n1`), in logs and in metrics. */
   id: z.string({ error: ruleMessage('an id of 1 to 32 letters, digits, _ or -, starting with a letter or digit') })
@@ -302,6 +337,8 @@ export const nodeShape = {
   opsPort: integerInRange(1, 65535),
   /** WAL, snapshots and term/vote; relative paths resolve against the config file's directory. */
   dataDir: z.string({ error: ruleMessage('a directory path') }).min(1),
+  /** This node's handlers, instead of the cluster-wide `handlers` (`{}`: none on this node). */
+  handlers: handlersMap.optional(),
 };
 
 const nodeFields = mapping(nodeShape, 'node settings');
@@ -315,6 +352,7 @@ export const sectionShapes = {
   supervisor: supervisorShape,
   ring: ringShape,
   logging: loggingShape,
+  handlers: handlerShape,
   nodes: nodeShape,
 } as const;
 
@@ -327,6 +365,7 @@ export const clusterFileSchema = mapping({
   supervisor: section(supervisorFields),
   ring: section(mapping(ringShape, 'ring settings')),
   logging: section(mapping(loggingShape, 'logging settings')),
+  handlers: z.preprocess((value) => (value === null ? undefined : value), handlersMap.default({})),
   nodes: z.array(nodeFields, {
     error: ruleMessage('a list of nodes (each with id, host, peerPort, clientPort, opsPort, dataDir)'),
   }).min(1, { error: 'expected at least one node, got an empty list' }),
@@ -358,7 +397,11 @@ export type LoggingConfig = Readonly<ClusterFile['logging']>;
 export type LogLevel = (typeof logLevels)[number];
 export type FsyncMode = WalConfig['fsync'];
 
-/** One node of the cluster; after loading, `dataDir` is an absolute path. */
+/** One queue's local handler; after loading, `module` is an absolute path to an existing file. */
+export type HandlerConfig = Readonly<z.output<typeof handlerFields>>;
+export type HandlersConfig = Readonly<Record<string, HandlerConfig>>;
+
+/** One node of the cluster; after loading, `dataDir` and handler modules are absolute paths. */
 export type NodeConfig = Readonly<ClusterFile['nodes'][number]>;
 
 /** A loaded, checked, frozen cluster configuration. */
@@ -372,7 +415,14 @@ export interface ClusterConfig {
   readonly supervisor: SupervisorConfig;
   readonly ring: RingConfig;
   readonly logging: LoggingConfig;
+  /** Queue name → local handler, for every node that does not list its own. */
+  readonly handlers: HandlersConfig;
   readonly nodes: readonly NodeConfig[];
   /** Allowed but worth a look (an even node count, unsafeNoFsync), one line each. */
   readonly warnings: readonly string[];
+}
+
+/** The handlers `node` runs: its own list when it has one, else the cluster-wide one. */
+export function handlersOf(config: ClusterConfig, node: NodeConfig): HandlersConfig {
+  return node.handlers ?? config.handlers;
 }

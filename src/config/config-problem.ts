@@ -25,6 +25,8 @@ export interface ConfigProblem {
 }
 
 function knownKeysAt(path: readonly PropertyKey[]): readonly string[] {
+  // A node's own handlers (`nodes[1].handlers.email`) take the same keys as the cluster-wide ones.
+  if (path[0] === 'nodes' && path[2] === 'handlers') return Object.keys(sectionShapes.handlers);
   const sectionName = path[0];
   if (sectionName === undefined) return Object.keys(sectionShapes);
   if (typeof sectionName === 'string' && Object.hasOwn(sectionShapes, sectionName)) {

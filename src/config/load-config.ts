@@ -9,6 +9,8 @@
  * - When several things are wrong, the one that comes first in the file is reported, so that
  *   fixing problems top to bottom converges.
  * - `dataDir` is absolute, resolved against the directory of the config file.
+ * - Every handler `module` is absolute (resolved the same way) and names a file that existed when
+ *   the file was loaded; a missing one is refused naming its key (`handlers.email.module`).
  *
  * Runs on: supervisor (main thread) at start-up, and the CLIs (synchronous: nothing else runs
  * before the configuration is known).
@@ -16,7 +18,7 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { clusterFileSchema, type ClusterConfig, type NodeConfig } from './cluster-config.js';
+import { clusterFileSchema, type ClusterConfig, type HandlersConfig, type NodeConfig } from './cluster-config.js';
 import { ConfigError } from './config-error.js';
 import { fallbackIssueMessage, problemsFromIssues, type ConfigProblem } from './config-problem.js';
 import { formatFieldPath } from './describe-value.js';
@@ -89,20 +91,46 @@ function warningsFor(sourceName: string, config: Omit<ClusterConfig, 'warnings' 
   return warnings;
 }
 
+/** `handlers` with each module resolved against `baseDir`; a module that is not a file is a problem at `path`. */
+function resolveHandlers(handlers: HandlersConfig, baseDir: string, path: readonly PropertyKey[], problems: ConfigProblem[]): HandlersConfig {
+  const resolved: Record<string, HandlersConfig[string]> = {};
+  for (const [queue, handler] of Object.entries(handlers)) {
+    const module = resolve(baseDir, handler.module);
+    resolved[queue] = { ...handler, module };
+    let isFile = false;
+    try {
+      isFile = statSync(module).isFile();
+    } catch {
+      // Missing or unreadable: reported below.
+    }
+    if (!isFile) {
+      problems.push({ path: [...path, queue, 'module'], problem: `no such file ${module} (relative paths resolve against the config file's directory)` });
+    }
+  }
+  return resolved;
+}
+
 /**
  * Parses the text of a cluster.yaml. `sourceName` is what messages call the file; `baseDir` is
- * what relative `dataDir`s resolve against (the directory of the file).
+ * what relative `dataDir`s and handler modules resolve against (the directory of the file). Reads
+ * the file system only to check that handler modules exist.
  */
 export function parseClusterConfig(text: string, sourceName: string, baseDir: string): ClusterConfig {
   const { source, data } = parseYaml(text, sourceName);
   const parsed = clusterFileSchema.safeParse(data, { error: fallbackIssueMessage });
   if (!parsed.success) throwFirst(source, problemsFromIssues(parsed.error.issues));
 
-  const nodes: NodeConfig[] = parsed.data.nodes.map((node) => ({ ...node, dataDir: resolve(baseDir, node.dataDir) }));
-  const problems = nodeProblems(nodes);
+  const handlerProblems: ConfigProblem[] = [];
+  const handlers = resolveHandlers(parsed.data.handlers, baseDir, ['handlers'], handlerProblems);
+  const nodes: NodeConfig[] = parsed.data.nodes.map((node, index) => {
+    const resolved = { ...node, dataDir: resolve(baseDir, node.dataDir) };
+    if (node.handlers === undefined) return resolved;
+    return { ...resolved, handlers: resolveHandlers(node.handlers, baseDir, ['nodes', index, 'handlers'], handlerProblems) };
+  });
+  const problems = [...nodeProblems(nodes), ...handlerProblems];
   if (problems.length > 0) throwFirst(source, problems);
 
-  const settings = { ...parsed.data, nodes };
+  const settings = { ...parsed.data, handlers, nodes };
   return deepFreeze({ source: sourceName, ...settings, warnings: warningsFor(sourceName, settings) });
 }
 

@@ -125,8 +125,27 @@ export type DispatcherStatus = Readonly<DispatcherCounters> & {
   readonly server: Readonly<ClientServerCounters>;
 };
 
+/** One queue's local runner in the Worker's status: what it serves and what it has done. */
+export interface WorkerRunnerStatus {
+  readonly queue: string;
+  readonly workerId: string;
+  readonly module: string;
+  readonly concurrency: number;
+  readonly leaseMs: number;
+  readonly registered: boolean;
+  readonly running: number;
+  readonly counters: Readonly<Record<string, number>>;
+}
+
+/** The Worker's status: one runner per queue this node has a handler for (none: it leases nothing). */
+export interface WorkerStatus {
+  readonly role: 'worker';
+  readonly runners: readonly WorkerRunnerStatus[];
+  readonly unexpectedMessages: number;
+}
+
 /** What a role reports (ActorRole.status). */
-export type RoleStatus = WalWriterStatus | ReplicatorStatus | RegistryStatus | DispatcherStatus | IdleStatus;
+export type RoleStatus = WalWriterStatus | ReplicatorStatus | RegistryStatus | DispatcherStatus | WorkerStatus | IdleStatus;
 
 export interface LinkBacklog {
   readonly messages: number;

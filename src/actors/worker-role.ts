@@ -1,0 +1,100 @@
+/**
+ * The Worker role: runs this node's local handlers (cluster.yaml `handlers`, or the node's own
+ * `nodes[].handlers`), one WorkerRunner per queue, each with a piscina pool of the configured
+ * concurrency.
+ *
+ * A runner is a client like any remote worker: it registers, beats, pulls, extends, acks and
+ * nacks through a ClusterConnection whose first address is this node's own client port (then the
+ * others, so a pull on a follower is answered NOT_LEADER and followed to the leader). There is no
+ * other path by which this node leases a job: a node with no handlers runs no runner and never
+ * takes a job (the seed's "mysterious dispatching" bug was a second, internal dispatch path).
+ *
+ * Invariants: one runner per configured queue, with its own connection and a worker id unique to
+ * this node, queue and incarnation (a restarted actor never answers for its predecessor's leases,
+ * which lapse or are released with its TTL). stop() drains each runner within half the
+ * supervisor's shutdown timeout.
+ *
+ * Runs on: Worker thread (handlers on the piscina threads it starts).
+ */
+import { ClusterConnection, type NodeAddress } from '../client/cluster-connection.js';
+import { WorkerRunner } from '../client/worker-runner.js';
+import { handlersOf, type HandlerConfig } from '../config/cluster-config.js';
+import type { LinkMessage } from '../protocol/link-message.js';
+import type { WorkerRunnerStatus, WorkerStatus } from '../runtime/node-status.js';
+import type { ActorName } from '../runtime/topology.js';
+import type { ActorContext, ActorRole } from './actor-context.js';
+
+/** Characters of a queue name kept in a worker id (ids are at most 128 bytes; queue names 200). */
+const workerIdQueueCharsMax = 64;
+
+interface LocalRunner {
+  readonly queue: string;
+  readonly workerId: string;
+  readonly handler: HandlerConfig;
+  readonly leaseMs: number;
+  readonly connection: ClusterConnection;
+  readonly runner: WorkerRunner;
+}
+
+export function createWorkerRole(context: ActorContext<'worker'>): ActorRole {
+  return new WorkerRole(context);
+}
+
+/** This node's client address first, then the others in file order. */
+function addressesFrom(context: ActorContext<'worker'>): NodeAddress[] {
+  const { node, config } = context;
+  const others = config.nodes.filter((candidate) => candidate.id !== node.id);
+  return [node, ...others].map((candidate) => ({ host: candidate.host, port: candidate.clientPort }));
+}
+
+class WorkerRole implements ActorRole {
+  private readonly context: ActorContext<'worker'>;
+  private readonly runners: LocalRunner[] = [];
+  private unexpectedMessages = 0;
+
+  constructor(context: ActorContext<'worker'>) {
+    this.context = context;
+  }
+
+  start(): Promise<void> {
+    const { config, node, incarnation, logger } = this.context;
+    const nodes = addressesFrom(this.context);
+    for (const [queue, handler] of Object.entries(handlersOf(config, node))) {
+      // Code points, not UTF-16 units, so a cut never splits a character.
+      const workerId = `${node.id}:${[...queue].slice(0, workerIdQueueCharsMax).join('')}:${incarnation}`;
+      const leaseMs = handler.leaseMs ?? config.queue.leaseMsDefault;
+      const connection = new ClusterConnection({ nodes, frameBytesMax: config.queue.clientFrameBytesMax });
+      const runner = new WorkerRunner({
+        connection, queue, workerId, concurrency: handler.concurrency, handler: { module: handler.module }, leaseMs,
+        drainTimeoutMs: Math.floor(config.supervisor.shutdownTimeoutMs / 2), logger,
+      });
+      this.runners.push({ queue, workerId, handler, leaseMs, connection, runner });
+      // Not awaited: the cluster may have no leader yet; the runner registers when there is one.
+      void runner.start();
+      logger.info({ queue, workerId, module: handler.module, concurrency: handler.concurrency }, `running the local handler of queue ${queue}`);
+    }
+    if (this.runners.length === 0) logger.debug('no local handlers: this node runs no jobs');
+    return Promise.resolve();
+  }
+
+  onMessage(from: ActorName, message: LinkMessage): void {
+    // The Worker speaks to its Dispatcher through the client port, like any worker.
+    this.unexpectedMessages += 1;
+    this.context.logger.debug({ from, type: message.type }, 'the worker received a role message it has no handler for');
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.runners.map(async ({ runner, connection }) => {
+      await runner.close();
+      connection.close();
+    }));
+  }
+
+  status(): WorkerStatus {
+    const runners = this.runners.map(({ queue, workerId, handler, leaseMs, runner }): WorkerRunnerStatus => ({
+      queue, workerId, module: handler.module, concurrency: handler.concurrency, leaseMs,
+      registered: runner.isRegistered, running: runner.runningJobs, counters: { ...runner.counters },
+    }));
+    return { role: 'worker', runners, unexpectedMessages: this.unexpectedMessages };
+  }
+}

@@ -1,0 +1,399 @@
+/**
+ * A worker for one queue, as the SDK gives it to users and as a node runs it for its local
+ * handlers: it registers, beats, pulls jobs with long polls up to its free concurrency, runs each
+ * job's handler (in-process, or in a piscina pool for a handler module), extends the lease of a
+ * job that runs longer than about half of it, and acks the handler's result (MessagePack bytes) or
+ * nacks its error (`NonRetryableError`: not retryable, dead-lettered at once).
+ *
+ * Everything goes through a ClusterConnection, like any remote worker: there is no other path.
+ *
+ * close(): stops pulling (a long poll in flight is awaited; the jobs it brings are leased to this
+ * worker, so they run too), waits up to `drainTimeoutMs` for the running jobs to finish and be
+ * acked or nacked, then stops beating and resolves. There is never a local queue of jobs waiting
+ * to start (a pull asks only for free slots), so nothing needs returning. Jobs still running at
+ * the drain bound are abandoned: their results are dropped, their leases are no longer extended
+ * and lapse, and the cluster retries them (each lapse counts as a failed attempt). Nacking them
+ * instead would spend an attempt just the same, and earlier than needed.
+ *
+ * Invariants: at most `concurrency` jobs run at once; every job pulled is acked, nacked or
+ * abandoned exactly once; every wait is bounded (calls by their deadlines, close by the drain bound).
+ *
+ * Runs on: any thread of a client process (a node's Worker actor thread, a user's process).
+ */
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { ProtocolError } from './protocol-connection.js';
+import type { ClusterConnection } from './cluster-connection.js';
+import { pulledJobsOf, runJobHandler, type HandlerOutcome, type JobHandler, type PulledJob } from './job-handler.js';
+import type { HostTask } from './piscina-job-host.js';
+
+export { NonRetryableError, type JobHandler, type WorkerJob } from './job-handler.js';
+
+/** The slice of a pino-style logger the runner writes to. */
+export interface WorkerRunnerLogger {
+  warn(fields: object, message: string): void;
+  info(fields: object, message: string): void;
+}
+
+export interface WorkerRunnerOptions {
+  readonly connection: ClusterConnection;
+  readonly queue: string;
+  /** Unique per runner: the leader releases this id's leases when it stops beating. */
+  readonly workerId: string;
+  /** Jobs run at once, 1 to `concurrencyMax`. */
+  readonly concurrency: number;
+  /** An in-process handler, or the path of a module whose default export is one (run in a piscina pool). */
+  readonly handler: JobHandler | { readonly module: string };
+  /** Lease per pulled job (default 30 s); extended at about half-time while the job runs. */
+  readonly leaseMs?: number;
+  /** Beat at least this often (default: a third of the TTL the node answers). */
+  readonly heartbeatMs?: number;
+  /** Long-poll wait of a pull (default 2 s); close() may wait this long for the last pull. */
+  readonly waitMs?: number;
+  /** How long close() waits for running jobs (default 30 s). */
+  readonly drainTimeoutMs?: number;
+  readonly logger?: WorkerRunnerLogger;
+}
+
+export interface WorkerRunnerCounters {
+  pulls: number;
+  pulled: number;
+  acked: number;
+  nacked: number;
+  deadLettered: number;
+  extended: number;
+  leasesLost: number;
+  failedAcks: number;
+  failedNacks: number;
+  failedExtends: number;
+  failedPulls: number;
+  abandoned: number;
+  registrations: number;
+  heartbeats: number;
+  failedBeats: number;
+}
+
+/** A pull asks for at most this many jobs (the protocol's jobsMax bound). */
+export const concurrencyMax = 4096;
+const leaseMsDefault = 30_000;
+const waitMsDefault = 2_000;
+const drainTimeoutMsDefault = 30_000;
+/** Added to a pull's wait for its call deadline: the reply needs a commit after the wait. */
+const pullDeadlineMarginMs = 10_000;
+/** Deadline of an ack or nack call, retries across a failover included. */
+const settleDeadlineMs = 15_000;
+/** After a failed pull or beat, wait this long (doubling to the max) before the next. */
+const retryDelayMsMin = 50;
+const retryDelayMsMax = 2_000;
+
+function runKey(job: PulledJob): string {
+  return `${job.id}:${job.token}`;
+}
+
+interface RunningJob {
+  readonly job: PulledJob;
+  readonly abort: AbortController;
+  extendTimer: NodeJS.Timeout | undefined;
+  lost: boolean;
+}
+
+export class WorkerRunner {
+  readonly counters: WorkerRunnerCounters = {
+    pulls: 0, pulled: 0, acked: 0, nacked: 0, deadLettered: 0, extended: 0, leasesLost: 0, failedAcks: 0, failedNacks: 0,
+    failedExtends: 0, failedPulls: 0, abandoned: 0, registrations: 0, heartbeats: 0, failedBeats: 0,
+  };
+  private readonly options: WorkerRunnerOptions;
+  private readonly leaseMs: number;
+  private readonly waitMs: number;
+  private readonly pool: Piscina<HostTask, HandlerOutcome> | undefined;
+  /** By `jobId:token`: a job may come back under a new lease while an old run of it lingers, and
+   *  one pull's jobs share a token. */
+  private readonly running = new Map<string, RunningJob>();
+  private readonly settling = new Set<Promise<void>>();
+  private state: 'new' | 'running' | 'closing' | 'closed' = 'new';
+  private registered = false;
+  private ttlMs = 0;
+  private abandonedAll = false;
+  private closing: Promise<void> | undefined;
+  /** Sleepers by loop: a freed slot wakes the pull loop, never the beat loop (beats keep their pace). */
+  private readonly wakeUps: Record<'pull' | 'beat', Array<() => void>> = { pull: [], beat: [] };
+  private loops: Promise<void>[] = [];
+  private readonly firstRegistration: Promise<void>;
+  private resolveFirstRegistration: () => void = () => undefined;
+
+  constructor(options: WorkerRunnerOptions) {
+    const { concurrency } = options;
+    if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > concurrencyMax) {
+      throw new RangeError(`options.concurrency must be an integer from 1 to ${concurrencyMax}, got ${concurrency}`);
+    }
+    this.options = options;
+    this.leaseMs = options.leaseMs ?? leaseMsDefault;
+    this.waitMs = options.waitMs ?? waitMsDefault;
+    if (!Number.isSafeInteger(this.leaseMs) || this.leaseMs < 2) throw new RangeError(`options.leaseMs must be an integer >= 2, got ${this.leaseMs}`);
+    if (typeof options.handler !== 'function') {
+      const filename = fileURLToPath(new URL('./piscina-job-host.js', import.meta.url));
+      this.pool = new Piscina<HostTask, HandlerOutcome>({ filename, minThreads: 1, maxThreads: concurrency });
+    }
+    this.firstRegistration = new Promise((resolve) => {
+      this.resolveFirstRegistration = resolve;
+    });
+  }
+
+  /** Jobs running now. */
+  get runningJobs(): number {
+    return this.running.size;
+  }
+
+  get isRegistered(): boolean {
+    return this.registered;
+  }
+
+  /** Starts registering, beating and pulling; resolves once the worker is first registered (or closed). */
+  start(): Promise<void> {
+    if (this.state !== 'new') throw new Error(`WorkerRunner for ${this.options.queue} was already started`);
+    this.state = 'running';
+    this.loops = [this.beatLoop(), this.pullLoop()];
+    return this.firstRegistration;
+  }
+
+  private get closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  private get stopping(): boolean {
+    return this.state === 'closing' || this.state === 'closed';
+  }
+
+  /** Sleeps up to `ms`, or less when `loop` is woken (a slot freed, close begun). */
+  private pause(ms: number, loop: 'pull' | 'beat'): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUps[loop].push(done);
+    });
+  }
+
+  private wake(loop: 'pull' | 'beat'): void {
+    const wakeUps = this.wakeUps[loop];
+    this.wakeUps[loop] = [];
+    for (const wakeUp of wakeUps) wakeUp();
+  }
+
+  private get beatIntervalMs(): number {
+    const fromTtlMs = Math.max(1, Math.floor(this.ttlMs / 3));
+    return Math.min(fromTtlMs, this.options.heartbeatMs ?? fromTtlMs);
+  }
+
+  /** Registers, then beats within a third of the TTL; re-registers when a beat is answered NOT_FOUND. Runs until closed. */
+  private async beatLoop(): Promise<void> {
+    const { connection, workerId, queue, concurrency } = this.options;
+    let retryDelayMs = retryDelayMsMin;
+    while (!this.closed) {
+      let waitMs: number;
+      try {
+        const deadlineMs = this.registered ? this.beatIntervalMs : settleDeadlineMs;
+        const reply = this.registered
+          ? await connection.call({ type: 'heartbeat', workerId, load: this.running.size }, { idempotent: true, deadlineMs })
+          : await connection.call({ type: 'register', workerId, queues: [queue], capacity: concurrency }, { idempotent: true, deadlineMs });
+        if (this.registered) {
+          this.counters.heartbeats += 1;
+        } else {
+          this.registered = true;
+          this.counters.registrations += 1;
+          this.resolveFirstRegistration();
+          this.wake('pull');
+        }
+        this.ttlMs = Number(reply['ttlMs']);
+        retryDelayMs = retryDelayMsMin;
+        waitMs = this.beatIntervalMs;
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        if (error.code === 'NOT_FOUND') {
+          // The leader forgot this worker (its TTL expired, or a new leader): its leases were released.
+          this.options.logger?.warn({ workerId, queue }, `worker ${workerId} is not registered on the leader; registering again`);
+          this.registered = false;
+          waitMs = 0;
+        } else {
+          this.counters.failedBeats += 1;
+          waitMs = retryDelayMs;
+          retryDelayMs = Math.min(retryDelayMsMax, retryDelayMs * 2);
+        }
+      }
+      if (this.closed) return;
+      await this.pause(waitMs, 'beat');
+    }
+  }
+
+  /** Pulls up to the free slots with long polls, and starts every job it gets; ends when close begins. */
+  private async pullLoop(): Promise<void> {
+    const { connection, workerId, queue, concurrency } = this.options;
+    // Pull only once registered: the leader then knows whose leases to release if this worker dies.
+    while (!this.registered && !this.stopping) await this.pause(this.waitMs, 'pull');
+    let retryDelayMs = retryDelayMsMin;
+    while (!this.stopping) {
+      const free = concurrency - this.running.size;
+      if (free === 0) {
+        await this.pause(this.waitMs, 'pull');
+        continue;
+      }
+      let jobs: PulledJob[];
+      try {
+        const reply = await connection.call(
+          { type: 'pull', queue, jobsMax: free, leaseMs: this.leaseMs, waitMs: this.waitMs, workerId },
+          { deadlineMs: this.waitMs + pullDeadlineMarginMs },
+        );
+        jobs = pulledJobsOf(reply['jobs']);
+        this.counters.pulls += 1;
+        retryDelayMs = retryDelayMsMin;
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        // A pull whose reply was lost leased jobs nobody runs: their leases lapse and they return.
+        this.counters.failedPulls += 1;
+        this.options.logger?.warn({ queue, code: error.code }, `pull from ${queue} failed: ${error.message}`);
+        await this.pause(retryDelayMs, 'pull');
+        retryDelayMs = Math.min(retryDelayMsMax, retryDelayMs * 2);
+        continue;
+      }
+      for (const job of jobs) this.startJob(job);
+    }
+  }
+
+  private startJob(job: PulledJob): void {
+    this.counters.pulled += 1;
+    const entry: RunningJob = { job, abort: new AbortController(), extendTimer: undefined, lost: false };
+    this.running.set(runKey(job), entry);
+    this.scheduleExtend(entry, Math.floor(this.leaseMs / 2));
+    const settled = this.runJob(entry).finally(() => {
+      clearTimeout(entry.extendTimer);
+      this.running.delete(runKey(job));
+      this.settling.delete(settled);
+      this.wake('pull');
+    });
+    this.settling.add(settled);
+  }
+
+  private async runJob(entry: RunningJob): Promise<void> {
+    const handler = this.options.handler;
+    const outcome = typeof handler === 'function'
+      ? await runJobHandler(handler, entry.job, { signal: entry.abort.signal })
+      : await this.runInPool(handler.module, entry.job);
+    clearTimeout(entry.extendTimer);
+    if (entry.lost || this.abandonedAll) return;
+    if (outcome.ok) await this.ack(entry, outcome.result);
+    else await this.nack(entry, outcome.message, outcome.retryable);
+  }
+
+  private async runInPool(modulePath: string, job: PulledJob): Promise<HandlerOutcome> {
+    const pool = this.pool;
+    if (pool === undefined) return { ok: false, message: 'no handler pool', retryable: true };
+    // A copy: the payload may be a view into a whole reply frame, which the thread would get too.
+    const task: HostTask = { modulePath, job: { ...job, payload: new Uint8Array(job.payload) } };
+    try {
+      return await pool.run(task);
+    } catch (error) {
+      // The thread died under the task (an uncaught error, an exit in the handler).
+      return { ok: false, message: `the handler thread failed: ${(error as Error).message}`, retryable: true };
+    }
+  }
+
+  private scheduleExtend(entry: RunningJob, delayMs: number): void {
+    entry.extendTimer = setTimeout(() => void this.extend(entry), delayMs);
+  }
+
+  private async extend(entry: RunningJob): Promise<void> {
+    const { id, token } = entry.job;
+    try {
+      // Bounded by the half-lease left: an extend answered later would be moot.
+      await this.options.connection.call({ type: 'extend', jobId: id, token, leaseMs: this.leaseMs }, { idempotent: true, deadlineMs: Math.floor(this.leaseMs / 2) });
+      this.counters.extended += 1;
+      if (this.running.get(runKey(entry.job)) === entry && !this.abandonedAll) this.scheduleExtend(entry, Math.floor(this.leaseMs / 2));
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      if (error.code === 'LEASE_LOST' || error.code === 'NOT_FOUND') {
+        this.loseLease(entry, error);
+        return;
+      }
+      this.counters.failedExtends += 1;
+      if (this.running.get(runKey(entry.job)) === entry && !this.abandonedAll) this.scheduleExtend(entry, Math.max(1, Math.floor(this.leaseMs / 8)));
+    }
+  }
+
+  private loseLease(entry: RunningJob, error: ProtocolError): void {
+    if (entry.lost) return;
+    entry.lost = true;
+    this.counters.leasesLost += 1;
+    entry.abort.abort(error);
+    this.options.logger?.warn({ jobId: entry.job.id, token: entry.job.token }, `job ${entry.job.id} lost its lease: ${error.message}`);
+  }
+
+  private async ack(entry: RunningJob, result: Uint8Array | undefined): Promise<void> {
+    const { id, token } = entry.job;
+    const request = result === undefined ? { type: 'ack', jobId: id, token } : { type: 'ack', jobId: id, token, result };
+    try {
+      await this.options.connection.call(request, { idempotent: true, deadlineMs: settleDeadlineMs });
+      this.counters.acked += 1;
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      if (error.code === 'LEASE_LOST') {
+        this.loseLease(entry, error);
+      } else if (error.code === 'PAYLOAD_TOO_LARGE') {
+        // Retrying would produce the same result: the job cannot complete as written.
+        await this.nack(entry, `the handler's result is too large to keep: ${error.message}`, false);
+      } else {
+        this.counters.failedAcks += 1;
+        this.options.logger?.warn({ jobId: id, code: error.code }, `ack of job ${id} failed; its lease will lapse and it will run again: ${error.message}`);
+      }
+    }
+  }
+
+  private async nack(entry: RunningJob, message: string, retryable: boolean): Promise<void> {
+    const { id, token } = entry.job;
+    try {
+      // A repeated nack is refused LEASE_LOST (its token is spent), so retrying it is safe.
+      const reply = await this.options.connection.call({ type: 'nack', jobId: id, token, error: message, retryable }, { idempotent: true, deadlineMs: settleDeadlineMs });
+      this.counters.nacked += 1;
+      if (reply['state'] === 'dead') this.counters.deadLettered += 1;
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      if (error.code === 'LEASE_LOST') this.loseLease(entry, error);
+      else this.counters.failedNacks += 1;
+    }
+  }
+
+  /** Stops pulling, drains running jobs (bounded), stops beating, closes the pool. See the header. */
+  close(): Promise<void> {
+    this.closing ??= this.drainAndStop();
+    return this.closing;
+  }
+
+  private async drainAndStop(): Promise<void> {
+    const started = this.state === 'running';
+    this.state = 'closing';
+    this.resolveFirstRegistration();
+    this.wake('pull');
+    if (started) await this.loops[1];
+    const drainTimeoutMs = this.options.drainTimeoutMs ?? drainTimeoutMsDefault;
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      Promise.all([...this.settling]).then(() => true),
+      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), drainTimeoutMs); }),
+    ]);
+    clearTimeout(timer);
+    if (!drained) {
+      this.abandonedAll = true;
+      this.counters.abandoned += this.running.size;
+      for (const entry of this.running.values()) {
+        clearTimeout(entry.extendTimer);
+        entry.abort.abort(new Error('the worker closed before the job finished'));
+      }
+      this.options.logger?.warn({ queue: this.options.queue, jobs: this.running.size }, `closing with ${this.running.size} jobs still running; their leases will lapse`);
+    }
+    this.state = 'closed';
+    this.wake('beat');
+    if (started) await this.loops[0];
+    await this.pool?.destroy();
+  }
+}
