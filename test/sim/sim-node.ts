@@ -1,7 +1,10 @@
 /**
  * One simulated node: the production replica loop (src/replication/replica-loop.ts) with the
- * production hash-chain state machine, over the production WAL engine on a simulated disk
- * (sim-wal.ts, sim-file-system.ts), with the simulation's network and clock.
+ * production state machine, `HashChainedMachine(QueueStateMachine)` (sim-queue-machine.ts), over
+ * the production WAL engine on a simulated disk (sim-wal.ts, sim-file-system.ts), with the
+ * simulation's network and clock. Its leader side is the Replicator's `QueueService` (the node's
+ * clock with its skew as `nowMs`, a seeded random source, a lease grace of one election timeout),
+ * fed by the Dispatcher's `CommandBatcher` (sim-dispatch.ts); both die with the node.
  *
  * A crash is a process kill (the disk keeps every byte written) or a power loss (it keeps only
  * what was synced, with a torn tail); it drops the loop, the WAL thread and its inbox. A restart

@@ -1,13 +1,17 @@
 /**
  * One deterministic simulation run: N nodes — each the production replica loop over the
- * production WAL engine (sim-node.ts) — over a simulated network, disk and clock, a client
- * workload, a fault phase (sim-faults.ts) and then a liveness phase: faults stop, every node is
+ * production WAL engine, applying the production queue state machine (sim-node.ts) — over a
+ * simulated network, disk and clock, the queue's clients (sim-queue-clients.ts: producers and
+ * workers, retrying on other nodes), a fault phase (sim-faults.ts) and then a liveness phase
+ * (without clients): faults stop, every node is
  * restarted (a crash and recovery for each; or, in the other half of the seeds, with
  * `livenessRestartsEveryNode` off, only those that are down) and connected, and the cluster must converge — a leader followed by all, every node
  * having applied its whole log — without ever going `livenessStallTicksMax` ticks with no node
  * applying anything new (counted from the end of any slow write or pause the faults left under
- * way), and within `livenessTicksMax` in all. Safety is checked after every event
- * (sim-checker.ts). Everything is drawn from the seed; `replayCommand` names the run.
+ * way; a snapshot streaming counts as progress), and within `livenessTicksMax` in all. Safety is
+ * checked after every event (sim-checker.ts), the queue's promises after every entry applied and
+ * every answer (sim-queue-checks.ts, queue-oracle.ts). Everything is drawn from the seed;
+ * `replayCommand` names the run.
  *
  * Invariants: simulated time never goes back; an event of a crashed incarnation never runs; a
  * paused node runs nothing (its deliveries and disk completions wait, its ticks are lost).
@@ -30,6 +34,7 @@ import type { SimAnswer } from './sim-dispatch.js';
 import { QueueChecks } from './sim-queue-checks.js';
 import { SimQueueClients, type ClientAttempt } from './sim-queue-clients.js';
 import { EventQueue } from './event-queue.js';
+import { describe } from './sim-trace.js';
 
 export interface SimStats {
   events: number;
@@ -444,35 +449,5 @@ export class Simulation implements SimHost {
         + `applied ${status.applied} last ${status.lastIndex} durable ${status.durableIndex}`
         + (node.pausedUntilUs > this.currentUs ? ' paused' : '');
     }).join('; ');
-  }
-}
-
-function catchUpNote(message: { readonly catchingUp?: boolean; readonly bootId?: number }): string {
-  return message.catchingUp === true ? ` catching up (boot ${message.bootId ?? 0})` : '';
-}
-
-export function describe(message: PeerMessage): string {
-  const head = `${message.type} ${message.from}->${message.to} t${message.term}`;
-  switch (message.type) {
-    case 'append':
-      return `${head} prev ${message.prevIndex}/${message.prevTerm} n=${message.entries.length} commit ${message.commit}`;
-    case 'appendResponse':
-      return `${head} index ${message.index}${message.reject ? ` REJECT hint ${message.rejectHintIndex}/${message.rejectHintTerm}` : ''}${catchUpNote(message)}`;
-    case 'heartbeatResponse':
-      return `${head}${catchUpNote(message)}`;
-    case 'heartbeat':
-      return `${head} commit ${message.commit} round ${message.readRound}${message.catchUpTo === undefined ? '' : ` catchUpTo ${message.catchUpTo}`}`;
-    case 'vote':
-      return `${head}${message.preVote ? ' pre' : ''}${message.transfer ? ' transfer' : ''} last ${message.lastIndex}/${message.lastTerm}`;
-    case 'voteResponse':
-      return `${head}${message.preVote ? ' pre' : ''}${message.reject ? ' REJECT' : ' grant'}`;
-    case 'snapshot':
-      return `${head} snapshot ${message.snapshot.index}/${message.snapshot.term}`;
-    case 'snapshotChunk':
-      return `${head} snapshot ${message.index} chunk ${message.offset}+${message.bytes.byteLength}/${message.fileBytes}`;
-    case 'snapshotChunkAck':
-      return `${head} snapshot ${message.index} held ${message.heldBytes}/${message.fileBytes}${message.complete ? ' complete' : ''}`;
-    default:
-      return head;
   }
 }
