@@ -58,6 +58,8 @@ export interface OracleCounters {
   leasesReleased: number;
   nacks: number;
   enqueuesRefused: number;
+  /** Jobs answered as a duplicate of an earlier one (a key or a producer sequence seen before). */
+  duplicatesAnswered: number;
 }
 
 export class QueueOracle {
@@ -73,7 +75,7 @@ export class QueueOracle {
   private readonly keys = new Map<string, { readonly jobId: number; readonly untilMs: number }>();
   private readonly sequences = new Map<string, string>();
   readonly counters: OracleCounters = {
-    jobsCreated: 0, leasesGranted: 0, acksAccepted: 0, acksRepeated: 0, staleAcksRefused: 0, leasesExpired: 0, leasesReleased: 0, nacks: 0, enqueuesRefused: 0,
+    jobsCreated: 0, leasesGranted: 0, acksAccepted: 0, acksRepeated: 0, staleAcksRefused: 0, leasesExpired: 0, leasesReleased: 0, nacks: 0, enqueuesRefused: 0, duplicatesAnswered: 0,
   };
 
   /** The index at which job `id` completed or was cancelled; Infinity while it has not (or is unknown). */
@@ -144,6 +146,7 @@ export class QueueOracle {
         this.jobs.set(job.id, { id: job.id, lease: null, finished: null, finishedAt: Number.POSITIVE_INFINITY, completedToken: 0 });
         this.counters.jobsCreated++;
       } else if (!this.jobs.has(job.id)) fail(`queue oracle: entry ${index} answered a duplicate of job ${job.id}, which was never made`);
+      else this.counters.duplicatesAnswered++;
       if (spec?.key === undefined) return;
       const name = scopedKey(command.queue, spec.key);
       const known = this.keys.get(name);

@@ -21,11 +21,11 @@ import { replayCommand, type SimResult, type SimStats } from './simulation.js';
 const seedsPerNodeCount = 130;
 const seedStart = Number(process.env.SIM_SEED_START ?? '1');
 
-type Totals = Pick<SimStats, 'acknowledged' | 'crashes' | 'leaderChanges' | 'jobsAcknowledged' | 'acksAccepted' | 'staleAcksRefused' | 'leasesExpired' | 'leasesReleased' | 'statesCompared'>;
+type Totals = Pick<SimStats, 'acknowledged' | 'crashes' | 'leaderChanges' | 'jobsAcknowledged' | 'acksAccepted' | 'staleAcksRefused' | 'leasesExpired' | 'leasesReleased' | 'statesCompared' | 'duplicatesAnswered'>;
 
 function runSeeds(nodeCount: number): { failures: SimResult[]; totals: Totals } {
   const failures: SimResult[] = [];
-  const totals: Totals = { acknowledged: 0, crashes: 0, leaderChanges: 0, jobsAcknowledged: 0, acksAccepted: 0, staleAcksRefused: 0, leasesExpired: 0, leasesReleased: 0, statesCompared: 0 };
+  const totals: Totals = { acknowledged: 0, crashes: 0, leaderChanges: 0, jobsAcknowledged: 0, acksAccepted: 0, staleAcksRefused: 0, leasesExpired: 0, leasesReleased: 0, statesCompared: 0, duplicatesAnswered: 0 };
   for (let seed = seedStart; seed < seedStart + seedsPerNodeCount; seed++) {
     const result = runOne(seed, nodeCount, defaultFaultTicks);
     for (const name of Object.keys(totals) as (keyof Totals)[]) totals[name] += result.stats[name];
@@ -55,6 +55,7 @@ describe('raft and queue simulation (seeded faults, every invariant after every 
       expect(totals.leasesExpired, 'leases expired').to.be.greaterThan(seedsPerNodeCount);
       expect(totals.leasesReleased, 'leases released with their worker').to.be.greaterThan(0);
       expect(totals.statesCompared, 'replica states compared at one index').to.be.greaterThan(seedsPerNodeCount * 10);
+      expect(totals.duplicatesAnswered, 'retried enqueues answered from their first job').to.be.greaterThan(seedsPerNodeCount / 2);
     });
   }
 

@@ -67,6 +67,8 @@ export interface SimStats {
   leasesExpired: number;
   leasesReleased: number;
   statesCompared: number;
+  /** Enqueues retried with the same identity and answered from the first job (key or sequence). */
+  duplicatesAnswered: number;
 }
 
 export interface SimResult {
@@ -102,7 +104,7 @@ export class Simulation implements SimHost {
   readonly stats: SimStats = {
     events: 0, messagesSent: 0, messagesDropped: 0, proposals: 0, acknowledged: 0, reads: 0, crashes: 0, pauses: 0,
     partitions: 0, transfers: 0, recordsDamaged: 0, disksWiped: 0, repairedStarts: 0, catchUpsBegun: 0, catchUpsCleared: 0, leaderChanges: 0, snapshotsInstalled: 0, maxCommitted: 0, livenessTicks: 0,
-    jobsAcknowledged: 0, acksAccepted: 0, staleAcksRefused: 0, leasesExpired: 0, leasesReleased: 0, statesCompared: 0,
+    jobsAcknowledged: 0, acksAccepted: 0, staleAcksRefused: 0, leasesExpired: 0, leasesReleased: 0, statesCompared: 0, duplicatesAnswered: 0,
   };
   readonly queueChecks = new QueueChecks();
   readonly clients: SimQueueClients;
@@ -435,6 +437,7 @@ export class Simulation implements SimHost {
     this.stats.leasesExpired = oracle.leasesExpired;
     this.stats.leasesReleased = oracle.leasesReleased;
     this.stats.statesCompared = this.queueChecks.snapshotsCompared;
+    this.stats.duplicatesAnswered = oracle.duplicatesAnswered;
     return {
       seed: this.options.seed, nodeCount: this.options.nodeCount, livenessRestartsEveryNode: this.options.livenessRestartsEveryNode,
       ok: failure === null, failure, stats: this.stats,
