@@ -159,7 +159,9 @@ export class CommandBatcher<Origin> {
         this.settle(message.batch, (origin) => this.options.onResult(origin, message.error));
         return true;
       case 'readDone':
-        this.settle(message.batch, (origin, position) => this.options.onQueryResult(origin, message.results[position] ?? falconError('INTERNAL', 'a read answered fewer results than it had queries')));
+        // A `get` of an unknown job answers null: only a missing position is a short answer.
+        this.settle(message.batch, (origin, position) => this.options.onQueryResult(origin, position < message.results.length
+          ? message.results[position] as QueryResult : falconError('INTERNAL', 'a read answered fewer results than it had queries')));
         return true;
       case 'readRefused':
         this.settle(message.batch, (origin) => this.options.onQueryResult(origin, message.error));

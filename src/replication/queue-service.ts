@@ -84,6 +84,13 @@ interface PendingRead {
 
 /** The context of a read in the core: unique per read, and told from other users' contexts. */
 const readContextPrefix = 'dispatch:';
+/**
+ * After the core refused this service's own `expireLeases` (a leadership transfer under way, the
+ * uncommitted-bytes bound while followers are away), the next attempt waits this long. Every
+ * attempt asks the loop for a cycle, whose end asks again: without a pause that is a busy spin of
+ * the Replicator for as long as the refusal lasts. The loop's next tick retries.
+ */
+const expiryRetryPauseMs = 10;
 
 export class QueueService {
   private readonly options: QueueServiceOptions;
@@ -97,6 +104,8 @@ export class QueueService {
   private stepping = false;
   /** The index of this service's own `expireLeases` while it is uncommitted (one at a time). */
   private expiryIndex: number | null = null;
+  /** No `expireLeases` is proposed before this time (ms): the core refused the last one. */
+  private expiryRetryAtMs = 0;
   /** The workers version and leadership the Registry was last told about (-1: never told). */
   private registryToldVersion = -1;
   private registryToldLeading = false;
@@ -235,9 +244,12 @@ export class QueueService {
 
   private proposeExpiryWhenDue(): void {
     if (this.expiryIndex !== null) return;
+    const nowMs = this.options.nowMs();
+    if (nowMs < this.expiryRetryAtMs) return;
     const dueMs = this.options.queue.nextDueMs(this.options.leaseGraceMs);
-    if (dueMs === null || dueMs > this.options.nowMs()) return;
+    if (dueMs === null || dueMs > nowMs) return;
     this.expiryIndex = this.proposeOwn({ type: 'expireLeases', graceMs: this.options.leaseGraceMs, jitterSeed: this.options.randomUint32() });
+    if (this.expiryIndex === null) this.expiryRetryAtMs = nowMs + expiryRetryPauseMs;
   }
 
   private serveReads(): void {

@@ -104,7 +104,8 @@ async function runMany(args: Arguments): Promise<void> {
   const workerCount = Math.min(args.workers, seeds.length);
   const failures: SimResult[] = [];
   const totals = { events: 0, acknowledged: 0, crashes: 0, leaderChanges: 0, snapshotsInstalled: 0, livenessTicksMax: 0,
-    recordsDamaged: 0, disksWiped: 0, repairedStarts: 0, catchUpsBegun: 0, catchUpsCleared: 0, livenessRestartedEveryNode: 0 };
+    recordsDamaged: 0, disksWiped: 0, repairedStarts: 0, catchUpsBegun: 0, catchUpsCleared: 0, livenessRestartedEveryNode: 0,
+    jobsAcknowledged: 0, acksAccepted: 0, staleAcksRefused: 0, leasesExpired: 0, leasesReleased: 0, statesCompared: 0, duplicatesAnswered: 0 };
   let done = 0;
   const workerPath = fileURLToPath(import.meta.url);
   await Promise.all(Array.from({ length: workerCount }, (_, workerIndex) => new Promise<void>((resolve, reject) => {
@@ -128,6 +129,13 @@ async function runMany(args: Arguments): Promise<void> {
       totals.catchUpsBegun += result.stats.catchUpsBegun;
       totals.catchUpsCleared += result.stats.catchUpsCleared;
       totals.livenessTicksMax = Math.max(totals.livenessTicksMax, result.stats.livenessTicks);
+      totals.jobsAcknowledged += result.stats.jobsAcknowledged;
+      totals.acksAccepted += result.stats.acksAccepted;
+      totals.staleAcksRefused += result.stats.staleAcksRefused;
+      totals.leasesExpired += result.stats.leasesExpired;
+      totals.leasesReleased += result.stats.leasesReleased;
+      totals.statesCompared += result.stats.statesCompared;
+      totals.duplicatesAnswered += result.stats.duplicatesAnswered;
       if (result.livenessRestartsEveryNode) totals.livenessRestartedEveryNode++;
       if (!result.ok) {
         failures.push(result);
@@ -149,6 +157,9 @@ async function runMany(args: Arguments): Promise<void> {
     + `leader changes ${totals.leaderChanges}, snapshots installed ${totals.snapshotsInstalled}, slowest convergence ${totals.livenessTicksMax} ticks\n`
     + `  damage at rest: records ${totals.recordsDamaged}, disks wiped ${totals.disksWiped}, starts with the repair flag ${totals.repairedStarts}; `
     + `catch-ups begun ${totals.catchUpsBegun}, cleared ${totals.catchUpsCleared}\n`
+    + `  queue: jobs acknowledged ${totals.jobsAcknowledged}, acks accepted ${totals.acksAccepted}, stale acks refused ${totals.staleAcksRefused}, `
+    + `leases expired ${totals.leasesExpired}, released ${totals.leasesReleased}, retried enqueues answered from the first job ${totals.duplicatesAnswered}, `
+    + `replica states compared ${totals.statesCompared}\n`
     + `  liveness phase: every node restarted in ${totals.livenessRestartedEveryNode} seeds, only the nodes that were down started in ${seeds.length - totals.livenessRestartedEveryNode}\n`);
   if (failures.length > 0) process.exitCode = 1;
 }

@@ -1,7 +1,10 @@
 /**
  * One simulated node: the production replica loop (src/replication/replica-loop.ts) with the
- * production hash-chain state machine, over the production WAL engine on a simulated disk
- * (sim-wal.ts, sim-file-system.ts), with the simulation's network and clock.
+ * production state machine, `HashChainedMachine(QueueStateMachine)` (sim-queue-machine.ts), over
+ * the production WAL engine on a simulated disk (sim-wal.ts, sim-file-system.ts), with the
+ * simulation's network and clock. Its leader side is the Replicator's `QueueService` (the node's
+ * clock with its skew as `nowMs`, a seeded random source, a lease grace of one election timeout),
+ * fed by the Dispatcher's `CommandBatcher` (sim-dispatch.ts); both die with the node.
  *
  * A crash is a process kill (the disk keeps every byte written) or a power loss (it keeps only
  * what was synced, with a torn tail); it drops the loop, the WAL thread and its inbox. A restart
@@ -27,15 +30,17 @@ import type { PeerMessage } from '../../src/replication/snapshot-stream-messages
 import type { RaftNode } from '../../src/raft/raft-node.js';
 import { SeededRandom } from '../../src/raft/random.js';
 import type { ReadState } from '../../src/raft/read-index.js';
-import { AppliedHashChain } from '../../src/replication/applied-hash-chain.js';
+import type { EntryResults } from '../../src/queue/results.js';
+import { QueueService } from '../../src/replication/queue-service.js';
 import { ReplicaLoop } from '../../src/replication/replica-loop.js';
 import { OrderedSender } from '../../src/ring/ordered-sender.js';
-import type { SnapshotReader, SnapshotWriter, StateMachine } from '../../src/log/state-machine.js';
 import { WriteAheadLog } from '../../src/wal/wal.js';
 import { fail, type SimChecker } from './sim-checker.js';
 import { SimFileSystem } from './sim-file-system.js';
 import type { SimOptions } from './sim-options.js';
-import { workloadValueOf } from './sim-workload.js';
+import type { ClientAttempt } from './sim-queue-clients.js';
+import { SimDispatcher, type SimAnswer } from './sim-dispatch.js';
+import { SimQueueMachine } from './sim-queue-machine.js';
 import { ClaimedDurable, SimWal } from './sim-wal.js';
 import { simWalDir as walDir } from './sim-damage.js';
 
@@ -51,7 +56,14 @@ export interface SimHost {
   /** Runs `run` at `atUs` for `node`'s current incarnation (dropped after a crash). */
   at(node: SimNode, atUs: number, run: () => void): void;
   diskLatencyUs(node: SimNode): number;
-  onAcknowledged(node: SimNode, value: number, index: number): void;
+  /** `node`'s own clock, ms since the epoch (the sim clock with a per-node skew). */
+  nodeNowMs(node: SimNode): number;
+  /** `node` applied a committed entry, with its results (the queue oracle, the job checks). */
+  onQueueApplied(node: SimNode, entry: LogEntry, results: EntryResults): void;
+  /** `node`'s loop took a snapshot, or restored one (`restored`), whose bytes digest to `digest`. */
+  onQueueSnapshot(node: SimNode, index: number, digest: string, restored: boolean): void;
+  /** An answer to a client attempt leaves `node`. */
+  onQueueAnswer(node: SimNode, attempt: ClientAttempt, answer: SimAnswer): void;
   /** A line of the trace (when tracing). */
   log(line: string): void;
   /** The node's loop answered from its WAL: its peer transport listens and connects now. */
@@ -62,46 +74,17 @@ export interface SimHost {
   onWalRequest(node: SimNode, message: ToWal): void;
 }
 
+/** Leases may not expire sooner than one election timeout (the longest) after a leader change. */
+export function leaseGraceMsOf(options: SimOptions): number {
+  return Math.ceil(((options.raft.electionTimeoutTicksMax ?? 20) * options.tickUs) / 1000);
+}
+
 /** The cluster's name, kept in every node's hard state. */
 const simClusterName = 'sim';
 /** Requests that may wait behind a full WAL ring; more means the WAL thread is stuck (a bug). */
 const walBacklogMessagesMax = 1_000_000;
 /** The WAL's staging arena: small, since a node restarts many times in a run (the default is 4 MiB). */
 const walArenaBytes = 64 * 1024;
-
-/** The production hash chain, reporting the hash after every entry to the checker. */
-class CheckedHashChain implements StateMachine {
-  readonly chain = new AppliedHashChain();
-  private readonly onEntry: (entry: LogEntry, hash: number) => void;
-
-  constructor(onEntry: (entry: LogEntry, hash: number) => void) {
-    this.onEntry = onEntry;
-  }
-
-  get appliedIndex(): number {
-    return this.chain.appliedIndex;
-  }
-
-  apply(entries: readonly LogEntry[]): readonly void[] {
-    for (const entry of entries) {
-      this.chain.apply([entry]);
-      this.onEntry(entry, this.chain.hash);
-    }
-    return [];
-  }
-
-  snapshot(): SnapshotReader {
-    return this.chain.snapshot();
-  }
-
-  beginRestore(index: number): SnapshotWriter {
-    return this.chain.beginRestore(index);
-  }
-
-  compactionFloor(): number {
-    return this.chain.compactionFloor();
-  }
-}
 
 export class SimNode {
   readonly index: number;
@@ -112,7 +95,11 @@ export class SimNode {
   wal: SimWal | null = null;
   /** The loop's side of the ring to the WAL: ordered, never dropping (production code). */
   toWal: OrderedSender<ToWal> | null = null;
-  machine: CheckedHashChain | null = null;
+  /** The production queue state machine with the hash chain folded in. */
+  machine: SimQueueMachine | null = null;
+  /** The Replicator's side of the dispatch link, and the Dispatcher's batcher (production code). */
+  service: QueueService | null = null;
+  dispatch: SimDispatcher<ClientAttempt> | null = null;
   /** What the WAL claimed durable, kept across crashes until the restart checks it. */
   claimed = new ClaimedDurable(0, 0, null);
   incarnation = 0;
@@ -120,8 +107,6 @@ export class SimNode {
   /** Lifetime commit, for the monotonicity check. */
   private lastCommit = 0;
   private lastLeaderTerm = -1;
-  /** Values proposed through this incarnation and not yet acknowledged. */
-  readonly proposed = new Set<number>();
   /** ReadIndex contexts asked on this incarnation → the highest committed index when asked. */
   readonly readsAsked = new Map<string, number>();
   snapshotsInstalled = 0;
@@ -155,7 +140,7 @@ export class SimNode {
   }
 
   get appliedHash(): number {
-    return this.machine?.chain.hash ?? 0;
+    return this.machine?.hash ?? 0;
   }
 
   start(): void {
@@ -183,7 +168,14 @@ export class SimNode {
       trySend: (message) => wal.trySend(message), bytesOf: () => 1, link: `${this.id} replicator→walWriter`,
       backlogMessagesMax: walBacklogMessagesMax, backlogBytesMax: walBacklogMessagesMax,
     });
-    this.machine = new CheckedHashChain((entry, hash) => this.onApplied(entry, hash));
+    this.machine = new SimQueueMachine({
+      onEntry: (entry, hash, results) => {
+        this.host.checker.onAppliedHash(this.id, entry.index, hash);
+        this.host.onQueueApplied(this, entry, results);
+      },
+      onSnapshotTaken: (index, digest) => this.host.onQueueSnapshot(this, index, digest, false),
+    });
+    this.dispatch = this.newDispatcher();
     this.loop = new ReplicaLoop({
       id: this.id,
       voters: this.host.nodeIds,
@@ -220,10 +212,13 @@ export class SimNode {
           const first = ready.entries[0];
           if (first !== undefined) this.host.checker.onAppended(this.id, ready.entries, core.logTerm(first.index - 1));
         },
+        onApplied: (entries, results) => this.service?.onApplied(entries, results),
         onSnapshotRestored: (snapshot) => {
           this.snapshotsInstalled++;
           if (!this.host.checker.hasAppliedHash(snapshot.index)) fail(`${this.id} installs a snapshot at ${snapshot.index} that no node applied`);
           this.host.checker.onAppliedHash(this.id, snapshot.index, this.appliedHash);
+          if (this.machine !== null) this.host.onQueueSnapshot(this, snapshot.index, this.machine.digest(), true);
+          this.service?.onSnapshotRestored(snapshot.index);
         },
         onReadStates: (readStates) => this.onReadStates(readStates),
       },
@@ -231,6 +226,7 @@ export class SimNode {
       this.transportUp = true;
       this.host.onTransportUp(this);
     });
+    this.service = this.newService(this.loop, this.machine);
     this.loop.afterCycles = () => this.afterCycles();
     // From 0: the first check after a restart verifies every committed entry the node starts with.
     this.lastCommit = 0;
@@ -301,18 +297,48 @@ export class SimNode {
     this.wal = null;
     this.toWal = null;
     this.machine = null;
+    this.service = null;
+    this.dispatch = null;
     this.incarnation++;
     if (powerLoss) this.disk.losePower(() => this.host.random.nextFloat());
     else this.disk.crashProcess();
-    this.proposed.clear();
     this.readsAsked.clear();
     this.pausedUntilUs = 0;
   }
 
-  private onApplied(entry: LogEntry, hash: number): void {
-    this.host.checker.onAppliedHash(this.id, entry.index, hash);
-    const value = workloadValueOf(entry);
-    if (value >= 0 && this.proposed.delete(value)) this.host.onAcknowledged(this, value, entry.index);
+  /** The leader side of the queue, as the Replicator runs it: the sim clock, the seeded random
+   *  source, a lease grace of one (longest) election timeout. */
+  private newService(loop: ReplicaLoop, machine: SimQueueMachine): QueueService {
+    const options = this.host.options;
+    const random = new SeededRandom(this.host.random.nextUint32());
+    const service = new QueueService({
+      loop,
+      queue: machine.queue,
+      send: (message) => this.dispatch?.fromReplicator(message),
+      sendToRegistry: () => undefined,
+      nowMs: () => this.host.nodeNowMs(this),
+      randomUint32: () => random.nextUint32(),
+      leaseGraceMs: leaseGraceMsOf(options),
+    });
+    if (this.dispatch !== null) this.dispatch.service = service;
+    return service;
+  }
+
+  private newDispatcher(): SimDispatcher<ClientAttempt> {
+    const host = this.host;
+    const queue = host.options.queue;
+    return new SimDispatcher<ClientAttempt>({
+      nodeId: this.id,
+      nowUs: () => host.nowUs(),
+      nowMs: () => host.nodeNowMs(this),
+      at: (atUs, run) => host.at(this, atUs, run),
+      ringDelayUs: () => host.random.between(5, 50),
+      turnUs: () => queue.turnUs,
+      answer: (attempt, answer) => host.onQueueAnswer(this, attempt, answer),
+      onRead: (batch) => this.readsAsked.set(`dispatch:${batch}`, host.checker.maxCommitted),
+      entryBytesMax: queue.entryBytesMax,
+      answerTimeoutMs: queue.answerTimeoutMs,
+    });
   }
 
   private onReadStates(readStates: readonly ReadState[]): void {
@@ -322,12 +348,14 @@ export class SimNode {
       this.readsAsked.delete(read.context);
       this.host.checker.onRead(this.id, read.index, committedWhenAsked);
     }
+    this.service?.onReadStates(readStates);
   }
 
   /** Per-turn checks of this node: election safety and completeness, commit monotonicity. */
   private afterCycles(): void {
     const core = this.core;
     if (core === null) return;
+    this.service?.afterTurn(core.role, core.leader, core.term);
     const checker = this.host.checker;
     const term = core.term;
     if (core.role === 'leader' && term !== this.lastLeaderTerm) {

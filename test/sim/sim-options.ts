@@ -8,6 +8,7 @@
  *
  * Runs on: the simulator.
  */
+import type { JobDefaults, QueueLimits } from '../../src/queue/commands.js';
 import type { RaftSettings } from '../../src/raft/raft-config.js';
 import { SeededRandom } from '../../src/raft/random.js';
 
@@ -61,15 +62,47 @@ export interface SimOptions {
     readonly snapshotInstallTicksMax: number;
   };
   readonly workload: {
-    /** Mean microseconds between client proposals. */
+    /** Mean microseconds between client actions (an enqueue, a pull, a read, a cancel). */
     readonly proposalIntervalUs: number;
+    /** Bytes of a job's payload at most. */
     readonly paddingBytesMax: number;
-    /** Share of client requests that are ReadIndex reads instead of writes. */
+    /** Share of client actions that are linearizable reads (`get` of an acknowledged job). */
     readonly readShare: number;
-    /** Client writes waiting for an answer at most, cluster-wide... */
+    /** Enqueues, pulls and reads waiting for an answer at most, cluster-wide (a worker's acks,
+     *  nacks and extends of the jobs it holds are not counted: they are bounded by its leases)... */
     readonly outstandingMax: number;
-    /** ...each abandoned after this long without one. */
+    /** ...each attempt given up after this long without an answer and retried on another node. */
     readonly requestTimeoutUs: number;
+  };
+  /** The queue and its client model (sim-queue-clients.ts). */
+  readonly queue: {
+    /** Bytes of one log entry (the Dispatcher's batching bound) and the batcher's answer deadline. */
+    readonly entryBytesMax: number;
+    readonly answerTimeoutMs: number;
+    /** A Dispatcher turn: commands arriving within it share one entry. */
+    readonly turnUs: number;
+    /** Per-node clock offsets (ms): a new leader's clock may lag the old one's. */
+    readonly clockOffsetsMs: readonly number[];
+    readonly producers: number;
+    /** Enqueues one producer has in flight at most (its sequences). */
+    readonly producerInflightMax: number;
+    readonly workers: number;
+    /** Jobs one worker holds at most. */
+    readonly workerCapacity: number;
+    readonly queueNames: readonly string[];
+    readonly jobsPerEnqueueMax: number;
+    /** Shares of jobs with an idempotency key, of enqueues with a producer stamp, of delayed jobs. */
+    readonly keyShare: number;
+    readonly producerShare: number;
+    readonly delayedShare: number;
+    /** Lease durations workers ask for. */
+    readonly leaseMsChoices: readonly number[];
+    /** Share of leased jobs a worker stalls on past the lease (then acks late, stale). */
+    readonly stallShare: number;
+    readonly defaults: JobDefaults;
+    readonly limits: QueueLimits;
+    /** Ticks between the checker's samples of every node (snapshot digests, every acknowledged job). */
+    readonly sampleTicks: number;
   };
   readonly storage: {
     /** WAL segment size: small, so that compaction deletes segments and lagging nodes need snapshots. */
@@ -86,7 +119,7 @@ export interface SimOptions {
   readonly compaction: {
     readonly snapshotEveryEntries: number;
     readonly snapshotEveryBytes: number;
-    /** Bytes of a snapshot chunk: small, so that a snapshot file (~70 bytes) streams in several
+    /** Bytes of a snapshot chunk: small, so that a snapshot file (a queue state of a few KB) streams in several
      *  chunks and seeds exercise flow control, loss and resumption. */
     readonly snapshotChunkBytes: number;
     /** Ticks without progress before a snapshot stream resends. */
@@ -148,6 +181,10 @@ export function optionsForSeed(seed: number, nodeCount: number, faultTicks = def
   // entries it then sends after it may be uncommitted; their own stream, for the same reason.
   const pendingSnapshot = new SeededRandom(seed ^ 0x7e4d1c35);
   const snapshotEveryEntriesSmall = pendingSnapshot.chance(0.3) ? pendingSnapshot.pick([1, 2, 4]) : null;
+  // The queue's draws: their own stream too.
+  const queue = new SeededRandom(seed ^ 0x0b5e55ed);
+  const clockOffsetsMs: number[] = [];
+  for (let node = 0; node < nodeCount; node++) clockOffsetsMs.push(queue.between(-40, 40));
   return {
     seed,
     livenessRestartsEveryNode: livenessRestartsEveryNodeForSeed(seed),
@@ -205,8 +242,44 @@ export function optionsForSeed(seed: number, nodeCount: number, faultTicks = def
     compaction: {
       snapshotEveryEntries: either(snapshotEveryEntriesSmall, random.pick([8, 30, 100, 1_000_000])),
       snapshotEveryBytes: random.pick([2048, 1 << 30]),
-      snapshotChunkBytes: streams.pick([7, 13, 32, 1 << 20]),
+      snapshotChunkBytes: streams.pick([1024, 2048, 4096, 1 << 20]),
       snapshotResendTicks: streams.between(2, 10),
+    },
+    queue: {
+      entryBytesMax: queue.pick([2048, 16_384, 65_536]),
+      answerTimeoutMs: 1_500,
+      turnUs: queue.pick([1, 200, 1_000]),
+      clockOffsetsMs,
+      producers: queue.between(1, 4),
+      producerInflightMax: 3,
+      workers: queue.between(1, 3),
+      workerCapacity: queue.pick([1, 4, 8]),
+      queueNames: ['q0', 'q1', 'q2'].slice(0, queue.between(1, 3)),
+      jobsPerEnqueueMax: queue.pick([1, 3, 8]),
+      keyShare: queue.pick([0, 0.6, 1]),
+      producerShare: queue.pick([0, 0.7, 1]),
+      delayedShare: queue.pick([0, 0.15]),
+      leaseMsChoices: queue.pick([[100, 300], [300, 1_000], [1_000, 3_000]]),
+      stallShare: queue.pick([0.05, 0.15]),
+      defaults: {
+        attemptsMax: queue.pick([1, 3, 5]),
+        leaseMs: 500,
+        backoff: { kind: queue.pick(['fixed', 'exponential'] as const), delayMs: queue.pick([0, 20, 200]), delayMsMax: 2_000, jitterRatio: queue.pick([0, 0.5, 1]) },
+      },
+      limits: {
+        jobsPerQueueMax: queue.pick([40, 1_000_000]),
+        bytesPerQueueMax: queue.pick([8_192, 1 << 30]),
+        queuesMax: 8,
+        // The key table never evicts (a key maps to one job for its whole window, which the oracle
+        // checks); windows of 2 s let keys expire within a run, and keep the state small.
+        idempotencyKeysMax: 1_000_000,
+        dedupWindowMs: queue.pick([2_000, 1_000_000_000]),
+        // Finished jobs are forgotten: the state (and so every snapshot) stays tens of KB.
+        completedRetentionMs: queue.pick([300, 3_000]),
+        completedPerQueueMax: queue.pick([5, 50, 1_000]),
+        producersMax: 1_000,
+      },
+      sampleTicks: 25,
     },
     faults: {
       intervalTicks: heavyFaults ? random.between(5, 20) : random.between(20, 60),

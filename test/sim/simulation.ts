@@ -1,20 +1,25 @@
 /**
  * One deterministic simulation run: N nodes — each the production replica loop over the
- * production WAL engine (sim-node.ts) — over a simulated network, disk and clock, a client
- * workload, a fault phase (sim-faults.ts) and then a liveness phase: faults stop, every node is
+ * production WAL engine, applying the production queue state machine (sim-node.ts) — over a
+ * simulated network, disk and clock, the queue's clients (sim-queue-clients.ts: producers and
+ * workers, retrying on other nodes), a fault phase (sim-faults.ts) and then a liveness phase
+ * (without clients): faults stop, every node is
  * restarted (a crash and recovery for each; or, in the other half of the seeds, with
  * `livenessRestartsEveryNode` off, only those that are down) and connected, and the cluster must converge — a leader followed by all, every node
  * having applied its whole log — without ever going `livenessStallTicksMax` ticks with no node
  * applying anything new (counted from the end of any slow write or pause the faults left under
- * way), and within `livenessTicksMax` in all. Safety is checked after every event
- * (sim-checker.ts). Everything is drawn from the seed; `replayCommand` names the run.
+ * way; a snapshot streaming counts as progress), and within `livenessTicksMax` in all. Safety is
+ * checked after every event (sim-checker.ts), the queue's promises after every entry applied and
+ * every answer (sim-queue-checks.ts, queue-oracle.ts). Everything is drawn from the seed;
+ * `replayCommand` names the run.
  *
  * Invariants: simulated time never goes back; an event of a crashed incarnation never runs; a
  * paused node runs nothing (its deliveries and disk completions wait, its ticks are lost).
  *
  * Runs on: the simulator (one thread per run; no clock, no I/O).
  */
-import { entryTypes } from '../../src/raft/entry-types.js';
+import type { LogEntry } from '../../src/log/log-entry.js';
+import type { EntryResults } from '../../src/queue/results.js';
 import type { ToWal } from '../../src/protocol/wal.js';
 import type { PeerMessage } from '../../src/replication/snapshot-stream-messages.js';
 import { SeededRandom } from '../../src/raft/random.js';
@@ -25,8 +30,11 @@ import { crashNode, partitionAtSnapshotSend, partitionDuringInstall, scheduleNex
 import { SimNetwork } from './sim-network.js';
 import { SimNode, type SimHost } from './sim-node.js';
 import type { SimOptions } from './sim-options.js';
-import { encodeWorkloadData } from './sim-workload.js';
+import type { SimAnswer } from './sim-dispatch.js';
+import { QueueChecks } from './sim-queue-checks.js';
+import { SimQueueClients, type ClientAttempt } from './sim-queue-clients.js';
 import { EventQueue } from './event-queue.js';
+import { describe } from './sim-trace.js';
 
 export interface SimStats {
   events: number;
@@ -50,6 +58,17 @@ export interface SimStats {
   snapshotsInstalled: number;
   maxCommitted: number;
   livenessTicks: number;
+  /** The queue: jobs clients were answered with (acknowledged enqueues), acks the state machine
+   *  accepted, acks it refused as stale (LEASE_LOST), leases expired and released by the log,
+   *  replica states compared at one index (snapshot digests). */
+  jobsAcknowledged: number;
+  acksAccepted: number;
+  staleAcksRefused: number;
+  leasesExpired: number;
+  leasesReleased: number;
+  statesCompared: number;
+  /** Enqueues retried with the same identity and answered from the first job (key or sequence). */
+  duplicatesAnswered: number;
 }
 
 export interface SimResult {
@@ -61,6 +80,9 @@ export interface SimResult {
   readonly failure: string | null;
   readonly stats: SimStats;
 }
+
+/** The sim clock's epoch: node clocks read ms since the Unix epoch, as the leader's stamps do. */
+const simEpochMs = 1_767_225_600_000;
 
 /** Events per run: a run that does not end within this many is itself a failure. */
 const eventsPerRunMax = 5_000_000;
@@ -82,14 +104,18 @@ export class Simulation implements SimHost {
   readonly stats: SimStats = {
     events: 0, messagesSent: 0, messagesDropped: 0, proposals: 0, acknowledged: 0, reads: 0, crashes: 0, pauses: 0,
     partitions: 0, transfers: 0, recordsDamaged: 0, disksWiped: 0, repairedStarts: 0, catchUpsBegun: 0, catchUpsCleared: 0, leaderChanges: 0, snapshotsInstalled: 0, maxCommitted: 0, livenessTicks: 0,
+    jobsAcknowledged: 0, acksAccepted: 0, staleAcksRefused: 0, leasesExpired: 0, leasesReleased: 0, statesCompared: 0, duplicatesAnswered: 0,
   };
+  readonly queueChecks = new QueueChecks();
+  readonly clients: SimQueueClients;
   private readonly indexOfId = new Map<string, number>();
   private readonly trace: ((line: string) => void) | null;
   private currentUs = 0;
-  private nextValue = 1;
-  /** Client writes waiting for an answer → when the client gives up (µs). Insertion order is
-   *  deadline order (one timeout for all). Bound: workload.outstandingMax. */
-  private readonly outstanding = new Map<number, number>();
+  /** The most of each snapshot stream a follower said it held, and their sum of increases: a
+   *  snapshot streaming is replication under way (a queue state of tens of KB over chunks of a
+   *  few hundred bytes takes seconds), which the liveness phase counts as progress. */
+  private readonly snapshotBytesHeld = new Map<string, number>();
+  private snapshotProgressBytes = 0;
   faultPhase = true;
   /** Per-node disk slowness factor (a slow-disk fault). */
   readonly diskSlowFactors: number[];
@@ -105,6 +131,7 @@ export class Simulation implements SimHost {
     this.network = new SimNetwork(options.nodeCount, this.random, options.network);
     this.diskSlowFactors = new Array<number>(options.nodeCount).fill(1);
     for (let index = 0; index < options.nodeCount; index++) this.nodes.push(new SimNode(index, ids[index] as string, this));
+    this.clients = new SimQueueClients(this);
   }
 
   nowUs(): number {
@@ -124,6 +151,7 @@ export class Simulation implements SimHost {
   // ---- SimHost -------------------------------------------------------------------------
 
   send(message: PeerMessage): boolean {
+    if (message.type === 'snapshotChunkAck') this.noteSnapshotHeld(message.from, message.to, message.index, message.heldBytes);
     const from = this.indexOf(message.from);
     const to = this.indexOf(message.to);
     const target = this.nodes[to] as SimNode;
@@ -149,6 +177,15 @@ export class Simulation implements SimHost {
     return true;
   }
 
+  /** A follower holds `heldBytes` of a leader's snapshot `index`: new bytes count as progress. */
+  private noteSnapshotHeld(follower: string, leader: string, index: number, heldBytes: number): void {
+    const stream = `${follower}<-${leader}@${index}`;
+    const before = this.snapshotBytesHeld.get(stream) ?? 0;
+    if (heldBytes <= before) return;
+    this.snapshotBytesHeld.set(stream, heldBytes);
+    this.snapshotProgressBytes += heldBytes - before;
+  }
+
   at(node: SimNode, atUs: number, run: () => void): void {
     this.queue.schedule(atUs, node.index, node.incarnation, run);
   }
@@ -160,10 +197,25 @@ export class Simulation implements SimHost {
     return latencyUs * (this.diskSlowFactors[node.index] ?? 1);
   }
 
-  onAcknowledged(_node: SimNode, value: number, index: number): void {
-    this.stats.acknowledged++;
-    this.outstanding.delete(value);
-    this.checker.onAcknowledged(index);
+  nodeNowMs(node: SimNode): number {
+    return simEpochMs + Math.floor(this.currentUs / 1000) + (this.options.queue.clockOffsetsMs[node.index] ?? 0);
+  }
+
+  onQueueApplied(node: SimNode, entry: LogEntry, results: EntryResults): void {
+    this.queueChecks.onApplied(node, entry, results);
+  }
+
+  onQueueSnapshot(node: SimNode, index: number, digest: string, restored: boolean): void {
+    this.queueChecks.onSnapshot(node, index, digest, restored ? 'a snapshot installed' : 'a snapshot taken');
+  }
+
+  onQueueAnswer(node: SimNode, attempt: ClientAttempt, answer: SimAnswer): void {
+    // An answer from an applied entry acknowledges a write: that entry must survive (finalChecks).
+    if (answer.kind === 'command' && answer.index !== null) {
+      this.stats.acknowledged++;
+      this.checker.onAcknowledged(answer.index);
+    }
+    this.clients.onAnswer(node, attempt, answer);
   }
 
   onTransportUp(node: SimNode): void {
@@ -201,6 +253,7 @@ export class Simulation implements SimHost {
     const incarnation = node.incarnation;
     this.queue.schedule(this.currentUs + afterUs + periodUs, node.index, incarnation, () => {
       node.loop?.tick();
+      node.dispatch?.tick();
       this.scheduleTick(node, 0);
     });
   }
@@ -216,51 +269,26 @@ export class Simulation implements SimHost {
     const meanUs = this.options.workload.proposalIntervalUs;
     this.queue.schedule(this.currentUs + this.random.between(meanUs >> 1, meanUs + (meanUs >> 1)), -1, 0, () => {
       if (!this.faultPhase) return;
-      this.clientRequest();
+      this.clients.actors.step();
       this.scheduleWorkload();
     });
   }
 
-  /** A client sends one write or read to a node: often the leader as some node sees it. */
-  private clientRequest(): void {
-    const up = this.nodes.filter((node) => node.isUp && node.pausedUntilUs <= this.currentUs);
-    if (up.length === 0) return;
-    let target = this.random.pick(up);
-    const believed = target.core?.leader ?? null;
-    if (believed !== null && this.random.chance(0.7)) {
-      const leaderNode = this.nodes[this.indexOf(believed)] as SimNode;
-      if (leaderNode.isUp && leaderNode.pausedUntilUs <= this.currentUs) target = leaderNode;
-    }
-    this.clientRequestTo(target, this.random.chance(this.options.workload.readShare));
+  /** Every tick: client attempts past their deadline are retried; every `queue.sampleTicks`, every
+   *  node's queue state is sampled (sim-queue-checks.ts). */
+  private scheduleClientTimers(tick: number): void {
+    this.queue.schedule(this.currentUs + this.options.tickUs, -1, 0, () => {
+      this.clients.expire();
+      if (tick % this.options.queue.sampleTicks === 0) this.queueChecks.sample(this.nodes, 'sampled');
+      this.scheduleClientTimers(tick + 1);
+    });
   }
 
-  /** A client sends one write (or a ReadIndex read) to `target`; `bounded` false: one more client,
-   *  beside the bounded number the workload keeps waiting. */
+  /** A client sends one write (`read` false: an enqueue) or a linearizable read to `target`;
+   *  `bounded` false: one more request beside the bounded number the workload keeps waiting. */
   clientRequestTo(target: SimNode, read: boolean, bounded = true): void {
-    const loop = target.loop;
-    if (loop === null || !loop.started) return;
-    const value = this.nextValue++;
-    if (read) {
-      const context = `r${value}`;
-      target.readsAsked.set(context, this.checker.maxCommitted);
-      this.stats.reads++;
-      if (!loop.readIndex(context).ok) target.readsAsked.delete(context);
-    } else {
-      // Clients wait for answers: a bounded number of writes outstanding, each given up after a
-      // timeout. (Unbounded proposals outrun a tiny replication window without end.)
-      for (const [outstandingValue, deadlineUs] of this.outstanding) {
-        if (deadlineUs > this.currentUs) break;
-        this.outstanding.delete(outstandingValue);
-      }
-      if (bounded && this.outstanding.size >= this.options.workload.outstandingMax) return;
-      const data = encodeWorkloadData(value, target.index, this.random.below(this.options.workload.paddingBytesMax + 1));
-      this.stats.proposals++;
-      if (loop.propose([{ type: entryTypes.normal, data }]).ok) {
-        target.proposed.add(value);
-        this.outstanding.set(value, this.currentUs + this.options.workload.requestTimeoutUs);
-        if (this.faultPhase && this.random.chance(this.options.faults.killPointRate)) this.armKillPoint(target);
-      }
-    }
+    if (read) this.clients.actors.step();
+    else this.clients.actors.enqueue(target, bounded);
   }
 
   /** Runs events up to `untilUs` (or until `stop` says so, checked after each event). */
@@ -339,6 +367,7 @@ export class Simulation implements SimHost {
   }
 
   private finalChecks(): void {
+    this.queueChecks.sample(this.nodes, 'at the end');
     const first = this.nodes[0] as SimNode;
     for (const node of this.nodes) {
       if (node.appliedIndex !== first.appliedIndex || node.appliedHash !== first.appliedHash) {
@@ -355,6 +384,7 @@ export class Simulation implements SimHost {
     try {
       for (const node of this.nodes) this.startNode(node);
       this.scheduleWorkload();
+      this.scheduleClientTimers(1);
       scheduleNextFault(this);
       const faultEndUs = this.options.faultTicks * this.options.tickUs;
       this.runUntil(faultEndUs, null);
@@ -370,7 +400,7 @@ export class Simulation implements SimHost {
       const faultWorkEndsUs = this.faultWorkEndsUs();
       if (faultWorkEndsUs > livenessStartUs) this.log(`stall clock from ${(faultWorkEndsUs / 1000).toFixed(3)} ms: a slow write or a pause begun under the faults lasts until then`);
       const convergedOrStalled = (): boolean => {
-        let progress = 0;
+        let progress = this.snapshotProgressBytes;
         for (const node of this.nodes) progress += node.appliedIndex + (node.core?.lastIndex ?? 0);
         if (progress > progressBest) {
           progressBest = progress;
@@ -398,6 +428,16 @@ export class Simulation implements SimHost {
     this.stats.repairedStarts = this.nodes.reduce((sum, node) => sum + node.repairedStarts, 0);
     this.stats.catchUpsBegun = this.nodes.reduce((sum, node) => sum + node.catchUpsBegun, 0);
     this.stats.catchUpsCleared = this.nodes.reduce((sum, node) => sum + node.catchUpsCleared, 0);
+    const oracle = this.queueChecks.oracle.counters;
+    this.stats.proposals = this.clients.stats.requests;
+    this.stats.reads = this.clients.actors.stats.reads;
+    this.stats.jobsAcknowledged = this.queueChecks.jobsAnswered;
+    this.stats.acksAccepted = oracle.acksAccepted;
+    this.stats.staleAcksRefused = oracle.staleAcksRefused;
+    this.stats.leasesExpired = oracle.leasesExpired;
+    this.stats.leasesReleased = oracle.leasesReleased;
+    this.stats.statesCompared = this.queueChecks.snapshotsCompared;
+    this.stats.duplicatesAnswered = oracle.duplicatesAnswered;
     return {
       seed: this.options.seed, nodeCount: this.options.nodeCount, livenessRestartsEveryNode: this.options.livenessRestartsEveryNode,
       ok: failure === null, failure, stats: this.stats,
@@ -412,35 +452,5 @@ export class Simulation implements SimHost {
         + `applied ${status.applied} last ${status.lastIndex} durable ${status.durableIndex}`
         + (node.pausedUntilUs > this.currentUs ? ' paused' : '');
     }).join('; ');
-  }
-}
-
-function catchUpNote(message: { readonly catchingUp?: boolean; readonly bootId?: number }): string {
-  return message.catchingUp === true ? ` catching up (boot ${message.bootId ?? 0})` : '';
-}
-
-export function describe(message: PeerMessage): string {
-  const head = `${message.type} ${message.from}->${message.to} t${message.term}`;
-  switch (message.type) {
-    case 'append':
-      return `${head} prev ${message.prevIndex}/${message.prevTerm} n=${message.entries.length} commit ${message.commit}`;
-    case 'appendResponse':
-      return `${head} index ${message.index}${message.reject ? ` REJECT hint ${message.rejectHintIndex}/${message.rejectHintTerm}` : ''}${catchUpNote(message)}`;
-    case 'heartbeatResponse':
-      return `${head}${catchUpNote(message)}`;
-    case 'heartbeat':
-      return `${head} commit ${message.commit} round ${message.readRound}${message.catchUpTo === undefined ? '' : ` catchUpTo ${message.catchUpTo}`}`;
-    case 'vote':
-      return `${head}${message.preVote ? ' pre' : ''}${message.transfer ? ' transfer' : ''} last ${message.lastIndex}/${message.lastTerm}`;
-    case 'voteResponse':
-      return `${head}${message.preVote ? ' pre' : ''}${message.reject ? ' REJECT' : ' grant'}`;
-    case 'snapshot':
-      return `${head} snapshot ${message.snapshot.index}/${message.snapshot.term}`;
-    case 'snapshotChunk':
-      return `${head} snapshot ${message.index} chunk ${message.offset}+${message.bytes.byteLength}/${message.fileBytes}`;
-    case 'snapshotChunkAck':
-      return `${head} snapshot ${message.index} held ${message.heldBytes}/${message.fileBytes}${message.complete ? ' complete' : ''}`;
-    default:
-      return head;
   }
 }
