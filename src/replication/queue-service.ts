@@ -21,7 +21,7 @@
  *
  * Runs on: Replicator thread, or the simulator.
  */
-import { falconError, type FalconError } from '../errors.js';
+import { errorCodes, falconError, type FalconError } from '../errors.js';
 import type { LogEntry } from '../log/log-entry.js';
 import type { JobState, EntryResults, JobPage, JobView, QueueStats, WorkerView } from '../queue/results.js';
 import type { ToRegistryFromReplicator } from '../protocol/registry.js';
@@ -92,6 +92,17 @@ const readContextPrefix = 'dispatch:';
  */
 const expiryRetryPauseMs = 10;
 
+/**
+ * The core's refusal as a client sees it (docs/protocol.md §5: codes of 100 and up never reach a
+ * client as they are): a full uncommitted window is RESOURCE_EXHAUSTED (retry shortly, nothing was
+ * done), anything else node-internal is UNAVAILABLE.
+ */
+function clientErrorOf(error: FalconError): FalconError {
+  if (errorCodes[error.code] < 100) return error;
+  if (error.code === 'PROPOSAL_DROPPED') return falconError('RESOURCE_EXHAUSTED', `the leader's uncommitted writes are at their bound; nothing was done, retry shortly (${error.message})`);
+  return falconError('UNAVAILABLE', `the node cannot take the request now; nothing was done, retry (${error.code}: ${error.message})`);
+}
+
 export class QueueService {
   private readonly options: QueueServiceOptions;
   private readonly proposals = new Map<number, PendingProposal>();
@@ -127,7 +138,7 @@ export class QueueService {
     }
     const outcome = this.options.loop.propose([{ type: entryTypes.normal, data: message.data }]);
     if (!outcome.ok) {
-      this.options.send({ type: 'refused', batch: message.batch, error: outcome.error, leader: this.leader });
+      this.options.send({ type: 'refused', batch: message.batch, error: clientErrorOf(outcome.error), leader: this.leader });
       return;
     }
     const placement = outcome.value;
@@ -149,7 +160,7 @@ export class QueueService {
     const context = `${readContextPrefix}${message.batch}`;
     const outcome = this.options.loop.readIndex(context);
     if (!outcome.ok) {
-      this.options.send({ type: 'readRefused', batch: message.batch, error: outcome.error, leader: this.leader });
+      this.options.send({ type: 'readRefused', batch: message.batch, error: clientErrorOf(outcome.error), leader: this.leader });
       return;
     }
     this.reads.set(context, { message, afterIndex: this.lastProposedIndex, index: null });
