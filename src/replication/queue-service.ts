@@ -99,7 +99,9 @@ const expiryRetryPauseMs = 10;
  */
 function clientErrorOf(error: FalconError): FalconError {
   if (errorCodes[error.code] < 100) return error;
-  if (error.code === 'PROPOSAL_DROPPED') return falconError('RESOURCE_EXHAUSTED', `the leader's uncommitted writes are at their bound; nothing was done, retry shortly (${error.message})`);
+  if (error.code === 'PROPOSAL_DROPPED') {
+    return falconError('RESOURCE_EXHAUSTED', `the leader's uncommitted writes are at their bound; nothing was done, retry shortly (${error.message})`, { limit: 'uncommittedBytesMax' });
+  }
   return falconError('UNAVAILABLE', `the node cannot take the request now; nothing was done, retry (${error.code}: ${error.message})`);
 }
 

@@ -174,8 +174,10 @@ export class SimQueueClients {
     if (attempt.attempt !== request.attempt || !this.pending.has(request.id)) return;
     const result = answer.result;
     if (isFalconError(result)) {
-      // A node's own codes (100 up) reach a real client as INTERNAL, which it treats as UNAVAILABLE.
-      if (result.code === 'NOT_LEADER' || result.code === 'UNAVAILABLE' || errorCodes[result.code] >= nodeCodesFrom) {
+      // A node's own codes (100 up) reach a real client as INTERNAL, which it treats as UNAVAILABLE;
+      // a leader whose uncommitted window is full did nothing and asks for a retry.
+      const windowFull = result.code === 'RESOURCE_EXHAUSTED' && result.detail?.['limit'] === 'uncommittedBytesMax';
+      if (result.code === 'NOT_LEADER' || result.code === 'UNAVAILABLE' || windowFull || errorCodes[result.code] >= nodeCodesFrom) {
         request.deadlineUs = this.host.nowUs() + this.host.random.between(1_000, retryPauseUsMax);
         return;
       }
