@@ -12,7 +12,8 @@
  * - `snapshot()` captures the state at `appliedIndex` at the moment of the call; the reader it
  *   returns must yield the same bytes even if entries are applied while it is read (copy on
  *   write, or an immutable view), so that a large snapshot can be written and shipped in bounded
- *   chunks without stopping the apply path.
+ *   chunks without stopping the apply path. A reader with `prepare` captures lazily instead: no
+ *   entry is applied until its `prepare` answered true, after which the rule above holds.
  * - `restore` replaces the whole state with a snapshot's, chunk by chunk; the state is not used
  *   between `beginRestore` and `finish` (the loop applies nothing meanwhile). A body the
  *   implementation does not recognise (another state machine's, another format version) is a
@@ -33,6 +34,13 @@ export const snapshotChunkBytesMax = 1024 * 1024;
 export interface SnapshotReader {
   /** The applied index the snapshot captures. */
   readonly index: number;
+  /**
+   * Optional: captures a bounded slice of the state per call, true once the snapshot is whole
+   * (a large state is then captured over several turns instead of holding its thread). Until it
+   * answers true the caller applies nothing (the replica loop defers committed entries), and
+   * `next` would capture the rest at once.
+   */
+  prepare?(): boolean;
   /** The next chunk, or null once the whole snapshot was read. */
   next(): Uint8Array | null;
 }

@@ -37,20 +37,33 @@ const batchEntriesMax = 1024;
 
 type Row = readonly unknown[];
 
-function inBatches<Item>(writer: SnapshotRecordWriter, kind: string, items: Iterable<Item>, row: (item: Item) => Row): void {
+function* inBatches<Item>(writer: SnapshotRecordWriter, kind: string, items: Iterable<Item>, row: (item: Item) => Row): Generator<undefined, void, undefined> {
   let batch: Row[] = [];
   for (const item of items) {
     batch.push(row(item));
     if (batch.length >= batchEntriesMax) {
       writer.add([kind, batch]);
       batch = [];
+      yield;
     }
   }
   if (batch.length > 0) writer.add([kind, batch]);
 }
 
-/** The whole state as snapshot chunks. */
+/** The whole state as snapshot chunks, in one go. */
 export function encodeQueueSnapshot(state: QueueState): Uint8Array[] {
+  const steps = encodeQueueSnapshotSteps(state);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/**
+ * The whole state as snapshot chunks, a record batch per step: the caller may spread the work
+ * over several turns, provided the state does not change until the generator returns.
+ */
+export function* encodeQueueSnapshotSteps(state: QueueState): Generator<undefined, Uint8Array[], undefined> {
   const writer = new SnapshotRecordWriter();
   writer.add([
     queueSnapshotFormat, queueFormatVersion, state.appliedIndex, state.lastTerm, state.nowMs, state.termStartMs,
@@ -60,13 +73,13 @@ export function encodeQueueSnapshot(state: QueueState): Uint8Array[] {
   for (const queue of state.queues.values()) {
     writer.add(['queue', queue.name, queue.paused, queue.limits ?? null, queueTotalNames.map((name) => queue.totals[name])]);
   }
-  encodeJobs(writer, state.jobs.values());
+  yield* encodeJobs(writer, state.jobs.values());
   for (const queue of state.queues.values()) {
     if (queue.retained.size > 0) writer.add(['retained', queue.name, queue.retained.toArray().map((job) => job.id)]);
   }
-  inBatches(writer, 'workers', state.workers.values(), (worker) => [worker.workerId, worker.queues, worker.capacity, worker.registeredAtMs]);
-  inBatches(writer, 'keys', state.keys.entries, ([name, entry]) => [name, entry.jobId, entry.seenAtMs, entry.windowMs, entry.forgottenState ?? null]);
-  inBatches(writer, 'producers', state.producers.sessions, ([producerId, session]) =>
+  yield* inBatches(writer, 'workers', state.workers.values(), (worker) => [worker.workerId, worker.queues, worker.capacity, worker.registeredAtMs]);
+  yield* inBatches(writer, 'keys', state.keys.entries, ([name, entry]) => [name, entry.jobId, entry.seenAtMs, entry.windowMs, entry.forgottenState ?? null]);
+  yield* inBatches(writer, 'producers', state.producers.sessions, ([producerId, session]) =>
     [producerId, session.answers.map((answer) => [answer.sequence, answer.firstId, answer.count, answer.ids ?? null])]);
   writer.add(['end', state.jobs.size]);
   return writer.finish();

@@ -38,7 +38,7 @@ import { jobView } from './job-record.js';
 import {
   applyAck, applyExpireLeases, applyExtend, applyLease, applyNack, applyReleaseWorker,
 } from './lease-commands.js';
-import { encodeQueueSnapshot, QueueSnapshotRestorer } from './queue-snapshot.js';
+import { encodeQueueSnapshotSteps, QueueSnapshotRestorer } from './queue-snapshot.js';
 import { QueueState, type QueueLatencyObserver } from './queue-state.js';
 import type {
   CommandResult, EntryResults, JobPage, JobState, JobView, QueueMachineCounters, QueueStats, WorkerView,
@@ -52,6 +52,9 @@ export const normalEntryType = 0;
 export const listPageJobsMax = 1000;
 
 const noResults: EntryResults = [];
+
+/** Snapshot records encoded per `prepare()` call: 16 records of up to 256 jobs, a few ms. */
+const snapshotRecordsPerStep = 16;
 
 export class QueueStateMachine implements StateMachine<EntryResults> {
   private state = new QueueState();
@@ -125,12 +128,31 @@ export class QueueStateMachine implements StateMachine<EntryResults> {
     }
   }
 
+  /**
+   * A snapshot captured lazily: `prepare()` encodes a bounded slice of the state per call (about
+   * `snapshotRecordsPerStep` records of up to 256 jobs), and the caller applies nothing until it
+   * answers true (the replica loop defers committed entries meanwhile), so that a large state
+   * never holds its thread for longer than a slice: a leader keeps its heartbeats going.
+   */
   snapshot(): SnapshotReader {
-    const chunks = encodeQueueSnapshot(this.state);
+    const steps = encodeQueueSnapshotSteps(this.state);
+    const index = this.state.appliedIndex;
+    let chunks: Uint8Array[] | undefined;
     let next = 0;
+    const prepare = (): boolean => {
+      for (let step = 0; chunks === undefined && step < snapshotRecordsPerStep; step += 1) {
+        assert(this.state.appliedIndex === index, `the queue applied up to ${this.state.appliedIndex} while its snapshot at ${index} was being captured`);
+        const result = steps.next();
+        if (result.done === true) chunks = result.value;
+      }
+      return chunks !== undefined;
+    };
     return {
-      index: this.state.appliedIndex,
+      index,
+      prepare,
       next: () => {
+        while (!prepare()) { /* a caller that does not prepare captures it whole now */ }
+        if (chunks === undefined) return null;
         const chunk = chunks[next];
         if (chunk === undefined) return null;
         chunks[next] = new Uint8Array(0);

@@ -46,7 +46,8 @@ function jobRow(job: JobRecord): unknown[] {
   ];
 }
 
-export function encodeJobs(writer: SnapshotRecordWriter, jobs: Iterable<JobRecord>): void {
+/** Writes the jobs' records; yields after each record, so that a caller can spread the work. */
+export function* encodeJobs(writer: SnapshotRecordWriter, jobs: Iterable<JobRecord>): Generator<undefined, void, undefined> {
   let batch: unknown[] = [];
   let batchBytes = 0;
   for (const job of jobs) {
@@ -56,6 +57,7 @@ export function encodeJobs(writer: SnapshotRecordWriter, jobs: Iterable<JobRecor
       writer.add(['jobs', batch]);
       batch = [];
       batchBytes = 0;
+      yield;
     }
   }
   if (batch.length > 0) writer.add(['jobs', batch]);

@@ -46,8 +46,10 @@ export class HashChainedMachine<Result, Inner extends StateMachine<Result> = Sta
     const body = this.inner.snapshot();
     assert(body.index === this.chain.index, `snapshot of the state machine at ${body.index}, hash chain at ${this.chain.index}`);
     let headSent = false;
+    const prepare = body.prepare === undefined ? undefined : (): boolean => body.prepare?.() ?? true;
     return {
       index: body.index,
+      ...(prepare === undefined ? {} : { prepare }),
       next: () => {
         if (headSent) return body.next();
         headSent = true;

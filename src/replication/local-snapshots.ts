@@ -5,7 +5,11 @@
  * log below it — never at or above the state machine's compaction floor, nor above a snapshot
  * still being streamed to a follower or not yet answered for.
  *
- * Invariants: at most one local snapshot is being saved; `snapshotIndex` is the index of the
+ * A state machine whose reader captures lazily (`prepare`) is captured a slice per scheduler turn;
+ * committed entries wait meanwhile (`defer`) and are applied once it is whole, so that a large
+ * state never holds the thread (a leader that stops heartbeating for 300 ms loses its leadership).
+ *
+ * Invariants: at most one local snapshot is being captured or saved; `snapshotIndex` is the index of the
  * snapshot in force (taken here or installed from the leader); `logBytesSinceSnapshot` counts
  * the WAL record bytes (payload and header) of the entries applied after it. A failed save is housekeeping, not a promise: the previous
  * snapshot and the log stay, and the next due snapshot tries again.
@@ -20,7 +24,8 @@ import type { ReplicaHost } from './replica-loop-options.js';
 import type { ReplicatorLogStorage } from './replicator-log-storage.js';
 import { LocalSnapshotSave } from './snapshot-pumps.js';
 import { isSnapshotDue, type SnapshotTrigger } from './snapshot-trigger.js';
-import type { StateMachine } from '../log/state-machine.js';
+import type { SnapshotReader, StateMachine } from '../log/state-machine.js';
+import type { SnapshotMetadata } from '../log/snapshot.js';
 import { recordBytesFor } from '../wal/wal-record.js';
 
 /** The body of every snapshot the core sees: the bytes are in the WAL. */
@@ -44,6 +49,10 @@ export class LocalSnapshots {
   private readonly options: LocalSnapshotsOptions;
   private readonly machine: StateMachine<unknown>;
   private taken: LocalSnapshotSave | undefined;
+  /** A snapshot being captured in slices (SnapshotReader.prepare), and the committed entries that
+   *  wait for it to be whole. */
+  private capture: { readonly reader: SnapshotReader; readonly metadata: SnapshotMetadata } | undefined;
+  private waiting: LogEntry[] = [];
   private snapshotIndexValue = 0;
   /** Bytes the WAL holds for the entries applied since the snapshot in force: records, not payloads,
    *  since `snapshotEveryBytes` bounds the log on disk (small entries cost their 25-byte header too). */
@@ -75,9 +84,40 @@ export class LocalSnapshots {
     this.logBytesSinceSnapshot = 0;
   }
 
+  /** True while a snapshot is being captured in slices (the loop applies nothing meanwhile). */
+  get capturing(): boolean {
+    return this.capture !== undefined;
+  }
+
+  /** Committed entries while a capture runs: applied once it is whole. */
+  defer(entries: readonly LogEntry[]): void {
+    for (const entry of entries) this.waiting.push(entry);
+  }
+
+  /** One slice of the capture; once whole, its save starts and the entries that waited are returned
+   *  (to apply), else undefined. */
+  captureStep(): LogEntry[] | undefined {
+    const capture = this.capture;
+    if (capture === undefined || capture.reader.prepare?.() === false) return undefined;
+    this.capture = undefined;
+    this.startSave(capture.metadata, capture.reader);
+    const waiting = this.waiting;
+    this.waiting = [];
+    return waiting;
+  }
+
+  /** A leader's snapshot replaces the state: a capture under way is given up; the entries that
+   *  waited for it are returned. */
+  abandonCapture(): LogEntry[] {
+    this.capture = undefined;
+    const waiting = this.waiting;
+    this.waiting = [];
+    return waiting;
+  }
+
   /** Starts a snapshot when one is due; call only while no restore runs. */
   maybeTake(core: RaftNode): void {
-    if (this.taken !== undefined) return;
+    if (this.taken !== undefined || this.capture !== undefined) return;
     const applied = this.machine.appliedIndex;
     const index = Math.min(applied, core.compactableIndex());
     const due = isSnapshotDue(this.options.trigger, index - this.snapshotIndexValue, this.logBytesSinceSnapshot);
@@ -87,6 +127,14 @@ export class LocalSnapshots {
     const reader = this.machine.snapshot();
     assert(reader.index === index, `state machine snapshot at ${reader.index}, applied ${index}`);
     const metadata = { index, term, membership: { voters: [...this.options.voters], learners: [] } };
+    if (reader.prepare?.() === false) {
+      this.capture = { reader, metadata };
+      return;
+    }
+    this.startSave(metadata, reader);
+  }
+
+  private startSave(metadata: SnapshotMetadata, reader: SnapshotReader): void {
     const host = this.options.host;
     this.taken = new LocalSnapshotSave(metadata, reader, (message) => {
       if (message.type === 'finishSnapshot') this.options.expectSaved();

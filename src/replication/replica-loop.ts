@@ -335,11 +335,23 @@ export class ReplicaLoop {
     const core = this.core;
     if (core === undefined || this.stoppedBy !== null) return;
     this.beforeCycles?.();
+    if (this.local.capturing && !this.restores.restoring) this.captureStep(core);
     for (let cycles = 0; cycles < readyCyclesPerTurnMax && core.hasReady() && this.stoppedBy === null; cycles += 1) {
       this.handleReady(core, core.ready());
     }
     this.afterCycles?.();
-    if (core.hasReady() || this.wantsCycle?.() === true) this.schedule();
+    if (core.hasReady() || this.wantsCycle?.() === true || this.local.capturing) this.schedule();
+  }
+
+  /** One slice of a local snapshot's capture; once whole, the entries that waited are applied. */
+  private captureStep(core: RaftNode): void {
+    const waited = this.local.captureStep();
+    if (waited === undefined) return;
+    if (waited.length > 0) this.apply(waited);
+    assert(this.machine.appliedIndex === core.appliedIndex,
+      `state machine applied ${this.machine.appliedIndex} after a snapshot capture, the core ${core.appliedIndex}`);
+    this.options.observer?.onCommitted?.(this.machine.appliedIndex);
+    this.storage?.trimBehind(this.machine.appliedIndex);
   }
 
   /** Host hooks around each turn of cycles (the Replicator's load generator and leader watch). */
@@ -356,19 +368,25 @@ export class ReplicaLoop {
     if (ready.needsCatchUpCleared) this.host.toWal({ type: 'clearNeedsCatchUp' });
     for (const message of ready.messages) this.sendToPeer(message);
     if (ready.snapshot !== null) {
-      // The WAL puts it in force (write(), above), then the state machine is restored from it.
-      this.streams.onInstalled(ready.snapshot.index);
-      this.local.onInstalled(ready.snapshot.index);
+      // The WAL puts it in force (write(), above), then the state machine is restored from it; a
+      // local snapshot still being captured is given up, and what waited for it waits for this.
+      const installedIndex = ready.snapshot.index;
+      const waiting = this.local.abandonCapture();
+      this.streams.onInstalled(installedIndex);
+      this.local.onInstalled(installedIndex);
       this.counters.snapshotsInstalled += 1;
       this.restores.beginInstalled(ready.snapshot);
+      const after = waiting.filter((entry) => entry.index > installedIndex);
+      if (after.length > 0) this.restores.defer(after);
     }
     if (ready.committedEntries.length > 0) {
       if (this.restores.restoring) this.restores.defer(ready.committedEntries);
+      else if (this.local.capturing) this.local.defer(ready.committedEntries);
       else this.apply(ready.committedEntries);
     }
     if (ready.readStates.length > 0) this.options.observer?.onReadStates?.(ready.readStates);
     core.advance(ready);
-    if (this.restores.restoring) return;
+    if (this.restores.restoring || this.local.capturing) return;
     assert(this.machine.appliedIndex === core.appliedIndex,
       `state machine applied ${this.machine.appliedIndex}, the core ${core.appliedIndex}`);
     this.options.observer?.onCommitted?.(this.machine.appliedIndex);

@@ -100,15 +100,31 @@ describe('queue snapshot', () => {
     expect(other.machine.counters).to.deep.equal(driver.machine.counters);
   });
 
-  it('gives the bytes of the state at the call even when entries are applied while it is read', () => {
+  it('gives the bytes of the state at the call even when entries are applied while it is read (once prepared)', () => {
     const driver = new QueueDriver();
     driver.enqueue('q', [{ payload: payloadOf('a') }]);
     const before = readWholeSnapshot(driver.machine.snapshot());
     const reader = driver.machine.snapshot();
+    for (let slices = 0; reader.prepare?.() === false; slices += 1) expect(slices).to.be.below(10);
     driver.enqueue('q', [{ payload: payloadOf('b') }]);
     driver.lease('q');
     expect(reader.index).to.equal(1);
     expect(Buffer.from(readWholeSnapshot(reader)).equals(Buffer.from(before))).to.equal(true);
+  });
+
+  it('captures a large state in slices, and refuses to go on if an entry is applied before it is whole', () => {
+    const driver = new QueueDriver();
+    for (let batch = 0; batch < 40; batch += 1) driver.enqueue('q', Array.from({ length: 256 }, (_, at) => ({ payload: payloadOf(`${batch}.${at}`) })));
+    const whole = readWholeSnapshot(driver.machine.snapshot());
+    const reader = driver.machine.snapshot();
+    let slices = 1;
+    while (reader.prepare?.() === false) slices += 1;
+    expect(slices, 'slices for 10,240 jobs').to.be.greaterThan(1);
+    expect(Buffer.from(readWholeSnapshot(reader)).equals(Buffer.from(whole))).to.equal(true);
+    const interrupted = driver.machine.snapshot();
+    expect(interrupted.prepare?.()).to.equal(false);
+    driver.enqueue('q', [{ payload: payloadOf('late') }]);
+    expect(() => interrupted.prepare?.()).to.throw(/applied up to .* while its snapshot at .* was being captured/);
   });
 
   it('refuses a body that is not a queue snapshot, or of an unknown version', () => {

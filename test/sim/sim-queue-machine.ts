@@ -71,12 +71,32 @@ export class SimQueueMachine implements StateMachine<EntryResults> {
     return results;
   }
 
+  /**
+   * The production reader, prepared in steps as the replica loop drives it (the first call always
+   * asks for another turn, so that the loop's deferral of committed entries runs in every
+   * simulation), then read whole once for the digest the checker compares.
+   */
   snapshot(): SnapshotReader {
     const reader = this.machine.snapshot();
-    const chunks = readAll(reader);
-    this.observer.onSnapshotTaken(reader.index, snapshotDigest(chunks), chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0));
+    let chunks: Uint8Array[] | undefined;
+    let calls = 0;
     let next = 0;
-    return { index: reader.index, next: () => chunks[next++] ?? null };
+    const prepare = (): boolean => {
+      calls += 1;
+      if (chunks !== undefined) return true;
+      if (calls === 1 || reader.prepare?.() === false) return false;
+      chunks = readAll(reader);
+      this.observer.onSnapshotTaken(reader.index, snapshotDigest(chunks), chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0));
+      return true;
+    };
+    return {
+      index: reader.index,
+      prepare,
+      next: () => {
+        while (!prepare()) { /* captured whole when the loop did not prepare it */ }
+        return chunks?.[next++] ?? null;
+      },
+    };
   }
 
   /** The digest of the state as it is now (for the checker's samples; the loop is not told). */
