@@ -10,6 +10,7 @@
  * - `drain`: pulls (`pullMax` per pull) and acks until `jobs` jobs were acked -> jobs/s.
  * - `produce`: enqueues at `ratePerSec` for `durationMs`, each payload starting with its send time.
  * - `consume`: pulls with long polls and acks until `jobs` jobs came, recording send -> lease latency.
+ * - `purge`: empties the queue's ready jobs.
  *
  * Runs on: a bench client process.
  */
@@ -27,7 +28,8 @@ type Scenario =
   | Common & { readonly scenario: 'single'; readonly count: number; readonly payloadBytes: number }
   | Common & { readonly scenario: 'drain'; readonly jobs: number; readonly pullMax: number; readonly workerId: string }
   | Common & { readonly scenario: 'produce'; readonly ratePerSec: number; readonly durationMs: number; readonly payloadBytes: number }
-  | Common & { readonly scenario: 'consume'; readonly jobs: number; readonly workerId: string };
+  | Common & { readonly scenario: 'consume'; readonly jobs: number; readonly workerId: string }
+  | Common & { readonly scenario: 'purge' };
 
 function connect(scenario: Common): ClusterConnection {
   return new ClusterConnection({ nodes: scenario.ports.map((port) => ({ host: '127.0.0.1', port })), deadlineMs: 20_000 });
@@ -154,6 +156,13 @@ async function consume(scenario: Extract<Scenario, { scenario: 'consume' }>): Pr
   };
 }
 
+async function purge(scenario: Extract<Scenario, { scenario: 'purge' }>): Promise<Record<string, number>> {
+  const connection = connect(scenario);
+  const reply = await connection.call({ type: 'purge', queue: scenario.queue, set: 'ready' }, { idempotent: true });
+  connection.close();
+  return { jobs: reply['jobs'] as number };
+}
+
 async function main(): Promise<void> {
   const scenario = JSON.parse(process.argv[2] ?? '{}') as Scenario;
   let figures: Record<string, number>;
@@ -163,6 +172,7 @@ async function main(): Promise<void> {
     case 'drain': figures = await drain(scenario); break;
     case 'produce': figures = await produce(scenario); break;
     case 'consume': figures = await consume(scenario); break;
+    case 'purge': figures = await purge(scenario); break;
   }
   console.log(JSON.stringify(figures));
 }

@@ -3,7 +3,8 @@
  * always, 256-byte payloads), driven by clients in their own processes (queue-bench-client.ts)
  * through the client protocol. Each run, on a fresh cluster:
  *   - pipelined enqueue throughput, one connection and four connections (single-job requests,
- *     many in flight: the Dispatcher batches what arrives in one turn into one log entry);
+ *     many in flight: the Dispatcher batches what arrives in one turn into one log entry), and
+ *     with 64 jobs per request (what a client that batches its concurrent enqueues sends);
  *   - one-at-a-time enqueue latency (p50, p99, p999);
  *   - drain throughput: two worker processes pull (256 per pull) and ack until the queue is empty;
  *   - end-to-end enqueue-to-lease latency at a fixed 5,000 jobs/s for 10 s, with the nodes' peak
@@ -33,6 +34,7 @@ const clientTimeoutMs = 180_000;
 
 interface RunFigures {
   enqueuePerSec: number;
+  enqueueBatch64PerSec: number;
   enqueue4ConnPerSec: number;
   singleEnqueueP50Ms: number;
   singleEnqueueP99Ms: number;
@@ -98,6 +100,8 @@ async function runOnce(run: number, jobs: number): Promise<RunFigures> {
     const drainMs = Math.max(...drains.map((figures) => figures['ms'] ?? 0));
     const enqueue4 = await client(cluster, { scenario: 'enqueue', queue: 'bench4', jobs, payloadBytes, connections: 4, inflight: 256 });
     await client(cluster, { scenario: 'drain', queue: 'bench4', jobs, pullMax: 256, workerId: 'drain-4' });
+    const batched = await client(cluster, { scenario: 'enqueue', queue: 'batched', jobs, payloadBytes, connections: 1, inflight: 32, batch: 64 });
+    await client(cluster, { scenario: 'purge', queue: 'batched' });
     const single = await client(cluster, { scenario: 'single', queue: 'single', count: 3_000, payloadBytes });
     const peakRssMb = new Map<string, number>(ids.map((id) => [id, 0]));
     const sampler = setInterval(() => {
@@ -111,6 +115,7 @@ async function runOnce(run: number, jobs: number): Promise<RunFigures> {
     clearInterval(sampler);
     const figures: RunFigures = {
       enqueuePerSec: enqueue1['perSec'] ?? Number.NaN,
+      enqueueBatch64PerSec: batched['perSec'] ?? Number.NaN,
       enqueue4ConnPerSec: enqueue4['perSec'] ?? Number.NaN,
       singleEnqueueP50Ms: single['p50Ms'] ?? Number.NaN,
       singleEnqueueP99Ms: single['p99Ms'] ?? Number.NaN,

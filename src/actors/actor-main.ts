@@ -27,6 +27,7 @@ import type { RequestOf, RoleAnswered, RoleRequestHandlers, RoleRequestKind, Rol
 import { checkRoleRequest } from '../protocol/control-validation.js';
 import type { MessageTo } from '../protocol/links.js';
 import type { ActorRuntimeStatus, LinkBacklog } from '../runtime/node-status.js';
+import { getHeapStatistics } from 'node:v8';
 import { actorRoles } from './actor-roles.js';
 import { checkActorWorkerData, type ActorWorkerData } from '../runtime/actor-worker-data.js';
 import { receiveMessagesPerTurnMax, RingReceiver } from '../ring/ring-channel.js';
@@ -225,7 +226,12 @@ class ActorRuntime {
       links[neighbour] = link.answered;
       backlogs[neighbour] = link.sender.backlog();
     }
-    return { incarnation: this.data.incarnation, ready: this.readySent, linksAnswered: links, linkBacklogs: backlogs, role: this.role?.status() ?? null };
+    const heap = getHeapStatistics();
+    return {
+      incarnation: this.data.incarnation, ready: this.readySent, linksAnswered: links, linkBacklogs: backlogs,
+      heap: { usedBytes: heap.used_heap_size, totalBytes: heap.total_heap_size, externalBytes: heap.external_memory },
+      role: this.role?.status() ?? null,
+    };
   }
 
   private onLinkMessage(neighbour: ActorName, link: Link, message: unknown): void {

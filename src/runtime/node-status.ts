@@ -159,6 +159,8 @@ export interface ActorRuntimeStatus {
   readonly ready: boolean;
   readonly linksAnswered: Readonly<Partial<Record<ActorName, boolean>>>;
   readonly linkBacklogs: Readonly<Partial<Record<ActorName, LinkBacklog>>>;
+  /** This thread's V8 heap: used and reserved bytes, and memory held outside it (buffers). */
+  readonly heap?: { readonly usedBytes: number; readonly totalBytes: number; readonly externalBytes: number };
   /** Null only before the role exists (the supervisor asks ready actors only). */
   readonly role: RoleStatus | null;
 }
