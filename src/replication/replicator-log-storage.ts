@@ -34,7 +34,7 @@ export interface LogStorageStart {
 }
 
 /** Data bytes the in-memory window keeps (applied entries beyond it are dropped first). */
-const windowBytesMax = 32 * 1024 * 1024;
+const windowBytesMax = 8 * 1024 * 1024;
 
 function bytesOf(entries: readonly LogEntry[], from: number, to: number): number {
   let bytes = 0;

@@ -27,6 +27,14 @@ const actorEntryUrl = new URL('../actors/actor-main.js', import.meta.url);
  */
 const firstBeatTimeoutMsMin = 15_000;
 
+/**
+ * Actors whose threads allocate little (the Registry's TTL table; the Worker, whose handlers run in
+ * their own pool): a small young generation, since V8 reserves tens of MB per thread for it by
+ * default and a node's memory target counts every thread.
+ */
+const lightActors: ReadonlySet<ActorName> = new Set<ActorName>(['registry', 'worker']);
+const lightYoungGenerationMb = 4;
+
 export interface ActorHandleOptions {
   readonly actor: ActorName;
   readonly logger: Logger;
@@ -77,7 +85,8 @@ export class ActorHandle {
     this.lastBeats = readBeats(this.options.liveness, this.slot);
     this.lastBeatAtMs = this.now();
     this.hasBeaten = false;
-    const worker = new Worker(actorEntryUrl, { workerData: this.options.workerDataFor(this.incarnation) });
+    const resourceLimits = lightActors.has(this.actor) ? { maxYoungGenerationSizeMb: lightYoungGenerationMb } : undefined;
+    const worker = new Worker(actorEntryUrl, { workerData: this.options.workerDataFor(this.incarnation), ...(resourceLimits === undefined ? {} : { resourceLimits }) });
     this.worker = worker;
     this.exited = new Promise((resolve) => {
       worker.on('error', (error: Error) => {

@@ -42,7 +42,7 @@ export const walOptionDefaults: Omit<WalOptions, 'fileSystem'> = {
   segmentBytes: 64 * mebibyte,
   fsync: 'always',
   tailCacheEntries: 8192,
-  tailCacheBytes: 64 * mebibyte,
+  tailCacheBytes: 16 * mebibyte,
   arenaBytes: 4 * mebibyte,
   recordBytesMax: 16 * mebibyte,
   readBytesMax: 4 * mebibyte,
