@@ -12,7 +12,8 @@
  * Byte layout of an entry's data: one MessagePack map (plain MessagePack; `payload` and `result`
  * are `bin`):
  *
- *   { v: 1, atMs: <leader ms since the epoch>, commands: [ <command map>, ... ], leaseBytesMax?: <uint>, filler?: <bin> }
+ *   { v: 1, atMs: <leader ms since the epoch>, commands: [ <command map>, ... ], leaseBytesMax?: <uint>,
+ *     defaults?: <map>, limits?: <map>, filler?: <bin> }
  *
  * `filler` carries the bench's bytes for entries that hold no command (the Raft load generator);
  * apply ignores it. A `v` other than `queueFormatVersion` stops the node (it would diverge).
@@ -221,5 +222,9 @@ export interface QueueEntry {
    *  A queue left with ready jobs when the bound stopped a lease counts as having gained ready
    *  jobs, so that parked pulls are woken for it. Unbounded when absent. */
   readonly leaseBytesMax?: number;
+  /** On the wire only: the defaults and limits every enqueue of the entry shares, written once
+   *  (entry-codec.ts); a decoded entry has them back on each enqueue. */
+  readonly defaults?: JobDefaults;
+  readonly limits?: QueueLimits;
   readonly filler?: Uint8Array;
 }

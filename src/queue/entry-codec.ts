@@ -97,8 +97,9 @@ const commandFields: { readonly [Type in QueueCommand['type']]: MessageChecks<Ex
   enqueue: {
     queue: queueName,
     jobs: arrayOf(fields(jobSpecFields), jobsPerEntryMax),
-    defaults: fields(jobDefaultsFields),
-    limits: fields(queueLimitsFields),
+    // Absent when the entry carries them once for all its enqueues (see encodeQueueEntry).
+    defaults: optional(fields(jobDefaultsFields)),
+    limits: optional(fields(queueLimitsFields)),
     producer: optional(fields(producerStampFields)),
   },
   lease: { queue: queueName, jobsMax: integerFrom(1, jobsPerEntryMax), bytesMax: positiveSafeInteger, leaseMs: positiveSafeInteger, workerId },
@@ -118,7 +119,10 @@ const commandFields: { readonly [Type in QueueCommand['type']]: MessageChecks<Ex
 const commandChecks = compile(commandFields);
 /** `isMap` as a check (a command is a map; its fields are checked by its type's table). */
 const mapCheck: ShapeCheck = (value) => (isMap(value) ? undefined : 'is not a map');
-const entryCheck = fields({ atMs: safeInteger, commands: arrayOf(mapCheck), leaseBytesMax: optional(positiveSafeInteger), filler: optional(bytes) });
+const entryCheck = fields({
+  atMs: safeInteger, commands: arrayOf(mapCheck), leaseBytesMax: optional(positiveSafeInteger),
+  defaults: optional(fields(jobDefaultsFields)), limits: optional(fields(queueLimitsFields)), filler: optional(bytes),
+});
 
 /** Plain MessagePack with absent optional fields left out (msgpackr would write `undefined` as an
  *  extension no other library reads). */
@@ -126,9 +130,38 @@ const entryPackr = new Packr({
   useRecords: false, moreTypes: false, structuredClone: false, mapsAsObjects: true, int64AsType: 'number', skipValues: [undefined],
 });
 
-/** The bytes of a `normal` entry holding `entry`. */
+/**
+ * The bytes of a `normal` entry holding `entry`. When every enqueue of the entry shares its
+ * defaults and limits (the Dispatcher stamps the same cluster.yaml values on each), they are
+ * written once at the entry's level instead of once per enqueue: a turn of single-job requests
+ * would otherwise carry them hundreds of times. `decodeQueueEntry` puts them back on each enqueue.
+ */
 export function encodeQueueEntry(entry: QueueEntry): Uint8Array {
-  return entryPackr.pack(entry);
+  let shared: { defaults: JobDefaults; limits: QueueLimits } | undefined;
+  let enqueues = 0;
+  for (const command of entry.commands) {
+    if (command.type !== 'enqueue') continue;
+    enqueues += 1;
+    if (shared === undefined) shared = { defaults: command.defaults, limits: command.limits };
+    else if (command.defaults !== shared.defaults || command.limits !== shared.limits) return entryPackr.pack(entry);
+  }
+  if (shared === undefined || enqueues < 2) return entryPackr.pack(entry);
+  const commands = entry.commands.map((command) => (command.type === 'enqueue' ? { ...command, defaults: undefined, limits: undefined } : command));
+  return entryPackr.pack({ ...entry, commands, defaults: shared.defaults, limits: shared.limits });
+}
+
+/** Gives each enqueue of a checked entry the entry's shared defaults and limits it left out. */
+function withSharedSettings(value: Readonly<Record<string, unknown>>, commands: readonly Record<string, unknown>[]): FalconError | undefined {
+  for (let at = 0; at < commands.length; at += 1) {
+    const command = commands[at] as Record<string, unknown>;
+    if (command['type'] !== 'enqueue') continue;
+    for (const field of ['defaults', 'limits'] as const) {
+      if (command[field] !== undefined) continue;
+      if (value[field] === undefined) return invalid(`queue entry command [${at}] (enqueue) has no ${field}, and neither has the entry`);
+      command[field] = value[field];
+    }
+  }
+  return undefined;
 }
 
 function invalid(message: string): FalconError {
@@ -160,12 +193,14 @@ export function checkQueueEntry(value: unknown): QueueEntry | FalconError {
   }
   const problem = entryCheck(value);
   if (problem !== undefined) return invalid(`queue entry ${readableProblem(problem)}`);
-  const commands = value['commands'] as readonly Readonly<Record<string, unknown>>[];
+  const commands = value['commands'] as readonly Record<string, unknown>[];
   const jobs = { count: 0 };
   for (let at = 0; at < commands.length; at += 1) {
     const error = checkCommand(commands[at] as Readonly<Record<string, unknown>>, at, jobs);
     if (error !== undefined) return error;
   }
+  const missing = withSharedSettings(value, commands);
+  if (missing !== undefined) return missing;
   return asChecked<QueueEntry>(value);
 }
 

@@ -16,7 +16,7 @@ import { jobsPerEntryMax, queueFormatVersion, type QueueCommand, type QueueEntry
 import { decodeQueueEntry, encodeQueueEntry } from '../../src/queue/entry-codec.js';
 import { QueueStateMachine } from '../../src/queue/queue-state-machine.js';
 import { queueSnapshotChunkBytes } from '../../src/queue/snapshot-records.js';
-import { enqueueCommand, payloadOf, QueueDriver } from './queue-driver.js';
+import { enqueueCommand, payloadOf, QueueDriver, testDefaults, testLimits } from './queue-driver.js';
 
 const everyCommand: readonly QueueCommand[] = [
   enqueueCommand('q', [{ payload: payloadOf('a'), priority: -3, delayMs: 5, key: 'k', contentType: 1 }], { producer: { id: 'p', sequence: 1 } }),
@@ -57,6 +57,18 @@ describe('queue entry codec', () => {
     expect(decodeQueueEntry(encode({ v: queueFormatVersion, atMs: 5, commands: [{ type: 'teleport' }] }))).to.deep.include({ code: 'INVALID_ARGUMENT' });
     expect(decodeQueueEntry(encode({ v: 2, atMs: 5, commands: [] }))).to.deep.include({ code: 'UNSUPPORTED_VERSION' });
     expect(decodeQueueEntry(new Uint8Array([0x81, 0xa1]))).to.deep.include({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('writes the defaults and limits its enqueues share once, and gives them back to each enqueue', () => {
+    const enqueues = Array.from({ length: 50 }, (_, at) => enqueueCommand('q', [{ payload: payloadOf(`j${at}`) }]));
+    const shared = encodeQueueEntry({ v: queueFormatVersion, atMs: 7, commands: enqueues });
+    const own = encodeQueueEntry({ v: queueFormatVersion, atMs: 7, commands: enqueues.map((command) => ({ ...command, defaults: { ...command.defaults } })) });
+    expect(shared.byteLength, 'bytes with the settings written once').to.be.below(own.byteLength / 3);
+    const decoded = decodeQueueEntry(shared) as QueueEntry;
+    for (const command of decoded.commands) expect(command).to.deep.include({ defaults: testDefaults, limits: testLimits });
+    const bare = encode({ v: queueFormatVersion, atMs: 7, commands: [{ type: 'enqueue', queue: 'q', jobs: [{ payload: payloadOf('x') }] }] });
+    expect(decodeQueueEntry(bare)).to.deep.include({ code: 'INVALID_ARGUMENT' });
+    expect((decodeQueueEntry(bare) as { message: string }).message).to.match(/has no defaults, and neither has the entry/);
   });
 
   it('refuses an entry whose enqueues hold more than jobsPerEntryMax jobs together', () => {
