@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { assert, falconError, isFalconError } from '../errors.js';
+import { logEntryBytesMaxFor } from '../config/cluster-config.js';
 import { PeerTransport } from '../net/peer-transport.js';
 import { SeededRandom } from '../raft/random.js';
 import { HashChainedMachine } from '../replication/hash-chained-machine.js';
@@ -168,6 +169,7 @@ class ReplicatorRole implements ActorRole {
       nowMs: () => Date.now(),
       randomUint32: () => randomBytes(4).readUInt32LE(0),
       leaseGraceMs: config.raft.electionTimeoutMsMax,
+      answerBytesMax: logEntryBytesMaxFor(config.ring.capacityBytes),
     });
     this.machine.inner.latencyObserver = {
       leased: (_queue, sinceEnqueueMs) => this.enqueueToLeaseMs.observe(sinceEnqueueMs),

@@ -52,6 +52,8 @@ interface Batch<Origin> {
   readonly origins: readonly Origin[];
   readonly kind: 'propose' | 'read';
   readonly deadlineMs: number;
+  /** Origins answered so far (a read's answers may come in parts); the rest are settled together. */
+  answered: number;
 }
 
 /** Bytes a command adds to an entry, and to the answer of its entry. */
@@ -137,7 +139,7 @@ export class CommandBatcher<Origin> {
       const batch = this.nextBatch++;
       const queries = this.queries;
       this.queries = [];
-      this.inflight.set(batch, { origins: queries.map((query) => query.origin), kind: 'read', deadlineMs: nowMs + this.options.answerTimeoutMs });
+      this.inflight.set(batch, { origins: queries.map((query) => query.origin), kind: 'read', deadlineMs: nowMs + this.options.answerTimeoutMs, answered: 0 });
       this.options.send({ type: 'read', batch, nowMs, queries: queries.map((query) => query.query) });
     }
   }
@@ -145,7 +147,7 @@ export class CommandBatcher<Origin> {
   private propose(commands: readonly QueuedCommand<Origin>[], nowMs: number): void {
     const batch = this.nextBatch++;
     const data = encodeQueueEntry({ v: queueFormatVersion, atMs: nowMs, commands: commands.map((queued) => queued.command), leaseBytesMax: this.options.entryBytesMax });
-    this.inflight.set(batch, { origins: commands.map((queued) => queued.origin), kind: 'propose', deadlineMs: nowMs + this.options.answerTimeoutMs });
+    this.inflight.set(batch, { origins: commands.map((queued) => queued.origin), kind: 'propose', deadlineMs: nowMs + this.options.answerTimeoutMs, answered: 0 });
     this.options.send({ type: 'propose', batch, data });
   }
 
@@ -159,15 +161,30 @@ export class CommandBatcher<Origin> {
         this.settle(message.batch, (origin) => this.options.onResult(origin, message.error));
         return true;
       case 'readDone':
-        // A `get` of an unknown job answers null: only a missing position is a short answer.
-        this.settle(message.batch, (origin, position) => this.options.onQueryResult(origin, position < message.results.length
-          ? message.results[position] as QueryResult : falconError('INTERNAL', 'a read answered fewer results than it had queries')));
+        this.onReadPart(message);
         return true;
       case 'readRefused':
         this.settle(message.batch, (origin) => this.options.onQueryResult(origin, message.error));
         return true;
       default:
         return false;
+    }
+  }
+
+  /** A part of a read's answers: its queries are answered; the last part settles the read. A `get`
+   *  of an unknown job answers null: only a missing position is a short answer. */
+  private onReadPart(message: Extract<ToDispatcherFromReplicator, { type: 'readDone' }>): void {
+    const pending = this.inflight.get(message.batch);
+    if (pending === undefined) return; // answered already, by its deadline
+    for (let offset = 0; offset < message.results.length; offset += 1) {
+      const origin = pending.origins[message.from + offset];
+      if (origin !== undefined) this.options.onQueryResult(origin, message.results[offset] as QueryResult);
+    }
+    pending.answered = message.from + message.results.length;
+    if (!message.done) return;
+    this.inflight.delete(message.batch);
+    for (let position = pending.answered; position < pending.origins.length; position += 1) {
+      this.options.onQueryResult(pending.origins[position] as Origin, falconError('INTERNAL', 'a read answered fewer results than it had queries'));
     }
   }
 
@@ -184,6 +201,7 @@ export class CommandBatcher<Origin> {
     const pending = this.inflight.get(batch);
     if (pending === undefined) return; // answered already, by its deadline
     this.inflight.delete(batch);
-    for (let position = 0; position < pending.origins.length; position++) answer(pending.origins[position] as Origin, position);
+    // A read answered in part before its deadline: only the queries not yet answered get `answer`.
+    for (let position = pending.answered; position < pending.origins.length; position++) answer(pending.origins[position] as Origin, position);
   }
 }

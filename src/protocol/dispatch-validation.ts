@@ -68,7 +68,7 @@ const queryResult: ShapeCheck = (value) => (value === null || isMap(value) || Ar
 const toDispatcherFields: { readonly [Type in ToDispatcherFromReplicator['type']]: MessageChecks<Extract<ToDispatcherFromReplicator, { type: Type }>> } = {
   applied: { batch: positiveSafeInteger, index: positiveSafeInteger, results: arrayOf(commandResult) },
   refused: { batch: positiveSafeInteger, error: falconErrorValue, leader: orNull(text) },
-  readDone: { batch: positiveSafeInteger, results: arrayOf(queryResult) },
+  readDone: { batch: positiveSafeInteger, from: safeInteger, results: arrayOf(queryResult), done: boolean },
   readRefused: { batch: positiveSafeInteger, error: falconErrorValue, leader: orNull(text) },
   leadership: { leader: orNull(text), term: safeInteger, stepping: boolean },
   readyQueues: { queues: arrayOf(text) },

@@ -13,7 +13,8 @@
  *   the order of the entry's commands.
  * - `refused`: the batch was not appended (this node does not lead, the core dropped it), or its
  *   entry was replaced by another leader's before it committed: it had no effect.
- * - `readDone` / `readRefused`: the answers of a `read`, one per query, or why none came.
+ * - `readDone` / `readRefused`: the answers of a `read`, one per query in one or more parts, or
+ *   why none came.
  * - `leadership`: who leads now, sent whenever it changes (and once at start), so that the
  *   Dispatcher answers NOT_LEADER with the leader's client address without asking.
  * - `readyQueues`: queues that gained ready jobs in the last apply, to wake parked long polls.
@@ -69,12 +70,17 @@ export interface RefusedMessage {
 
 /** One answer per query: a job (or null when unknown), a page, the stats of the queues asked
  *  for, or the registered workers. */
-export type QueryResult = JobView | null | JobPage | readonly QueueStats[] | readonly WorkerView[];
+export type QueryResult = JobView | null | JobPage | readonly QueueStats[] | readonly WorkerView[] | FalconError;
 
+/** Answers of a read's queries `from` .. `from + results.length - 1`; `done` on the last part. A
+ *  read's answers come in parts so that each message stays within a ring message (a `get` carries
+ *  a payload and a result of up to `queue.payloadBytesMax` each). */
 export interface ReadDoneMessage {
   readonly type: 'readDone';
   readonly batch: number;
+  readonly from: number;
   readonly results: readonly QueryResult[];
+  readonly done: boolean;
 }
 
 export interface ReadRefusedMessage {

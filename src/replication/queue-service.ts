@@ -67,6 +67,8 @@ export interface QueueServiceOptions {
   readonly randomUint32: () => number;
   /** Leases may not expire sooner than this after a leader change: one election timeout. */
   readonly leaseGraceMs: number;
+  /** Estimated bytes one read answer message may carry (a ring message holds at most half its ring). */
+  readonly answerBytesMax: number;
 }
 
 interface PendingProposal {
@@ -103,6 +105,22 @@ function clientErrorOf(error: FalconError): FalconError {
     return falconError('RESOURCE_EXHAUSTED', `the leader's uncommitted writes are at their bound; nothing was done, retry shortly (${error.message})`, { limit: 'uncommittedBytesMax' });
   }
   return falconError('UNAVAILABLE', `the node cannot take the request now; nothing was done, retry (${error.code}: ${error.message})`);
+}
+
+/** Room for a result's fields besides its bytes, and per listed job or queue: generous estimates. */
+const answerFieldBytes = 1024;
+const answerRowBytes = 512;
+
+/** An estimate of `result`'s encoded size, never below it for the shapes reads answer. */
+function answerBytesOf(result: QueryResult): number {
+  if (result === null) return 16;
+  if (Array.isArray(result)) return answerFieldBytes + result.length * answerRowBytes;
+  if ('payload' in result) {
+    const job = result as JobView;
+    return answerFieldBytes + job.payload.byteLength + (job.result?.byteLength ?? 0) + (job.lastError?.length ?? 0) * 3 + job.history.length * 64 + (job.key?.length ?? 0) * 3;
+  }
+  if ('jobs' in result) return answerFieldBytes + (result as JobPage).jobs.length * answerRowBytes;
+  return answerFieldBytes;
 }
 
 export class QueueService {
@@ -270,9 +288,37 @@ export class QueueService {
     for (const [context, read] of this.reads) {
       if (read.index === null || read.index > applied || read.afterIndex > applied) continue;
       this.reads.delete(context);
-      const { message } = read;
-      this.options.send({ type: 'readDone', batch: message.batch, results: message.queries.map((query) => this.answer(query, message.nowMs)) });
+      this.answerRead(read.message);
     }
+  }
+
+  /**
+   * Sends a read's answers in parts of at most `answerBytesMax` (estimated) each, so that every
+   * part fits in one ring message; an answer too large for any part (a job whose payload and
+   * result together pass the bound) is answered RESOURCE_EXHAUSTED instead.
+   */
+  private answerRead(message: ReadMessage): void {
+    const bytesMax = this.options.answerBytesMax;
+    let part: QueryResult[] = [];
+    let partBytes = 0;
+    let from = 0;
+    for (let at = 0; at < message.queries.length; at += 1) {
+      let result = this.answer(message.queries[at] as QueueQuery, message.nowMs);
+      let bytes = answerBytesOf(result);
+      if (bytes > bytesMax) {
+        result = falconError('RESOURCE_EXHAUSTED', `the answer is about ${bytes} bytes, more than the ${bytesMax} one answer may carry between threads (a job's payload and result together)`, { limit: 'answerBytesMax' });
+        bytes = answerBytesOf(result);
+      }
+      if (part.length > 0 && partBytes + bytes > bytesMax) {
+        this.options.send({ type: 'readDone', batch: message.batch, from, results: part, done: false });
+        from = at;
+        part = [];
+        partBytes = 0;
+      }
+      part.push(result);
+      partBytes += bytes;
+    }
+    this.options.send({ type: 'readDone', batch: message.batch, from, results: part, done: true });
   }
 
   private answer(query: QueueQuery, nowMs: number): QueryResult {

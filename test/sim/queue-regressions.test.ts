@@ -94,7 +94,7 @@ describe('queue simulation regressions', () => {
     const queue = { appliedIndex: 0, nextDueMs: () => 0, takeReadyQueues: () => [], workersVersion: 0, workers: () => [] } as unknown as QueueReads;
     const service = new QueueService({
       loop: { propose: () => { proposals += 1; return failure(falconError('PROPOSAL_DROPPED', 'leadership is being transferred')); }, readIndex: () => failure(falconError('UNAVAILABLE', '')) },
-      queue, send: () => undefined, sendToRegistry: () => undefined, nowMs: () => nowMs, randomUint32: () => 7, leaseGraceMs: 400,
+      queue, send: () => undefined, sendToRegistry: () => undefined, nowMs: () => nowMs, randomUint32: () => 7, leaseGraceMs: 400, answerBytesMax: 1 << 20,
     });
     // Each refused proposal asks the loop for a cycle; the end of each cycle calls afterTurn.
     for (let cycle = 0; cycle < 100; cycle += 1) service.afterTurn('leader', 'n1', 3);
@@ -116,7 +116,7 @@ describe('queue simulation regressions', () => {
     batcher.flush();
     const read = sent[0];
     if (read?.type !== 'read') throw new Error('no read was sent');
-    const done: ToDispatcherFromReplicator = { type: 'readDone', batch: read.batch, results: [null] };
+    const done: ToDispatcherFromReplicator = { type: 'readDone', batch: read.batch, from: 0, results: [null], done: true };
     batcher.onReplicatorMessage(done);
     expect(answers).to.deep.equal([null]);
   });

@@ -86,6 +86,9 @@ const walBacklogMessagesMax = 1_000_000;
 /** The WAL's staging arena: small, since a node restarts many times in a run (the default is 4 MiB). */
 const walArenaBytes = 64 * 1024;
 
+/** A read's answers per message in the simulator: small, so that the parts logic always runs. */
+const simAnswerBytesMax = 4096;
+
 export class SimNode {
   readonly index: number;
   readonly id: string;
@@ -319,6 +322,8 @@ export class SimNode {
       nowMs: () => this.host.nodeNowMs(this),
       randomUint32: () => random.nextUint32(),
       leaseGraceMs: leaseGraceMsOf(options),
+      // Small on purpose: reads with more than a few answers come back in parts.
+      answerBytesMax: simAnswerBytesMax,
     });
     if (this.dispatch !== null) this.dispatch.service = service;
     return service;
