@@ -14,7 +14,8 @@
  *   (ignored, unless it comes from a leadership transfer), a pre-vote request (never changes the
  *   term) and a granted pre-vote (it carries the proposed term);
  * - lower term: ignored, except an append/heartbeat from a deposed leader (answered with the
- *   current term so it steps down) and a pre-vote (rejected with the current term);
+ *   current term so it steps down, when check-quorum or pre-vote is on or this node is catching
+ *   up and so never campaigns) and a pre-vote (rejected with the current term);
  * - `propose`, `readIndex`, `readIndexResponse` carry no term rules (follower↔leader requests).
  *
  * Invariants: between `ready()` and `advance()` no other method is called; two leaders in one
@@ -133,9 +134,13 @@ export class RaftNode {
 
   private answerStaleTerm(message: RaftMessage): void {
     const state = this.state;
-    if ((message.type === 'append' || message.type === 'heartbeat') && (state.config.checkQuorum || state.config.preVote)) {
-      // Why answer at all: without it, a deposed leader cut off by check-quorum or pre-vote
-      // might never learn the new term.
+    // Why answer at all: without it, a deposed leader cut off by check-quorum or pre-vote might
+    // never learn the new term. A node catching up must answer too, with neither on: it never
+    // campaigns, so without the answer the leader keeps its older term, this node keeps ignoring
+    // it, and it is never caught up (simulator seed 52189: restarted at term 15 with a damaged
+    // tail, it ignored the term-14 leader's heartbeats for good).
+    const catchingUp = state.catchUp === 'catchingUp';
+    if ((message.type === 'append' || message.type === 'heartbeat') && (state.config.checkQuorum || state.config.preVote || catchingUp)) {
       state.send({ type: 'appendResponse', from: state.id, to: message.from, term: state.term, index: 0, reject: false,
         rejectHintIndex: 0, rejectHintTerm: 0 });
     } else if (message.type === 'vote' && message.preVote) {

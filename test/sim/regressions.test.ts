@@ -171,4 +171,12 @@ describe('raft simulation regressions', () => {
   it('seed 62975: newer snapshots on the leader do not end a snapshot stream under way', () => {
     expectSeedPasses(62975, 3, false);
   });
+
+  // `npm run sim -- --seed 52189 --nodes 3` (neither pre-vote nor check-quorum): a follower
+  // restarted at term 15 with a damaged tail record must catch up before it may campaign; the
+  // leader of term 14 kept sending heartbeats that it ignored as stale, so neither moved for good.
+  // A catching-up node now answers a stale leader with its term (raft-node.ts, answerStaleTerm).
+  it('seed 52189: a catching-up node at a higher term tells a stale leader its term', () => {
+    expectSeedPasses(52189, 3);
+  });
 });
