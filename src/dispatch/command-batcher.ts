@@ -7,8 +7,7 @@
  * An entry holds at most `jobsPerEntryMax` jobs (job ids are derived from the entry's index) and
  * at most `entryBytesMax` bytes (it must fit in one ring message); its leases grant at most
  * `entryBytesMax` bytes of payloads together (`QueueEntry.leaseBytesMax`), so that its answer fits
- * in one ring message too. A command bigger than an entry alone is refused before it is queued
- * (`refusal`).
+ * in one ring message too. A command bigger than an entry alone is refused when it is submitted.
  *
  * Every batch waits for one answer from the Replicator; one that gets none within
  * `answerTimeoutMs` (the Replicator restarted, or this node lost its leader and nothing commits)
@@ -95,21 +94,19 @@ export class CommandBatcher<Origin> {
     return this.queued.length > 0 || this.queries.length > 0;
   }
 
-  /** Why `command` can never fit in an entry, or null. */
-  refusal(command: QueueCommand): FalconError | null {
+  /**
+   * Queues `command` for the next flush, or answers why it can never fit in an entry (then it is
+   * not queued): its size is worked out once, for both.
+   */
+  submit(origin: Origin, command: QueueCommand): FalconError | null {
     const bytes = commandBytes(command);
     if (bytes > this.options.entryBytesMax) {
       return falconError('INVALID_ARGUMENT', `the request needs about ${bytes} bytes in one log entry, more than the ${this.options.entryBytesMax} an entry holds; split it into smaller requests`);
     }
-    if (command.type === 'enqueue' && command.jobs.length > jobsPerEntryMax) {
-      return falconError('INVALID_ARGUMENT', `an enqueue holds at most ${jobsPerEntryMax} jobs; it has ${command.jobs.length}`);
-    }
+    const jobs = command.type === 'enqueue' ? command.jobs.length : 0;
+    if (jobs > jobsPerEntryMax) return falconError('INVALID_ARGUMENT', `an enqueue holds at most ${jobsPerEntryMax} jobs; it has ${jobs}`);
+    this.queued.push({ origin, command, bytes, jobs });
     return null;
-  }
-
-  /** Queues `command` for the next flush; the caller checked `refusal` first. */
-  submit(origin: Origin, command: QueueCommand): void {
-    this.queued.push({ origin, command, bytes: commandBytes(command), jobs: command.type === 'enqueue' ? command.jobs.length : 0 });
   }
 
   query(origin: Origin, query: QueueQuery): void {

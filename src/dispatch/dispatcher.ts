@@ -166,12 +166,8 @@ export class Dispatcher<Connection extends ReplyChannel> {
       connection.send(errorReply(request.id, command));
       return;
     }
-    const refusal = this.batcher.refusal(command);
-    if (refusal !== null) {
-      connection.send(errorReply(request.id, refusal));
-      return;
-    }
-    this.batcher.submit({ connection, request }, command);
+    const refusal = this.batcher.submit({ connection, request }, command);
+    if (refusal !== null) connection.send(errorReply(request.id, refusal));
   }
 
   private refuseNotLeading(connection: Connection, id: number): void {

@@ -69,8 +69,6 @@ export class ClientConnection {
   /** This server's number for the connection, for logs and the handler's own tables. */
   readonly connectionId: number;
   readonly remoteAddress: string;
-  /** The producer session this connection opened with hello; the handler sets it. */
-  producerId: string | undefined;
   private readonly socket: Socket;
   private readonly host: ClientConnectionHost;
   private readonly queue: Uint8Array[] = [];

@@ -56,6 +56,8 @@ const noResults: EntryResults = [];
 /** Snapshot records encoded per `prepare()` call: 16 records of up to 256 jobs, a few ms. */
 const snapshotRecordsPerStep = 16;
 
+const noReadyQueues: readonly string[] = [];
+
 export class QueueStateMachine implements StateMachine<EntryResults> {
   private state = new QueueState();
 
@@ -243,7 +245,9 @@ export class QueueStateMachine implements StateMachine<EntryResults> {
   }
 
   /** Queues that gained ready jobs since the last call (to wake parked pulls), in order gained. */
-  takeReadyQueues(): string[] {
+  takeReadyQueues(): readonly string[] {
+    // Called after every apply: no allocation when nothing gained ready jobs (the usual case).
+    if (this.state.readyQueues.size === 0) return noReadyQueues;
     const queues = [...this.state.readyQueues];
     this.state.readyQueues.clear();
     return queues;

@@ -45,7 +45,7 @@ export interface QueueReads {
    *  lease deadline (not before the grace of `graceMs` after the term's first entry), or null. */
   nextDueMs(graceMs: number): number | null;
   /** Queues that gained ready jobs since the last call. */
-  takeReadyQueues(): string[];
+  takeReadyQueues(): readonly string[];
   /** Grows whenever a worker is registered or released. */
   readonly workersVersion: number;
 }

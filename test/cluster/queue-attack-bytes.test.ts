@@ -15,18 +15,8 @@ import { connect, type Socket } from 'node:net';
 import { createCodec } from '../../src/codec/msgpack.js';
 import { startedClusterPerTest } from '../support/cluster-nodes.js';
 import { clusterConnection } from '../support/queue-cluster.js';
+import { seededRandom } from '../wal/wal-test-helpers.js';
 
-/** A small seeded generator (mulberry32): the same seed, the same attack. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const requestTemplates: Array<Record<string, unknown>> = [
   { type: 'hello', protocol: 1, producerId: 'p-1' },

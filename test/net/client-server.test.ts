@@ -43,8 +43,7 @@ class FakeQueueHandler implements ClientRequestHandler<ClientRequest> {
   private onRequest(connection: ClientConnection, request: ClientRequest): void {
     switch (request.type) {
       case 'hello':
-        connection.producerId = request.producerId ?? `p-${connection.connectionId}`;
-        connection.send({ id: request.id, protocol: 1, node: 'n1', leader: 'n1', producerId: connection.producerId });
+        connection.send({ id: request.id, protocol: 1, node: 'n1', leader: 'n1', producerId: request.producerId ?? `p-${connection.connectionId}` });
         return;
       case 'enqueue': {
         const jobs = request.jobs.map((job) => ({ id: this.nextJobId++, payload: job.payload }));

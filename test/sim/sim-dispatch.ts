@@ -84,12 +84,11 @@ export class SimDispatcher<Origin> {
       this.host.answer(origin, { kind: 'command', result: this.notLeading(), index: null });
       return;
     }
-    const refusal = this.batcher.refusal(command);
+    const refusal = this.batcher.submit(origin, command);
     if (refusal !== null) {
       this.host.answer(origin, { kind: 'command', result: refusal, index: null });
       return;
     }
-    this.batcher.submit(origin, command);
     this.scheduleFlush();
   }
 
