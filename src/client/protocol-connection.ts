@@ -4,8 +4,8 @@
  * order. Requests made in one turn leave in one socket write. The building block of the SDK
  * (FalconClient) and of the benches and tests that drive a cluster as a user does.
  *
- * Depends on no server code: only the protocol as docs/protocol.md writes it down, the codec,
- * and `node:net`.
+ * Depends on no server logic: only the protocol as docs/protocol.md writes it down, the codec,
+ * the frame codec every connection shares (net/frame-decoder.ts), and `node:net`.
  *
  * Invariants: every request's promise settles exactly once: with its reply, with the error reply
  * as a `ProtocolError`, or with a `ProtocolError` of code UNAVAILABLE when the connection closes
@@ -15,6 +15,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { createCodec } from '../codec/msgpack.js';
+import { FrameDecoder, encodeFrame } from '../net/frame-decoder.js';
 
 /** An error reply of the protocol, or a connection that failed under a request. */
 export class ProtocolError extends Error {
@@ -54,13 +55,14 @@ export class ProtocolConnection {
   private readonly pending = new Map<number, Pending>();
   private readonly outgoing: Buffer[] = [];
   private flushScheduled = false;
-  private buffered: Buffer = Buffer.alloc(0);
+  private readonly decoder: FrameDecoder;
   private nextId = 1;
   private closedBy: string | null = null;
 
   private constructor(socket: Socket, frameBytesMax: number) {
     this.socket = socket;
     this.frameBytesMax = frameBytesMax;
+    this.decoder = new FrameDecoder(frameBytesMax);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('close', () => this.fail('the connection closed'));
     socket.on('error', (error) => this.fail(`connection error: ${error.message}`));
@@ -104,9 +106,7 @@ export class ProtocolConnection {
     if (encoded.byteLength > this.frameBytesMax) {
       return Promise.reject(new ProtocolError('INVALID_ARGUMENT', `the request is ${encoded.byteLength} bytes, more than the ${this.frameBytesMax}-byte frame bound`));
     }
-    const header = Buffer.allocUnsafe(4);
-    header.writeUInt32BE(encoded.byteLength, 0);
-    this.outgoing.push(header, encoded);
+    this.outgoing.push(encodeFrame(encoded));
     this.scheduleFlush();
     return new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -125,20 +125,11 @@ export class ProtocolConnection {
   }
 
   private onData(chunk: Buffer): void {
-    this.buffered = this.buffered.byteLength === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
-    let offset = 0;
-    while (this.buffered.byteLength - offset >= 4) {
-      const length = this.buffered.readUInt32BE(offset);
-      if (length > this.frameBytesMax) {
-        this.close(`the node sent a ${length}-byte frame, more than the ${this.frameBytesMax}-byte bound`);
-        return;
-      }
-      if (this.buffered.byteLength - offset - 4 < length) break;
-      const body = this.buffered.subarray(offset + 4, offset + 4 + length);
-      offset += 4 + length;
-      this.onFrame(body);
-    }
-    this.buffered = offset === this.buffered.byteLength ? Buffer.alloc(0) : this.buffered.subarray(offset);
+    const streamError = this.decoder.push(chunk, (body) => {
+      // A private copy: binary fields decode as views, and the decoder's buffer is reused.
+      if (this.closedBy === null) this.onFrame(Buffer.from(body));
+    });
+    if (streamError !== undefined) this.close(`the node sent a bad frame: ${streamError.message}`);
   }
 
   private onFrame(body: Buffer): void {
