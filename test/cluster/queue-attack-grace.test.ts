@@ -79,7 +79,14 @@ describe('queue attack: grace and TTL after a leader change (three real nodes)',
     const pull = parked.request({ type: 'pull', queue: 'parked', jobsMax: 8, leaseMs: 60_000, waitMs: 20_000, workerId: 'p1' });
     let pullAnswer: Record<string, unknown> | string | undefined;
     const settled = pull.then((reply) => { pullAnswer = reply; }, (error: unknown) => { pullAnswer = error instanceof ProtocolError ? error.code : String(error); });
-    await new Promise((resolve) => setTimeout(resolve, 200)); // let it park (bounded; the assertion does not depend on it)
+    // Until the leader's Dispatcher reports the pull parked (bounded wait on the event, not a sleep).
+    const parkedBy = Date.now() + 5_000;
+    for (;;) {
+      const status = await (await fetch(`${nodes.opsUrl(leader)}/status`)).json() as { actors: { dispatcher?: { reported?: { role?: { parkedPulls?: number } } } } };
+      if ((status.actors.dispatcher?.reported?.role?.parkedPulls ?? 0) >= 1) break;
+      if (Date.now() > parkedBy) throw new Error('the pull did not park on the leader within 5 s');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     nodes.signal(leader, 'SIGSTOP');
     await nodes.leaderAgreedBy(others, 20_000);
     const live = new ClusterConnection({ nodes: others.map((id) => ({ host: '127.0.0.1', port: nodes.node(id).clientPort })), deadlineMs: 20_000 });
