@@ -162,6 +162,7 @@ class ReplicatorRole implements ActorRole {
       this.startedResolve?.();
     });
     this.queueService = new QueueService({
+      nodeId: self.id,
       loop: this.loop,
       queue: this.machine.inner,
       send: (message) => context.send('dispatcher', message),

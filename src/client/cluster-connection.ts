@@ -5,10 +5,12 @@
  * request that failed where it is safe, with exponential backoff and jitter, within the call's
  * deadline.
  *
- * When a retry is safe: NOT_LEADER and "no leader known" say the request was not taken, so it is
- * always retried. A lost connection or an UNAVAILABLE "outcome unknown" may hide a request that
- * took effect: it is retried only when the caller says the request is idempotent (`idempotent`:
- * an enqueue with a producer sequence or an idempotency key, an ack, a read).
+ * When a retry is safe: NOT_LEADER says the request was not taken (with `error.leader` it names
+ * where to go; without it an election is under way or the node is stopping: try the next node), and
+ * a request that never left (no connection) was not taken either, so both are always retried. A
+ * lost connection or an UNAVAILABLE "outcome unknown" may hide a request that took effect: it is
+ * retried only when the caller says the request is idempotent (`idempotent`: an enqueue with a
+ * producer sequence or an idempotency key, an ack, a read).
  *
  * Invariants: at most one connection open at a time; every call settles by its deadline (plus one
  * connect timeout).
@@ -89,9 +91,8 @@ export class ClusterConnection {
   }
 
   private mayRetry(error: ProtocolError, idempotent: boolean): boolean {
-    if (error.code === 'NOT_LEADER') return true;
-    if (error.code === 'UNAVAILABLE') return idempotent || /no leader is known|is stopping|cannot connect|no connection to/.test(error.message);
-    return false;
+    if (error.code === 'NOT_LEADER' || !error.sent) return true;
+    return error.code === 'UNAVAILABLE' && idempotent;
   }
 
   /** After a failure: follow the leader a node named, or drop the connection and try the next node. */
@@ -101,7 +102,6 @@ export class ClusterConnection {
       this.dropConnection();
       return;
     }
-    if (error.code === 'UNAVAILABLE' && /no leader is known/.test(error.message)) return; // wait for the election here
     this.dropConnection();
     this.nextNode = (this.nextNode + 1) % this.options.nodes.length;
     this.target = this.options.nodes[this.nextNode] as NodeAddress;

@@ -23,11 +23,16 @@ export class ProtocolError extends Error {
   /** With NOT_LEADER: where the leader takes clients. */
   readonly leader: { readonly id: string; readonly host: string; readonly clientPort: number } | undefined;
 
-  constructor(code: string, message: string, leader?: { id: string; host: string; clientPort: number }) {
+  /** False when the request never left this client (no connection could be made): retrying it
+   *  cannot duplicate anything. */
+  readonly sent: boolean;
+
+  constructor(code: string, message: string, leader?: { id: string; host: string; clientPort: number }, sent = true) {
     super(message);
     this.name = `ProtocolError(${code})`;
     this.code = code;
     this.leader = leader;
+    this.sent = sent;
   }
 }
 
@@ -75,7 +80,7 @@ export class ProtocolConnection {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new ProtocolError('UNAVAILABLE', `no connection to ${options.host}:${options.port} within ${timeoutMs} ms`));
+        reject(new ProtocolError('UNAVAILABLE', `no connection to ${options.host}:${options.port} within ${timeoutMs} ms`, undefined, false));
       }, timeoutMs);
       socket.once('connect', () => {
         clearTimeout(timer);
@@ -83,7 +88,7 @@ export class ProtocolConnection {
       });
       socket.once('error', (error) => {
         clearTimeout(timer);
-        reject(new ProtocolError('UNAVAILABLE', `cannot connect to ${options.host}:${options.port}: ${error.message}`));
+        reject(new ProtocolError('UNAVAILABLE', `cannot connect to ${options.host}:${options.port}: ${error.message}`, undefined, false));
       });
     });
     return new ProtocolConnection(socket, options.frameBytesMax ?? frameBytesMaxDefault);

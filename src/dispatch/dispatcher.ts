@@ -29,6 +29,7 @@ import {
   type CommandRequest,
 } from '../protocol/client-commands.js';
 import { errorReply, type LeaderAddress } from '../net/client-frames.js';
+import { notLeadingError } from '../protocol/not-leading.js';
 import { CommandBatcher } from './command-batcher.js';
 
 /** Where replies go: a client connection. */
@@ -176,9 +177,7 @@ export class Dispatcher<Connection extends ReplyChannel> {
   }
 
   private notLeaderError(): FalconError {
-    if (this.stepping) return falconError('UNAVAILABLE', `node ${this.options.nodeId} is stopping; retry on another node`);
-    if (this.leader === null) return falconError('UNAVAILABLE', 'no leader is known right now (an election is under way); retry shortly');
-    return falconError('NOT_LEADER', `node ${this.options.nodeId} does not lead; ${this.leader} does`);
+    return notLeadingError(this.options.nodeId, this.leader, this.stepping);
   }
 
   private leaderAddress(): LeaderAddress | undefined {

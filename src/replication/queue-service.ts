@@ -24,6 +24,7 @@
 import { errorCodes, falconError, type FalconError } from '../errors.js';
 import type { LogEntry } from '../log/log-entry.js';
 import type { JobState, EntryResults, JobPage, JobView, QueueStats, WorkerView } from '../queue/results.js';
+import { notLeadingError } from '../protocol/not-leading.js';
 import type { ToRegistryFromReplicator } from '../protocol/registry.js';
 import type { ProposeMessage, QueryResult, QueueQuery, ReadMessage, ToDispatcherFromReplicator } from '../protocol/dispatch.js';
 import { encodeQueueEntry } from '../queue/entry-codec.js';
@@ -57,6 +58,8 @@ export interface QueueServiceLoop {
 }
 
 export interface QueueServiceOptions {
+  /** This node's id, for the NOT_LEADER message. */
+  readonly nodeId: string;
   readonly loop: QueueServiceLoop;
   readonly queue: QueueReads;
   readonly send: (message: ToDispatcherFromReplicator) => void;
@@ -346,7 +349,6 @@ export class QueueService {
   }
 
   private notLeader(): FalconError {
-    if (this.stepping) return falconError('UNAVAILABLE', 'this node is stopping and takes no new requests; retry on another node');
-    return falconError('NOT_LEADER', this.leader === null ? 'no leader is known right now; retry shortly' : `this node does not lead; ${this.leader} does`);
+    return notLeadingError(this.options.nodeId, this.leader, this.stepping);
   }
 }

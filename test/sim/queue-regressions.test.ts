@@ -93,6 +93,7 @@ describe('queue simulation regressions', () => {
     let proposals = 0;
     const queue = { appliedIndex: 0, nextDueMs: () => 0, takeReadyQueues: () => [], workersVersion: 0, workers: () => [] } as unknown as QueueReads;
     const service = new QueueService({
+      nodeId: 'n1',
       loop: { propose: () => { proposals += 1; return failure(falconError('PROPOSAL_DROPPED', 'leadership is being transferred')); }, readIndex: () => failure(falconError('UNAVAILABLE', '')) },
       queue, send: () => undefined, sendToRegistry: () => undefined, nowMs: () => nowMs, randomUint32: () => 7, leaseGraceMs: 400, answerBytesMax: 1 << 20,
     });

@@ -16,7 +16,8 @@
  *
  * Runs on: the simulator.
  */
-import { falconError, type FalconError } from '../../src/errors.js';
+import { notLeadingError } from '../../src/protocol/not-leading.js';
+import { type FalconError } from '../../src/errors.js';
 import { CommandBatcher } from '../../src/dispatch/command-batcher.js';
 import type { QueryResult, QueueQuery, ToDispatcherFromReplicator, ToReplicatorFromDispatcher } from '../../src/protocol/dispatch.js';
 import type { QueueCommand } from '../../src/queue/commands.js';
@@ -75,8 +76,7 @@ export class SimDispatcher<Origin> {
   }
 
   private notLeading(): FalconError {
-    if (this.leader === null) return falconError('UNAVAILABLE', 'no leader is known right now (an election is under way); retry shortly');
-    return falconError('NOT_LEADER', `node ${this.host.nodeId} does not lead; ${this.leader} does`);
+    return notLeadingError(this.host.nodeId, this.leader, this.stepping);
   }
 
   submit(origin: Origin, command: QueueCommand): void {

@@ -315,6 +315,7 @@ export class SimNode {
     const options = this.host.options;
     const random = new SeededRandom(this.host.random.nextUint32());
     const service = new QueueService({
+      nodeId: this.id,
       loop,
       queue: machine.queue,
       send: (message) => this.dispatch?.fromReplicator(message),
