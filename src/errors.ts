@@ -28,6 +28,10 @@ export const errorCodes = {
   FAILED_PRECONDITION: 10,
   /** The state machine met a command or snapshot format version it does not know. */
   UNSUPPORTED_VERSION: 11,
+  /** The cluster lists bearer tokens and the connection brought none, or one it does not list. */
+  UNAUTHENTICATED: 12,
+  /** The connection's token has a role that may not make this request (e.g. `produce` purging). */
+  PERMISSION_DENIED: 13,
   // Node-internal, reported in logs, /status and exit messages.
   CONFIG_INVALID: 100,
   DISK_FULL: 101,

@@ -44,6 +44,7 @@ describe('native-free', function () {
 
   it('no package of the production dependency tree ships or builds a native addon', () => {
     const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockPackage> };
+    const deniedScripts = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean> }).allowScripts ?? {};
     const offenders: string[] = [];
     let checked = 0;
     for (const [path, info] of Object.entries(lock.packages)) {
@@ -51,10 +52,12 @@ describe('native-free', function () {
       const dir = join(repoRoot, path);
       if (!existsSync(dir) || !statSync(dir).isDirectory()) continue;
       checked += 1;
-      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { gypfile?: boolean; scripts?: Record<string, string> };
+      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; gypfile?: boolean; scripts?: Record<string, string> };
       const installScripts = ['preinstall', 'install', 'postinstall'].filter((name) => manifest.scripts?.[name] !== undefined);
       const natives = nativeFilesIn(dir);
-      if (natives.length === 0 && installScripts.length === 0 && manifest.gypfile !== true && info.hasInstallScript !== true) continue;
+      // An install script npm is told never to run (allowScripts: false) builds nothing.
+      const scriptsDenied = manifest.name !== undefined && deniedScripts[manifest.name] === false;
+      if (natives.length === 0 && manifest.gypfile !== true && (scriptsDenied || (installScripts.length === 0 && info.hasInstallScript !== true))) continue;
       if (neverLoadedOptionalNatives.some((pattern) => pattern.test(path))) {
         expect(info.optional ?? info.devOptional, `${path} is allowed only as an optional dependency`).to.equal(true);
         continue;
@@ -63,6 +66,22 @@ describe('native-free', function () {
     }
     expect(checked, 'the production tree was found under node_modules').to.be.greaterThan(10);
     expect(offenders, 'packages that would make FalconQueue depend on native code').to.deep.equal([]);
+  });
+
+  it('npm ci leaves out the optional native packages, so no .node file is installed at all', () => {
+    const npmrc = readFileSync(join(repoRoot, '.npmrc'), 'utf8').split('\n').map((line) => line.trim());
+    expect(npmrc, "the project's .npmrc").to.include('omit=optional');
+    const natives: string[] = [];
+    const visit = (dir: string, depth: number): void => {
+      if (depth > 12) return;
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) visit(path, depth + 1);
+        else if (entry.name.endsWith('.node')) natives.push(path.slice(repoRoot.length));
+      }
+    };
+    visit(join(repoRoot, 'node_modules'), 0);
+    expect(natives, '.node files under node_modules (was npm ci run with the project\'s .npmrc?)').to.deep.equal([]);
   });
 
   it('never sets the piscina option that would load its optional native addon', () => {

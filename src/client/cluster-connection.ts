@@ -33,6 +33,8 @@ export interface ClusterConnectionOptions {
   readonly random?: () => number;
   /** A producer session to resume. */
   readonly producerId?: string;
+  /** The bearer token sent in every hello (a cluster that lists tokens refuses a connection without one). */
+  readonly token?: string;
 }
 
 export interface CallOptions {
@@ -124,7 +126,11 @@ export class ClusterConnection {
     const { host, port } = this.target;
     const frameBytesMax = this.options.frameBytesMax;
     const connection = await ProtocolConnection.open(frameBytesMax === undefined ? { host, port } : { host, port, frameBytesMax });
-    const hello = await connection.request(this.producer === undefined ? { type: 'hello', protocol: 1 } : { type: 'hello', protocol: 1, producerId: this.producer });
+    const hello = await connection.request({
+      type: 'hello', protocol: 1,
+      ...(this.producer === undefined ? {} : { producerId: this.producer }),
+      ...(this.options.token === undefined ? {} : { token: this.options.token }),
+    });
     if (typeof hello['producerId'] === 'string') this.producer = hello['producerId'];
     this.connection = connection;
     return connection;
