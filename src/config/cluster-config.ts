@@ -335,6 +335,8 @@ export const nodeShape = {
   clientPort: integerInRange(1, 65535),
   /** /healthz, /readyz, /metrics, /status and the dashboard. */
   opsPort: integerInRange(1, 65535),
+  /** FalconQueueService (gRPC, docs/grpc.md), a gateway into the client port; absent: no gRPC. */
+  grpcPort: integerInRange(1, 65535).optional(),
   /** WAL, snapshots and term/vote; relative paths resolve against the config file's directory. */
   dataDir: z.string({ error: ruleMessage('a directory path') }).min(1),
   /** This node's handlers, instead of the cluster-wide `handlers` (`{}`: none on this node). */
