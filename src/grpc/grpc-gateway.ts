@@ -15,7 +15,7 @@
  *
  * Runs on: supervisor (main thread), next to the ops port.
  */
-import { Server, ServerCredentials, status as grpcStatus, type Metadata, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server, ServerCredentials, setLogger, status as grpcStatus, type Metadata, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
 import type { Logger } from '../logging/logger.js';
 import { GatewayConnections } from './gateway-connections.js';
@@ -58,6 +58,11 @@ export class GrpcGateway {
 
   constructor(options: GrpcGatewayOptions) {
     this.options = options;
+    // grpc-js writes its own diagnostics to the console; they go to the node's log instead, as
+    // JSON lines like every other (grpc-js has one logger per process, and one gateway per node).
+    const grpcLibraryLogger = options.logger.child({ source: 'grpc-js' });
+    const write = (...args: unknown[]): void => grpcLibraryLogger.warn(args.map(String).join(' '));
+    setLogger({ error: write, info: write, debug: write });
     const frameBytesMax = options.config.queue.clientFrameBytesMax;
     this.connections = new GatewayConnections({
       host: options.node.host, clientPort: options.node.clientPort, frameBytesMax,
