@@ -9,8 +9,9 @@
  *
  * Invariants: at most `connectionsMax` connections are open or opening; a token's connection is
  * opened once however many calls ask for it at the same moment; a closed connection is replaced
- * on the next call. When the pool is full, the least recently used connection with no request in
- * flight is closed to make room; when every one is busy, the call is refused RESOURCE_EXHAUSTED.
+ * on the next call. When the pool is full, the least recently used connection with no call routed
+ * to it (opening, sending or awaiting its reply) is closed to make room; when every one has a
+ * call, the new token's call is refused RESOURCE_EXHAUSTED (not sent).
  *
  * Runs on: supervisor (main thread).
  */
@@ -32,6 +33,8 @@ interface PoolEntry {
   readonly opening: Promise<ProtocolConnection>;
   connection: ProtocolConnection | undefined;
   lastUsedAt: number;
+  /** Calls routed to this entry and not yet answered (opening, sending or waiting): never evicted while > 0. */
+  calls: number;
 }
 
 /** The pool's key for a caller without a token (a token is never empty). */
@@ -54,30 +57,39 @@ export class GatewayConnections {
 
   /** Sends one request on `token`'s connection; rejects with a ProtocolError. */
   async request(token: string | undefined, body: Readonly<Record<string, unknown>> & { readonly type: string }): Promise<Reply> {
-    const connection = await this.connectionFor(token ?? openKey);
-    return await connection.request(body);
+    const key = token ?? openKey;
+    const entry = this.entryFor(key);
+    entry.calls += 1;
+    try {
+      const connection = await entry.opening;
+      entry.connection ??= connection;
+      return await connection.request(body);
+    } catch (error) {
+      // A connection that could not be opened (or whose hello was refused) is not kept.
+      if (entry.connection === undefined && this.entries.get(key) === entry) this.entries.delete(key);
+      throw error;
+    } finally {
+      entry.calls -= 1;
+    }
   }
 
-  private async connectionFor(key: string): Promise<ProtocolConnection> {
+  /** The entry of `key`, made (and its connection opened) when there is none or it closed. */
+  private entryFor(key: string): PoolEntry {
     if (this.closed) throw new ProtocolError('UNAVAILABLE', 'the gRPC gateway is stopping', undefined, false);
     const existing = this.entries.get(key);
     if (existing !== undefined && (existing.connection === undefined || !existing.connection.closed)) {
       existing.lastUsedAt = ++this.useCounter;
-      return await existing.opening;
+      return existing;
     }
     if (existing !== undefined) this.entries.delete(key);
     if (this.entries.size >= this.options.connectionsMax && !this.evictIdle()) {
       throw new ProtocolError('RESOURCE_EXHAUSTED', `the gRPC gateway holds ${this.options.connectionsMax} connections, all busy (one per bearer token); retry shortly`, undefined, false);
     }
-    const entry: PoolEntry = { opening: this.open(key), connection: undefined, lastUsedAt: ++this.useCounter };
+    const entry: PoolEntry = { opening: this.open(key), connection: undefined, lastUsedAt: ++this.useCounter, calls: 0 };
+    // Settled here too, so that a failed open with no call left waiting is not an unhandled rejection.
+    entry.opening.catch(() => undefined);
     this.entries.set(key, entry);
-    try {
-      entry.connection = await entry.opening;
-      return entry.connection;
-    } catch (error) {
-      if (this.entries.get(key) === entry) this.entries.delete(key);
-      throw error;
-    }
+    return entry;
   }
 
   private async open(key: string): Promise<ProtocolConnection> {
@@ -96,20 +108,21 @@ export class GatewayConnections {
   private evictIdle(): boolean {
     let victim: [string, PoolEntry] | undefined;
     for (const candidate of this.entries) {
-      const connection = candidate[1].connection;
-      if (connection === undefined || (!connection.closed && connection.inflight > 0)) continue;
+      if (candidate[1].calls > 0) continue;
       if (victim === undefined || candidate[1].lastUsedAt < victim[1].lastUsedAt) victim = candidate;
     }
     if (victim === undefined) return false;
     this.entries.delete(victim[0]);
-    victim[1].connection?.close('making room for another bearer token');
+    victim[1].opening.then((connection) => connection.close('making room for another bearer token'), () => undefined);
     return true;
   }
 
-  /** Closes every connection; requests in flight reject with UNAVAILABLE. */
+  /** Closes every connection (those still opening close once open); requests in flight reject with UNAVAILABLE. */
   close(): void {
     this.closed = true;
-    for (const entry of this.entries.values()) entry.connection?.close('the gRPC gateway stopped');
+    for (const entry of this.entries.values()) {
+      entry.opening.then((connection) => connection.close('the gRPC gateway stopped'), () => undefined);
+    }
     this.entries.clear();
   }
 }

@@ -9,7 +9,7 @@ import { status } from '@grpc/grpc-js';
 import { ClusterNodes } from '../support/cluster-nodes.js';
 import { removeTestCluster } from '../support/test-cluster.js';
 import { createGrpcTestCluster, type GrpcTestCluster } from './grpc-cluster.js';
-import { callFollowingLeader, FalconQueueClient, type CallResult } from './proto-client.js';
+import { callFollowingLeader, FalconQueueClient, type CallResult, type MethodName } from './proto-client.js';
 
 type Message = Record<string, unknown>;
 
@@ -36,6 +36,12 @@ describe('FalconQueueService over gRPC (a client from the .proto alone, one real
     return client;
   };
   const leader = (): FalconQueueClient => clientOf(leaderId);
+  /** A call to the leader; should leadership move while the file runs, the call follows it. */
+  const onLeader = async (method: MethodName, request: Message): Promise<CallResult> => {
+    const { result, address } = await callFollowingLeader(leader(), method, request);
+    leaderId = [...cluster.grpcAddresses].find(([, candidate]) => candidate === address)?.[0] ?? leaderId;
+    return result;
+  };
 
   before(async () => {
     cluster = await createGrpcTestCluster(3);
@@ -50,16 +56,16 @@ describe('FalconQueueService over gRPC (a client from the .proto alone, one real
   });
 
   it('SubmitJob, PollJobs, AcknowledgeJob, GetJob: the job ends completed, with its result and history', async () => {
-    const submitted = response(await leader().call('SubmitJob', {
+    const submitted = response(await onLeader('SubmitJob', {
       queue: 'grpc-life', payload: Buffer.from('{"to":"a@b.c"}'), content_type: 'application/json', priority: 7, idempotency_key: 'life-1',
     }));
     expect(submitted).to.include({ state: 'JOB_STATE_READY', duplicate: false });
     const jobId = submitted['job_id'] as number;
     expect(jobId).to.be.greaterThan(0);
-    const again = response(await leader().call('SubmitJob', { queue: 'grpc-life', payload: Buffer.from('x'), idempotency_key: 'life-1' }));
+    const again = response(await onLeader('SubmitJob', { queue: 'grpc-life', payload: Buffer.from('x'), idempotency_key: 'life-1' }));
     expect(again).to.include({ job_id: jobId, duplicate: true });
 
-    const polled = response(await leader().call('PollJobs', { queue: 'grpc-life', jobs_max: 10, wait_ms: 2_000, worker_id: 'w-life' }));
+    const polled = response(await onLeader('PollJobs', { queue: 'grpc-life', jobs_max: 10, wait_ms: 2_000, worker_id: 'w-life' }));
     const jobs = polled['jobs'] as Message[];
     expect(jobs).to.have.length(1);
     const [leased] = jobs as [Message];
@@ -67,12 +73,12 @@ describe('FalconQueueService over gRPC (a client from the .proto alone, one real
     expect(Buffer.from(leased['payload'] as Uint8Array).toString()).to.equal('{"to":"a@b.c"}');
     expect(leased['deadline_ms']).to.be.greaterThan(leased['enqueued_at_ms'] as number);
 
-    const acked = response(await leader().call('AcknowledgeJob', { job_id: jobId, token: leased['token'], success: { result: Buffer.from('sent') } }));
+    const acked = response(await onLeader('AcknowledgeJob', { job_id: jobId, token: leased['token'], success: { result: Buffer.from('sent') } }));
     expect(acked).to.include({ repeated: false, state: 'JOB_STATE_COMPLETED' });
-    const repeated = response(await leader().call('AcknowledgeJob', { job_id: jobId, token: leased['token'], success: {} }));
+    const repeated = response(await onLeader('AcknowledgeJob', { job_id: jobId, token: leased['token'], success: {} }));
     expect(repeated).to.include({ repeated: true });
 
-    const job = response(await leader().call('GetJob', { job_id: jobId }))['job'] as Message;
+    const job = response(await onLeader('GetJob', { job_id: jobId }))['job'] as Message;
     expect(job).to.include({ job_id: jobId, queue: 'grpc-life', state: 'JOB_STATE_COMPLETED', attempts: 1, idempotency_key: 'life-1' });
     expect(Buffer.from(job['result'] as Uint8Array).toString()).to.equal('sent');
     expect((job['history'] as Message[]).map((step) => step['state'])).to.deep.equal(['JOB_STATE_READY', 'JOB_STATE_LEASED', 'JOB_STATE_COMPLETED']);
@@ -92,48 +98,48 @@ describe('FalconQueueService over gRPC (a client from the .proto alone, one real
   });
 
   it('Heartbeat: an unknown worker is NOT_FOUND; with its queues and capacity it registers, then beats', async () => {
-    const unknown = failure(await leader().call('Heartbeat', { worker_id: 'w-beat', load: 0 }));
+    const unknown = failure(await onLeader('Heartbeat', { worker_id: 'w-beat', load: 0 }));
     expect(unknown.code).to.equal(status.NOT_FOUND);
-    const registered = response(await leader().call('Heartbeat', { worker_id: 'w-beat', queues: ['grpc-beat'], capacity: 4 }));
+    const registered = response(await onLeader('Heartbeat', { worker_id: 'w-beat', queues: ['grpc-beat'], capacity: 4 }));
     expect(registered['registered']).to.equal(true);
     expect(registered['ttl_ms']).to.be.greaterThan(0);
-    const beat = response(await leader().call('Heartbeat', { worker_id: 'w-beat', load: 2, queues: ['grpc-beat'], capacity: 4 }));
+    const beat = response(await onLeader('Heartbeat', { worker_id: 'w-beat', load: 2, queues: ['grpc-beat'], capacity: 4 }));
     expect(beat).to.include({ registered: false, ttl_ms: registered['ttl_ms'] });
   });
 
   it('AcknowledgeJob with a failure that is not retryable dead-letters the job, keeping the error', async () => {
-    const jobId = response(await leader().call('SubmitJob', { queue: 'grpc-fail', payload: Buffer.from('p'), attempts_max: 3 }))['job_id'];
-    const [leased] = response(await leader().call('PollJobs', { queue: 'grpc-fail', jobs_max: 1, wait_ms: 2_000 }))['jobs'] as [Message];
-    const nacked = response(await leader().call('AcknowledgeJob', { job_id: jobId, token: leased['token'], failure: { error: 'smtp refused', retryable: false } }));
+    const jobId = response(await onLeader('SubmitJob', { queue: 'grpc-fail', payload: Buffer.from('p'), attempts_max: 3 }))['job_id'];
+    const [leased] = response(await onLeader('PollJobs', { queue: 'grpc-fail', jobs_max: 1, wait_ms: 2_000 }))['jobs'] as [Message];
+    const nacked = response(await onLeader('AcknowledgeJob', { job_id: jobId, token: leased['token'], failure: { error: 'smtp refused', retryable: false } }));
     expect(nacked).to.include({ state: 'JOB_STATE_DEAD', retry_at_ms: 0 });
-    const job = response(await leader().call('GetJob', { job_id: jobId }))['job'] as Message;
+    const job = response(await onLeader('GetJob', { job_id: jobId }))['job'] as Message;
     expect(job).to.include({ state: 'JOB_STATE_DEAD', last_error: 'smtp refused' });
   });
 
   it('an acknowledgement with a lease that was lost is FAILED_PRECONDITION; the current lease acknowledges', async () => {
-    const jobId = response(await leader().call('SubmitJob', { queue: 'grpc-lease', payload: Buffer.from('p') }))['job_id'];
-    const [first] = response(await leader().call('PollJobs', { queue: 'grpc-lease', jobs_max: 1, wait_ms: 2_000, lease_ms: 50 }))['jobs'] as [Message];
+    const jobId = response(await onLeader('SubmitJob', { queue: 'grpc-lease', payload: Buffer.from('p') }))['job_id'];
+    const [first] = response(await onLeader('PollJobs', { queue: 'grpc-lease', jobs_max: 1, wait_ms: 2_000, lease_ms: 50 }))['jobs'] as [Message];
     // The 50 ms lease ends and the job is ready again: this long poll leases it anew.
-    const [second] = response(await leader().call('PollJobs', { queue: 'grpc-lease', jobs_max: 1, wait_ms: 10_000 }))['jobs'] as [Message];
+    const [second] = response(await onLeader('PollJobs', { queue: 'grpc-lease', jobs_max: 1, wait_ms: 10_000 }))['jobs'] as [Message];
     expect(second).to.include({ job_id: jobId, attempt: 2 });
-    const stale = failure(await leader().call('AcknowledgeJob', { job_id: jobId, token: first['token'], success: {} }));
+    const stale = failure(await onLeader('AcknowledgeJob', { job_id: jobId, token: first['token'], success: {} }));
     expect(stale.code).to.equal(status.FAILED_PRECONDITION);
     expect(stale.metadata['falcon-error-code']).to.equal('LEASE_LOST');
-    expect(response(await leader().call('AcknowledgeJob', { job_id: jobId, token: second['token'], success: {} }))).to.include({ state: 'JOB_STATE_COMPLETED' });
+    expect(response(await onLeader('AcknowledgeJob', { job_id: jobId, token: second['token'], success: {} }))).to.include({ state: 'JOB_STATE_COMPLETED' });
   });
 
   it('bad arguments are INVALID_ARGUMENT, with the protocol code in the metadata', async () => {
     const cases: Array<[string, Promise<CallResult>, string]> = [
-      ['no queue', leader().call('SubmitJob', { payload: Buffer.from('p') }), 'INVALID_ARGUMENT'],
-      ['attempts_max beyond 1000', leader().call('SubmitJob', { queue: 'grpc-bad', payload: Buffer.from('p'), attempts_max: 5000 }), 'INVALID_ARGUMENT'],
-      ['a backoff without its kind', leader().call('SubmitJob', { queue: 'grpc-bad', payload: Buffer.from('p'), backoff: { delay_ms: 10 } }), 'INVALID_ARGUMENT'],
-      ['a payload over payloadBytesMax', leader().call('SubmitJob', { queue: 'grpc-bad', payload: Buffer.alloc(1024 * 1024 + 1) }), 'PAYLOAD_TOO_LARGE'],
-      ['jobs_max 0', leader().call('PollJobs', { queue: 'grpc-bad', jobs_max: 0 }), 'INVALID_ARGUMENT'],
-      ['wait_ms beyond a minute', leader().call('PollJobs', { queue: 'grpc-bad', jobs_max: 1, wait_ms: 60_001 }), 'INVALID_ARGUMENT'],
-      ['no outcome', leader().call('AcknowledgeJob', { job_id: 1, token: 1 }), 'INVALID_ARGUMENT'],
-      ['no job id', leader().call('GetJob', {}), 'INVALID_ARGUMENT'],
-      ['a job id above 2^53 - 1', leader().call('GetJob', { job_id: '9007199254740993' }), 'INVALID_ARGUMENT'],
-      ['a worker id with a control character', leader().call('Heartbeat', { worker_id: 'w\u0001' }), 'INVALID_ARGUMENT'],
+      ['no queue', onLeader('SubmitJob', { payload: Buffer.from('p') }), 'INVALID_ARGUMENT'],
+      ['attempts_max beyond 1000', onLeader('SubmitJob', { queue: 'grpc-bad', payload: Buffer.from('p'), attempts_max: 5000 }), 'INVALID_ARGUMENT'],
+      ['a backoff without its kind', onLeader('SubmitJob', { queue: 'grpc-bad', payload: Buffer.from('p'), backoff: { delay_ms: 10 } }), 'INVALID_ARGUMENT'],
+      ['a payload over payloadBytesMax', onLeader('SubmitJob', { queue: 'grpc-bad', payload: Buffer.alloc(1024 * 1024 + 1) }), 'PAYLOAD_TOO_LARGE'],
+      ['jobs_max 0', onLeader('PollJobs', { queue: 'grpc-bad', jobs_max: 0 }), 'INVALID_ARGUMENT'],
+      ['wait_ms beyond a minute', onLeader('PollJobs', { queue: 'grpc-bad', jobs_max: 1, wait_ms: 60_001 }), 'INVALID_ARGUMENT'],
+      ['no outcome', onLeader('AcknowledgeJob', { job_id: 1, token: 1 }), 'INVALID_ARGUMENT'],
+      ['no job id', onLeader('GetJob', {}), 'INVALID_ARGUMENT'],
+      ['a job id above 2^53 - 1', onLeader('GetJob', { job_id: '9007199254740993' }), 'INVALID_ARGUMENT'],
+      ['a worker id with a control character', onLeader('Heartbeat', { worker_id: 'w\u0001' }), 'INVALID_ARGUMENT'],
     ];
     for (const [what, call, protocolCode] of cases) {
       const refused = failure(await call);
@@ -143,14 +149,14 @@ describe('FalconQueueService over gRPC (a client from the .proto alone, one real
   });
 
   it('an unknown job is NOT_FOUND', async () => {
-    const missing = failure(await leader().call('GetJob', { job_id: 987_654_321 }));
+    const missing = failure(await onLeader('GetJob', { job_id: 987_654_321 }));
     expect(missing.code).to.equal(status.NOT_FOUND);
     expect(missing.metadata['falcon-error-code']).to.equal('NOT_FOUND');
   });
 
   it('bytes that are no request message and a malformed authorization are refused; the node keeps serving', async () => {
     const garbage = failure(await leader().callWithRawBytes('SubmitJob', Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x0a, 0x80])));
-    expect(garbage.code).to.be.oneOf([status.INTERNAL, status.INVALID_ARGUMENT]);
+    expect(garbage.code, garbage.details).to.equal(status.INTERNAL);
     const basic = failure(await leader().call('GetJob', { job_id: 1 }, 10_000, { authorization: 'Basic dXNlcjpwdw==' }));
     expect(basic.code).to.equal(status.UNAUTHENTICATED);
     // A bearer token goes into the hello of its own connection to the node; an open cluster takes it.
