@@ -19,7 +19,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { describeValue } from './describe-value.js';
-import { mapping, oneOf, ruleMessage } from './schema-rules.js';
+import { ruleMessage } from './schema-rules.js';
 
 export const accessRoles = ['produce', 'consume', 'admin'] as const;
 export type AccessRole = (typeof accessRoles)[number];
@@ -39,11 +39,25 @@ const tokenPattern = /^[\x21-\x7e]+$/;
 const tokenRule = `a token of ${tokenCharsMin} to ${tokenCharsMax} visible ASCII characters, no spaces ` +
   `(shorter tokens can be guessed by trying them; generate one with \`openssl rand -hex 32\`)`;
 
+/**
+ * A value of the auth section as a message may show it: a string that could be a token (as long
+ * as the shortest one) by its length only, so that a token written in the wrong place (a bare list
+ * item, a role) is not echoed either.
+ */
+function describeWithoutSecrets(input: unknown): string {
+  return typeof input === 'string' && input.length >= tokenCharsMin ? `a string of ${input.length} characters` : describeValue(input);
+}
+
+/** `ruleMessage` for the auth section: the same wording, through describeWithoutSecrets. */
+function secretSafeMessage(rule: string): (issue: { readonly input?: unknown }) => string {
+  return (issue) => (issue.input === undefined ? `missing; expected ${rule}` : `expected ${rule}, got ${describeWithoutSecrets(issue.input)}`);
+}
+
 /** The message for a bad token: its length and kind, never its value. */
 function tokenMessage(issue: { readonly input?: unknown }): string {
   const input = issue.input;
   if (input === undefined) return `missing; expected ${tokenRule}`;
-  if (typeof input !== 'string') return `expected ${tokenRule}, got ${Array.isArray(input) || typeof input === 'object' ? describeValue(input) : typeof input}`;
+  if (typeof input !== 'string') return `expected ${tokenRule}, got ${typeof input === 'object' ? describeValue(input) : typeof input}`;
   const kind = tokenPattern.test(input) || input.length === 0 ? '' : ' including spaces or non-ASCII characters';
   return `expected ${tokenRule}, got ${input.length} characters${kind}`;
 }
@@ -52,20 +66,20 @@ export const tokenEntryShape = {
   /** The secret itself; compared in constant time by the Dispatcher. */
   token: z.string({ error: tokenMessage }).min(tokenCharsMin).max(tokenCharsMax).regex(tokenPattern),
   /** What a connection that brings this token may do. */
-  role: oneOf(accessRoles),
+  role: z.enum(accessRoles, { error: secretSafeMessage(`one of ${accessRoles.map((role) => `'${role}'`).join(', ')}`) }),
   /** How logs and refusals call this token (say, the client that holds it). */
-  name: z.string({ error: ruleMessage('a name of 1 to 64 letters, digits, _ . @ - (starting with a letter or digit)') })
+  name: z.string({ error: secretSafeMessage('a name of 1 to 64 letters, digits, _ . @ - (starting with a letter or digit)') })
     .regex(tokenNamePattern)
     .optional(),
 };
 
-const tokenEntryFields = mapping(tokenEntryShape, 'token settings (token, role, name)');
+const tokenEntryFields = z.strictObject(tokenEntryShape, { error: secretSafeMessage('a mapping of token settings (token, role, name)') });
 
 export type AccessToken = Readonly<z.output<typeof tokenEntryFields>>;
 
 /** A list of tokens, with no token listed twice (the second use is reported, naming the first). */
 export const tokenList = z.array(tokenEntryFields, {
-  error: ruleMessage('a list of tokens, each { token, role, name? }'),
+  error: secretSafeMessage('a list of tokens, each { token, role, name? }'),
 }).max(tokensMax, { error: `expected at most ${tokensMax} tokens` }).superRefine((tokens, context) => {
   const firstUse = new Map<string, number>();
   tokens.forEach((entry, index) => {
@@ -85,10 +99,10 @@ export const authShape = {
   tokensFile: z.string({ error: ruleMessage('a file path') }).min(1).optional(),
 };
 
-export const authFields = mapping(authShape, 'auth settings (tokens, tokensFile)');
+export const authFields = z.strictObject(authShape, { error: secretSafeMessage('a mapping of auth settings (tokens, tokensFile)') });
 
 /** The tokens file's whole content: `tokens:` and nothing else. */
-export const tokensFileSchema = mapping({ tokens: tokenList }, 'a tokens file (a `tokens:` list)');
+export const tokensFileSchema = z.strictObject({ tokens: tokenList }, { error: secretSafeMessage('a mapping with one key, `tokens:`') });
 
 /** The loaded `auth` section: every token from both places; `tokensFile` absolute when given. */
 export interface AuthConfig {

@@ -60,6 +60,21 @@ describe('cluster.yaml: auth tokens', () => {
     expect(error.message).to.not.contain('secret');
   });
 
+  it('a token written where a mapping, a list or a role belongs is refused by its length, not shown', () => {
+    const secret = 'a-secret-written-in-the-wrong-place';
+    const cases: Array<[string, string]> = [
+      [`auth:\n  tokens: [${secret}]`, 'auth.tokens[0]'],
+      [`auth:\n  tokens: ${secret}`, 'auth.tokens'],
+      [`auth: ${secret}`, 'auth'],
+      [`auth:\n  tokens: [{ token: ${producerToken}, role: ${secret} }]`, 'auth.tokens[0].role'],
+    ];
+    for (const [section, field] of cases) {
+      const error = expectRefused(`${section}\n${threeNodesYaml}\n`, { field, line: section.split('\n').length });
+      expect(error.message).to.contain(`got a string of ${secret.length} characters`);
+      expect(error.message, field).to.not.contain(secret.slice(0, 10));
+    }
+  });
+
   it('a token listed twice is refused at its second use, naming the first, without showing it', () => {
     const error = expectRefused(file(
       'auth:',
