@@ -17,6 +17,7 @@
  */
 import { Server, ServerCredentials, setLogger, status as grpcStatus, type Metadata, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
+import { listenHostOf } from '../config/listen-addresses.js';
 import type { Logger } from '../logging/logger.js';
 import { GatewayConnections } from './gateway-connections.js';
 import { loadServiceDefinition } from './proto-definition.js';
@@ -34,8 +35,9 @@ export const concurrentStreamsMax = 1_000;
 /** How long a stop waits for calls in flight before it cuts them off. */
 const shutdownGraceMs = 1_000;
 
-/** The longest bearer token taken from metadata; a longer one is refused before it reaches the node. */
-const tokenBytesMax = 4_096;
+/** The longest bearer token taken from metadata, as the protocol's hello takes it (docs/protocol.md);
+ *  a longer one is refused UNAUTHENTICATED before it reaches the node. */
+const tokenBytesMax = 256;
 
 export interface GrpcGatewayOptions {
   readonly config: ClusterConfig;
@@ -43,12 +45,9 @@ export interface GrpcGatewayOptions {
   readonly logger: Logger;
 }
 
-/**
- * The address the gRPC port binds: the node's host, for now. Kept in this one place so that a
- * per-port listen address can replace it.
- */
+/** The address the gRPC port binds: `listen.grpc` when the node sets it, else its host. */
 export function grpcListenHost(node: NodeConfig): string {
-  return node.host;
+  return listenHostOf(node, 'grpc');
 }
 
 export class GrpcGateway {

@@ -8,11 +8,16 @@
  * lock (data-dir-lock.ts) is taken before the WAL writer opens the log, and held until the node
  * has stopped (or the process dies: the operating system releases it).
  *
+ * Access is said once at start: an open cluster (no auth tokens) in ONE warning line, a cluster
+ * with tokens in one info line naming them by label (never by value).
+ *
  * Runs on: supervisor (main thread).
  */
 import { mkdir, access, constants } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
+import { tokenLabel } from '../config/auth-config.js';
+import { listenHostOf } from '../config/listen-addresses.js';
 import type { Logger, LogFormat } from '../logging/logger.js';
 import { createNodeMetrics } from '../metrics/node-metrics.js';
 import { exitCodes } from '../runtime/exit-codes.js';
@@ -64,10 +69,11 @@ async function runLocked(options: RunNodeOptions): Promise<number> {
     onGiveUp: (actor, reason, exit) => gaveUp?.({ reason: `actor ${actor} failed: ${reason.split('\n')[0] ?? reason}`, exit }),
   });
   const ops = createOpsServer({ node, clusterName: config.cluster.name, supervisor, metrics: createNodeMetrics(supervisor, node.id), logger, testHooks: options.testHooks === true });
+  const opsHost = listenHostOf(node, 'ops');
   try {
-    await listen(ops, node.host, node.opsPort);
+    await listen(ops, opsHost, node.opsPort);
   } catch (error) {
-    logger.fatal(`cannot listen on the ops port ${node.host}:${node.opsPort}: ${describeListenError(error)}`);
+    logger.fatal(`cannot listen on the ops port ${opsHost}:${node.opsPort}: ${describeListenError(error)}`);
     return exitCodes.refusedToStart;
   }
   const grpc = await startGrpcGateway(config, node, logger);
@@ -76,8 +82,11 @@ async function runLocked(options: RunNodeOptions): Promise<number> {
     return exitCodes.refusedToStart;
   }
   supervisor.start();
-  logger.info({ opsPort: node.opsPort, peerPort: node.peerPort, clientPort: node.clientPort, grpcPort: node.grpcPort, dataDir: node.dataDir },
-    `node ${node.id} started: ops http://${node.host}:${node.opsPort}/status`);
+  logger.info({
+    opsPort: node.opsPort, peerPort: node.peerPort, clientPort: node.clientPort, grpcPort: node.grpcPort, dataDir: node.dataDir,
+    listen: { peer: listenHostOf(node, 'peer'), client: listenHostOf(node, 'client'), ops: opsHost },
+  }, `node ${node.id} started: ops http://${node.host}:${node.opsPort}/status`);
+  logAccess(config, logger);
   const outcome = await Promise.race([
     options.stopRequested.then((reason) => ({ kind: 'stop' as const, reason })),
     actorGaveUp.then(({ reason, exit }) => ({ kind: 'gave-up' as const, reason, exit })),
@@ -111,6 +120,16 @@ async function startGrpcGateway(config: ClusterConfig, node: NodeConfig, logger:
     logger.fatal(`cannot listen on the gRPC port ${address}: ${describeGrpcBindError(error)}`);
     return 'refused';
   }
+}
+
+/** One line on who may use the cluster: a warning when anyone may. */
+function logAccess(config: ClusterConfig, logger: Logger): void {
+  const tokens = config.auth.tokens;
+  if (tokens.length === 0) {
+    logger.warn('this cluster is open: auth lists no tokens, so anyone who can reach a client port may enqueue, pull, cancel and purge; see docs/operations.md (Access)');
+    return;
+  }
+  logger.info({ tokens: tokens.map((entry) => `${tokenLabel(entry)}:${entry.role}`) }, `access: ${tokens.length} bearer token(s); requests without a listed token are refused`);
 }
 
 async function prepareDataDir(dataDir: string): Promise<string | undefined> {

@@ -1,8 +1,10 @@
 /**
  * FalconQueueService from a client built from falcon_queue.proto alone (proto-client.ts: the gRPC
  * libraries, no FalconQueue module), against one real 3-node cluster with a gRPC port on every
- * node, shared by the cases of this file: each method, a job's whole life, leader redirection from
- * a follower, and the status codes of bad arguments, lost leases, unknown jobs and bad bytes.
+ * node and three bearer tokens, shared by the cases of this file: each method, a job's whole life,
+ * leader redirection from a follower, each role allowed and refused, and the status codes of bad
+ * arguments, lost leases, unknown jobs and bad bytes. The cases call with the admin token unless
+ * they say otherwise.
  */
 import { expect } from 'chai';
 import { status } from '@grpc/grpc-js';
@@ -12,6 +14,9 @@ import { createGrpcTestCluster, type GrpcTestCluster } from './grpc-cluster.js';
 import { callFollowingLeader, FalconQueueClient, type CallResult, type MethodName } from './proto-client.js';
 
 type Message = Record<string, unknown>;
+
+const tokens = { admin: 'grpc-test-admin-0123456789', produce: 'grpc-test-produce-0123456789', consume: 'grpc-test-consume-0123456789' } as const;
+const authYaml = ['auth:', '  tokens:', ...Object.entries(tokens).map(([role, token]) => `    - { token: ${token}, role: ${role}, name: ${role} }`)].join('\n');
 
 function response(result: CallResult): Message {
   if (!result.ok) expect.fail(`expected a response, got status ${result.code}: ${result.details}`);
@@ -31,20 +36,20 @@ describe('FalconQueueService over gRPC (a client from the .proto alone, one real
   const clients = new Map<string, FalconQueueClient>();
 
   const clientOf = (id: string): FalconQueueClient => {
-    const client = clients.get(id) ?? new FalconQueueClient(cluster.grpcAddresses.get(id) ?? '');
+    const client = clients.get(id) ?? new FalconQueueClient(cluster.grpcAddresses.get(id) ?? '', tokens.admin);
     clients.set(id, client);
     return client;
   };
   const leader = (): FalconQueueClient => clientOf(leaderId);
   /** A call to the leader; should leadership move while the file runs, the call follows it. */
   const onLeader = async (method: MethodName, request: Message): Promise<CallResult> => {
-    const { result, address } = await callFollowingLeader(leader(), method, request);
+    const { result, address } = await callFollowingLeader(leader(), method, request, tokens.admin);
     leaderId = [...cluster.grpcAddresses].find(([, candidate]) => candidate === address)?.[0] ?? leaderId;
     return result;
   };
 
   before(async () => {
-    cluster = await createGrpcTestCluster(3);
+    cluster = await createGrpcTestCluster(3, `${authYaml}\n`);
     nodes = new ClusterNodes(cluster);
     nodes.startAll();
     leaderId = (await nodes.leaderAgreedBy(['n1', 'n2', 'n3'], 30_000)).node;
@@ -90,10 +95,10 @@ describe('FalconQueueService over gRPC (a client from the .proto alone, one real
     expect(refused.code).to.equal(status.UNAVAILABLE);
     expect(refused.metadata).to.include({ 'falcon-error-code': 'NOT_LEADER', 'falcon-leader': cluster.grpcAddresses.get(leaderId), 'falcon-leader-id': leaderId });
 
-    const followed = await callFollowingLeader(clientOf(followerId), 'SubmitJob', { queue: 'grpc-follow', payload: Buffer.from('f'), idempotency_key: 'follow-1' });
+    const followed = await callFollowingLeader(clientOf(followerId), 'SubmitJob', { queue: 'grpc-follow', payload: Buffer.from('f'), idempotency_key: 'follow-1' }, tokens.admin);
     expect(followed.address).to.equal(cluster.grpcAddresses.get(leaderId));
     const jobId = response(followed.result)['job_id'];
-    const read = await callFollowingLeader(clientOf(followerId), 'GetJob', { job_id: jobId });
+    const read = await callFollowingLeader(clientOf(followerId), 'GetJob', { job_id: jobId }, tokens.admin);
     expect((response(read.result)['job'] as Message)['state']).to.equal('JOB_STATE_READY');
   });
 
@@ -154,17 +159,40 @@ describe('FalconQueueService over gRPC (a client from the .proto alone, one real
     expect(missing.metadata['falcon-error-code']).to.equal('NOT_FOUND');
   });
 
-  it('bytes that are no request message and a malformed authorization are refused; the node keeps serving', async () => {
+  it('bytes that are no request message are refused, and the node keeps serving', async () => {
     const garbage = failure(await leader().callWithRawBytes('SubmitJob', Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x0a, 0x80])));
     expect(garbage.code, garbage.details).to.equal(status.INTERNAL);
-    const basic = failure(await leader().call('GetJob', { job_id: 1 }, 10_000, { authorization: 'Basic dXNlcjpwdw==' }));
-    expect(basic.code).to.equal(status.UNAUTHENTICATED);
-    // A bearer token goes into the hello of its own connection to the node; an open cluster takes it.
-    const withToken = new FalconQueueClient(cluster.grpcAddresses.get(leaderId) ?? '', 'token-1');
-    try {
-      expect(response(await withToken.call('SubmitJob', { queue: 'grpc-token', payload: Buffer.from('t') }))).to.include({ state: 'JOB_STATE_READY' });
-    } finally {
-      withToken.close();
+    expect(response(await onLeader('SubmitJob', { queue: 'grpc-garbage', payload: Buffer.from('g') }))).to.include({ state: 'JOB_STATE_READY' });
+  });
+
+  it('each role may make its calls and is refused the others; no token, an unlisted one or a malformed one is UNAUTHENTICATED', async () => {
+    const address = cluster.grpcAddresses.get(leaderId) ?? '';
+    const as = (token?: string): FalconQueueClient => {
+      const client = new FalconQueueClient(address, token);
+      clients.set(`${token ?? 'none'}@${address}`, client);
+      return client;
+    };
+    const producer = as(tokens.produce);
+    const consumer = as(tokens.consume);
+    const jobId = response(await producer.call('SubmitJob', { queue: 'grpc-roles', payload: Buffer.from('r') }))['job_id'];
+    expect((response(await producer.call('GetJob', { job_id: jobId }))['job'] as Message)['state']).to.equal('JOB_STATE_READY');
+    const producerPolls = failure(await producer.call('PollJobs', { queue: 'grpc-roles', jobs_max: 1 }));
+    expect([producerPolls.code, producerPolls.metadata['falcon-error-code']]).to.deep.equal([status.PERMISSION_DENIED, 'PERMISSION_DENIED']);
+
+    const consumerSubmits = failure(await consumer.call('SubmitJob', { queue: 'grpc-roles', payload: Buffer.from('r') }));
+    expect(consumerSubmits.code).to.equal(status.PERMISSION_DENIED);
+    const [leased] = response(await consumer.call('PollJobs', { queue: 'grpc-roles', jobs_max: 1, wait_ms: 2_000 }))['jobs'] as [Message];
+    expect(leased['job_id']).to.equal(jobId);
+    expect(response(await consumer.call('AcknowledgeJob', { job_id: jobId, token: leased['token'], success: {} }))).to.include({ state: 'JOB_STATE_COMPLETED' });
+    expect(response(await consumer.call('Heartbeat', { worker_id: 'w-roles', queues: ['grpc-roles'], capacity: 1 }))).to.include({ registered: true });
+
+    for (const [what, client, metadata] of [
+      ['no token', as(undefined), {}],
+      ['an unlisted token', as('grpc-test-unlisted-0123456789'), {}],
+      ['a Basic authorization', as(undefined), { authorization: 'Basic dXNlcjpwdw==' }],
+    ] as const) {
+      const refused = failure(await client.call('GetJob', { job_id: jobId }, 10_000, metadata));
+      expect(refused.code, `${what}: ${refused.details}`).to.equal(status.UNAUTHENTICATED);
     }
   });
 });

@@ -75,7 +75,7 @@ export class FalconQueueClient {
  * Calls `method` on `client`, and when the node answers UNAVAILABLE naming the leader's address in
  * `falcon-leader`, calls the leader there instead (up to `hopsMax` times), as a user's client would.
  */
-export async function callFollowingLeader(client: FalconQueueClient, method: MethodName, request: Message, hopsMax = 3): Promise<{ result: CallResult; address: string }> {
+export async function callFollowingLeader(client: FalconQueueClient, method: MethodName, request: Message, token?: string, hopsMax = 3): Promise<{ result: CallResult; address: string }> {
   let current = client;
   for (let hop = 0; ; hop += 1) {
     const result = await current.call(method, request);
@@ -85,6 +85,6 @@ export async function callFollowingLeader(client: FalconQueueClient, method: Met
       return { result, address: current.address };
     }
     if (current !== client) current.close();
-    current = new FalconQueueClient(leader);
+    current = new FalconQueueClient(leader, token);
   }
 }
