@@ -22,7 +22,7 @@ const srcRoot = join(repoRoot, 'src');
 const floors: ReadonlyArray<readonly string[]> = [
   ['cli'],
   ['supervisor'],
-  ['http'],
+  ['http', 'grpc'],
   ['actors'],
   ['metrics'],
   ['runtime'],

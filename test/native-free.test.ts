@@ -1,11 +1,14 @@
 /**
  * Native-free, both halves (see native-free.md): no package of the production tree ships or builds
- * a native addon we rely on, and a running node with all actors up has no `.node` object mapped.
+ * a native addon we rely on, and a running node with all actors and its gRPC port up has no
+ * `.node` object mapped.
  */
 import { expect } from 'chai';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePorts } from './support/free-port.js';
 import { createTestCluster, falconNodeEntry, removeTestCluster, startProcess, waitForHttp, type TestCluster } from './support/test-cluster.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -99,18 +102,30 @@ describe('native-free', function () {
 
   describe('a running node', () => {
     let cluster: TestCluster;
+    let grpcPort: number;
     before(async () => {
       cluster = await createTestCluster({ nodeCount: 1 });
+      // With a gRPC port, so that the gRPC libraries are loaded too (only a node with one loads them).
+      [grpcPort = 0] = await freePorts(1);
+      const text = readFileSync(cluster.configPath, 'utf8');
+      writeFileSync(cluster.configPath, text.replace(/^( +)opsPort: (\d+)$/m, `$1opsPort: $2\n$1grpcPort: ${grpcPort}`));
     });
     after(async () => {
       await removeTestCluster(cluster);
     });
 
-    it('has no native shared object mapped with all its actors up', async function () {
+    it('has no native shared object mapped with all its actors and its gRPC port up', async function () {
       if (process.platform !== 'linux') this.skip();
       const node = startProcess([falconNodeEntry, '--config', cluster.configPath, '--node', 'n1', '--log-format', 'json']);
       const opsPort = cluster.nodes[0]?.opsPort ?? 0;
       await waitForHttp(`http://127.0.0.1:${opsPort}/readyz`, (status) => status === 200, 20_000, () => node.output());
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port: grpcPort }, () => {
+          socket.destroy();
+          resolve();
+        });
+        socket.once('error', (error) => reject(new Error(`the gRPC port ${grpcPort} does not take connections: ${error.message}\n${node.output()}`)));
+      });
       const pid = node.child.pid ?? 0;
       const maps = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n');
       const mappedObjects = new Set(maps.map((line) => line.split(/\s+/).slice(5).join(' ')).filter((path) => path.startsWith('/')));

@@ -10,6 +10,8 @@
 import { randomBytes } from 'node:crypto';
 import { assert, falconError, isFalconError } from '../errors.js';
 import { logEntryBytesMaxFor } from '../config/cluster-config.js';
+import { listenHostOf } from '../config/listen-addresses.js';
+import { AccessControl } from '../dispatch/access-control.js';
 import { Dispatcher } from '../dispatch/dispatcher.js';
 import { ClientServer, type ClientConnection } from '../net/client-server.js';
 import type { ClientRequest } from '../protocol/client.js';
@@ -66,9 +68,10 @@ class DispatcherRole implements ActorRole {
       nowMs: () => Date.now(),
       random: Math.random,
       newProducerId: () => `p-${randomBytes(12).toString('hex')}`,
+      access: new AccessControl(config.auth.tokens),
     });
     this.server = new ClientServer<ClientRequest>({
-      host: node.host,
+      host: listenHostOf(node, 'client'),
       port: node.clientPort,
       frameBytesMax: queue.clientFrameBytesMax,
       sendQueueBytesMax: queue.clientSendQueueBytesMax,
@@ -90,7 +93,7 @@ class DispatcherRole implements ActorRole {
     try {
       await this.server.listen();
     } catch (error) {
-      this.context.fail(falconError('UNAVAILABLE', `cannot listen on the client port ${node.host}:${node.clientPort}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`), 'refusedToStart');
+      this.context.fail(falconError('UNAVAILABLE', `cannot listen on the client port ${listenHostOf(node, 'client')}:${node.clientPort}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`), 'refusedToStart');
       await new Promise(() => undefined);
     }
     this.timer = setInterval(() => {

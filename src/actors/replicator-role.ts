@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { assert, falconError, isFalconError } from '../errors.js';
 import { logEntryBytesMaxFor } from '../config/cluster-config.js';
+import { listenHostOf } from '../config/listen-addresses.js';
 import { PeerTransport } from '../net/peer-transport.js';
 import { SeededRandom } from '../raft/random.js';
 import { HashChainedMachine } from '../replication/hash-chained-machine.js';
@@ -203,7 +204,7 @@ class ReplicatorRole implements ActorRole {
     try {
       await this.transport.start();
     } catch (error) {
-      this.context.fail(falconError('UNAVAILABLE', `cannot listen on the peer port ${self.host}:${self.peerPort}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`), 'refusedToStart');
+      this.context.fail(falconError('UNAVAILABLE', `cannot listen on the peer port ${listenHostOf(self, 'peer')}:${self.peerPort}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`), 'refusedToStart');
       await new Promise(() => undefined);
     }
   }

@@ -9,6 +9,10 @@
  * other path by which this node leases a job: a node with no handlers runs no runner and never
  * takes a job (the seed's "mysterious dispatching" bug was a second, internal dispatch path).
  *
+ * When the cluster lists tokens, every runner's connection presents the first token whose role may
+ * consume (consume or admin; config/auth-config.ts `localWorkerToken`); a config with handlers and
+ * no such token is refused at load, so one always exists here.
+ *
  * Invariants: one runner per configured queue, with its own connection and a worker id unique to
  * this node, queue and incarnation (a restarted actor never answers for its predecessor's leases,
  * which lapse or are released with its TTL). stop() drains each runner within half the
@@ -18,6 +22,7 @@
  */
 import { ClusterConnection, type NodeAddress } from '../client/cluster-connection.js';
 import { WorkerRunner } from '../client/worker-runner.js';
+import { localWorkerToken } from '../config/auth-config.js';
 import { handlersOf, type HandlerConfig } from '../config/cluster-config.js';
 import type { LinkMessage } from '../protocol/link-message.js';
 import type { WorkerRunnerStatus, WorkerStatus } from '../runtime/node-status.js';
@@ -59,11 +64,12 @@ class WorkerRole implements ActorRole {
   start(): Promise<void> {
     const { config, node, incarnation, logger } = this.context;
     const nodes = addressesFrom(this.context);
+    const token = localWorkerToken(config.auth)?.token;
     for (const [queue, handler] of Object.entries(handlersOf(config, node))) {
       // Code points, not UTF-16 units, so a cut never splits a character.
       const workerId = `${node.id}:${[...queue].slice(0, workerIdQueueCharsMax).join('')}:${incarnation}`;
       const leaseMs = handler.leaseMs ?? config.queue.leaseMsDefault;
-      const connection = new ClusterConnection({ nodes, frameBytesMax: config.queue.clientFrameBytesMax });
+      const connection = new ClusterConnection({ nodes, frameBytesMax: config.queue.clientFrameBytesMax, ...(token === undefined ? {} : { token }) });
       const runner = new WorkerRunner({
         connection, queue, workerId, concurrency: handler.concurrency, handler: { module: handler.module }, leaseMs,
         drainTimeoutMs: Math.floor(config.supervisor.shutdownTimeoutMs / 2), logger,

@@ -18,9 +18,13 @@
  * Runs on: supervisor (main thread) at start-up, and the CLIs. Pure data, no I/O.
  */
 
-import { isIP } from 'node:net';
 import { z } from 'zod';
-import { describeValue } from './describe-value.js';
+import {
+  addRelationIssue, booleanFlag, integerInRange, isConnectableHost, isPowerOfTwo, mapping, nonNegativeInteger, oneOf, positiveInteger,
+  ruleMessage, section,
+} from './schema-rules.js';
+import { authFields, authShape, type AuthConfig } from './auth-config.js';
+import { listenFields } from './listen-addresses.js';
 
 const kibibyte = 1024;
 const mebibyte = 1024 * kibibyte;
@@ -35,72 +39,6 @@ export const ringCapacityBytesMax = gibibyte;
 export const nodeIdPattern = /^[a-z0-9][a-z0-9_-]{0,31}$/i;
 /** Cluster names are compared in the peer handshake; the same shape as node ids, a little longer. */
 export const clusterNamePattern = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
-
-/** The message for a value that breaks a field's rule, written from the zod issue. */
-function ruleMessage(rule: string): (issue: { readonly input?: unknown }) => string {
-  return (issue) =>
-    issue.input === undefined ? `missing; expected ${rule}` : `expected ${rule}, got ${describeValue(issue.input)}`;
-}
-
-function integerInRange(minimum: number, maximum: number): z.ZodNumber {
-  return z.number({ error: ruleMessage(`an integer from ${minimum} to ${maximum}`) }).int().min(minimum).max(maximum);
-}
-
-/** Counts, sizes and durations: whole and at least 1 (a zero timeout or bound means a bug). */
-function positiveInteger(): z.ZodNumber {
-  return z.number({ error: ruleMessage('a positive integer') }).int().min(1);
-}
-
-/** Values where zero is meaningful: "no jitter", "never restart", "send at once". */
-function nonNegativeInteger(): z.ZodNumber {
-  return z.number({ error: ruleMessage('an integer >= 0') }).int().min(0);
-}
-
-function booleanFlag(): z.ZodBoolean {
-  return z.boolean({ error: ruleMessage('true or false') });
-}
-
-function oneOf<const Values extends readonly [string, ...string[]]>(values: Values): z.ZodEnum<{ [K in Values[number]]: K }> {
-  const listed = values.map((value) => `'${value}'`).join(', ');
-  return z.enum(values, { error: ruleMessage(`one of ${listed}`) });
-}
-
-function isPowerOfTwo(value: number): boolean {
-  return Number.isSafeInteger(value) && value > 0 && 2 ** Math.round(Math.log2(value)) === value;
-}
-
-/** A host peers and clients can connect to: an IP address or a DNS name, never a wildcard. */
-function isConnectableHost(value: string): boolean {
-  if (value === '0.0.0.0' || value === '::') return false;
-  if (isIP(value) !== 0) return true;
-  return value.length <= 253 && /^[a-z0-9]([a-z0-9-]{0,62})(\.[a-z0-9]([a-z0-9-]{0,62}))*$/i.test(value);
-}
-
-/** A rule between two fields, reported on `path`; `relatedPath` is where to point instead when
- *  `path` was left at its default and only the other field was written in the file. The message
- *  names both fields, so it reads right on either. */
-function addRelationIssue(
-  context: z.RefinementCtx,
-  path: readonly (string | number)[],
-  relatedPath: readonly (string | number)[],
-  message: string,
-): void {
-  context.addIssue({
-    code: 'custom', path: [...path], message,
-    params: { relatedPath: [...relatedPath], declaredPathLength: path.length },
-  });
-}
-
-/** A section may be absent (all defaults) or written with every line commented out (YAML null). */
-function section<Shape extends z.ZodType<object>>(fields: Shape) {
-  // Every field of a section has a default, so `{}` is a valid input; the cast only tells the
-  // compiler what the schema itself checks when it parses the prefault.
-  return z.preprocess((value) => (value === null ? undefined : value), fields.prefault({} as z.input<Shape>));
-}
-
-function mapping<Shape extends z.core.$ZodLooseShape>(shape: Shape, what: string) {
-  return z.strictObject(shape, { error: ruleMessage(`a mapping of ${what}`) });
-}
 
 // ---------------------------------------------------------------------------------------------
 // Sections. Each field: its unit in the name, its default, and why.
@@ -335,10 +273,14 @@ export const nodeShape = {
   clientPort: integerInRange(1, 65535),
   /** /healthz, /readyz, /metrics, /status and the dashboard. */
   opsPort: integerInRange(1, 65535),
+  /** FalconQueueService (gRPC, docs/grpc.md), a gateway into the client port; absent: no gRPC. */
+  grpcPort: integerInRange(1, 65535).optional(),
   /** WAL, snapshots and term/vote; relative paths resolve against the config file's directory. */
   dataDir: z.string({ error: ruleMessage('a directory path') }).min(1),
   /** This node's handlers, instead of the cluster-wide `handlers` (`{}`: none on this node). */
   handlers: handlersMap.optional(),
+  /** Where each port binds, when not `host` (listen-addresses.ts): `{ peer, client, ops, grpc }`. */
+  listen: listenFields.optional(),
 };
 
 const nodeFields = mapping(nodeShape, 'node settings');
@@ -354,6 +296,7 @@ export const sectionShapes = {
   logging: loggingShape,
   handlers: handlerShape,
   nodes: nodeShape,
+  auth: authShape,
 } as const;
 
 /** What the file holds, with defaults filled in, before paths are resolved. */
@@ -365,6 +308,7 @@ export const clusterFileSchema = mapping({
   supervisor: section(supervisorFields),
   ring: section(mapping(ringShape, 'ring settings')),
   logging: section(mapping(loggingShape, 'logging settings')),
+  auth: section(authFields),
   handlers: z.preprocess((value) => (value === null ? undefined : value), handlersMap.default({})),
   nodes: z.array(nodeFields, {
     error: ruleMessage('a list of nodes (each with id, host, peerPort, clientPort, opsPort, dataDir)'),
@@ -418,6 +362,8 @@ export interface ClusterConfig {
   /** Queue name → local handler, for every node that does not list its own. */
   readonly handlers: HandlersConfig;
   readonly nodes: readonly NodeConfig[];
+  /** Bearer tokens and their roles; none: the cluster is open. */
+  readonly auth: AuthConfig;
   /** Allowed but worth a look (an even node count, unsafeNoFsync), one line each. */
   readonly warnings: readonly string[];
 }

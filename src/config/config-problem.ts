@@ -10,7 +10,9 @@
  */
 
 import type { z } from 'zod';
+import { tokenEntryShape } from './auth-config.js';
 import { sectionShapes } from './cluster-config.js';
+import { listenShape } from './listen-addresses.js';
 import { formatFieldPath } from './describe-value.js';
 import { nearestKey } from './nearest-key.js';
 import { renamesAt } from './renamed-keys.js';
@@ -24,9 +26,15 @@ export interface ConfigProblem {
   readonly relatedPath?: readonly PropertyKey[];
 }
 
-function knownKeysAt(path: readonly PropertyKey[]): readonly string[] {
+/** The keys a mapping at `path` may have, for the message about a key it may not. */
+export type KnownKeysAt = (path: readonly PropertyKey[]) => readonly string[];
+
+/** The keys of cluster.yaml, level by level. */
+export function knownKeysAt(path: readonly PropertyKey[]): readonly string[] {
   // A node's own handlers (`nodes[1].handlers.email`) take the same keys as the cluster-wide ones.
   if (path[0] === 'nodes' && path[2] === 'handlers') return Object.keys(sectionShapes.handlers);
+  if (path[0] === 'nodes' && path[2] === 'listen') return Object.keys(listenShape);
+  if (path[0] === 'auth' && path[1] === 'tokens') return Object.keys(tokenEntryShape);
   const sectionName = path[0];
   if (sectionName === undefined) return Object.keys(sectionShapes);
   if (typeof sectionName === 'string' && Object.hasOwn(sectionShapes, sectionName)) {
@@ -41,13 +49,13 @@ function placeName(path: readonly PropertyKey[]): string {
   return formatFieldPath(path);
 }
 
-export function unknownKeyProblem(path: readonly PropertyKey[], key: string): ConfigProblem {
+export function unknownKeyProblem(path: readonly PropertyKey[], key: string, keysAt: KnownKeysAt = knownKeysAt): ConfigProblem {
   const renames = renamesAt(path);
   const newKey = Object.hasOwn(renames, key) ? renames[key] : undefined;
   if (newKey !== undefined) {
     return { path: [...path, key], problem: `was renamed: use ${formatFieldPath([...path, newKey])}` };
   }
-  const knownKeys = knownKeysAt(path);
+  const knownKeys = keysAt(path);
   // A misspelt old name is pointed at the new name, never at the old one.
   const nearest = nearestKey(key, [...knownKeys, ...Object.keys(renames)]);
   const suggestion = nearest !== undefined && Object.hasOwn(renames, nearest) ? renames[nearest] : nearest;
@@ -61,12 +69,12 @@ function isPathArray(value: unknown): value is PropertyKey[] {
   return Array.isArray(value) && value.every((part) => typeof part === 'string' || typeof part === 'number');
 }
 
-/** One problem per issue, one per stray key. */
-export function problemsFromIssues(issues: readonly z.core.$ZodIssue[]): ConfigProblem[] {
+/** One problem per issue, one per stray key; `keysAt` knows the file's keys (cluster.yaml's by default). */
+export function problemsFromIssues(issues: readonly z.core.$ZodIssue[], keysAt: KnownKeysAt = knownKeysAt): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) problems.push(unknownKeyProblem(issue.path, key));
+      for (const key of issue.keys) problems.push(unknownKeyProblem(issue.path, key, keysAt));
     } else if (issue.code === 'custom' && isPathArray(issue.params?.['relatedPath'])) {
       const relatedPath = issue.params['relatedPath'];
       // Both paths were declared relative to the object the rule sits on; zod has since prefixed

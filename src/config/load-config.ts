@@ -21,54 +21,16 @@ import { dirname, resolve } from 'node:path';
 import { clusterFileSchema, type ClusterConfig, type HandlersConfig, type NodeConfig } from './cluster-config.js';
 import { ConfigError } from './config-error.js';
 import { fallbackIssueMessage, problemsFromIssues, type ConfigProblem } from './config-problem.js';
-import { formatFieldPath } from './describe-value.js';
 import { nodeCountWarning, nodeProblems } from './node-rules.js';
-import { locateField, parseYaml, type YamlSource } from './yaml-source.js';
+import { parseYaml } from './yaml-source.js';
+import { throwFirst } from './refusal.js';
+import { localWorkerToken, type AuthConfig } from './auth-config.js';
+import { describeReadFailure, resolveAuth } from './tokens-file.js';
 
 export { ConfigError, configErrorExitCode } from './config-error.js';
 
 /** A config file is a page of settings; anything larger is the wrong file. */
 export const configFileBytesMax = 1024 * 1024;
-
-interface PlacedProblem {
-  readonly field: string;
-  readonly line: number | undefined;
-  readonly problem: string;
-}
-
-function place(source: YamlSource, problem: ConfigProblem): PlacedProblem {
-  const location = locateField(source, problem.path);
-  if (!location.found && problem.relatedPath !== undefined) {
-    // The field the rule is about kept its default; point at the one the file did set.
-    const related = locateField(source, problem.relatedPath);
-    if (related.found) return { field: formatFieldPath(problem.relatedPath), line: related.line, problem: problem.problem };
-  }
-  return { field: formatFieldPath(problem.path), line: location.line, problem: problem.problem };
-}
-
-/** Problems listed in one refusal at most: enough to fix a file in one go, short enough to read. */
-const problemsListedMax = 10;
-
-/**
- * Throws the problem that comes first in the file (problems without a line go last) as the
- * error's field and line; its message lists every problem, one per line in file order (up to
- * `problemsListedMax`), so that a file with several (say, keys of an older version) is fixed in
- * one go rather than one start at a time.
- */
-function throwFirst(source: YamlSource, problems: readonly ConfigProblem[]): never {
-  const placed = problems.map((problem) => place(source, problem));
-  const lineOrder = (entry: PlacedProblem): number => entry.line ?? Number.POSITIVE_INFINITY;
-  // Array.prototype.sort is stable: equal lines keep the schema's order.
-  const ordered = [...placed].sort((a, b) => lineOrder(a) - lineOrder(b));
-  const first = ordered[0];
-  if (first === undefined) throw new Error('assertion failed: throwFirst called with 0 problems');
-  // A set: one bad value can break two rules that read alike (a type and a refinement).
-  const all = [...new Set(ordered.map((entry) =>
-    new ConfigError({ source: source.sourceName, line: entry.line, field: entry.field, problem: entry.problem }).message))];
-  const lines = all.slice(0, problemsListedMax);
-  if (all.length > problemsListedMax) lines.push(`... and ${all.length - problemsListedMax} more problems`);
-  throw new ConfigError({ source: source.sourceName, line: first.line, field: first.field, problem: first.problem, message: lines.join('\n') });
-}
 
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
@@ -111,6 +73,25 @@ function resolveHandlers(handlers: HandlersConfig, baseDir: string, path: readon
 }
 
 /**
+ * Local handlers pull through the client port like any worker, so with tokens listed they need one
+ * whose role may consume (auth-config.ts `localWorkerToken`); refused here, not at their first pull.
+ */
+function handlerTokenProblems(auth: AuthConfig, handlers: HandlersConfig, nodes: readonly NodeConfig[]): ConfigProblem[] {
+  if (auth.tokens.length === 0 || localWorkerToken(auth) !== undefined) return [];
+  const nodeIndex = nodes.findIndex((node) => Object.keys(node.handlers ?? handlers).length > 0);
+  const node = nodes[nodeIndex];
+  if (node === undefined) return [];
+  const [queue] = Object.keys(node.handlers ?? handlers);
+  const handlerPath = node.handlers === undefined ? `handlers.${queue}` : `nodes[${nodeIndex}].handlers.${queue}`;
+  const where = auth.tokensFile === undefined ? `the ${auth.tokens.length} in auth.tokens` : `the ${auth.tokens.length} in auth.tokens and ${auth.tokensFile}`;
+  return [{
+    path: ['auth', auth.tokensFile === undefined ? 'tokens' : 'tokensFile'],
+    problem: `local handlers (${handlerPath}) pull through the client port and need a token with role 'consume' or 'admin', ` +
+      `and none of ${where} has one; add one (the first such token is the one the handlers use)`,
+  }];
+}
+
+/**
  * Parses the text of a cluster.yaml. `sourceName` is what messages call the file; `baseDir` is
  * what relative `dataDir`s and handler modules resolve against (the directory of the file). Reads
  * the file system only to check that handler modules exist.
@@ -127,19 +108,13 @@ export function parseClusterConfig(text: string, sourceName: string, baseDir: st
     if (node.handlers === undefined) return resolved;
     return { ...resolved, handlers: resolveHandlers(node.handlers, baseDir, ['nodes', index, 'handlers'], handlerProblems) };
   });
-  const problems = [...nodeProblems(nodes), ...handlerProblems];
+  const authProblems: ConfigProblem[] = [];
+  const auth = resolveAuth(parsed.data.auth, baseDir, authProblems);
+  const problems = [...nodeProblems(nodes), ...handlerProblems, ...authProblems, ...handlerTokenProblems(auth, handlers, nodes)];
   if (problems.length > 0) throwFirst(source, problems);
 
-  const settings = { ...parsed.data, handlers, nodes };
+  const settings = { ...parsed.data, handlers, nodes, auth };
   return deepFreeze({ source: sourceName, ...settings, warnings: warningsFor(sourceName, settings) });
-}
-
-function readFailure(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (code === 'ENOENT') return 'no such file (ENOENT)';
-  if (code === 'EACCES' || code === 'EPERM') return `permission denied (${code})`;
-  if (code === 'EISDIR') return 'it is a directory, not a file (EISDIR)';
-  return error instanceof Error ? error.message : String(error);
 }
 
 function readConfigText(path: string, absolutePath: string): string {
@@ -154,7 +129,7 @@ function readConfigText(path: string, absolutePath: string): string {
     bytes = readFileSync(absolutePath);
   } catch (error) {
     if (error instanceof ConfigError) throw error;
-    throw new ConfigError({ source: path, problem: `cannot read the config file ${absolutePath}: ${readFailure(error)}` });
+    throw new ConfigError({ source: path, problem: `cannot read the config file ${absolutePath}: ${describeReadFailure(error)}` });
   }
   try {
     // fatal: a stray Latin-1 byte is refused rather than turned into U+FFFD inside a value.

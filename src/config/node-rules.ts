@@ -11,7 +11,7 @@ import type { NodeConfig } from './cluster-config.js';
 import type { ConfigProblem } from './config-problem.js';
 import { formatFieldPath } from './describe-value.js';
 
-const portFields = ['peerPort', 'clientPort', 'opsPort'] as const;
+const portFields = ['peerPort', 'clientPort', 'opsPort', 'grpcPort'] as const;
 
 /** Problems in file order: node by node, field by field; each names the earlier user too. */
 export function nodeProblems(nodes: readonly NodeConfig[]): ConfigProblem[] {
@@ -27,6 +27,7 @@ export function nodeProblems(nodes: readonly NodeConfig[]): ConfigProblem[] {
       idUsers.set(node.id, formatFieldPath(['nodes', index]));
     }
     for (const field of portFields) {
+      if (node[field] === undefined) continue; // an optional port left out
       // Host names are case-insensitive; the same address under two spellings is not caught.
       const address = `${node.host.toLowerCase()}:${node[field]}`;
       const portUser = portUsers.get(address);

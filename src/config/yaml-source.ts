@@ -108,10 +108,13 @@ function refuseDuplicateKeys(source: YamlSource, node: Node | null, path: Proper
   }
 }
 
-function topLevelMapping(source: YamlSource): Record<string, unknown> {
+/** What a cluster file's top level must be, for the refusal of one that is not. */
+const clusterTopLevel = "a mapping of sections with at least 'nodes' (see docs/configuration.md)";
+
+function topLevelMapping(source: YamlSource, topLevel: string): Record<string, unknown> {
   const { document, lineCounter, sourceName } = source;
   const contents = document.contents;
-  const expected = "expected a mapping of sections with at least 'nodes' (see docs/configuration.md)";
+  const expected = `expected ${topLevel}`;
   if (contents === null || (isScalar(contents) && contents.value === null)) {
     throw new ConfigError({ source: sourceName, problem: `the file is empty; ${expected}` });
   }
@@ -131,8 +134,8 @@ function topLevelMapping(source: YamlSource): Record<string, unknown> {
   return data as Record<string, unknown>;
 }
 
-/** Parses the text, refusing anything YAML-level with its line. */
-export function parseYaml(text: string, sourceName: string): ParsedYaml {
+/** Parses the text, refusing anything YAML-level with its line; `topLevel` says what the file must hold. */
+export function parseYaml(text: string, sourceName: string, topLevel = clusterTopLevel): ParsedYaml {
   const lineCounter = new LineCounter();
   // uniqueKeys off: duplicates are found by the walk below, which can name the key and its path.
   const document = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: false });
@@ -146,5 +149,5 @@ export function parseYaml(text: string, sourceName: string): ParsedYaml {
     });
   }
   refuseDuplicateKeys(source, document.contents, [], 0);
-  return { source, data: topLevelMapping(source) };
+  return { source, data: topLevelMapping(source, topLevel) };
 }

@@ -5,6 +5,9 @@
  * behind the client server (actors/dispatcher-role.ts) and in tests.
  *
  * What it decides:
+ * - Access first, on whichever node gets the request (access-control.ts): when the cluster lists
+ *   tokens, a connection's last hello must have brought a listed token whose role may make the
+ *   request, else UNAUTHENTICATED or PERMISSION_DENIED, before any leader check.
  * - Only the leader takes requests (writes and reads); a follower answers NOT_LEADER with the
  *   leader's client address, which the SDK follows. `hello` is answered anywhere.
  * - Long polls: a pull that finds nothing ready waits (up to its `waitMs`) parked on its queue,
@@ -31,6 +34,7 @@ import {
 import { errorReply, type LeaderAddress } from '../net/client-frames.js';
 import { notLeadingError } from '../protocol/not-leading.js';
 import { CommandBatcher } from './command-batcher.js';
+import { AccessControl, type AccessGrant } from './access-control.js';
 
 /** Where replies go: a client connection. */
 export interface ReplyChannel {
@@ -57,6 +61,8 @@ export interface DispatcherOptions {
   readonly random: () => number;
   /** A fresh producer id for a hello that brings none. */
   readonly newProducerId: () => string;
+  /** Who may make which request (default: open, every request allowed). */
+  readonly access?: AccessControl;
 }
 
 interface Origin<Connection extends ReplyChannel> {
@@ -76,11 +82,20 @@ export interface DispatcherCounters {
   pullsParked: number;
   pullsWoken: number;
   pullsTimedOut: number;
+  /** Requests refused UNAUTHENTICATED (no token, or a hello with an unlisted one). */
+  unauthenticated: number;
+  /** Requests refused PERMISSION_DENIED (the token's role may not make them). */
+  permissionDenied: number;
 }
 
 export class Dispatcher<Connection extends ReplyChannel> {
-  readonly counters: DispatcherCounters = { requests: 0, notLeader: 0, pullsParked: 0, pullsWoken: 0, pullsTimedOut: 0 };
+  readonly counters: DispatcherCounters = {
+    requests: 0, notLeader: 0, pullsParked: 0, pullsWoken: 0, pullsTimedOut: 0, unauthenticated: 0, permissionDenied: 0,
+  };
   private readonly options: DispatcherOptions;
+  private readonly access: AccessControl;
+  /** What each connection's last hello granted; absent: no role (or an open cluster). */
+  private readonly grants = new WeakMap<Connection, AccessGrant>();
   private readonly batcher: CommandBatcher<Origin<Connection>>;
   private readonly producerIds = new WeakMap<Connection, string>();
   private readonly parked = new Map<string, ParkedPull<Connection>[]>();
@@ -94,6 +109,7 @@ export class Dispatcher<Connection extends ReplyChannel> {
 
   constructor(options: DispatcherOptions) {
     this.options = options;
+    this.access = options.access ?? new AccessControl([]);
     this.batcher = new CommandBatcher<Origin<Connection>>({
       send: options.toReplicator,
       onResult: (origin, result) => this.onCommandResult(origin, result),
@@ -127,9 +143,15 @@ export class Dispatcher<Connection extends ReplyChannel> {
   private onRequest(connection: Connection, request: ClientRequest): void {
     this.counters.requests += 1;
     if (request.type === 'hello') {
+      if (!this.onHelloToken(connection, request.id, request.token)) return;
       const producerId = request.producerId ?? this.producerIds.get(connection) ?? this.options.newProducerId();
       this.producerIds.set(connection, producerId);
       connection.send(helloReply(request.id, this.options.nodeId, this.leader, producerId));
+      return;
+    }
+    const refusal = this.access.authorize(this.grants.get(connection), request.type);
+    if (refusal !== undefined) {
+      this.refuseAccess(connection, request.id, refusal);
       return;
     }
     if (!this.leading) {
@@ -156,6 +178,28 @@ export class Dispatcher<Connection extends ReplyChannel> {
       case 'stats':
         this.batcher.query({ connection, request }, { type: 'stats', queue: request.queue ?? null });
     }
+  }
+
+  /** Sets the connection's grant from its hello's token; false (answered) for an unlisted token. */
+  private onHelloToken(connection: Connection, id: number, token: string | undefined): boolean {
+    const grant = this.access.authenticate(token);
+    if (grant === undefined) {
+      this.grants.delete(connection);
+      return true;
+    }
+    if (isFalconError(grant)) {
+      this.grants.delete(connection);
+      this.refuseAccess(connection, id, grant);
+      return false;
+    }
+    this.grants.set(connection, grant);
+    return true;
+  }
+
+  private refuseAccess(connection: Connection, id: number, refusal: FalconError): void {
+    if (refusal.code === 'PERMISSION_DENIED') this.counters.permissionDenied += 1;
+    else this.counters.unauthenticated += 1;
+    connection.send(errorReply(id, refusal));
   }
 
   private submitCommand(connection: Connection, request: CommandRequest): void {

@@ -25,6 +25,7 @@
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { NodeConfig } from '../config/cluster-config.js';
+import { listenHostOf } from '../config/listen-addresses.js';
 import type { Logger } from '../logging/logger.js';
 import { PeerConnection, type PeerConnectionLimits, type PeerConnectionStats } from './peer-connection.js';
 import { FrameDecoder, encodeFrame } from './frame-decoder.js';
@@ -90,7 +91,8 @@ export class PeerTransport {
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.options.self.peerPort, this.options.self.host, () => {
+      // Bound on the node's listen address for `peer`; peers still dial its `host`.
+      server.listen(this.options.self.peerPort, listenHostOf(this.options.self, 'peer'), () => {
         server.off('error', reject);
         server.on('error', (error) => this.options.logger.error({ err: error }, 'peer listener error'));
         resolve();

@@ -48,6 +48,12 @@ function textUpTo(bytesMax: number): ShapeCheck {
   return (value) => (typeof value === 'string' && Buffer.byteLength(value, 'utf8') <= bytesMax ? undefined : phrase);
 }
 
+/** A bearer token as hello carries it: a string of 1..bytesMax bytes. Its phrase never quotes it. */
+function bearerToken(bytesMax: number): ShapeCheck {
+  const phrase = `is not a string of 1 to ${bytesMax} UTF-8 bytes`;
+  return (value) => (typeof value === 'string' && value.length > 0 && Buffer.byteLength(value, 'utf8') <= bytesMax ? undefined : phrase);
+}
+
 const limits = clientLimits;
 const id = positiveSafeInteger;
 const queue = printableName(limits.queueNameBytesMax);
@@ -86,7 +92,7 @@ const jobs: ShapeCheck = (value) => (Array.isArray(value) && value.length === 0 
 
 /** Every request type and its fields: the one list of them. */
 const requestFields: { readonly [Type in ClientRequestType]: MessageChecks<RequestOf<Type>> } = {
-  hello: { id, protocol: positiveSafeInteger, producerId: optional(name), client: optional(name) },
+  hello: { id, protocol: positiveSafeInteger, producerId: optional(name), client: optional(name), token: optional(bearerToken(limits.tokenBytesMax)) },
   enqueue: { id, queue, jobs, sequence: optional(safeInteger) },
   pull: {
     id, queue, jobsMax: integerFrom(1, limits.jobsPerPullMax), leaseMs,

@@ -38,6 +38,8 @@ export const clientLimits = {
   queueNameBytesMax: 200,
   /** Worker ids, producer ids and client names: labels of the same kind. */
   nameBytesMax: 128,
+  /** A hello's bearer token: the longest a cluster may list (config/auth-config.ts tokenCharsMax). */
+  tokenBytesMax: 256,
   /** One enqueue becomes one log entry, whose job ids are `index * jobsPerEntryMax + position`. */
   jobsPerEnqueueMax: jobsPerEntryMax,
   /** One pull becomes one Lease command; its reply must stay a frame a client can take. */
@@ -79,6 +81,9 @@ export interface HelloRequest {
   readonly producerId?: string;
   /** A free-form name of the client library or program, for logs. */
   readonly client?: string;
+  /** The bearer token of a cluster that lists tokens (auth in cluster.yaml); it grants its role to
+   *  this connection until the next hello. Never logged. */
+  readonly token?: string;
 }
 
 /** Retry delays after failed attempts (queue/commands.ts `Backoff`); unset fields take the

@@ -2,16 +2,22 @@
  * Runs one node in this process until it is told to stop: the supervisor, its actors and its ops
  * port. Returns the exit code the process should end with (see runtime/exit-codes.ts).
  *
- * Start-up refusals (data directory not writable or held by another process, ops port taken) are
- * reported in one clear line and return `refusedToStart` before any actor runs. The data-directory
+ * Start-up refusals (data directory not writable or held by another process, ops or gRPC port
+ * taken) are reported in one clear line and return `refusedToStart` before any actor runs. The
+ * gRPC gateway (grpc/) runs only when the node has a `grpcPort`; its library is loaded only then. The data-directory
  * lock (data-dir-lock.ts) is taken before the WAL writer opens the log, and held until the node
  * has stopped (or the process dies: the operating system releases it).
+ *
+ * Access is said once at start: an open cluster (no auth tokens) in ONE warning line, a cluster
+ * with tokens in one info line naming them by label (never by value).
  *
  * Runs on: supervisor (main thread).
  */
 import { mkdir, access, constants } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
+import { tokenLabel } from '../config/auth-config.js';
+import { listenHostOf } from '../config/listen-addresses.js';
 import type { Logger, LogFormat } from '../logging/logger.js';
 import { createNodeMetrics } from '../metrics/node-metrics.js';
 import { exitCodes } from '../runtime/exit-codes.js';
@@ -20,6 +26,7 @@ import { createOpsServer, listen } from '../http/ops-server.js';
 import { Supervisor } from './supervisor.js';
 import type { ActorName } from '../runtime/topology.js';
 import type { FatalExit } from '../runtime/control-messages.js';
+import type { GrpcGateway } from '../grpc/grpc-gateway.js';
 
 export interface RunNodeOptions {
   readonly config: ClusterConfig;
@@ -62,21 +69,30 @@ async function runLocked(options: RunNodeOptions): Promise<number> {
     onGiveUp: (actor, reason, exit) => gaveUp?.({ reason: `actor ${actor} failed: ${reason.split('\n')[0] ?? reason}`, exit }),
   });
   const ops = createOpsServer({ node, clusterName: config.cluster.name, supervisor, metrics: createNodeMetrics(supervisor, node.id), logger, testHooks: options.testHooks === true });
+  const opsHost = listenHostOf(node, 'ops');
   try {
-    await listen(ops, node.host, node.opsPort);
+    await listen(ops, opsHost, node.opsPort);
   } catch (error) {
-    logger.fatal(`cannot listen on the ops port ${node.host}:${node.opsPort}: ${describeListenError(error)}`);
+    logger.fatal(`cannot listen on the ops port ${opsHost}:${node.opsPort}: ${describeListenError(error)}`);
+    return exitCodes.refusedToStart;
+  }
+  const grpc = await startGrpcGateway(config, node, logger);
+  if (grpc === 'refused') {
+    await closeServer(ops);
     return exitCodes.refusedToStart;
   }
   supervisor.start();
-  logger.info({ opsPort: node.opsPort, peerPort: node.peerPort, clientPort: node.clientPort, dataDir: node.dataDir },
-    `node ${node.id} started: ops http://${node.host}:${node.opsPort}/status`);
+  logger.info({
+    opsPort: node.opsPort, peerPort: node.peerPort, clientPort: node.clientPort, grpcPort: node.grpcPort, dataDir: node.dataDir,
+    listen: { peer: listenHostOf(node, 'peer'), client: listenHostOf(node, 'client'), ops: opsHost },
+  }, `node ${node.id} started: ops http://${node.host}:${node.opsPort}/status`);
+  logAccess(config, logger);
   const outcome = await Promise.race([
     options.stopRequested.then((reason) => ({ kind: 'stop' as const, reason })),
     actorGaveUp.then(({ reason, exit }) => ({ kind: 'gave-up' as const, reason, exit })),
   ]);
   const terminated = await supervisor.stop(outcome.reason, { handOverLeadership: outcome.kind === 'stop' });
-  await closeServer(ops);
+  await Promise.all([closeServer(ops), grpc?.close()]);
   if (terminated.length > 0) {
     logger.warn({ terminated }, `actors did not stop within ${config.supervisor.shutdownTimeoutMs} ms and were terminated`);
   }
@@ -86,6 +102,34 @@ async function runLocked(options: RunNodeOptions): Promise<number> {
   }
   logger.info(`node ${node.id} stopped (${outcome.reason})`);
   return exitCodes.ok;
+}
+
+/** The started gateway, undefined without a grpcPort, or 'refused' (logged) when its port cannot be bound. */
+async function startGrpcGateway(config: ClusterConfig, node: NodeConfig, logger: Logger): Promise<GrpcGateway | undefined | 'refused'> {
+  const grpcPort = node.grpcPort;
+  if (grpcPort === undefined) return undefined;
+  const { GrpcGateway: Gateway, grpcListenHost } = await import('../grpc/grpc-gateway.js');
+  const address = `${grpcListenHost(node)}:${grpcPort}`;
+  let gateway: GrpcGateway | undefined;
+  try {
+    gateway = new Gateway({ config, node: { ...node, grpcPort }, logger });
+    await gateway.listen();
+    return gateway;
+  } catch (error) {
+    await gateway?.close();
+    logger.fatal(`cannot listen on the gRPC port ${address}: ${describeGrpcBindError(error)}`);
+    return 'refused';
+  }
+}
+
+/** One line on who may use the cluster: a warning when anyone may. */
+function logAccess(config: ClusterConfig, logger: Logger): void {
+  const tokens = config.auth.tokens;
+  if (tokens.length === 0) {
+    logger.warn('this cluster is open: auth lists no tokens, so anyone who can reach a client port may enqueue, pull, cancel and purge; see docs/operations.md (Access)');
+    return;
+  }
+  logger.info({ tokens: tokens.map((entry) => `${tokenLabel(entry)}:${entry.role}`) }, `access: ${tokens.length} bearer token(s); requests without a listed token are refused`);
 }
 
 async function prepareDataDir(dataDir: string): Promise<string | undefined> {
@@ -121,6 +165,14 @@ function describeListenError(error: unknown): string {
   if (code === 'EADDRINUSE') return 'EADDRINUSE: another process holds this port (another falcon-node of this cluster?)';
   if (code === 'EACCES') return 'EACCES: not allowed to bind this port';
   return code ?? String(error);
+}
+
+/** grpc-js reports a failed bind as text; the cause (EADDRINUSE, EACCES) is inside it. */
+function describeGrpcBindError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/EADDRINUSE/.test(message)) return 'EADDRINUSE: another process holds this port (another falcon-node of this cluster?)';
+  if (/EACCES/.test(message)) return 'EACCES: not allowed to bind this port';
+  return message;
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -1,0 +1,148 @@
+/**
+ * The node's gRPC port: FalconQueueService (falcon_queue.proto, docs/grpc.md) served with
+ * @grpc/grpc-js (pure JavaScript), as a gateway into the client protocol. Each call becomes one
+ * request to THIS node's client port (gateway-connections.ts), with the caller's bearer token in
+ * the hello of the connection it goes on; a follower's NOT_LEADER goes back as UNAVAILABLE with
+ * the leader's gRPC address (status-mapping.ts). The gateway holds no queue state of its own.
+ *
+ * Invariants:
+ * - A caller's bytes never throw past a handler: grpc-js answers what it cannot decode, the
+ *   handlers answer a status for everything else, and an unexpected fault answers INTERNAL (and is
+ *   logged) instead of ending the process.
+ * - A message is at most the cluster's client frame bound (queue.clientFrameBytesMax) either way.
+ *   A protobuf message is never longer than the MessagePack map of the same fields (one-byte tags
+ *   instead of key strings), so every reply the node fits in a frame fits in a gRPC message.
+ *
+ * Runs on: supervisor (main thread), next to the ops port.
+ */
+import { Server, ServerCredentials, setLogger, status as grpcStatus, type Metadata, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
+import { listenHostOf } from '../config/listen-addresses.js';
+import type { Logger } from '../logging/logger.js';
+import { GatewayConnections } from './gateway-connections.js';
+import { loadServiceDefinition } from './proto-definition.js';
+import { runServiceCall, serviceCalls, type GrpcRequest, type ServiceCall } from './service-calls.js';
+import { toGrpcFailure } from './status-mapping.js';
+
+/** Distinct bearer tokens served at once, each with its own connection to the client port: far
+ *  more than a cluster lists, far fewer than the node's clientConnectionsMax. */
+export const gatewayConnectionsMax = 64;
+
+/** Calls in flight on one HTTP/2 connection of a caller: a bound on what one caller can park on
+ *  the node (each call is at most one long poll). */
+export const concurrentStreamsMax = 1_000;
+
+/** How long a stop waits for calls in flight before it cuts them off. */
+const shutdownGraceMs = 1_000;
+
+/** The longest bearer token taken from metadata, as the protocol's hello takes it (docs/protocol.md);
+ *  a longer one is refused UNAUTHENTICATED before it reaches the node. */
+const tokenBytesMax = 256;
+
+export interface GrpcGatewayOptions {
+  readonly config: ClusterConfig;
+  readonly node: NodeConfig & { readonly grpcPort: number };
+  readonly logger: Logger;
+}
+
+/** The address the gRPC port binds: `listen.grpc` when the node sets it, else its host. */
+export function grpcListenHost(node: NodeConfig): string {
+  return listenHostOf(node, 'grpc');
+}
+
+export class GrpcGateway {
+  private readonly server: Server;
+  private readonly connections: GatewayConnections;
+  private readonly options: GrpcGatewayOptions;
+
+  constructor(options: GrpcGatewayOptions) {
+    this.options = options;
+    // grpc-js writes its own diagnostics to the console; they go to the node's log instead, as
+    // JSON lines like every other (grpc-js has one logger per process, and one gateway per node).
+    const grpcLibraryLogger = options.logger.child({ source: 'grpc-js' });
+    const write = (...args: unknown[]): void => grpcLibraryLogger.warn(args.map(String).join(' '));
+    setLogger({ error: write, info: write, debug: write });
+    const frameBytesMax = options.config.queue.clientFrameBytesMax;
+    this.connections = new GatewayConnections({
+      host: options.node.host, clientPort: options.node.clientPort, frameBytesMax,
+      connectionsMax: gatewayConnectionsMax, clientName: `grpc-gateway-${options.node.id}`,
+    });
+    this.server = new Server({
+      'grpc.max_receive_message_length': frameBytesMax,
+      'grpc.max_send_message_length': frameBytesMax,
+      'grpc.max_concurrent_streams': concurrentStreamsMax,
+    });
+    const implementation: UntypedServiceImplementation = {};
+    for (const [method, call] of Object.entries(serviceCalls)) implementation[method] = this.handlerFor(method, call);
+    this.server.addService(loadServiceDefinition(), implementation);
+  }
+
+  /** Binds host:grpcPort; resolves with the bound port, rejects with the bind error. */
+  listen(): Promise<number> {
+    const host = grpcListenHost(this.options.node);
+    const target = `${host.includes(':') ? `[${host}]` : host}:${this.options.node.grpcPort}`;
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(target, ServerCredentials.createInsecure(), (error, port) => {
+        if (error !== null) reject(error);
+        else resolve(port);
+      });
+    });
+  }
+
+  /** Stops taking calls, lets those in flight end for a short grace, then cuts them off. */
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, shutdownGraceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      // Calls waiting on the node (long polls) end now, with UNAVAILABLE.
+      this.connections.close();
+    });
+  }
+
+  private handlerFor(method: string, call: ServiceCall) {
+    return (unary: ServerUnaryCall<GrpcRequest, object>, callback: sendUnaryData<object>): void => {
+      this.serve(unary, call).then(
+        (answer) => callback(answer.error, answer.response),
+        (error: unknown) => {
+          this.options.logger.error({ err: error, method }, 'gRPC call failed in the gateway');
+          callback({ code: grpcStatus.INTERNAL, details: `the gateway failed: ${String(error)}` }, null);
+        },
+      );
+    };
+  }
+
+  private async serve(unary: ServerUnaryCall<GrpcRequest, object>, call: ServiceCall): Promise<{ error: GrpcCallError | null; response: object | null }> {
+    const caller = bearerToken(unary.metadata);
+    if (!caller.ok) {
+      const failure = toGrpcFailure({ code: 'UNAUTHENTICATED', message: "authorization metadata must be 'Bearer <token>'" }, this.options.config);
+      return { error: failure, response: null };
+    }
+    const request = (typeof unary.request === 'object' && unary.request !== null ? unary.request : {}) as GrpcRequest;
+    const outcome = await runServiceCall(call, request, (body) => this.connections.request(caller.token, body));
+    if (outcome.ok) return { error: null, response: outcome.response };
+    return { error: toGrpcFailure(outcome.failure, this.options.config), response: null };
+  }
+}
+
+interface GrpcCallError {
+  readonly code: grpcStatus;
+  readonly details: string;
+  readonly metadata: Metadata;
+}
+
+/** The caller's token from `authorization: Bearer <token>` (undefined without the metadata);
+ *  not ok when the metadata is there but is not a bearer token. */
+export function bearerToken(metadata: Metadata): { readonly ok: true; readonly token: string | undefined } | { readonly ok: false } {
+  const [value] = metadata.get('authorization');
+  if (value === undefined) return { ok: true, token: undefined };
+  if (typeof value !== 'string') return { ok: false };
+  const match = /^Bearer +(\S+) *$/i.exec(value);
+  if (match?.[1] === undefined || Buffer.byteLength(match[1]) > tokenBytesMax) return { ok: false };
+  return { ok: true, token: match[1] };
+}

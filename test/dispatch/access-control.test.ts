@@ -1,0 +1,144 @@
+/**
+ * Bearer-token access in the Dispatcher, without sockets: the role table request by request, what
+ * a hello's token does to its connection, and that access is decided before leadership (a
+ * follower refuses an unauthenticated request as the leader would, instead of naming the leader).
+ *
+ * Runs on: the mocha process.
+ */
+import { expect } from 'chai';
+import { accessRoles, mayRunJobs, tokenCharsMax, type AccessRole, type AccessToken } from '../../src/config/auth-config.js';
+import { AccessControl, tokenNeededMessage } from '../../src/dispatch/access-control.js';
+import { Dispatcher, type ReplyChannel } from '../../src/dispatch/dispatcher.js';
+import { isFalconError } from '../../src/errors.js';
+import { rolesAllowed } from '../../src/protocol/access-roles.js';
+import { clientLimits, type ClientReply, type ClientRequest, type ClientRequestType } from '../../src/protocol/client.js';
+
+const tokens: readonly AccessToken[] = [
+  { token: 'produce-token-0123456789', role: 'produce', name: 'web' },
+  { token: 'consume-token-0123456789', role: 'consume' },
+  { token: 'admin-token-0123456789ab', role: 'admin', name: 'ops' },
+];
+const tokenOf = (role: AccessRole): string => tokens.find((entry) => entry.role === role)?.token ?? '';
+
+/** The expected table, written out as docs/protocol.md §3 states it. */
+const expected: Readonly<Record<Exclude<ClientRequestType, 'hello'>, readonly AccessRole[]>> = {
+  enqueue: ['produce', 'admin'],
+  pull: ['consume', 'admin'], ack: ['consume', 'admin'], nack: ['consume', 'admin'], extend: ['consume', 'admin'],
+  register: ['consume', 'admin'], heartbeat: ['consume', 'admin'],
+  get: ['produce', 'consume', 'admin'], list: ['produce', 'consume', 'admin'], stats: ['produce', 'consume', 'admin'],
+  cancel: ['admin'], pause: ['admin'], resume: ['admin'], redrive: ['admin'], purge: ['admin'],
+};
+
+describe('access control: the role table', () => {
+  const access = new AccessControl(tokens);
+
+  it('allows each role exactly the requests of its row, and refuses the rest with PERMISSION_DENIED', () => {
+    for (const role of accessRoles) {
+      const grant = access.authenticate(tokenOf(role));
+      if (grant === undefined || isFalconError(grant)) throw new Error(`the ${role} token was not accepted`);
+      expect(grant.role).to.equal(role);
+      for (const [type, allowed] of Object.entries(expected) as Array<[ClientRequestType, readonly AccessRole[]]>) {
+        const refusal = access.authorize(grant, type);
+        if (allowed.includes(role)) {
+          expect(refusal, `${role} ${type}`).to.equal(undefined);
+        } else {
+          expect(refusal?.code, `${role} ${type}`).to.equal('PERMISSION_DENIED');
+          expect(refusal?.message).to.contain(`${type}: role '${role}'`);
+        }
+      }
+      expect(access.authorize(grant, 'hello')).to.equal(undefined);
+    }
+    expect(rolesAllowed).to.deep.equal(expected);
+  });
+
+  it('a forbidden request names the role, the token by its label and the roles it needs, never the token', () => {
+    const grant = access.authenticate(tokenOf('produce'));
+    if (grant === undefined || isFalconError(grant)) throw new Error('not accepted');
+    const refusal = access.authorize(grant, 'purge');
+    expect(refusal?.message).to.equal("purge: role 'produce' (token web) may not make this request; it needs role 'admin'");
+    expect(refusal?.detail).to.deep.equal({ request: 'purge', role: 'produce' });
+  });
+
+  it('no token or an unlisted one is UNAUTHENTICATED; an open cluster allows everything', () => {
+    expect(access.authenticate(undefined)).to.equal(undefined);
+    expect(access.authorize(undefined, 'stats')).to.deep.include({ code: 'UNAUTHENTICATED', message: `stats: ${tokenNeededMessage}` });
+    const wrong = access.authenticate('produce-token-0123456780');
+    expect(isFalconError(wrong) && wrong.code).to.equal('UNAUTHENTICATED');
+    expect(JSON.stringify(wrong)).to.not.contain('produce-token');
+    const open = new AccessControl([]);
+    expect(open.isOpen).to.equal(true);
+    expect(open.authenticate('anything-at-all-here')).to.equal(undefined);
+    expect(open.authorize(undefined, 'purge')).to.equal(undefined);
+  });
+
+  it('the roles local handlers use may make every request a worker makes; hello carries the longest token', () => {
+    for (const role of accessRoles) {
+      const worker = (['pull', 'ack', 'nack', 'extend', 'register', 'heartbeat'] as const).every((type) => rolesAllowed[type].includes(role));
+      expect(mayRunJobs(role), role).to.equal(worker);
+    }
+    expect(clientLimits.tokenBytesMax).to.equal(tokenCharsMax);
+  });
+});
+
+class FakeConnection implements ReplyChannel {
+  readonly replies: ClientReply[] = [];
+  readonly isClosing = false;
+  send(reply: ClientReply): boolean {
+    this.replies.push(reply);
+    return true;
+  }
+  last(): Record<string, unknown> {
+    return this.replies.at(-1) as unknown as Record<string, unknown>;
+  }
+}
+
+function follower(): Dispatcher<FakeConnection> {
+  const dispatcher = new Dispatcher<FakeConnection>({
+    nodeId: 'n2', leaderAddressOf: (id) => ({ id, host: '127.0.0.1', clientPort: 7201 }),
+    defaults: { attemptsMax: 5, leaseMs: 30_000, backoff: { kind: 'fixed', delayMs: 1_000, delayMsMax: 1_000, jitterRatio: 0 } },
+    limits: {
+      jobsPerQueueMax: 10, bytesPerQueueMax: 1_000, queuesMax: 10, idempotencyKeysMax: 10, dedupWindowMs: 1_000,
+      completedRetentionMs: 1_000, completedPerQueueMax: 10, producersMax: 10,
+    },
+    leaseMsDefault: 30_000, workerTtlMs: 5_000, pullBytesMax: 1_000, entryBytesMax: 10_000, answerTimeoutMs: 1_000,
+    toReplicator: () => undefined, toRegistry: () => undefined, nowMs: () => 0, random: () => 0.5, newProducerId: () => 'p-1',
+    access: new AccessControl(tokens),
+  });
+  dispatcher.onReplicatorMessage({ type: 'leadership', leader: 'n1', term: 2, stepping: false });
+  return dispatcher;
+}
+
+describe('access control in the Dispatcher (a follower)', () => {
+  const stats: ClientRequest = { id: 2, type: 'stats' };
+
+  it('refuses an unauthenticated request before naming the leader; a good hello gets NOT_LEADER with the leader', () => {
+    const dispatcher = follower();
+    const connection = new FakeConnection();
+    dispatcher.onRequests(connection, [stats]);
+    expect(connection.last()['error']).to.deep.include({ code: 'UNAUTHENTICATED' });
+    dispatcher.onRequests(connection, [{ id: 3, type: 'hello', protocol: 1, token: tokenOf('consume') }]);
+    expect(connection.last()).to.deep.include({ id: 3, node: 'n2', leader: 'n1' });
+    dispatcher.onRequests(connection, [{ ...stats, id: 4 }]);
+    expect(connection.last()['error']).to.deep.include({ code: 'NOT_LEADER', leader: { id: 'n1', host: '127.0.0.1', clientPort: 7201 } });
+    dispatcher.onRequests(connection, [{ id: 5, type: 'purge', queue: 'q', set: 'dead' }]);
+    expect(connection.last()['error']).to.deep.include({ code: 'PERMISSION_DENIED' });
+    expect(dispatcher.counters).to.include({ unauthenticated: 1, permissionDenied: 1, notLeader: 1 });
+  });
+
+  it('a later hello with an unlisted token, or with none, takes the role away from its connection only', () => {
+    const dispatcher = follower();
+    const connection = new FakeConnection();
+    const other = new FakeConnection();
+    dispatcher.onRequests(connection, [{ id: 1, type: 'hello', protocol: 1, token: tokenOf('admin') }]);
+    dispatcher.onRequests(other, [{ id: 1, type: 'hello', protocol: 1, token: tokenOf('admin') }]);
+    dispatcher.onRequests(connection, [{ id: 2, type: 'hello', protocol: 1, token: 'not-a-listed-token-000' }]);
+    expect(connection.last()).to.deep.include({ id: 2 });
+    expect(connection.last()['error']).to.deep.include({ code: 'UNAUTHENTICATED' });
+    dispatcher.onRequests(connection, [{ ...stats, id: 3 }]);
+    expect(connection.last()['error']).to.deep.include({ code: 'UNAUTHENTICATED', message: `stats: ${tokenNeededMessage}` });
+    dispatcher.onRequests(other, [{ ...stats, id: 2 }]);
+    expect(other.last()['error']).to.deep.include({ code: 'NOT_LEADER' });
+    dispatcher.onRequests(other, [{ id: 3, type: 'hello', protocol: 1 }, { ...stats, id: 4 }]);
+    expect(other.last()['error']).to.deep.include({ code: 'UNAUTHENTICATED' });
+  });
+});
