@@ -1,73 +1,78 @@
 #!/usr/bin/env node
 /**
- * falcon: the operator's command line. `falcon status` asks every node of a cluster file for its
- * health, readiness and actors over the ops port and prints one line per node.
+ * falcon: the operator's command line, built on the SDK (src/client). Jobs: enqueue, get, list,
+ * cancel (job-commands.ts); queues: stats, pause, resume, dead list, dead redrive, purge
+ * (queue-commands.ts); the cluster: status, watch (status-commands.ts). Every command takes
+ * `--json`, `--config` / `--nodes`, `--token` (or FALCON_TOKEN) and `--timeout`; exit codes are
+ * in cli-failure.ts and docs/cli.md.
+ *
+ * Usage errors found by commander (an unknown option, a missing argument) exit 2 like the
+ * CLI's own, after commander's message on stderr (and `{"error":...}` on stdout with --json).
  *
  * Runs on: an operator's shell.
  */
-import { Command } from 'commander';
-import { loadClusterConfig } from '../config/load-config.js';
-import { ConfigError, configErrorExitCode } from '../config/config-error.js';
-import type { NodeConfig } from '../config/cluster-config.js';
-import { isNodeStatus, type NodeStatus } from '../runtime/node-status.js';
+import { Command, CommanderError, Option } from 'commander';
+import { defaultConfigPath, defaultTimeout, reportFailure } from './cli-context.js';
+import { cliExitCodes, exitCodesHelp, usageFailure } from './cli-failure.js';
+import { registerJobCommands } from './job-commands.js';
+import { registerQueueCommands } from './queue-commands.js';
+import { registerStatusCommands } from './status-commands.js';
 
-/** Bound on each node's answer: a node that does not answer within it is reported unreachable. */
-const statusTimeoutMs = 2_000;
+/** `json`: --json is on the command line, so commander's own messages stay off stdout and stderr
+ *  (the failure is reported once, as JSON, by main). Set before the subcommands, which inherit it. */
+function falconProgram(json: boolean): Command {
+  const program = new Command('falcon')
+    .configureOutput(json
+      ? { writeErr: () => undefined, outputError: () => undefined }
+      : { outputError: (text, write) => write(`falcon: ${text.replace(/^error: /, '')}`) })
+    .description('Operate a FalconQueue cluster: enqueue and inspect jobs, manage queues, watch the nodes.')
+    .option('--json', 'print exactly one JSON object on stdout (errors too: {"error":{code,message,exitCode}})')
+    .option('-c, --config <file>', 'cluster file (YAML) naming the nodes', defaultConfigPath)
+    .option('--nodes <host:port,...>', 'client ports of the cluster, instead of a cluster file')
+    .addOption(new Option('--token <token>', 'bearer token (default: the FALCON_TOKEN environment variable)'))
+    .option('--timeout <ms>', 'deadline of each call, retries included: ms, or 5s, 1m', defaultTimeout)
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+    .addHelpText('after', `
+${exitCodesHelp}
 
-interface NodeReport {
-  readonly node: string;
-  readonly reachable: boolean;
-  readonly error?: string;
-  readonly status?: NodeStatus;
+Examples:
+  falcon enqueue email '{"to":"a@b.c"}' --priority 5
+  falcon get 12 --json
+  falcon list email --state dead --all
+  falcon status --config cluster.yaml
+  falcon watch --interval 1
+  FALCON_TOKEN=... falcon purge email --dead --yes --nodes 10.0.0.1:7201,10.0.0.2:7201
+
+docs/cli.md describes every command and its JSON output.`);
+  registerJobCommands(program);
+  registerQueueCommands(program);
+  registerStatusCommands(program);
+  return program;
 }
 
-async function fetchStatus(node: NodeConfig): Promise<NodeReport> {
-  const url = `http://${node.host}:${node.opsPort}/status`;
+async function main(): Promise<void> {
+  const json = process.argv.includes('--json');
+  const program = falconProgram(json);
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(statusTimeoutMs) });
-    const status: unknown = await response.json();
-    if (!isNodeStatus(status)) return { node: node.id, reachable: false, error: `${url}: HTTP ${response.status}, not a node status` };
-    return { node: node.id, reachable: true, status };
+    await program.parseAsync();
   } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-    return { node: node.id, reachable: false, error: `${url}: ${cause}` };
+    if (!(error instanceof CommanderError)) throw error;
+    if (error.exitCode === 0) return; // --help, --version
+    // Commander printed its message already (unless --json silenced it); report as usage.
+    const message = error.message.replace(/^error: /, '');
+    if (json) process.exitCode = reportFailure(usageFailure(message), true);
+    else process.exitCode = cliExitCodes.usage;
   }
 }
 
-function formatReport(report: NodeReport): string {
-  if (!report.reachable || report.status === undefined) return `${report.node.padEnd(6)}unreachable  ${report.error ?? ''}`;
-  const status = report.status;
-  const { health, readiness, actors } = status;
-  const restarts = Object.values(actors).reduce((sum, actor) => sum + actor.restarts, 0);
-  const uptimeS = Math.round(status.uptimeMs / 1000);
-  const problems = health.ok ? '' : `  failing: ${Object.entries(health.failing).map(([a, p]) => `${a} (${p})`).join(', ')}`;
-  return `${report.node.padEnd(6)}${(health.ok ? 'healthy' : 'UNHEALTHY').padEnd(11)}${(readiness.ready ? 'ready' : 'not-ready').padEnd(11)}`
-    + `up ${String(uptimeS).padStart(6)} s  actor restarts ${restarts}${problems}`;
-}
+// A reader that stops early (`falcon watch | head`) closes the pipe: stop quietly, as other tools do.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(cliExitCodes.ok);
+  throw error;
+});
 
-const program = new Command('falcon').description('Operate a FalconQueue cluster.');
-program
-  .command('status')
-  .description('ask every node of the cluster file for its health, readiness and actors (over its ops port)')
-  .requiredOption('-c, --config <file>', 'cluster file (YAML)', 'cluster.yaml')
-  .option('--json', 'print the full /status answer of every node as JSON')
-  .action(async (flags: { config: string; json?: boolean }) => {
-    let nodes: readonly NodeConfig[];
-    try {
-      nodes = loadClusterConfig(flags.config).nodes;
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      process.stderr.write(`falcon: ${error.message}\n`);
-      process.exitCode = configErrorExitCode;
-      return;
-    }
-    const reports = await Promise.all(nodes.map(fetchStatus));
-    if (flags.json === true) process.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
-    else process.stdout.write(`${reports.map(formatReport).join('\n')}\n`);
-    if (reports.some((report) => !report.reachable)) process.exitCode = 1;
-  });
-
-program.parseAsync().catch((error: unknown) => {
-  process.stderr.write(`falcon: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
+main().catch((error: unknown) => {
+  process.exitCode = reportFailure(error, process.argv.includes('--json'));
 });
