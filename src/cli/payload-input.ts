@@ -84,6 +84,7 @@ async function sourceBytes(source: PayloadSource, bytesMax: number): Promise<{ b
 export async function readPayload(source: PayloadSource, bytesMax: number): Promise<PayloadInput> {
   const { bytes, from } = await sourceBytes(source, bytesMax);
   if (bytes.byteLength > bytesMax) throw tooLarge(from, bytesMax);
+  if (bytes.byteLength === 0 && from === 'stdin') throw usageFailure('no payload: stdin was empty (give the payload as an argument, with --file FILE, or on stdin)', 'payload');
   if (source.raw === true) return { bytes, contentType: 'application/octet-stream' };
   try {
     JSON.parse(bytes.toString('utf8'));
