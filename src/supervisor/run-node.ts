@@ -17,6 +17,7 @@ import { createNodeMetrics } from '../metrics/node-metrics.js';
 import { exitCodes } from '../runtime/exit-codes.js';
 import { acquireDataDirLock, describeHeldLock, type DataDirLock } from './data-dir-lock.js';
 import { createOpsServer, listen } from '../http/ops-server.js';
+import { createNodeHttpApi } from '../http/node-http-api.js';
 import { Supervisor } from './supervisor.js';
 import type { ActorName } from '../runtime/topology.js';
 import type { FatalExit } from '../runtime/control-messages.js';
@@ -61,7 +62,8 @@ async function runLocked(options: RunNodeOptions): Promise<number> {
     ...(options.roleModuleUrls === undefined ? {} : { roleModuleUrls: options.roleModuleUrls }),
     onGiveUp: (actor, reason, exit) => gaveUp?.({ reason: `actor ${actor} failed: ${reason.split('\n')[0] ?? reason}`, exit }),
   });
-  const ops = createOpsServer({ node, clusterName: config.cluster.name, supervisor, metrics: createNodeMetrics(supervisor, node.id), logger, testHooks: options.testHooks === true });
+  const api = createNodeHttpApi(config, node, logger);
+  const ops = createOpsServer({ node, clusterName: config.cluster.name, supervisor, metrics: createNodeMetrics(supervisor, node.id), logger, testHooks: options.testHooks === true, api });
   try {
     await listen(ops, node.host, node.opsPort);
   } catch (error) {
@@ -77,6 +79,7 @@ async function runLocked(options: RunNodeOptions): Promise<number> {
   ]);
   const terminated = await supervisor.stop(outcome.reason, { handOverLeadership: outcome.kind === 'stop' });
   await closeServer(ops);
+  api.close();
   if (terminated.length > 0) {
     logger.warn({ terminated }, `actors did not stop within ${config.supervisor.shutdownTimeoutMs} ms and were terminated`);
   }
