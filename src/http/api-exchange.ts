@@ -56,7 +56,6 @@ export function errorOfCode(code: string, message: string): ApiError {
     case 'FRAME_TOO_LARGE': return apiError(413, code, message);
     case 'RESOURCE_EXHAUSTED': return { ...apiError(429, code, message), headers: retry };
     case 'NOT_LEADER':
-      return { ...apiError(503, 'UNAVAILABLE', `no leader is known (an election may be under way): ${message}`), headers: retry };
     case 'UNAVAILABLE':
     case 'INTERNAL': return { ...apiError(503, 'UNAVAILABLE', message), headers: retry };
     default: return apiError(502, code, `the cluster answered ${code}: ${message}`);

@@ -9,7 +9,7 @@ import type { JobReplyView, PulledJob } from '../protocol/client.js';
 import { ackFields, enqueueJob, extendFields, heartbeatFields, jobId, listFields, pullFields, queueName, registerFields } from './api-bodies.js';
 import { apiError, isApiError, type ApiError } from './api-exchange.js';
 import { payloadView, resultView } from './api-values.js';
-import type { QueueOperations } from './queue-gateway.js';
+import { isCodedError, type QueueOperations } from './queue-gateway.js';
 
 /** What a route answers: a status and a JSON body (and headers), or an error. */
 export interface RouteAnswer {
@@ -93,7 +93,11 @@ async function enqueue(request: RouteRequest): Promise<RouteAnswer | ApiError> {
   if (isApiError(body)) return body;
   const job = enqueueJob(body, request.idempotencyKey, request.payloadBytesMax);
   if (isApiError(job)) return job;
-  const [enqueued] = await request.operations().enqueue(queue, [job]);
+  const [enqueued] = await request.operations().enqueue(queue, [job]).catch((error: unknown) => {
+    if (!isCodedError(error) || error.code !== 'UNAVAILABLE' || job.idempotencyKey !== undefined) throw error;
+    throw new OutcomeUnknown(`${error.message}. The job may or may not have been added: retrying may add a second one; ` +
+      'send an Idempotency-Key header to retry safely');
+  });
   if (enqueued === undefined) return apiError(502, 'INTERNAL', 'the cluster answered an enqueue of one job with no job');
   // 201 when the job was added; 200 when the key named a job added before.
   return { status: enqueued.duplicate ? 200 : 201, body: enqueued, headers: { location: `/v1/jobs/${enqueued.id}` } };
@@ -118,6 +122,11 @@ async function queueStats(request: RouteRequest): Promise<RouteAnswer | ApiError
   const [stats] = await request.operations().stats(queue);
   if (stats === undefined) return apiError(404, 'NOT_FOUND', `no queue named "${queue}" (a queue exists from its first enqueue)`);
   return ok(stats);
+}
+
+/** An enqueue without a key whose outcome is unknown, with what to do about it. */
+class OutcomeUnknown extends Error {
+  readonly code = 'UNAVAILABLE';
 }
 
 function pulledJobView(job: PulledJob): Record<string, unknown> {

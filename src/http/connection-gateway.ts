@@ -82,6 +82,8 @@ export class ConnectionGateway implements QueueGateway {
       if ('code' in checked) throw new ProtocolError('INTERNAL', `the node's reply to ${type} is not the protocol's: ${checked.message}`);
       if (isErrorReply(checked)) throw new ProtocolError(checked.error.code, checked.error.message);
       return checked;
+    } catch (error) {
+      throw error instanceof ProtocolError ? explained(error, caller.deadlineMs) : error;
     } finally {
       pooled.inflight -= 1;
       if (pooled.evicted && pooled.inflight === 0) pooled.connection.close();
@@ -118,6 +120,16 @@ export class ConnectionGateway implements QueueGateway {
     for (const pooled of this.pool.values()) pooled.connection.close();
     this.pool.clear();
   }
+}
+
+/**
+ * A failure as a caller can act on it: NOT_LEADER at the deadline, or a request that never left
+ * (no node reachable), both mean nothing was done and no leader could be reached.
+ */
+function explained(error: ProtocolError, deadlineMs: number): ProtocolError {
+  if (error.code !== 'NOT_LEADER' && error.sent) return error;
+  return new ProtocolError('NOT_LEADER', `no leader could be reached within ${deadlineMs} ms (an election is under way, or too few nodes are up); ` +
+    `nothing was done, retry shortly (last: ${error.message})`, undefined, false);
 }
 
 function withoutId<Reply extends { readonly id: number }>(reply: Reply): Omit<Reply, 'id'> {

@@ -162,6 +162,7 @@ describe('HTTP API on a real cluster', function () {
     expect(refused.status).to.equal(503);
     expect(refused.headers.get('retry-after')).to.equal('1');
     expect(refused.body['error']).to.include({ code: 'UNAVAILABLE' });
+    expect((refused.body['error'] as { message: string }).message).to.contain('no leader could be reached');
     expect(Date.now() - started, 'answered within the deadline asked for').to.be.below(5_000);
     expect((await ask(`${lonelyOps}/v1/jobs/1`, 'GET', undefined, { 'X-Timeout-Ms': '300' })).status).to.equal(503);
   });

@@ -217,6 +217,16 @@ describe('HTTP API (in front of a recording gateway)', () => {
     expect((await send('GET', '/v1/jobs/1')).headers['www-authenticate']).to.equal('Bearer');
   });
 
+  it('tells the sender of an enqueue without an Idempotency-Key whose outcome is unknown that a retry may add a second job', async () => {
+    gateway.failWith = new ProtocolError('UNAVAILABLE', 'the connection closed before the reply came');
+    const unkeyed = await post('/v1/queues/q/jobs', { payload: 1 });
+    expect(unkeyed.status).to.equal(503);
+    expect(errorOf(unkeyed).message).to.contain('may or may not have been added').and.contain('Idempotency-Key');
+    const keyed = await post('/v1/queues/q/jobs', { payload: 1 }, { 'Idempotency-Key': 'k' });
+    expect(keyed.status).to.equal(503);
+    expect(errorOf(keyed).message).to.not.contain('may or may not');
+  });
+
   it('hands the bearer token and the deadline to the gateway; a long poll lengthens the deadline', async () => {
     await send('GET', '/v1/jobs/1', undefined, { authorization: 'Bearer s3cret' });
     await send('POST', '/v1/pull', '{"queue":"q","waitMs":2000}', { 'X-Timeout-Ms': '500' });
