@@ -13,6 +13,9 @@
 import { nearestKey } from '../config/nearest-key.js';
 import { apiError, type ApiError } from './api-exchange.js';
 
+/** Characters of an unknown field's name an answer repeats: enough to recognise it, bounded whatever the body held. */
+const shownKeyCharsMax = 128;
+
 /** A field's name and the other names it is accepted under. */
 export type FieldNames = string | readonly [string, ...string[]];
 
@@ -40,7 +43,8 @@ export class FieldReader {
     if (unknown === undefined) return undefined;
     const near = nearestKey(unknown, [...this.known]);
     const hint = near === undefined ? `known fields: ${[...this.known].join(', ')}` : `did you mean "${near}"?`;
-    return apiError(400, 'INVALID_ARGUMENT', `unknown field "${unknown}"; ${hint}`, unknown);
+    const shown = unknown.length > shownKeyCharsMax ? `${unknown.slice(0, shownKeyCharsMax)}…` : unknown;
+    return apiError(400, 'INVALID_ARGUMENT', `unknown field "${shown}"; ${hint}`, shown);
   }
 
   /** Records a problem with `field` unless an earlier one is kept. */

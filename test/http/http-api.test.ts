@@ -169,7 +169,9 @@ describe('HTTP API (in front of a recording gateway)', () => {
   });
 
   it('answers 404 for an unknown route or queue, 405 with Allow for a wrong method', async () => {
-    expect(errorOf(await send('GET', '/v1/nothing')).code).to.equal('NOT_FOUND');
+    const unknown = await send('GET', '/v1/nothing');
+    expect(errorOf(unknown).code).to.equal('NOT_FOUND');
+    expect(unknown.headers['connection'], 'an error answer keeps the connection').to.not.equal('close');
     expect((await send('GET', '/v1/queues/missing')).status).to.equal(404);
     const wrong = await send('DELETE', '/v1/queues/q/jobs');
     expect(wrong.status).to.equal(405);
@@ -184,7 +186,9 @@ describe('HTTP API (in front of a recording gateway)', () => {
     expect((await post('/v1/ack', { jobId: 1, token: 1, resultBase64: Buffer.alloc(payloadBytesMax + 1).toString('base64') })).status).to.equal(413);
     expect((await post('/v1/queues/q/jobs', { payload: 'x'.repeat(payloadBytesMax - 2) })).status, 'exactly the limit').to.equal(201);
     const bodyBytesMax = 2 * payloadBytesMax + 64 * 1024;
-    expect((await send('POST', '/v1/pull', Buffer.alloc(bodyBytesMax + 1, 0x20))).status).to.equal(413);
+    const declared = await send('POST', '/v1/pull', Buffer.alloc(bodyBytesMax + 1, 0x20));
+    expect(declared.status).to.equal(413);
+    expect(declared.headers['connection'], 'the unread body ends the connection').to.equal('close');
     // Chunked: no Content-Length, so the bound is met while reading; the connection then closes.
     const streamed = await new Promise<number>((resolve, reject) => {
       const request = httpRequest({ port, host: '127.0.0.1', method: 'POST', path: '/v1/pull' }, (response) => {
