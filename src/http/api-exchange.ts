@@ -22,21 +22,32 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-/** An API error before it is written: the code, a message for a person, the field at fault. */
-export interface ApiError {
+/**
+ * An API error before it is written: the code, a message for a person, the field at fault. A
+ * class, so that it is never mistaken for a request body that happens to have the same keys.
+ */
+export class ApiError {
   readonly status: number;
   readonly code: string;
   readonly message: string;
-  readonly field?: string;
-  readonly headers?: Readonly<Record<string, string>>;
+  readonly field: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(status: number, code: string, message: string, field?: string, headers: Readonly<Record<string, string>> = {}) {
+    this.status = status;
+    this.code = code;
+    this.message = message;
+    this.field = field;
+    this.headers = headers;
+  }
 }
 
-export function apiError(status: number, code: string, message: string, field?: string): ApiError {
-  return field === undefined ? { status, code, message } : { status, code, message, field };
+export function apiError(status: number, code: string, message: string, field?: string, headers?: Readonly<Record<string, string>>): ApiError {
+  return new ApiError(status, code, message, field, headers);
 }
 
 export function isApiError(value: unknown): value is ApiError {
-  return typeof value === 'object' && value !== null && 'status' in value && 'code' in value && 'message' in value;
+  return value instanceof ApiError;
 }
 
 /** Seconds a client should wait before retrying a 429 or a 503: about an election's length. */
@@ -47,17 +58,17 @@ export function errorOfCode(code: string, message: string): ApiError {
   const retry = { 'retry-after': String(retryAfterSeconds) };
   switch (code) {
     case 'INVALID_ARGUMENT': return apiError(400, code, message);
-    case 'UNAUTHENTICATED': return { ...apiError(401, code, message), headers: { 'www-authenticate': 'Bearer' } };
+    case 'UNAUTHENTICATED': return apiError(401, code, message, undefined, { 'www-authenticate': 'Bearer' });
     case 'PERMISSION_DENIED': return apiError(403, code, message);
     case 'NOT_FOUND': return apiError(404, code, message);
     case 'LEASE_LOST':
     case 'FAILED_PRECONDITION': return apiError(409, code, message);
     case 'PAYLOAD_TOO_LARGE':
     case 'FRAME_TOO_LARGE': return apiError(413, code, message);
-    case 'RESOURCE_EXHAUSTED': return { ...apiError(429, code, message), headers: retry };
+    case 'RESOURCE_EXHAUSTED': return apiError(429, code, message, undefined, retry);
     case 'NOT_LEADER':
     case 'UNAVAILABLE':
-    case 'INTERNAL': return { ...apiError(503, 'UNAVAILABLE', message), headers: retry };
+    case 'INTERNAL': return apiError(503, 'UNAVAILABLE', message, undefined, retry);
     default: return apiError(502, code, `the cluster answered ${code}: ${message}`);
   }
 }

@@ -128,7 +128,7 @@ export class FieldReader {
     const value = read(inner);
     const problem = inner.problem;
     if (problem === undefined) return value;
-    this.first ??= { ...problem, message: `in ${found.name}: ${problem.message}`, ...(problem.field === undefined ? {} : { field: `${found.name}.${problem.field}` }) };
+    this.first ??= apiError(problem.status, problem.code, `in ${found.name}: ${problem.message}`, problem.field === undefined ? found.name : `${found.name}.${problem.field}`);
     return undefined;
   }
 }

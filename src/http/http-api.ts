@@ -110,7 +110,7 @@ export function matchRoute(method: string, path: string): { route: ApiRoute; par
     if (path === '/v1/openapi.json') allowed.push('GET');
     else return apiError(404, 'NOT_FOUND', `no such path ${path}; see /v1/openapi.json for the API's routes`);
   }
-  return { ...apiError(405, 'METHOD_NOT_ALLOWED', `${method} is not served on ${path}; use ${allowed.join(' or ')}`), headers: { allow: allowed.join(', ') } };
+  return apiError(405, 'METHOD_NOT_ALLOWED', `${method} is not served on ${path}; use ${allowed.join(' or ')}`, undefined, { allow: allowed.join(', ') });
 }
 
 function matchPath(pattern: readonly string[], segments: readonly string[]): Record<string, string> | ApiError | undefined {
@@ -137,7 +137,7 @@ function bearerToken(header: string | undefined): string | undefined | ApiError 
   const match = /^Bearer +([^\s]+) *$/i.exec(header);
   const token = match?.[1];
   if (token === undefined || Buffer.byteLength(token) > tokenBytesMax) {
-    return { ...errorOfCode('UNAUTHENTICATED', `the Authorization header must be "Bearer <token>" (a token of at most ${tokenBytesMax} bytes)`) };
+    return errorOfCode('UNAUTHENTICATED', `the Authorization header must be "Bearer <token>" (a token of at most ${tokenBytesMax} bytes)`);
   }
   return token;
 }

@@ -137,6 +137,7 @@ describe('HTTP API (in front of a recording gateway)', () => {
       ['/v1/pull', { queue: 'q', waitMs: 60_001 }, 'waitMs'],
       ['/v1/pull', { queue: 'bad\u0001name' }, 'queue'],
       ['/v1/pull', [1, 2], undefined],
+      ['/v1/pull', { queue: 'q', status: 999, code: 'X', message: 'a body shaped like an error' }, 'status'],
       ['/v1/ack', { jobId: 1.5, token: 1 }, 'jobId'],
       ['/v1/ack', { jobId: 1, token: 1, status: 'maybe' }, 'status'],
       ['/v1/extend', { jobId: 1 }, 'token'],
