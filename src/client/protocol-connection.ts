@@ -8,7 +8,7 @@
  * the frame codec every connection shares (net/frame-decoder.ts), and `node:net`.
  *
  * Invariants: every request's promise settles exactly once: with its reply, with the error reply
- * as a `ProtocolError`, or with a `ProtocolError` of code UNAVAILABLE when the connection closes
+ * as a `ProtocolError` of its code's class (errors.ts), or with an `UnavailableError` when the connection closes
  * first (its outcome is then unknown). Frames larger than `frameBytesMax` are refused both ways.
  *
  * Runs on: any thread of a client process.
@@ -16,25 +16,9 @@
 import { connect, type Socket } from 'node:net';
 import { createCodec } from '../codec/msgpack.js';
 import { FrameDecoder, encodeFrame } from '../net/frame-decoder.js';
+import { InvalidArgumentError, UnavailableError, errorOfReply, type ProtocolError } from './errors.js';
 
-/** An error reply of the protocol, or a connection that failed under a request. */
-export class ProtocolError extends Error {
-  readonly code: string;
-  /** With NOT_LEADER: where the leader takes clients. */
-  readonly leader: { readonly id: string; readonly host: string; readonly clientPort: number } | undefined;
-
-  /** False when the request never left this client (no connection could be made): retrying it
-   *  cannot duplicate anything. */
-  readonly sent: boolean;
-
-  constructor(code: string, message: string, leader?: { id: string; host: string; clientPort: number }, sent = true) {
-    super(message);
-    this.name = `ProtocolError(${code})`;
-    this.code = code;
-    this.leader = leader;
-    this.sent = sent;
-  }
-}
+export { ProtocolError } from './errors.js';
 
 export interface ProtocolConnectionOptions {
   readonly host: string;
@@ -80,7 +64,7 @@ export class ProtocolConnection {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new ProtocolError('UNAVAILABLE', `no connection to ${options.host}:${options.port} within ${timeoutMs} ms`, undefined, false));
+        reject(new UnavailableError(`no connection to ${options.host}:${options.port} within ${timeoutMs} ms`, { sent: false }));
       }, timeoutMs);
       socket.once('connect', () => {
         clearTimeout(timer);
@@ -88,7 +72,7 @@ export class ProtocolConnection {
       });
       socket.once('error', (error) => {
         clearTimeout(timer);
-        reject(new ProtocolError('UNAVAILABLE', `cannot connect to ${options.host}:${options.port}: ${error.message}`, undefined, false));
+        reject(new UnavailableError(`cannot connect to ${options.host}:${options.port}: ${error.message}`, { sent: false }));
       });
     });
     return new ProtocolConnection(socket, options.frameBytesMax ?? frameBytesMaxDefault);
@@ -105,11 +89,11 @@ export class ProtocolConnection {
 
   /** Sends `{ id, ...body }` and resolves with the reply, or rejects with its error. */
   request(body: Readonly<Record<string, unknown>> & { readonly type: string }): Promise<Reply> {
-    if (this.closedBy !== null) return Promise.reject(new ProtocolError('UNAVAILABLE', this.closedBy));
+    if (this.closedBy !== null) return Promise.reject(new UnavailableError(`${this.closedBy}; the request was not sent`, { sent: false }));
     const id = this.nextId++;
     const encoded = this.codec.packr.pack({ id, ...body });
     if (encoded.byteLength > this.frameBytesMax) {
-      return Promise.reject(new ProtocolError('INVALID_ARGUMENT', `the request is ${encoded.byteLength} bytes, more than the ${this.frameBytesMax}-byte frame bound`));
+      return Promise.reject(new InvalidArgumentError(`the request is ${encoded.byteLength} bytes, more than the ${this.frameBytesMax}-byte frame bound`, { sent: false }));
     }
     this.outgoing.push(encodeFrame(encoded));
     this.scheduleFlush();
@@ -149,22 +133,23 @@ export class ProtocolConnection {
       this.close('the node sent a frame that is not a reply map with an id');
       return;
     }
-    const { id, error } = reply as { id: number; error?: { code?: unknown; message?: unknown; leader?: { id: string; host: string; clientPort: number } } };
+    const { id, error } = reply as { id: number; error?: unknown };
     if (id === 0 && error !== undefined) {
-      this.close(`the node closed the connection: ${String(error.code)}: ${String(error.message)}`);
+      const refusal = errorOfReply(error);
+      this.close(`the node closed the connection: ${refusal.code}: ${refusal.message}`);
       return;
     }
     const pending = this.pending.get(id);
     if (pending === undefined) return;
     this.pending.delete(id);
-    if (error !== undefined) pending.reject(new ProtocolError(String(error.code), String(error.message), error.leader));
+    if (error !== undefined) pending.reject(errorOfReply(error));
     else pending.resolve(reply as Reply);
   }
 
   private fail(reason: string): void {
     if (this.closedBy === null) this.closedBy = reason;
     for (const pending of this.pending.values()) {
-      pending.reject(new ProtocolError('UNAVAILABLE', `${reason} before the reply came; the request's outcome is unknown`));
+      pending.reject(new UnavailableError(`${reason} before the reply came; the request's outcome is unknown`));
     }
     this.pending.clear();
   }
