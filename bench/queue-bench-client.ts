@@ -11,11 +11,16 @@
  * - `produce`: enqueues at `ratePerSec` for `durationMs`, each payload starting with its send time.
  * - `consume`: pulls with long polls and acks until `jobs` jobs came, recording send -> lease latency.
  * - `purge`: empties the queue's ready jobs.
+ * - `sdk-enqueue`: `jobs` calls of FalconClient.enqueue, `inflight` at a time (the SDK batches
+ *   them) -> jobs/s acknowledged.
+ * - `sdk-drain`: a FalconClient worker (`concurrency`, a handler that returns at once) until
+ *   `jobs` jobs were acked -> jobs/s.
  *
  * Runs on: a bench client process.
  */
 import hdr from 'hdr-histogram-js';
 import { ClusterConnection } from '../src/client/cluster-connection.js';
+import { FalconClient } from '../src/client/index.js';
 
 interface Common {
   readonly ports: readonly number[];
@@ -29,7 +34,9 @@ type Scenario =
   | Common & { readonly scenario: 'drain'; readonly jobs: number; readonly pullMax: number; readonly workerId: string }
   | Common & { readonly scenario: 'produce'; readonly ratePerSec: number; readonly durationMs: number; readonly payloadBytes: number }
   | Common & { readonly scenario: 'consume'; readonly jobs: number; readonly workerId: string }
-  | Common & { readonly scenario: 'purge' };
+  | Common & { readonly scenario: 'purge' }
+  | Common & { readonly scenario: 'sdk-enqueue'; readonly jobs: number; readonly payloadBytes: number; readonly inflight: number }
+  | Common & { readonly scenario: 'sdk-drain'; readonly jobs: number; readonly concurrency: number };
 
 function connect(scenario: Common): ClusterConnection {
   return new ClusterConnection({ nodes: scenario.ports.map((port) => ({ host: '127.0.0.1', port })), deadlineMs: 20_000 });
@@ -163,6 +170,45 @@ async function purge(scenario: Extract<Scenario, { scenario: 'purge' }>): Promis
   return { jobs: reply['jobs'] as number };
 }
 
+function sdkClient(scenario: Common): FalconClient {
+  return new FalconClient({ nodes: scenario.ports.map((port) => ({ host: '127.0.0.1', port })), deadlineMs: 20_000 });
+}
+
+async function sdkEnqueue(scenario: Extract<Scenario, { scenario: 'sdk-enqueue' }>): Promise<Record<string, number>> {
+  const payload = Buffer.alloc(scenario.payloadBytes, 0x61);
+  const client = sdkClient(scenario);
+  await client.stats(scenario.queue);
+  let sent = 0;
+  const startMs = performance.now();
+  const lane = async (): Promise<void> => {
+    while (sent < scenario.jobs) {
+      sent += 1;
+      checkDeadline(startMs, scenario);
+      await client.enqueue(scenario.queue, payload);
+    }
+  };
+  await Promise.all(Array.from({ length: scenario.inflight }, lane));
+  const ms = performance.now() - startMs;
+  const { enqueueRequests } = client.counters;
+  await client.close();
+  return { jobs: scenario.jobs, ms, perSec: (scenario.jobs / ms) * 1000, requests: enqueueRequests };
+}
+
+async function sdkDrain(scenario: Extract<Scenario, { scenario: 'sdk-drain' }>): Promise<Record<string, number>> {
+  const client = sdkClient(scenario);
+  await client.stats(scenario.queue);
+  const startMs = performance.now();
+  const worker = client.worker(scenario.queue, async () => undefined, { concurrency: scenario.concurrency, waitMs: 200 });
+  while (worker.counters.acked < scenario.jobs) {
+    checkDeadline(startMs, scenario);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  const ms = performance.now() - startMs;
+  const acked = worker.counters.acked;
+  await client.close();
+  return { jobs: acked, ms, perSec: (acked / ms) * 1000 };
+}
+
 async function main(): Promise<void> {
   const scenario = JSON.parse(process.argv[2] ?? '{}') as Scenario;
   let figures: Record<string, number>;
@@ -173,6 +219,8 @@ async function main(): Promise<void> {
     case 'produce': figures = await produce(scenario); break;
     case 'consume': figures = await consume(scenario); break;
     case 'purge': figures = await purge(scenario); break;
+    case 'sdk-enqueue': figures = await sdkEnqueue(scenario); break;
+    case 'sdk-drain': figures = await sdkDrain(scenario); break;
   }
   console.log(JSON.stringify(figures));
 }

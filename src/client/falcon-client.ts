@@ -39,8 +39,6 @@ export interface FalconClientOptions {
   readonly connectTimeoutMs?: number;
   /** The name the node logs for this client (default `falconqueue-sdk`). */
   readonly clientName?: string;
-  /** A producer session to resume (`client.producerId` of an earlier client). */
-  readonly producerId?: string;
 }
 
 /** Options every call takes. */
@@ -110,14 +108,13 @@ export class FalconClient {
       ...(options.frameBytesMax === undefined ? {} : { frameBytesMax: options.frameBytesMax }),
       ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
     };
-    this.connection = new ClusterConnection({
-      ...this.connectionOptions, clientName: options.clientName ?? 'falconqueue-sdk',
-      ...(options.producerId === undefined ? {} : { producerId: options.producerId }),
-    });
+    // A fresh producer session per client: its sequences start at 0, which a resumed session
+    // would take for sequences it already answered.
+    this.connection = new ClusterConnection({ ...this.connectionOptions, clientName: options.clientName ?? 'falconqueue-sdk' });
     this.batcher = new EnqueueBatcher({ transport: this.connection, ...(options.frameBytesMax === undefined ? {} : { frameBytesMax: options.frameBytesMax }) });
   }
 
-  /** The producer session's id once the first connection said hello (keep it to resume the session). */
+  /** The producer session's id, once the first connection said hello (for logs: each client has its own session). */
   get producerId(): string | undefined {
     return this.connection.producerId;
   }

@@ -16,7 +16,8 @@ import { hostname } from 'node:os';
 import { ClusterConnection, type ClusterConnectionOptions } from './cluster-connection.js';
 import { checkName, jobBounds } from './job-options.js';
 import type { JobHandler } from './job-handler.js';
-import { WorkerRunner, type WorkerRunnerCounters, type WorkerRunnerLogger } from './worker-runner.js';
+import { WorkerRunner, concurrencyMax, type WorkerRunnerCounters, type WorkerRunnerLogger } from './worker-runner.js';
+import { InvalidArgumentError } from './errors.js';
 
 export interface WorkerOptions {
   /** Jobs run at once, 1 to 4096 (default 1). */
@@ -40,6 +41,16 @@ export interface WorkerOptions {
 export type { WorkerRunnerCounters as WorkerCounters, WorkerRunnerLogger as WorkerLogger };
 
 const nameBytesMax = 128;
+/** The protocol's bound on a pull's long-poll wait. */
+const waitMsMax = 60_000;
+
+/** Throws InvalidArgumentError unless `value` is absent or an integer in [min, max]. */
+function checkOption(value: number | undefined, field: string, min: number, max: number): void {
+  if (value === undefined) return;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(`options.${field} must be an integer from ${min} to ${max}, got ${String(value)}`, { detail: { field }, sent: false });
+  }
+}
 
 export class FalconWorker {
   readonly queue: string;
@@ -50,13 +61,18 @@ export class FalconWorker {
   private readonly runner: WorkerRunner;
   private closing: Promise<void> | undefined;
 
-  /** Use `FalconClient.worker()`. */
+  /** Use `FalconClient.worker()`. Throws InvalidArgumentError for a malformed option. */
   constructor(queue: string, handler: JobHandler | undefined, options: WorkerOptions, connectionOptions: ClusterConnectionOptions) {
     this.queue = checkName(queue, 'queue', jobBounds.queueNameBytesMax);
     this.workerId = checkName(options.workerId ?? `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`, 'workerId', nameBytesMax);
     if ((handler === undefined) === (options.handlerModule === undefined)) {
-      throw new TypeError('a worker needs either a handler function or options.handlerModule, not both');
+      throw new InvalidArgumentError('a worker needs either a handler function or options.handlerModule, not both', { detail: { field: 'handlerModule' }, sent: false });
     }
+    checkOption(options.concurrency, 'concurrency', 1, concurrencyMax);
+    checkOption(options.leaseMs, 'leaseMs', 2, jobBounds.leaseMsMax);
+    checkOption(options.waitMs, 'waitMs', 0, waitMsMax);
+    checkOption(options.heartbeatMs, 'heartbeatMs', 1, Number.MAX_SAFE_INTEGER);
+    checkOption(options.drainTimeoutMs, 'drainTimeoutMs', 0, Number.MAX_SAFE_INTEGER);
     this.connection = new ClusterConnection({ ...connectionOptions, clientName: connectionOptions.clientName ?? 'falconqueue-worker' });
     this.runner = new WorkerRunner({
       connection: this.connection, queue: this.queue, workerId: this.workerId, concurrency: options.concurrency ?? 1,

@@ -15,6 +15,9 @@
  * and lapse, and the cluster retries them (each lapse counts as a failed attempt). Nacking them
  * instead would spend an attempt just the same, and earlier than needed.
  *
+ * A job's slot is freed when its handler is done, and its ack or nack travels while the next job
+ * runs; at most `concurrency` acks and nacks are in flight besides the running jobs.
+ *
  * Invariants: at most `concurrency` jobs run at once; every job pulled is acked, nacked or
  * abandoned exactly once; every wait is bounded (calls by their deadlines, close by the drain bound).
  *
@@ -110,6 +113,8 @@ export class WorkerRunner {
    *  one pull's jobs share a token. */
   private readonly running = new Map<string, RunningJob>();
   private readonly settling = new Set<Promise<void>>();
+  /** Acks and nacks in flight (their jobs' slots are free). */
+  private settlingAcks = 0;
   private state: 'new' | 'running' | 'closing' | 'closed' = 'new';
   private registered = false;
   private ttlMs = 0;
@@ -234,9 +239,12 @@ export class WorkerRunner {
     while (!this.registered && !this.stopping) await this.pause(this.waitMs, 'pull');
     let retryDelayMs = retryDelayMsMin;
     while (!this.stopping) {
-      const free = concurrency - this.running.size;
-      if (free === 0) {
+      // Acks in flight count against a second window of `concurrency`: a stalled leader stops the pulls.
+      const free = Math.min(concurrency - this.running.size, 2 * concurrency - this.running.size - this.settlingAcks);
+      if (free <= 0) {
         await this.pause(this.waitMs, 'pull');
+        // One turn for the other jobs finishing now to free their slots: one pull for all of them.
+        await new Promise((resolve) => setImmediate(resolve));
         continue;
       }
       let jobs: PulledJob[];
@@ -268,11 +276,17 @@ export class WorkerRunner {
     this.scheduleExtend(entry, Math.floor(this.leaseMs / 2));
     const settled = this.runJob(entry).finally(() => {
       clearTimeout(entry.extendTimer);
-      this.running.delete(runKey(job));
+      this.freeSlot(entry);
       this.settling.delete(settled);
-      this.wake('pull');
     });
     this.settling.add(settled);
+  }
+
+  /** The job's slot is free once its handler is done: its ack or nack travels while the next job runs. */
+  private freeSlot(entry: RunningJob): void {
+    if (this.running.get(runKey(entry.job)) !== entry) return;
+    this.running.delete(runKey(entry.job));
+    this.wake('pull');
   }
 
   private async runJob(entry: RunningJob): Promise<void> {
@@ -282,8 +296,15 @@ export class WorkerRunner {
       : await this.runInPool(handler.module, entry.job);
     clearTimeout(entry.extendTimer);
     if (entry.lost || this.abandonedAll) return;
-    if (outcome.ok) await this.ack(entry, outcome.result);
-    else await this.nack(entry, outcome.message, outcome.retryable);
+    this.freeSlot(entry);
+    this.settlingAcks += 1;
+    try {
+      if (outcome.ok) await this.ack(entry, outcome.result);
+      else await this.nack(entry, outcome.message, outcome.retryable);
+    } finally {
+      this.settlingAcks -= 1;
+      this.wake('pull');
+    }
   }
 
   private async runInPool(modulePath: string, job: PulledJob): Promise<HandlerOutcome> {

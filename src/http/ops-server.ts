@@ -1,9 +1,10 @@
 /**
- * The ops HTTP port of a node: /healthz, /readyz, /metrics, /status; with --test-hooks, POST
+ * The ops HTTP port of a node: /healthz, /readyz, /metrics, /status, and the HTTP API under /v1/
+ * (http-api.ts, docs/http.md); with --test-hooks, POST
  * /debug/raft-load (200 with the load's figures, 409 when it did not run or ended early, 503 when
  * the Replicator does not answer).
  *
- * Read-only and cheap: it never touches the hot path and answers from what the supervisor
+ * Apart from /v1/, read-only and cheap: it never touches the hot path and answers from what the supervisor
  * already knows (plus one bounded status round trip to each actor for /status).
  *
  * Runs on: supervisor (main thread).
@@ -14,6 +15,7 @@ import type { NodeConfig } from '../config/cluster-config.js';
 import { isFalconError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { RaftLoadResult } from '../protocol/control.js';
+import type { HttpApi } from './http-api.js';
 import { checkRaftLoadRequest } from '../protocol/control-validation.js';
 import { readRingStats } from '../ring/spsc-ring.js';
 import { startedReplicator, type ActorReport, type NodeStatus, type NodeView } from '../runtime/node-status.js';
@@ -27,6 +29,8 @@ export interface OpsServerOptions {
   readonly logger: Logger;
   /** Serve POST /debug/raft-load (falcon-node --test-hooks): benchmarks and tests only. */
   readonly testHooks: boolean;
+  /** Serves /v1/... when given. */
+  readonly api?: HttpApi;
 }
 
 /** Largest body a test-hook request may have. */
@@ -57,7 +61,11 @@ export function listen(server: Server, host: string, port: number): Promise<void
 }
 
 async function handle(options: OpsServerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
-  const path = (request.url ?? '/').split('?')[0];
+  const path = (request.url ?? '/').split('?')[0] ?? '/';
+  if (options.api !== undefined && path.startsWith('/v1/')) {
+    await options.api.handle(request, response);
+    return;
+  }
   if (path === '/debug/raft-load' && options.testHooks && request.method === 'POST') {
     await raftLoadHook(options, request, response);
     return;

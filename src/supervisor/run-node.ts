@@ -23,6 +23,7 @@ import { createNodeMetrics } from '../metrics/node-metrics.js';
 import { exitCodes } from '../runtime/exit-codes.js';
 import { acquireDataDirLock, describeHeldLock, type DataDirLock } from './data-dir-lock.js';
 import { createOpsServer, listen } from '../http/ops-server.js';
+import { createNodeHttpApi } from '../http/node-http-api.js';
 import { Supervisor } from './supervisor.js';
 import type { ActorName } from '../runtime/topology.js';
 import type { FatalExit } from '../runtime/control-messages.js';
@@ -68,17 +69,20 @@ async function runLocked(options: RunNodeOptions): Promise<number> {
     ...(options.roleModuleUrls === undefined ? {} : { roleModuleUrls: options.roleModuleUrls }),
     onGiveUp: (actor, reason, exit) => gaveUp?.({ reason: `actor ${actor} failed: ${reason.split('\n')[0] ?? reason}`, exit }),
   });
-  const ops = createOpsServer({ node, clusterName: config.cluster.name, supervisor, metrics: createNodeMetrics(supervisor, node.id), logger, testHooks: options.testHooks === true });
+  const api = createNodeHttpApi(config, node, logger);
+  const ops = createOpsServer({ node, clusterName: config.cluster.name, supervisor, metrics: createNodeMetrics(supervisor, node.id), logger, testHooks: options.testHooks === true, api });
   const opsHost = listenHostOf(node, 'ops');
   try {
     await listen(ops, opsHost, node.opsPort);
   } catch (error) {
     logger.fatal(`cannot listen on the ops port ${opsHost}:${node.opsPort}: ${describeListenError(error)}`);
+    api.close();
     return exitCodes.refusedToStart;
   }
   const grpc = await startGrpcGateway(config, node, logger);
   if (grpc === 'refused') {
     await closeServer(ops);
+    api.close();
     return exitCodes.refusedToStart;
   }
   supervisor.start();
@@ -93,6 +97,7 @@ async function runLocked(options: RunNodeOptions): Promise<number> {
   ]);
   const terminated = await supervisor.stop(outcome.reason, { handOverLeadership: outcome.kind === 'stop' });
   await Promise.all([closeServer(ops), grpc?.close()]);
+  api.close();
   if (terminated.length > 0) {
     logger.warn({ terminated }, `actors did not stop within ${config.supervisor.shutdownTimeoutMs} ms and were terminated`);
   }

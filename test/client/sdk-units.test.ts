@@ -94,6 +94,15 @@ describe('SDK payload encoding', () => {
     expect(() => nodeAddressOf('h:70000')).to.throw(InvalidArgumentError);
     expect(() => new FalconClient({ nodes: [] })).to.throw(InvalidArgumentError);
   });
+
+  it('refuses malformed worker options before connecting', () => {
+    const client = new FalconClient({ nodes: ['127.0.0.1:1'] });
+    const handler = async (): Promise<undefined> => undefined;
+    expect(() => client.worker('q', handler, { concurrency: 0 })).to.throw(InvalidArgumentError, /concurrency/);
+    expect(() => client.worker('q', handler, { leaseMs: 1.5 })).to.throw(InvalidArgumentError, /leaseMs/);
+    expect(() => client.worker('q', handler, { handlerModule: '/x.js' })).to.throw(InvalidArgumentError, /not both/);
+    expect(() => client.worker('', handler)).to.throw(InvalidArgumentError, /queue/);
+  });
 });
 
 describe('SDK error mapping', () => {

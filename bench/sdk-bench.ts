@@ -1,0 +1,94 @@
+/**
+ * `npm run bench:sdk`: the SDK's throughput beside the raw protocol's, on one local 3-node
+ * cluster (real processes, fsync always, 256-byte payloads), each side in its own client process
+ * (queue-bench-client.ts):
+ *   - enqueue: raw, one connection with 1024 single-job requests in flight (as bench:queue), vs
+ *     FalconClient.enqueue with 1024 calls in flight (the SDK batches them under its sequence window);
+ *   - drain: raw, one process pulling 256 at a time and acking each job, vs a FalconClient worker
+ *     of concurrency 256 whose handler returns at once.
+ * After a warm-up, the sides alternate over the runs (default 3) and the medians are reported.
+ * Last output line: `{"bench":"sdk","sdkEnqueuePerSec":…,"rawEnqueuePerSec":…,"sdkDrainPerSec":…,
+ * "rawDrainPerSec":…,"httpEnqueuePerSec":null,"grpcEnqueuePerSec":null}` (HTTP and gRPC figures
+ * come from their own benches). Options: --runs N, --jobs N (default 100,000).
+ *
+ * Runs on: the bench process.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { ClusterNodes } from '../test/support/cluster-nodes.js';
+import { createTestCluster, killStartedProcesses, removeTestCluster, type TestCluster } from '../test/support/test-cluster.js';
+
+const payloadBytes = 256;
+const inflight = 1024;
+const clientEntry = fileURLToPath(new URL('./queue-bench-client.js', import.meta.url));
+const clientTimeoutMs = 180_000;
+
+function numberOption(name: string, fallback: number): number {
+  const at = process.argv.indexOf(name);
+  const value = at >= 0 ? Number(process.argv[at + 1]) : fallback;
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
+function client(cluster: TestCluster, scenario: Record<string, unknown>): Promise<Record<string, number>> {
+  const ports = cluster.nodes.map((node) => node.clientPort);
+  const child = spawn(process.execPath, [clientEntry, JSON.stringify({ ports, timeoutMs: clientTimeoutMs, ...scenario })], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  return new Promise((resolve, reject) => {
+    child.on('exit', (code) => {
+      const last = output.trim().split('\n').pop() ?? '';
+      if (code === 0) resolve(JSON.parse(last) as Record<string, number>);
+      else reject(new Error(`client ${String(scenario['scenario'])} exited with ${String(code)}: ${output.slice(-2000)}`));
+    });
+  });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+async function main(): Promise<void> {
+  const runs = numberOption('--runs', 3);
+  const jobs = numberOption('--jobs', 100_000);
+  const cluster = await createTestCluster({ nodeCount: 3, logLevel: 'warn', extraYaml: 'queue:\n  jobsPerQueueMax: 5000000\n  bytesPerQueueMax: 2147483648\n' });
+  const nodes = new ClusterNodes(cluster);
+  const figures = { sdkEnqueue: [] as number[], rawEnqueue: [] as number[], sdkDrain: [] as number[], rawDrain: [] as number[] };
+  try {
+    nodes.startAll();
+    await nodes.leaderAgreedBy(cluster.nodes.map((node) => node.id), 20_000);
+    await client(cluster, { scenario: 'enqueue', queue: 'warm', jobs: 50_000, payloadBytes, connections: 1, inflight: 512 });
+    await client(cluster, { scenario: 'drain', queue: 'warm', jobs: 50_000, pullMax: 256, workerId: 'warm' });
+    for (let run = 0; run < runs; run += 1) {
+      const sides = run % 2 === 0 ? ['raw', 'sdk'] : ['sdk', 'raw'];
+      for (const side of sides) {
+        const queue = `${side}-${run}`;
+        if (side === 'raw') {
+          figures.rawEnqueue.push((await client(cluster, { scenario: 'enqueue', queue, jobs, payloadBytes, connections: 1, inflight }))['perSec'] ?? 0);
+          figures.rawDrain.push((await client(cluster, { scenario: 'drain', queue, jobs, pullMax: 256, workerId: `raw-${run}` }))['perSec'] ?? 0);
+        } else {
+          const enqueued = await client(cluster, { scenario: 'sdk-enqueue', queue, jobs, payloadBytes, inflight });
+          figures.sdkEnqueue.push(enqueued['perSec'] ?? 0);
+          figures.sdkDrain.push((await client(cluster, { scenario: 'sdk-drain', queue, jobs, concurrency: 256 }))['perSec'] ?? 0);
+          console.log(`run ${run + 1}: sdk enqueue ${Math.round(enqueued['perSec'] ?? 0)}/s in ${enqueued['requests']} requests`);
+        }
+      }
+      console.log(`run ${run + 1}: raw enqueue ${Math.round(figures.rawEnqueue.at(-1) ?? 0)}/s, sdk enqueue ${Math.round(figures.sdkEnqueue.at(-1) ?? 0)}/s, `
+        + `raw drain ${Math.round(figures.rawDrain.at(-1) ?? 0)}/s, sdk drain ${Math.round(figures.sdkDrain.at(-1) ?? 0)}/s`);
+    }
+  } finally {
+    await removeTestCluster(cluster);
+    await killStartedProcesses();
+  }
+  console.log(JSON.stringify({
+    bench: 'sdk', sdkEnqueuePerSec: Math.round(median(figures.sdkEnqueue)), rawEnqueuePerSec: Math.round(median(figures.rawEnqueue)),
+    sdkDrainPerSec: Math.round(median(figures.sdkDrain)), rawDrainPerSec: Math.round(median(figures.rawDrain)), httpEnqueuePerSec: null, grpcEnqueuePerSec: null,
+  }));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,116 @@
+/**
+ * The SDK's retries against scripted nodes (loopback TCP servers speaking the framing of
+ * docs/protocol.md): an enqueue whose connection drops before the reply is sent again with the
+ * SAME sequence and the SAME jobs, after a hello that resumes the same producer session with the
+ * same token; a NOT_LEADER reply is followed to the address it names; and a cluster that never
+ * answers ends the call with DeadlineExceededError.
+ *
+ * Runs on: the mocha process.
+ */
+import { expect } from 'chai';
+import { createServer, type Server, type Socket } from 'node:net';
+import { decode, encode } from '../../src/codec/msgpack.js';
+import { FrameDecoder, encodeFrame } from '../../src/net/frame-decoder.js';
+import { DeadlineExceededError, FalconClient, ProtocolError } from '../../src/client/index.js';
+
+type Request = Record<string, unknown> & { id: number; type: string };
+
+/** A node that hands every request to `respond`, which answers (a map), drops the connection ('drop'), or stays silent (undefined). */
+interface ScriptedNode {
+  readonly port: number;
+  readonly requests: Request[];
+  close(): Promise<void>;
+}
+
+async function scriptedNode(respond: (request: Request, socket: Socket) => Record<string, unknown> | 'drop' | undefined): Promise<ScriptedNode> {
+  const requests: Request[] = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    const decoder = new FrameDecoder(4 * 1024 * 1024);
+    socket.on('data', (chunk: Buffer) => {
+      decoder.push(chunk, (body) => {
+        const request = decode(Buffer.from(body)) as Request;
+        requests.push(request);
+        const answer = respond(request, socket);
+        if (answer === 'drop') socket.destroy();
+        else if (answer !== undefined) socket.write(encodeFrame(encode({ id: request.id, ...answer })));
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  return {
+    port, requests,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function enqueueAnswer(request: Request): Record<string, unknown> {
+  const jobs = request['jobs'] as unknown[];
+  return { jobs: jobs.map((_, position) => ({ id: 1000 + position, state: 'ready', duplicate: false })) };
+}
+
+describe('SDK retries against scripted nodes', () => {
+  const nodes: ScriptedNode[] = [];
+  afterEach(async () => {
+    await Promise.all(nodes.splice(0).map((node) => node.close()));
+  });
+
+  it('resends an enqueue whose reply was lost with the same sequence and jobs, in the same producer session', async () => {
+    let enqueues = 0;
+    const node = await scriptedNode((request) => {
+      if (request.type === 'hello') return { protocol: 1, node: 'n1', leader: 'n1', producerId: 'p-1' };
+      if (request.type !== 'enqueue') return { };
+      enqueues += 1;
+      return enqueues === 1 ? 'drop' : enqueueAnswer(request);
+    });
+    nodes.push(node);
+    const client = new FalconClient({ nodes: [`127.0.0.1:${node.port}`], token: 'secret', deadlineMs: 5_000 });
+    const answers = await Promise.all([client.enqueue('q', { n: 1 }, { idempotencyKey: 'k-1' }), client.enqueue('q', { n: 2 })]);
+    expect(answers.map((answer) => answer.id)).to.deep.equal([1000, 1001]);
+    const hellos = node.requests.filter((request) => request.type === 'hello');
+    expect(hellos.map((hello) => [hello['producerId'], hello['token']])).to.deep.equal([[undefined, 'secret'], ['p-1', 'secret']]);
+    const sent = node.requests.filter((request) => request.type === 'enqueue');
+    expect(sent).to.have.length(2);
+    const [first, retry] = sent.map(({ queue, sequence, jobs }) => ({ queue, sequence, jobs }));
+    expect(retry).to.deep.equal(first);
+    expect(first?.sequence).to.equal(0);
+    const keys = (first?.jobs as Array<{ idempotencyKey?: string }>).map((job) => job.idempotencyKey);
+    expect(keys, 'only the caller\'s key goes to the node').to.deep.equal(['k-1', undefined]);
+    await client.close();
+  });
+
+  it('follows NOT_LEADER to the address it names', async () => {
+    const leader = await scriptedNode((request) => (request.type === 'hello'
+      ? { protocol: 1, node: 'n2', leader: 'n2', producerId: 'p-2' } : { queues: [] }));
+    const follower = await scriptedNode((request) => (request.type === 'hello'
+      ? { protocol: 1, node: 'n1', leader: 'n2', producerId: 'p-2' }
+      : { error: { code: 'NOT_LEADER', message: 'n2 leads', leader: { id: 'n2', host: '127.0.0.1', clientPort: leader.port } } }));
+    nodes.push(leader, follower);
+    const client = new FalconClient({ nodes: [`127.0.0.1:${follower.port}`], deadlineMs: 5_000 });
+    expect(await client.stats()).to.deep.equal([]);
+    expect(follower.requests.map((request) => request.type)).to.deep.equal(['hello', 'stats']);
+    expect(leader.requests.map((request) => request.type)).to.deep.equal(['hello', 'stats']);
+    await client.close();
+  });
+
+  it('ends a call the cluster never answers with DeadlineExceededError', async () => {
+    const node = await scriptedNode((request) => (request.type === 'hello'
+      ? { protocol: 1, node: 'n1', leader: null, producerId: 'p-3' }
+      : { error: { code: 'NOT_LEADER', message: 'an election is under way' } }));
+    nodes.push(node);
+    const client = new FalconClient({ nodes: [`127.0.0.1:${node.port}`], deadlineMs: 300 });
+    const error = await client.get(1).then(() => undefined, (thrown: unknown) => thrown);
+    expect(error).to.be.instanceOf(DeadlineExceededError);
+    expect((error as ProtocolError).cause).to.be.instanceOf(ProtocolError);
+    expect(((error as ProtocolError).cause as ProtocolError).code).to.equal('NOT_LEADER');
+    await client.close();
+  });
+});
