@@ -91,7 +91,8 @@ export function cliFailureOf(error: unknown): CliFailure {
   if (error instanceof ConfigError) return new CliFailure(cliExitCodes.usage, error.code, error.message);
   if (error instanceof ProtocolError) {
     const exitCode = exitCodeByProtocolCode[error.code] ?? cliExitCodes.unexpected;
-    const message = exitCode === cliExitCodes.unreachable ? `cluster unreachable or without a leader: ${error.message}` : error.message;
+    const message = exitCode === cliExitCodes.unreachable ? `cluster unreachable or without a leader: ${error.message}`
+      : error.code === 'UNAUTHENTICATED' ? `${error.message} (give --token TOKEN or set FALCON_TOKEN)` : error.message;
     return new CliFailure(exitCode, error.code, message, error.detail);
   }
   const message = error instanceof Error ? `unexpected error: ${error.stack ?? error.message}` : `unexpected error: ${String(error)}`;

@@ -151,7 +151,9 @@ async function main(): Promise<number> {
     worker = flags.threads === true ? client.worker(flags.queue, { ...options, handlerModule: modulePath }) : client.worker(flags.queue, handler, options);
   } catch (error) {
     await client.close();
-    throw usageFailure((error as Error).message);
+    // The SDK names its option (`options.leaseMs`); say the flag the user wrote (`--lease-ms`).
+    const message = (error as Error).message.replace(/options\.(\w+)/g, (_, field: string) => `--${field.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`);
+    throw usageFailure(message);
   }
   logger.info({ module: modulePath, concurrency, threads: flags.threads === true, nodes: nodes.map((node) => `${node.host}:${node.port}`) }, 'falcon-worker started');
   return runWorker(worker, client, logger, drainTimeoutMs);
