@@ -32,6 +32,8 @@ export interface NodeRow {
   readonly ready?: boolean;
   readonly waitingFor?: readonly string[];
   readonly uptimeMs?: number;
+  /** The node's process id (on its own machine): what `kill` needs. */
+  readonly pid?: number;
 }
 
 export interface WorkerRow {
@@ -84,7 +86,7 @@ function nodeRow(node: OpsNode, answer: { status?: NodeStatus; error?: string },
     commitIndex: status.raft?.commit, appliedIndex,
     lag: leaderCommit === undefined || appliedIndex === undefined ? null : Math.max(0, leaderCommit - appliedIndex),
     healthy: status.health.ok, failing: status.health.failing, ready: status.readiness.ready, waitingFor: status.readiness.waitingFor,
-    uptimeMs: status.uptimeMs,
+    uptimeMs: status.uptimeMs, pid: status.pid,
   };
 }
 

@@ -28,11 +28,11 @@ function healthText(node: NodeRow): string {
 }
 
 function nodesText(status: ClusterStatus): string {
-  const table = formatTable(['NODE', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'LAG', 'HEALTH', 'READY', 'UPTIME', 'OPS'],
+  const table = formatTable(['NODE', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'LAG', 'HEALTH', 'READY', 'UPTIME', 'PID', 'OPS'],
     status.nodes.map((node) => (node.reachable
       ? [node.node, node.role, node.term, node.commitIndex, node.appliedIndex, node.lag, healthText(node), node.ready === true ? 'ready' : 'not-ready',
-        formatAgeMs(node.uptimeMs ?? Number.NaN), node.opsAddress]
-      : [node.node, 'unreachable', null, null, null, null, null, null, null, node.opsAddress])));
+        formatAgeMs(node.uptimeMs ?? Number.NaN), node.pid ?? null, node.opsAddress]
+      : [node.node, 'unreachable', null, null, null, null, null, null, null, null, node.opsAddress])));
   const notes = status.nodes.flatMap((node) => {
     if (!node.reachable) return [`  ${node.node}: ${node.error ?? 'no answer'}`];
     const failing = Object.entries(node.failing ?? {}).map(([actor, problem]) => `${actor} (${problem})`);
