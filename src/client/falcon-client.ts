@@ -207,7 +207,7 @@ export class FalconClient {
     }
   }
 
-  /** Removes a job that is not leased. FailedPreconditionError for a leased, completed or cancelled job. */
+  /** Removes a job that is not leased. FailedPreconditionError for a leased or completed job; a job already cancelled resolves again. */
   async cancel(id: number, options: CallOptions = {}): Promise<void> {
     await this.call({ type: 'cancel', jobId: this.jobId(id) }, options, true);
   }
