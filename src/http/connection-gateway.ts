@@ -15,7 +15,9 @@
  * sequence, which the leader answers instead of applying twice. So an enqueue, with or without an
  * idempotency key, is retried until its deadline; only a deadline that passes while the outcome
  * is unknown rejects UNAVAILABLE. The client also sends together the enqueues of one token that
- * arrive together; each HTTP request's jobs stay one atomic part (all or none).
+ * arrive together; each HTTP request's jobs stay one atomic part (all or none). The leader answers
+ * a resent sequence with `duplicate: true` for every job; for a job without a key that only means
+ * the call's own first attempt added it, so it is answered `duplicate: false`.
  *
  * Idempotency of the other calls (what ClusterConnection may retry after an unknown outcome):
  * reads, ack, extend, register, heartbeat. Not pull (a retry would lease more jobs) nor nack (a
@@ -111,7 +113,10 @@ export class ConnectionGateway implements QueueGateway {
     });
     pooled.inflight += 1;
     try {
-      return await pooled.client.enqueueMany(queue, jobs, { deadlineMs: caller.deadlineMs });
+      const enqueued = await pooled.client.enqueueMany(queue, jobs, { deadlineMs: caller.deadlineMs });
+      // A job without a key is `duplicate` only when the leader answered a resent sequence: this
+      // very call added it (its first attempt's reply was lost), which is not a duplicate to the caller.
+      return enqueued.map((job, index) => (job.duplicate && jobs[index]?.idempotencyKey === undefined ? { ...job, duplicate: false } : job));
     } catch (error) {
       throw error instanceof ProtocolError ? enqueueFailure(error, caller.deadlineMs) : error;
     } finally {
@@ -129,7 +134,7 @@ export class ConnectionGateway implements QueueGateway {
       if (isErrorReply(checked)) throw new ProtocolError(checked.error.code, checked.error.message);
       return checked;
     } catch (error) {
-      throw error instanceof ProtocolError ? explained(error, caller.deadlineMs) : error;
+      throw error instanceof ProtocolError ? explained(error, caller.deadlineMs, idempotent) : error;
     } finally {
       this.release(pooled);
     }
@@ -194,13 +199,22 @@ function enqueueFailure(error: ProtocolError, deadlineMs: number): ProtocolError
 }
 
 /**
- * A failure as a caller can act on it: NOT_LEADER at the deadline, or a request that never left
- * (no node reachable), both mean nothing was done and no leader could be reached.
+ * A failure as a caller can act on it. NOT_LEADER, or a request that never left (no node
+ * reachable): no leader could be reached, and nothing was done. A deadline that passed
+ * (DEADLINE_EXCEEDED, the SDK's own code) is UNAVAILABLE: for a call that is not idempotent it
+ * follows only refusals that did nothing (NOT_LEADER, never sent, a busy leader), since any
+ * unknown outcome would have ended it at once; an idempotent call may simply be retried.
  */
-function explained(error: ProtocolError, deadlineMs: number): ProtocolError {
+function explained(error: ProtocolError, deadlineMs: number, idempotent: boolean): ProtocolError {
+  const noLeader = `no leader could be reached within ${deadlineMs} ms (an election is under way, or too few nodes are up)`;
+  if (error.code === 'DEADLINE_EXCEEDED') {
+    const last = error.cause instanceof ProtocolError ? error.cause : error;
+    const why = last.code === 'NOT_LEADER' || !last.sent ? noLeader : `the call ran out of its ${deadlineMs} ms deadline`;
+    const outcome = idempotent ? 'it is safe to retry' : 'nothing was done, retry shortly';
+    return new ProtocolError('UNAVAILABLE', `${why}; ${outcome} (last: ${last.message})`, undefined, error.sent);
+  }
   if (error.code !== 'NOT_LEADER' && error.sent) return error;
-  return new ProtocolError('NOT_LEADER', `no leader could be reached within ${deadlineMs} ms (an election is under way, or too few nodes are up); ` +
-    `nothing was done, retry shortly (last: ${error.message})`, undefined, false);
+  return new ProtocolError('NOT_LEADER', `${noLeader}; nothing was done, retry shortly (last: ${error.message})`, undefined, false);
 }
 
 function withoutId<Reply extends { readonly id: number }>(reply: Reply): Omit<Reply, 'id'> {
