@@ -7,9 +7,14 @@
  *   - drain: raw, one process pulling 256 at a time and acking each job, vs a FalconClient worker
  *     of concurrency 256 whose handler returns at once.
  * After a warm-up, the sides alternate over the runs (default 3) and the medians are reported.
+ * For reference, each run also enqueues through the leader's network APIs (api-bench-client.ts),
+ * each over one connection: HTTP (one keep-alive socket, so one request at a time) and gRPC (one
+ * channel), in batches of 100 (HTTP `{"jobs": [...]}`, gRPC SubmitJobs with 16 calls in flight)
+ * and of 1 (gRPC SubmitJob with 256 calls in flight). Each of these stops after `apiDurationMsMax`.
  * Last output line: `{"bench":"sdk","sdkEnqueuePerSec":…,"rawEnqueuePerSec":…,"sdkDrainPerSec":…,
- * "rawDrainPerSec":…,"httpEnqueuePerSec":null,"grpcEnqueuePerSec":null}` (HTTP and gRPC figures
- * come from their own benches). Options: --runs N, --jobs N (default 100,000).
+ * "rawDrainPerSec":…,"httpEnqueuePerSec":…,"grpcEnqueuePerSec":…,"httpEnqueueBatch1PerSec":…,
+ * "grpcEnqueueBatch1PerSec":…}`: `httpEnqueuePerSec` and `grpcEnqueuePerSec` are the batch-of-100
+ * figures. Options: --runs N, --jobs N (default 100,000).
  *
  * Runs on: the bench process.
  */
@@ -21,7 +26,13 @@ import { createTestCluster, killStartedProcesses, removeTestCluster, type TestCl
 const payloadBytes = 256;
 const inflight = 1024;
 const clientEntry = fileURLToPath(new URL('./queue-bench-client.js', import.meta.url));
+const apiClientEntry = fileURLToPath(new URL('./api-bench-client.js', import.meta.url));
 const clientTimeoutMs = 180_000;
+/** Each network-API scenario stops after this: HTTP one job at a time runs at the pace of commits. */
+const apiDurationMsMax = 10_000;
+/** gRPC calls in flight on the one channel: many single jobs, fewer batches of 100. */
+const grpcInflightBatch1 = 256;
+const grpcInflightBatch100 = 16;
 
 function numberOption(name: string, fallback: number): number {
   const at = process.argv.indexOf(name);
@@ -30,9 +41,9 @@ function numberOption(name: string, fallback: number): number {
   return value;
 }
 
-function client(cluster: TestCluster, scenario: Record<string, unknown>): Promise<Record<string, number>> {
+function client(cluster: TestCluster, scenario: Record<string, unknown>, entry = clientEntry): Promise<Record<string, number>> {
   const ports = cluster.nodes.map((node) => node.clientPort);
-  const child = spawn(process.execPath, [clientEntry, JSON.stringify({ ports, timeoutMs: clientTimeoutMs, ...scenario })], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [entry, JSON.stringify({ ports, timeoutMs: clientTimeoutMs, ...scenario })], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
@@ -50,12 +61,30 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
+type ApiFigures = Record<'http1' | 'http100' | 'grpc1' | 'grpc100', number[]>;
+
+/** One run of the network-API scenarios against the leader, each client in its own process. */
+async function apiRun(cluster: TestCluster, leaderId: string, run: number, jobs: number, figures: ApiFigures): Promise<void> {
+  const leader = cluster.nodes.find((node) => node.id === leaderId);
+  if (leader?.grpcPort === undefined) throw new Error(`the leader ${leaderId} has no gRPC port`);
+  const common = { jobs, payloadBytes, durationMsMax: apiDurationMsMax };
+  const api = (scenario: Record<string, unknown>): Promise<number> => client(cluster, { ...common, ...scenario }, apiClientEntry).then((result) => result['perSec'] ?? 0);
+  figures.http100.push(await api({ scenario: 'http-enqueue', queue: `http100-${run}`, opsPort: leader.opsPort, batch: 100 }));
+  figures.http1.push(await api({ scenario: 'http-enqueue', queue: `http1-${run}`, opsPort: leader.opsPort, batch: 1 }));
+  const grpcAddress = `127.0.0.1:${leader.grpcPort}`;
+  figures.grpc100.push(await api({ scenario: 'grpc-enqueue', queue: `grpc100-${run}`, grpcAddress, batch: 100, inflight: grpcInflightBatch100 }));
+  figures.grpc1.push(await api({ scenario: 'grpc-enqueue', queue: `grpc1-${run}`, grpcAddress, batch: 1, inflight: grpcInflightBatch1 }));
+  console.log(`run ${run + 1}: http enqueue ${Math.round(figures.http100.at(-1) ?? 0)}/s in batches of 100, ${Math.round(figures.http1.at(-1) ?? 0)}/s one by one; `
+    + `grpc enqueue ${Math.round(figures.grpc100.at(-1) ?? 0)}/s in batches of 100, ${Math.round(figures.grpc1.at(-1) ?? 0)}/s one by one`);
+}
+
 async function main(): Promise<void> {
   const runs = numberOption('--runs', 3);
   const jobs = numberOption('--jobs', 100_000);
-  const cluster = await createTestCluster({ nodeCount: 3, logLevel: 'warn', extraYaml: 'queue:\n  jobsPerQueueMax: 5000000\n  bytesPerQueueMax: 2147483648\n' });
+  const cluster = await createTestCluster({ nodeCount: 3, logLevel: 'warn', grpc: true, extraYaml: 'queue:\n  jobsPerQueueMax: 5000000\n  bytesPerQueueMax: 2147483648\n' });
   const nodes = new ClusterNodes(cluster);
   const figures = { sdkEnqueue: [] as number[], rawEnqueue: [] as number[], sdkDrain: [] as number[], rawDrain: [] as number[] };
+  const apiFigures: ApiFigures = { http1: [], http100: [], grpc1: [], grpc100: [] };
   try {
     nodes.startAll();
     await nodes.leaderAgreedBy(cluster.nodes.map((node) => node.id), 20_000);
@@ -77,6 +106,8 @@ async function main(): Promise<void> {
       }
       console.log(`run ${run + 1}: raw enqueue ${Math.round(figures.rawEnqueue.at(-1) ?? 0)}/s, sdk enqueue ${Math.round(figures.sdkEnqueue.at(-1) ?? 0)}/s, `
         + `raw drain ${Math.round(figures.rawDrain.at(-1) ?? 0)}/s, sdk drain ${Math.round(figures.sdkDrain.at(-1) ?? 0)}/s`);
+      const leader = await nodes.leaderAgreedBy(cluster.nodes.map((node) => node.id), 20_000);
+      await apiRun(cluster, leader.node, run, jobs, apiFigures);
     }
   } finally {
     await removeTestCluster(cluster);
@@ -84,7 +115,9 @@ async function main(): Promise<void> {
   }
   console.log(JSON.stringify({
     bench: 'sdk', sdkEnqueuePerSec: Math.round(median(figures.sdkEnqueue)), rawEnqueuePerSec: Math.round(median(figures.rawEnqueue)),
-    sdkDrainPerSec: Math.round(median(figures.sdkDrain)), rawDrainPerSec: Math.round(median(figures.rawDrain)), httpEnqueuePerSec: null, grpcEnqueuePerSec: null,
+    sdkDrainPerSec: Math.round(median(figures.sdkDrain)), rawDrainPerSec: Math.round(median(figures.rawDrain)),
+    httpEnqueuePerSec: Math.round(median(apiFigures.http100)), grpcEnqueuePerSec: Math.round(median(apiFigures.grpc100)),
+    httpEnqueueBatch1PerSec: Math.round(median(apiFigures.http1)), grpcEnqueueBatch1PerSec: Math.round(median(apiFigures.grpc1)),
   }));
 }
 

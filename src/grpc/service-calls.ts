@@ -1,5 +1,5 @@
 /**
- * The five methods of FalconQueueService as client-protocol requests: each takes a decoded gRPC
+ * The six methods of FalconQueueService as client-protocol requests: each takes a decoded gRPC
  * request (proto-definition.ts says how it looks: camelCase fields, 64-bit integers as decimal
  * strings, enums by name, absent fields undefined), makes one protocol request (two for a
  * heartbeat that registers), and answers the gRPC response or the failure to map
@@ -84,21 +84,41 @@ function backoffOf(value: unknown): Record<string, unknown> | undefined {
   });
 }
 
-const submitJob: ServiceCall = async (request, send) => {
-  const job = present({
+/** A SubmitJobRequest's or a NewJob's fields as the protocol's job map. */
+function jobOf(request: GrpcRequest, prefix: string): Record<string, unknown> {
+  return present({
     payload: request['payload'] ?? Buffer.alloc(0),
     contentType: nonEmptyString(request['contentType']),
     priority: request['priority'],
-    delayMs: safeInteger(request, 'delayMs', 'delay_ms'),
+    delayMs: safeInteger(request, 'delayMs', `${prefix}delay_ms`),
     attemptsMax: nonZero(request['attemptsMax'] as number | undefined),
     leaseMs: nonZero(request['leaseMs'] as number | undefined),
     backoff: backoffOf(request['backoff']),
     idempotencyKey: nonEmptyString(request['idempotencyKey']),
   });
-  const reply = await send({ type: 'enqueue', ...present({ queue: request['queue'] }), jobs: [job] });
+}
+
+function submittedOf(answered: Reply): object {
+  return { jobId: number(answered, 'id'), state: jobStateName(answered['state']), duplicate: answered['duplicate'] === true };
+}
+
+const submitJob: ServiceCall = async (request, send) => {
+  const reply = await send({ type: 'enqueue', ...present({ queue: request['queue'] }), jobs: [jobOf(request, '')] });
   const [answered] = (reply['jobs'] as readonly Reply[] | undefined) ?? [];
   if (answered === undefined) return { ok: false, failure: falconError('INTERNAL', 'the node answered an enqueue without its job') };
-  return { ok: true, response: { jobId: number(answered, 'id'), state: jobStateName(answered['state']), duplicate: answered['duplicate'] === true } };
+  return { ok: true, response: submittedOf(answered) };
+};
+
+/** One protocol enqueue of every job: the node adds them in one step or refuses them all. */
+const submitJobs: ServiceCall = async (request, send) => {
+  const asked = (request['jobs'] as readonly GrpcRequest[] | undefined) ?? [];
+  // The protocol refuses an empty list too; said here in the .proto's words.
+  if (asked.length === 0) invalid('jobs: required, 1 to 4096 jobs');
+  const jobs = asked.map((job, index) => jobOf(job, `jobs[${index}].`));
+  const reply = await send({ type: 'enqueue', ...present({ queue: request['queue'] }), jobs });
+  const answered = (reply['jobs'] as readonly Reply[] | undefined) ?? [];
+  if (answered.length !== jobs.length) return { ok: false, failure: falconError('INTERNAL', `the node answered an enqueue of ${jobs.length} jobs with ${answered.length}`) };
+  return { ok: true, response: { jobs: answered.map(submittedOf) } };
 };
 
 function leasedJobOf(job: Reply): object {
@@ -182,7 +202,7 @@ const getJob: ServiceCall = async (request, send) => {
 
 /** By gRPC method name. */
 export const serviceCalls: Readonly<Record<string, ServiceCall>> = {
-  SubmitJob: submitJob, PollJobs: pollJobs, AcknowledgeJob: acknowledgeJob, Heartbeat: heartbeat, GetJob: getJob,
+  SubmitJob: submitJob, SubmitJobs: submitJobs, PollJobs: pollJobs, AcknowledgeJob: acknowledgeJob, Heartbeat: heartbeat, GetJob: getJob,
 };
 
 /**

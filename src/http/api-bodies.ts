@@ -10,8 +10,8 @@
 import { clientLimits as limits, type BackoffRequest, type EnqueueJobRequest } from '../protocol/client.js';
 import { contentTypes } from '../queue/commands.js';
 import { jobStates } from '../queue/results.js';
-import { apiError, type ApiError } from './api-exchange.js';
-import { base64Bytes, jsonBytes } from './api-values.js';
+import { apiError, isApiError, type ApiError } from './api-exchange.js';
+import { base64Bytes, jsonBytes, messagePackBytes } from './api-values.js';
 import { FieldReader, isString } from './field-reader.js';
 import type { CallFields } from './queue-gateway.js';
 
@@ -65,7 +65,8 @@ export function ackFields(body: unknown, payloadBytesMax: number): AckOrNack | A
   const jobId = read.need(read.integer('jobId', 1, Number.MAX_SAFE_INTEGER), 'jobId');
   const token = read.need(read.integer('token', 1, Number.MAX_SAFE_INTEGER), 'token');
   const status = read.oneOf('status', [...successStatuses, ...failureStatuses]) ?? 'completed';
-  const result = bytesOf(read, 'result', 'resultBase64', payloadBytesMax);
+  // A JSON result is stored as MessagePack, as the SDK's workers store a handler's value.
+  const result = bytesOf(read, 'result', 'resultBase64', payloadBytesMax, messagePackBytes);
   const error = read.string('error', limits.errorBytesMax, false);
   const retryable = read.boolean('retryable');
   const delayMs = read.integer('delayMs', 0, limits.backoffDelayMsMax);
@@ -89,15 +90,54 @@ export function extendFields(body: unknown): CallFields<'extend'> | ApiError {
   return { jobId, token, ...(leaseMs === undefined ? {} : { leaseMs }) };
 }
 
+/** What `POST /v1/queues/{queue}/jobs` asks: one job, or (`{"jobs": [...]}`) a batch added all or none. */
+export interface EnqueueAsked {
+  readonly jobs: readonly EnqueueJobRequest[];
+  readonly batch: boolean;
+}
+
 /**
- * One job of `POST /v1/queues/{queue}/jobs`. `idempotencyKey` is the Idempotency-Key header's
- * (the body may name it too, the same). The payload is `payload` (any JSON, stored as its JSON
- * text) or `payloadBase64` (bytes, with an optional `contentType`).
+ * The body of `POST /v1/queues/{queue}/jobs`: one job's fields, or `jobs`, an array of 1 to
+ * `jobsPerEnqueueMax` of them (problems name `jobs[i].field`). `idempotencyKeyHeader` is the
+ * Idempotency-Key header's, for one job only (the body may name it too, the same); each job of a
+ * batch names its own key in the body.
  */
-export function enqueueJob(body: unknown, idempotencyKeyHeader: string | undefined, payloadBytesMax: number): EnqueueJobRequest | ApiError {
+export function enqueueBody(body: unknown, idempotencyKeyHeader: string | undefined, payloadBytesMax: number): EnqueueAsked | ApiError {
+  const isBatch = typeof body === 'object' && body !== null && !Array.isArray(body) && 'jobs' in body;
+  if (!isBatch) {
+    const job = enqueueJob(body, idempotencyKeyHeader, payloadBytesMax);
+    return isApiError(job) ? job : { jobs: [job], batch: false };
+  }
+  if (idempotencyKeyHeader !== undefined) {
+    return apiError(400, 'INVALID_ARGUMENT', 'the Idempotency-Key header goes with one job; give each job of a batch its own idempotencyKey', 'Idempotency-Key');
+  }
   const read = FieldReader.of(body);
   if (!(read instanceof FieldReader)) return read;
-  const payload = read.need(bytesOf(read, 'payload', 'payloadBase64', payloadBytesMax), 'payload');
+  const items = read.value('jobs')?.value;
+  if (read.problem !== undefined) return read.problem;
+  if (!Array.isArray(items) || items.length === 0 || items.length > limits.jobsPerEnqueueMax) {
+    return apiError(400, 'INVALID_ARGUMENT', `jobs must be an array of 1 to ${limits.jobsPerEnqueueMax} jobs`, 'jobs');
+  }
+  const jobs: EnqueueJobRequest[] = [];
+  for (const [index, item] of (items as unknown[]).entries()) {
+    const job = enqueueJob(item, undefined, payloadBytesMax);
+    if (isApiError(job)) {
+      const field = job.field === undefined ? `jobs[${index}]` : `jobs[${index}].${job.field}`;
+      return apiError(job.status, job.code, `in jobs[${index}]: ${job.message}`, field);
+    }
+    jobs.push(job);
+  }
+  return { jobs, batch: true };
+}
+
+/**
+ * One job. The payload is `payload` (any JSON, stored as its JSON text) or `payloadBase64` (bytes,
+ * with an optional `contentType`).
+ */
+function enqueueJob(body: unknown, idempotencyKeyHeader: string | undefined, payloadBytesMax: number): EnqueueJobRequest | ApiError {
+  const read = FieldReader.of(body);
+  if (!(read instanceof FieldReader)) return read;
+  const payload = read.need(bytesOf(read, 'payload', 'payloadBase64', payloadBytesMax, jsonBytes), 'payload');
   const contentType = read.oneOf('contentType', contentTypes);
   const priority = read.integer('priority', limits.priorityMin, limits.priorityMax);
   const delayMs = read.integer('delayMs', 0, limits.delayMsMax);
@@ -138,14 +178,14 @@ function idempotencyKeyOf(header: string | undefined, inBody: string | undefined
   return header ?? inBody;
 }
 
-/** Bytes from a JSON value field or a base64 field (one of the two), within `bytesMax` (else 413). */
-function bytesOf(read: FieldReader, jsonName: string, base64Name: string, bytesMax: number): { bytes: Buffer; json: boolean } | undefined {
+/** Bytes from a JSON value field (written by `encodeValue`) or a base64 field (one of the two), within `bytesMax` (else 413). */
+function bytesOf(read: FieldReader, jsonName: string, base64Name: string, bytesMax: number, encodeValue: (value: unknown) => Buffer | undefined): { bytes: Buffer; json: boolean } | undefined {
   const asJson = read.value(jsonName);
   const asBase64 = read.string(base64Name, Number.MAX_SAFE_INTEGER, false);
   if (asJson !== undefined && asBase64 !== undefined) return read.fail(jsonName, `and ${base64Name} cannot both be given`);
   let bytes: Buffer | undefined;
   if (asJson !== undefined) {
-    bytes = jsonBytes(asJson.value) ?? read.fail(jsonName, `is nested too deeply to be stored`);
+    bytes = encodeValue(asJson.value) ?? read.fail(jsonName, `is nested too deeply to be stored`);
   } else if (asBase64 !== undefined) {
     bytes = base64Bytes(asBase64) ?? read.fail(base64Name, 'must be base64 (standard alphabet)');
   }

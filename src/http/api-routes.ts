@@ -6,7 +6,8 @@
  * Runs on: supervisor (main thread), under the ops port.
  */
 import type { JobReplyView, PulledJob } from '../protocol/client.js';
-import { ackFields, enqueueJob, extendFields, heartbeatFields, jobId, listFields, pullFields, queueName, registerFields } from './api-bodies.js';
+import type { EnqueuedJob } from '../queue/results.js';
+import { ackFields, enqueueBody, extendFields, heartbeatFields, jobId, listFields, pullFields, queueName, registerFields } from './api-bodies.js';
 import { apiError, isApiError, type ApiError } from './api-exchange.js';
 import { payloadView, resultView } from './api-values.js';
 import { isCodedError, type QueueOperations } from './queue-gateway.js';
@@ -91,16 +92,23 @@ async function enqueue(request: RouteRequest): Promise<RouteAnswer | ApiError> {
   if (isApiError(queue)) return queue;
   const body = await request.body();
   if (isApiError(body)) return body;
-  const job = enqueueJob(body, request.idempotencyKey, request.payloadBytesMax);
-  if (isApiError(job)) return job;
-  const [enqueued] = await request.operations().enqueue(queue, [job]).catch((error: unknown) => {
-    if (!isCodedError(error) || error.code !== 'UNAVAILABLE' || job.idempotencyKey !== undefined) throw error;
-    throw new OutcomeUnknown(`${error.message}. The job may or may not have been added: retrying may add a second one; ` +
-      'send an Idempotency-Key header to retry safely');
+  const asked = enqueueBody(body, request.idempotencyKey, request.payloadBytesMax);
+  if (isApiError(asked)) return asked;
+  const enqueued = await request.operations().enqueue(queue, asked.jobs).catch((error: unknown) => {
+    // Retried under the producer session's sequence until the deadline: only a deadline passed
+    // with the outcome unknown gets here as UNAVAILABLE. Keys make the sender's own retry safe.
+    if (!isCodedError(error) || error.code !== 'UNAVAILABLE' || asked.jobs.every((job) => job.idempotencyKey !== undefined)) throw error;
+    const advice = asked.batch
+      ? 'The jobs may or may not have been added (all or none): retrying may add them twice; give every job an idempotencyKey to retry safely'
+      : 'The job may or may not have been added: retrying may add a second one; send an Idempotency-Key header to retry safely';
+    throw new OutcomeUnknown(`${error.message}. ${advice}`);
   });
-  if (enqueued === undefined) return apiError(502, 'INTERNAL', 'the cluster answered an enqueue of one job with no job');
-  // 201 when the job was added; 200 when the key named a job added before.
-  return { status: enqueued.duplicate ? 200 : 201, body: enqueued, headers: { location: `/v1/jobs/${enqueued.id}` } };
+  if (enqueued.length !== asked.jobs.length) return apiError(502, 'INTERNAL', `the cluster answered an enqueue of ${asked.jobs.length} jobs with ${enqueued.length}`);
+  // 201 when a job was added; 200 when every key named a job added before.
+  const status = enqueued.every((job) => job.duplicate) ? 200 : 201;
+  if (asked.batch) return { status, body: { jobs: enqueued } };
+  const [job] = enqueued as [EnqueuedJob];
+  return { status, body: job, headers: { location: `/v1/jobs/${job.id}` } };
 }
 
 async function listJobs(request: RouteRequest): Promise<RouteAnswer | ApiError> {

@@ -1,11 +1,13 @@
 /**
  * Payloads and results between JSON and the protocol's bytes.
  *
- * In: a JSON value is stored as its JSON text (`application/json`); `payloadBase64` /
- * `resultBase64` carry raw bytes. Out: a payload whose content type is JSON or MessagePack comes
- * back as a JSON value (`payload`) when its bytes decode to one, otherwise as `payloadBase64`. A
- * result has no content type: it comes back as `result` when its bytes are JSON text, or else
- * plain MessagePack, of a JSON value; otherwise as `resultBase64`.
+ * In: a JSON payload is stored as its JSON text (`application/json`); a JSON result as its
+ * MessagePack encoding, as the SDK's workers store a handler's value (a result has no content
+ * type, so every writer keeps to MessagePack); `payloadBase64` / `resultBase64` carry raw bytes.
+ * Out: a payload whose content type is JSON or MessagePack comes back as a JSON value (`payload`)
+ * when its bytes decode to one, otherwise as `payloadBase64`. A result comes back as `result` when
+ * its bytes are one MessagePack value that is a JSON value, otherwise as `resultBase64` (so bytes
+ * that merely look like JSON text stay bytes, as the SDK's `get` reads them).
  *
  * A decoded value counts as JSON when it is null, a boolean, a finite number, a string, or an
  * array or plain object of those, nested at most `jsonDepthMax` deep (so writing it out can
@@ -13,7 +15,7 @@
  *
  * Runs on: supervisor (main thread), under the ops port.
  */
-import { decode } from '../codec/msgpack.js';
+import { decode, encode } from '../codec/msgpack.js';
 import type { ContentType } from '../queue/commands.js';
 
 /** Nesting a value read back may have to come back as JSON; deeper values come back as base64. */
@@ -24,6 +26,16 @@ export function jsonBytes(value: unknown): Buffer | undefined {
   try {
     const text = JSON.stringify(value);
     return text === undefined ? undefined : Buffer.from(text, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The MessagePack encoding of a JSON value, or undefined when it cannot be written (too deep). */
+export function messagePackBytes(value: unknown): Buffer | undefined {
+  if (!isJsonValue(value, 0)) return undefined;
+  try {
+    return encode(value);
   } catch {
     return undefined;
   }
@@ -43,7 +55,7 @@ export function payloadView(payload: Uint8Array, contentType: ContentType): { pa
 
 /** `{ result }` or `{ resultBase64 }` for an ack's result bytes. */
 export function resultView(result: Uint8Array): { result: unknown } | { resultBase64: string } {
-  const value = fromJsonText(result) ?? fromMessagePack(result);
+  const value = fromMessagePack(result);
   return value === undefined ? { resultBase64: Buffer.from(result).toString('base64') } : { result: value.value };
 }
 

@@ -23,6 +23,8 @@ export interface HttpApiOptions {
   readonly gateway: QueueGateway;
   /** The cluster's queue.payloadBytesMax: larger payloads and results are answered 413. */
   readonly payloadBytesMax: number;
+  /** The cluster's queue.clientFrameBytesMax, which bounds a batch enqueue (default: payloadBytesMax). */
+  readonly frameBytesMax?: number;
   readonly logger: Logger;
   /** Default deadline of a request, retries and redirects included (10 s). */
   readonly deadlineMs?: number;
@@ -46,8 +48,9 @@ const bodyBytesOverhead = 64 * 1024;
 
 export function createHttpApi(options: HttpApiOptions): HttpApi {
   // A JSON payload may be written with more bytes than it is stored in (spaces, escapes), and
-  // base64 takes 4 bytes for 3: twice the payload bound plus the overhead covers both.
-  const bodyBytesMax = 2 * options.payloadBytesMax + bodyBytesOverhead;
+  // base64 takes 4 bytes for 3: twice the stored bound (one payload, or a batch's one request)
+  // plus the overhead covers both.
+  const bodyBytesMax = 2 * Math.max(options.payloadBytesMax, options.frameBytesMax ?? 0) + bodyBytesOverhead;
   let openApi: string | undefined;
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     try {

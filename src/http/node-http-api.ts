@@ -1,7 +1,7 @@
 /**
  * The HTTP API of one node, as cluster.yaml describes it: its gateway connects to this node's own
  * client port first, then to the other nodes' in the file's order, and it takes payloads up to the
- * cluster's `queue.payloadBytesMax`.
+ * cluster's `queue.payloadBytesMax` and batches up to what one client frame carries.
  *
  * Runs on: supervisor (main thread).
  */
@@ -13,6 +13,7 @@ import { createHttpApi, type HttpApi } from './http-api.js';
 export function createNodeHttpApi(config: ClusterConfig, node: NodeConfig, logger: Logger): HttpApi {
   const others = config.nodes.filter((other) => other.id !== node.id);
   const nodes = [node, ...others].map((each) => ({ host: each.host, port: each.clientPort }));
-  const gateway = new ConnectionGateway({ nodes, frameBytesMax: config.queue.clientFrameBytesMax });
-  return createHttpApi({ gateway, payloadBytesMax: config.queue.payloadBytesMax, logger });
+  const { clientFrameBytesMax: frameBytesMax, payloadBytesMax } = config.queue;
+  const gateway = new ConnectionGateway({ nodes, frameBytesMax, payloadBytesMax });
+  return createHttpApi({ gateway, payloadBytesMax, frameBytesMax, logger });
 }

@@ -43,7 +43,11 @@ const schemas: Record<string, Schema> = {
     maxAttempts: integer(1, limits.attemptsMax, 'also accepted as attemptsMax'), leaseMs: integer(1, limits.leaseMsMax),
     backoff: ref('Backoff'), idempotencyKey: string(limits.idempotencyKeyBytesMax, 'same as the Idempotency-Key header'),
   }),
+  EnqueueBatch: object({
+    jobs: { type: 'array', items: ref('EnqueueBody'), minItems: 1, maxItems: limits.jobsPerEnqueueMax, description: 'added all or none, in one step; each job names its own idempotencyKey' },
+  }, ['jobs']),
   Enqueued: object({ id, state: { type: 'string', enum: [...jobStates] }, duplicate: { type: 'boolean' } }, ['id', 'state', 'duplicate']),
+  EnqueuedBatch: object({ jobs: { type: 'array', items: ref('Enqueued'), description: 'one per job asked, in order' } }, ['jobs']),
   PulledJob: object({
     id, queue: { type: 'string' }, payload: anyJson, payloadBase64: { type: 'string', format: 'byte' }, contentType: { type: 'string' },
     priority: { type: 'integer' }, attempt: { type: 'integer' }, attemptsMax: { type: 'integer' }, token: id,
@@ -54,7 +58,8 @@ const schemas: Record<string, Schema> = {
     payload: anyJson, payloadBase64: { type: 'string', format: 'byte' }, contentType: { type: 'string' }, attempts: { type: 'integer' },
     attemptsMax: { type: 'integer' }, runAtMs: { type: 'integer' }, enqueuedAtMs: { type: 'integer' }, updatedAtMs: { type: 'integer' },
     idempotencyKey: { type: 'string' }, token: id, leaseDeadlineMs: { type: 'integer' }, workerId: { type: 'string' },
-    result: anyJson, resultBase64: { type: 'string', format: 'byte' }, lastError: { type: 'string' },
+    result: { description: 'the result bytes decoded as MessagePack, when they are one MessagePack value of a JSON value' },
+    resultBase64: { type: 'string', format: 'byte', description: 'the result bytes, when they are not MessagePack of a JSON value' }, lastError: { type: 'string' },
     history: { type: 'array', items: object({ state: { type: 'string' }, atMs: { type: 'integer' }, reason: { type: 'string' }, token: id }) },
   }, ['id', 'queue', 'state']),
   JobPage: object({
@@ -88,7 +93,7 @@ const operations: Readonly<Record<string, Schema>> = {
   },
   ack: {
     summary: 'Complete a leased job; with status "failed" or "error", fail the attempt (a nack)',
-    requestBody: jsonBody(object({ jobId: id, token: id, status: { type: 'string', enum: ['completed', 'ok', 'success', 'done', 'failed', 'error'] }, result: anyJson, resultBase64: { type: 'string', format: 'byte' }, error: { type: 'string', maxLength: limits.errorBytesMax }, retryable: { type: 'boolean' }, delayMs: integer(0, limits.backoffDelayMsMax) }, ['jobId', 'token'])),
+    requestBody: jsonBody(object({ jobId: id, token: id, status: { type: 'string', enum: ['completed', 'ok', 'success', 'done', 'failed', 'error'] }, result: { description: 'any JSON value, stored as its MessagePack encoding' }, resultBase64: { type: 'string', format: 'byte', description: 'raw result bytes instead of result' }, error: { type: 'string', maxLength: limits.errorBytesMax }, retryable: { type: 'boolean' }, delayMs: integer(0, limits.backoffDelayMsMax) }, ['jobId', 'token'])),
     responses: {
       200: answer('completed ({state: "completed", repeated}) or failed ({state, retryAtMs})', object({ state: { type: 'string' }, repeated: { type: 'boolean' }, retryAtMs: { type: 'integer' } })),
       409: answer('LEASE_LOST: the token is not the job\'s lease any more', ref('Error')),
@@ -100,10 +105,14 @@ const operations: Readonly<Record<string, Schema>> = {
     responses: { 200: answer('the lease\'s new end', object({ deadlineMs: { type: 'integer' } })), 409: answer('LEASE_LOST', ref('Error')) },
   },
   enqueue: {
-    summary: 'Enqueue one job',
-    parameters: [queueParameter, { name: 'Idempotency-Key', in: 'header', schema: string(limits.idempotencyKeyBytesMax), description: 'a second enqueue with this key (within 24 h) answers the first job' }],
-    requestBody: jsonBody(ref('EnqueueBody')),
-    responses: { 201: answer('added', ref('Enqueued')), 200: answer('the Idempotency-Key named an earlier job (duplicate: true)', ref('Enqueued')), 413: answer('payload above queue.payloadBytesMax', ref('Error')), 429: answer('a queue limit was reached; retry later', ref('Error')) },
+    summary: 'Enqueue one job, or a batch of jobs ({"jobs": [...]}, all or none)',
+    parameters: [queueParameter, { name: 'Idempotency-Key', in: 'header', schema: string(limits.idempotencyKeyBytesMax), description: 'one job only: a second enqueue with this key (within 24 h) answers the first job' }],
+    requestBody: jsonBody({ oneOf: [ref('EnqueueBody'), ref('EnqueueBatch')] }),
+    responses: {
+      201: answer('added (a batch: at least one job added)', { oneOf: [ref('Enqueued'), ref('EnqueuedBatch')] }),
+      200: answer('every key named an earlier job (duplicate: true)', { oneOf: [ref('Enqueued'), ref('EnqueuedBatch')] }),
+      413: answer('a payload above queue.payloadBytesMax, or a batch above one client frame', ref('Error')), 429: answer('a queue limit was reached; retry later', ref('Error')),
+    },
   },
   listJobs: {
     summary: 'A page of a queue\'s jobs in one state, by id',

@@ -1,14 +1,16 @@
 /**
  * What the HTTP API needs of the cluster: the client protocol's calls, one method each, made on
  * behalf of one caller (its bearer token) within one deadline. The routes (api-routes.ts) speak
- * only to this interface, so what stands behind it (today a pool of ClusterConnections,
- * connection-gateway.ts; the SDK's client would do as well) can change without touching them.
+ * only to this interface, so what stands behind it (today a pool keyed by token of a
+ * ClusterConnection and a FalconClient, connection-gateway.ts) can change without touching them.
  *
  * Contract of every method: it resolves with the protocol's reply (docs/protocol.md, section 4),
  * or rejects with an error whose `code` is a protocol error code (section 5), and settles by the
- * caller's deadline (plus one connect timeout). A method that is not idempotent (pull, nack, an
- * enqueue without an idempotency key) is not retried after an outcome it cannot know: it rejects
- * with UNAVAILABLE, and the request may or may not have taken effect.
+ * caller's deadline (plus one connect timeout). A method that is not idempotent (pull, nack) is
+ * not retried after an outcome it cannot know: it rejects with UNAVAILABLE, and the request may
+ * or may not have taken effect. An enqueue is retried without ever adding its jobs twice (a
+ * producer session's sequence, and its keys): it rejects UNAVAILABLE only when its deadline
+ * passed with the outcome unknown.
  *
  * Runs on: supervisor (main thread), under the ops port.
  */
@@ -30,7 +32,7 @@ export interface Caller {
 
 /** The calls of the client protocol the HTTP API makes, bound to one caller. */
 export interface QueueOperations {
-  /** Enqueues `jobs` as one step; idempotent (retried after an unknown outcome) when every job has an idempotency key. */
+  /** Enqueues `jobs` as one step (all or none), retried safely within the deadline; FRAME_TOO_LARGE when they do not fit one request. */
   enqueue(queue: string, jobs: readonly EnqueueJobRequest[]): Promise<readonly EnqueuedJob[]>;
   pull(fields: CallFields<'pull'>): Promise<readonly PulledJob[]>;
   ack(fields: CallFields<'ack'>): Promise<Omit<AckReply, 'id'>>;

@@ -89,6 +89,26 @@ describe('FalconQueueService over gRPC (a client from the .proto alone, one real
     expect((job['history'] as Message[]).map((step) => step['state'])).to.deep.equal(['JOB_STATE_READY', 'JOB_STATE_LEASED', 'JOB_STATE_COMPLETED']);
   });
 
+  it('SubmitJobs adds a batch in order, all or none: a bad job refuses the call naming it, and nothing is added', async () => {
+    const jobs = Array.from({ length: 100 }, (_, n) => ({ payload: Buffer.from([n]), priority: n % 3, idempotency_key: n === 0 ? 'batch-0' : '' }));
+    const submitted = response(await onLeader('SubmitJobs', { queue: 'grpc-batch', jobs }))['jobs'] as Message[];
+    expect(submitted).to.have.length(100);
+    const ids = submitted.map((job) => job['job_id'] as number);
+    expect(ids, 'ids ascend in request order').to.deep.equal([...ids].sort((a, b) => a - b));
+    expect(submitted.every((job) => job['state'] === 'JOB_STATE_READY' && job['duplicate'] === false)).to.equal(true);
+    const last = response(await onLeader('GetJob', { job_id: ids[99] }))['job'] as Message;
+    expect([...Buffer.from(last['payload'] as Uint8Array)]).to.deep.equal([99]);
+
+    const refused = failure(await onLeader('SubmitJobs', { queue: 'grpc-batch-bad', jobs: [
+      { payload: Buffer.from('a'), idempotency_key: 'bad-batch-0' }, { payload: Buffer.from('b'), attempts_max: 5000 },
+    ] }));
+    expect([refused.code, refused.metadata['falcon-error-code']]).to.deep.equal([status.INVALID_ARGUMENT, 'INVALID_ARGUMENT']);
+    expect(refused.details).to.contain('jobs[1].attemptsMax');
+    const retried = response(await onLeader('SubmitJobs', { queue: 'grpc-batch-bad', jobs: [{ payload: Buffer.from('a'), idempotency_key: 'bad-batch-0' }] }));
+    expect((retried['jobs'] as Message[])[0], 'the refused batch added nothing').to.include({ duplicate: false });
+    expect(failure(await onLeader('SubmitJobs', { queue: 'grpc-batch-bad', jobs: [] })).code).to.equal(status.INVALID_ARGUMENT);
+  });
+
   it("a follower answers UNAVAILABLE with the leader's gRPC address and id; the client that follows it succeeds", async () => {
     const followerId = ['n1', 'n2', 'n3'].find((id) => id !== leaderId) ?? '';
     const refused = failure(await clientOf(followerId).call('SubmitJob', { queue: 'grpc-follow', payload: Buffer.from('f') }));
@@ -176,11 +196,13 @@ describe('FalconQueueService over gRPC (a client from the .proto alone, one real
     const consumer = as(tokens.consume);
     const jobId = response(await producer.call('SubmitJob', { queue: 'grpc-roles', payload: Buffer.from('r') }))['job_id'];
     expect((response(await producer.call('GetJob', { job_id: jobId }))['job'] as Message)['state']).to.equal('JOB_STATE_READY');
+    expect((response(await producer.call('SubmitJobs', { queue: 'grpc-roles', jobs: [{ payload: Buffer.from('s') }] }))['jobs'] as Message[])).to.have.length(1);
     const producerPolls = failure(await producer.call('PollJobs', { queue: 'grpc-roles', jobs_max: 1 }));
     expect([producerPolls.code, producerPolls.metadata['falcon-error-code']]).to.deep.equal([status.PERMISSION_DENIED, 'PERMISSION_DENIED']);
 
     const consumerSubmits = failure(await consumer.call('SubmitJob', { queue: 'grpc-roles', payload: Buffer.from('r') }));
     expect(consumerSubmits.code).to.equal(status.PERMISSION_DENIED);
+    expect(failure(await consumer.call('SubmitJobs', { queue: 'grpc-roles', jobs: [{ payload: Buffer.from('r') }] })).code).to.equal(status.PERMISSION_DENIED);
     const [leased] = response(await consumer.call('PollJobs', { queue: 'grpc-roles', jobs_max: 1, wait_ms: 2_000 }))['jobs'] as [Message];
     expect(leased['job_id']).to.equal(jobId);
     expect(response(await consumer.call('AcknowledgeJob', { job_id: jobId, token: leased['token'], success: {} }))).to.include({ state: 'JOB_STATE_COMPLETED' });

@@ -24,7 +24,7 @@ const packageDefinition = loadSync(protoFile, { keepCase: true, longs: Number, e
 const serviceConstructor = ((loadPackageDefinition(packageDefinition)['falconqueue'] as Message)['v1'] as Message)['FalconQueueService'] as new (
   address: string, creds: ReturnType<typeof credentials.createInsecure>, options?: Record<string, unknown>) => Client;
 
-export const methods = ['SubmitJob', 'PollJobs', 'AcknowledgeJob', 'Heartbeat', 'GetJob'] as const;
+export const methods = ['SubmitJob', 'SubmitJobs', 'PollJobs', 'AcknowledgeJob', 'Heartbeat', 'GetJob'] as const;
 export type MethodName = (typeof methods)[number];
 
 export class FalconQueueClient {

@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { FalconClient } from '../../src/client/index.js';
 import { encode } from '../../src/codec/msgpack.js';
 import { ConnectionGateway } from '../../src/http/connection-gateway.js';
 import { ClusterNodes } from '../support/cluster-nodes.js';
@@ -33,13 +34,14 @@ describe('HTTP API on a real cluster', function () {
   let follower = '';
   let leader = '';
   let lonelyOps = '';
+  let lonelyNodes: ClusterNodes;
 
   before(async () => {
     cluster = await createTestCluster({ nodeCount: 3, logLevel: 'warn', extraYaml: `queue:\n  payloadBytesMax: ${payloadBytesMax}\n` });
     lonely = await createTestCluster({ nodeCount: 3, logLevel: 'warn' });
     nodes = new ClusterNodes(cluster);
     nodes.startAll();
-    const lonelyNodes = new ClusterNodes(lonely);
+    lonelyNodes = new ClusterNodes(lonely);
     lonelyNodes.start('n1');
     lonelyOps = lonelyNodes.opsUrl('n1');
     const view = await nodes.leaderAgreedBy(['n1', 'n2', 'n3']);
@@ -130,6 +132,34 @@ describe('HTTP API on a real cluster', function () {
     }
   });
 
+  it('adds a batch of 100 jobs through a follower in one step, in order; a batch with one bad job adds none', async () => {
+    const jobs = Array.from({ length: 100 }, (_, n) => ({ payload: { n } }));
+    const added = await ask(`${follower}/v1/queues/http-batch/jobs`, 'POST', { jobs });
+    expect(added.status).to.equal(201);
+    const ids = (added.body['jobs'] as Array<{ id: number; state: string }>).map((job) => job.id);
+    expect(new Set(ids).size).to.equal(100);
+    expect(ids, 'ids ascend in request order').to.deep.equal([...ids].sort((a, b) => a - b));
+    expect((await ask(`${follower}/v1/jobs/${ids[42]}`)).body).to.deep.include({ payload: { n: 42 } });
+    const refused = await ask(`${follower}/v1/queues/http-batch/jobs`, 'POST', { jobs: [{ payload: 1 }, { payload: 2, maxAttempts: 0 }] });
+    expect([refused.status, (refused.body['error'] as { field: string }).field]).to.deep.equal([400, 'jobs[1].maxAttempts']);
+    expect((await ask(`${follower}/v1/queues/http-batch`)).body).to.include({ ready: 100, enqueuedTotal: 100 });
+  });
+
+  it("stores an ack's JSON result as MessagePack: the SDK's get decodes it to the same value", async () => {
+    const id = ((await ask(`${follower}/v1/queues/http-result/jobs`, 'POST', { payload: { n: 1 } })).body['id']) as number;
+    const [job] = (await ask(`${follower}/v1/pull`, 'POST', { queue: 'http-result' })).body['jobs'] as Array<{ id: number; token: number }>;
+    expect(job?.id).to.equal(id);
+    await ask(`${follower}/v1/ack`, 'POST', { jobId: id, token: job?.token, result: { sent: true, to: ['a', 'b'], n: 2.5 } });
+    const client = new FalconClient({ nodes: cluster.nodes.map((node) => ({ host: '127.0.0.1', port: node.clientPort })) });
+    try {
+      const info = await client.get(id);
+      expect(info.result).to.deep.equal({ sent: true, to: ['a', 'b'], n: 2.5 });
+      expect(Buffer.from(info.resultBytes ?? new Uint8Array())).to.deep.equal(encode({ sent: true, to: ['a', 'b'], n: 2.5 }));
+    } finally {
+      await client.close();
+    }
+  });
+
   it('answers 404 for an unknown job or queue, 413 above the payload limit, 400 for a bad body', async () => {
     expect((await ask(`${follower}/v1/jobs/9007199254740991`)).status).to.equal(404);
     expect((await ask(`${follower}/v1/queues/http-never`)).status).to.equal(404);
@@ -156,7 +186,7 @@ describe('HTTP API on a real cluster', function () {
   });
 
   it('answers 503 with Retry-After when no leader is known (one node of three, no majority)', async () => {
-    await waitForHttp(`${lonelyOps}/healthz`, (status) => status === 200, 15_000);
+    await waitForHttp(`${lonelyOps}/healthz`, (status) => status === 200, 15_000, () => lonelyNodes.process('n1').output().slice(-4000));
     const started = Date.now();
     const refused = await ask(`${lonelyOps}/v1/queues/email/jobs`, 'POST', { payload: 1 }, { 'X-Timeout-Ms': '1000' });
     expect(refused.status).to.equal(503);
@@ -165,5 +195,33 @@ describe('HTTP API on a real cluster', function () {
     expect((refused.body['error'] as { message: string }).message).to.contain('no leader could be reached');
     expect(Date.now() - started, 'answered within the deadline asked for').to.be.below(5_000);
     expect((await ask(`${lonelyOps}/v1/jobs/1`, 'GET', undefined, { 'X-Timeout-Ms': '300' })).status).to.equal(503);
+  });
+
+  // Last: it kills the leader of the shared cluster.
+  it('answers every enqueue without a key across a leader killed with kill -9, adding each job exactly once', async function () {
+    this.timeout(60_000);
+    const old = await nodes.leaderAgreedBy(['n1', 'n2', 'n3']);
+    const survivor = nodes.opsUrl(['n1', 'n2', 'n3'].find((id) => id !== old.node) ?? 'n1');
+    const lanes = 8;
+    const perLane = 40;
+    let answered = 0;
+    let killed: Promise<void> | undefined;
+    const statuses: number[] = [];
+    const ids: number[] = [];
+    const lane = async (laneIndex: number): Promise<void> => {
+      for (let n = 0; n < perLane; n += 1) {
+        const answer = await ask(`${survivor}/v1/queues/http-failover/jobs`, 'POST', { payload: { lane: laneIndex, n } });
+        statuses.push(answer.status);
+        if (typeof answer.body['id'] === 'number') ids.push(answer.body['id']);
+        answered += 1;
+        if (answered === 40) killed = nodes.kill9(old.node);
+      }
+    };
+    await Promise.all(Array.from({ length: lanes }, (_, index) => lane(index)));
+    await killed;
+    expect(statuses.filter((status) => status !== 201), 'every enqueue answered 201').to.deep.equal([]);
+    expect(new Set(ids).size).to.equal(lanes * perLane);
+    const stats = (await ask(`${survivor}/v1/queues/http-failover`)).body;
+    expect(stats, 'each job added once: none lost, none twice').to.include({ ready: lanes * perLane, enqueuedTotal: lanes * perLane });
   });
 });

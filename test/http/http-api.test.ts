@@ -19,6 +19,9 @@ import { apiRoutes } from '../../src/http/api-routes.js';
 import { createHttpApi, type HttpApi } from '../../src/http/http-api.js';
 import type { Caller, QueueGateway, QueueOperations } from '../../src/http/queue-gateway.js';
 
+/** The result bytes `get` answers per job id: MessagePack, bytes that look like JSON text, and none of either. */
+const resultsByJob = new Map<number, Buffer>([[8, encode({ sent: true, n: [1, 2.5] })], [9, Buffer.from('{"a":1}')]]);
+
 interface Recorded { readonly caller: Caller; readonly method: string; readonly fields: unknown }
 
 /** A gateway that records every call and answers like a leader would, or fails with `failWith`. */
@@ -33,14 +36,14 @@ class RecordingGateway implements QueueGateway {
     };
     const job = { id: 7, queue: 'q', contentType: 'application/msgpack' as const, priority: 0, attempt: 1, attemptsMax: 5, token: 3, deadlineMs: 1, enqueuedAtMs: 1 };
     return {
-      enqueue: (queue, jobs) => answer('enqueue', { queue, jobs }, [{ id: 7, state: 'ready' as const, duplicate: false }]),
+      enqueue: (queue, jobs) => answer('enqueue', { queue, jobs }, jobs.map((job, index) => ({ id: 7 + index, state: 'ready' as const, duplicate: job.idempotencyKey === 'seen' }))),
       pull: (fields) => answer('pull', fields, [{ ...job, payload: encode({ to: 'a' }) }, { ...job, id: 8, contentType: 'application/octet-stream' as const, payload: Buffer.from([0xff, 0]) }]),
       ack: (fields) => answer('ack', fields, { repeated: false }),
       nack: (fields) => answer('nack', fields, { state: 'delayed' as const, retryAtMs: 5 }),
       extend: (fields) => answer('extend', fields, { deadlineMs: 9 }),
       get: (jobId) => answer('get', { jobId }, {
         id: jobId, queue: 'q', state: 'completed' as const, priority: 0, payload: Buffer.from('{"a":1}'), contentType: 'application/json' as const,
-        attempts: 1, attemptsMax: 5, runAtMs: 1, enqueuedAtMs: 1, updatedAtMs: 2, result: Buffer.from([0xc1]), history: [],
+        attempts: 1, attemptsMax: 5, runAtMs: 1, enqueuedAtMs: 1, updatedAtMs: 2, result: resultsByJob.get(jobId) ?? Buffer.from([0xc1]), history: [],
       }),
       list: (fields) => answer('list', fields, { jobs: [], nextAfterId: null }),
       stats: (queue) => answer('stats', { queue }, []),
@@ -119,12 +122,55 @@ describe('HTTP API (in front of a recording gateway)', () => {
     expect((await post('/v1/ack', { jobId: 1, token: 2, status: 'ok', result: [1] })).body).to.deep.equal({ state: 'completed', repeated: false });
     expect((await post('/v1/ack', { jobId: 1, token: 2, status: 'failed', error: 'boom', retryable: false })).body).to.deep.equal({ state: 'delayed', retryAtMs: 5 });
     expect(gateway.calls.map((call) => [call.method, call.fields])).to.deep.equal([
-      ['ack', { jobId: 1, token: 2, result: Buffer.from('[1]') }],
+      ['ack', { jobId: 1, token: 2, result: encode([1]) }],
       ['nack', { jobId: 1, token: 2, error: 'boom', retryable: false }],
     ]);
     const refused = await post('/v1/ack', { jobId: 1, token: 2, error: 'x' });
     expect(refused.status).to.equal(400);
     expect(errorOf(refused).field).to.equal('status');
+  });
+
+  it('stores a JSON result as MessagePack and shows result bytes as their MessagePack value, never guessing JSON text', async () => {
+    await post('/v1/ack', { jobId: 1, token: 2, result: { sent: true, n: [1, 2.5] } });
+    await post('/v1/ack', { jobId: 1, token: 2, resultBase64: Buffer.from('{"a":1}').toString('base64') });
+    expect(gateway.calls.map((call) => call.fields)).to.deep.equal([
+      { jobId: 1, token: 2, result: encode({ sent: true, n: [1, 2.5] }) },
+      { jobId: 1, token: 2, result: Buffer.from('{"a":1}') },
+    ]);
+    expect((await send('GET', '/v1/jobs/8')).body).to.deep.include({ result: { sent: true, n: [1, 2.5] } });
+    const jsonText = (await send('GET', '/v1/jobs/9')).body;
+    expect(jsonText).to.include({ resultBase64: Buffer.from('{"a":1}').toString('base64') }).and.not.have.property('result');
+  });
+
+  it('enqueues a batch of jobs as one call, answering each job in order; the Idempotency-Key header goes with one job only', async () => {
+    const batch = await post('/v1/queues/q/jobs', { jobs: [{ payload: { n: 1 } }, { payloadBase64: 'AQI=', contentType: 'application/msgpack', idempotencyKey: 'b-2', priority: 3 }] });
+    expect(batch.status).to.equal(201);
+    expect(batch.body).to.deep.equal({ jobs: [{ id: 7, state: 'ready', duplicate: false }, { id: 8, state: 'ready', duplicate: false }] });
+    expect(batch.headers['location']).to.equal(undefined);
+    expect(gateway.calls.map((call) => call.fields)).to.deep.equal([{ queue: 'q', jobs: [
+      { payload: Buffer.from('{"n":1}'), contentType: 'application/json' },
+      { payload: Buffer.from([1, 2]), contentType: 'application/msgpack', priority: 3, idempotencyKey: 'b-2' },
+    ] }]);
+    const allSeen = await post('/v1/queues/q/jobs', { jobs: [{ payload: 1, idempotencyKey: 'seen' }] });
+    expect([allSeen.status, allSeen.body]).to.deep.equal([200, { jobs: [{ id: 7, state: 'ready', duplicate: true }] }]);
+    const cases: Array<[unknown, string, number]> = [
+      [{ jobs: [] }, 'jobs', 400],
+      [{ jobs: {} }, 'jobs', 400],
+      [{ jobs: Array.from({ length: 4097 }, () => ({ payload: 1 })) }, 'jobs', 400],
+      [{ jobs: [{ payload: 1 }, { payload: 1, priorty: 1 }] }, 'jobs[1].priorty', 400],
+      [{ jobs: [{ payload: 1 }, 5] }, 'jobs[1]', 400],
+      [{ jobs: [{ payload: 1, backoff: { kind: 'x', delayMs: 1 } }] }, 'jobs[0].backoff.kind', 400],
+      [{ jobs: [{ payload: 1 }], priority: 1 }, 'priority', 400],
+      [{ jobs: [{ payload: 1 }, { payload: 'x'.repeat(payloadBytesMax) }] }, 'jobs[1].payload', 413],
+    ];
+    gateway.calls.length = 0;
+    for (const [body, field, status] of cases) {
+      const answer = await post('/v1/queues/q/jobs', body);
+      expect([answer.status, errorOf(answer).field], JSON.stringify(body).slice(0, 80)).to.deep.equal([status, field]);
+    }
+    const keyed = await post('/v1/queues/q/jobs', { jobs: [{ payload: 1 }] }, { 'Idempotency-Key': 'k' });
+    expect([keyed.status, errorOf(keyed).field]).to.deep.equal([400, 'Idempotency-Key']);
+    expect(gateway.calls, 'no refused batch reached the cluster: all or none').to.deep.equal([]);
   });
 
   it('answers 400 naming the field for bad bodies, without calling the cluster', async () => {
@@ -222,7 +268,7 @@ describe('HTTP API (in front of a recording gateway)', () => {
     expect((await send('GET', '/v1/jobs/1')).headers['www-authenticate']).to.equal('Bearer');
   });
 
-  it('tells the sender of an enqueue without an Idempotency-Key whose outcome is unknown that a retry may add a second job', async () => {
+  it('tells the sender of an enqueue without keys whose deadline passed with the outcome unknown that a retry may add a second job', async () => {
     gateway.failWith = new ProtocolError('UNAVAILABLE', 'the connection closed before the reply came');
     const unkeyed = await post('/v1/queues/q/jobs', { payload: 1 });
     expect(unkeyed.status).to.equal(503);
@@ -230,6 +276,9 @@ describe('HTTP API (in front of a recording gateway)', () => {
     const keyed = await post('/v1/queues/q/jobs', { payload: 1 }, { 'Idempotency-Key': 'k' });
     expect(keyed.status).to.equal(503);
     expect(errorOf(keyed).message).to.not.contain('may or may not');
+    const batch = await post('/v1/queues/q/jobs', { jobs: [{ payload: 1, idempotencyKey: 'k' }, { payload: 2 }] });
+    expect(batch.status).to.equal(503);
+    expect(errorOf(batch).message).to.contain('all or none').and.contain('give every job an idempotencyKey');
   });
 
   it('hands the bearer token and the deadline to the gateway; a long poll lengthens the deadline', async () => {

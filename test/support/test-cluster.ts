@@ -20,6 +20,8 @@ export interface TestNode {
   readonly peerPort: number;
   readonly clientPort: number;
   readonly opsPort: number;
+  /** Set when the cluster was made with `grpc: true`. */
+  readonly grpcPort?: number;
 }
 
 export interface TestCluster {
@@ -34,19 +36,23 @@ export interface TestClusterOptions {
   readonly extraYaml?: string;
   /** logging.level of every thread; in-process tests keep it at warn so actors stay quiet. */
   readonly logLevel?: string;
+  /** Give every node a grpcPort (a free one), so that it serves FalconQueueService. */
+  readonly grpc?: boolean;
 }
 
 export async function createTestCluster(options: TestClusterOptions = {}): Promise<TestCluster> {
   const nodeCount = options.nodeCount ?? 3;
   const dir = await mkdtemp(join(tmpdir(), 'falcon-test-'));
-  const ports = await freePorts(nodeCount * 3);
+  const portsPerNode = options.grpc === true ? 4 : 3;
+  const ports = await freePorts(nodeCount * portsPerNode);
   const nodes: TestNode[] = [];
   const lines = ['cluster:', '  name: falcon-test', 'nodes:'];
   for (let i = 0; i < nodeCount; i += 1) {
-    const node = { id: `n${i + 1}`, peerPort: ports[i * 3] ?? 0, clientPort: ports[i * 3 + 1] ?? 0, opsPort: ports[i * 3 + 2] ?? 0 };
+    const [peerPort = 0, clientPort = 0, opsPort = 0, grpcPort] = ports.slice(i * portsPerNode, (i + 1) * portsPerNode);
+    const node: TestNode = { id: `n${i + 1}`, peerPort, clientPort, opsPort, ...(grpcPort === undefined ? {} : { grpcPort }) };
     nodes.push(node);
-    lines.push(`  - id: ${node.id}`, '    host: 127.0.0.1', `    peerPort: ${node.peerPort}`, `    clientPort: ${node.clientPort}`,
-      `    opsPort: ${node.opsPort}`, `    dataDir: ./data/${node.id}`);
+    lines.push(`  - id: ${node.id}`, '    host: 127.0.0.1', `    peerPort: ${peerPort}`, `    clientPort: ${clientPort}`,
+      `    opsPort: ${opsPort}`, ...(grpcPort === undefined ? [] : [`    grpcPort: ${grpcPort}`]), `    dataDir: ./data/${node.id}`);
   }
   lines.push('logging:', `  level: ${options.logLevel ?? 'info'}`);
   const configPath = join(dir, 'cluster.yaml');
