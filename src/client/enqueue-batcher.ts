@@ -6,9 +6,18 @@
  * is where throughput comes from.
  *
  * The sequence window (docs/protocol.md §6): a node remembers the answers of a session's 8 highest
- * applied sequences, and refuses a retry of a sequence below those. So a new sequence is issued only
- * below `lowest unanswered + sequencesInFlightMax`: every sequence whose outcome is unknown is then
- * among the highest applied ones, and its retry is answered, never applied twice.
+ * applied sequences, and refuses a retry of a sequence it may have forgotten. So a new sequence is
+ * issued only below `lowest unanswered + sequencesInFlightMax`: at most 7 sequences above an
+ * unanswered one can be applied, so whatever it forgot is below every unanswered sequence, and a
+ * retry is answered from the session or applied, never refused and never applied twice.
+ * Until one sequence of the session has been answered, only one is in flight: a node that refuses
+ * every sequence below its lowest remembered, full or not (releases before that rule), would
+ * otherwise refuse the retry of sequence 0 after a failover applied the retry of 2 first. After
+ * the first answer, a sequence below every unanswered one is remembered, and that node is safe too.
+ *
+ * A sequenced enqueue refused FAILED_PRECONDITION (the node can no longer tell whether it applied
+ * the sequence: a session forgotten, or such an older node) rejects its calls with
+ * UnavailableError: the outcome is unknown, the jobs may exist once or not at all.
  *
  * Retries: a request whose outcome is unknown (lost connection, UNAVAILABLE, NOT_LEADER) is resent
  * by the ClusterConnection with the SAME sequence and the SAME jobs, whichever calls still wait for
@@ -19,12 +28,12 @@
  * sequence. Any other refusal fails every call of the request.
  *
  * Invariants: at most `sequencesInFlightMax` sequences unanswered, all within that distance of the
- * lowest; a sequence is sent with one list of jobs only; every call settles exactly once (a reply,
+ * lowest, and at most one before the session's first answer; a sequence is sent with one list of jobs only; every call settles exactly once (a reply,
  * an error, its deadline, or close()).
  *
  * Runs on: any thread of a client process.
  */
-import { ClientClosedError, DeadlineExceededError, InternalError, ProtocolError, errorOfCode, jobIndexOf } from './errors.js';
+import { ClientClosedError, DeadlineExceededError, InternalError, ProtocolError, UnavailableError, errorOfCode, jobIndexOf } from './errors.js';
 import { wireBytesMax, type WireJob } from './job-options.js';
 
 /** The states a job can be in (docs/protocol.md §4). */
@@ -92,6 +101,8 @@ export class EnqueueBatcher {
   private readonly waiting = new Map<string, PendingCall[]>();
   private readonly unanswered = new Set<number>();
   private nextSequence = 0;
+  /** A sequence of this session was answered: the node remembers one below every unanswered sequence. */
+  private sessionAnswered = false;
   private pumpScheduled = false;
   private closedWith: ProtocolError | undefined;
 
@@ -152,6 +163,7 @@ export class EnqueueBatcher {
   }
 
   private windowOpen(): boolean {
+    if (!this.sessionAnswered && this.unanswered.size > 0) return false;
     let lowest = this.nextSequence;
     for (const sequence of this.unanswered) lowest = Math.min(lowest, sequence);
     return this.nextSequence < lowest + this.sequencesInFlightMax;
@@ -213,7 +225,7 @@ export class EnqueueBatcher {
             for (const call of waitingCalls) if (call.deadlineAt <= nowMs) settle(call, failure);
             continue;
           }
-          this.refused(queue, calls, failure);
+          this.refused(queue, calls, failure.code === 'FAILED_PRECONDITION' ? sequenceForgotten(sequence, failure) : failure);
           return;
         }
         this.answer(calls, reply);
@@ -233,6 +245,7 @@ export class EnqueueBatcher {
       for (const call of calls) settle(call, error);
       return;
     }
+    this.sessionAnswered = true;
     let offset = 0;
     for (const call of calls) {
       const slice = (answered as EnqueuedJob[]).slice(offset, offset + call.jobs.length);
@@ -271,6 +284,14 @@ function settle(call: PendingCall, error: ProtocolError): void {
   if (call.settled) return;
   call.settled = true;
   call.reject(error);
+}
+
+/** The error of a sequenced enqueue the node refused as older than its session remembers: the
+ *  request may have been applied (once) before, so its outcome is unknown. */
+function sequenceForgotten(sequence: number, refusal: ProtocolError): UnavailableError {
+  return new UnavailableError(`enqueue outcome unknown: the node cannot tell whether request sequence ${sequence} was applied `
+    + `(FAILED_PRECONDITION: ${refusal.message}); each job may exist once or not at all: look it up, or enqueue it again with an idempotencyKey`,
+  { sent: true, cause: refusal, detail: { ...refusal.detail, sequence } });
 }
 
 function isEnqueuedJob(value: unknown): value is EnqueuedJob {

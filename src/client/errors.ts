@@ -80,7 +80,8 @@ export class NotLeaderError extends ProtocolError {
   }
 }
 
-/** The outcome is unknown (a lost connection, a commit that did not come in time). */
+/** The outcome is unknown (a lost connection, a commit that did not come in time, an enqueue whose
+ *  sequence the node can no longer tell applied or not). */
 export class UnavailableError extends ProtocolError {
   constructor(message: string, options: ProtocolErrorOptions = {}) {
     super('UNAVAILABLE', message, options);

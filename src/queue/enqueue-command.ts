@@ -98,10 +98,11 @@ export function applyEnqueue(state: QueueState, command: EnqueueCommand, entryIn
     const session = state.producers.touch(producer.id);
     const answer = session?.find(producer.sequence);
     if (answer !== undefined) return answerRetry(state, answerIds(answer));
-    const oldest = session?.oldestSequence();
-    if (oldest !== undefined && producer.sequence < oldest) {
+    const oldest = session?.forgottenBelow(producer.sequence);
+    if (oldest !== undefined) {
       return falconError('FAILED_PRECONDITION',
-        `producer ${producer.id} sequence ${producer.sequence} is older than the oldest its session remembers (${oldest})`);
+        `producer ${producer.id} sequence ${producer.sequence} is older than the oldest its session remembers (${oldest}): `
+        + 'whether it was applied is unknown', { field: 'sequence', oldestSequence: oldest });
     }
   }
   const firstId = entryIndex * jobsPerEntryMax + firstPosition;

@@ -5,9 +5,16 @@
  *
  * Per producer, the answers of its `sequencesPerProducerMax` highest applied sequences are kept:
  * the job ids of each, as a range when they are consecutive (the usual case: new jobs of one
- * enqueue get consecutive ids), else as a list. A sequence below every one remembered is refused
- * (the client retried something too old to tell); a sequence never applied is applied.
+ * enqueue get consecutive ids), else as a list. A sequence the session may have forgotten is
+ * refused (the client retried something too old to tell); a sequence never applied is applied.
  * Refused enqueues are not remembered, so a retry is judged again.
+ *
+ * Which sequences may have been forgotten: only a full session forgets (its lowest), so a session
+ * that is not full has forgotten nothing, and a sequence it does not remember was never applied,
+ * even one below every sequence it remembers. That is the start of every session after a failover:
+ * the SDK's retries of sequences 0..4 race to the new leader, 2 is applied first, and the retries of
+ * 0 and 1 must still be applied, not refused as older than 2. A full session refuses a sequence
+ * below its lowest: every forgotten one is below it.
  *
  * Why the highest and not the latest applied: an SDK pipelines enqueues and retries them after a
  * failover, so sequences are applied out of order (45, then 42, 50, 53...). Forgetting the first
@@ -20,7 +27,8 @@
  * forgotten first (counted in `evicted`).
  *
  * Invariants: the map's order is least recently used first; a session's `answers` are kept in
- * the order applied, at most `sequencesPerProducerMax` of them, the highest sequences applied.
+ * the order applied, at most `sequencesPerProducerMax` of them, the highest sequences applied;
+ * a session forgets only when full, so every sequence it forgot is below its lowest remembered.
  *
  * Runs on: the thread that applies the queue's entries (pure).
  */
@@ -51,8 +59,17 @@ export class ProducerSession {
     return oldest;
   }
 
-  /** Remembers `answer` (a sequence not below the lowest remembered), forgetting the lowest
-   *  sequence when full. */
+  /** The lowest sequence remembered when `sequence`, not remembered, may have been applied and
+   *  forgotten (the session is full and `sequence` is below its lowest); else undefined: a sequence
+   *  not remembered was never applied. */
+  forgottenBelow(sequence: number): number | undefined {
+    if (this.answers.length < sequencesPerProducerMax) return undefined;
+    const oldest = this.oldestSequence();
+    return oldest !== undefined && sequence < oldest ? oldest : undefined;
+  }
+
+  /** Remembers `answer` (a sequence `forgottenBelow` lets through), forgetting the lowest sequence
+   *  when full. */
   add(answer: SequenceAnswer): void {
     if (this.answers.length >= sequencesPerProducerMax) {
       let lowest = 0;

@@ -178,25 +178,70 @@ describe('SDK enqueue batching', () => {
   it('keeps at most 8 sequences unanswered, within 8 of the lowest, and coalesces the calls that wait', async () => {
     const transport = scriptedTransport();
     const batcher = new EnqueueBatcher({ transport });
+    const opening = batcher.submit('q', [job(99)], Date.now() + 10_000, false);
+    await turn();
+    transport.answerAll();
+    await opening;
     const calls: Array<Promise<unknown>> = [];
     for (let n = 0; n < 20; n += 1) {
       calls.push(batcher.submit('q', [job(n)], Date.now() + 10_000, false));
       await turn();
     }
-    expect(transport.requests.map((request) => request.body.sequence)).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7]);
-    // Sequences 1..7 answered, 0 not: a new sequence would be 8 above the one still unknown.
+    expect(transport.requests.map((request) => request.body.sequence)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8]);
+    // Sequences 2..8 answered, 1 not: a new sequence would be 8 above the one still unknown.
     const [first, ...rest] = transport.requests.splice(0);
     for (const request of rest) request.answer({ jobs: [{ id: request.body.sequence + 100, state: 'ready', duplicate: false }] });
     await turn();
     await turn();
-    expect(transport.requests, 'nothing sent while sequence 0 is unanswered').to.have.length(0);
-    first?.answer({ jobs: [{ id: 100, state: 'ready', duplicate: false }] });
+    expect(transport.requests, 'nothing sent while sequence 1 is unanswered').to.have.length(0);
+    expect(batcher.sequencesInFlight).to.equal(1);
+    first?.answer({ jobs: [{ id: 101, state: 'ready', duplicate: false }] });
     await turn();
     await turn();
-    expect(transport.requests.map((request) => [request.body.sequence, request.body.jobs.length])).to.deep.equal([[8, 12]]);
+    expect(transport.requests.map((request) => [request.body.sequence, request.body.jobs.length])).to.deep.equal([[9, 12]]);
     transport.answerAll();
     expect(await Promise.all(calls)).to.have.length(20);
-    expect(batcher.counters).to.include({ calls: 20, requests: 9 });
+    expect(batcher.counters).to.include({ calls: 21, requests: 10 });
+  });
+
+  it("sends one sequence until the session's first answer, even after a refused one, then opens the window", async () => {
+    const transport = scriptedTransport();
+    const batcher = new EnqueueBatcher({ transport, jobsPerRequestMax: 2 });
+    const refusedCall = batcher.submit('q', [job(0), job(1)], Date.now() + 10_000, true);
+    const calls = Array.from({ length: 10 }, (_, n) => batcher.submit('q', [job(n + 2), job(n + 12)], Date.now() + 10_000, true));
+    await turn();
+    expect(transport.requests.map((request) => request.body.sequence), 'one request before any answer').to.deep.equal([0]);
+    transport.requests.splice(0)[0]?.fail(new PermissionDeniedError('produce only'));
+    expect(await rejection(refusedCall)).to.be.instanceOf(PermissionDeniedError);
+    await turn();
+    expect(transport.requests.map((request) => request.body.sequence), 'a refusal opens nothing').to.deep.equal([1]);
+    transport.answerAll();
+    await turn();
+    await turn();
+    expect(transport.requests.map((request) => request.body.sequence), 'the window after the first answer').to.deep.equal([2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(batcher.sequencesInFlight).to.equal(8);
+    transport.answerAll();
+    await turn();
+    await turn();
+    transport.answerAll();
+    expect(await Promise.all(calls)).to.have.length(10);
+  });
+
+  it('rejects a sequence the node can no longer tell (FAILED_PRECONDITION) with UnavailableError: the outcome is unknown', async () => {
+    const transport = scriptedTransport();
+    const batcher = new EnqueueBatcher({ transport });
+    const calls = [batcher.submit('q', [job(0)], Date.now() + 10_000, false), batcher.submit('q', [job(1), job(2)], Date.now() + 10_000, true)];
+    await turn();
+    const refusal = new FailedPreconditionError('producer p-1 sequence 0 is older than the oldest its session remembers (2)', { detail: { field: 'sequence', oldestSequence: 2 } });
+    transport.requests.splice(0)[0]?.fail(refusal);
+    for (const call of calls) {
+      const error = await rejection(call) as ProtocolError;
+      expect(error).to.be.instanceOf(UnavailableError);
+      expect(error.message).to.match(/^enqueue outcome unknown: .*sequence 0.*may exist once or not at all/);
+      expect(error.cause).to.equal(refusal);
+      expect(error).to.include({ sent: true, code: 'UNAVAILABLE' });
+      expect(error.detail).to.deep.equal({ field: 'sequence', oldestSequence: 2, sequence: 0 });
+    }
   });
 
   it("fails only the call that owns a refused job and sends the others again under a new sequence", async () => {
