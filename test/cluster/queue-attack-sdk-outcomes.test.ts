@@ -13,7 +13,11 @@
  * - a call sent, applied, whose connection is then cut and whose retries find no node, rejects
  *   `sent: false` although its job exists (the deadline error keeps only the last attempt's `sent`);
  * - a node that accepts the request and then stays silent (a paused leader looks like this) holds
- *   the call past its deadline: nothing bounds a request in flight.
+ *   the call past its deadline: nothing bounds a request in flight;
+ * - a retry after the node forgot the client's producer session (more than `producersMax` other
+ *   producers enqueued meanwhile: short-lived clients, one per request or per CLI command, make
+ *   that easy) is applied as new: a second job. docs/protocol.md says sessions are forgotten;
+ *   docs/sdk.md promises "no retry ever creates a second job" without that condition.
  *
  * Runs on: the mocha process (the node in its own process).
  */
@@ -24,6 +28,8 @@ import { ClusterNodes } from '../support/cluster-nodes.js';
 import { freePorts } from '../support/free-port.js';
 import { createTestCluster, removeTestCluster, type TestCluster } from '../support/test-cluster.js';
 
+/** Few producer sessions, so that a handful of clients make the node forget one (default 10000). */
+const producersMax = 3;
 const jobStates: readonly JobState[] = ['delayed', 'ready', 'leased', 'completed', 'dead', 'cancelled'];
 
 /** A relay on `listenPort` to a node's client port, which can refuse, go silent or cut. */
@@ -105,7 +111,7 @@ describe('queue attack: what FalconClient says about a call that failed', functi
   }
 
   before(async () => {
-    cluster = await createTestCluster({ nodeCount: 1, logLevel: 'warn' });
+    cluster = await createTestCluster({ nodeCount: 1, logLevel: 'warn', extraYaml: `queue:\n  producersMax: ${producersMax}\n` });
     nodes = new ClusterNodes(cluster);
     nodes.startAll();
     await nodes.leaderAgreedBy(['n1']);
@@ -169,5 +175,27 @@ describe('queue attack: what FalconClient says about a call that failed', functi
     await relay.close(); // lets the call settle either way
     await call;
     expect(settledInTime, `the call with a ${deadlineMs} ms deadline had not settled after ${Date.now() - startedAt} ms`).to.equal(true);
+  });
+
+  it('BROKEN: a retry after the node forgot the producer session (more than producersMax producers since) creates a second job', async () => {
+    const { relay, client } = await relayedClient(15_000);
+    await relay.listen();
+    await client.stats();
+    relay.passReplies = false;
+    const call = outcomeOf(client.enqueue('forgotten', { marker: 'forgotten' }));
+    await waitUntil(async () => (await jobsWithMarker('forgotten', 'forgotten')) === 1, 'the node applied the enqueue');
+    // Other short-lived producers: each FalconClient opens its own session.
+    for (let n = 0; n < producersMax; n += 1) {
+      const other = new FalconClient({ nodes: [`127.0.0.1:${cluster.nodes[0]?.clientPort ?? 0}`] });
+      clients.push(other);
+      await other.enqueue('others', { n });
+    }
+    await relay.close(); // the reply was lost: the client retries the same sequence
+    relay.passReplies = true;
+    await relay.listen();
+    const { value, error } = await call;
+    expect(error, error?.message).to.equal(undefined);
+    const jobs = await jobsWithMarker('forgotten', 'forgotten');
+    expect({ jobs, duplicate: value?.duplicate }, 'one enqueue call, retried by the client').to.deep.equal({ jobs: 1, duplicate: true });
   });
 });
