@@ -10,14 +10,16 @@
  * BROKEN (these tests fail on the code they were written against):
  * - a call whose deadline passes while its batch could not reach a node rejects `sent: false`, yet
  *   the batch's sequence, still retried for the other calls, later creates its job;
- * - a call sent, applied, whose connection is then cut and whose retries find no node, rejects
- *   `sent: false` although its job exists (the deadline error keeps only the last attempt's `sent`);
  * - a node that accepts the request and then stays silent (a paused leader looks like this) holds
  *   the call past its deadline: nothing bounds a request in flight;
  * - a retry after the node forgot the client's producer session (more than `producersMax` other
  *   producers enqueued meanwhile: short-lived clients, one per request or per CLI command, make
  *   that easy) is applied as new: a second job. docs/protocol.md says sessions are forgotten;
  *   docs/sdk.md promises "no retry ever creates a second job" without that condition.
+ *
+ * FIXED (kept as a guard): a call sent, applied, whose connection is then cut and whose retries
+ * find no node, rejected `sent: false` although its job existed (the deadline error kept only the
+ * last attempt's `sent`).
  *
  * Runs on: the mocha process (the node in its own process).
  */
@@ -144,7 +146,7 @@ describe('queue attack: what FalconClient says about a call that failed', functi
     else expect(jobsOfEarly).to.be.at.most(1);
   });
 
-  it('BROKEN: a call applied before its connection was cut, then finding no node, rejects with sent: false', async () => {
+  it('FIXED: a call applied before its connection was cut, then finding no node, rejects with sent: true', async () => {
     const { relay, client } = await relayedClient(15_000);
     await relay.listen();
     await client.stats(); // the connection and its hello are up
