@@ -3,10 +3,15 @@
  * pulling, finishes or releases what it holds", "close() leaves no leased job behind"), on one
  * real node, the worker reaching it through a loopback relay the test controls.
  *
- * BROKEN (fails on the code it was written against): a long poll whose reply is lost (the
- * connection cut after the node leased jobs to it: what a failover does to a parked pull) leaves
- * those jobs leased to the worker after close() resolved; they come back only when the worker's
- * TTL lapses (queue.workerTtlMs, 5 s), each with an attempt spent.
+ * FIXED (failed on the code it was written against): a long poll whose reply is lost (the
+ * connection cut after the node leased jobs to it: what a failover does to a parked pull) left
+ * those jobs leased to the worker after close() resolved, until the worker's TTL lapsed
+ * (queue.workerTtlMs, 5 s). close() now ends with `unregister`, so nothing is leased once it
+ * resolves and the worker is no longer listed; the jobs wait their backoff with the attempt
+ * counted, as on a TTL expiry (docs/protocol.md "unregister").
+ *
+ * And on the protocol itself: unregister returns a worker's leases at once, answers how many,
+ * drops the worker from the list, and answers OK again (and for a worker nobody knows).
  *
  * HELD (kept as a guard): close() while a long poll is parked resolves within the poll's wait, and
  * the jobs that poll brings are run and acked; nothing is left leased.
@@ -16,8 +21,11 @@
 import { expect } from 'chai';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { FalconClient } from '../../src/client/index.js';
+import { ProtocolError } from '../../src/client/protocol-connection.js';
+import { clusterStatus } from '../../src/cli/cluster-status.js';
 import { ClusterNodes } from '../support/cluster-nodes.js';
 import { freePorts } from '../support/free-port.js';
+import { clusterConnection } from '../support/queue-cluster.js';
 import { createTestCluster, removeTestCluster, type TestCluster } from '../support/test-cluster.js';
 
 /** A relay to the node that can swallow replies and cut its connections. */
@@ -40,6 +48,13 @@ class Relay {
     });
     this.server = server;
     await new Promise<void>((resolve) => server.listen(this.listenPort, '127.0.0.1', resolve));
+  }
+
+  /** Cuts every connection (replies in flight are lost with them); new ones pass replies again. */
+  cut(): void {
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+    this.passReplies = true;
   }
 
   async close(): Promise<void> {
@@ -84,6 +99,13 @@ describe("queue attack: a worker's close() leaves nothing leased", function () {
     if (cluster !== undefined) await removeTestCluster(cluster);
   });
 
+  /** The worker ids `falcon status` lists (the leader's view, from its ops port). */
+  async function listedWorkers(): Promise<string[]> {
+    const node = cluster.nodes[0];
+    const status = await clusterStatus([{ id: node?.id ?? 'n1', host: '127.0.0.1', opsPort: node?.opsPort ?? 0 }], 1_000, undefined);
+    return status.workers.map((worker) => worker.workerId);
+  }
+
   async function relayedClient(): Promise<FalconClient> {
     const [port = 0] = await freePorts(1);
     relay = new Relay(port, cluster.nodes[0]?.clientPort ?? 0);
@@ -91,7 +113,7 @@ describe("queue attack: a worker's close() leaves nothing leased", function () {
     return new FalconClient({ nodes: [`127.0.0.1:${port}`], connectTimeoutMs: 500 });
   }
 
-  it('BROKEN: jobs of a long poll whose reply was lost stay leased after close() resolved', async () => {
+  it('FIXED: close() leaves nothing leased even when a long poll\'s reply was lost; the jobs are back at once, their attempt counted', async () => {
     const client = await relayedClient();
     const ran: number[] = [];
     const worker = client.worker('lost-pull', async (job) => { ran.push(job.id); }, { concurrency: 4, waitMs: 2_000 });
@@ -99,12 +121,22 @@ describe("queue attack: a worker's close() leaves nothing leased", function () {
       await worker.ready;
       await waitUntil(() => worker.counters.pulls >= 1, 'the worker polled once (a long poll is parked now)');
       if (relay !== undefined) relay.passReplies = false;
-      await direct.enqueueMany('lost-pull', [{ payload: 1 }, { payload: 2 }]);
+      const jobs = await direct.enqueueMany('lost-pull', [{ payload: 1 }, { payload: 2 }]);
       await waitUntil(async () => (await direct.stats('lost-pull'))?.leased === 2, 'the parked poll leased both jobs');
-      await relay?.close(); // the pull's reply is lost with its connection
-      await worker.close();
+      const closing = worker.close();
+      relay?.cut(); // the pull's reply is lost with its connection; the worker may connect again
+      await closing;
       const afterClose = await direct.stats('lost-pull');
       expect({ leased: afterClose?.leased, ran: ran.length }, 'right after close() resolved').to.deep.equal({ leased: 0, ran: 0 });
+      expect((afterClose?.ready ?? 0) + (afterClose?.delayed ?? 0), 'both jobs are back in the queue').to.equal(2);
+      expect(worker.counters).to.include({ releasedOnClose: 2, failedUnregisters: 0 });
+      expect(await listedWorkers(), 'falcon status, right after close()').to.not.include(worker.workerId);
+      for (const { id } of jobs) {
+        const job = await direct.get(id);
+        expect(job.history.at(-1)?.reason, `job ${id}`).to.equal('workerReleased');
+        expect(job.lastError, `job ${id}`).to.contain(`worker ${worker.workerId} released (goodbye)`);
+        expect(job.attempts, `job ${id}: the lost lease counts as an attempt, as on a TTL expiry`).to.equal(1);
+      }
     } finally {
       await worker.close();
       await client.close();
@@ -130,6 +162,39 @@ describe("queue attack: a worker's close() leaves nothing leased", function () {
       expect({ leased: stats?.leased, acked: worker.counters.acked }).to.deep.equal({ leased: 0, acked: ran.length });
     } finally {
       await client.close();
+    }
+  });
+
+  it('unregister returns a worker\'s leases at once, says how many, unlists it, and answers OK again and for an unknown worker', async () => {
+    const connection = clusterConnection(cluster, 5_000);
+    const workerId = 'w-goodbye';
+    try {
+      await connection.call({ type: 'register', workerId, queues: ['goodbye'], capacity: 4 });
+      const payload = new Uint8Array([1]);
+      await connection.call({ type: 'enqueue', queue: 'goodbye', jobs: [{ payload }, { payload }, { payload }] });
+      const pulled = (await connection.call({ type: 'pull', queue: 'goodbye', jobsMax: 3, workerId }))['jobs'] as Array<{ id: number; token: number }>;
+      expect(pulled).to.have.length(3);
+      const [done, ...held] = pulled;
+      await connection.call({ type: 'ack', jobId: done?.id, token: done?.token });
+      expect(await listedWorkers()).to.include(workerId);
+
+      const startedAt = Date.now();
+      expect(await connection.call({ type: 'unregister', workerId })).to.deep.include({ jobs: 2 });
+      const stats = await direct.stats('goodbye');
+      expect({ leased: stats?.leased, back: (stats?.ready ?? 0) + (stats?.delayed ?? 0) }, 'once unregister answered').to.deep.equal({ leased: 0, back: 2 });
+      await waitUntil(async () => !(await listedWorkers()).includes(workerId), 'falcon status no longer lists the worker', 2_000);
+      expect(Date.now() - startedAt, 'unlisted well before its TTL (5 s) would have run out').to.be.below(2_500);
+
+      // Idempotent: again, and for a worker nobody knows; a beat after it registers nothing back.
+      expect(await connection.call({ type: 'unregister', workerId })).to.deep.include({ jobs: 0 });
+      expect(await connection.call({ type: 'unregister', workerId: 'w-never-registered' })).to.deep.include({ jobs: 0 });
+      const beat = await connection.call({ type: 'heartbeat', workerId }).catch((error: unknown) => error);
+      expect(beat instanceof ProtocolError && beat.code).to.equal('NOT_FOUND');
+      // A released lease's token is spent: the worker cannot complete a job it gave back.
+      const late = await connection.call({ type: 'ack', jobId: held[0]?.id, token: held[0]?.token }).catch((error: unknown) => error);
+      expect(late instanceof ProtocolError && late.code).to.equal('LEASE_LOST');
+    } finally {
+      connection.close();
     }
   });
 });
