@@ -271,7 +271,8 @@ export class WorkerRunner {
         retryDelayMs = retryDelayMsMin;
       } catch (error) {
         if (!(error instanceof ProtocolError)) throw error;
-        // A pull whose reply was lost leased jobs nobody runs: their leases lapse and they return.
+        // A pull whose reply was lost leased jobs nobody runs: they return when their leases lapse,
+        // or at once when close() unregisters this worker.
         this.counters.failedPulls += 1;
         this.options.logger?.warn({ queue, code: error.code }, `pull from ${queue} failed: ${error.message}`);
         await this.pause(retryDelayMs, 'pull');
