@@ -10,6 +10,8 @@
  * resolves and the worker is no longer listed; the jobs wait their backoff with the attempt
  * counted, as on a TTL expiry (docs/protocol.md "unregister").
  *
+ * A job still running at the drain bound is given back at once too, not after its lease (30 s).
+ *
  * And on the protocol itself: unregister returns a worker's leases at once, answers how many,
  * drops the worker from the list, and answers OK again (and for a worker nobody knows).
  *
@@ -160,6 +162,23 @@ describe("queue attack: a worker's close() leaves nothing leased", function () {
       expect(closeMs, 'close() took').to.be.below(waitMs + 2_000);
       expect(ran.length + (stats?.ready ?? 0), 'every job ran or is still ready').to.equal(jobs.length);
       expect({ leased: stats?.leased, acked: worker.counters.acked }).to.deep.equal({ leased: 0, acked: ran.length });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('close() gives back at once the jobs it abandons at its drain bound, not after their lease', async () => {
+    const client = new FalconClient({ nodes: [`127.0.0.1:${cluster.nodes[0]?.clientPort ?? 0}`] });
+    // A handler that never ends: close() must give its job up at the drain bound.
+    const worker = client.worker('stuck', () => new Promise<never>(() => undefined), { concurrency: 1, waitMs: 200, drainTimeoutMs: 100 });
+    try {
+      await worker.ready;
+      await direct.enqueue('stuck', { payload: 1 });
+      await waitUntil(() => worker.runningJobs === 1, 'the job is running');
+      await worker.close();
+      const stats = await direct.stats('stuck');
+      expect({ abandoned: worker.counters.abandoned, releasedOnClose: worker.counters.releasedOnClose }).to.deep.equal({ abandoned: 1, releasedOnClose: 1 });
+      expect({ leased: stats?.leased, back: (stats?.ready ?? 0) + (stats?.delayed ?? 0) }, 'right after close() resolved').to.deep.equal({ leased: 0, back: 1 });
     } finally {
       await client.close();
     }
