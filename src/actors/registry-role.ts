@@ -6,7 +6,9 @@
  *
  * A worker that misses its TTL (`queue.workerTtlMs` plus up to `queue.workerTtlJitterMs`) is
  * released: the Replicator proposes `releaseWorker`, and its leased jobs return to ready on every
- * node, each counting as a failed attempt (docs/queue.md says why).
+ * node, each counting as a failed attempt (docs/queue.md says why). A worker that unregisters is
+ * released the same way, proposed by the Dispatcher; the Registry only stops its TTL, and asks
+ * the release again if it has not happened within `releaseRetryMs`.
  *
  * Runs on: Registry thread.
  */
@@ -35,6 +37,7 @@ class RegistryRole implements ActorRole {
   private timer: NodeJS.Timeout | undefined;
   private releasesAsked = 0;
   private beats = 0;
+  private unregistered = 0;
 
   constructor(context: ActorContext<'registry'>) {
     this.context = context;
@@ -56,6 +59,10 @@ class RegistryRole implements ActorRole {
       this.beats += 1;
       const registered = this.leading && this.ttls.beat(message.workerId, message.load, nowMs);
       this.context.send('dispatcher', { type: 'beatAnswer', request: message.request, registered });
+      return;
+    }
+    if (message.type === 'unregister') {
+      if (this.leading && this.ttls.unregister(message.workerId, nowMs)) this.unregistered += 1;
       return;
     }
     if (message.leading && (!this.leading || message.term !== this.term)) {
@@ -86,6 +93,6 @@ class RegistryRole implements ActorRole {
   }
 
   status(): RegistryStatus {
-    return { role: 'registry', leading: this.leading, term: this.term, beats: this.beats, releasesAsked: this.releasesAsked, workers: this.ttls.view() };
+    return { role: 'registry', leading: this.leading, term: this.term, beats: this.beats, releasesAsked: this.releasesAsked, unregistered: this.unregistered, workers: this.ttls.view() };
   }
 }

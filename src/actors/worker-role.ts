@@ -16,7 +16,8 @@
  * Invariants: one runner per configured queue, with its own connection and a worker id unique to
  * this node, queue and incarnation (a restarted actor never answers for its predecessor's leases,
  * which lapse or are released with its TTL). stop() drains each runner within half the
- * supervisor's shutdown timeout.
+ * supervisor's shutdown timeout, then unregisters it within a quarter (so that the jobs still
+ * leased to it, a lost pull's among them, return at once), inside the supervisor's bound.
  *
  * Runs on: Worker thread (handlers on the piscina threads it starts).
  */
@@ -72,7 +73,8 @@ class WorkerRole implements ActorRole {
       const connection = new ClusterConnection({ nodes, frameBytesMax: config.queue.clientFrameBytesMax, ...(token === undefined ? {} : { token }) });
       const runner = new WorkerRunner({
         connection, queue, workerId, concurrency: handler.concurrency, handler: { module: handler.module }, leaseMs,
-        drainTimeoutMs: Math.floor(config.supervisor.shutdownTimeoutMs / 2), logger,
+        drainTimeoutMs: Math.floor(config.supervisor.shutdownTimeoutMs / 2),
+        unregisterDeadlineMs: Math.max(1, Math.floor(config.supervisor.shutdownTimeoutMs / 4)), logger,
       });
       this.runners.push({ queue, workerId, handler, leaseMs, connection, runner });
       // Not awaited: the cluster may have no leader yet; the runner registers when there is one.

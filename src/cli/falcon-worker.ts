@@ -10,9 +10,11 @@
  * keeps retrying (a worker outlives a cluster restart).
  *
  * Stop: on SIGTERM or SIGINT it stops pulling, lets running jobs finish and be acked for up to
- * `--drain-timeout-ms`, then exits: 0 when every job drained, 3 when the bound passed and running
- * jobs were abandoned (their leases lapse and the cluster retries them). A second signal exits at
- * once with 3.
+ * `--drain-timeout-ms`, unregisters (the SDK's close(): the node returns every job still leased
+ * to this worker at once, abandoned ones included), then exits: 0 when every job drained, 3 when
+ * the bound passed and running jobs were abandoned (the cluster retries them, each counting as a
+ * failed attempt). A second signal exits at once with 3 (no unregister: the worker's TTL releases
+ * its jobs).
  *
  * Runs on: the worker process (main thread; handler threads with --threads).
  */
@@ -74,8 +76,8 @@ Exit codes:
   1  unexpected error (a bug; the log has the stack)
   2  bad usage: unknown option, unreadable cluster file, a handler module that does not load
      or whose default export is not a function
-  3  stopped, but --drain-timeout-ms passed with jobs still running: they were abandoned (their
-     leases lapse and the cluster gives them to another worker), or a second signal came
+  3  stopped, but --drain-timeout-ms passed with jobs still running: they were abandoned (the
+     worker unregisters and the cluster gives them to another worker), or a second signal came
 
 Examples:
   falcon-worker --config cluster.yaml --queue email --handler ./email.js --concurrency 8

@@ -6,8 +6,9 @@
  * errors (NonRetryableError dead-letters at once).
  *
  * close(): stops pulling, lets the running jobs finish and be acked or nacked (up to
- * `drainTimeoutMs`; jobs still running then are given up and their leases lapse), stops beating,
- * closes its connection, resolves. It never rejects.
+ * `drainTimeoutMs`; jobs still running then are given up), stops beating, unregisters (the node
+ * returns every job still leased to the worker: the given-up ones, and a lost pull's), closes its
+ * connection, resolves. It never rejects.
  *
  * Runs on: any thread of a client process.
  */

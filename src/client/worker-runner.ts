@@ -9,11 +9,14 @@
  *
  * close(): stops pulling (a long poll in flight is awaited; the jobs it brings are leased to this
  * worker, so they run too), waits up to `drainTimeoutMs` for the running jobs to finish and be
- * acked or nacked, then stops beating and resolves. There is never a local queue of jobs waiting
- * to start (a pull asks only for free slots), so nothing needs returning. Jobs still running at
- * the drain bound are abandoned: their results are dropped, their leases are no longer extended
- * and lapse, and the cluster retries them (each lapse counts as a failed attempt). Nacking them
- * instead would spend an attempt just the same, and earlier than needed.
+ * acked or nacked, stops beating, then sends `unregister` (bounded by `unregisterDeadlineMs`) and
+ * resolves. Jobs still running at the drain bound are abandoned: their results are dropped and
+ * their leases no longer extended. The unregister returns to the queue every job still leased to
+ * this worker: the abandoned ones, and those of a long poll whose reply was lost (its connection
+ * cut after the node leased them: this worker never saw them, so only the node can name them).
+ * Each counts as a failed attempt, as on a TTL expiry (docs/protocol.md "unregister"). If the
+ * unregister fails (no leader within its deadline), close() still resolves, and those jobs come
+ * back when this worker's TTL runs out, as before.
  *
  * A job's slot is freed when its handler is done, and its ack or nack travels while the next job
  * runs; at most `concurrency` acks and nacks are in flight besides the running jobs.
@@ -55,6 +58,8 @@ export interface WorkerRunnerOptions {
   readonly waitMs?: number;
   /** How long close() waits for running jobs (default 30 s). */
   readonly drainTimeoutMs?: number;
+  /** Deadline of close()'s last call, `unregister` (default 3 s). */
+  readonly unregisterDeadlineMs?: number;
   readonly logger?: WorkerRunnerLogger;
 }
 
@@ -74,6 +79,10 @@ export interface WorkerRunnerCounters {
   registrations: number;
   heartbeats: number;
   failedBeats: number;
+  /** Jobs the node returned to their queues when close() unregistered this worker. */
+  releasedOnClose: number;
+  /** close()'s unregister failed (its jobs come back when the worker's TTL runs out). */
+  failedUnregisters: number;
 }
 
 /** A pull asks for at most this many jobs (the protocol's jobsMax bound). */
@@ -85,6 +94,9 @@ const drainTimeoutMsDefault = 30_000;
 const pullDeadlineMarginMs = 10_000;
 /** Deadline of an ack or nack call, retries across a failover included. */
 const settleDeadlineMs = 15_000;
+/** Deadline of close()'s last call, `unregister`: short, since close() must not hang on a cluster
+ *  that is gone, and long enough to follow a leader change (NOT_LEADER) or reconnect once. */
+const unregisterDeadlineMsDefault = 3_000;
 /** After a failed pull or beat, wait this long (doubling to the max) before the next. */
 const retryDelayMsMin = 50;
 const retryDelayMsMax = 2_000;
@@ -103,7 +115,8 @@ interface RunningJob {
 export class WorkerRunner {
   readonly counters: WorkerRunnerCounters = {
     pulls: 0, pulled: 0, acked: 0, nacked: 0, deadLettered: 0, extended: 0, leasesLost: 0, failedAcks: 0, failedNacks: 0,
-    failedExtends: 0, failedPulls: 0, abandoned: 0, registrations: 0, heartbeats: 0, failedBeats: 0,
+    failedExtends: 0, failedPulls: 0, abandoned: 0, registrations: 0, heartbeats: 0, failedBeats: 0, releasedOnClose: 0,
+    failedUnregisters: 0,
   };
   private readonly options: WorkerRunnerOptions;
   private readonly leaseMs: number;
@@ -258,7 +271,8 @@ export class WorkerRunner {
         retryDelayMs = retryDelayMsMin;
       } catch (error) {
         if (!(error instanceof ProtocolError)) throw error;
-        // A pull whose reply was lost leased jobs nobody runs: their leases lapse and they return.
+        // A pull whose reply was lost leased jobs nobody runs: they return when their leases lapse,
+        // or at once when close() unregisters this worker.
         this.counters.failedPulls += 1;
         this.options.logger?.warn({ queue, code: error.code }, `pull from ${queue} failed: ${error.message}`);
         await this.pause(retryDelayMs, 'pull');
@@ -384,7 +398,7 @@ export class WorkerRunner {
     }
   }
 
-  /** Stops pulling, drains running jobs (bounded), stops beating, closes the pool. See the header. */
+  /** Stops pulling, drains running jobs (bounded), stops beating, unregisters, closes the pool. See the header. */
   close(): Promise<void> {
     this.closing ??= this.drainAndStop();
     return this.closing;
@@ -410,11 +424,28 @@ export class WorkerRunner {
         clearTimeout(entry.extendTimer);
         entry.abort.abort(new Error('the worker closed before the job finished'));
       }
-      this.options.logger?.warn({ queue: this.options.queue, jobs: this.running.size }, `closing with ${this.running.size} jobs still running; their leases will lapse`);
+      this.options.logger?.warn({ queue: this.options.queue, jobs: this.running.size }, `closing with ${this.running.size} jobs still running; they return to the queue`);
     }
     this.state = 'closed';
     this.wake('beat');
     if (started) await this.loops[0];
+    // Last, after every ack and nack settled (or was given up) and the beats stopped: what is
+    // still leased to this worker now, nobody runs.
+    if (this.counters.registrations > 0) await this.unregister();
     await this.pool?.destroy();
+  }
+
+  /** Tells the leader this worker is gone: it returns every job still leased to it. Never throws. */
+  private async unregister(): Promise<void> {
+    const { connection, workerId, queue } = this.options;
+    try {
+      const reply = await connection.call({ type: 'unregister', workerId }, { idempotent: true, deadlineMs: this.options.unregisterDeadlineMs ?? unregisterDeadlineMsDefault });
+      const released = reply['jobs'];
+      if (typeof released === 'number') this.counters.releasedOnClose += released;
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.counters.failedUnregisters += 1;
+      this.options.logger?.warn({ workerId, queue, code: error.code }, `unregister of worker ${workerId} failed; the jobs it still holds return when its TTL runs out: ${error.message}`);
+    }
   }
 }

@@ -14,6 +14,8 @@
  *   and is proposed again when the Replicator says the queue gained ready jobs, or answered with
  *   no jobs at its deadline. A pull whose connection closed is forgotten.
  * - Heartbeats go to the Registry, which answers whether the worker is still registered.
+ * - An unregister is proposed as the release of the worker (the command a TTL expiry proposes),
+ *   and answered once applied; the Registry hears of it at once and stops the worker's TTL.
  *
  * Invariants: every request gets exactly one reply while its connection is open (a reply to a
  * closed connection is dropped by the connection); parked pulls and pending beats are bounded by
@@ -159,6 +161,7 @@ export class Dispatcher<Connection extends ReplyChannel> {
       return;
     }
     if (isCommandRequest(request)) {
+      if (request.type === 'unregister') this.options.toRegistry({ type: 'unregister', workerId: request.workerId });
       this.submitCommand(connection, request);
       return;
     }

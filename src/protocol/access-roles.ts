@@ -3,13 +3,13 @@
  * of it: the Dispatcher enforces it, and the HTTP and gRPC APIs reach the same check because
  * they speak to the node through this protocol.
  *
- * | request                                        | produce | consume | admin |
- * |------------------------------------------------|---------|---------|-------|
- * | hello                                          | yes     | yes     | yes   |
- * | enqueue                                        | yes     |         | yes   |
- * | pull, ack, nack, extend, register, heartbeat   |         | yes     | yes   |
- * | get, list, stats                               | yes     | yes     | yes   |
- * | cancel, pause, resume, redrive, purge          |         |         | yes   |
+ * | request                                                  | produce | consume | admin |
+ * |----------------------------------------------------------|---------|---------|-------|
+ * | hello                                                    | yes     | yes     | yes   |
+ * | enqueue                                                  | yes     |         | yes   |
+ * | pull, ack, nack, extend, register, heartbeat, unregister |         | yes     | yes   |
+ * | get, list, stats                                         | yes     | yes     | yes   |
+ * | cancel, pause, resume, redrive, purge                    |         |         | yes   |
  *
  * `hello` is open to every connection: it is how a token is presented.
  *
@@ -29,6 +29,7 @@ const admins: readonly AccessRole[] = ['admin'];
 export const rolesAllowed: { readonly [Type in Exclude<ClientRequestType, 'hello'>]: readonly AccessRole[] } = {
   enqueue: producers,
   pull: consumers, ack: consumers, nack: consumers, extend: consumers, register: consumers, heartbeat: consumers,
+  unregister: consumers,
   get: readers, list: readers, stats: readers,
   cancel: admins, pause: admins, resume: admins, redrive: admins, purge: admins,
 };

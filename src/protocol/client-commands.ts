@@ -14,6 +14,10 @@
  * - pull: `leaseMs` queue.leaseMsDefault, `workerId` '' (anonymous); extend: `leaseMs` the same;
  * - nack: `error` '', `retryable` true; redrive: `jobsMax` clientLimits.redriveJobsDefault.
  *
+ * `unregister` becomes the very command a TTL expiry proposes, `releaseWorker`, with the reason
+ * `goodbye`: its leases return to their queues exactly as an expiry returns them (each counted as
+ * a failed attempt, docs/protocol.md says why), and a worker it does not know releases nothing.
+ *
  * Invariant: replies hold no `undefined` value (an optional field is absent), so msgpackr never
  * writes its private `undefined` extension into a client's frame.
  *
@@ -47,9 +51,13 @@ export function contentTypeOf(code: ContentTypeCode): ContentType {
 /** The requests that become a log command; the others are reads (get, list, stats), the
  *  session's (hello) or the Registry's (heartbeat). */
 export type CommandRequest = Extract<ClientRequest, { type: CommandRequestType }>;
-export type CommandRequestType = 'enqueue' | 'pull' | 'ack' | 'nack' | 'extend' | 'cancel' | 'pause' | 'resume' | 'register' | 'redrive' | 'purge';
+export type CommandRequestType =
+  'enqueue' | 'pull' | 'ack' | 'nack' | 'extend' | 'cancel' | 'pause' | 'resume' | 'register' | 'unregister' | 'redrive' | 'purge';
 const commandRequestTypes: ReadonlySet<string> = new Set<CommandRequestType>(
-  ['enqueue', 'pull', 'ack', 'nack', 'extend', 'cancel', 'pause', 'resume', 'register', 'redrive', 'purge']);
+  ['enqueue', 'pull', 'ack', 'nack', 'extend', 'cancel', 'pause', 'resume', 'register', 'unregister', 'redrive', 'purge']);
+
+/** A jitter draw in [0, 1) as the 32-bit seed a bulk release derives each job's jitter from. */
+const jitterSeedRange = 2 ** 32;
 
 export function isCommandRequest(request: ClientRequest): request is CommandRequest {
   return commandRequestTypes.has(request.type);
@@ -63,7 +71,7 @@ export interface CommandContext {
   readonly leaseMsDefault: number;
   /** The connection's producer session (from hello), if it opened one. */
   readonly producerId: string | undefined;
-  /** The leader's draw in [0, 1) for a nack's backoff jitter. */
+  /** The leader's draw in [0, 1) for a nack's backoff jitter (and an unregister's jitter seed). */
   readonly jitter: number;
   /** Payload bytes one pull may take: its reply must fit in a ring message and a client frame. */
   readonly pullBytesMax: number;
@@ -98,6 +106,8 @@ export function commandOfRequest(request: CommandRequest, context: CommandContex
     case 'pause': return { type: 'pauseQueue', queue: request.queue };
     case 'resume': return { type: 'resumeQueue', queue: request.queue };
     case 'register': return { type: 'registerWorker', workerId: request.workerId, queues: request.queues, capacity: request.capacity };
+    case 'unregister':
+      return { type: 'releaseWorker', workerId: request.workerId, reason: 'goodbye', jitterSeed: Math.floor(context.jitter * jitterSeedRange) };
     case 'redrive': return { type: 'redrive', queue: request.queue, jobsMax: request.jobsMax ?? clientLimits.redriveJobsDefault };
     case 'purge': return { type: 'purge', queue: request.queue, set: request.set };
   }
@@ -152,6 +162,7 @@ export function replyOfCommandResult(request: CommandRequest, result: CommandRes
       return { id, deadlineMs: result.deadlineMs };
     case 'redrive':
     case 'purge':
+    case 'unregister':
       assert(result.type === 'counted', mismatch);
       return { id, jobs: result.jobs };
     case 'register':

@@ -117,6 +117,7 @@ const requestFields: { readonly [Type in ClientRequestType]: MessageChecks<Reque
     id, workerId: name, queues: arrayOf(queue, limits.queuesPerWorkerMax), capacity: integerFrom(1, limits.capacityMax),
   },
   heartbeat: { id, workerId: name, load: optional(integerFrom(0, limits.capacityMax)) },
+  unregister: { id, workerId: name },
   redrive: { id, queue, jobsMax: optional(integerFrom(1, limits.redriveJobsMax)) },
   purge: { id, queue, set: oneOf('ready', 'dead') },
 };
@@ -221,7 +222,7 @@ const replyFields: { readonly [Type in ClientRequestType]: FieldChecks<ClientRep
   get: { id, job: fields(jobViewFields) },
   list: { id, jobs: arrayOf(fields(summaryFields)), nextAfterId: orNull(safeInteger) },
   cancel: empty, stats: { id, queues: arrayOf(fields(statsFields)) }, pause: empty, resume: empty,
-  register: ttl, heartbeat: ttl, redrive: count, purge: count,
+  register: ttl, heartbeat: ttl, unregister: count, redrive: count, purge: count,
 };
 const replyChecks = compile(replyFields);
 

@@ -184,13 +184,21 @@ export interface HeartbeatRequest {
   readonly load?: number;
 }
 
+/** The worker is going away: the leader stops tracking its TTL and returns every job it still
+ *  holds to its queue now, as a TTL expiry would (docs/protocol.md "unregister"). */
+export interface UnregisterRequest {
+  readonly id: number;
+  readonly type: 'unregister';
+  readonly workerId: string;
+}
+
 export interface RedriveRequest { readonly id: number; readonly type: 'redrive'; readonly queue: string; readonly jobsMax?: number }
 export interface PurgeRequest { readonly id: number; readonly type: 'purge'; readonly queue: string; readonly set: 'ready' | 'dead' }
 
 export type ClientRequest =
   | HelloRequest | EnqueueRequest | PullRequest | AckRequest | NackRequest | ExtendRequest | GetRequest
   | ListRequest | CancelRequest | StatsRequest | PauseRequest | ResumeRequest | RegisterRequest
-  | HeartbeatRequest | RedriveRequest | PurgeRequest;
+  | HeartbeatRequest | UnregisterRequest | RedriveRequest | PurgeRequest;
 
 export type ClientRequestType = ClientRequest['type'];
 
@@ -254,7 +262,7 @@ export interface EmptyReply { readonly id: number }
 export interface StatsReply { readonly id: number; readonly queues: readonly QueueStats[] }
 /** register, heartbeat: beat again well within `ttlMs`. */
 export interface TtlReply { readonly id: number; readonly ttlMs: number }
-/** redrive, purge: how many jobs moved. */
+/** redrive, purge: how many jobs moved; unregister: how many leases it returned. */
 export interface CountReply { readonly id: number; readonly jobs: number }
 
 /** Every request type and the reply it gets when it succeeds. */
@@ -273,6 +281,7 @@ export interface ClientReplies {
   readonly resume: EmptyReply;
   readonly register: TtlReply;
   readonly heartbeat: TtlReply;
+  readonly unregister: CountReply;
   readonly redrive: CountReply;
   readonly purge: CountReply;
 }

@@ -14,6 +14,7 @@ type TableOf<Message extends { type: string }> = { readonly [Type in Message['ty
 
 const toRegistryFields: TableOf<ToRegistryFromDispatcher | ToRegistryFromReplicator> = {
   beat: { request: positiveSafeInteger, workerId: text, load: safeInteger },
+  unregister: { workerId: text },
   workers: { leading: boolean, term: safeInteger, workerIds: arrayOf(text) },
 };
 const toDispatcherFields: TableOf<ToDispatcherFromRegistry> = { beatAnswer: { request: positiveSafeInteger, registered: boolean } };

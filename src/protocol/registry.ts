@@ -5,7 +5,10 @@
  *
  * Dispatcher -> Registry: `beat` (a worker's heartbeat, on the leader), answered by
  * Registry -> Dispatcher `beatAnswer` (`registered: false` when the worker is unknown: its TTL
- * expired, or it never registered, and it must register again).
+ * expired, or it never registered, and it must register again). Dispatcher -> Registry
+ * `unregister` (a worker said goodbye; the Dispatcher proposes its release itself, so that the
+ * worker's reply waits for it): the Registry stops its TTL at once, and asks the release again
+ * the way an expiry does if the state machine still lists the worker `releaseRetryMs` later.
  *
  * Replicator -> Registry: `workers`, whenever this node's leadership or the state machine's list
  * of registered workers changes (and once at start): the Registry tracks TTLs only while
@@ -26,6 +29,11 @@ export interface BeatMessage {
   readonly load: number;
 }
 
+export interface UnregisterMessage {
+  readonly type: 'unregister';
+  readonly workerId: string;
+}
+
 export interface BeatAnswerMessage {
   readonly type: 'beatAnswer';
   readonly request: number;
@@ -44,7 +52,7 @@ export interface ReleaseWorkerMessage {
   readonly workerId: string;
 }
 
-export type ToRegistryFromDispatcher = BeatMessage;
+export type ToRegistryFromDispatcher = BeatMessage | UnregisterMessage;
 export type ToDispatcherFromRegistry = BeatAnswerMessage;
 export type ToRegistryFromReplicator = WorkersMessage;
 export type ToReplicatorFromRegistry = ReleaseWorkerMessage;

@@ -14,6 +14,9 @@
  * - An expired worker stays in the table, marked `releasing`, until the state machine drops it; its
  *   release is asked again after `releaseRetryMs` if it has not happened by then (the proposal may
  *   have been lost in a leader change).
+ * - A worker that unregisters is marked `releasing` at once, as if its release had just been asked
+ *   (the Dispatcher proposes it): it can no longer expire on its own, and if the state machine
+ *   still lists it `releaseRetryMs` later, its release is asked again like any expired worker's.
  *
  * Invariants: at most `workersMax` entries (the state machine's own bound); deadlines only move
  * forward for a worker that beats.
@@ -96,6 +99,16 @@ export class WorkerTtls {
 
   private track(workerId: string, nowMs: number): void {
     this.entries.set(workerId, { lastBeatMs: nowMs, deadlineMs: this.deadlineFrom(nowMs), load: 0, releaseAskedMs: null });
+  }
+
+  /** `workerId` unregistered, and its release was proposed now: false when it is not tracked
+   *  (never registered on this leader's log, or already dropped). */
+  unregister(workerId: string, nowMs: number): boolean {
+    const entry = this.entries.get(workerId);
+    if (entry === undefined) return false;
+    entry.deadlineMs = Math.min(entry.deadlineMs, nowMs);
+    entry.releaseAskedMs = nowMs;
+    return true;
   }
 
   /** Workers whose release should be asked now: past their deadline, and not asked within

@@ -113,6 +113,8 @@ export interface RegistryStatus {
   readonly term: number;
   readonly beats: number;
   readonly releasesAsked: number;
+  /** Workers that unregistered while this node led (their release proposed by the Dispatcher). */
+  readonly unregistered: number;
   readonly workers: readonly WorkerLiveness[];
 }
 

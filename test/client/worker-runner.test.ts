@@ -5,7 +5,8 @@
  * dead-letters at once; a job longer than its lease is extended and acked once; close() drains
  * the running jobs and stops pulling. Payloads reach the handler decoded by content type and
  * results come back as MessagePack. And, against a scripted connection: a heartbeat answered
- * NOT_FOUND makes the runner register again.
+ * NOT_FOUND makes the runner register again; close() sends `unregister` last, after the final ack
+ * and the last beat, and resolves even when the unregister fails.
  *
  * Waits poll a condition with a bound (a separate process offers no other signal).
  *
@@ -227,5 +228,71 @@ describe('WorkerRunner registration', () => {
     const beatsAndRegistrations = calls.filter((type) => type !== 'pull');
     expect(beatsAndRegistrations.slice(0, 4)).to.deep.equal(['register', 'heartbeat', 'heartbeat', 'register']);
     expect(worker.counters.failedBeats).to.equal(0);
+  });
+
+  /** A scripted connection: one job on the first pull, then empty polls; `unregister` answered by `onUnregister`. */
+  function scriptedConnection(calls: string[], onUnregister: (deadlineMs: number | undefined) => Promise<Record<string, unknown> & { id: number }>): ClusterConnection {
+    let pulls = 0;
+    const job = {
+      id: 4097, queue: 'q', payload: new Uint8Array([1]), contentType: 'application/octet-stream', priority: 0, attempt: 1, attemptsMax: 5,
+      token: 12, deadlineMs: Date.now() + 30_000, enqueuedAtMs: Date.now(),
+    };
+    return {
+      call(body: { type: string }, options: { deadlineMs?: number } = {}): Promise<Record<string, unknown> & { id: number }> {
+        calls.push(body.type);
+        switch (body.type) {
+          case 'register': case 'heartbeat': return Promise.resolve({ id: 1, ttlMs: 60 });
+          case 'ack': return Promise.resolve({ id: 1, repeated: false });
+          case 'unregister': return onUnregister(options.deadlineMs);
+          default:
+            pulls += 1;
+            return new Promise((resolve) => setTimeout(() => resolve({ id: 1, jobs: pulls === 1 ? [job] : [] }), pulls === 1 ? 0 : 20));
+        }
+      },
+    } as unknown as ClusterConnection;
+  }
+
+  it('close() unregisters last, after the final ack and the last beat, and counts what the node returned', async () => {
+    const calls: string[] = [];
+    const connection = scriptedConnection(calls, () => Promise.resolve({ id: 1, jobs: 3 }));
+    const worker = new WorkerRunner({ connection, queue: 'q', workerId: 'w-1', concurrency: 1, handler: () => Promise.resolve(), waitMs: 20 });
+    await worker.start();
+    await waitUntil(() => worker.counters.acked === 1, 'the pulled job acked', 5_000);
+    await worker.close();
+    expect(calls.at(-1)).to.equal('unregister');
+    expect(calls.filter((type) => type === 'unregister')).to.have.length(1);
+    expect(calls.lastIndexOf('ack')).to.be.below(calls.indexOf('unregister'));
+    expect(worker.counters).to.include({ releasedOnClose: 3, failedUnregisters: 0 });
+  });
+
+  it('close() resolves when the unregister fails, within its deadline, and counts the failure', async () => {
+    const calls: string[] = [];
+    let unregisterDeadlineMs: number | undefined;
+    const connection = scriptedConnection(calls, (deadlineMs) => {
+      unregisterDeadlineMs = deadlineMs;
+      return Promise.reject(new ProtocolError('DEADLINE_EXCEEDED', 'no leader within 50 ms'));
+    });
+    const worker = new WorkerRunner({ connection, queue: 'q', workerId: 'w-1', concurrency: 1, handler: () => Promise.resolve(), waitMs: 20, unregisterDeadlineMs: 50 });
+    await worker.start();
+    await worker.close();
+    expect(calls.at(-1)).to.equal('unregister');
+    expect(worker.counters).to.include({ failedUnregisters: 1, releasedOnClose: 0 });
+    expect(unregisterDeadlineMs, 'the unregister is bounded by its own short deadline').to.equal(50);
+  });
+
+  it('close() of a worker that never registered sends no unregister', async () => {
+    const calls: string[] = [];
+    // No leader: the register fails at its deadline, again and again.
+    const connection = {
+      call: (body: { type: string }) => {
+        calls.push(body.type);
+        return new Promise((_resolve, reject) => setTimeout(() => reject(new ProtocolError('DEADLINE_EXCEEDED', 'no leader')), 10));
+      },
+    } as unknown as ClusterConnection;
+    const worker = new WorkerRunner({ connection, queue: 'q', workerId: 'w-1', concurrency: 1, handler: () => Promise.resolve(), waitMs: 20 });
+    void worker.start();
+    await worker.close();
+    expect(calls.length).to.be.above(0);
+    expect(calls.every((type) => type === 'register'), calls.join(' ')).to.equal(true);
   });
 });

@@ -4,7 +4,8 @@
  * the handler's result (`get` shows it completed, with the result); a handler error named
  * NonRetryableError dead-letters its job at once across the thread boundary. n1 and n3 have no
  * handlers and run no runner, and jobs of a queue no node handles stay ready, leased by nobody,
- * until a remote worker pulls them.
+ * until a remote worker pulls them. n2 stops cleanly on SIGTERM, and its runner unregisters on the
+ * way out: the leader counts the unregister and no longer lists the worker.
  *
  * Runs on: the mocha process (the nodes in their own processes).
  */
@@ -31,6 +32,24 @@ interface WorkerRunnerView {
   readonly queue: string;
   readonly workerId: string;
   readonly counters: Record<string, number>;
+}
+
+/** On whichever of `ids` leads: the workers its status lists, and the unregisters its Registry counted. */
+async function leaderWorkers(nodes: ClusterNodes, ids: readonly string[]): Promise<{ listed: string[]; unregistered: number } | undefined> {
+  for (const id of ids) {
+    try {
+      const response = await fetch(`${nodes.opsUrl(id)}/status`, { signal: AbortSignal.timeout(1_000) });
+      const status = await response.json() as {
+        raft: { role: string } | null; workers: Array<{ workerId: string }>;
+        actors: { registry?: { reported?: { role?: { unregistered?: number } } | null } };
+      };
+      if (status.raft?.role !== 'leader') continue;
+      return { listed: status.workers.map((worker) => worker.workerId), unregistered: status.actors.registry?.reported?.role?.unregistered ?? 0 };
+    } catch {
+      // not answering now: try the next node
+    }
+  }
+  return undefined;
 }
 
 async function workerRunners(nodes: ClusterNodes, id: string): Promise<WorkerRunnerView[] | undefined> {
@@ -109,5 +128,14 @@ describe('the Worker actor runs local handlers, and only those (three real nodes
     expect(await waitForExit(nodes.process('n2'), 10_000)).to.equal(0);
     // Bounded by the last long poll (2 s) and the drain; the supervisor's own bound is 5 s.
     expect(Date.now() - stoppingAtMs, 'stop time (ms)').to.be.below(8_000);
+    // ... and its runner said goodbye: the leader counted the unregister and unlisted the worker
+    // (its TTL alone would have kept it listed up to 5 s after its last beat).
+    const goneBy = Date.now() + 3_000;
+    let seen = await leaderWorkers(nodes, ['n1', 'n3']);
+    while (seen === undefined || seen.unregistered < 1 || seen.listed.includes('n2:email:1')) {
+      if (Date.now() > goneBy) throw new Error(`n2's runner was not unregistered: ${JSON.stringify(seen)}\n${nodes.logsTail()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      seen = await leaderWorkers(nodes, ['n1', 'n3']);
+    }
   });
 });

@@ -24,7 +24,7 @@ const tokenOf = (role: AccessRole): string => tokens.find((entry) => entry.role 
 const expected: Readonly<Record<Exclude<ClientRequestType, 'hello'>, readonly AccessRole[]>> = {
   enqueue: ['produce', 'admin'],
   pull: ['consume', 'admin'], ack: ['consume', 'admin'], nack: ['consume', 'admin'], extend: ['consume', 'admin'],
-  register: ['consume', 'admin'], heartbeat: ['consume', 'admin'],
+  register: ['consume', 'admin'], heartbeat: ['consume', 'admin'], unregister: ['consume', 'admin'],
   get: ['produce', 'consume', 'admin'], list: ['produce', 'consume', 'admin'], stats: ['produce', 'consume', 'admin'],
   cancel: ['admin'], pause: ['admin'], resume: ['admin'], redrive: ['admin'], purge: ['admin'],
 };
@@ -73,7 +73,7 @@ describe('access control: the role table', () => {
 
   it('the roles local handlers use may make every request a worker makes; hello carries the longest token', () => {
     for (const role of accessRoles) {
-      const worker = (['pull', 'ack', 'nack', 'extend', 'register', 'heartbeat'] as const).every((type) => rolesAllowed[type].includes(role));
+      const worker = (['pull', 'ack', 'nack', 'extend', 'register', 'heartbeat', 'unregister'] as const).every((type) => rolesAllowed[type].includes(role));
       expect(mayRunJobs(role), role).to.equal(worker);
     }
     expect(clientLimits.tokenBytesMax).to.equal(tokenCharsMax);

@@ -54,6 +54,10 @@ describe('client requests as queue commands', () => {
     expect(command({ id: 1, type: 'nack', jobId: 9, token: 4 })).to.deep.equal({ type: 'nack', jobId: 9, token: 4, error: '', retryable: true, jitter: 0.25 });
     expect(command({ id: 1, type: 'extend', jobId: 9, token: 4 })).to.deep.equal({ type: 'extend', jobId: 9, token: 4, leaseMs: 30_000 });
     expect(command({ id: 1, type: 'redrive', queue: 'q' })).to.deep.equal({ type: 'redrive', queue: 'q', jobsMax: 4096 });
+    // The command a TTL expiry proposes, with its own reason; the seed is the leader's jitter draw.
+    const release = command({ id: 1, type: 'unregister', workerId: 'w1' });
+    expect(release).to.deep.include({ type: 'releaseWorker', workerId: 'w1', reason: 'goodbye' });
+    expect(Number.isSafeInteger((release as { jitterSeed: number }).jitterSeed)).to.equal(true);
   });
 
   it('every request but hello, get, list, stats and heartbeat is a command', () => {
@@ -69,6 +73,7 @@ describe('client requests as queue commands', () => {
     if (isFalconError(checked) || 'error' in checked) expect.fail(JSON.stringify(checked));
     expect(checked.jobs[0]?.contentType).to.equal('application/msgpack');
     expect(replyOfCommandResult({ id: 6, type: 'register', workerId: 'w', queues: ['q'], capacity: 1 }, { type: 'done' }, 5000)).to.deep.equal({ id: 6, ttlMs: 5000 });
+    expect(replyOfCommandResult({ id: 8, type: 'unregister', workerId: 'w' }, { type: 'counted', jobs: 3 }, 5000)).to.deep.equal({ id: 8, jobs: 3 });
     expect(replyOfCommandResult({ id: 7, type: 'ack', jobId: 1, token: 2 }, falconError('LEASE_LOST', 'token 2 is stale'), 5000))
       .to.deep.equal({ id: 7, error: { code: 'LEASE_LOST', message: 'token 2 is stale' } });
     expect(() => replyOfCommandResult({ id: 7, type: 'ack', jobId: 1, token: 2 }, { type: 'done' }, 5000)).to.throw('the result of ack 7 is done');

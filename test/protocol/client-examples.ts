@@ -39,6 +39,7 @@ export const exampleRequests: ClientRequest[] = [
   { id: 21, type: 'register', workerId: 'w1', queues: ['email', 'sms'], capacity: 8 },
   { id: 22, type: 'heartbeat', workerId: 'w1' },
   { id: 23, type: 'heartbeat', workerId: 'w1', load: 3 },
+  { id: 27, type: 'unregister', workerId: 'w1' },
   { id: 24, type: 'redrive', queue: 'email' },
   { id: 25, type: 'redrive', queue: 'email', jobsMax: 10 },
   { id: 26, type: 'purge', queue: 'email', set: 'ready' },
@@ -70,6 +71,7 @@ export const exampleReplies: { readonly [Type in ClientRequestType]: ClientRepli
   resume: { id: 20 },
   register: { id: 21, ttlMs: 5000 },
   heartbeat: { id: 22, ttlMs: 5000 },
+  unregister: { id: 27, jobs: 2 },
   redrive: { id: 24, jobs: 3 },
   purge: { id: 26, jobs: 0 },
 };

@@ -89,9 +89,10 @@ describe('client protocol checkers', () => {
       [{ id: 1, type: 'nack', jobId: 1, token: 1, retryable: 'no' }, 'retryable', 'nack: retryable is not a boolean'],
       [{ id: 1, type: 'list', queue: 'q', state: 'running' }, 'state', "list: state is none of 'delayed', 'ready', 'leased', 'completed', 'dead', 'cancelled'"],
       [{ id: 1, type: 'register', workerId: 'w', queues: ['a', ''], capacity: 1 }, 'queues[1]', 'register: queues[1] is not a string of 1 to 200 UTF-8 bytes without control characters'],
+      [{ id: 1, type: 'unregister' }, 'workerId', 'unregister: workerId is not a string of 1 to 128 UTF-8 bytes without control characters'],
       [{ id: 1, type: 'purge', queue: 'q' }, 'set', "purge: set is none of 'ready', 'dead'"],
-      [{ id: 1, type: 'launch' }, 'type', "type 'launch' is not a request type (hello, enqueue, pull, ack, nack, extend, get, list, cancel, stats, pause, resume, register, heartbeat, redrive, purge)"],
-      [{ id: 1 }, 'type', 'type undefined is not a request type (hello, enqueue, pull, ack, nack, extend, get, list, cancel, stats, pause, resume, register, heartbeat, redrive, purge)'],
+      [{ id: 1, type: 'launch' }, 'type', "type 'launch' is not a request type (hello, enqueue, pull, ack, nack, extend, get, list, cancel, stats, pause, resume, register, heartbeat, unregister, redrive, purge)"],
+      [{ id: 1 }, 'type', 'type undefined is not a request type (hello, enqueue, pull, ack, nack, extend, get, list, cancel, stats, pause, resume, register, heartbeat, unregister, redrive, purge)'],
     ];
     for (const [value, field, message] of cases) {
       const error = refusal(decode(encode(value)));
