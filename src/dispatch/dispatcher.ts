@@ -89,7 +89,7 @@ export interface DispatcherCounters {
   unauthenticated: number;
   /** Requests refused PERMISSION_DENIED (the token's role may not make them). */
   permissionDenied: number;
-  /** Requests that failed their check (answered with their refusal once access allowed). */
+  /** Requests that failed their check (access answers them first, else their own refusal). */
   invalidRequests: number;
 }
 

@@ -1,7 +1,9 @@
 /**
  * Checks the client protocol's messages (client.ts), one checker per direction: the one
  * `createClientRequestChecker` builds, on the Dispatcher for what a client sends, and
- * `checkClientReply`, in a client for what a node answers to the request it asked.
+ * `checkClientReply`, in a client for what a node answers to the request it asked. The client
+ * server runs the request checker through `createClientRequestIntake`, which hands a request that
+ * fails on to the Dispatcher (an InvalidRequest) so that access is judged before its refusal.
  *
  * A client's bytes are not ours, so a request that fails is an operating error answered to the
  * client, never an assertion: INVALID_ARGUMENT naming the field by its path and the rule
