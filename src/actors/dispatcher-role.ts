@@ -15,7 +15,7 @@ import { AccessControl } from '../dispatch/access-control.js';
 import { Dispatcher } from '../dispatch/dispatcher.js';
 import { ClientServer, type ClientConnection } from '../net/client-server.js';
 import type { ClientRequest } from '../protocol/client.js';
-import { createClientRequestChecker } from '../protocol/client-validation.js';
+import { createClientRequestIntake, type InvalidRequest } from '../protocol/client-validation.js';
 import { checkToDispatcher } from '../protocol/dispatch-validation.js';
 import type { LinkMessage } from '../protocol/link-message.js';
 import { checkRegistryToDispatcher } from '../protocol/registry-validation.js';
@@ -33,7 +33,7 @@ export function createDispatcherRole(context: ActorContext<'dispatcher'>): Actor
 class DispatcherRole implements ActorRole {
   private readonly context: ActorContext<'dispatcher'>;
   private readonly dispatcher: Dispatcher<ClientConnection>;
-  private readonly server: ClientServer<ClientRequest>;
+  private readonly server: ClientServer<ClientRequest | InvalidRequest>;
   private flushScheduled = false;
   private timer: NodeJS.Timeout | undefined;
 
@@ -70,13 +70,14 @@ class DispatcherRole implements ActorRole {
       newProducerId: () => `p-${randomBytes(12).toString('hex')}`,
       access: new AccessControl(config.auth.tokens),
     });
-    this.server = new ClientServer<ClientRequest>({
+    this.server = new ClientServer<ClientRequest | InvalidRequest>({
       host: listenHostOf(node, 'client'),
       port: node.clientPort,
       frameBytesMax: queue.clientFrameBytesMax,
       sendQueueBytesMax: queue.clientSendQueueBytesMax,
       connectionsMax: queue.clientConnectionsMax,
-      checkRequest: createClientRequestChecker({ payloadBytesMax: queue.payloadBytesMax }),
+      // Failed checks go to the Dispatcher too, which judges access before it answers them.
+      checkRequest: createClientRequestIntake({ payloadBytesMax: queue.payloadBytesMax }),
       handler: {
         onRequests: (connection, requests) => {
           this.dispatcher.onRequests(connection, requests);

@@ -6,8 +6,9 @@
  *
  * The rules (docs/protocol.md §3):
  * - `hello` is always answered. A hello with a token the cluster does not list is answered
- *   UNAUTHENTICATED and leaves the connection with no role (whatever an earlier hello granted).
- *   A hello without a token leaves it with no role too, and is answered as usual.
+ *   UNAUTHENTICATED and leaves the connection with no role (whatever an earlier hello granted);
+ *   a token that is not a string of 1 to 256 bytes is one the cluster does not list. A hello
+ *   without a token, or one that fails its check for another reason, leaves it with no role too.
  * - Any other request on a connection with no role: UNAUTHENTICATED. With a role that may not make
  *   it (protocol/access-roles.ts): PERMISSION_DENIED naming the role and the request. Either way
  *   the connection stays open, and a later hello with a good token is accepted.
@@ -27,6 +28,7 @@ import { tokenLabel, type AccessRole, type AccessToken } from '../config/auth-co
 import { falconError, type FalconError } from '../errors.js';
 import { rolesAllowed, roleMayMake } from '../protocol/access-roles.js';
 import type { ClientRequestType } from '../protocol/client.js';
+import { isBearerTokenForm } from '../protocol/client-validation.js';
 
 /** What a listed token grants a connection. */
 export interface AccessGrant {
@@ -60,27 +62,38 @@ export class AccessControl {
   }
 
   /**
-   * What a hello's token grants: the grant of a listed token; undefined for no token (or an open
-   * cluster, which ignores tokens); UNAUTHENTICATED for a token the cluster does not list.
+   * What a hello's token field grants: the grant of a listed token; undefined for no token (or an
+   * open cluster, which ignores tokens); UNAUTHENTICATED for a token the cluster does not list,
+   * which includes anything that is not a string of 1 to 256 bytes (a malformed field).
    */
-  authenticate(token: string | undefined): AccessGrant | undefined | FalconError {
+  authenticate(token: unknown): AccessGrant | undefined | FalconError {
     if (this.isOpen || token === undefined) return undefined;
-    const presented = digestOf(token);
     let match: AccessGrant | undefined;
-    for (const entry of this.listed) {
-      // No early exit: every listed token costs the same comparison, matched or not.
-      if (timingSafeEqual(presented, entry.digest) && match === undefined) match = entry.grant;
+    if (isBearerTokenForm(token)) {
+      const presented = digestOf(token);
+      for (const entry of this.listed) {
+        // No early exit: every listed token costs the same comparison, matched or not.
+        if (timingSafeEqual(presented, entry.digest) && match === undefined) match = entry.grant;
+      }
     }
     return match ?? falconError('UNAUTHENTICATED',
       'hello: this token is not one the cluster lists (mistyped, or removed from auth); this connection may make no request until a hello with a listed token',
       { field: 'token' });
   }
 
-  /** Undefined when a connection holding `grant` may make a request of `type`, else the refusal. */
-  authorize(grant: AccessGrant | undefined, type: ClientRequestType): FalconError | undefined {
+  /**
+   * Undefined when a connection holding `grant` may make a request of `type`, else the refusal.
+   * `type` is undefined for a request that names no request type (it failed its check): with no
+   * role it is UNAUTHENTICATED like any other; with a role, its own refusal answers it.
+   */
+  authorize(grant: AccessGrant | undefined, type: ClientRequestType | undefined): FalconError | undefined {
     if (this.isOpen || type === 'hello') return undefined;
-    if (grant === undefined) return falconError('UNAUTHENTICATED', `${type}: ${tokenNeededMessage}`, { request: type });
-    if (roleMayMake(grant.role, type)) return undefined;
+    if (grant === undefined) {
+      return type === undefined
+        ? falconError('UNAUTHENTICATED', `request: ${tokenNeededMessage}`)
+        : falconError('UNAUTHENTICATED', `${type}: ${tokenNeededMessage}`, { request: type });
+    }
+    if (type === undefined || roleMayMake(grant.role, type)) return undefined;
     const allowed = rolesAllowed[type].map((role) => `'${role}'`).join(' or ');
     return falconError('PERMISSION_DENIED',
       `${type}: role '${grant.role}' (token ${grant.label}) may not make this request; it needs role ${allowed}`,

@@ -7,7 +7,9 @@
  * What it decides:
  * - Access first, on whichever node gets the request (access-control.ts): when the cluster lists
  *   tokens, a connection's last hello must have brought a listed token whose role may make the
- *   request, else UNAUTHENTICATED or PERMISSION_DENIED, before any leader check.
+ *   request, else UNAUTHENTICATED or PERMISSION_DENIED, before any leader check, and before a
+ *   request that failed its check is answered with its refusal (an InvalidRequest). A hello that
+ *   fails its check ends the connection's role; one whose token is malformed is UNAUTHENTICATED.
  * - Only the leader takes requests (writes and reads); a follower answers NOT_LEADER with the
  *   leader's client address, which the SDK follows. `hello` is answered anywhere.
  * - Long polls: a pull that finds nothing ready waits (up to its `waitMs`) parked on its queue,
@@ -29,6 +31,7 @@ import type { CommandResult, JobPage, JobView, QueueStats } from '../queue/resul
 import type { QueryResult, ToDispatcherFromReplicator, ToReplicatorFromDispatcher } from '../protocol/dispatch.js';
 import type { ToDispatcherFromRegistry, ToRegistryFromDispatcher } from '../protocol/registry.js';
 import type { ClientReply, ClientRequest, PullRequest } from '../protocol/client.js';
+import type { InvalidRequest } from '../protocol/client-validation.js';
 import {
   commandOfRequest, getReply, helloReply, isCommandRequest, listLimitOf, listReply, replyOfCommandResult, statsReply, ttlReply,
   type CommandRequest,
@@ -88,11 +91,13 @@ export interface DispatcherCounters {
   unauthenticated: number;
   /** Requests refused PERMISSION_DENIED (the token's role may not make them). */
   permissionDenied: number;
+  /** Requests that failed their check (access answers them first, else their own refusal). */
+  invalidRequests: number;
 }
 
 export class Dispatcher<Connection extends ReplyChannel> {
   readonly counters: DispatcherCounters = {
-    requests: 0, notLeader: 0, pullsParked: 0, pullsWoken: 0, pullsTimedOut: 0, unauthenticated: 0, permissionDenied: 0,
+    requests: 0, notLeader: 0, pullsParked: 0, pullsWoken: 0, pullsTimedOut: 0, unauthenticated: 0, permissionDenied: 0, invalidRequests: 0,
   };
   private readonly options: DispatcherOptions;
   private readonly access: AccessControl;
@@ -137,9 +142,33 @@ export class Dispatcher<Connection extends ReplyChannel> {
     return this.batcher.inflightBatches;
   }
 
-  /** Every request of one socket read. Replies that need the log wait for the next `flush`. */
-  onRequests(connection: Connection, requests: readonly ClientRequest[]): void {
-    for (const request of requests) this.onRequest(connection, request);
+  /** Every request of one socket read, in order. Replies that need the log wait for the next `flush`. */
+  onRequests(connection: Connection, requests: ReadonlyArray<ClientRequest | InvalidRequest>): void {
+    for (const request of requests) {
+      if (request.type === 'invalid') this.onInvalidRequest(connection, request);
+      else this.onRequest(connection, request);
+    }
+  }
+
+  /**
+   * A request that failed its check. Access is judged first, as for any request, so that nothing
+   * about a request is told to a connection that may not make it: with no role, UNAUTHENTICATED;
+   * with a role that may not make the request it names, PERMISSION_DENIED. A hello that fails ends
+   * the connection's role; its token, when malformed, is one the cluster does not list.
+   */
+  private onInvalidRequest(connection: Connection, request: InvalidRequest): void {
+    this.counters.requests += 1;
+    this.counters.invalidRequests += 1;
+    let refusal: FalconError | undefined;
+    if (request.requestType === 'hello') {
+      this.grants.delete(connection);
+      const grant = this.access.authenticate(request.token);
+      if (isFalconError(grant)) refusal = grant;
+    } else {
+      refusal = this.access.authorize(this.grants.get(connection), request.requestType);
+    }
+    if (refusal !== undefined) this.refuseAccess(connection, request.id, refusal);
+    else connection.send(errorReply(request.id, request.refusal));
   }
 
   private onRequest(connection: Connection, request: ClientRequest): void {

@@ -19,6 +19,7 @@ import { Server, ServerCredentials, setLogger, status as grpcStatus, type Metada
 import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
 import { listenHostOf } from '../config/listen-addresses.js';
 import type { Logger } from '../logging/logger.js';
+import { readBearerCredential, type BearerCredential } from '../protocol/bearer-credential.js';
 import { GatewayConnections } from './gateway-connections.js';
 import { loadServiceDefinition } from './proto-definition.js';
 import { runServiceCall, serviceCalls, type GrpcRequest, type ServiceCall } from './service-calls.js';
@@ -34,10 +35,6 @@ export const concurrentStreamsMax = 1_000;
 
 /** How long a stop waits for calls in flight before it cuts them off. */
 const shutdownGraceMs = 1_000;
-
-/** The longest bearer token taken from metadata, as the protocol's hello takes it (docs/protocol.md);
- *  a longer one is refused UNAUTHENTICATED before it reaches the node. */
-const tokenBytesMax = 256;
 
 export interface GrpcGatewayOptions {
   readonly config: ClusterConfig;
@@ -120,13 +117,15 @@ export class GrpcGateway {
   private async serve(unary: ServerUnaryCall<GrpcRequest, object>, call: ServiceCall): Promise<{ error: GrpcCallError | null; response: object | null }> {
     const caller = bearerToken(unary.metadata);
     if (!caller.ok) {
-      const failure = toGrpcFailure({ code: 'UNAUTHENTICATED', message: "authorization metadata must be 'Bearer <token>'" }, this.options.config);
+      const failure = toGrpcFailure({ code: 'UNAUTHENTICATED', message: caller.message }, this.options.config);
       return { error: failure, response: null };
     }
     const request = (typeof unary.request === 'object' && unary.request !== null ? unary.request : {}) as GrpcRequest;
     const outcome = await runServiceCall(call, request, (body) => this.connections.request(caller.token, body));
     if (outcome.ok) return { error: null, response: outcome.response };
-    return { error: toGrpcFailure(outcome.failure, this.options.config), response: null };
+    // The node's words ask for hello's token field: a gRPC caller sends metadata instead.
+    const failure = caller.token === undefined && outcome.failure.code === 'UNAUTHENTICATED' ? { ...outcome.failure, message: tokenNeededMessage } : outcome.failure;
+    return { error: toGrpcFailure(failure, this.options.config), response: null };
   }
 }
 
@@ -136,13 +135,14 @@ interface GrpcCallError {
   readonly metadata: Metadata;
 }
 
-/** The caller's token from `authorization: Bearer <token>` (undefined without the metadata);
- *  not ok when the metadata is there but is not a bearer token. */
-export function bearerToken(metadata: Metadata): { readonly ok: true; readonly token: string | undefined } | { readonly ok: false } {
-  const [value] = metadata.get('authorization');
-  if (value === undefined) return { ok: true, token: undefined };
-  if (typeof value !== 'string') return { ok: false };
-  const match = /^Bearer +(\S+) *$/i.exec(value);
-  if (match?.[1] === undefined || Buffer.byteLength(match[1]) > tokenBytesMax) return { ok: false };
-  return { ok: true, token: match[1] };
+/** The refusal of a call without a token. HTTP/2 (RFC 9113 §8.2.1) does not carry a field value that
+ *  begins or ends with whitespace: `'Bearer <token> '` arrives as no metadata at all, hence the hint. */
+export const tokenNeededMessage = "this cluster needs a bearer token and this call carries none: send metadata 'authorization: Bearer <token>' "
+  + '(with no space or tab before or after the value: HTTP/2 drops such a value, and the call arrives without it)';
+
+/** The caller's token from `authorization: Bearer <token>`, by the rule HTTP follows too
+ *  (protocol/bearer-credential.ts): undefined without the metadata; not ok when it is there twice,
+ *  is not a bearer token, or holds one longer than any listed token. */
+export function bearerToken(metadata: Metadata): BearerCredential {
+  return readBearerCredential(metadata.get('authorization'), 'authorization metadata');
 }

@@ -5,7 +5,8 @@
  * would any client. A follower's API forwards to the leader; a caller never follows a redirect.
  *
  * Per request: the route is matched (404 unknown path, 405 known path with another method), the
- * `Authorization: Bearer <token>` header read (401 when it is not of that form), the deadline set
+ * `Authorization: Bearer <token>` header read (401 when it is not of that form, is sent twice, or
+ * holds a token longer than any listed one: protocol/bearer-credential.ts), the deadline set
  * (`X-Timeout-Ms`, else 10 s; a pull's `waitMs` on top), the body read within `bodyBytesMax`,
  * and a failure of any kind answered as a JSON error (api-exchange.ts); a fault of this code is
  * logged and answered 500, never thrown into the server.
@@ -17,6 +18,7 @@ import type { Logger } from '../logging/logger.js';
 import { apiError, errorOfCode, isApiError, parseJsonBody, readBody, sendError, sendJson, type ApiError } from './api-exchange.js';
 import { apiRoutes, type ApiRoute, type RouteRequest } from './api-routes.js';
 import { openApiDocument } from './openapi.js';
+import { readBearerCredential } from '../protocol/bearer-credential.js';
 import { isCodedError, type QueueGateway } from './queue-gateway.js';
 
 export interface HttpApiOptions {
@@ -41,8 +43,6 @@ const deadlineMsDefault = 10_000;
 /** Bounds of X-Timeout-Ms: long enough to reach a leader, no longer than a node holds a long poll. */
 const deadlineMsMin = 100;
 const deadlineMsMax = 60_000;
-/** Bearer tokens are short secrets; a longer header is a mistake or an attack, not a token. */
-const tokenBytesMax = 1024;
 /** Room in a body beyond its payload: the other fields, and JSON's own spacing and escapes. */
 const bodyBytesOverhead = 64 * 1024;
 
@@ -79,8 +79,10 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
 async function route(request: IncomingMessage, url: URL, options: HttpApiOptions & { bodyBytesMax: number }): ReturnType<ApiRoute['handle']> {
   const matched = matchRoute(request.method ?? 'GET', url.pathname);
   if (isApiError(matched)) return matched;
-  const token = bearerToken(request.headers.authorization);
-  if (isApiError(token)) return token;
+  // Every Authorization header, not Node's first: two of them are refused, not half read.
+  const credential = readBearerCredential(request.headersDistinct['authorization'], 'the Authorization header');
+  if (!credential.ok) return errorOfCode('UNAUTHENTICATED', credential.message);
+  const token = credential.token;
   const deadlineMs = deadlineOf(request.headers['x-timeout-ms'], options.deadlineMs ?? deadlineMsDefault);
   if (isApiError(deadlineMs)) return deadlineMs;
   const idempotencyKey = request.headers['idempotency-key'];
@@ -132,17 +134,6 @@ function matchPath(pattern: readonly string[], segments: readonly string[]): Rec
     }
   }
   return params;
-}
-
-/** The token of `Authorization: Bearer <token>`; undefined without the header; 401 for another form. */
-function bearerToken(header: string | undefined): string | undefined | ApiError {
-  if (header === undefined) return undefined;
-  const match = /^Bearer +([^\s]+) *$/i.exec(header);
-  const token = match?.[1];
-  if (token === undefined || Buffer.byteLength(token) > tokenBytesMax) {
-    return errorOfCode('UNAUTHENTICATED', `the Authorization header must be "Bearer <token>" (a token of at most ${tokenBytesMax} bytes)`);
-  }
-  return token;
 }
 
 function deadlineOf(header: string | string[] | undefined, fallbackMs: number): number | ApiError {

@@ -7,6 +7,12 @@
  * Apart from /v1/, read-only and cheap: it never touches the hot path and answers from what the supervisor
  * already knows (plus one bounded status round trip to each actor for /status).
  *
+ * Bounded against a peer that opens connections and holds them (`opsServerBounds`): at most
+ * `connectionsMax` open (Node closes one more at once), headers within `headersTimeoutMs` and a
+ * whole request within `requestTimeoutMs` (else 408 and closed), an idle keep-alive connection
+ * closed after `keepAliveTimeoutMs`. The timeouts bound receiving a request, not answering it: a
+ * long poll (/v1/pull, waitMs up to 60 s) is timed by its own deadline once its request is in.
+ *
  * Runs on: supervisor (main thread).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -31,20 +37,54 @@ export interface OpsServerOptions {
   readonly testHooks: boolean;
   /** Serves /v1/... when given. */
   readonly api?: HttpApi;
+  /** Other bounds than `opsServerBounds` (tests, which lower them to reach them quickly). */
+  readonly bounds?: Partial<OpsServerBounds>;
 }
+
+export interface OpsServerBounds {
+  readonly connectionsMax: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly timeoutCheckIntervalMs: number;
+}
+
+/** The ops port's bounds: each keeps one peer from holding the node's sockets and files. */
+export const opsServerBounds: OpsServerBounds = {
+  /** Far more than operators, a Prometheus server and HTTP API callers keep open; far fewer than
+   *  a node's open-file limit, so a flood is refused here instead of taking the descriptors the
+   *  client and peer ports need (without it, 19 800 slow requests took all 20 000 of a node's). */
+  connectionsMax: 1_024,
+  /** A request line and headers are a few kilobytes: seconds even on a poor link. */
+  headersTimeoutMs: 10_000,
+  /** A whole request, body included: the largest body (2 × clientFrameBytesMax + 64 KiB, about
+   *  8 MiB by default, http-api.ts) at about 2.5 Mbit/s. */
+  requestTimeoutMs: 30_000,
+  /** An idle keep-alive connection: long enough for a caller's next request to reuse it. */
+  keepAliveTimeoutMs: 5_000,
+  /** How often Node checks the two request timeouts (its default, 30 s, would let a slow request
+   *  live up to 30 s beyond its bound). */
+  timeoutCheckIntervalMs: 1_000,
+};
 
 /** Largest body a test-hook request may have. */
 const hookBodyBytesMax = 64 * 1024;
 
 export function createOpsServer(options: OpsServerOptions): Server {
-  const server = createServer((request, response) => {
+  const bounds = { ...opsServerBounds, ...options.bounds };
+  const server = createServer({
+    headersTimeout: bounds.headersTimeoutMs,
+    requestTimeout: bounds.requestTimeoutMs,
+    connectionsCheckingInterval: bounds.timeoutCheckIntervalMs,
+  }, (request, response) => {
     handle(options, request, response).catch((error: unknown) => {
       options.logger.error({ err: error, url: request.url }, 'ops request failed');
       if (!response.headersSent) sendJson(response, 500, { error: 'INTERNAL', message: String(error) });
       else response.end();
     });
   });
-  server.keepAliveTimeout = 5_000;
+  server.maxConnections = bounds.connectionsMax;
+  server.keepAliveTimeout = bounds.keepAliveTimeoutMs;
   return server;
 }
 

@@ -1,7 +1,9 @@
 /**
  * Checks the client protocol's messages (client.ts), one checker per direction: the one
  * `createClientRequestChecker` builds, on the Dispatcher for what a client sends, and
- * `checkClientReply`, in a client for what a node answers to the request it asked.
+ * `checkClientReply`, in a client for what a node answers to the request it asked. The client
+ * server runs the request checker through `createClientRequestIntake`, which hands a request that
+ * fails on to the Dispatcher (an InvalidRequest) so that access is judged before its refusal.
  *
  * A client's bytes are not ours, so a request that fails is an operating error answered to the
  * client, never an assertion: INVALID_ARGUMENT naming the field by its path and the rule
@@ -17,7 +19,7 @@
  *
  * Runs on: Dispatcher thread (requests), any client (replies).
  */
-import { falconError, type FalconError } from '../errors.js';
+import { falconError, isFalconError, type FalconError } from '../errors.js';
 import { contentTypes } from '../queue/commands.js';
 import { jobStates } from '../queue/results.js';
 import {
@@ -48,11 +50,17 @@ function textUpTo(bytesMax: number): ShapeCheck {
   return (value) => (typeof value === 'string' && Buffer.byteLength(value, 'utf8') <= bytesMax ? undefined : phrase);
 }
 
-/** A bearer token as hello carries it: a string of 1..bytesMax bytes. Its phrase never quotes it. */
-function bearerToken(bytesMax: number): ShapeCheck {
-  const phrase = `is not a string of 1 to ${bytesMax} UTF-8 bytes`;
-  return (value) => (typeof value === 'string' && value.length > 0 && Buffer.byteLength(value, 'utf8') <= bytesMax ? undefined : phrase);
+/**
+ * True when `value` has the form of a bearer token as hello carries it: a string of 1 to
+ * `clientLimits.tokenBytesMax` UTF-8 bytes. No listed token has another form (auth-config.ts), so
+ * anything else is, for every API, simply a token the cluster does not list.
+ */
+export function isBearerTokenForm(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && Buffer.byteLength(value, 'utf8') <= clientLimits.tokenBytesMax;
 }
+
+/** A hello's token field. Its phrase never quotes it. */
+const bearerToken: ShapeCheck = (value) => (isBearerTokenForm(value) ? undefined : `is not a string of 1 to ${clientLimits.tokenBytesMax} UTF-8 bytes`);
 
 const limits = clientLimits;
 const id = positiveSafeInteger;
@@ -92,7 +100,7 @@ const jobs: ShapeCheck = (value) => (Array.isArray(value) && value.length === 0 
 
 /** Every request type and its fields: the one list of them. */
 const requestFields: { readonly [Type in ClientRequestType]: MessageChecks<RequestOf<Type>> } = {
-  hello: { id, protocol: positiveSafeInteger, producerId: optional(name), client: optional(name), token: optional(bearerToken(limits.tokenBytesMax)) },
+  hello: { id, protocol: positiveSafeInteger, producerId: optional(name), client: optional(name), token: optional(bearerToken) },
   enqueue: { id, queue, jobs, sequence: optional(safeInteger) },
   pull: {
     id, queue, jobsMax: integerFrom(1, limits.jobsPerPullMax), leaseMs,
@@ -149,6 +157,41 @@ export function createClientRequestChecker(requestLimits: ClientRequestLimits): 
     }
     const request = asChecked<ClientRequest>(value);
     return semanticProblem(request, payloadBytesMax) ?? request;
+  };
+}
+
+/**
+ * A request that failed its check, handed on to the Dispatcher with its refusal instead of being
+ * answered on arrival, so that access is judged first, as for any request: on a cluster that lists
+ * tokens, a connection with no role learns only that it needs a token, and a hello that fails its
+ * check still ends the role an earlier hello granted (docs/protocol.md §3).
+ */
+export interface InvalidRequest {
+  readonly type: 'invalid';
+  readonly id: number;
+  /** The request type it names, when it names one. */
+  readonly requestType: ClientRequestType | undefined;
+  /** A hello's `token` field as sent, of any type; undefined for other requests. */
+  readonly token: unknown;
+  /** The answer to the request once access allows it to be judged. */
+  readonly refusal: FalconError;
+}
+
+/**
+ * The client server's check: a request, or an InvalidRequest for the Dispatcher to answer. A
+ * FalconError (answered at once) only for a value without an id to answer, which the server
+ * does not hand over anyway.
+ */
+export function createClientRequestIntake(requestLimits: ClientRequestLimits): (value: unknown) => ClientRequest | InvalidRequest | FalconError {
+  const check = createClientRequestChecker(requestLimits);
+  return (value) => {
+    const checked = check(value);
+    if (!isFalconError(checked)) return checked;
+    const id = isMap(value) ? value['id'] : undefined;
+    if (!isMap(value) || typeof id !== 'number' || positiveSafeInteger(id) !== undefined) return checked;
+    const type = value['type'];
+    const requestType = typeof type === 'string' && requestChecks.has(type) ? (type as ClientRequestType) : undefined;
+    return { type: 'invalid', id, requestType, token: requestType === 'hello' ? value['token'] : undefined, refusal: checked };
   };
 }
 

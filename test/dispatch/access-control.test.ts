@@ -8,9 +8,10 @@
 import { expect } from 'chai';
 import { accessRoles, mayRunJobs, tokenCharsMax, type AccessRole, type AccessToken } from '../../src/config/auth-config.js';
 import { AccessControl, tokenNeededMessage } from '../../src/dispatch/access-control.js';
-import { Dispatcher, type ReplyChannel } from '../../src/dispatch/dispatcher.js';
+import { Dispatcher, type DispatcherOptions, type ReplyChannel } from '../../src/dispatch/dispatcher.js';
 import { isFalconError } from '../../src/errors.js';
 import { rolesAllowed } from '../../src/protocol/access-roles.js';
+import { createClientRequestIntake, type InvalidRequest } from '../../src/protocol/client-validation.js';
 import { clientLimits, type ClientReply, type ClientRequest, type ClientRequestType } from '../../src/protocol/client.js';
 
 const tokens: readonly AccessToken[] = [
@@ -92,8 +93,8 @@ class FakeConnection implements ReplyChannel {
   }
 }
 
-function follower(): Dispatcher<FakeConnection> {
-  const dispatcher = new Dispatcher<FakeConnection>({
+function followerOptions(): DispatcherOptions {
+  return {
     nodeId: 'n2', leaderAddressOf: (id) => ({ id, host: '127.0.0.1', clientPort: 7201 }),
     defaults: { attemptsMax: 5, leaseMs: 30_000, backoff: { kind: 'fixed', delayMs: 1_000, delayMsMax: 1_000, jitterRatio: 0 } },
     limits: {
@@ -103,7 +104,11 @@ function follower(): Dispatcher<FakeConnection> {
     leaseMsDefault: 30_000, workerTtlMs: 5_000, pullBytesMax: 1_000, entryBytesMax: 10_000, answerTimeoutMs: 1_000,
     toReplicator: () => undefined, toRegistry: () => undefined, nowMs: () => 0, random: () => 0.5, newProducerId: () => 'p-1',
     access: new AccessControl(tokens),
-  });
+  };
+}
+
+function follower(): Dispatcher<FakeConnection> {
+  const dispatcher = new Dispatcher<FakeConnection>(followerOptions());
   dispatcher.onReplicatorMessage({ type: 'leadership', leader: 'n1', term: 2, stepping: false });
   return dispatcher;
 }
@@ -140,5 +145,61 @@ describe('access control in the Dispatcher (a follower)', () => {
     expect(other.last()['error']).to.deep.include({ code: 'NOT_LEADER' });
     dispatcher.onRequests(other, [{ id: 3, type: 'hello', protocol: 1 }, { ...stats, id: 4 }]);
     expect(other.last()['error']).to.deep.include({ code: 'UNAUTHENTICATED' });
+  });
+
+  /** What the client server hands the Dispatcher for `value`: a request, or one that failed its check. */
+  const intake = createClientRequestIntake({ payloadBytesMax: 1_000 });
+  const arrived = (value: Record<string, unknown>): ClientRequest | InvalidRequest => {
+    const checked = intake(value);
+    if (isFalconError(checked)) throw new Error(`not handed over: ${checked.message}`);
+    return checked;
+  };
+  const codesOf = (connection: FakeConnection): string[] => connection.replies.map((reply) => {
+    const error = (reply as { error?: { code: string } }).error;
+    return error?.code ?? 'OK';
+  });
+
+  it('a hello that fails its check ends the role an earlier hello granted; a malformed token is UNAUTHENTICATED', () => {
+    for (const [label, hello, helloCode] of [
+      ['empty token', { token: '' }, 'UNAUTHENTICATED'],
+      ['257-byte token', { token: 'x'.repeat(clientLimits.tokenBytesMax + 1) }, 'UNAUTHENTICATED'],
+      ['numeric token', { token: 12_345 }, 'UNAUTHENTICATED'],
+      ['listed token, bad producer id', { token: tokenOf('admin'), producerId: '' }, 'INVALID_ARGUMENT'],
+      ['listed token, another protocol', { token: tokenOf('admin'), protocol: 9 }, 'UNSUPPORTED_VERSION'],
+    ] as const) {
+      const dispatcher = follower();
+      const connection = new FakeConnection();
+      dispatcher.onRequests(connection, [
+        arrived({ id: 1, type: 'hello', protocol: 1, token: tokenOf('admin') }),
+        arrived({ id: 2, type: 'hello', protocol: 1, ...hello }),
+        arrived({ id: 3, type: 'pause', queue: 'q' }),
+      ]);
+      expect(codesOf(connection), label).to.deep.equal(['OK', helloCode, 'UNAUTHENTICATED']);
+      expect(JSON.stringify(connection.replies), label).to.not.contain('admin-token');
+    }
+  });
+
+  it('judges access before the request: with no role a malformed request is UNAUTHENTICATED, with a role it is its own refusal', () => {
+    const dispatcher = follower();
+    const connection = new FakeConnection();
+    const malformed = [
+      { type: 'purge', queue: 'q', set: 'everything' }, { type: 'no-such-request' }, { type: 'enqueue', queue: '', jobs: [] },
+    ];
+    dispatcher.onRequests(connection, malformed.map((fields, at) => arrived({ id: at + 1, ...fields })));
+    expect(codesOf(connection), 'no role').to.deep.equal(['UNAUTHENTICATED', 'UNAUTHENTICATED', 'UNAUTHENTICATED']);
+    expect(JSON.stringify(connection.replies)).to.not.contain('everything');
+    connection.replies.length = 0;
+    dispatcher.onRequests(connection, [arrived({ id: 10, type: 'hello', protocol: 1, token: tokenOf('produce') }),
+      ...malformed.map((fields, at) => arrived({ id: at + 11, ...fields }))]);
+    expect(codesOf(connection), 'role produce').to.deep.equal(['OK', 'PERMISSION_DENIED', 'INVALID_ARGUMENT', 'INVALID_ARGUMENT']);
+    expect(dispatcher.counters).to.include({ invalidRequests: 6, unauthenticated: 3, permissionDenied: 1 });
+  });
+
+  it('an open cluster answers a failed check as before: INVALID_ARGUMENT naming the field', () => {
+    const open = new Dispatcher<FakeConnection>({ ...followerOptions(), access: new AccessControl([]) });
+    const connection = new FakeConnection();
+    open.onRequests(connection, [arrived({ id: 1, type: 'hello', protocol: 1, token: '' }), arrived({ id: 2, type: 'pause', queue: '' })]);
+    expect(connection.replies.map((reply) => (reply as { error?: { code: string; message: string } }).error?.message))
+      .to.deep.equal(['hello: token is not a string of 1 to 256 UTF-8 bytes', 'pause: queue is not a string of 1 to 200 UTF-8 bytes without control characters']);
   });
 });

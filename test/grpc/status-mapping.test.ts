@@ -54,20 +54,32 @@ describe('gRPC statuses of protocol errors', () => {
 });
 
 describe('the bearer token of a gRPC call', () => {
-  const metadataWith = (value?: string): Metadata => {
+  const metadataWith = (...values: string[]): Metadata => {
     const metadata = new Metadata();
-    if (value !== undefined) metadata.set('authorization', value);
+    for (const value of values) metadata.add('authorization', value);
     return metadata;
+  };
+  const tokenOf = (...values: string[]): string | undefined | 'refused' => {
+    const credential = bearerToken(metadataWith(...values));
+    return credential.ok ? credential.token : 'refused';
   };
 
   it('is read from `authorization: Bearer <token>`, absent without the metadata, refused in any other form', () => {
-    expect(bearerToken(metadataWith())).to.deep.equal({ ok: true, token: undefined });
-    expect(bearerToken(metadataWith('Bearer s3cr3t'))).to.deep.equal({ ok: true, token: 's3cr3t' });
-    expect(bearerToken(metadataWith('bearer s3cr3t'))).to.deep.equal({ ok: true, token: 's3cr3t' });
-    expect(bearerToken(metadataWith('Basic dXNlcjpwdw=='))).to.deep.equal({ ok: false });
-    expect(bearerToken(metadataWith('Bearer '))).to.deep.equal({ ok: false });
-    expect(bearerToken(metadataWith('Bearer a b'))).to.deep.equal({ ok: false });
-    expect(bearerToken(metadataWith(`Bearer ${'x'.repeat(256)}`))).to.deep.equal({ ok: true, token: 'x'.repeat(256) });
-    expect(bearerToken(metadataWith(`Bearer ${'x'.repeat(257)}`))).to.deep.equal({ ok: false });
+    expect(tokenOf()).to.equal(undefined);
+    expect(tokenOf('Bearer s3cr3t')).to.equal('s3cr3t');
+    expect(tokenOf('bearer   s3cr3t')).to.equal('s3cr3t');
+    expect(tokenOf('  Bearer s3cr3t  '), 'whitespace around the value is not part of it, as in HTTP').to.equal('s3cr3t');
+    for (const refused of ['Basic dXNlcjpwdw==', 'Bearer ', 'Bearer a b', 'Bearers3cr3t', `Bearer ${'x'.repeat(257)}`]) {
+      expect(tokenOf(refused), refused.slice(0, 20)).to.equal('refused');
+    }
+    expect(tokenOf(`Bearer ${'x'.repeat(256)}`)).to.equal('x'.repeat(256));
+  });
+
+  it('refuses two authorization values, whatever they hold, without quoting either', () => {
+    for (const pair of [['Bearer good-token-000000', 'Bearer other-token-00000'], ['Bearer same-token-000000', 'Bearer same-token-000000']]) {
+      const credential = bearerToken(metadataWith(...pair));
+      expect(credential.ok).to.equal(false);
+      expect(JSON.stringify(credential)).to.contain('2 times').and.not.contain('token-0');
+    }
   });
 });
