@@ -88,6 +88,8 @@ export class ClusterConnection {
   /** Sends `body` to the leader, following redirects and retrying as the header says. */
   async call(body: Readonly<Record<string, unknown>> & { readonly type: string }, callOptions: CallOptions = {}): Promise<Reply> {
     const deadline = Date.now() + (callOptions.deadlineMs ?? this.options.deadlineMs ?? 15_000);
+    // Whether any attempt may have reached a node: a later attempt that never left does not undo it.
+    let sentOnce = false;
     for (let attempt = 0; ; attempt += 1) {
       if (this.closedByUser) throw new ClientClosedError(`the connection to the cluster was closed before this ${body.type} could be sent`, { sent: false });
       let failure: ProtocolError;
@@ -100,9 +102,10 @@ export class ClusterConnection {
         if (!(error instanceof ProtocolError)) throw error;
         failure = error;
       }
-      if (this.closedByUser) throw new ClientClosedError(`the connection to the cluster was closed during this ${body.type}`, { sent: failure.sent, cause: failure });
+      sentOnce ||= failure.sent;
+      if (this.closedByUser) throw new ClientClosedError(`the connection to the cluster was closed during this ${body.type}`, { sent: sentOnce, cause: failure });
       if (!this.mayRetry(failure, callOptions.idempotent === true)) throw failure;
-      if (Date.now() >= deadline) throw this.deadlineError(body.type, failure);
+      if (Date.now() >= deadline) throw this.deadlineError(body.type, failure, sentOnce);
       this.retries += 1;
       this.moveOn(failure, usedConnection);
       const backoffMs = Math.min(backoffMsMax, backoffMsMin * 2 ** Math.min(attempt, 10));
@@ -111,9 +114,10 @@ export class ClusterConnection {
     }
   }
 
-  private deadlineError(type: string, last: ProtocolError): DeadlineExceededError {
-    const outcome = last.sent ? 'its outcome is unknown' : 'it never reached a node';
-    return new DeadlineExceededError(`${type} ran out of its deadline (${last.code}: ${last.message}); ${outcome}`, { sent: last.sent, cause: last });
+  /** `sentOnce`: an attempt, not necessarily the last, may have reached a node. */
+  private deadlineError(type: string, last: ProtocolError, sentOnce: boolean): DeadlineExceededError {
+    const outcome = sentOnce ? 'its outcome is unknown' : 'it never reached a node';
+    return new DeadlineExceededError(`${type} ran out of its deadline (${last.code}: ${last.message}); ${outcome}`, { sent: sentOnce, cause: last });
   }
 
   private mayRetry(error: ProtocolError, idempotent: boolean): boolean {

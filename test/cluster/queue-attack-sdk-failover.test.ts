@@ -1,0 +1,170 @@
+/**
+ * Attacks on FalconClient and its workers across leader failures on three real nodes (one cluster
+ * for the file).
+ *
+ * BROKEN (fails on the code it was written against): a leader paused with SIGSTOP holds an
+ * enqueue past its deadline, and a worker's close() while its long poll is parked there: nothing
+ * bounds a request in flight on a connection that stays open but silent, although the cluster
+ * elected another leader within a second or two.
+ *
+ * HELD (kept as a guard): a stream of concurrent enqueues from many callers, with short and long
+ * deadlines, across a kill -9 of the leader (restarted), a SIGSTOP/SIGCONT of the next one and a
+ * kill -9 of the one after, while a worker with short leases drains the queue: no payload marker
+ * has two jobs, every resolved call's job completes, nothing stays leased, and a handler ran a
+ * job twice only when the worker saw its lease lost or its ack fail.
+ *
+ * Waits poll a condition with a bound (a separate process offers no other signal).
+ *
+ * Runs on: the mocha process (the nodes in their own processes).
+ */
+import { expect } from 'chai';
+import { FalconClient, ProtocolError } from '../../src/client/index.js';
+import { ClusterNodes } from '../support/cluster-nodes.js';
+import { createTestCluster, removeTestCluster, type TestCluster } from '../support/test-cluster.js';
+
+async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Whether `promise` settles within `boundMs`. */
+async function settlesWithin(promise: Promise<unknown>, boundMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([
+    promise.then(() => true, () => true),
+    new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), boundMs); }),
+  ]);
+  clearTimeout(timer);
+  return settled;
+}
+
+describe('queue attack: FalconClient across leader failures', function () {
+  this.timeout(120_000);
+  let cluster: TestCluster;
+  let nodes: ClusterNodes;
+  let ids: string[];
+
+  before(async () => {
+    cluster = await createTestCluster({ logLevel: 'warn' });
+    nodes = new ClusterNodes(cluster);
+    nodes.startAll();
+    ids = cluster.nodes.map((node) => node.id);
+    await nodes.leaderAgreedBy(ids);
+  });
+
+  after(async () => {
+    if (cluster === undefined) return;
+    for (const id of ids) {
+      try { nodes.signal(id, 'SIGCONT'); } catch { /* gone */ }
+    }
+    await removeTestCluster(cluster);
+  });
+
+  function addressOf(id: string): string {
+    return `127.0.0.1:${nodes.node(id).clientPort}`;
+  }
+
+  it('BROKEN: a leader paused with SIGSTOP holds an enqueue past its deadline, and a worker close() with it', async () => {
+    const leader = (await nodes.leaderAgreedBy(ids)).node;
+    const client = new FalconClient({ nodes: [leader, ...ids.filter((id) => id !== leader)].map(addressOf), connectTimeoutMs: 500 });
+    try {
+      await client.enqueue('paused', { warm: true });
+      const worker = client.worker('paused', async () => 'done', { waitMs: 500 });
+      await worker.ready;
+      await waitUntil(() => worker.counters.acked === 1, 'the worker took the first job');
+      nodes.signal(leader, 'SIGSTOP');
+      const deadlineMs = 3_000;
+      const boundMs = deadlineMs + 500 + 2_500;
+      const enqueue = client.enqueue('paused', { marker: 'during-pause' }, { deadlineMs });
+      const closing = worker.close();
+      const [enqueueInTime, closeInTime] = await Promise.all([settlesWithin(enqueue, boundMs), settlesWithin(closing, boundMs)]);
+      const newLeader = await nodes.leaderAgreedBy(ids.filter((id) => id !== leader)).then((view) => view.node, () => 'none');
+      nodes.signal(leader, 'SIGCONT');
+      await Promise.allSettled([enqueue, closing]);
+      expect({ enqueueInTime, closeInTime, newLeaderElected: newLeader !== 'none' },
+        `within ${boundMs} ms of pausing ${leader} (a ${deadlineMs} ms deadline; ${newLeader} leads meanwhile)`)
+        .to.deep.equal({ enqueueInTime: true, closeInTime: true, newLeaderElected: true });
+    } finally {
+      nodes.signal(leader, 'SIGCONT');
+      await client.close();
+    }
+  });
+
+  it('HELD: many callers across kill -9, SIGSTOP/SIGCONT and kill -9 of successive leaders: no payload has two jobs, none is lost', async () => {
+    await nodes.leaderAgreedBy(ids);
+    const client = new FalconClient({ nodes: ids.map(addressOf), connectTimeoutMs: 500 });
+    const worker = client.worker('storm', async (job) => {
+      const { marker } = job.payload as { marker: string };
+      runsByJob.set(job.id, (runsByJob.get(job.id) ?? 0) + 1);
+      const jobIds = jobsByMarker.get(marker) ?? new Set<number>();
+      jobsByMarker.set(marker, jobIds.add(job.id));
+    }, { concurrency: 16, waitMs: 300, leaseMs: 3_000 });
+    const runsByJob = new Map<number, number>();
+    const jobsByMarker = new Map<string, Set<number>>();
+    const resolved = new Map<string, number>();
+    const rejected: Array<{ marker: string; error: unknown }> = [];
+    let stopped = false;
+    let settledCalls = 0;
+    const callers = Array.from({ length: 40 }, async (_, caller) => {
+      for (let n = 0; !stopped; n += 1) {
+        const marker = `${caller}-${n}`;
+        // One call in four has a deadline shorter than an election.
+        const deadlineMs = n % 4 === 3 ? 400 : 15_000;
+        try {
+          resolved.set(marker, (await client.enqueue('storm', { marker }, { deadlineMs })).id);
+        } catch (error) {
+          rejected.push({ marker, error });
+        }
+        settledCalls += 1;
+      }
+    });
+    try {
+      const progress = async (calls: number): Promise<void> => {
+        const target = settledCalls + calls;
+        await waitUntil(() => settledCalls >= target, `${calls} more calls settled`, 30_000);
+      };
+      await progress(300);
+      const first = (await nodes.leaderAgreedBy(ids)).node;
+      await nodes.kill9(first);
+      await nodes.leaderAgreedBy(ids.filter((id) => id !== first));
+      nodes.start(first);
+      await progress(300);
+      const second = (await nodes.leaderAgreedBy(ids)).node;
+      nodes.signal(second, 'SIGSTOP');
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      nodes.signal(second, 'SIGCONT');
+      await progress(300);
+      const third = (await nodes.leaderAgreedBy(ids)).node;
+      await nodes.kill9(third);
+      await nodes.leaderAgreedBy(ids.filter((id) => id !== third));
+      nodes.start(third);
+      await progress(300);
+    } finally {
+      stopped = true;
+      await Promise.all(callers);
+    }
+    await waitUntil(async () => {
+      const stats = await client.stats('storm');
+      return stats !== undefined && stats.ready + stats.delayed + stats.leased === 0 && stats.completed === stats.enqueuedTotal;
+    }, 'the worker completed every job', 60_000);
+    await worker.close();
+    const stats = await client.stats('storm');
+    await client.close();
+
+    const twice = [...jobsByMarker].filter(([, jobIds]) => jobIds.size > 1).map(([marker, jobIds]) => `${marker}: ${[...jobIds].join(',')}`);
+    expect(twice, 'payload markers with more than one job').to.deep.equal([]);
+    const lost = [...resolved].filter(([marker, id]) => !jobsByMarker.get(marker)?.has(id));
+    expect(lost.slice(0, 10), `resolved enqueues whose job never ran (${lost.length})`).to.deep.equal([]);
+    expect(rejected.filter(({ error }) => !(error instanceof ProtocolError)).map(({ error }) => String(error))).to.deep.equal([]);
+    expect(stats).to.include({ leased: 0, dead: 0 });
+    const rerun = [...runsByJob.values()].filter((runs) => runs > 1).length;
+    const { leasesLost, failedAcks, abandoned } = worker.counters;
+    expect(rerun, `jobs the handler ran twice (leases lost ${leasesLost}, failed acks ${failedAcks})`).to.be.at.most(leasesLost + failedAcks);
+    expect(abandoned).to.equal(0);
+    const codes = [...new Set(rejected.map(({ error }) => (error as ProtocolError).code))].join(', ');
+    console.log(`      (${resolved.size} resolved, ${rejected.length} rejected: ${codes}; ${stats?.enqueuedTotal} jobs; reruns ${rerun})`);
+  });
+});

@@ -1,0 +1,203 @@
+/**
+ * Attacks on what FalconClient says about a call's outcome, on one real node reached through a
+ * loopback TCP relay the test controls (refuse connections, swallow replies, cut connections).
+ *
+ * docs/sdk.md promises: `sent: false` means "the request certainly had no effect", and "if it was
+ * still waiting (error.sent === false), nothing was sent"; and every call settles by its deadline
+ * (plus one connect timeout). A caller who reads `sent: false` retries the call, so a false
+ * `sent: false` is a second job.
+ *
+ * BROKEN (these tests fail on the code they were written against):
+ * - a call whose deadline passes while its batch could not reach a node rejects `sent: false`, yet
+ *   the batch's sequence, still retried for the other calls, later creates its job;
+ * - a node that accepts the request and then stays silent (a paused leader looks like this) holds
+ *   the call past its deadline: nothing bounds a request in flight;
+ * - a retry after the node forgot the client's producer session (more than `producersMax` other
+ *   producers enqueued meanwhile: short-lived clients, one per request or per CLI command, make
+ *   that easy) is applied as new: a second job. docs/protocol.md says sessions are forgotten;
+ *   docs/sdk.md promises "no retry ever creates a second job" without that condition.
+ *
+ * FIXED (kept as a guard): a call sent, applied, whose connection is then cut and whose retries
+ * find no node, rejected `sent: false` although its job existed (the deadline error kept only the
+ * last attempt's `sent`).
+ *
+ * Runs on: the mocha process (the node in its own process).
+ */
+import { expect } from 'chai';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { DeadlineExceededError, FalconClient, ProtocolError, type JobState } from '../../src/client/index.js';
+import { ClusterNodes } from '../support/cluster-nodes.js';
+import { freePorts } from '../support/free-port.js';
+import { createTestCluster, removeTestCluster, type TestCluster } from '../support/test-cluster.js';
+
+/** Few producer sessions, so that a handful of clients make the node forget one (default 10000). */
+const producersMax = 3;
+const jobStates: readonly JobState[] = ['delayed', 'ready', 'leased', 'completed', 'dead', 'cancelled'];
+
+/** A relay on `listenPort` to a node's client port, which can refuse, go silent or cut. */
+class Relay {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  /** False: what the node answers is dropped (the client hears nothing, as from a paused node). */
+  passReplies = true;
+
+  constructor(private readonly listenPort: number, private readonly targetPort: number) {}
+
+  async listen(): Promise<void> {
+    const server = createServer((client) => {
+      const node = connect({ host: '127.0.0.1', port: this.targetPort });
+      this.sockets.add(client).add(node);
+      client.on('data', (chunk) => node.write(chunk));
+      node.on('data', (chunk) => { if (this.passReplies) client.write(chunk); });
+      const end = (): void => { client.destroy(); node.destroy(); };
+      client.on('close', end).on('error', end);
+      node.on('close', end).on('error', end);
+    });
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(this.listenPort, '127.0.0.1', resolve));
+  }
+
+  /** Cuts every relayed connection and stops listening (new connections are refused). */
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+    const server = this.server;
+    this.server = undefined;
+    if (server !== undefined) await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+async function outcomeOf<T>(promise: Promise<T>): Promise<{ value?: T; error?: ProtocolError }> {
+  try {
+    return { value: await promise };
+  } catch (error) {
+    if (error instanceof ProtocolError) return { error };
+    throw error;
+  }
+}
+
+async function waitUntil(condition: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('queue attack: what FalconClient says about a call that failed', function () {
+  this.timeout(60_000);
+  let cluster: TestCluster;
+  let nodes: ClusterNodes;
+  let direct: FalconClient;
+  const relays: Relay[] = [];
+  const clients: FalconClient[] = [];
+
+  /** Jobs of `queue` in any state whose payload is `{ marker }`. */
+  async function jobsWithMarker(queue: string, marker: string): Promise<number> {
+    let count = 0;
+    for (const state of jobStates) {
+      for await (const summary of direct.listAll(queue, state)) {
+        if (((await direct.get(summary.id)).payload as { marker?: string }).marker === marker) count += 1;
+      }
+    }
+    return count;
+  }
+
+  async function relayedClient(deadlineMs: number): Promise<{ relay: Relay; client: FalconClient }> {
+    const [port = 0] = await freePorts(1);
+    const relay = new Relay(port, cluster.nodes[0]?.clientPort ?? 0);
+    relays.push(relay);
+    const client = new FalconClient({ nodes: [`127.0.0.1:${port}`], deadlineMs, connectTimeoutMs: 200 });
+    clients.push(client);
+    return { relay, client };
+  }
+
+  before(async () => {
+    cluster = await createTestCluster({ nodeCount: 1, logLevel: 'warn', extraYaml: `queue:\n  producersMax: ${producersMax}\n` });
+    nodes = new ClusterNodes(cluster);
+    nodes.startAll();
+    await nodes.leaderAgreedBy(['n1']);
+    direct = new FalconClient({ nodes: [`127.0.0.1:${cluster.nodes[0]?.clientPort ?? 0}`], deadlineMs: 10_000 });
+  });
+
+  afterEach(async () => {
+    for (const relay of relays.splice(0)) await relay.close();
+    await Promise.all(clients.splice(0).map((client) => client.close()));
+  });
+
+  after(async () => {
+    await direct?.close();
+    if (cluster !== undefined) await removeTestCluster(cluster);
+  });
+
+  it('BROKEN: a call that rejected with sent: false has its job created by the retry of its batch for another call', async () => {
+    const { relay, client } = await relayedClient(15_000);
+    // Nothing listens yet: every attempt of the batch fails to connect (never sent).
+    const early = outcomeOf(client.enqueue('batch', { marker: 'early' }, { deadlineMs: 600 }));
+    const patient = outcomeOf(client.enqueue('batch', { marker: 'patient' }, { deadlineMs: 15_000 }));
+    const { error } = await early;
+    expect(error, 'the short call ran out of its deadline').to.be.instanceOf(DeadlineExceededError);
+    const saidNothingSent = error?.sent === false;
+    await relay.listen();
+    expect((await patient).value?.duplicate).to.equal(false);
+    const jobsOfEarly = await jobsWithMarker('batch', 'early');
+    // A caller told sent: false retries; that retry would make a second job.
+    if (saidNothingSent) expect(jobsOfEarly, 'the call said sent: false ("certainly had no effect"), yet its job exists').to.equal(0);
+    else expect(jobsOfEarly).to.be.at.most(1);
+  });
+
+  it('FIXED: a call applied before its connection was cut, then finding no node, rejects with sent: true', async () => {
+    const { relay, client } = await relayedClient(15_000);
+    await relay.listen();
+    await client.stats(); // the connection and its hello are up
+    relay.passReplies = false;
+    const call = outcomeOf(client.enqueue('cut', { marker: 'cut' }, { deadlineMs: 1_500 }));
+    await waitUntil(async () => (await jobsWithMarker('cut', 'cut')) === 1, 'the node applied the enqueue');
+    await relay.close(); // the connection is cut, and no node can be reached any more
+    const { error } = await call;
+    expect(error, 'the call ran out of its deadline').to.be.instanceOf(DeadlineExceededError);
+    expect(error?.sent, `the job exists, but the call says: ${error?.message}`).to.equal(true);
+  });
+
+  it('BROKEN: a node that stops answering (as a paused leader) holds a call past its deadline', async () => {
+    const { relay, client } = await relayedClient(15_000);
+    await relay.listen();
+    await client.stats();
+    relay.passReplies = false;
+    const deadlineMs = 1_000;
+    const boundMs = deadlineMs + 200 /* connect timeout */ + 1_500 /* slack */;
+    const startedAt = Date.now();
+    const call = outcomeOf(client.enqueue('silent', { marker: 'silent' }, { deadlineMs }));
+    let timer: NodeJS.Timeout | undefined;
+    const settledInTime = await Promise.race([
+      call.then(() => true),
+      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), boundMs); }),
+    ]);
+    clearTimeout(timer);
+    await relay.close(); // lets the call settle either way
+    await call;
+    expect(settledInTime, `the call with a ${deadlineMs} ms deadline had not settled after ${Date.now() - startedAt} ms`).to.equal(true);
+  });
+
+  it('BROKEN: a retry after the node forgot the producer session (more than producersMax producers since) creates a second job', async () => {
+    const { relay, client } = await relayedClient(15_000);
+    await relay.listen();
+    await client.stats();
+    relay.passReplies = false;
+    const call = outcomeOf(client.enqueue('forgotten', { marker: 'forgotten' }));
+    await waitUntil(async () => (await jobsWithMarker('forgotten', 'forgotten')) === 1, 'the node applied the enqueue');
+    // Other short-lived producers: each FalconClient opens its own session.
+    for (let n = 0; n < producersMax; n += 1) {
+      const other = new FalconClient({ nodes: [`127.0.0.1:${cluster.nodes[0]?.clientPort ?? 0}`] });
+      clients.push(other);
+      await other.enqueue('others', { n });
+    }
+    await relay.close(); // the reply was lost: the client retries the same sequence
+    relay.passReplies = true;
+    await relay.listen();
+    const { value, error } = await call;
+    expect(error, error?.message).to.equal(undefined);
+    const jobs = await jobsWithMarker('forgotten', 'forgotten');
+    expect({ jobs, duplicate: value?.duplicate }, 'one enqueue call, retried by the client').to.deep.equal({ jobs: 1, duplicate: true });
+  });
+});
