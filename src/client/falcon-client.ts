@@ -37,6 +37,9 @@ export interface FalconClientOptions {
   readonly payloadBytesMax?: number;
   /** Bound on opening one TCP connection (default 2 s). */
   readonly connectTimeoutMs?: number;
+  /** Bound on one attempt's wait for an answer, beyond a long poll's wait (default 2 s): a node
+   *  silent this long (a paused leader) is left for the next, the outcome unknown. */
+  readonly attemptTimeoutMs?: number;
   /** The name the node logs for this client (default `falconqueue-sdk`). */
   readonly clientName?: string;
 }
@@ -107,6 +110,7 @@ export class FalconClient {
       ...(options.token === undefined ? {} : { token: options.token }),
       ...(options.frameBytesMax === undefined ? {} : { frameBytesMax: options.frameBytesMax }),
       ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
+      ...(options.attemptTimeoutMs === undefined ? {} : { attemptTimeoutMs: options.attemptTimeoutMs }),
     };
     // A fresh producer session per client: its sequences start at 0, which a resumed session
     // would take for sequences it already answered.

@@ -19,7 +19,7 @@ import { Server, ServerCredentials, setLogger, status as grpcStatus, type Metada
 import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
 import { listenHostOf } from '../config/listen-addresses.js';
 import type { Logger } from '../logging/logger.js';
-import { GatewayConnections } from './gateway-connections.js';
+import { GatewayConnections, callMsDefault } from './gateway-connections.js';
 import { loadServiceDefinition } from './proto-definition.js';
 import { runServiceCall, serviceCalls, type GrpcRequest, type ServiceCall } from './service-calls.js';
 import { toGrpcFailure } from './status-mapping.js';
@@ -124,7 +124,7 @@ export class GrpcGateway {
       return { error: failure, response: null };
     }
     const request = (typeof unary.request === 'object' && unary.request !== null ? unary.request : {}) as GrpcRequest;
-    const outcome = await runServiceCall(call, request, (body) => this.connections.request(caller.token, body));
+    const outcome = await runServiceCall(call, request, (body) => this.connections.request(caller.token, body, callBoundMs(unary.getDeadline(), body)));
     if (outcome.ok) return { error: null, response: outcome.response };
     return { error: toGrpcFailure(outcome.failure, this.options.config), response: null };
   }
@@ -134,6 +134,15 @@ interface GrpcCallError {
   readonly code: grpcStatus;
   readonly details: string;
   readonly metadata: Metadata;
+}
+
+/** How long the gateway waits for the node's answer to a call: until the gRPC call's deadline,
+ *  else the gateway's default (undefined; gateway-connections.ts). */
+function callBoundMs(deadline: Date | number, body: Readonly<Record<string, unknown>>): number | undefined {
+  const deadlineAt = deadline instanceof Date ? deadline.getTime() : deadline;
+  if (!Number.isFinite(deadlineAt)) return undefined;
+  const waitMs = typeof body['waitMs'] === 'number' ? body['waitMs'] : 0;
+  return Math.min(Math.max(0, deadlineAt - Date.now()), callMsDefault + waitMs);
 }
 
 /** The caller's token from `authorization: Bearer <token>` (undefined without the metadata);

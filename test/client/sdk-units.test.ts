@@ -147,7 +147,9 @@ function scriptedTransport(): EnqueueTransport & { requests: ScriptedRequest[]; 
   });
   return {
     requests,
-    call(body) {
+    call(body, { attempts }) {
+      // Handed over: this transport cannot tell whether it took effect.
+      attempts.inFlight = true;
       return new Promise((resolve, reject) => requests.push({ body: body as unknown as ScriptedRequest['body'], answer: resolve, fail: reject }));
     },
     answerAll() {
