@@ -74,6 +74,8 @@ export class RequestAttempts {
   inDoubt = false;
   /** Set by the sender when no call waits for the request any more: no attempt leaves after it. */
   abandoned = false;
+  /** The last attempt's failure (set by the connection), the `cause` of a deadline error. */
+  lastFailure: ProtocolError | undefined;
 
   /** `body`: what the next attempt sends; the sender may change it while nothing `mayHaveTakenEffect`. */
   constructor(public body: RequestBody) {}
@@ -150,6 +152,7 @@ export class ClusterConnection {
         failure = error;
       }
       if (outcomeUnknown(failure)) attempts.inDoubt = true;
+      if (!(failure instanceof DeadlineExceededError)) attempts.lastFailure = failure;
       if (this.closedByUser) throw new ClientClosedError(`the connection to the cluster was closed during this ${body.type}`, { sent: attempts.mayHaveTakenEffect, cause: failure });
       if (failure instanceof DeadlineExceededError) {
         // Out of time while waiting for a connection or an answer: the cause is what went wrong before, if anything.

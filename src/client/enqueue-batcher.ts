@@ -19,17 +19,20 @@
  * the sequence: a session forgotten, or such an older node) rejects its calls with
  * UnavailableError: the outcome is unknown, the jobs may exist once or not at all.
  *
- * Retries: a request whose outcome is unknown (lost connection, UNAVAILABLE, NOT_LEADER) is resent
- * by the ClusterConnection with the SAME sequence and the SAME jobs, whichever calls still wait for
- * it, until the earliest deadline of its calls; a call whose deadline passes rejects with
- * DeadlineExceededError and the others go on. A request refused as a whole for one job's fault
+ * Retries: a request whose outcome is unknown (lost connection, UNAVAILABLE, no answer in time) is
+ * resent by the ClusterConnection with the SAME sequence and the SAME jobs while any of its calls
+ * waits. Each call ends at its own deadline with DeadlineExceededError, and the others go on. Its
+ * `sent` is exact: once an attempt of the sequence may have taken effect (`RequestAttempts`), the
+ * call's jobs stay in the request, which may still add them, so it says `sent: true`; before that
+ * the call leaves the request (the next attempt goes without its jobs) and says `sent: false`. A request refused as a whole for one job's fault
  * (INVALID_ARGUMENT or PAYLOAD_TOO_LARGE with `detail.field` `jobs[i]...`) fails only the call that
  * owns job i; the other calls go back to the head of their queue's line and leave under a NEW
  * sequence. Any other refusal fails every call of the request.
  *
  * Invariants: at most `sequencesInFlightMax` sequences unanswered, all within that distance of the
- * lowest, and at most one before the session's first answer; a sequence is sent with one list of jobs only; every call settles exactly once (a reply,
- * an error, its deadline, or close()).
+ * lowest, and at most one before the session's first answer; a sequence's jobs change only while
+ * no attempt of it may have taken effect, and a sequence none of whose attempts can have is
+ * issued again; every call settles exactly once (a reply, an error, its deadline, or close()).
  *
  * Runs on: any thread of a client process.
  */
@@ -249,11 +252,13 @@ export class EnqueueBatcher {
    */
   private expire(batch: SequenceBatch, call: PendingCall): void {
     if (call.settled) return;
+    const cause = batch.attempts.lastFailure;
+    const last = cause === undefined ? '' : ` (last: ${cause.code}: ${cause.message})`;
     if (batch.attempts.mayHaveTakenEffect) {
-      settle(call, new DeadlineExceededError(`enqueue ran out of its deadline; request sequence ${batch.sequence} may have reached a node: `
-        + "its job may exist, or still be added (once) by this client's retry for the calls sent with it", { sent: true }));
+      settle(call, new DeadlineExceededError(`enqueue ran out of its deadline${last}; request sequence ${batch.sequence} may have reached a node: `
+        + "its job may exist, or still be added (once) by this client's retry for the calls sent with it", { sent: true, cause }));
     } else {
-      settle(call, new DeadlineExceededError('enqueue ran out of its deadline before its request could reach a node; nothing was sent', { sent: false }));
+      settle(call, new DeadlineExceededError(`enqueue ran out of its deadline before its request could reach a node${last}; nothing was sent`, { sent: false, cause }));
       batch.members = batch.members.filter((member) => member !== call);
       if (batch.members.length > 0) batch.attempts.body = requestBody(batch.queue, batch.sequence, batch.members);
     }

@@ -5,8 +5,11 @@
  * enqueues into few requests (EnqueueBatcher), and makes workers (`worker()`, each with its own
  * connection).
  *
- * No retry ever creates a second job: every enqueue request carries its producer sequence, and a
- * retry after an unknown outcome resends the same sequence with the same jobs (docs/sdk.md).
+ * No retry creates a second job while the node remembers this client's producer session (the
+ * `producersMax` most recently used): every enqueue request carries its producer sequence, and a
+ * retry after an unknown outcome resends the same sequence with the same jobs (docs/sdk.md). A
+ * call that gives up after an attempt of its request may have taken effect says `sent: true`: its
+ * job may still be added by that retry for the other calls of its batch.
  * Reads and the idempotent admin verbs (pause, resume, cancel) are retried after an unknown
  * outcome; redrive and purge are not (a second one could move other jobs): they reject with
  * UnavailableError and the caller decides.
