@@ -180,9 +180,10 @@ export class ClusterConnection {
     try {
       for (;;) {
         const framesBefore = connection.framesReceived;
-        const answered = await withinBound(reply, Math.min(Math.max(0, deadline - Date.now()), boundMs), () => undefined);
+        const leftMs = Math.max(0, deadline - Date.now());
+        const answered = await withinBound(reply, Math.min(leftMs, boundMs), () => undefined);
         if (answered !== undefined) return answered;
-        if (Date.now() >= deadline) {
+        if (leftMs <= boundMs) {
           throw new DeadlineExceededError(`${body.type} ran out of its deadline waiting for ${connection.address}; its outcome is unknown`, { sent: true });
         }
         // Answers to other requests came meanwhile: the node is busy, not silent; wait on.
