@@ -217,7 +217,19 @@ export class EnqueueBatcher {
     this.unanswered.add(sequence);
     this.counters.requests += 1;
     const batch: SequenceBatch = { queue, sequence, members: calls, attempts: new RequestAttempts(requestBody(queue, sequence, calls)) };
-    const timers = calls.map((call) => setTimeout(() => this.expire(batch, call), Math.max(0, call.deadlineAt - this.now())));
+    // One timer at the earliest deadline of the calls still waiting (calls made together share theirs).
+    let timer: NodeJS.Timeout | undefined;
+    const armTimer = (): void => {
+      const waiting = calls.filter((call) => !call.settled);
+      if (waiting.length === 0) return;
+      const earliestAt = Math.min(...waiting.map((call) => call.deadlineAt));
+      timer = setTimeout(() => {
+        const nowMs = this.now();
+        for (const call of waiting) if (call.deadlineAt <= nowMs) this.expire(batch, call);
+        armTimer();
+      }, Math.max(0, earliestAt - this.now()));
+    };
+    armTimer();
     try {
       const deadlineAt = Math.max(...calls.map((call) => call.deadlineAt));
       let reply: Record<string, unknown>;
@@ -235,7 +247,7 @@ export class EnqueueBatcher {
       }
       this.answer(batch.members, reply);
     } finally {
-      for (const timer of timers) clearTimeout(timer);
+      clearTimeout(timer);
       this.unanswered.delete(sequence);
       // A sequence no attempt of which can have taken effect is issued again (the window allowing):
       // the node never saw it, and a session's first sequence stays 0.
