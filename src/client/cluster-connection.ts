@@ -12,14 +12,23 @@
  * retried. A lost connection or an UNAVAILABLE "outcome unknown" may hide a request that took
  * effect: it is retried only when the caller says the request is idempotent (`idempotent`: an
  * enqueue with a producer sequence or an idempotency key, an ack, a read). A call that runs out of
- * its deadline rejects with DeadlineExceededError, its `cause` the last failure.
+ * its deadline rejects with DeadlineExceededError, its `cause` the last failure, `sent: true` when
+ * any attempt may have taken effect.
+ *
+ * A node that takes a request and stays silent (a paused leader keeps its connections open) must
+ * not hold the call: every attempt races the time left and `attemptTimeoutMs` (plus the request's
+ * own `waitMs`, for a long poll). When the time left runs out, the call rejects with
+ * DeadlineExceededError (sent); the connection stays, since a busy leader is not a gone one. When
+ * the attempt bound runs out first, the outcome is unknown (UNAVAILABLE, sent): the connection is
+ * dropped and the next node is tried, as after a lost connection. The hello is bounded the same way.
  *
  * Many calls share the connection: a failure moves to another node only when it came from the
  * connection in use, so one stale failure never drops the connection the others just opened.
  *
  * Invariants: at most one connection open at a time; every call settles by its deadline (plus one
  * connect timeout); after close() no connection is opened and every call rejects with
- * ClientClosedError.
+ * ClientClosedError; an attempt whose outcome is unknown marks its `RequestAttempts` in doubt
+ * before the call goes on.
  *
  * Runs on: any thread of a client process.
  */
@@ -46,18 +55,55 @@ export interface ClusterConnectionOptions {
   readonly clientName?: string;
   /** Bound on opening one TCP connection (default 2 s). */
   readonly connectTimeoutMs?: number;
+  /** Bound on one attempt's wait for its answer (and on a hello), beyond a long poll's `waitMs`
+   *  (default 2 s: a few election timeouts, so a paused leader is left for the next one). */
+  readonly attemptTimeoutMs?: number;
+}
+
+export type RequestBody = Readonly<Record<string, unknown>> & { readonly type: string };
+
+/**
+ * What the attempts of one request share with its sender across calls (an EnqueueBatcher's
+ * sequence): the body the next attempt sends, and whether an attempt may have taken effect.
+ * Invariant: once `inDoubt`, always `inDoubt`; `inFlight` only while an attempt awaits its answer.
+ */
+export class RequestAttempts {
+  /** An attempt was handed to a connection and its answer is not in yet. */
+  inFlight = false;
+  /** An attempt left and its outcome is unknown (lost connection, UNAVAILABLE, no answer in time). */
+  inDoubt = false;
+  /** Set by the sender when no call waits for the request any more: no attempt leaves after it. */
+  abandoned = false;
+  /** The last attempt's failure (set by the connection), the `cause` of a deadline error. */
+  lastFailure: ProtocolError | undefined;
+
+  /** `body`: what the next attempt sends; the sender may change it while nothing `mayHaveTakenEffect`. */
+  constructor(public body: RequestBody) {}
+
+  get mayHaveTakenEffect(): boolean {
+    return this.inFlight || this.inDoubt;
+  }
 }
 
 export interface CallOptions {
   readonly deadlineMs?: number;
   /** Retrying after an unknown outcome cannot duplicate the request's effect. */
   readonly idempotent?: boolean;
+  /** Shared across this request's calls; its `body` replaces the `body` argument. */
+  readonly attempts?: RequestAttempts;
 }
 
 type Reply = Record<string, unknown> & { readonly id: number };
 
 const backoffMsMin = 10;
 const backoffMsMax = 500;
+const attemptTimeoutMsDefault = 2_000;
+
+/** A failure that says the attempt had no effect (the node refused it, or it never left) is not in
+ *  doubt; a lost connection, UNAVAILABLE, INTERNAL or an attempt's timeout is. */
+function outcomeUnknown(failure: ProtocolError): boolean {
+  return failure.sent && (failure.code === 'UNAVAILABLE' || failure.code === 'INTERNAL' || failure.code === 'DEADLINE_EXCEEDED');
+}
 
 export class ClusterConnection {
   private readonly options: ClusterConnectionOptions;
@@ -72,6 +118,8 @@ export class ClusterConnection {
   retries = 0;
   /** Requests sent (attempts, retries included), by type: for the caller's figures and tests. */
   readonly requestsSent = new Map<string, number>();
+  /** Nodes (`host:port`) found silent, until when they are skipped: at most one per node address named. */
+  private readonly silentUntil = new Map<string, number>();
 
   constructor(options: ClusterConnectionOptions) {
     if (options.nodes.length === 0) throw new Error('ClusterConnection needs at least one node address');
@@ -86,26 +134,33 @@ export class ClusterConnection {
   }
 
   /** Sends `body` to the leader, following redirects and retrying as the header says. */
-  async call(body: Readonly<Record<string, unknown>> & { readonly type: string }, callOptions: CallOptions = {}): Promise<Reply> {
+  async call(body: RequestBody, callOptions: CallOptions = {}): Promise<Reply> {
     const deadline = Date.now() + (callOptions.deadlineMs ?? this.options.deadlineMs ?? 15_000);
-    // Whether any attempt may have reached a node: a later attempt that never left does not undo it.
-    let sentOnce = false;
+    // Across this call's attempts (and, when given, the earlier calls of the same request).
+    const attempts = callOptions.attempts ?? new RequestAttempts(body);
+    let previous: ProtocolError | undefined;
     for (let attempt = 0; ; attempt += 1) {
-      if (this.closedByUser) throw new ClientClosedError(`the connection to the cluster was closed before this ${body.type} could be sent`, { sent: false });
+      if (this.closedByUser) throw new ClientClosedError(`the connection to the cluster was closed before this ${body.type} could be sent`, { sent: attempts.mayHaveTakenEffect });
+      if (attempts.abandoned) throw new DeadlineExceededError(`${body.type} was abandoned: no call waits for it`, { sent: attempts.mayHaveTakenEffect });
       let failure: ProtocolError;
       let usedConnection: ProtocolConnection | undefined;
       try {
-        usedConnection = await this.connected();
-        this.requestsSent.set(body.type, (this.requestsSent.get(body.type) ?? 0) + 1);
-        return await usedConnection.request(body);
+        usedConnection = await this.connected(deadline);
+        return await this.attempt(usedConnection, attempts, deadline);
       } catch (error) {
         if (!(error instanceof ProtocolError)) throw error;
         failure = error;
       }
-      sentOnce ||= failure.sent;
-      if (this.closedByUser) throw new ClientClosedError(`the connection to the cluster was closed during this ${body.type}`, { sent: sentOnce, cause: failure });
+      if (outcomeUnknown(failure)) attempts.inDoubt = true;
+      if (!(failure instanceof DeadlineExceededError)) attempts.lastFailure = failure;
+      if (this.closedByUser) throw new ClientClosedError(`the connection to the cluster was closed during this ${body.type}`, { sent: attempts.mayHaveTakenEffect, cause: failure });
+      if (failure instanceof DeadlineExceededError) {
+        // Out of time while waiting for a connection or an answer: the cause is what went wrong before, if anything.
+        throw this.deadlineError(body.type, previous ?? failure, attempts.mayHaveTakenEffect);
+      }
+      previous = failure;
       if (!this.mayRetry(failure, callOptions.idempotent === true)) throw failure;
-      if (Date.now() >= deadline) throw this.deadlineError(body.type, failure, sentOnce);
+      if (Date.now() >= deadline) throw this.deadlineError(body.type, failure, attempts.mayHaveTakenEffect);
       this.retries += 1;
       this.moveOn(failure, usedConnection);
       const backoffMs = Math.min(backoffMsMax, backoffMsMin * 2 ** Math.min(attempt, 10));
@@ -114,10 +169,39 @@ export class ClusterConnection {
     }
   }
 
-  /** `sentOnce`: an attempt, not necessarily the last, may have reached a node. */
-  private deadlineError(type: string, last: ProtocolError, sentOnce: boolean): DeadlineExceededError {
-    const outcome = sentOnce ? 'its outcome is unknown' : 'it never reached a node';
-    return new DeadlineExceededError(`${type} ran out of its deadline (${last.code}: ${last.message}); ${outcome}`, { sent: sentOnce, cause: last });
+  /** One attempt on `connection`, bounded by the time left and by the attempt bound (see the header). */
+  private async attempt(connection: ProtocolConnection, attempts: RequestAttempts, deadline: number): Promise<Reply> {
+    const { body } = attempts;
+    this.requestsSent.set(body.type, (this.requestsSent.get(body.type) ?? 0) + 1);
+    const waitMs = typeof body['waitMs'] === 'number' ? body['waitMs'] : 0;
+    const boundMs = waitMs + (this.options.attemptTimeoutMs ?? attemptTimeoutMsDefault);
+    const reply = connection.request(body);
+    attempts.inFlight = true;
+    try {
+      for (;;) {
+        const framesBefore = connection.framesReceived;
+        const leftMs = Math.max(0, deadline - Date.now());
+        const answered = await withinBound(reply, Math.min(leftMs, boundMs), () => undefined);
+        if (answered !== undefined) return answered;
+        if (leftMs <= boundMs) {
+          throw new DeadlineExceededError(`${body.type} ran out of its deadline waiting for ${connection.address}; its outcome is unknown`, { sent: true });
+        }
+        // Answers to other requests came meanwhile: the node is busy, not silent; wait on.
+        if (connection.framesReceived !== framesBefore) continue;
+        // Silent (a paused node): the next attempt goes elsewhere, and the calls waiting on it move too.
+        this.suspect(connection.address);
+        connection.close(`no answer within ${boundMs} ms`);
+        throw new UnavailableError(`no answer from ${connection.address} within ${boundMs} ms; the request's outcome is unknown`, { sent: true });
+      }
+    } finally {
+      attempts.inFlight = false;
+    }
+  }
+
+  /** `sent`: an attempt, not necessarily the last, may have taken effect. */
+  private deadlineError(type: string, last: ProtocolError, sent: boolean): DeadlineExceededError {
+    const outcome = sent ? 'its outcome is unknown' : 'it never reached a node';
+    return new DeadlineExceededError(`${type} ran out of its deadline (${last.code}: ${last.message}); ${outcome}`, { sent, cause: last });
   }
 
   private mayRetry(error: ProtocolError, idempotent: boolean): boolean {
@@ -131,14 +215,32 @@ export class ClusterConnection {
   private moveOn(error: ProtocolError, used: ProtocolConnection | undefined): void {
     if (error.code === 'RESOURCE_EXHAUSTED') return; // the leader is busy, not gone: stay
     if (used !== undefined && used !== this.connection && this.connection !== undefined) return;
-    if (error.leader !== undefined) {
+    // A follower may still name a leader found silent just now (before its election): not followed.
+    if (error.leader !== undefined && !this.suspected({ host: error.leader.host, port: error.leader.clientPort })) {
       this.target = { host: error.leader.host, port: error.leader.clientPort };
       this.dropConnection();
       return;
     }
     this.dropConnection();
-    this.nextNode = (this.nextNode + 1) % this.options.nodes.length;
-    this.target = this.options.nodes[this.nextNode] as NodeAddress;
+    const { nodes } = this.options;
+    for (let step = 0; step < nodes.length; step += 1) {
+      this.nextNode = (this.nextNode + 1) % nodes.length;
+      if (!this.suspected(nodes[this.nextNode] as NodeAddress)) break;
+    }
+    this.target = nodes[this.nextNode] as NodeAddress;
+  }
+
+  /** `address` answered nothing within the attempt bound: skipped for one more bound. */
+  private suspect(address: string): void {
+    this.silentUntil.set(address, Date.now() + (this.options.attemptTimeoutMs ?? attemptTimeoutMsDefault));
+  }
+
+  private suspected(node: NodeAddress): boolean {
+    const until = this.silentUntil.get(`${node.host}:${node.port}`);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.silentUntil.delete(`${node.host}:${node.port}`);
+    return false;
   }
 
   private dropConnection(): void {
@@ -146,29 +248,37 @@ export class ClusterConnection {
     this.connection = undefined;
   }
 
-  private async connected(): Promise<ProtocolConnection> {
+  /** The open connection, or a new one (connect and hello) bounded by the attempt bound and `deadline`. */
+  private async connected(deadline: number): Promise<ProtocolConnection> {
     if (this.connection !== undefined && !this.connection.closed) return this.connection;
     this.connecting ??= this.open().finally(() => {
       this.connecting = undefined;
     });
-    return await this.connecting;
+    // The connection opening goes on for the other calls; this one stops waiting at its deadline.
+    const leftMs = Math.max(0, deadline - Date.now());
+    return await withinBound(this.connecting, leftMs, () => new DeadlineExceededError(`ran out of its deadline waiting for a connection to the cluster; it never left`, { sent: false }));
   }
 
   /** Connects to the target and sends hello. A hello that fails leaves no connection open; when it
-   *  failed for want of a connection, the request it preceded never left (`sent: false`). */
+   *  failed for want of a connection, or found no answer within the attempt bound, the request it
+   *  preceded never left (`sent: false`). */
   private async open(): Promise<ProtocolConnection> {
     const { host, port } = this.target;
     const { frameBytesMax, connectTimeoutMs, token, clientName } = this.options;
     const connection = await ProtocolConnection.open({
       host, port, ...(frameBytesMax === undefined ? {} : { frameBytesMax }), ...(connectTimeoutMs === undefined ? {} : { connectTimeoutMs }),
     });
+    const helloBoundMs = this.options.attemptTimeoutMs ?? attemptTimeoutMsDefault;
     let hello: Reply;
     try {
-      hello = await connection.request({
+      hello = await withinBound(connection.request({
         type: 'hello', protocol: 1,
         ...(this.producer === undefined ? {} : { producerId: this.producer }),
         ...(clientName === undefined ? {} : { client: clientName }),
         ...(token === undefined ? {} : { token }),
+      }), helloBoundMs, () => {
+        this.suspect(connection.address);
+        return new UnavailableError(`no answer to hello from ${host}:${port} within ${helloBoundMs} ms`, { sent: false });
       });
     } catch (error) {
       connection.close('the hello failed');
@@ -195,4 +305,25 @@ export class ClusterConnection {
   get closed(): boolean {
     return this.closedByUser;
   }
+}
+
+/** `promise`, or what `onExpiry` gives when `boundMs` passes first: undefined (the caller decides)
+ *  or an error to reject with. The promise's own later outcome is then ignored. */
+function withinBound<T>(promise: Promise<T>, boundMs: number, onExpiry: () => ProtocolError): Promise<T>;
+function withinBound<T>(promise: Promise<T>, boundMs: number, onExpiry: () => undefined): Promise<T | undefined>;
+function withinBound<T>(promise: Promise<T>, boundMs: number, onExpiry: () => ProtocolError | undefined): Promise<T | undefined> {
+  return new Promise<T | undefined>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      const error = onExpiry();
+      if (error === undefined) resolve(undefined);
+      else reject(error);
+    }, boundMs);
+    promise.then((value) => {
+      clearTimeout(timer);
+      resolve(value);
+    }, (error: unknown) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
 }

@@ -19,21 +19,25 @@
  * the sequence: a session forgotten, or such an older node) rejects its calls with
  * UnavailableError: the outcome is unknown, the jobs may exist once or not at all.
  *
- * Retries: a request whose outcome is unknown (lost connection, UNAVAILABLE, NOT_LEADER) is resent
- * by the ClusterConnection with the SAME sequence and the SAME jobs, whichever calls still wait for
- * it, until the earliest deadline of its calls; a call whose deadline passes rejects with
- * DeadlineExceededError and the others go on. A request refused as a whole for one job's fault
+ * Retries: a request whose outcome is unknown (lost connection, UNAVAILABLE, no answer in time) is
+ * resent by the ClusterConnection with the SAME sequence and the SAME jobs while any of its calls
+ * waits. Each call ends at its own deadline with DeadlineExceededError, and the others go on. Its
+ * `sent` is exact: once an attempt of the sequence may have taken effect (`RequestAttempts`), the
+ * call's jobs stay in the request, which may still add them, so it says `sent: true`; before that
+ * the call leaves the request (the next attempt goes without its jobs) and says `sent: false`. A request refused as a whole for one job's fault
  * (INVALID_ARGUMENT or PAYLOAD_TOO_LARGE with `detail.field` `jobs[i]...`) fails only the call that
  * owns job i; the other calls go back to the head of their queue's line and leave under a NEW
  * sequence. Any other refusal fails every call of the request.
  *
  * Invariants: at most `sequencesInFlightMax` sequences unanswered, all within that distance of the
- * lowest, and at most one before the session's first answer; a sequence is sent with one list of jobs only; every call settles exactly once (a reply,
- * an error, its deadline, or close()).
+ * lowest, and at most one before the session's first answer; a sequence's jobs change only while
+ * no attempt of it may have taken effect, and a sequence none of whose attempts can have is
+ * issued again; every call settles exactly once (a reply, an error, its deadline, or close()).
  *
  * Runs on: any thread of a client process.
  */
 import { ClientClosedError, DeadlineExceededError, InternalError, ProtocolError, UnavailableError, errorOfCode, jobIndexOf } from './errors.js';
+import { RequestAttempts, type RequestBody } from './cluster-connection.js';
 import { wireBytesMax, type WireJob } from './job-options.js';
 
 /** The states a job can be in (docs/protocol.md §4). */
@@ -47,9 +51,11 @@ export interface EnqueuedJob {
   readonly duplicate: boolean;
 }
 
-/** The slice of ClusterConnection the batcher needs (a test gives a scripted one). */
+/** The slice of ClusterConnection the batcher needs (a test gives a scripted one). The transport
+ *  sends `attempts.body` at each attempt and keeps `attempts.inFlight` and `inDoubt` true while an
+ *  attempt may take effect (a transport that cannot tell sets `inFlight` and leaves it). */
 export interface EnqueueTransport {
-  call(body: Readonly<Record<string, unknown>> & { readonly type: string }, options: { readonly deadlineMs: number; readonly idempotent: boolean }): Promise<Record<string, unknown>>;
+  call(body: RequestBody, options: { readonly deadlineMs: number; readonly idempotent: boolean; readonly attempts: RequestAttempts }): Promise<Record<string, unknown>>;
 }
 
 export interface EnqueueBatcherOptions {
@@ -203,38 +209,72 @@ export class EnqueueBatcher {
     return calls;
   }
 
-  /** Sends `calls` under a new sequence and retries it (same sequence, same jobs) while any call waits. */
+  /** Sends `calls` under a new sequence and retries it (same sequence, same jobs once an attempt
+   *  may have taken effect) while any call waits; each call ends at its own deadline. */
   private async send(queue: string, calls: readonly PendingCall[]): Promise<void> {
     const sequence = this.nextSequence;
     this.nextSequence += 1;
     this.unanswered.add(sequence);
     this.counters.requests += 1;
-    const jobs = calls.flatMap((call) => call.jobs);
+    const batch: SequenceBatch = { queue, sequence, members: calls, attempts: new RequestAttempts(requestBody(queue, sequence, calls)) };
+    // One timer at the earliest deadline of the calls still waiting (calls made together share theirs).
+    let timer: NodeJS.Timeout | undefined;
+    const armTimer = (): void => {
+      const waiting = calls.filter((call) => !call.settled);
+      if (waiting.length === 0) return;
+      const earliestAt = Math.min(...waiting.map((call) => call.deadlineAt));
+      timer = setTimeout(() => {
+        const nowMs = this.now();
+        for (const call of waiting) if (call.deadlineAt <= nowMs) this.expire(batch, call);
+        armTimer();
+      }, Math.max(0, earliestAt - this.now()));
+    };
+    armTimer();
     try {
-      for (;;) {
-        const waitingCalls = calls.filter((call) => !call.settled);
-        if (waitingCalls.length === 0) return; // every call ran out of time: the sequence is abandoned, never reused
-        const deadlineAt = Math.min(...waitingCalls.map((call) => call.deadlineAt));
-        let reply: Record<string, unknown>;
-        try {
-          reply = await this.transport.call({ type: 'enqueue', queue, jobs, sequence }, { idempotent: true, deadlineMs: Math.max(0, deadlineAt - this.now()) });
-        } catch (error) {
-          const failure = error instanceof ProtocolError ? error : new InternalError(`enqueue failed: ${String(error)}`, { cause: error });
-          if (failure instanceof DeadlineExceededError) {
-            const nowMs = this.now();
-            for (const call of waitingCalls) if (call.deadlineAt <= nowMs) settle(call, failure);
-            continue;
-          }
-          this.refused(queue, calls, failure.code === 'FAILED_PRECONDITION' ? sequenceForgotten(sequence, failure) : failure);
+      const deadlineAt = Math.max(...calls.map((call) => call.deadlineAt));
+      let reply: Record<string, unknown>;
+      try {
+        reply = await this.transport.call(batch.attempts.body, { idempotent: true, deadlineMs: Math.max(0, deadlineAt - this.now()), attempts: batch.attempts });
+      } catch (error) {
+        const failure = error instanceof ProtocolError ? error : new InternalError(`enqueue failed: ${String(error)}`, { cause: error });
+        if (failure instanceof DeadlineExceededError) {
+          if (failure.sent) batch.attempts.inDoubt = true;
+          for (const call of batch.members) this.expire(batch, call);
           return;
         }
-        this.answer(calls, reply);
+        this.refused(queue, batch.members, failure.code === 'FAILED_PRECONDITION' ? sequenceForgotten(sequence, failure) : failure);
         return;
       }
+      this.answer(batch.members, reply);
     } finally {
+      clearTimeout(timer);
       this.unanswered.delete(sequence);
+      // A sequence no attempt of which can have taken effect is issued again (the window allowing):
+      // the node never saw it, and a session's first sequence stays 0.
+      if (!batch.attempts.mayHaveTakenEffect && batch.attempts.abandoned && this.nextSequence === sequence + 1) this.nextSequence = sequence;
       this.schedulePump();
     }
+  }
+
+  /**
+   * `call`'s deadline passed. Once an attempt of its sequence may have taken effect, its jobs stay in
+   * the request, which this client may still retry for the other calls: the call rejects `sent:
+   * true`. Before that, the call leaves the request (the next attempt goes without its jobs) and
+   * rejects `sent: false`. When no call waits any more, no attempt leaves after this.
+   */
+  private expire(batch: SequenceBatch, call: PendingCall): void {
+    if (call.settled) return;
+    const cause = batch.attempts.lastFailure;
+    const last = cause === undefined ? '' : ` (last: ${cause.code}: ${cause.message})`;
+    if (batch.attempts.mayHaveTakenEffect) {
+      settle(call, new DeadlineExceededError(`enqueue ran out of its deadline${last}; request sequence ${batch.sequence} may have reached a node: `
+        + "its job may exist, or still be added (once) by this client's retry for the calls sent with it", { sent: true, cause }));
+    } else {
+      settle(call, new DeadlineExceededError(`enqueue ran out of its deadline before its request could reach a node${last}; nothing was sent`, { sent: false, cause }));
+      batch.members = batch.members.filter((member) => member !== call);
+      if (batch.members.length > 0) batch.attempts.body = requestBody(batch.queue, batch.sequence, batch.members);
+    }
+    if (batch.members.every((member) => member.settled)) batch.attempts.abandoned = true;
   }
 
   private answer(calls: readonly PendingCall[], reply: Record<string, unknown>): void {
@@ -278,6 +318,19 @@ export class EnqueueBatcher {
     line.unshift(...others);
     this.waiting.set(queue, line);
   }
+}
+
+/** One sequence and the calls whose jobs its next attempt carries. */
+interface SequenceBatch {
+  readonly queue: string;
+  readonly sequence: number;
+  /** Shrinks only while no attempt may have taken effect (a call left before anything was sent). */
+  members: readonly PendingCall[];
+  readonly attempts: RequestAttempts;
+}
+
+function requestBody(queue: string, sequence: number, calls: readonly PendingCall[]): RequestBody {
+  return { type: 'enqueue', queue, jobs: calls.flatMap((call) => call.jobs), sequence };
 }
 
 function settle(call: PendingCall, error: ProtocolError): void {

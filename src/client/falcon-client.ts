@@ -5,8 +5,11 @@
  * enqueues into few requests (EnqueueBatcher), and makes workers (`worker()`, each with its own
  * connection).
  *
- * No retry ever creates a second job: every enqueue request carries its producer sequence, and a
- * retry after an unknown outcome resends the same sequence with the same jobs (docs/sdk.md).
+ * No retry creates a second job while the node remembers this client's producer session (the
+ * `producersMax` most recently used): every enqueue request carries its producer sequence, and a
+ * retry after an unknown outcome resends the same sequence with the same jobs (docs/sdk.md). A
+ * call that gives up after an attempt of its request may have taken effect says `sent: true`: its
+ * job may still be added by that retry for the other calls of its batch.
  * Reads and the idempotent admin verbs (pause, resume, cancel) are retried after an unknown
  * outcome; redrive and purge are not (a second one could move other jobs): they reject with
  * UnavailableError and the caller decides.
@@ -37,6 +40,9 @@ export interface FalconClientOptions {
   readonly payloadBytesMax?: number;
   /** Bound on opening one TCP connection (default 2 s). */
   readonly connectTimeoutMs?: number;
+  /** Bound on one attempt's wait for an answer, beyond a long poll's wait (default 2 s): a node
+   *  silent this long (a paused leader) is left for the next, the outcome unknown. */
+  readonly attemptTimeoutMs?: number;
   /** The name the node logs for this client (default `falconqueue-sdk`). */
   readonly clientName?: string;
 }
@@ -107,6 +113,7 @@ export class FalconClient {
       ...(options.token === undefined ? {} : { token: options.token }),
       ...(options.frameBytesMax === undefined ? {} : { frameBytesMax: options.frameBytesMax }),
       ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
+      ...(options.attemptTimeoutMs === undefined ? {} : { attemptTimeoutMs: options.attemptTimeoutMs }),
     };
     // A fresh producer session per client: its sequences start at 0, which a resumed session
     // would take for sequences it already answered.

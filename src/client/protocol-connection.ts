@@ -48,8 +48,14 @@ export class ProtocolConnection {
   private nextId = 1;
   private closedBy: string | null = null;
 
-  private constructor(socket: Socket, frameBytesMax: number) {
+  /** Frames received so far: a caller tells a busy node (answering others) from a silent one. */
+  framesReceived = 0;
+  /** `host:port` of the node, for messages. */
+  readonly address: string;
+
+  private constructor(socket: Socket, frameBytesMax: number, address: string) {
     this.socket = socket;
+    this.address = address;
     this.frameBytesMax = frameBytesMax;
     this.decoder = new FrameDecoder(frameBytesMax);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -75,7 +81,7 @@ export class ProtocolConnection {
         reject(new UnavailableError(`cannot connect to ${options.host}:${options.port}: ${error.message}`, { sent: false }));
       });
     });
-    return new ProtocolConnection(socket, options.frameBytesMax ?? frameBytesMaxDefault);
+    return new ProtocolConnection(socket, options.frameBytesMax ?? frameBytesMaxDefault, `${options.host}:${options.port}`);
   }
 
   get closed(): boolean {
@@ -122,6 +128,7 @@ export class ProtocolConnection {
   }
 
   private onFrame(body: Buffer): void {
+    this.framesReceived += 1;
     let reply: unknown;
     try {
       reply = this.codec.unpackr.unpack(body);

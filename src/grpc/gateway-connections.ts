@@ -11,7 +11,9 @@
  * opened once however many calls ask for it at the same moment; a closed connection is replaced
  * on the next call. When the pool is full, the least recently used connection with no call routed
  * to it (opening, sending or awaiting its reply) is closed to make room; when every one has a
- * call, the new token's call is refused RESOURCE_EXHAUSTED (not sent).
+ * call, the new token's call is refused RESOURCE_EXHAUSTED (not sent). Every call settles within
+ * its bound (the gRPC call's deadline, else `callMsDefault` plus a long poll's `waitMs`), even on a
+ * node that took the request and went silent: then it rejects UNAVAILABLE, the outcome unknown.
  *
  * Runs on: supervisor (main thread).
  */
@@ -37,6 +39,10 @@ interface PoolEntry {
   calls: number;
 }
 
+/** A call's bound when its caller set no deadline: beyond the node's own answer bound
+ *  (queue.requestTimeoutMs, default 10 s, after which a live node answers UNAVAILABLE itself). */
+export const callMsDefault = 15_000;
+
 /** The pool's key for a caller without a token (a token is never empty). */
 const openKey = '';
 
@@ -55,20 +61,46 @@ export class GatewayConnections {
     return this.entries.size;
   }
 
-  /** Sends one request on `token`'s connection; rejects with a ProtocolError. */
-  async request(token: string | undefined, body: Readonly<Record<string, unknown>> & { readonly type: string }): Promise<Reply> {
+  /** Sends one request on `token`'s connection; rejects with a ProtocolError, UNAVAILABLE when no
+   *  answer came within `boundMs` (default: `callMsDefault` plus the request's `waitMs`). */
+  async request(token: string | undefined, body: Readonly<Record<string, unknown>> & { readonly type: string }, boundMs?: number): Promise<Reply> {
     const key = token ?? openKey;
     const entry = this.entryFor(key);
+    const waitMs = typeof body['waitMs'] === 'number' ? body['waitMs'] : 0;
+    const bound = Math.max(0, boundMs ?? callMsDefault + waitMs);
     entry.calls += 1;
+    let timer: NodeJS.Timeout | undefined;
+    let gaveUp = false;
+    let sent = false;
     try {
-      const connection = await entry.opening;
-      entry.connection ??= connection;
-      return await connection.request(body);
+      const answer = (async (): Promise<Reply> => {
+        const connection = await entry.opening;
+        entry.connection ??= connection;
+        // A request is never sent after its caller was answered.
+        if (gaveUp) throw new ProtocolError('UNAVAILABLE', 'the call gave up before it was sent', { sent: false });
+        sent = true;
+        return await connection.request(body);
+      })();
+      const expiry = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          gaveUp = true;
+          const outcome = sent ? "the request's outcome is unknown" : 'the request was not sent';
+          reject(new ProtocolError('UNAVAILABLE', `no answer from the node within ${bound} ms; ${outcome}`, { sent }));
+        }, bound);
+      });
+      // Whichever loses is ignored: a late answer (or failure) after the bound has no one to go to.
+      answer.catch(() => undefined);
+      return await Promise.race([answer, expiry]);
     } catch (error) {
       // A connection that could not be opened (or whose hello was refused) is not kept.
-      if (entry.connection === undefined && this.entries.get(key) === entry) this.entries.delete(key);
+      if (entry.connection === undefined && this.entries.get(key) === entry) {
+        this.entries.delete(key);
+        // Opened after the bound ran out: no one holds it any more.
+        entry.opening.then((connection) => connection.close('opened after the call gave up'), () => undefined);
+      }
       throw error;
     } finally {
+      clearTimeout(timer);
       entry.calls -= 1;
     }
   }

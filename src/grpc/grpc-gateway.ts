@@ -20,7 +20,7 @@ import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
 import { listenHostOf } from '../config/listen-addresses.js';
 import type { Logger } from '../logging/logger.js';
 import { readBearerCredential, type BearerCredential } from '../protocol/bearer-credential.js';
-import { GatewayConnections } from './gateway-connections.js';
+import { GatewayConnections, callMsDefault } from './gateway-connections.js';
 import { loadServiceDefinition } from './proto-definition.js';
 import { runServiceCall, serviceCalls, type GrpcRequest, type ServiceCall } from './service-calls.js';
 import { toGrpcFailure } from './status-mapping.js';
@@ -121,7 +121,7 @@ export class GrpcGateway {
       return { error: failure, response: null };
     }
     const request = (typeof unary.request === 'object' && unary.request !== null ? unary.request : {}) as GrpcRequest;
-    const outcome = await runServiceCall(call, request, (body) => this.connections.request(caller.token, body));
+    const outcome = await runServiceCall(call, request, (body) => this.connections.request(caller.token, body, callBoundMs(unary.getDeadline(), body)));
     if (outcome.ok) return { error: null, response: outcome.response };
     // The node's words ask for hello's token field: a gRPC caller sends metadata instead.
     const failure = caller.token === undefined && outcome.failure.code === 'UNAUTHENTICATED' ? { ...outcome.failure, message: tokenNeededMessage } : outcome.failure;
@@ -133,6 +133,15 @@ interface GrpcCallError {
   readonly code: grpcStatus;
   readonly details: string;
   readonly metadata: Metadata;
+}
+
+/** How long the gateway waits for the node's answer to a call: until the gRPC call's deadline,
+ *  else the gateway's default (undefined; gateway-connections.ts). */
+function callBoundMs(deadline: Date | number, body: Readonly<Record<string, unknown>>): number | undefined {
+  const deadlineAt = deadline instanceof Date ? deadline.getTime() : deadline;
+  if (!Number.isFinite(deadlineAt)) return undefined;
+  const waitMs = typeof body['waitMs'] === 'number' ? body['waitMs'] : 0;
+  return Math.min(Math.max(0, deadlineAt - Date.now()), callMsDefault + waitMs);
 }
 
 /** The refusal of a call without a token. HTTP/2 (RFC 9113 §8.2.1) does not carry a field value that

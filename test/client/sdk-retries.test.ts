@@ -101,6 +101,25 @@ describe('SDK retries against scripted nodes', () => {
     await client.close();
   });
 
+  it('leaves a node that takes a request and stays silent for the next one after attemptTimeoutMs, and does not follow a redirect back to it at once', async () => {
+    const silent = await scriptedNode((request) => (request.type === 'hello' ? { protocol: 1, node: 'n1', leader: 'n1', producerId: 'p-4' } : undefined));
+    const other = await scriptedNode((request) => {
+      if (request.type === 'hello') return { protocol: 1, node: 'n2', leader: 'n1', producerId: 'p-4' };
+      // The first answer still names the silent node as leader (its followers have not elected yet).
+      const stats = other.requests.filter((seen) => seen.type === 'stats').length;
+      if (stats === 1) return { error: { code: 'NOT_LEADER', message: 'n1 leads', leader: { id: 'n1', host: '127.0.0.1', clientPort: silent.port } } };
+      return { queues: [] };
+    });
+    nodes.push(silent, other);
+    const client = new FalconClient({ nodes: [`127.0.0.1:${silent.port}`, `127.0.0.1:${other.port}`], deadlineMs: 5_000, attemptTimeoutMs: 200 });
+    const startedAt = Date.now();
+    expect(await client.stats()).to.deep.equal([]);
+    expect(Date.now() - startedAt).to.be.below(1_500);
+    expect(silent.requests.map((request) => request.type)).to.deep.equal(['hello', 'stats']);
+    expect(other.requests.filter((request) => request.type === 'stats')).to.have.length(2);
+    await client.close();
+  });
+
   it('ends a call the cluster never answers with DeadlineExceededError', async () => {
     const node = await scriptedNode((request) => (request.type === 'hello'
       ? { protocol: 1, node: 'n1', leader: null, producerId: 'p-3' }

@@ -8,6 +8,7 @@
  */
 import { expect } from 'chai';
 import { decode } from '../../src/codec/msgpack.js';
+import type { RequestAttempts } from '../../src/client/cluster-connection.js';
 import { EnqueueBatcher, type EnqueueTransport } from '../../src/client/enqueue-batcher.js';
 import {
   DeadlineExceededError, FailedPreconditionError, InternalError, InvalidArgumentError, LeaseLostError, NotFoundError, NotLeaderError,
@@ -147,7 +148,9 @@ function scriptedTransport(): EnqueueTransport & { requests: ScriptedRequest[]; 
   });
   return {
     requests,
-    call(body) {
+    call(body, { attempts }) {
+      // Handed over: this transport cannot tell whether it took effect.
+      attempts.inFlight = true;
       return new Promise((resolve, reject) => requests.push({ body: body as unknown as ScriptedRequest['body'], answer: resolve, fail: reject }));
     },
     answerAll() {
@@ -266,6 +269,34 @@ describe('SDK enqueue batching', () => {
     expect((await before).map((answer) => answer.id)).to.have.length(2);
     expect(await single).to.have.length(1);
     expect(batcher.counters.splits).to.equal(1);
+  });
+
+  it('drops a call whose deadline passes before any attempt left (sent: false, its jobs out of the next attempt), and keeps one whose batch may have (sent: true)', async () => {
+    let attempts: RequestAttempts | undefined;
+    let finish: ((reply: Record<string, unknown>) => void) | undefined;
+    const transport: EnqueueTransport = {
+      call(_body, options) {
+        attempts = options.attempts;
+        return new Promise((resolve) => { finish = resolve; });
+      },
+    };
+    const batcher = new EnqueueBatcher({ transport });
+    const early = batcher.submit('q', [job(0)], Date.now() + 20, false);
+    const middle = batcher.submit('q', [job(1)], Date.now() + 60, false);
+    const patient = batcher.submit('q', [job(2)], Date.now() + 10_000, false);
+    // No connection yet: nothing left the client when the early call's deadline passes.
+    const dropped = await rejection(early) as ProtocolError;
+    expect(dropped).to.be.instanceOf(DeadlineExceededError);
+    expect(dropped.sent).to.equal(false);
+    expect((attempts?.body['jobs'] as WireJob[]).map((wire) => wire.payload[0])).to.deep.equal([1, 2]);
+    // Now an attempt is on the wire: the middle call stays in the request and may still be added.
+    if (attempts !== undefined) attempts.inFlight = true;
+    const kept = await rejection(middle) as ProtocolError;
+    expect(kept).to.be.instanceOf(DeadlineExceededError);
+    expect(kept.sent).to.equal(true);
+    expect((attempts?.body['jobs'] as WireJob[]).map((wire) => wire.payload[0])).to.deep.equal([1, 2]);
+    finish?.({ jobs: [{ id: 11, state: 'ready', duplicate: false }, { id: 12, state: 'ready', duplicate: false }] });
+    expect((await patient).map((answer) => answer.id)).to.deep.equal([12]);
   });
 
   it('fails every call of a request refused for no single job, and a call that waited past its deadline alone', async () => {

@@ -3,7 +3,7 @@
  * (a loopback TCP server speaking the protocol's frames) that records every hello: one connection
  * per bearer token with the token in its hello, shared by concurrent calls; a bounded pool that
  * closes the least recently used idle connection and refuses when every one is busy; a closed
- * connection replaced on the next call.
+ * connection replaced on the next call; a call the node never answers ended at its bound.
  */
 import { expect } from 'chai';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -114,5 +114,22 @@ describe('the gRPC gateway connections to its node', () => {
     }
     await pool.request('t1', { type: 'echo' });
     expect(port.hellos).to.deep.equal(['t1', 't1']);
+  });
+
+  it('end a call the node took and never answers within its bound, UNAVAILABLE with the outcome unknown, and free its slot', async () => {
+    await pool.request('t1', { type: 'echo' });
+    const startedAt = Date.now();
+    let failure: unknown;
+    try {
+      await pool.request('t1', { type: 'park' }, 100);
+    } catch (error) {
+      failure = error;
+    }
+    expect(failure).to.include({ code: 'UNAVAILABLE', sent: true });
+    expect(Date.now() - startedAt).to.be.below(1_000);
+    // The connection stays for the next calls, and t1 is idle again: a third token may take its place.
+    await pool.request('t2', { type: 'echo' });
+    await pool.request('t3', { type: 'echo' });
+    expect(port.hellos).to.deep.equal(['t1', 't2', 't3']);
   });
 });
