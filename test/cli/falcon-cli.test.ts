@@ -11,6 +11,7 @@
  * Runs on: the mocha process (the nodes and each CLI run in their own processes).
  */
 import { expect } from 'chai';
+import { waitUntil } from '../support/wait-until.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,13 +21,6 @@ import { freePorts } from '../support/free-port.js';
 import { createTestCluster, removeTestCluster, type TestCluster } from '../support/test-cluster.js';
 import { jsonOf, runFalcon, type CliRun } from './cli-process.js';
 
-async function waitUntil(condition: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 function idOf(run: CliRun): number {
   expect(run.code, run.stderr).to.equal(0);

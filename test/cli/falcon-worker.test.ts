@@ -10,6 +10,7 @@
  * Runs on: the mocha process (the nodes and each worker in their own processes).
  */
 import { expect } from 'chai';
+import { waitUntil } from '../support/wait-until.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,13 +27,6 @@ export default async (job, { signal }) => {
 };
 `;
 
-async function waitUntil(condition: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('falcon-worker against three real nodes', function () {
   this.timeout(120_000);

@@ -15,6 +15,7 @@
  * Runs on: the mocha process (the nodes in their own processes).
  */
 import { expect } from 'chai';
+import { waitUntil } from '../support/wait-until.js';
 import { FalconClient, InvalidArgumentError, PayloadTooLargeError, ProtocolError, type EnqueuedJob, type WorkerJob } from '../../src/client/index.js';
 import { ClusterNodes } from '../support/cluster-nodes.js';
 import { createTestCluster, removeTestCluster, type TestCluster } from '../support/test-cluster.js';
@@ -22,13 +23,6 @@ import { createTestCluster, removeTestCluster, type TestCluster } from '../suppo
 /** The node refuses payloads above this; the client (default 1 MiB) does not check it. */
 const nodePayloadBytesMax = 64 * 1024;
 
-async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('FalconClient on three real nodes', function () {
   this.timeout(90_000);

@@ -13,6 +13,7 @@
  * Runs on: the mocha process (the node in its own process).
  */
 import { expect } from 'chai';
+import { waitUntil } from '../support/wait-until.js';
 import { decode, encode } from '../../src/codec/msgpack.js';
 import type { ClusterConnection } from '../../src/client/cluster-connection.js';
 import { ProtocolError } from '../../src/client/protocol-connection.js';
@@ -35,13 +36,6 @@ interface JobView {
   readonly history: ReadonlyArray<{ readonly state: string; readonly atMs: number; readonly reason?: string }>;
 }
 
-async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('WorkerRunner on a real node', function () {
   this.timeout(30_000);

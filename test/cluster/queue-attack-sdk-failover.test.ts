@@ -18,17 +18,11 @@
  * Runs on: the mocha process (the nodes in their own processes).
  */
 import { expect } from 'chai';
+import { waitUntil } from '../support/wait-until.js';
 import { FalconClient, ProtocolError } from '../../src/client/index.js';
 import { ClusterNodes } from '../support/cluster-nodes.js';
 import { createTestCluster, removeTestCluster, type TestCluster } from '../support/test-cluster.js';
 
-async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** Whether `promise` settles within `boundMs`. */
 async function settlesWithin(promise: Promise<unknown>, boundMs: number): Promise<boolean> {

@@ -17,7 +17,8 @@
  * Runs on: the mocha process (the node in its own process).
  */
 import { expect } from 'chai';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { waitUntil } from '../support/wait-until.js';
+import { Relay } from '../support/relay.js';
 import { DeadlineExceededError, FalconClient, ProtocolError, type JobState } from '../../src/client/index.js';
 import { ClusterNodes } from '../support/cluster-nodes.js';
 import { freePorts } from '../support/free-port.js';
@@ -27,38 +28,6 @@ import { createTestCluster, removeTestCluster, type TestCluster } from '../suppo
 const producersMax = 3;
 const jobStates: readonly JobState[] = ['delayed', 'ready', 'leased', 'completed', 'dead', 'cancelled'];
 
-/** A relay on `listenPort` to a node's client port, which can refuse, go silent or cut. */
-class Relay {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  /** False: what the node answers is dropped (the client hears nothing, as from a paused node). */
-  passReplies = true;
-
-  constructor(private readonly listenPort: number, private readonly targetPort: number) {}
-
-  async listen(): Promise<void> {
-    const server = createServer((client) => {
-      const node = connect({ host: '127.0.0.1', port: this.targetPort });
-      this.sockets.add(client).add(node);
-      client.on('data', (chunk) => node.write(chunk));
-      node.on('data', (chunk) => { if (this.passReplies) client.write(chunk); });
-      const end = (): void => { client.destroy(); node.destroy(); };
-      client.on('close', end).on('error', end);
-      node.on('close', end).on('error', end);
-    });
-    this.server = server;
-    await new Promise<void>((resolve) => server.listen(this.listenPort, '127.0.0.1', resolve));
-  }
-
-  /** Cuts every relayed connection and stops listening (new connections are refused). */
-  async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    this.sockets.clear();
-    const server = this.server;
-    this.server = undefined;
-    if (server !== undefined) await new Promise((resolve) => server.close(resolve));
-  }
-}
 
 async function outcomeOf<T>(promise: Promise<T>): Promise<{ value?: T; error?: ProtocolError }> {
   try {
@@ -69,13 +38,6 @@ async function outcomeOf<T>(promise: Promise<T>): Promise<{ value?: T; error?: P
   }
 }
 
-async function waitUntil(condition: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('queue attack: what FalconClient says about a call that failed', function () {
   this.timeout(60_000);

@@ -21,7 +21,8 @@
  * Runs on: the mocha process (the node in its own process).
  */
 import { expect } from 'chai';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { waitUntil } from '../support/wait-until.js';
+import { Relay } from '../support/relay.js';
 import { FalconClient } from '../../src/client/index.js';
 import { ProtocolError } from '../../src/client/protocol-connection.js';
 import { clusterStatus } from '../../src/cli/cluster-status.js';
@@ -30,51 +31,7 @@ import { freePorts } from '../support/free-port.js';
 import { clusterConnection } from '../support/queue-cluster.js';
 import { createTestCluster, removeTestCluster, type TestCluster } from '../support/test-cluster.js';
 
-/** A relay to the node that can swallow replies and cut its connections. */
-class Relay {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  passReplies = true;
 
-  constructor(private readonly listenPort: number, private readonly targetPort: number) {}
-
-  async listen(): Promise<void> {
-    const server = createServer((client) => {
-      const node = connect({ host: '127.0.0.1', port: this.targetPort });
-      this.sockets.add(client).add(node);
-      client.on('data', (chunk) => node.write(chunk));
-      node.on('data', (chunk) => { if (this.passReplies) client.write(chunk); });
-      const end = (): void => { client.destroy(); node.destroy(); };
-      client.on('close', end).on('error', end);
-      node.on('close', end).on('error', end);
-    });
-    this.server = server;
-    await new Promise<void>((resolve) => server.listen(this.listenPort, '127.0.0.1', resolve));
-  }
-
-  /** Cuts every connection (replies in flight are lost with them); new ones pass replies again. */
-  cut(): void {
-    for (const socket of this.sockets) socket.destroy();
-    this.sockets.clear();
-    this.passReplies = true;
-  }
-
-  async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    this.sockets.clear();
-    const server = this.server;
-    this.server = undefined;
-    if (server !== undefined) await new Promise((resolve) => server.close(resolve));
-  }
-}
-
-async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe("queue attack: a worker's close() leaves nothing leased", function () {
   this.timeout(60_000);
