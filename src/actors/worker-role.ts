@@ -14,13 +14,14 @@
  * no such token is refused at load, so one always exists here.
  *
  * Invariants: one runner per configured queue, with its own connection and a worker id unique to
- * this node, queue and incarnation (a restarted actor never answers for its predecessor's leases,
- * which lapse or are released with its TTL). stop() drains each runner within half the
+ * this node, queue, process and incarnation (`localWorkerId`: a restarted actor or a restarted
+ * node never answers for its predecessor's leases, which lapse or are released with its TTL). stop() drains each runner within half the
  * supervisor's shutdown timeout, then unregisters it within a quarter (so that the jobs still
  * leased to it, a lost pull's among them, return at once), inside the supervisor's bound.
  *
  * Runs on: Worker thread (handlers on the piscina threads it starts).
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { ClusterConnection, type NodeAddress } from '../client/cluster-connection.js';
 import { WorkerRunner } from '../client/worker-runner.js';
 import { localWorkerToken } from '../config/auth-config.js';
@@ -30,8 +31,30 @@ import type { WorkerRunnerStatus, WorkerStatus } from '../runtime/node-status.js
 import type { ActorName } from '../runtime/topology.js';
 import type { ActorContext, ActorRole } from './actor-context.js';
 
-/** Characters of a queue name kept in a worker id (ids are at most 128 bytes; queue names 200). */
-const workerIdQueueCharsMax = 64;
+/** UTF-8 bytes of a queue name kept in a worker id, for a person reading it: ids are at most 128
+ *  bytes and queue names up to 200; node id (32) + this + hash + process nonce + separators fit. */
+const workerIdQueueBytesMax = 48;
+
+/** This process's part of every local worker id: a node killed and restarted starts its
+ *  incarnations at 1 again, and must not answer for (and keep beating) its predecessor's ids. */
+const processNonce = randomBytes(4).toString('hex');
+
+/**
+ * The worker id of a local runner: `node:queue-prefix:queue-hash:process.incarnation`. The hash of
+ * the whole queue name keeps two queues that share a long prefix apart (one's unregister must
+ * never release the other's jobs); the nonce and the incarnation keep every process and every
+ * restarted actor apart.
+ */
+export function localWorkerId(nodeId: string, queue: string, incarnation: number, nonce = processNonce): string {
+  let prefix = '';
+  // Code points, so a cut never splits a character.
+  for (const char of queue) {
+    if (Buffer.byteLength(prefix + char) > workerIdQueueBytesMax) break;
+    prefix += char;
+  }
+  const queueHash = createHash('sha256').update(queue).digest('hex').slice(0, 8);
+  return `${nodeId}:${prefix}:${queueHash}:${nonce}.${incarnation}`;
+}
 
 interface LocalRunner {
   readonly queue: string;
@@ -67,8 +90,7 @@ class WorkerRole implements ActorRole {
     const nodes = addressesFrom(this.context);
     const token = localWorkerToken(config.auth)?.token;
     for (const [queue, handler] of Object.entries(handlersOf(config, node))) {
-      // Code points, not UTF-16 units, so a cut never splits a character.
-      const workerId = `${node.id}:${[...queue].slice(0, workerIdQueueCharsMax).join('')}:${incarnation}`;
+      const workerId = localWorkerId(node.id, queue, incarnation);
       const leaseMs = handler.leaseMs ?? config.queue.leaseMsDefault;
       const connection = new ClusterConnection({ nodes, frameBytesMax: config.queue.clientFrameBytesMax, ...(token === undefined ? {} : { token }) });
       const runner = new WorkerRunner({
