@@ -19,6 +19,9 @@
  * Runs on: the mocha process (the nodes in their own processes).
  */
 import { expect } from 'chai';
+import { connect } from 'node:net';
+import { createCodec } from '../../src/codec/msgpack.js';
+import { FrameDecoder, encodeFrame } from '../../src/net/frame-decoder.js';
 import { ClusterNodes } from '../support/cluster-nodes.js';
 import { createTestCluster, removeTestCluster, type TestCluster } from '../support/test-cluster.js';
 import { FalconQueueClient } from '../grpc/proto-client.js';
@@ -118,6 +121,26 @@ describe('api attack 2: what the HTTP and gRPC APIs say happened', function () {
     expect(new Set(answers)).to.deep.equal(new Set(['http 401', `grpc ${grpcUnauthenticated}`]));
   });
 
+  it('HELD: a hello refused for any reason (version, producerId, client name, missing protocol) takes an admin role away', async () => {
+    const badHellos: Record<string, Record<string, unknown>> = {
+      'protocol 2': { protocol: 2 },
+      'empty producerId': { protocol: 1, producerId: '' },
+      'client of 200 bytes': { protocol: 1, client: 'c'.repeat(200) },
+      'no protocol': {},
+      'producerId a number': { protocol: 1, producerId: 7 },
+    };
+    const outcomes: Record<string, string[]> = {};
+    for (const [label, fields] of Object.entries(badHellos)) {
+      const replies = await pipelined(nodes.node(follower).clientPort, [
+        { id: 1, type: 'hello', protocol: 1, token: tokens.admin },
+        { id: 2, type: 'hello', token: tokens.admin, ...fields },
+        { id: 3, type: 'stats' },
+      ]);
+      outcomes[label] = [replies.get(2)?.error === undefined ? 'OK' : 'refused', replies.get(3)?.error?.code ?? 'OK'];
+    }
+    expect(Object.values(outcomes).every(([hello, stats]) => hello === 'refused' && stats === 'UNAUTHENTICATED'), JSON.stringify(outcomes)).to.equal(true);
+  });
+
   async function waitForJob(id: number, done: (state: string) => boolean, timeoutMs: number): Promise<{ state: string; workerId?: string }> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -128,3 +151,29 @@ describe('api attack 2: what the HTTP and gRPC APIs say happened', function () {
     }
   }
 });
+
+type Reply = { id: number; error?: { code: string; message: string } } & Record<string, unknown>;
+
+/** Sends `requests` in one write on a fresh connection and collects the replies by id. */
+async function pipelined(port: number, requests: ReadonlyArray<Record<string, unknown> & { id: number }>): Promise<Map<number, Reply>> {
+  const codec = createCodec();
+  const socket = connect({ host: '127.0.0.1', port });
+  const replies = new Map<number, Reply>();
+  const decoder = new FrameDecoder(1 << 22);
+  try {
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    const done = new Promise<void>((resolve, reject) => {
+      socket.on('data', (chunk: Buffer) => decoder.push(chunk, (body) => {
+        const reply = codec.unpackr.unpack(Buffer.from(body)) as Reply;
+        replies.set(reply.id, reply);
+        if (replies.size === requests.length) resolve();
+      }));
+      socket.once('close', () => reject(new Error(`the node closed the connection after ${replies.size} replies`)));
+    });
+    socket.write(Buffer.concat(requests.map((request) => encodeFrame(codec.packr.pack(request)))));
+    await done;
+    return replies;
+  } finally {
+    socket.destroy();
+  }
+}
