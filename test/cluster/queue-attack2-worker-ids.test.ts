@@ -7,7 +7,13 @@
  * is still running: the job runs again elsewhere (an attempt spent), and the first run's ack is
  * refused.
  *
- * BROKEN. Three real nodes, both handlers on each.
+ * The same id comes back across a node's restart: the incarnation counts actor starts within one
+ * process, so a node killed (kill -9) and started again runs its handler as `<node>:<queue>:1`
+ * once more. The new runner registers and beats under its dead predecessor's id, so that id never
+ * misses its TTL, and the job the dead process was running stays leased until its lease ends
+ * (here 15 s) instead of coming back after the worker TTL (5 s).
+ *
+ * BROKEN (both). Three real nodes, the handlers on each.
  *
  * Runs on: the mocha process (the nodes in their own processes).
  */
@@ -22,6 +28,8 @@ const prefix = `orders.${'x'.repeat(57)}`;
 const idleQueue = `${prefix}-refunds`;
 const busyQueue = `${prefix}-invoices`;
 const handlerRunMs = 2_500;
+const stuckQueue = 'restarted';
+const stuckLeaseMs = 15_000;
 
 describe('queue attack 2: local handlers whose queue names share 64 characters', function () {
   this.timeout(90_000);
@@ -30,10 +38,12 @@ describe('queue attack 2: local handlers whose queue names share 64 characters',
   let ids: string[];
 
   before(async () => {
-    const handlers = ['handlers:', `  "${idleQueue}": { module: ./idle.js }`, `  "${busyQueue}": { module: ./busy.js, leaseMs: 20000 }`];
+    const handlers = ['handlers:', `  "${idleQueue}": { module: ./idle.js }`, `  "${busyQueue}": { module: ./busy.js, leaseMs: 20000 }`,
+      `  ${stuckQueue}: { module: ./stuck.js, leaseMs: ${stuckLeaseMs} }`];
     cluster = await createTestCluster({ logLevel: 'warn', extraYaml: `${handlers.join('\n')}\n` });
     await writeFile(join(cluster.dir, 'idle.js'), 'export default async () => "idle";\n');
     await writeFile(join(cluster.dir, 'busy.js'), `export default async () => { await new Promise((resolve) => setTimeout(resolve, ${handlerRunMs})); return "busy"; };\n`);
+    await writeFile(join(cluster.dir, 'stuck.js'), 'export default async () => { await new Promise((resolve) => setTimeout(resolve, 60000)); return "late"; };\n');
     nodes = new ClusterNodes(cluster);
     nodes.startAll();
     ids = cluster.nodes.map((node) => node.id);
@@ -60,6 +70,7 @@ describe('queue attack 2: local handlers whose queue names share 64 characters',
       // The busy handler runs for 2.5 s, well within the node's drain bound: it should finish and ack.
       nodes.signal(node, 'SIGTERM');
       await waitForExit(nodes.process(node), 30_000);
+      nodes.start(node);
       let info = await client.get(id);
       for (const deadline = Date.now() + 20_000; info.state !== 'completed' && Date.now() < deadline;) {
         await new Promise((resolve) => setTimeout(resolve, 50));
@@ -72,4 +83,37 @@ describe('queue attack 2: local handlers whose queue names share 64 characters',
       await client.close();
     }
   });
+
+  it('BROKEN: a node killed and started again runs its handler under the dead process\'s worker id, so its job waits out the lease, not the TTL', async () => {
+    const client = new FalconClient({ nodes: ids.map((id) => `127.0.0.1:${nodes.node(id).clientPort}`) });
+    try {
+      await nodes.leaderAgreedBy(ids);
+      const { id } = await client.enqueue(stuckQueue, { order: 2 });
+      const first = await leasedInfo(client, id);
+      const node = (first.workerId ?? '').split(':')[0] ?? '';
+      await nodes.kill9(node);
+      const killedAt = Date.now();
+      nodes.start(node);
+      // Worker TTL 5 s (+ jitter); its lease of 15 s would end well after this bound.
+      const boundMs = 9_000;
+      let info = await client.get(id);
+      while (info.token === first.token && Date.now() - killedAt < boundMs) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        info = await client.get(id);
+      }
+      expect({ sameLease: info.token === first.token }, `${boundMs} ms after killing ${node}, job ${id} is ${info.state} (worker ${info.workerId ?? 'none'}, `
+        + `leased first by ${first.workerId ?? '?'})`).to.deep.equal({ sameLease: false });
+    } finally {
+      await client.close();
+    }
+  });
 });
+
+async function leasedInfo(client: FalconClient, id: number): Promise<{ token?: number; workerId?: string }> {
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline;) {
+    const info = await client.get(id);
+    if (info.state === 'leased') return info;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`job ${id} was not leased within 20 s`);
+}
