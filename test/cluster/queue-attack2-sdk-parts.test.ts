@@ -6,7 +6,11 @@
  * rejects `sent: false` while the first part is on its way, so the call says nothing was sent
  * although thousands of its jobs are added.
  *
- * BROKEN. One real node.
+ * Also: a deadline above 2^31 - 1 ms, which the SDK accepts (0 to 2^53 - 1), overflows Node's
+ * timers (such a delay fires after 1 ms): the call's wait for its first connection ends at once
+ * and it rejects DEADLINE_EXCEEDED.
+ *
+ * BROKEN (both). One real node.
  *
  * Runs on: the mocha process (the node in its own process).
  */
@@ -15,7 +19,7 @@ import { FalconClient, ProtocolError } from '../../src/client/index.js';
 import { ClusterNodes } from '../support/cluster-nodes.js';
 import { createTestCluster, removeTestCluster, type TestCluster } from '../support/test-cluster.js';
 
-describe('queue attack 2: sent of an enqueueMany cut into parts', function () {
+describe('queue attack 2: sent of an enqueueMany cut into parts, and long deadlines', function () {
   this.timeout(60_000);
   let cluster: TestCluster;
   let nodes: ClusterNodes;
@@ -53,5 +57,21 @@ describe('queue attack 2: sent of an enqueueMany cut into parts', function () {
     const saysNothingSent = error instanceof ProtocolError && !error.sent;
     expect({ saysNothingSent, jobsAdded: added > 0 }, `the call rejected ${said}; ${added} of its jobs were added`)
       .to.not.deep.equal({ saysNothingSent: true, jobsAdded: true });
+  });
+
+  it('BROKEN: a call whose deadlineMs is above 2^31 - 1 (about 25 days; the SDK takes up to 2^53 - 1) fails at once instead of waiting', async () => {
+    const outcomes: string[] = [];
+    for (const deadlineMs of [2 ** 31 - 1, 2 ** 31, Number.MAX_SAFE_INTEGER]) {
+      const fresh = new FalconClient({ nodes: [`127.0.0.1:${nodes.node('n1').clientPort}`] });
+      try {
+        await fresh.enqueue('long-deadlines', { deadlineMs }, { deadlineMs });
+        outcomes.push(`${deadlineMs}: enqueued`);
+      } catch (error) {
+        outcomes.push(`${deadlineMs}: ${error instanceof ProtocolError ? `${error.code}: ${error.message}` : String(error)}`);
+      } finally {
+        await fresh.close();
+      }
+    }
+    expect(outcomes).to.deep.equal([`${2 ** 31 - 1}: enqueued`, `${2 ** 31}: enqueued`, `${Number.MAX_SAFE_INTEGER}: enqueued`]);
   });
 });
