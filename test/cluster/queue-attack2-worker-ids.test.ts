@@ -1,19 +1,13 @@
 /**
  * Attack on unregister's reach (docs/protocol.md "unregister": it returns every job leased to the
- * id). A node's local handler registers as `<node>:<queue>:<incarnation>`, with the queue name cut
- * to its first 64 characters (actors/worker-role.ts): two handlers of queues whose names share
- * those 64 characters are ONE worker id on one node. When the node stops (SIGTERM), the idle
- * handler's runner drains at once and unregisters that id, which returns the job the other runner
- * is still running: the job runs again elsewhere (an attempt spent), and the first run's ack is
- * refused.
- *
- * The same id comes back across a node's restart: the incarnation counts actor starts within one
- * process, so a node killed (kill -9) and started again runs its handler as `<node>:<queue>:1`
- * once more. The new runner registers and beats under its dead predecessor's id, so that id never
- * misses its TTL, and the job the dead process was running stays leased until its lease ends
- * (here 15 s) instead of coming back after the worker TTL (5 s).
- *
- * BROKEN (both). Three real nodes, the handlers on each.
+ * id), and the guard of its fix. A node's local handlers once registered as
+ * `<node>:<queue cut to 64 characters>:<incarnation>`: two handlers of queues whose names share
+ * those 64 characters were ONE worker id, and when the node stopped, the idle one's unregister
+ * returned the job the other was still running. The same id also came back after kill -9 and a
+ * restart (the incarnation counts within one process), so the new runner kept its dead
+ * predecessor's id alive and the dead process's job waited out its lease instead of the TTL.
+ * Ids now carry a hash of the whole queue name and a per-process nonce (actors/worker-role.ts
+ * `localWorkerId`). Three real nodes, the handlers on each.
  *
  * Runs on: the mocha process (the nodes in their own processes).
  */
@@ -54,7 +48,7 @@ describe('queue attack 2: local handlers whose queue names share 64 characters',
     if (cluster !== undefined) await removeTestCluster(cluster);
   });
 
-  it('BROKEN: stopping a node gives back the job its other handler is still running (the two share a worker id)', async () => {
+  it('stopping a node never gives back a job its other handler is still running, though the two queue names share 64 characters', async () => {
     const client = new FalconClient({ nodes: ids.map((id) => `127.0.0.1:${nodes.node(id).clientPort}`) });
     try {
       expect(prefix.length).to.equal(64);
@@ -84,7 +78,7 @@ describe('queue attack 2: local handlers whose queue names share 64 characters',
     }
   });
 
-  it('BROKEN: a node killed and started again runs its handler under the dead process\'s worker id, so its job waits out the lease, not the TTL', async () => {
+  it('a node killed and started again runs its handler under a new worker id, so the dead process\'s job returns after the TTL, not its lease', async () => {
     const client = new FalconClient({ nodes: ids.map((id) => `127.0.0.1:${nodes.node(id).clientPort}`) });
     try {
       await nodes.leaderAgreedBy(ids);
