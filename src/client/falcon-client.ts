@@ -92,6 +92,10 @@ export function nodeAddressOf(node: string | NodeAddress): NodeAddress {
   return { host: match[1] ?? match[2] ?? '', port };
 }
 
+/** The longest deadline: Node runs a timer of more than 2^31 − 1 ms (about 24.8 days) after 1 ms,
+ *  which would end a call at once. */
+export const deadlineMsMax = 2 ** 31 - 1;
+
 export class FalconClient {
   private readonly connectionOptions: ClusterConnectionOptions;
   private readonly connection: ClusterConnection;
@@ -106,7 +110,7 @@ export class FalconClient {
     if (!Array.isArray(options.nodes) || options.nodes.length === 0) {
       throw new InvalidArgumentError('options.nodes must list at least one node address', { detail: { field: 'nodes' }, sent: false });
     }
-    this.deadlineMs = options.deadlineMs ?? 15_000;
+    this.deadlineMs = options.deadlineMs === undefined ? 15_000 : this.integer(options.deadlineMs, 'options.deadlineMs', 0, deadlineMsMax);
     this.payloadBytesMax = options.payloadBytesMax ?? jobBounds.payloadBytesMaxDefault;
     this.connectionOptions = {
       nodes: options.nodes.map(nodeAddressOf), deadlineMs: this.deadlineMs,
@@ -282,7 +286,7 @@ export class FalconClient {
   }
 
   private callDeadlineMs(options: CallOptions): number {
-    return options.deadlineMs === undefined ? this.deadlineMs : this.integer(options.deadlineMs, 'deadlineMs', 0, Number.MAX_SAFE_INTEGER);
+    return options.deadlineMs === undefined ? this.deadlineMs : this.integer(options.deadlineMs, 'deadlineMs', 0, deadlineMsMax);
   }
 
   private async call(body: Readonly<Record<string, unknown>> & { readonly type: string }, options: CallOptions, idempotent: boolean): Promise<Record<string, unknown>> {
