@@ -1,0 +1,77 @@
+/**
+ * Attack on `sent` for an `enqueueMany` larger than one request (docs/sdk.md: such a list is sent
+ * as several atomic parts; `sent: false` means no attempt can have taken effect and the jobs will
+ * not appear). The parts are separate calls of the batcher and the method rejects with the FIRST
+ * part to fail (Promise.all): a later part still waiting for a slot of the producer session
+ * rejects `sent: false` while the first part is on its way, so the call says nothing was sent
+ * although thousands of its jobs are added.
+ *
+ * Also: a deadline above 2^31 - 1 ms, which the SDK accepts (0 to 2^53 - 1), overflows Node's
+ * timers (such a delay fires after 1 ms): the call's wait for its first connection ends at once
+ * and it rejects DEADLINE_EXCEEDED.
+ *
+ * BROKEN (both). One real node.
+ *
+ * Runs on: the mocha process (the node in its own process).
+ */
+import { expect } from 'chai';
+import { FalconClient, ProtocolError } from '../../src/client/index.js';
+import { ClusterNodes } from '../support/cluster-nodes.js';
+import { createTestCluster, removeTestCluster, type TestCluster } from '../support/test-cluster.js';
+
+describe('queue attack 2: sent of an enqueueMany cut into parts, and long deadlines', function () {
+  this.timeout(60_000);
+  let cluster: TestCluster;
+  let nodes: ClusterNodes;
+
+  before(async () => {
+    cluster = await createTestCluster({ nodeCount: 1, logLevel: 'warn' });
+    nodes = new ClusterNodes(cluster);
+    nodes.startAll();
+    await nodes.leaderAgreedBy(['n1']);
+  });
+
+  after(async () => {
+    if (cluster !== undefined) await removeTestCluster(cluster);
+  });
+
+  it('BROKEN: close() while the first part of a 5000-job enqueueMany is in flight rejects it sent: false, and 4096 of its jobs are added', async () => {
+    const address = `127.0.0.1:${nodes.node('n1').clientPort}`;
+    const client = new FalconClient({ nodes: [address] });
+    const jobs = Array.from({ length: 5_000 }, (_, n) => ({ payload: { n } }));
+    const outcome = client.enqueueMany('parts', jobs).then(() => undefined, (error: unknown) => error);
+    // The first part's request is handed to the connection; the second waits for the session's first answer.
+    while ((client.counters.requestsSent['enqueue'] ?? 0) === 0) await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    await client.close();
+    const error = await outcome;
+    const reader = new FalconClient({ nodes: [address] });
+    let added = 0;
+    for (let attempt = 0; attempt < 20; attempt += 1) {
+      added = (await reader.stats('parts'))?.enqueuedTotal ?? 0;
+      if (added > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await reader.close();
+    const said = error instanceof ProtocolError ? `${error.code} sent: ${String(error.sent)}` : String(error);
+    const saysNothingSent = error instanceof ProtocolError && !error.sent;
+    expect({ saysNothingSent, jobsAdded: added > 0 }, `the call rejected ${said}; ${added} of its jobs were added`)
+      .to.not.deep.equal({ saysNothingSent: true, jobsAdded: true });
+  });
+
+  it('BROKEN: a call whose deadlineMs is above 2^31 - 1 (about 25 days; the SDK takes up to 2^53 - 1) fails at once instead of waiting', async () => {
+    const outcomes: string[] = [];
+    for (const deadlineMs of [2 ** 31 - 1, 2 ** 31, Number.MAX_SAFE_INTEGER]) {
+      const fresh = new FalconClient({ nodes: [`127.0.0.1:${nodes.node('n1').clientPort}`] });
+      try {
+        await fresh.enqueue('long-deadlines', { deadlineMs }, { deadlineMs });
+        outcomes.push(`${deadlineMs}: enqueued`);
+      } catch (error) {
+        outcomes.push(`${deadlineMs}: ${error instanceof ProtocolError ? `${error.code}: ${error.message}` : String(error)}`);
+      } finally {
+        await fresh.close();
+      }
+    }
+    expect(outcomes).to.deep.equal([`${2 ** 31 - 1}: enqueued`, `${2 ** 31}: enqueued`, `${Number.MAX_SAFE_INTEGER}: enqueued`]);
+  });
+});
