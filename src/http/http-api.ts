@@ -83,8 +83,13 @@ async function route(request: IncomingMessage, url: URL, options: HttpApiOptions
   const credential = readBearerCredential(request.headersDistinct['authorization'], 'the Authorization header');
   if (!credential.ok) return errorOfCode('UNAUTHENTICATED', credential.message);
   const token = credential.token;
-  const deadlineMs = deadlineOf(request.headers['x-timeout-ms'], options.deadlineMs ?? deadlineMsDefault);
-  if (isApiError(deadlineMs)) return deadlineMs;
+  const deadline = deadlineOf(request.headers['x-timeout-ms'], options.deadlineMs ?? deadlineMsDefault);
+  if (isApiError(deadline)) return deadline;
+  // Access before anything of the request is read or checked (docs/protocol.md §3); the time it
+  // takes (a connect and hello for a token not seen lately) comes out of the request's deadline.
+  const admittedFrom = Date.now();
+  await options.gateway.admit({ token, deadlineMs: deadline });
+  const deadlineMs = Math.max(1, deadline - (Date.now() - admittedFrom));
   const idempotencyKey = request.headers['idempotency-key'];
   const routeRequest: RouteRequest = {
     params: matched.params,
