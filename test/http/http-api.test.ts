@@ -222,12 +222,12 @@ describe('HTTP API (in front of a recording gateway)', () => {
     expect(gateway.calls).to.deep.equal([]);
   });
 
-  it('judges access before the path and the body: a refused caller gets 401 for a bad body, a bad id or a good request alike', async () => {
+  it('judges access before the path, the body and X-Timeout-Ms: a refused caller gets 401 for a bad body, a bad id or a good request alike', async () => {
     gateway.refuseAccess = new ProtocolError('UNAUTHENTICATED', 'this cluster needs a bearer token', undefined, false);
     const answers = [
       await post('/v1/queues/q/jobs', { priorty: 1, payload: 1 }), await post('/v1/pull', { queue: 'q', jobsMax: 0 }),
       await post('/v1/ack', { jobId: 1 }), await send('POST', '/v1/pull', '{"queue":'), await send('GET', '/v1/jobs/0'),
-      await post('/v1/queues/q/jobs', { payload: 1 }),
+      await post('/v1/queues/q/jobs', { payload: 1 }), await send('POST', '/v1/pull', '{"queue":"q"}', { 'X-Timeout-Ms': '5' }),
     ];
     expect(answers.map((answer) => `${answer.status} ${errorOf(answer).code}`)).to.deep.equal(Array(answers.length).fill('401 UNAUTHENTICATED'));
     expect(gateway.calls).to.deep.equal([]);
