@@ -326,7 +326,7 @@ export class FalconClient {
  * by job index range (`0-4095,8192-9000`) in the message and in `detail.jobsAdded`,
  * `jobsMaybeAdded` and `jobsNotAdded`. When no part can have taken effect, the first failure as it is.
  */
-function partsError(parts: readonly WireJob[][], outcomes: ReadonlyArray<PromiseSettledResult<EnqueuedJob[]>>, firstFailure: unknown): ProtocolError {
+export function partsError(parts: readonly WireJob[][], outcomes: ReadonlyArray<PromiseSettledResult<EnqueuedJob[]>>, firstFailure: unknown): ProtocolError {
   const protocolErrorOf = (failure: unknown): ProtocolError => (failure instanceof ProtocolError ? failure
     : new InternalError(`an enqueue part failed: ${String(failure)}`, { cause: failure }));
   const first = protocolErrorOf(firstFailure);
