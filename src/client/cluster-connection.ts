@@ -133,6 +133,16 @@ export class ClusterConnection {
     return this.producer;
   }
 
+  /**
+   * Resolves once a connection is open and its hello answered (at once when one is); rejects with
+   * the hello's refusal (UNAUTHENTICATED for a token no node lists) or the failure to connect,
+   * without trying another node. Lets a gateway judge its caller's token before anything else.
+   */
+  async ready(deadlineMs: number): Promise<void> {
+    if (this.closedByUser) throw new ClientClosedError('the connection to the cluster is closed', { sent: false });
+    await this.connected(Date.now() + deadlineMs);
+  }
+
   /** Sends `body` to the leader, following redirects and retrying as the header says. */
   async call(body: RequestBody, callOptions: CallOptions = {}): Promise<Reply> {
     const deadline = Date.now() + (callOptions.deadlineMs ?? this.options.deadlineMs ?? 15_000);

@@ -21,7 +21,7 @@
  */
 import { ClusterConnection, type ClusterConnectionOptions, type NodeAddress } from './cluster-connection.js';
 import { EnqueueBatcher, type EnqueuedJob, type JobState } from './enqueue-batcher.js';
-import { ClientClosedError, InternalError, InvalidArgumentError, ProtocolError } from './errors.js';
+import { ClientClosedError, InternalError, InvalidArgumentError, ProtocolError, errorOfCode } from './errors.js';
 import { FalconWorker, type WorkerOptions } from './falcon-worker.js';
 import type { JobHandler } from './job-handler.js';
 import { checkName, jobBounds, wireBytesMax, wireJobOf, type EnqueueOptions, type JobSpec, type WireJob } from './job-options.js';
@@ -153,7 +153,9 @@ export class FalconClient {
   /**
    * Adds `jobs` to `queue`; resolves with one answer per job, in order. Atomic (all or none) when
    * the jobs fit one request (4096 jobs and the frame bound); larger lists are sent as several
-   * atomic parts, and a failure of one part rejects the call (earlier parts may have been added).
+   * atomic parts; the call waits for every part, and when one fails it rejects with the first
+   * failure's code, `sent: true` if any part was or may have been added, and `detail.jobsAdded`,
+   * `jobsMaybeAdded`, `jobsNotAdded` naming the parts by job index ranges.
    */
   enqueueMany(queue: string, jobs: readonly JobSpec[], options: CallOptions = {}): Promise<EnqueuedJob[]> {
     return this.enqueueJobs(queue, jobs, options, true);
@@ -170,8 +172,14 @@ export class FalconClient {
       return wireJobOf(job.payload, job, this.payloadBytesMax, many ? `jobs[${index}]` : '');
     });
     const parts = this.partsOf(queue, wireJobs);
-    const answers = await Promise.all(parts.map((part) => this.batcher.submit(queue, part, deadlineAt, many)));
-    return answers.flat();
+    if (parts.length === 1) return this.batcher.submit(queue, wireJobs, deadlineAt, many);
+    const outcomes = await Promise.allSettled(parts.map((part) => this.batcher.submit(queue, part, deadlineAt, many)));
+    const answers: EnqueuedJob[] = [];
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') throw partsError(parts, outcomes, outcome.reason);
+      answers.push(...outcome.value);
+    }
+    return answers;
   }
 
   /** `jobs` cut into parts that each fit one request. */
@@ -314,4 +322,37 @@ export class FalconClient {
     if (!jobStates.includes(state)) throw new InvalidArgumentError(`state must be one of ${jobStates.join(', ')}`, { detail: { field: 'state' }, sent: false });
     return state;
   }
+}
+
+/**
+ * The error of an enqueueMany sent as several parts, at least one of which failed: the first
+ * failure's code, `sent: true` when any part was added or failed after it was sent, and the parts
+ * by job index range (`0-4095,8192-9000`) in the message and in `detail.jobsAdded`,
+ * `jobsMaybeAdded` and `jobsNotAdded`. When no part can have taken effect, the first failure as it is.
+ */
+export function partsError(parts: readonly WireJob[][], outcomes: ReadonlyArray<PromiseSettledResult<EnqueuedJob[]>>, firstFailure: unknown): ProtocolError {
+  const protocolErrorOf = (failure: unknown): ProtocolError => (failure instanceof ProtocolError ? failure
+    : new InternalError(`an enqueue part failed: ${String(failure)}`, { cause: failure }));
+  const first = protocolErrorOf(firstFailure);
+  const ranges = { jobsAdded: [] as string[], jobsMaybeAdded: [] as string[], jobsNotAdded: [] as string[] };
+  let jobIndex = 0;
+  parts.forEach((part, partIndex) => {
+    const range = `${jobIndex}-${jobIndex + part.length - 1}`;
+    jobIndex += part.length;
+    const outcome = outcomes[partIndex];
+    if (outcome?.status === 'fulfilled') ranges.jobsAdded.push(range);
+    else if (outcome === undefined || protocolErrorOf(outcome.reason).sent) ranges.jobsMaybeAdded.push(range);
+    else ranges.jobsNotAdded.push(range);
+  });
+  if (ranges.jobsAdded.length === 0 && ranges.jobsMaybeAdded.length === 0) return first;
+  const labels = { jobsAdded: 'added', jobsMaybeAdded: 'may have been added', jobsNotAdded: 'not added' };
+  const detail: Record<string, string | number | boolean> = { ...first.detail };
+  const said: string[] = [];
+  for (const key of ['jobsAdded', 'jobsMaybeAdded', 'jobsNotAdded'] as const) {
+    if (ranges[key].length === 0) continue;
+    detail[key] = ranges[key].join(',');
+    said.push(`jobs ${detail[key]} ${labels[key]}`);
+  }
+  return errorOfCode(first.code, `${first.message} (sent in ${parts.length} parts: ${said.join('; ')})`,
+    { leader: first.leader, detail, sent: true, cause: first });
 }

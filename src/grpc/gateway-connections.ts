@@ -92,17 +92,45 @@ export class GatewayConnections {
       answer.catch(() => undefined);
       return await Promise.race([answer, expiry]);
     } catch (error) {
-      // A connection that could not be opened (or whose hello was refused) is not kept.
-      if (entry.connection === undefined && this.entries.get(key) === entry) {
-        this.entries.delete(key);
-        // Opened after the bound ran out: no one holds it any more.
-        entry.opening.then((connection) => connection.close('opened after the call gave up'), () => undefined);
-      }
+      this.forgetUnopened(key, entry);
       throw error;
     } finally {
       clearTimeout(timer);
       entry.calls -= 1;
     }
+  }
+
+  /**
+   * Resolves once `token`'s connection is open and its hello answered (at once when it is):
+   * rejects with the hello's refusal (UNAUTHENTICATED for a token the cluster does not list) or
+   * the failure to connect, UNAVAILABLE after `boundMs`. Nothing is sent but the hello.
+   */
+  async admit(token: string | undefined, boundMs = callMsDefault): Promise<void> {
+    const key = token ?? openKey;
+    const entry = this.entryFor(key);
+    if (entry.connection !== undefined) return;
+    entry.calls += 1;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const expiry = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new ProtocolError('UNAVAILABLE', `no answer to the hello within ${boundMs} ms; nothing was sent`, { sent: false })), Math.max(0, boundMs));
+      });
+      entry.connection ??= await Promise.race([entry.opening, expiry]);
+    } catch (error) {
+      this.forgetUnopened(key, entry);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      entry.calls -= 1;
+    }
+  }
+
+  /** A connection that could not be opened (or whose hello was refused) is not kept; one that
+   *  opens after its callers gave up is closed. */
+  private forgetUnopened(key: string, entry: PoolEntry): void {
+    if (entry.connection !== undefined || this.entries.get(key) !== entry) return;
+    this.entries.delete(key);
+    entry.opening.then((connection) => connection.close('opened after the call gave up'), () => undefined);
   }
 
   /** The entry of `key`, made (and its connection opened) when there is none or it closed. */

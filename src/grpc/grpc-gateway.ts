@@ -5,6 +5,10 @@
  * the hello of the connection it goes on; a follower's NOT_LEADER goes back as UNAVAILABLE with
  * the leader's gRPC address (status-mapping.ts). The gateway holds no queue state of its own.
  *
+ * Access before fields (docs/protocol.md §3): a call without a token on a cluster that lists
+ * tokens, or whose token's connection had its hello refused, is UNAUTHENTICATED before the call's
+ * fields are read; an open connection for the token costs nothing more.
+ *
  * Invariants:
  * - A caller's bytes never throw past a handler: grpc-js answers what it cannot decode, the
  *   handlers answer a status for everything else, and an unexpected fault answers INTERNAL (and is
@@ -23,7 +27,7 @@ import { readBearerCredential, type BearerCredential } from '../protocol/bearer-
 import { GatewayConnections, callMsDefault } from './gateway-connections.js';
 import { loadServiceDefinition } from './proto-definition.js';
 import { runServiceCall, serviceCalls, type GrpcRequest, type ServiceCall } from './service-calls.js';
-import { toGrpcFailure } from './status-mapping.js';
+import { toGrpcFailure, type ProtocolFailure } from './status-mapping.js';
 
 /** Distinct bearer tokens served at once, each with its own connection to the client port: far
  *  more than a cluster lists, far fewer than the node's clientConnectionsMax. */
@@ -120,14 +124,33 @@ export class GrpcGateway {
       const failure = toGrpcFailure({ code: 'UNAUTHENTICATED', message: caller.message }, this.options.config);
       return { error: failure, response: null };
     }
+    // Access before the request's fields are judged (docs/protocol.md §3).
+    const refusal = await this.accessRefusal(caller.token, callBoundMs(unary.getDeadline(), {}));
     const request = (typeof unary.request === 'object' && unary.request !== null ? unary.request : {}) as GrpcRequest;
-    const outcome = await runServiceCall(call, request, (body) => this.connections.request(caller.token, body, callBoundMs(unary.getDeadline(), body)));
+    const outcome = refusal ?? await runServiceCall(call, request, (body) => this.connections.request(caller.token, body, callBoundMs(unary.getDeadline(), body)));
     if (outcome.ok) return { error: null, response: outcome.response };
     // The node's words ask for hello's token field: a gRPC caller sends metadata instead.
     const failure = caller.token === undefined && outcome.failure.code === 'UNAUTHENTICATED' ? { ...outcome.failure, message: tokenNeededMessage } : outcome.failure;
     return { error: toGrpcFailure(failure, this.options.config), response: null };
   }
+
+  /** See AccessRefusal. An open connection for the token costs nothing. */
+  private async accessRefusal(token: string | undefined, boundMs: number | undefined): Promise<AccessRefusal> {
+    if (token === undefined && this.options.config.auth.tokens.length > 0) return { ok: false, failure: { code: 'UNAUTHENTICATED', message: tokenNeededMessage } };
+    try {
+      await this.connections.admit(token, boundMs);
+      return undefined;
+    } catch (error) {
+      const failure = error as Partial<ProtocolFailure>;
+      if (typeof failure.code === 'string' && typeof failure.message === 'string') return { ok: false, failure: failure as ProtocolFailure };
+      throw error;
+    }
+  }
 }
+
+/** Why a call is refused before its fields are read: no token on a cluster that lists tokens, or
+ *  a token (or a node) that refused the hello of its connection; undefined when admitted. */
+export type AccessRefusal = { readonly ok: false; readonly failure: ProtocolFailure } | undefined;
 
 interface GrpcCallError {
   readonly code: grpcStatus;

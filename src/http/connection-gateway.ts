@@ -47,10 +47,16 @@ export interface ConnectionGatewayOptions {
   readonly payloadBytesMax?: number;
   /** Connections kept open at once, one per distinct token (default 64). */
   readonly connectionsMax?: number;
+  /** The cluster lists bearer tokens (auth in cluster.yaml): a caller without one is refused at
+   *  once, as every node would refuse it (default false: an open cluster). */
+  readonly tokensListed?: boolean;
 }
 
 /** Enough distinct callers for a cluster's services and operators; each costs one socket on the leader. */
 const connectionsMaxDefault = 64;
+
+/** The refusal of a request without a token on a cluster that lists tokens. */
+const tokenNeededMessage = "this cluster needs a bearer token and this request carries none: send the header 'Authorization: Bearer <token>'";
 
 /** Bytes of an enqueue request beside its jobs (length prefix, id, type, sequence, queue key,
  *  array header): the SDK's own bound of the same (enqueue-batcher.ts), so that a batch this
@@ -78,6 +84,25 @@ export class ConnectionGateway implements QueueGateway {
   /** Connections open now (for tests and /status). */
   get connectionsOpen(): number {
     return this.pool.size;
+  }
+
+  /** See QueueGateway: no token on a cluster that lists tokens, or a token a node refused in the
+   *  hello of the caller's pooled connection, is UNAUTHENTICATED (sent: false, nothing was done). */
+  async admit(caller: Caller): Promise<void> {
+    if (caller.token === undefined) {
+      if (this.options.tokensListed === true) throw new ProtocolError('UNAUTHENTICATED', tokenNeededMessage, undefined, false);
+      return;
+    }
+    const pooled = this.connectionFor(caller.token);
+    pooled.inflight += 1;
+    try {
+      await pooled.connection.ready(caller.deadlineMs);
+    } catch (error) {
+      if (error instanceof ProtocolError && error.code === 'UNAUTHENTICATED') throw new ProtocolError('UNAUTHENTICATED', error.message, undefined, false);
+      // Any other failure (no node reachable now) is left to the call, which retries other nodes.
+    } finally {
+      this.release(pooled);
+    }
   }
 
   operationsFor(caller: Caller): QueueOperations {
@@ -201,16 +226,19 @@ function enqueueFailure(error: ProtocolError, deadlineMs: number): ProtocolError
 /**
  * A failure as a caller can act on it. NOT_LEADER, or a request that never left (no node
  * reachable): no leader could be reached, and nothing was done. A deadline that passed
- * (DEADLINE_EXCEEDED, the SDK's own code) is UNAVAILABLE: for a call that is not idempotent it
- * follows only refusals that did nothing (NOT_LEADER, never sent, a busy leader), since any
- * unknown outcome would have ended it at once; an idempotent call may simply be retried.
+ * (DEADLINE_EXCEEDED, the SDK's own code) is UNAVAILABLE: an idempotent call may simply be
+ * retried; a call that is not (pull, nack) did nothing only when its error says `sent: false`
+ * (only refusals that did nothing, or never sent); with `sent: true` a leader may have taken it
+ * (a pull's jobs leased, a nack applied), and the answer says the outcome is unknown.
  */
 function explained(error: ProtocolError, deadlineMs: number, idempotent: boolean): ProtocolError {
   const noLeader = `no leader could be reached within ${deadlineMs} ms (an election is under way, or too few nodes are up)`;
   if (error.code === 'DEADLINE_EXCEEDED') {
     const last = error.cause instanceof ProtocolError ? error.cause : error;
     const why = last.code === 'NOT_LEADER' || !last.sent ? noLeader : `the call ran out of its ${deadlineMs} ms deadline`;
-    const outcome = idempotent ? 'it is safe to retry' : 'nothing was done, retry shortly';
+    const outcome = idempotent ? 'it is safe to retry'
+      : error.sent ? 'the outcome is unknown: the leader may have done it (a pull may have leased jobs, which come back when their lease runs out)'
+        : 'nothing was done, retry shortly';
     return new ProtocolError('UNAVAILABLE', `${why}; ${outcome} (last: ${last.message})`, undefined, error.sent);
   }
   if (error.code !== 'NOT_LEADER' && error.sent) return error;

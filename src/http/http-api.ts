@@ -6,7 +6,8 @@
  *
  * Per request: the route is matched (404 unknown path, 405 known path with another method), the
  * `Authorization: Bearer <token>` header read (401 when it is not of that form, is sent twice, or
- * holds a token longer than any listed one: protocol/bearer-credential.ts), the deadline set
+ * holds a token longer than any listed one: protocol/bearer-credential.ts), the caller's access
+ * judged by the gateway (401 before anything of the body or path is checked), the deadline set
  * (`X-Timeout-Ms`, else 10 s; a pull's `waitMs` on top), the body read within `bodyBytesMax`,
  * and a failure of any kind answered as a JSON error (api-exchange.ts); a fault of this code is
  * logged and answered 500, never thrown into the server.
@@ -83,8 +84,13 @@ async function route(request: IncomingMessage, url: URL, options: HttpApiOptions
   const credential = readBearerCredential(request.headersDistinct['authorization'], 'the Authorization header');
   if (!credential.ok) return errorOfCode('UNAUTHENTICATED', credential.message);
   const token = credential.token;
-  const deadlineMs = deadlineOf(request.headers['x-timeout-ms'], options.deadlineMs ?? deadlineMsDefault);
-  if (isApiError(deadlineMs)) return deadlineMs;
+  const deadline = deadlineOf(request.headers['x-timeout-ms'], options.deadlineMs ?? deadlineMsDefault);
+  // Access before anything else of the request is checked (docs/protocol.md §3); the time it takes
+  // (a connect and hello for a token not seen lately) comes out of the request's deadline.
+  const admittedFrom = Date.now();
+  await options.gateway.admit({ token, deadlineMs: isApiError(deadline) ? options.deadlineMs ?? deadlineMsDefault : deadline });
+  if (isApiError(deadline)) return deadline;
+  const deadlineMs = Math.max(1, deadline - (Date.now() - admittedFrom));
   const idempotencyKey = request.headers['idempotency-key'];
   const routeRequest: RouteRequest = {
     params: matched.params,

@@ -47,6 +47,14 @@ export interface QueueOperations {
 }
 
 export interface QueueGateway {
+  /**
+   * Judges the caller's access before the HTTP API reads or checks anything of the request
+   * (docs/protocol.md §3: access before validation). Rejects UNAUTHENTICATED when the cluster
+   * lists tokens and the caller has none, or when a node refused the caller's token in a hello;
+   * resolves otherwise, also when no node could be reached to judge it (the call itself then
+   * finds its own failure). Costs nothing once the caller's connection is open.
+   */
+  admit(caller: Caller): Promise<void>;
   operationsFor(caller: Caller): QueueOperations;
   /** Closes every connection; calls in flight reject. */
   close(): void;
