@@ -38,6 +38,14 @@ export function heartbeatFields(body: unknown): CallFields<'heartbeat'> | ApiErr
   return { workerId, ...(load === undefined ? {} : { load }) };
 }
 
+export function unregisterFields(body: unknown): CallFields<'unregister'> | ApiError {
+  const read = FieldReader.of(body);
+  if (!(read instanceof FieldReader)) return read;
+  const workerId = read.need(read.string(workerIdNames, limits.nameBytesMax), 'workerId');
+  if (read.problem !== undefined || workerId === undefined) return read.problem ?? missing();
+  return { workerId };
+}
+
 export function pullFields(body: unknown): CallFields<'pull'> | ApiError {
   const read = FieldReader.of(body);
   if (!(read instanceof FieldReader)) return read;

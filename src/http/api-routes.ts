@@ -7,7 +7,7 @@
  */
 import type { JobReplyView, PulledJob } from '../protocol/client.js';
 import type { EnqueuedJob } from '../queue/results.js';
-import { ackFields, enqueueBody, extendFields, heartbeatFields, jobId, listFields, pullFields, queueName, registerFields } from './api-bodies.js';
+import { ackFields, enqueueBody, extendFields, heartbeatFields, jobId, listFields, pullFields, queueName, registerFields, unregisterFields } from './api-bodies.js';
 import { apiError, isApiError, type ApiError } from './api-exchange.js';
 import { payloadView, resultView } from './api-values.js';
 import { isCodedError, type QueueOperations } from './queue-gateway.js';
@@ -48,6 +48,7 @@ export interface ApiRoute {
 export const apiRoutes: readonly ApiRoute[] = [
   { method: 'POST', path: '/v1/register', operationId: 'register', handle: withBody(registerFields, async (fields, request) => ok(await request.operations().register(fields))) },
   { method: 'POST', path: '/v1/heartbeat', operationId: 'heartbeat', handle: withBody(heartbeatFields, async (fields, request) => ok(await request.operations().heartbeat(fields))) },
+  { method: 'POST', path: '/v1/unregister', operationId: 'unregister', handle: withBody(unregisterFields, async (fields, request) => ok(await request.operations().unregister(fields))) },
   { method: 'POST', path: '/v1/pull', operationId: 'pull', handle: withBody(pullFields, pull) },
   { method: 'POST', path: '/v1/ack', operationId: 'ack', handle: ack },
   { method: 'POST', path: '/v1/extend', operationId: 'extend', handle: withBody(extendFields, async (fields, request) => ok(await request.operations().extend(fields))) },

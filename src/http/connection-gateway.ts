@@ -119,6 +119,7 @@ export class ConnectionGateway implements QueueGateway {
       stats: async (queue) => (await call('stats', queue === undefined ? {} : { queue }, true)).queues,
       register: async (fields) => withoutId(await call('register', fields, true)),
       heartbeat: async (fields) => withoutId(await call('heartbeat', fields, true)),
+      unregister: async (fields) => withoutId(await call('unregister', fields, true)),
     };
   }
 

@@ -86,6 +86,11 @@ const operations: Readonly<Record<string, Schema>> = {
     requestBody: jsonBody(object({ workerId, load: integer(0, limits.capacityMax) }, ['workerId'])),
     responses: { 200: answer('beat taken', ref('Ttl')), 404: answer('unknown worker: register again', ref('Error')) },
   },
+  unregister: {
+    summary: 'A worker leaving: every job it holds returns to its queue at once (an attempt spent), and the worker is forgotten',
+    requestBody: jsonBody(object({ workerId }, ['workerId'])),
+    responses: { 200: answer('how many leases were returned (0 for an unknown worker)', object({ jobs: { type: 'integer' } }, ['jobs'])) },
+  },
   pull: {
     summary: 'Lease up to jobsMax ready jobs of a queue (long poll with waitMs)',
     requestBody: jsonBody(object({ queue: string(limits.queueNameBytesMax), jobsMax: integer(1, limits.jobsPerPullMax, 'default 1; also accepted as maxN'), waitMs: integer(0, limits.waitMsMax), leaseMs: integer(1, limits.leaseMsMax), workerId }, ['queue'])),

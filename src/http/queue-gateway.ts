@@ -15,7 +15,7 @@
  * Runs on: supervisor (main thread), under the ops port.
  */
 import type {
-  AckReply, ClientRequestType, EnqueueJobRequest, ExtendReply, JobReplyView, ListReply, NackReply, PulledJob, RequestOf, TtlReply,
+  AckReply, ClientRequestType, CountReply, EnqueueJobRequest, ExtendReply, JobReplyView, ListReply, NackReply, PulledJob, RequestOf, TtlReply,
 } from '../protocol/client.js';
 import type { EnqueuedJob, QueueStats } from '../queue/results.js';
 
@@ -44,6 +44,8 @@ export interface QueueOperations {
   stats(queue: string | undefined): Promise<readonly QueueStats[]>;
   register(fields: CallFields<'register'>): Promise<Omit<TtlReply, 'id'>>;
   heartbeat(fields: CallFields<'heartbeat'>): Promise<Omit<TtlReply, 'id'>>;
+  /** A worker leaving: the leader returns every job it holds at once and forgets it. */
+  unregister(fields: CallFields<'unregister'>): Promise<Omit<CountReply, 'id'>>;
 }
 
 export interface QueueGateway {

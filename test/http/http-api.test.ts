@@ -55,6 +55,7 @@ class RecordingGateway implements QueueGateway {
       stats: (queue) => answer('stats', { queue }, []),
       register: (fields) => answer('register', fields, { ttlMs: 5000 }),
       heartbeat: (fields) => answer('heartbeat', fields, { ttlMs: 5000 }),
+      unregister: (fields) => answer('unregister', fields, { jobs: 2 }),
     };
   }
 
@@ -94,18 +95,20 @@ describe('HTTP API (in front of a recording gateway)', () => {
   const post = (path: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> => send('POST', path, JSON.stringify(body), headers);
   const errorOf = (answer: Answer): { code: string; message: string; field?: string } => answer.body['error'] as { code: string; message: string; field?: string };
 
-  it('takes the seed\'s field names for register, heartbeat and pull, and the protocol\'s', async () => {
+  it('takes the seed\'s field names for register, heartbeat, pull and unregister, and the protocol\'s', async () => {
     expect((await post('/v1/register', { nodeId: 'w1', role: 'worker', cap: 2, queues: ['q'] })).body).to.deep.equal({ ttlMs: 5000 });
     await post('/v1/register', { workerId: 'w1', capacity: 2, queues: ['q'] });
     await post('/v1/heartbeat', { nodeId: 'w1', load: 1 });
     await post('/v1/pull', { workerId: 'w1', queue: 'q', maxN: 3, waitMs: 100 });
     await post('/v1/pull', { queue: 'q' });
+    expect((await post('/v1/unregister', { nodeId: 'w1' })).body).to.deep.equal({ jobs: 2 });
     expect(gateway.calls.map((call) => [call.method, call.fields])).to.deep.equal([
       ['register', { workerId: 'w1', capacity: 2, queues: ['q'] }],
       ['register', { workerId: 'w1', capacity: 2, queues: ['q'] }],
       ['heartbeat', { workerId: 'w1', load: 1 }],
       ['pull', { queue: 'q', jobsMax: 3, waitMs: 100, workerId: 'w1' }],
       ['pull', { queue: 'q', jobsMax: 1 }],
+      ['unregister', { workerId: 'w1' }],
     ]);
   });
 
@@ -187,6 +190,7 @@ describe('HTTP API (in front of a recording gateway)', () => {
       ['/v1/register', { workerId: 'w', nodeId: 'w', capacity: 1, queues: [] }, 'workerId'],
       ['/v1/register', { workerId: 'w', capacity: 1, queues: ['ok', ''] }, 'queues[1]'],
       ['/v1/heartbeat', { load: 1 }, 'workerId'],
+      ['/v1/unregister', { load: 1 }, 'workerId'],
       ['/v1/pull', { queue: 'q', waitMs: 60_001 }, 'waitMs'],
       ['/v1/pull', { queue: 'bad\u0001name' }, 'queue'],
       ['/v1/pull', [1, 2], undefined],
