@@ -83,6 +83,13 @@ export class RequestAttempts {
   get mayHaveTakenEffect(): boolean {
     return this.inFlight || this.inDoubt;
   }
+
+  /** What the next attempt sends: `body`, an enqueue marked `retry: true` once an earlier attempt may
+   *  have taken effect, so that a node which forgot the producer session refuses it rather than
+   *  adding its jobs a second time (docs/protocol.md §6). */
+  get nextBody(): RequestBody {
+    return this.inDoubt && this.body.type === 'enqueue' ? { ...this.body, retry: true } : this.body;
+  }
 }
 
 export interface CallOptions {
@@ -181,7 +188,7 @@ export class ClusterConnection {
 
   /** One attempt on `connection`, bounded by the time left and by the attempt bound (see the header). */
   private async attempt(connection: ProtocolConnection, attempts: RequestAttempts, deadline: number): Promise<Reply> {
-    const { body } = attempts;
+    const body = attempts.nextBody;
     this.requestsSent.set(body.type, (this.requestsSent.get(body.type) ?? 0) + 1);
     const waitMs = typeof body['waitMs'] === 'number' ? body['waitMs'] : 0;
     const boundMs = waitMs + (this.options.attemptTimeoutMs ?? attemptTimeoutMsDefault);

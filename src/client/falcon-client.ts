@@ -5,9 +5,9 @@
  * enqueues into few requests (EnqueueBatcher), and makes workers (`worker()`, each with its own
  * connection).
  *
- * No retry creates a second job while the node remembers this client's producer session (the
- * `producersMax` most recently used): every enqueue request carries its producer sequence, and a
- * retry after an unknown outcome resends the same sequence with the same jobs (docs/sdk.md). A
+ * No retry creates a second job: every enqueue request carries its producer sequence, and a retry
+ * after an unknown outcome resends the same sequence with the same jobs, marked `retry` so that a
+ * node which forgot the session refuses it instead of applying it as new (docs/sdk.md). A
  * call that gives up after an attempt of its request may have taken effect says `sent: true`: its
  * job may still be added by that retry for the other calls of its batch.
  * Reads and the idempotent admin verbs (pause, resume, cancel) are retried after an unknown

@@ -88,7 +88,7 @@ export function commandOfRequest(request: CommandRequest, context: CommandContex
       if (context.producerId === undefined) {
         return falconError('FAILED_PRECONDITION', 'enqueue: sequence needs a producer session: send hello first on this connection', { field: 'sequence' });
       }
-      return { ...base, producer: { id: context.producerId, sequence: request.sequence } };
+      return { ...base, producer: { id: context.producerId, sequence: request.sequence, ...(request.retry === true ? { retry: true as const } : {}) } };
     }
     case 'pull':
       return { type: 'lease', queue: request.queue, jobsMax: request.jobsMax, bytesMax: context.pullBytesMax, leaseMs: request.leaseMs ?? context.leaseMsDefault, workerId: request.workerId ?? '' };

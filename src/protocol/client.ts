@@ -113,6 +113,9 @@ export interface EnqueueRequest {
   readonly jobs: readonly EnqueueJobRequest[];
   /** The producer session's number for this enqueue, the same on every retry of it. */
   readonly sequence?: number;
+  /** True on a resend of a sequence whose earlier attempt may have taken effect: from a producer the
+   *  node does not know (a session it forgot), such a retry is refused, never applied as new. */
+  readonly retry?: boolean;
 }
 
 export interface PullRequest {

@@ -97,6 +97,8 @@ export interface JobSpec {
 export interface ProducerStamp {
   readonly id: string;
   readonly sequence: number;
+  /** A resend whose earlier attempt may have been applied: refused when the producer is unknown. */
+  readonly retry?: true;
 }
 
 export interface EnqueueCommand {

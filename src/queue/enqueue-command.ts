@@ -1,6 +1,7 @@
 /**
  * Applies an `enqueue` command: the producer session first (a retried sequence answers its first
- * answer), then the idempotency keys (a key seen within the window, or earlier in the same batch,
+ * answer; a retry from a producer with no session, which may have been applied under a forgotten
+ * one, is refused unless every job carries a key), then the idempotency keys (a key seen within the window, or earlier in the same batch,
  * answers its first job), then the limits over what is really new, refusing the whole command
  * with RESOURCE_EXHAUSTED naming the limit and its value, then the new jobs.
  *
@@ -96,6 +97,14 @@ export function applyEnqueue(state: QueueState, command: EnqueueCommand, entryIn
   const { producer, limits } = command;
   if (producer !== undefined) {
     const session = state.producers.touch(producer.id);
+    if (session === undefined && producer.retry === true && command.jobs.some((spec) => spec.key === undefined)) {
+      // Its first attempt may have been applied under a session this node has since forgotten
+      // (producersMax): applying it as new could add its jobs twice. (Jobs that all carry an
+      // idempotency key are safe to apply: the key table answers the ones already added.)
+      return falconError('FAILED_PRECONDITION',
+        `producer ${producer.id} is not known (never seen, or forgotten beyond producersMax), and sequence ${producer.sequence} is a retry: `
+        + 'whether its first attempt was applied is unknown', { field: 'sequence', reason: 'producerUnknown' });
+    }
     const answer = session?.find(producer.sequence);
     if (answer !== undefined) return answerRetry(state, answerIds(answer));
     const oldest = session?.forgottenBelow(producer.sequence);

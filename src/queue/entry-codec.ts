@@ -90,6 +90,7 @@ const jobSpecFields: FieldChecks<JobSpec> = {
 const producerStampFields: FieldChecks<ProducerStamp> = {
   id: identifier,
   sequence: safeInteger,
+  retry: optional(boolean),
 };
 
 /** Every command type and its fields: the one list of them. */

@@ -153,8 +153,7 @@ describe('queue attack: what FalconClient says about a call that failed', functi
   });
 
   it('keeps a retry single after the node forgot the producer session (more than producersMax producers since) when the job has an idempotencyKey', async () => {
-    // Without a key such a retry is applied as new (docs/sdk.md: the session's promise holds while
-    // the node remembers it); the key table remembers the job across the lost session.
+    // The key table remembers the job across the lost session, so the retry is applied and answered by the key.
     const { relay, client } = await relayedClient(15_000);
     await relay.listen();
     await client.stats();
@@ -174,5 +173,26 @@ describe('queue attack: what FalconClient says about a call that failed', functi
     expect(error, error?.message).to.equal(undefined);
     const jobs = await jobsWithMarker('forgotten', 'forgotten');
     expect({ jobs, duplicate: value?.duplicate }, 'one enqueue call, retried by the client').to.deep.equal({ jobs: 1, duplicate: true });
+  });
+
+  it('never applies a keyless retry as new after the node forgot the producer session: the call rejects, outcome unknown, and the job exists once', async () => {
+    const { relay, client } = await relayedClient(15_000);
+    await relay.listen();
+    await client.stats();
+    relay.passReplies = false;
+    const call = outcomeOf(client.enqueue('forgotten-keyless', { marker: 'keyless' }));
+    await waitUntil(async () => (await jobsWithMarker('forgotten-keyless', 'keyless')) === 1, 'the node applied the enqueue');
+    for (let n = 0; n < producersMax; n += 1) {
+      const other = new FalconClient({ nodes: [`127.0.0.1:${cluster.nodes[0]?.clientPort ?? 0}`] });
+      clients.push(other);
+      await other.enqueue('others', { n });
+    }
+    await relay.close(); // the reply was lost: the client retries the same sequence, marked retry
+    relay.passReplies = true;
+    await relay.listen();
+    const { value, error } = await call;
+    expect(value, 'the retry must not be answered as a new job').to.equal(undefined);
+    expect({ code: error?.code, sent: error?.sent }).to.deep.equal({ code: 'UNAVAILABLE', sent: true });
+    expect(await jobsWithMarker('forgotten-keyless', 'keyless'), 'one enqueue call, retried by the client').to.equal(1);
   });
 });

@@ -35,6 +35,22 @@ function ids(result: unknown): number[] {
 }
 
 describe('producer sessions', () => {
+  it('refuses a retry from a producer it does not know (a forgotten session) unless every job has a key; applies a first attempt', () => {
+    const driver = new QueueDriver();
+    const keyless = (sequence: number, retry: boolean): CommandResult => driver.one(enqueueCommand('q', [{ payload: payloadOf('k') }],
+      { producer: { id: 'gone', sequence, ...(retry ? { retry: true as const } : {}) } }));
+    const refused = keyless(5, true);
+    expect(isFalconError(refused) ? [refused.code, refused.detail?.['reason']] : 'applied', 'a keyless retry from an unknown producer')
+      .to.deep.equal(['FAILED_PRECONDITION', 'producerUnknown']);
+    expect(driver.machine.counters.jobs, 'nothing added').to.equal(0);
+    const keyed = driver.one(enqueueCommand('q', [{ payload: payloadOf('k'), key: 'order-1' }], { producer: { id: 'gone', sequence: 5, retry: true } }));
+    expect(isFalconError(keyed) ? keyed.code : 'applied', 'a retry whose jobs all carry keys').to.equal('applied');
+    // The session now exists (the keyed retry opened it): a keyless retry of another sequence is judged by it.
+    expect(isFalconError(keyless(6, true)) ? 'refused' : 'applied', 'a retry once the producer is known').to.equal('applied');
+    const fresh = driver.one(enqueueCommand('q', [{ payload: payloadOf('f') }], { producer: { id: 'new', sequence: 0 } }));
+    expect(isFalconError(fresh) ? 'refused' : 'applied', "a new producer's first attempt").to.equal('applied');
+  });
+
   it("applies the retries of a new session's first sequences in any order: 2 before 0 and 1 (the failover of a stream of enqueues)", () => {
     const driver = new QueueDriver();
     const two = ids(enqueueAs(driver, 2));
