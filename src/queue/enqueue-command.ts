@@ -95,8 +95,13 @@ function newJob(state: QueueState, command: EnqueueCommand, spec: JobSpec, id: n
 /** Applies `command`, whose first job has position `firstPosition` in entry `entryIndex`. */
 export function applyEnqueue(state: QueueState, command: EnqueueCommand, entryIndex: number, firstPosition: number): EnqueueResult | FalconError {
   const { producer, limits } = command;
+  // Only a first attempt opens a session: a retry from an unknown producer, applied because its
+  // jobs all carry keys, must not make the producer known, or a keyless retry of an older sequence
+  // (applied under the forgotten session) would then be taken for new.
+  let remembersAnswer = producer !== undefined;
   if (producer !== undefined) {
     const session = state.producers.touch(producer.id);
+    if (session === undefined && producer.retry === true) remembersAnswer = false;
     if (session === undefined && producer.retry === true && command.jobs.some((spec) => spec.key === undefined)) {
       // Its first attempt may have been applied under a session this node has since forgotten
       // (producersMax): applying it as new could add its jobs twice. (Jobs that all carry an
@@ -144,6 +149,6 @@ export function applyEnqueue(state: QueueState, command: EnqueueCommand, entryIn
     jobs.push({ id: job.id, state: job.state, duplicate: false });
     ids.push(job.id);
   });
-  if (producer !== undefined) state.producers.remember(producer.id, sequenceAnswer(producer.sequence, ids), limits.producersMax);
+  if (producer !== undefined && remembersAnswer) state.producers.remember(producer.id, sequenceAnswer(producer.sequence, ids), limits.producersMax);
   return { type: 'enqueued', jobs };
 }

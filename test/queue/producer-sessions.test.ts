@@ -45,8 +45,12 @@ describe('producer sessions', () => {
     expect(driver.machine.counters.jobs, 'nothing added').to.equal(0);
     const keyed = driver.one(enqueueCommand('q', [{ payload: payloadOf('k'), key: 'order-1' }], { producer: { id: 'gone', sequence: 5, retry: true } }));
     expect(isFalconError(keyed) ? keyed.code : 'applied', 'a retry whose jobs all carry keys').to.equal('applied');
-    // The session now exists (the keyed retry opened it): a keyless retry of another sequence is judged by it.
-    expect(isFalconError(keyless(6, true)) ? 'refused' : 'applied', 'a retry once the producer is known').to.equal('applied');
+    // The keyed retry did not make the producer known: a keyless retry of an older sequence, which may
+    // have been applied under the forgotten session, is still refused.
+    expect(isFalconError(keyless(4, true)) ? 'refused' : 'applied', 'a keyless retry after a keyed one').to.equal('refused');
+    // A first attempt opens the session; retries are judged by it from then on.
+    expect(isFalconError(keyless(7, false)) ? 'refused' : 'applied', 'a first attempt').to.equal('applied');
+    expect(isFalconError(keyless(7, true)) ? 'refused' : 'applied', 'its retry, answered from the session').to.equal('applied');
     const fresh = driver.one(enqueueCommand('q', [{ payload: payloadOf('f') }], { producer: { id: 'new', sequence: 0 } }));
     expect(isFalconError(fresh) ? 'refused' : 'applied', "a new producer's first attempt").to.equal('applied');
   });
