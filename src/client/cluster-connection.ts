@@ -109,6 +109,8 @@ const attemptTimeoutMsDefault = 2_000;
 /** A failure that says the attempt had no effect (the node refused it, or it never left) is not in
  *  doubt; a lost connection, UNAVAILABLE, INTERNAL or an attempt's timeout is. */
 function outcomeUnknown(failure: ProtocolError): boolean {
+  // An UNAVAILABLE whose detail says `outcome: 'noEffect'`: the node knows the request did nothing.
+  if (failure.code === 'UNAVAILABLE' && failure.detail?.['outcome'] === 'noEffect') return false;
   return failure.sent && (failure.code === 'UNAVAILABLE' || failure.code === 'INTERNAL' || failure.code === 'DEADLINE_EXCEEDED');
 }
 

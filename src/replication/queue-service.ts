@@ -35,6 +35,10 @@ import type { ReadState } from '../raft/read-index.js';
 import type { Outcome } from '../errors.js';
 
 /** What the service reads of the queue's state machine (src/queue/queue-state-machine.ts). */
+/** The detail of an UNAVAILABLE the node knows had no effect (docs/protocol.md §5): a client need
+ *  not count the attempt as one that may have been applied. */
+const noEffect = { outcome: 'noEffect' } as const;
+
 export interface QueueReads {
   readonly appliedIndex: number;
   getJob(id: number): JobView | undefined;
@@ -107,7 +111,7 @@ function clientErrorOf(error: FalconError): FalconError {
   if (error.code === 'PROPOSAL_DROPPED') {
     return falconError('RESOURCE_EXHAUSTED', `the leader's uncommitted writes are at their bound; nothing was done, retry shortly (${error.message})`, { limit: 'uncommittedBytesMax' });
   }
-  return falconError('UNAVAILABLE', `the node cannot take the request now; nothing was done, retry (${error.code}: ${error.message})`);
+  return falconError('UNAVAILABLE', `the node cannot take the request now; nothing was done, retry (${error.code}: ${error.message})`, noEffect);
 }
 
 /** Room for a result's fields besides its bytes, and per listed job or queue: generous estimates. */
@@ -209,7 +213,7 @@ export class QueueService {
       if (entry.term === proposal.term) {
         this.options.send({ type: 'applied', batch: proposal.batch, index: entry.index, results: results[position] as EntryResults });
       } else {
-        this.options.send({ type: 'refused', batch: proposal.batch, error: falconError('UNAVAILABLE', `the request's log entry ${entry.index} was replaced by a new leader's before it committed: it had no effect, retry it`), leader: this.leader });
+        this.options.send({ type: 'refused', batch: proposal.batch, error: falconError('UNAVAILABLE', `the request's log entry ${entry.index} was replaced by a new leader's before it committed: it had no effect, retry it`, noEffect), leader: this.leader });
       }
     }
     const queues = this.options.queue.takeReadyQueues();

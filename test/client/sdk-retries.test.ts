@@ -87,6 +87,23 @@ describe('SDK retries against scripted nodes', () => {
     await client.close();
   });
 
+  it('marks a resend retry only when an earlier attempt may have been applied: not after an UNAVAILABLE the node says had no effect', async () => {
+    let enqueues = 0;
+    const node = await scriptedNode((request) => {
+      if (request.type === 'hello') return { protocol: 1, node: 'n1', leader: 'n1', producerId: 'p-3' };
+      enqueues += 1;
+      if (enqueues === 1) return { error: { code: 'UNAVAILABLE', message: 'replaced by a new leader\'s entry: it had no effect', detail: { outcome: 'noEffect' } } };
+      if (enqueues === 2) return 'drop';
+      return enqueueAnswer(request);
+    });
+    nodes.push(node);
+    const client = new FalconClient({ nodes: [`127.0.0.1:${node.port}`], deadlineMs: 5_000 });
+    expect((await client.enqueue('q', { n: 1 })).id).to.equal(1000);
+    const sent = node.requests.filter((request) => request.type === 'enqueue').map((request) => request['retry']);
+    expect(sent, 'first attempt, after "no effect", after a lost connection').to.deep.equal([undefined, undefined, true]);
+    await client.close();
+  });
+
   it('follows NOT_LEADER to the address it names', async () => {
     const leader = await scriptedNode((request) => (request.type === 'hello'
       ? { protocol: 1, node: 'n2', leader: 'n2', producerId: 'p-2' } : { queues: [] }));
