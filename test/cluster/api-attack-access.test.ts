@@ -21,10 +21,9 @@
  * Runs on: the mocha process (the nodes in their own processes).
  */
 import { expect } from 'chai';
+import { pipelined, type PipelinedReply } from '../support/pipelined-requests.js';
 import { connect } from 'node:net';
-import { createCodec } from '../../src/codec/msgpack.js';
 import { tokenNeededMessage } from '../../src/grpc/grpc-gateway.js';
-import { FrameDecoder, encodeFrame } from '../../src/net/frame-decoder.js';
 import { createGrpcTestCluster, type GrpcTestCluster } from '../grpc/grpc-cluster.js';
 import { FalconQueueClient } from '../grpc/proto-client.js';
 import { ClusterNodes } from '../support/cluster-nodes.js';
@@ -34,31 +33,7 @@ const tokens = { produce: 'produce-token-7f3a9c21e4', consume: 'consume-token-0b
 const grpcUnauthenticated = 16;
 const grpcPermissionDenied = 7;
 
-type Reply = { id: number; error?: { code: string; message: string } } & Record<string, unknown>;
-
-/** Sends `requests` in ONE socket write and collects the replies by id (each request gets one). */
-async function pipelined(port: number, requests: ReadonlyArray<Record<string, unknown> & { id: number }>): Promise<Map<number, Reply>> {
-  const codec = createCodec();
-  const socket = connect({ host: '127.0.0.1', port });
-  const replies = new Map<number, Reply>();
-  const decoder = new FrameDecoder(1 << 22);
-  try {
-    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-    const done = new Promise<void>((resolve, reject) => {
-      socket.on('data', (chunk: Buffer) => decoder.push(chunk, (body) => {
-        const reply = codec.unpackr.unpack(Buffer.from(body)) as Reply;
-        replies.set(reply.id, reply);
-        if (replies.size === requests.length) resolve();
-      }));
-      socket.once('close', () => reject(new Error(`the node closed the connection after ${replies.size} replies`)));
-    });
-    socket.write(Buffer.concat(requests.map((request) => encodeFrame(codec.packr.pack(request)))));
-    await done;
-    return replies;
-  } finally {
-    socket.destroy();
-  }
-}
+type Reply = PipelinedReply;
 
 function codeOf(reply: Reply | undefined): string {
   return reply?.error?.code ?? 'OK';

@@ -17,9 +17,7 @@
  * Runs on: the mocha process (the nodes in their own processes).
  */
 import { expect } from 'chai';
-import { connect } from 'node:net';
-import { createCodec } from '../../src/codec/msgpack.js';
-import { FrameDecoder, encodeFrame } from '../../src/net/frame-decoder.js';
+import { pipelined } from '../support/pipelined-requests.js';
 import { ClusterNodes } from '../support/cluster-nodes.js';
 import { createTestCluster, removeTestCluster, type TestCluster } from '../support/test-cluster.js';
 import { FalconQueueClient } from '../grpc/proto-client.js';
@@ -159,28 +157,3 @@ describe('api attack 2: what the HTTP and gRPC APIs say happened', function () {
   }
 });
 
-type Reply = { id: number; error?: { code: string; message: string } } & Record<string, unknown>;
-
-/** Sends `requests` in one write on a fresh connection and collects the replies by id. */
-async function pipelined(port: number, requests: ReadonlyArray<Record<string, unknown> & { id: number }>): Promise<Map<number, Reply>> {
-  const codec = createCodec();
-  const socket = connect({ host: '127.0.0.1', port });
-  const replies = new Map<number, Reply>();
-  const decoder = new FrameDecoder(1 << 22);
-  try {
-    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-    const done = new Promise<void>((resolve, reject) => {
-      socket.on('data', (chunk: Buffer) => decoder.push(chunk, (body) => {
-        const reply = codec.unpackr.unpack(Buffer.from(body)) as Reply;
-        replies.set(reply.id, reply);
-        if (replies.size === requests.length) resolve();
-      }));
-      socket.once('close', () => reject(new Error(`the node closed the connection after ${replies.size} replies`)));
-    });
-    socket.write(Buffer.concat(requests.map((request) => encodeFrame(codec.packr.pack(request)))));
-    await done;
-    return replies;
-  } finally {
-    socket.destroy();
-  }
-}

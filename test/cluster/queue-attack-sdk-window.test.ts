@@ -12,6 +12,7 @@
  * Runs on: the mocha process (the node in its own process).
  */
 import { expect } from 'chai';
+import { seededRandom } from '../wal/wal-test-helpers.js';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { FalconClient, PayloadTooLargeError, ProtocolError } from '../../src/client/index.js';
 import { ClusterNodes } from '../support/cluster-nodes.js';
@@ -55,17 +56,6 @@ class SlowRelay {
   }
 }
 
-/** A small seeded generator (mulberry32), so that a failing run can be replayed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 describe('queue attack: the producer-sequence window under slow replies and cut connections', function () {
   this.timeout(90_000);

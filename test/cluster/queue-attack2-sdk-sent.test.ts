@@ -13,6 +13,7 @@
  * Runs on: the mocha process (the nodes in their own processes).
  */
 import { expect } from 'chai';
+import { seededRandom } from '../wal/wal-test-helpers.js';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,17 +23,6 @@ import { ClusterNodes } from '../support/cluster-nodes.js';
 import { freePorts } from '../support/free-port.js';
 import { removeTestCluster, type TestCluster, type TestNode } from '../support/test-cluster.js';
 
-/** mulberry32: a failing run can be replayed with its seed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** Passes bytes both ways; after a client chunk, with probability `cutChance`, cuts both sides 0-3 ms later. */
 class CuttingRelay {
