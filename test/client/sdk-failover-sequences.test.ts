@@ -14,6 +14,7 @@
  * Runs on: the mocha process.
  */
 import { expect } from 'chai';
+import { waitUntil } from '../support/wait-until.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import { decode, encode } from '../../src/codec/msgpack.js';
 import { FrameDecoder, encodeFrame } from '../../src/net/frame-decoder.js';
@@ -57,13 +58,6 @@ async function scriptedNode(onRequest: (request: Request, answer: Answer) => voi
   };
 }
 
-async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 /** The shared log: keys tour-0.. enqueued long ago, then whatever either leader commits. */
 class SharedLog {
@@ -155,7 +149,7 @@ async function runFailover(olderNodeRule: boolean): Promise<{ log: SharedLog; an
   const client = new FalconClient({ nodes: [`127.0.0.1:${oldLeader.port}`, `127.0.0.1:${newLeader.port}`], deadlineMs: 20_000 });
   try {
     const calls = Array.from({ length: keysTotal }, (_, at) => client.enqueue('email', { to: `user${at}@example.com` }, { idempotencyKey: `tour-${at}` }));
-    await waitUntil(() => client.counters.enqueueRequests > 0 && takenByOldLeader.length === client.counters.enqueueRequests, 'the old leader took every request sent');
+    await waitUntil(() => client.counters.enqueueRequests > 0 && takenByOldLeader.length === client.counters.enqueueRequests, 'the old leader took every request sent', 10_000, 5);
     // The old leader committed its highest sequence (its answer lost with it), then died.
     const sequences = takenByOldLeader.map((request) => request['sequence'] as number);
     const highest = takenByOldLeader.find((request) => request['sequence'] === Math.max(...sequences)) as Request;
