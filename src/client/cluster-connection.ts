@@ -328,9 +328,9 @@ export class ClusterConnection {
 
 /** `promise`, or what `onExpiry` gives when `boundMs` passes first: undefined (the caller decides)
  *  or an error to reject with. The promise's own later outcome is then ignored. */
-function withinBound<T>(promise: Promise<T>, boundMs: number, onExpiry: () => ProtocolError): Promise<T>;
-function withinBound<T>(promise: Promise<T>, boundMs: number, onExpiry: () => undefined): Promise<T | undefined>;
-function withinBound<T>(promise: Promise<T>, boundMs: number, onExpiry: () => ProtocolError | undefined): Promise<T | undefined> {
+export function withinBound<T>(promise: Promise<T>, boundMs: number, onExpiry: () => ProtocolError): Promise<T>;
+export function withinBound<T>(promise: Promise<T>, boundMs: number, onExpiry: () => undefined): Promise<T | undefined>;
+export function withinBound<T>(promise: Promise<T>, boundMs: number, onExpiry: () => ProtocolError | undefined): Promise<T | undefined> {
   return new Promise<T | undefined>((resolve, reject) => {
     const timer = setTimeout(() => {
       const error = onExpiry();

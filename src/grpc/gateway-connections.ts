@@ -17,6 +17,7 @@
  *
  * Runs on: supervisor (main thread).
  */
+import { withinBound } from '../client/cluster-connection.js';
 import { ProtocolConnection, ProtocolError } from '../client/protocol-connection.js';
 
 export interface GatewayConnectionsOptions {
@@ -69,7 +70,6 @@ export class GatewayConnections {
     const waitMs = typeof body['waitMs'] === 'number' ? body['waitMs'] : 0;
     const bound = Math.max(0, boundMs ?? callMsDefault + waitMs);
     entry.calls += 1;
-    let timer: NodeJS.Timeout | undefined;
     let gaveUp = false;
     let sent = false;
     try {
@@ -81,21 +81,17 @@ export class GatewayConnections {
         sent = true;
         return await connection.request(body);
       })();
-      const expiry = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          gaveUp = true;
-          const outcome = sent ? "the request's outcome is unknown" : 'the request was not sent';
-          reject(new ProtocolError('UNAVAILABLE', `no answer from the node within ${bound} ms; ${outcome}`, { sent }));
-        }, bound);
-      });
       // Whichever loses is ignored: a late answer (or failure) after the bound has no one to go to.
       answer.catch(() => undefined);
-      return await Promise.race([answer, expiry]);
+      return await withinBound(answer, bound, () => {
+        gaveUp = true;
+        const outcome = sent ? "the request's outcome is unknown" : 'the request was not sent';
+        return new ProtocolError('UNAVAILABLE', `no answer from the node within ${bound} ms; ${outcome}`, { sent });
+      });
     } catch (error) {
       this.forgetUnopened(key, entry);
       throw error;
     } finally {
-      clearTimeout(timer);
       entry.calls -= 1;
     }
   }
@@ -110,17 +106,14 @@ export class GatewayConnections {
     const entry = this.entryFor(key);
     if (entry.connection !== undefined) return;
     entry.calls += 1;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const expiry = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new ProtocolError('UNAVAILABLE', `no answer to the hello within ${boundMs} ms; nothing was sent`, { sent: false })), Math.max(0, boundMs));
-      });
-      entry.connection ??= await Promise.race([entry.opening, expiry]);
+      const opened = await withinBound(entry.opening, Math.max(0, boundMs),
+        () => new ProtocolError('UNAVAILABLE', `no answer to the hello within ${boundMs} ms; nothing was sent`, { sent: false }));
+      entry.connection ??= opened;
     } catch (error) {
       this.forgetUnopened(key, entry);
       throw error;
     } finally {
-      clearTimeout(timer);
       entry.calls -= 1;
     }
   }
