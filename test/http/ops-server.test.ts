@@ -3,10 +3,12 @@
  * with --test-hooks, runs the Raft load that bench/raft-bench.ts reads.
  */
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { loadClusterConfig, selectNode } from '../../src/config/load-config.js';
 import { runNode } from '../../src/supervisor/run-node.js';
+import { FalconClient } from '../../src/client/index.js';
 import { isNodeStatus } from '../../src/runtime/node-status.js';
 import { createTestCluster, removeTestCluster, waitForHttp, type TestCluster } from '../support/test-cluster.js';
 
@@ -16,12 +18,14 @@ describe('ops port', function () {
   let stop: (reason: string) => void = () => undefined;
   let exited: Promise<number>;
   let ops = '';
+  let clientAddress = '';
 
   before(async () => {
     cluster = await createTestCluster({ nodeCount: 1, logLevel: 'warn' });
     const config = loadClusterConfig(cluster.configPath);
     const node = selectNode(config, 'n1');
     ops = `http://127.0.0.1:${node.opsPort}`;
+    clientAddress = `127.0.0.1:${node.clientPort}`;
     const logger = pino({ level: 'warn' }, new Writable({ write(_c, _e, done) { done(); } }));
     exited = runNode({ config, node, logger, logFormat: 'json', testHooks: true, stopRequested: new Promise((resolve) => { stop = resolve; }) });
     await waitForHttp(`${ops}/readyz`, (status) => status === 200, 15_000);
@@ -58,6 +62,45 @@ describe('ops port', function () {
     expect(text).to.match(/falcon_raft_commit_latency_ms_bucket\{le="\+Inf",node="n1"\} [1-9]/);
     expect(text).to.match(/falcon_raft_append_batch_entries_count\{node="n1"\} [1-9]/);
     expect(text).to.match(/falcon_raft_elections_total\{node="n1"\} [1-9]/);
+  });
+
+  it('has every series the Grafana dashboard (docs/grafana/) names, with the labels it groups by', async () => {
+    const dashboard = JSON.parse(readFileSync(new URL('../../../docs/grafana/falconqueue-dashboard.json', import.meta.url), 'utf8')) as Dashboard;
+    const queries = dashboardQueries(dashboard);
+    expect(queries.length, 'the dashboard has queries').to.be.greaterThan(20);
+    // One job, so the per-queue families have samples whose labels can be checked.
+    const client = new FalconClient({ nodes: [clientAddress] });
+    try {
+      await client.enqueue('dashboard', { hello: 'grafana' });
+    } finally {
+      await client.close();
+    }
+    // The queue's figures reach /metrics with the node's next status report: wait for them, bounded.
+    const { body: text } = await waitForHttp(`${ops}/metrics`, (status, body) => status === 200 && body.includes('falcon_queue_enqueued_total{queue="dashboard"'), 10_000);
+    const families = new Map<string, string>();
+    for (const match of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) families.set(match[1] ?? '', match[2] ?? '');
+    const named = new Set(queries.flatMap((query) => [...query.matchAll(/\bfalcon_[a-z0-9_]+/g)].map((match) => match[0])));
+    for (const series of named) {
+      const histogram = /^(.*)_(bucket|count|sum)$/.exec(series)?.[1];
+      const family = histogram !== undefined && families.get(histogram) === 'histogram' ? histogram : series;
+      expect(families.has(family), `${series} (named by the dashboard) is not on /metrics`).to.equal(true);
+    }
+    // Every label a query selects on is one a node puts on that family's samples.
+    const labelsOf = (family: string): Set<string> => new Set([...text.matchAll(new RegExp(`^${family}(?:_bucket|_count|_sum)?\\{([^}]*)\\}`, 'gm'))]
+      .flatMap((match) => [...(match[1] ?? '').matchAll(/(\w+)="/g)].map((label) => label[1] ?? '')));
+    for (const query of queries) {
+      for (const selector of query.matchAll(/\b(falcon_[a-z0-9_]+)\{([^}]*)\}/g)) {
+        const series = selector[1] ?? '';
+        const family = /^(.*)_bucket$/.exec(series)?.[1] ?? series;
+        const used = [...(selector[2] ?? '').matchAll(/(\w+)=~?"/g)].map((label) => label[1] ?? '');
+        const present = labelsOf(family);
+        // A one-node cluster has no peer links, so no per-peer samples to read labels from.
+        if (family === 'falcon_peer_reconnects_total' && present.size === 0) continue;
+        for (const label of used) {
+          expect(present.has(label), `${series} has no label ${label} on /metrics (query: ${query})`).to.equal(true);
+        }
+      }
+    }
   });
 
   it('reports each actor and ring on /status, in the typed shape `falcon status` reads', async () => {
@@ -97,3 +140,15 @@ describe('ops port', function () {
     expect(refused.body['error']).to.contain('entries');
   });
 });
+
+interface Dashboard {
+  panels: { targets?: { expr?: string }[] }[];
+  templating: { list: { query?: unknown }[] };
+}
+
+/** Every PromQL expression of the dashboard: panel targets and template variable queries. */
+function dashboardQueries(dashboard: Dashboard): string[] {
+  const targets = dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((target) => target.expr ?? ''));
+  const variables = dashboard.templating.list.map((variable) => variable.query).filter((query): query is string => typeof query === 'string');
+  return [...targets, ...variables].filter((query) => query.includes('falcon_'));
+}
