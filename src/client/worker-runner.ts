@@ -29,77 +29,16 @@
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { ProtocolError } from './protocol-connection.js';
-import type { ClusterConnection } from './cluster-connection.js';
-import { pulledJobsOf, runJobHandler, type HandlerOutcome, type JobHandler, type PulledJob } from './job-handler.js';
+import { pulledJobsOf, runJobHandler, type HandlerOutcome, type PulledJob } from './job-handler.js';
 import type { HostTask } from './piscina-job-host.js';
 
+import {
+  concurrencyMax, drainTimeoutMsDefault, leaseMsDefault, pullDeadlineMarginMs, retryDelayMsMax, retryDelayMsMin, settleDeadlineMs,
+  unregisterDeadlineMsDefault, waitMsDefault, type WorkerRunnerCounters, type WorkerRunnerOptions,
+} from './worker-runner-options.js';
+
 export { NonRetryableError, type JobHandler, type WorkerJob } from './job-handler.js';
-
-/** The slice of a pino-style logger the runner writes to. */
-export interface WorkerRunnerLogger {
-  warn(fields: object, message: string): void;
-  info(fields: object, message: string): void;
-}
-
-export interface WorkerRunnerOptions {
-  readonly connection: ClusterConnection;
-  readonly queue: string;
-  /** Unique per runner: the leader releases this id's leases when it stops beating. */
-  readonly workerId: string;
-  /** Jobs run at once, 1 to `concurrencyMax`. */
-  readonly concurrency: number;
-  /** An in-process handler, or the path of a module whose default export is one (run in a piscina pool). */
-  readonly handler: JobHandler | { readonly module: string };
-  /** Lease per pulled job (default 30 s); extended at about half-time while the job runs. */
-  readonly leaseMs?: number;
-  /** Beat at least this often (default: a third of the TTL the node answers). */
-  readonly heartbeatMs?: number;
-  /** Long-poll wait of a pull (default 2 s); close() may wait this long for the last pull. */
-  readonly waitMs?: number;
-  /** How long close() waits for running jobs (default 30 s). */
-  readonly drainTimeoutMs?: number;
-  /** Deadline of close()'s last call, `unregister` (default 3 s). */
-  readonly unregisterDeadlineMs?: number;
-  readonly logger?: WorkerRunnerLogger;
-}
-
-export interface WorkerRunnerCounters {
-  pulls: number;
-  pulled: number;
-  acked: number;
-  nacked: number;
-  deadLettered: number;
-  extended: number;
-  leasesLost: number;
-  failedAcks: number;
-  failedNacks: number;
-  failedExtends: number;
-  failedPulls: number;
-  abandoned: number;
-  registrations: number;
-  heartbeats: number;
-  failedBeats: number;
-  /** Jobs the node returned to their queues when close() unregistered this worker. */
-  releasedOnClose: number;
-  /** close()'s unregister failed (its jobs come back when the worker's TTL runs out). */
-  failedUnregisters: number;
-}
-
-/** A pull asks for at most this many jobs (the protocol's jobsMax bound). */
-export const concurrencyMax = 4096;
-const leaseMsDefault = 30_000;
-const waitMsDefault = 2_000;
-const drainTimeoutMsDefault = 30_000;
-/** Added to a pull's wait for its call deadline: the reply needs a commit after the wait. */
-const pullDeadlineMarginMs = 10_000;
-/** Deadline of an ack or nack call, retries across a failover included. */
-const settleDeadlineMs = 15_000;
-/** Deadline of close()'s last call, `unregister`: short, since close() must not hang on a cluster
- *  that is gone, and long enough to follow a leader change (NOT_LEADER) or reconnect once. */
-const unregisterDeadlineMsDefault = 3_000;
-/** After a failed pull or beat, wait this long (doubling to the max) before the next. */
-const retryDelayMsMin = 50;
-const retryDelayMsMax = 2_000;
+export { concurrencyMax, type WorkerRunnerCounters, type WorkerRunnerLogger, type WorkerRunnerOptions } from './worker-runner-options.js';
 
 function runKey(job: PulledJob): string {
   return `${job.id}:${job.token}`;
