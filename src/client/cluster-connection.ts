@@ -122,6 +122,7 @@ export class ClusterConnection {
   private target: NodeAddress;
   private nextNode = 0;
   private producer: string | undefined;
+  private helloAccess: string | undefined;
   private closedByUser = false;
   /** Calls retried, for the caller's figures. */
   retries = 0;
@@ -135,6 +136,15 @@ export class ClusterConnection {
     this.options = options;
     this.target = options.nodes[0] as NodeAddress;
     this.producer = options.producerId;
+  }
+
+  /**
+   * What the last hello answered this connection may do (docs/protocol.md §3): 'open' (the
+   * cluster lists no tokens), 'none' (no token given, so every request but hello is refused),
+   * or the token's role; undefined before a hello was answered, or from a node that does not say.
+   */
+  get access(): string | undefined {
+    return this.helloAccess;
   }
 
   /** The producer session's id, once a hello was answered. */
@@ -307,6 +317,7 @@ export class ClusterConnection {
       throw error;
     }
     if (typeof hello['producerId'] === 'string') this.producer = hello['producerId'];
+    this.helloAccess = typeof hello['access'] === 'string' ? hello['access'] : undefined;
     if (this.closedByUser) {
       connection.close();
       throw new ClientClosedError('the connection to the cluster was closed while connecting', { sent: false });

@@ -177,7 +177,8 @@ export class Dispatcher<Connection extends ReplyChannel> {
       if (!this.onHelloToken(connection, request.id, request.token)) return;
       const producerId = request.producerId ?? this.producerIds.get(connection) ?? this.options.newProducerId();
       this.producerIds.set(connection, producerId);
-      connection.send(helloReply(request.id, this.options.nodeId, this.leader, producerId));
+      const access = this.access.isOpen ? 'open' : this.grants.get(connection)?.role ?? 'none';
+      connection.send(helloReply(request.id, this.options.nodeId, this.leader, producerId, access));
       return;
     }
     const refusal = this.access.authorize(this.grants.get(connection), request.type);

@@ -52,6 +52,8 @@ export class GatewayConnections {
   private readonly entries = new Map<string, PoolEntry>();
   private useCounter = 0;
   private closed = false;
+  /** What each connection's hello answered it may do (`access`; absent from a node that does not say). */
+  private readonly accessOf = new WeakMap<ProtocolConnection, string>();
 
   constructor(options: GatewayConnectionsOptions) {
     this.options = options;
@@ -97,19 +99,22 @@ export class GatewayConnections {
   }
 
   /**
-   * Resolves once `token`'s connection is open and its hello answered (at once when it is):
-   * rejects with the hello's refusal (UNAUTHENTICATED for a token the cluster does not list) or
-   * the failure to connect, UNAVAILABLE after `boundMs`. Nothing is sent but the hello.
+   * Resolves once `token`'s connection is open and its hello answered (at once when it is), with
+   * what the hello answered the connection may do (`access`: 'open', 'none' or the token's role;
+   * undefined from a node that does not say): rejects with the hello's refusal (UNAUTHENTICATED
+   * for a token the cluster does not list) or the failure to connect, UNAVAILABLE after `boundMs`.
+   * Nothing is sent but the hello.
    */
-  async admit(token: string | undefined, boundMs = callMsDefault): Promise<void> {
+  async admit(token: string | undefined, boundMs = callMsDefault): Promise<string | undefined> {
     const key = token ?? openKey;
     const entry = this.entryFor(key);
-    if (entry.connection !== undefined) return;
+    if (entry.connection !== undefined) return this.accessOf.get(entry.connection);
     entry.calls += 1;
     try {
       const opened = await withinBound(entry.opening, Math.max(0, boundMs),
         () => new ProtocolError('UNAVAILABLE', `no answer to the hello within ${boundMs} ms; nothing was sent`, { sent: false }));
       entry.connection ??= opened;
+      return this.accessOf.get(opened);
     } catch (error) {
       this.forgetUnopened(key, entry);
       throw error;
@@ -148,7 +153,8 @@ export class GatewayConnections {
   private async open(key: string): Promise<ProtocolConnection> {
     const connection = await ProtocolConnection.open({ host: this.options.host, port: this.options.clientPort, frameBytesMax: this.options.frameBytesMax });
     try {
-      await connection.request({ type: 'hello', protocol: 1, client: this.options.clientName, ...(key === openKey ? {} : { token: key }) });
+      const hello = await connection.request({ type: 'hello', protocol: 1, client: this.options.clientName, ...(key === openKey ? {} : { token: key }) });
+      if (typeof hello['access'] === 'string') this.accessOf.set(connection, hello['access']);
     } catch (error) {
       connection.close('the hello was refused');
       throw error;

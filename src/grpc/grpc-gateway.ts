@@ -134,11 +134,13 @@ export class GrpcGateway {
     return { error: toGrpcFailure(failure, this.options.config), response: null };
   }
 
-  /** See AccessRefusal. An open connection for the token costs nothing. */
+  /** See AccessRefusal. An open connection for the token costs nothing. Whether a caller without a
+   *  token may call is the node's answer to the hello (`access: 'none'`: it lists tokens), never
+   *  this gateway's reading of cluster.yaml. */
   private async accessRefusal(token: string | undefined, boundMs: number | undefined): Promise<AccessRefusal> {
-    if (token === undefined && this.options.config.auth.tokens.length > 0) return { ok: false, failure: { code: 'UNAUTHENTICATED', message: tokenNeededMessage } };
     try {
-      await this.connections.admit(token, boundMs);
+      const access = await this.connections.admit(token, boundMs);
+      if (token === undefined && access === 'none') return { ok: false, failure: { code: 'UNAUTHENTICATED', message: tokenNeededMessage } };
       return undefined;
     } catch (error) {
       const failure = error as Partial<ProtocolFailure>;

@@ -47,9 +47,6 @@ export interface ConnectionGatewayOptions {
   readonly payloadBytesMax?: number;
   /** Connections kept open at once, one per distinct token (default 64). */
   readonly connectionsMax?: number;
-  /** The cluster lists bearer tokens (auth in cluster.yaml): a caller without one is refused at
-   *  once, as every node would refuse it (default false: an open cluster). */
-  readonly tokensListed?: boolean;
 }
 
 /** Enough distinct callers for a cluster's services and operators; each costs one socket on the leader. */
@@ -86,17 +83,16 @@ export class ConnectionGateway implements QueueGateway {
     return this.pool.size;
   }
 
-  /** See QueueGateway: no token on a cluster that lists tokens, or a token a node refused in the
-   *  hello of the caller's pooled connection, is UNAUTHENTICATED (sent: false, nothing was done). */
+  /** See QueueGateway: a token a node refused in the hello of the caller's pooled connection, or
+   *  no token where the node's hello answered that the connection may do nothing (`access:
+   *  'none'`: the cluster lists tokens), is UNAUTHENTICATED (sent: false, nothing was done). The
+   *  node decides, never this gateway's reading of cluster.yaml. */
   async admit(caller: Caller): Promise<void> {
-    if (caller.token === undefined) {
-      if (this.options.tokensListed === true) throw new ProtocolError('UNAUTHENTICATED', tokenNeededMessage, undefined, false);
-      return;
-    }
     const pooled = this.connectionFor(caller.token);
     pooled.inflight += 1;
     try {
       await pooled.connection.ready(caller.deadlineMs);
+      if (caller.token === undefined && pooled.connection.access === 'none') throw new ProtocolError('UNAUTHENTICATED', tokenNeededMessage, undefined, false);
     } catch (error) {
       if (error instanceof ProtocolError && error.code === 'UNAUTHENTICATED') throw new ProtocolError('UNAUTHENTICATED', error.message, undefined, false);
       // Any other failure (no node reachable now) is left to the call, which retries other nodes.
@@ -160,6 +156,10 @@ export class ConnectionGateway implements QueueGateway {
       if (isErrorReply(checked)) throw new ProtocolError(checked.error.code, checked.error.message);
       return checked;
     } catch (error) {
+      // The node's words ask for hello's token field: an HTTP caller sends a header instead.
+      if (error instanceof ProtocolError && error.code === 'UNAUTHENTICATED' && caller.token === undefined) {
+        throw new ProtocolError('UNAUTHENTICATED', tokenNeededMessage, undefined, false);
+      }
       throw error instanceof ProtocolError ? explained(error, caller.deadlineMs, idempotent) : error;
     } finally {
       this.release(pooled);

@@ -14,6 +14,6 @@ export function createNodeHttpApi(config: ClusterConfig, node: NodeConfig, logge
   const others = config.nodes.filter((other) => other.id !== node.id);
   const nodes = [node, ...others].map((each) => ({ host: each.host, port: each.clientPort }));
   const { clientFrameBytesMax: frameBytesMax, payloadBytesMax } = config.queue;
-  const gateway = new ConnectionGateway({ nodes, frameBytesMax, payloadBytesMax, tokensListed: config.auth.tokens.length > 0 });
+  const gateway = new ConnectionGateway({ nodes, frameBytesMax, payloadBytesMax });
   return createHttpApi({ gateway, payloadBytesMax, frameBytesMax, logger });
 }

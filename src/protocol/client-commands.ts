@@ -31,7 +31,7 @@ import type { CommandResult, JobPage, JobView, LeasedJob, QueueStats } from '../
 import { errorReply } from '../net/client-frames.js';
 import {
   clientLimits, clientProtocolVersion, type BackoffRequest, type ClientReply, type ClientRequest, type EnqueueJobRequest,
-  type GetReply, type HelloReply, type JobReplyView, type ListReply, type PulledJob, type StatsReply, type TtlReply,
+  type GetReply, type HelloAccess, type HelloReply, type JobReplyView, type ListReply, type PulledJob, type StatsReply, type TtlReply,
 } from './client.js';
 
 /** A content type's name as its stored code. */
@@ -183,8 +183,8 @@ export function pulledJobOf(job: LeasedJob): PulledJob {
   };
 }
 
-export function helloReply(id: number, node: string, leader: string | null, producerId: string): HelloReply {
-  return { id, protocol: clientProtocolVersion, node, leader, producerId };
+export function helloReply(id: number, node: string, leader: string | null, producerId: string, access: HelloAccess): HelloReply {
+  return { id, protocol: clientProtocolVersion, node, leader, producerId, access };
 }
 
 /** The reply to get: the job with its content type by name and its idempotency key by the

@@ -256,7 +256,8 @@ const count = { id, jobs: safeInteger };
 
 /** Every request type and the fields of its reply. */
 const replyFields: { readonly [Type in ClientRequestType]: FieldChecks<ClientReplies[Type]> } = {
-  hello: { id, protocol: positiveSafeInteger, node: text, leader: orNull(text), producerId: text },
+  // `access` may be absent from a node of an earlier release (a rolling upgrade): the caller then learns it from its first request.
+  hello: { id, protocol: positiveSafeInteger, node: text, leader: orNull(text), producerId: text, access: optional(oneOf('open', 'none', 'produce', 'consume', 'admin')) },
   enqueue: { id, jobs: arrayOf(fields(enqueuedJobFields)) },
   pull: { id, jobs: arrayOf(fields(pulledJobFields)) },
   ack: { id, repeated: boolean },

@@ -26,6 +26,7 @@
 import { jobsPerEntryMax, type ContentType } from '../queue/commands.js';
 import type { EnqueuedJob, JobState, JobSummary, JobTransition, QueueStats } from '../queue/results.js';
 import type { ErrorReply } from '../net/client-frames.js';
+import type { AccessRole } from '../config/auth-config.js';
 
 export type { ErrorReply, WireError, LeaderAddress } from '../net/client-frames.js';
 
@@ -213,7 +214,14 @@ export interface HelloReply {
   /** The leader's node id as this node knows it; null during an election. */
   readonly leader: string | null;
   readonly producerId: string;
+  /** What this connection may do after the hello (docs/protocol.md §3): `open` (the cluster lists
+   *  no tokens), `none` (no token given: every request but hello is refused UNAUTHENTICATED), or
+   *  the role of the token given. */
+  readonly access: HelloAccess;
 }
+
+/** A hello's `access` answer: see HelloReply. */
+export type HelloAccess = 'open' | 'none' | AccessRole;
 
 export interface EnqueueReply { readonly id: number; readonly jobs: readonly EnqueuedJob[] }
 

@@ -130,6 +130,21 @@ describe('access control in the Dispatcher (a follower)', () => {
     expect(dispatcher.counters).to.include({ unauthenticated: 1, permissionDenied: 1, notLeader: 1 });
   });
 
+  it("a hello's reply says what its connection may now do: the token's role, none without a token, open on an open cluster", () => {
+    const dispatcher = follower();
+    const connection = new FakeConnection();
+    for (const role of accessRoles) {
+      dispatcher.onRequests(connection, [{ id: 1, type: 'hello', protocol: 1, token: tokenOf(role) }]);
+      expect(connection.last(), role).to.deep.include({ id: 1, access: role });
+    }
+    dispatcher.onRequests(connection, [{ id: 2, type: 'hello', protocol: 1 }]);
+    expect(connection.last()).to.deep.include({ id: 2, access: 'none' });
+    const open = new Dispatcher<FakeConnection>({ ...followerOptions(), access: new AccessControl([]) });
+    const anyone = new FakeConnection();
+    open.onRequests(anyone, [{ id: 1, type: 'hello', protocol: 1 }, { id: 2, type: 'hello', protocol: 1, token: tokenOf('admin') }]);
+    expect(anyone.replies.map((reply) => (reply as { access?: string }).access)).to.deep.equal(['open', 'open']);
+  });
+
   it('a later hello with an unlisted token, or with none, takes the role away from its connection only', () => {
     const dispatcher = follower();
     const connection = new FakeConnection();

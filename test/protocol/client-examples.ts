@@ -50,7 +50,7 @@ const job = { id: 4097, queue: 'email', payload: bytes(3), contentType: 'applica
 const stats = { queue: 'email', paused: false, ready: 1, delayed: 0, leased: 2, dead: 0, completed: 9, bytes: 300, oldestReadyAgeMs: 12, enqueuedTotal: 12, leasedTotal: 11, ackedTotal: 9, nackedTotal: 1, expiredTotal: 0, deadLetteredTotal: 0 };
 
 export const exampleReplies: { readonly [Type in ClientRequestType]: ClientReplies[Type] } = {
-  hello: { id: 1, protocol: 1, node: 'n1', leader: null, producerId: 'p-7f3a' },
+  hello: { id: 1, protocol: 1, node: 'n1', leader: null, producerId: 'p-7f3a', access: 'produce' },
   enqueue: { id: 4, jobs: [{ id: 4097, state: 'delayed', duplicate: false }, { id: 4098, state: 'ready', duplicate: true }] },
   pull: { id: 5, jobs: [job] },
   ack: { id: 7, repeated: false },
