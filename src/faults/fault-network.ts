@@ -172,6 +172,12 @@ export class FaultNetwork {
     this.link(from, to).cutAfter(bytes);
   }
 
+  /** Destroys the open connections between `a` and `b` now (both directions); returns how many. */
+  cut(a: string, b: string): number {
+    const { dialer, acceptor } = dialerOf(a, b);
+    return this.proxyOf(dialer, acceptor).cutAll();
+  }
+
   /** Destroys every open peer connection now; dialers reconnect through the proxies. Returns how many. */
   cutAll(): number {
     let count = 0;
