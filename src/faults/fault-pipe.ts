@@ -27,6 +27,38 @@ interface HeldChunk {
   readonly releaseAtMs: number;
 }
 
+/** A FIFO with O(1) removal at the head (Array.shift is O(n), and a pipe may hold many small chunks). */
+class ChunkQueue {
+  private items: HeldChunk[] = [];
+  private headIndex = 0;
+
+  get length(): number {
+    return this.items.length - this.headIndex;
+  }
+
+  get head(): HeldChunk | undefined {
+    return this.items[this.headIndex];
+  }
+
+  push(chunk: HeldChunk): void {
+    this.items.push(chunk);
+  }
+
+  removeHead(): void {
+    this.headIndex += 1;
+    // Why: compact once the consumed prefix outweighs what is left, so memory follows the length.
+    if (this.headIndex >= 1024 && this.headIndex * 2 >= this.items.length) {
+      this.items = this.items.slice(this.headIndex);
+      this.headIndex = 0;
+    }
+  }
+
+  clear(): void {
+    this.items = [];
+    this.headIndex = 0;
+  }
+}
+
 /** Why: ~10 ms of wire time per slice keeps a limited link smooth at timer granularity. */
 const bandwidthSlicesPerSecond = 100;
 const sliceBytesMin = 64;
@@ -46,7 +78,7 @@ export interface FaultPipeOptions {
 
 export class FaultPipe {
   private readonly options: FaultPipeOptions;
-  private readonly held: HeldChunk[] = [];
+  private readonly held = new ChunkQueue();
   private heldBytes = 0;
   private lastReleaseAtMs = 0;
   private wireFreeAtMs = 0;
@@ -80,7 +112,7 @@ export class FaultPipe {
     this.closed = true;
     this.stopListening();
     this.clearTimer();
-    this.held.length = 0;
+    this.held.clear();
     this.heldBytes = 0;
   }
 
@@ -105,7 +137,7 @@ export class FaultPipe {
     const faults = this.options.faults;
     if (faults.mode === 'drop' && this.heldBytes > 0) {
       faults.stats.bytesDropped += this.heldBytes;
-      this.held.length = 0;
+      this.held.clear();
       this.heldBytes = 0;
     }
     this.clearTimer();
@@ -118,7 +150,7 @@ export class FaultPipe {
     const faults = this.options.faults;
     const destination = this.options.destination;
     while (faults.mode === 'pass' && this.held.length > 0 && destination.writableLength < this.options.bufferedBytesMax) {
-      const head = this.held[0] as HeldChunk;
+      const head = this.held.head as HeldChunk;
       const nowMs = this.nowMs();
       const dueAtMs = Math.max(head.releaseAtMs, this.wireFreeAtMs);
       if (dueAtMs > nowMs) {
@@ -147,7 +179,7 @@ export class FaultPipe {
       else this.options.destination.write(slice, () => this.options.onCut());
       return false;
     }
-    if (slice.length === head.bytes.length) this.held.shift();
+    if (slice.length === head.bytes.length) this.held.removeHead();
     else head.bytes = head.bytes.subarray(slice.length);
     this.heldBytes -= slice.length;
     if (bandwidth !== undefined) this.wireFreeAtMs = Math.max(nowMs, this.wireFreeAtMs) + (slice.length * 1000) / bandwidth;

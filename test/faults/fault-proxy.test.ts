@@ -121,7 +121,7 @@ describe('the fault proxy (one link, plain TCP)', function () {
     backward.setLatency({ meanMs: 40, jitterMs: 30 });
     const echoed: Buffer[] = [];
     client.on('data', (chunk: Buffer) => echoed.push(chunk));
-    const chunkCount = 100;
+    const chunkCount = 2_000;
     const chunkBytes = 37;
     const startedMs = performance.now();
     let firstEchoMs = 0;
