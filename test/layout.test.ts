@@ -27,7 +27,7 @@ const floors: ReadonlyArray<readonly string[]> = [
   ['metrics'],
   ['runtime'],
   ['replication', 'dispatch', 'registry', 'client'],
-  ['protocol'],
+  ['protocol', 'faults'],
   ['raft', 'queue', 'wal', 'net', 'ring'],
   ['log', 'config', 'logging', 'codec'],
   ['.'],

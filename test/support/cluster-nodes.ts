@@ -47,7 +47,8 @@ export class ClusterNodes {
   }
 
   start(id: string): StartedProcess {
-    const started = startProcess([falconNodeEntry, '--config', this.cluster.configPath, '--node', id, '--test-hooks', '--log-format', 'json']);
+    const configPath = this.cluster.nodeConfigPaths?.[id] ?? this.cluster.configPath;
+    const started = startProcess([falconNodeEntry, '--config', configPath, '--node', id, '--test-hooks', '--log-format', 'json']);
     this.processes.set(id, started);
     return started;
   }

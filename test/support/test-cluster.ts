@@ -7,10 +7,11 @@
  * Runs on: test process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseDocument } from 'yaml';
 import { freePorts } from './free-port.js';
 
 export const falconNodeEntry = fileURLToPath(new URL('../../src/cli/falcon-node.js', import.meta.url));
@@ -28,6 +29,8 @@ export interface TestCluster {
   readonly dir: string;
   readonly configPath: string;
   readonly nodes: readonly TestNode[];
+  /** Per node, its own cluster file when peers must be dialed elsewhere (`writeNodeConfigFiles`). */
+  readonly nodeConfigPaths?: Readonly<Record<string, string>>;
 }
 
 export interface TestClusterOptions {
@@ -58,6 +61,24 @@ export async function createTestCluster(options: TestClusterOptions = {}): Promi
   const configPath = join(dir, 'cluster.yaml');
   await writeFile(configPath, `${lines.join('\n')}\n${options.extraYaml ?? ''}`);
   return { dir, configPath, nodes };
+}
+
+/**
+ * Writes one cluster file per node, the same as the cluster's but for the peer ports each node
+ * dials (`peerPortSeenBy(viewer, peer)`, e.g. a fault network's proxies), beside the shared file
+ * so that relative data directories resolve alike. Returns the cluster with `nodeConfigPaths`.
+ */
+export async function writeNodeConfigFiles(cluster: TestCluster, peerPortSeenBy: (viewer: string, peer: string) => number): Promise<TestCluster> {
+  const text = await readFile(cluster.configPath, 'utf8');
+  const nodeConfigPaths: Record<string, string> = {};
+  for (const viewer of cluster.nodes) {
+    const document = parseDocument(text);
+    cluster.nodes.forEach((peer, index) => document.setIn(['nodes', index, 'peerPort'], peerPortSeenBy(viewer.id, peer.id)));
+    const path = join(cluster.dir, `cluster-${viewer.id}.yaml`);
+    await writeFile(path, document.toString());
+    nodeConfigPaths[viewer.id] = path;
+  }
+  return { ...cluster, nodeConfigPaths };
 }
 
 /** A started process whose output is kept for assertions and failure messages. */
