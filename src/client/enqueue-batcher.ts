@@ -36,7 +36,8 @@
  *
  * Runs on: any thread of a client process.
  */
-import { ClientClosedError, DeadlineExceededError, InternalError, ProtocolError, UnavailableError, errorOfCode, jobIndexOf } from './errors.js';
+import { ClientClosedError, DeadlineExceededError, InternalError, ProtocolError } from './errors.js';
+import { fieldRefusalOwner, outcomeUnknown, sequenceForgotten } from './enqueue-refusals.js';
 import { RequestAttempts, type RequestBody } from './cluster-connection.js';
 import { wireBytesMax, type WireJob } from './job-options.js';
 
@@ -216,22 +217,42 @@ export class EnqueueBatcher {
     this.nextSequence += 1;
     this.unanswered.add(sequence);
     this.counters.requests += 1;
-    const batch: SequenceBatch = { queue, sequence, members: calls, attempts: new RequestAttempts(requestBody(queue, sequence, calls)) };
-    // One timer at the earliest deadline of the calls still waiting (calls made together share theirs).
-    let timer: NodeJS.Timeout | undefined;
-    const armTimer = (): void => {
-      const waiting = calls.filter((call) => !call.settled);
-      if (waiting.length === 0) return;
-      const earliestAt = Math.min(...waiting.map((call) => call.deadlineAt));
-      timer = setTimeout(() => {
-        const nowMs = this.now();
-        for (const call of waiting) if (call.deadlineAt <= nowMs) this.expire(batch, call);
-        armTimer();
-      }, Math.max(0, earliestAt - this.now()));
+    const batch: SequenceBatch = {
+      queue, sequence, members: calls, calls: [...calls], attempts: new RequestAttempts(requestBody(queue, sequence, calls)),
+      setsByLength: new Map(), deferred: new Map(), timer: undefined,
     };
-    armTimer();
+    this.armTimer(batch);
     try {
-      const deadlineAt = Math.max(...calls.map((call) => call.deadlineAt));
+      await this.settleSequence(batch);
+    } finally {
+      clearTimeout(batch.timer);
+      this.unanswered.delete(sequence);
+      // A sequence no attempt of which can have taken effect is issued again (the window allowing):
+      // the node never saw it, and a session's first sequence stays 0.
+      if (!batch.attempts.mayHaveTakenEffect && batch.attempts.abandoned && this.nextSequence === sequence + 1) this.nextSequence = sequence;
+      this.schedulePump();
+    }
+  }
+
+  /** One timer at the earliest deadline of the batch's calls still waiting (calls made together share theirs). */
+  private armTimer(batch: SequenceBatch): void {
+    clearTimeout(batch.timer);
+    const waiting = batch.calls.filter((call) => !call.settled);
+    if (waiting.length === 0) return;
+    const earliestAt = Math.min(...waiting.map((call) => call.deadlineAt));
+    batch.timer = setTimeout(() => {
+      const nowMs = this.now();
+      for (const call of waiting) if (call.deadlineAt <= nowMs) this.expire(batch, call);
+      this.armTimer(batch);
+    }, Math.max(0, earliestAt - this.now()));
+  }
+
+  /** Sends the batch's attempts until a reply or a final refusal has settled its calls (a field
+   *  refusal while an attempt may have taken effect sends the same sequence again: `resendWithout`). */
+  private async settleSequence(batch: SequenceBatch): Promise<void> {
+    for (;;) {
+      const waiting = batch.calls.filter((call) => !call.settled);
+      const deadlineAt = Math.max(...waiting.map((call) => call.deadlineAt));
       let reply: Record<string, unknown>;
       try {
         reply = await this.transport.call(batch.attempts.body, { idempotent: true, deadlineMs: Math.max(0, deadlineAt - this.now()), attempts: batch.attempts });
@@ -239,20 +260,20 @@ export class EnqueueBatcher {
         const failure = error instanceof ProtocolError ? error : new InternalError(`enqueue failed: ${String(error)}`, { cause: error });
         if (failure instanceof DeadlineExceededError) {
           if (failure.sent) batch.attempts.inDoubt = true;
-          for (const call of batch.members) this.expire(batch, call);
+          for (const call of batch.calls) this.expire(batch, call);
           return;
         }
-        this.refused(queue, batch.members, failure.code === 'FAILED_PRECONDITION' ? sequenceForgotten(sequence, failure) : failure);
+        if (failure.code === 'FAILED_PRECONDITION') {
+          if (this.neverApplied(batch, failure)) this.noSetApplied(batch);
+          else this.refused(batch, sequenceForgotten(batch.sequence, failure));
+          return;
+        }
+        if (this.resendWithout(batch, failure)) continue;
+        this.refused(batch, failure);
         return;
       }
-      this.answer(batch.members, reply);
-    } finally {
-      clearTimeout(timer);
-      this.unanswered.delete(sequence);
-      // A sequence no attempt of which can have taken effect is issued again (the window allowing):
-      // the node never saw it, and a session's first sequence stays 0.
-      if (!batch.attempts.mayHaveTakenEffect && batch.attempts.abandoned && this.nextSequence === sequence + 1) this.nextSequence = sequence;
-      this.schedulePump();
+      this.answer(batch, reply);
+      return;
     }
   }
 
@@ -274,20 +295,23 @@ export class EnqueueBatcher {
       batch.members = batch.members.filter((member) => member !== call);
       if (batch.members.length > 0) batch.attempts.body = requestBody(batch.queue, batch.sequence, batch.members);
     }
-    if (batch.members.every((member) => member.settled)) batch.attempts.abandoned = true;
+    if (batch.calls.every((member) => member.settled)) batch.attempts.abandoned = true;
   }
 
-  private answer(calls: readonly PendingCall[], reply: Record<string, unknown>): void {
+  /** The reply's length names the job set applied under the sequence (its first application is
+   *  final): its calls resolve; a deferred call outside it fails with its own refusal; a call
+   *  taken from the line outside it goes back to the line. */
+  private answer(batch: SequenceBatch, reply: Record<string, unknown>): void {
     const answered = reply['jobs'];
-    const total = calls.reduce((sum, call) => sum + call.jobs.length, 0);
-    if (!Array.isArray(answered) || answered.length !== total || !answered.every(isEnqueuedJob)) {
-      const error = new InternalError(`the node answered an enqueue of ${total} jobs with a malformed jobs list`);
-      for (const call of calls) settle(call, error);
+    const applied = Array.isArray(answered) ? appliedSet(batch, answered.length) : undefined;
+    if (applied === undefined || !(answered as unknown[]).every(isEnqueuedJob)) {
+      const error = new InternalError(`the node answered an enqueue of ${jobCount(batch.members)} jobs with a malformed jobs list`);
+      for (const call of batch.calls) settle(call, error);
       return;
     }
     this.sessionAnswered = true;
     let offset = 0;
-    for (const call of calls) {
+    for (const call of applied) {
       const slice = (answered as EnqueuedJob[]).slice(offset, offset + call.jobs.length);
       offset += call.jobs.length;
       if (!call.settled) {
@@ -295,28 +319,122 @@ export class EnqueueBatcher {
         call.resolve(slice);
       }
     }
+    const unapplied = batch.calls.filter((call) => !call.settled && !applied.includes(call));
+    for (const call of unapplied) {
+      const refusal = batch.deferred.get(call);
+      if (refusal !== undefined) settle(call, refusal);
+    }
+    this.putBack(batch.queue, unapplied.filter((call) => !call.settled));
   }
 
-  /** A refusal of the whole request: only the owner of a named job fails when one is named. */
-  private refused(queue: string, calls: readonly PendingCall[], error: ProtocolError): void {
-    const index = error.code === 'INVALID_ARGUMENT' || error.code === 'PAYLOAD_TOO_LARGE' ? jobIndexOf(error) : undefined;
-    let offset = 0;
-    const owner = index === undefined ? undefined : calls.find((call) => {
-      const owns = index >= offset && index < offset + call.jobs.length;
-      if (!owns) offset += call.jobs.length;
-      return owns;
-    });
-    if (index === undefined || owner === undefined) {
-      for (const call of calls) settle(call, error);
+  /**
+   * A field refusal (`jobs[i]...`) of a sequence an attempt of which may have taken effect: the
+   * refusing node may judge fields otherwise than the one that took that attempt (another
+   * payloadBytesMax, another version), so the set sent before may have been applied. The owner of
+   * job i is deferred, and the SAME sequence goes again without it (a retry: the session answers an
+   * applied sequence whatever jobs its retry carries). The reply's length then says which set was
+   * applied, so every set keeps a distinct length: sets shrink, and when the rest is empty or its
+   * length was used, calls waiting in the line join it. False when nothing can be sent so: the
+   * caller settles the calls (`refused`).
+   */
+  private resendWithout(batch: SequenceBatch, error: ProtocolError): boolean {
+    if (!batch.attempts.mayHaveTakenEffect || batch.calls.every((call) => call.settled)) return false;
+    const found = fieldRefusalOwner(batch.members, error);
+    if (found === undefined) return false;
+    if (batch.setsByLength.size === 0) batch.setsByLength.set(jobCount(batch.members), batch.members);
+    const next = this.distinctSet(batch, batch.members.filter((call) => call !== found.owner));
+    if (next === undefined) return false;
+    // What a node refused for a field may have been applied by another: its outcome is in doubt.
+    batch.attempts.inDoubt = true;
+    batch.deferred.set(found.owner, found.refusal);
+    for (const call of next) if (!batch.calls.includes(call)) batch.calls.push(call);
+    batch.members = next;
+    batch.setsByLength.set(jobCount(next), next);
+    batch.attempts.body = requestBody(batch.queue, batch.sequence, next);
+    this.counters.splits += 1;
+    this.armTimer(batch);
+    return true;
+  }
+
+  /** `rest`, or `rest` and calls from the head of the line, so that its job count is no earlier
+   *  set's (undefined when the line cannot make it so within one request). */
+  private distinctSet(batch: SequenceBatch, rest: readonly PendingCall[]): PendingCall[] | undefined {
+    const set = [...rest];
+    const line = this.waiting.get(batch.queue) ?? [];
+    const bytesMax = this.requestBytesMax(batch.queue);
+    let jobs = jobCount(set);
+    let bytes = set.reduce((total, call) => total + call.bytes, 0);
+    const nowMs = this.now();
+    while (set.length === 0 || batch.setsByLength.has(jobs)) {
+      const call = line[0];
+      if (call === undefined || jobs + call.jobs.length > this.jobsPerRequestMax || bytes + call.bytes > bytesMax) {
+        this.putBack(batch.queue, set.filter((member) => !rest.includes(member)));
+        return undefined;
+      }
+      line.shift();
+      if (call.deadlineAt <= nowMs) {
+        settle(call, new DeadlineExceededError('enqueue ran out of its deadline waiting for a free slot in the producer session; nothing was sent', { sent: false }));
+        continue;
+      }
+      set.push(call);
+      jobs += call.jobs.length;
+      bytes += call.bytes;
+    }
+    if (line.length === 0) this.waiting.delete(batch.queue);
+    return set;
+  }
+
+  /** `calls` (not sent, or sent under a sequence that certainly did not add them) go to the head of `queue`'s line. */
+  private putBack(queue: string, calls: readonly PendingCall[]): void {
+    if (calls.length === 0) return;
+    const line = this.waiting.get(queue) ?? [];
+    line.unshift(...calls);
+    this.waiting.set(queue, line);
+  }
+
+  /**
+   * Whether `refusal` (FAILED_PRECONDITION) of a resend after `resendWithout` says that no set of
+   * the sequence was applied: the node knows no session of this producer, and none of its
+   * sequences was ever answered. A set applied would have opened the session; for the node to have
+   * forgotten it since, more than `producersMax` other producers would have had to enqueue during
+   * these few round trips, the window docs/protocol.md §6 already leaves between two requests.
+   * (Without this, a new producer whose batches are cut and refused one job at a time never gets a
+   * sequence applied: every reduced resend, a retry, meets the unknown-producer rule.)
+   */
+  private neverApplied(batch: SequenceBatch, refusal: ProtocolError): boolean {
+    return batch.deferred.size > 0 && !this.sessionAnswered && refusal.detail?.['reason'] === 'producerUnknown';
+  }
+
+  /** No set of the sequence was applied: the deferred calls fail with their refusals, the others
+   *  go back to the line, to leave under a new sequence. */
+  private noSetApplied(batch: SequenceBatch): void {
+    for (const [call, refusal] of batch.deferred) settle(call, refusal);
+    this.putBack(batch.queue, batch.members.filter((call) => !call.settled));
+  }
+
+  /**
+   * A refusal that ends the sequence. With no attempt that may have taken effect, a field refusal
+   * fails only the owner of the job it names, and the other calls go back to the line (to leave
+   * under a new sequence); any other refusal fails every call. Once one may have, a call whose
+   * jobs some set that may have been applied carries gets no definite refusal: outcome unknown.
+   */
+  private refused(batch: SequenceBatch, error: ProtocolError): void {
+    for (const call of batch.deferred.keys()) settle(call, outcomeUnknown(batch.sequence, error));
+    const found = fieldRefusalOwner(batch.members, error);
+    if (found === undefined) {
+      for (const call of batch.members) settle(call, error);
       return;
     }
-    settle(owner, rebased(error, index, offset, owner.many));
-    const others = calls.filter((call) => call !== owner && !call.settled);
+    if (batch.attempts.mayHaveTakenEffect) {
+      // `resendWithout` found no set to send in its place: whether an earlier one was applied stays unknown.
+      for (const call of batch.members) settle(call, outcomeUnknown(batch.sequence, call === found.owner ? found.refusal : error));
+      return;
+    }
+    settle(found.owner, found.refusal);
+    const others = batch.members.filter((call) => call !== found.owner && !call.settled);
     if (others.length === 0) return;
     this.counters.splits += 1;
-    const line = this.waiting.get(queue) ?? [];
-    line.unshift(...others);
-    this.waiting.set(queue, line);
+    this.putBack(batch.queue, others);
   }
 }
 
@@ -324,9 +442,30 @@ export class EnqueueBatcher {
 interface SequenceBatch {
   readonly queue: string;
   readonly sequence: number;
-  /** Shrinks only while no attempt may have taken effect (a call left before anything was sent). */
+  /** The calls whose jobs the next attempt carries. Changes only while no attempt may have taken
+   *  effect (a call left before anything was sent), or by `resendWithout`, to a set whose length
+   *  no earlier set of the sequence had. */
   members: readonly PendingCall[];
+  /** Every call sent under this sequence: it is retried while one of them waits. */
+  readonly calls: PendingCall[];
   readonly attempts: RequestAttempts;
+  /** Once `resendWithout` ran: every set sent since an attempt may have taken effect, by its job
+   *  count (distinct), the current `members` among them. */
+  readonly setsByLength: Map<number, readonly PendingCall[]>;
+  /** Calls taken out of the request for a field refusal while in doubt, with that refusal (as the
+   *  call names its job): theirs when the reply says a set without them was applied. */
+  readonly deferred: Map<PendingCall, ProtocolError>;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** The set of `batch`'s calls whose job count a reply of `length` jobs answers, if any. */
+function appliedSet(batch: SequenceBatch, length: number): readonly PendingCall[] | undefined {
+  if (batch.setsByLength.size > 0) return batch.setsByLength.get(length);
+  return length === jobCount(batch.members) ? batch.members : undefined;
+}
+
+function jobCount(calls: readonly PendingCall[]): number {
+  return calls.reduce((total, call) => total + call.jobs.length, 0);
 }
 
 function requestBody(queue: string, sequence: number, calls: readonly PendingCall[]): RequestBody {
@@ -339,26 +478,8 @@ function settle(call: PendingCall, error: ProtocolError): void {
   call.reject(error);
 }
 
-/** The error of a sequenced enqueue the node refused as older than its session remembers: the
- *  request may have been applied (once) before, so its outcome is unknown. */
-function sequenceForgotten(sequence: number, refusal: ProtocolError): UnavailableError {
-  return new UnavailableError(`enqueue outcome unknown: the node cannot tell whether request sequence ${sequence} was applied `
-    + `(FAILED_PRECONDITION: ${refusal.message}); each job may exist once or not at all: look it up, or enqueue it again with an idempotencyKey`,
-  { sent: true, cause: refusal, detail: { ...refusal.detail, sequence } });
-}
-
 function isEnqueuedJob(value: unknown): value is EnqueuedJob {
   if (typeof value !== 'object' || value === null) return false;
   const { id, state, duplicate } = value as Record<string, unknown>;
   return Number.isSafeInteger(id) && typeof state === 'string' && jobStates.has(state) && typeof duplicate === 'boolean';
-}
-
-/** `error` with its job path (`jobs[index]`) as the owning call names it (`jobs[k]`, or none for one job). */
-function rebased(error: ProtocolError, index: number, offset: number, many: boolean): ProtocolError {
-  const from = `jobs[${index}]`;
-  const to = many ? `jobs[${index - offset}]` : '';
-  const rename = (text: string): string => text.split(`${from}.`).join(to === '' ? '' : `${to}.`).split(from).join(to === '' ? 'job' : to);
-  const field = error.detail?.['field'];
-  const detail = { ...error.detail, ...(typeof field === 'string' ? { field: rename(field) } : {}) };
-  return errorOfCode(error.code, rename(error.message), { detail, leader: error.leader, sent: error.sent });
 }
