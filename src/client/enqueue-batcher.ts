@@ -24,22 +24,38 @@
  * waits. Each call ends at its own deadline with DeadlineExceededError, and the others go on. Its
  * `sent` is exact: once an attempt of the sequence may have taken effect (`RequestAttempts`), the
  * call's jobs stay in the request, which may still add them, so it says `sent: true`; before that
- * the call leaves the request (the next attempt goes without its jobs) and says `sent: false`. A request refused as a whole for one job's fault
- * (INVALID_ARGUMENT or PAYLOAD_TOO_LARGE with `detail.field` `jobs[i]...`) fails only the call that
- * owns job i; the other calls go back to the head of their queue's line and leave under a NEW
- * sequence. Any other refusal fails every call of the request.
+ * the call leaves the request (the next attempt goes without its jobs) and says `sent: false`.
+ *
+ * Refusals: a request refused as a whole for one job's fault (INVALID_ARGUMENT or
+ * PAYLOAD_TOO_LARGE with `detail.field` `jobs[i]...`) when no attempt of it may have taken effect
+ * fails only the call that owns job i; the other calls go back to the head of their queue's line
+ * and leave under a NEW sequence. Once an attempt may have taken effect, the refusing node may
+ * judge fields otherwise than the one that took it (another payloadBytesMax, another version), so
+ * that attempt may have added every job: the owner is held, and the SAME sequence is resent (a
+ * retry) without it. The node answers a sequence it applied with that application's ids whatever
+ * jobs the resend carries, so the reply's length says which set was applied: every set sent under
+ * the sequence has a distinct job count (sets shrink; a lone refused call is resent with calls
+ * taken from the line). The calls of the set applied resolve; a held call outside it fails with
+ * its refusal; a call taken from the line outside it goes back to the line. When no such set can
+ * be made, or the sequence ends without a reply (deadline, FAILED_PRECONDITION, another refusal),
+ * a held call rejects as outcome unknown (`sent: true`), never with its refusal; except "producer
+ * unknown" before the session's first answer, which says no set was applied (`neverApplied`).
+ * Any other refusal fails every call of the request.
  *
  * Invariants: at most `sequencesInFlightMax` sequences unanswered, all within that distance of the
  * lowest, and at most one before the session's first answer; a sequence's jobs change only while
- * no attempt of it may have taken effect, and a sequence none of whose attempts can have is
- * issued again; every call settles exactly once (a reply, an error, its deadline, or close()).
+ * no attempt of it may have taken effect, or to a set whose job count no earlier set of it had
+ * (`SequenceBatch`), and a sequence none of whose attempts can have taken effect is issued again;
+ * a call leaves under a new sequence only when no set of its earlier sequence that carried it can
+ * have been applied; every call settles exactly once (a reply, an error, its deadline, or close()).
  *
  * Runs on: any thread of a client process.
  */
 import { ClientClosedError, DeadlineExceededError, InternalError, ProtocolError } from './errors.js';
+import type { RequestAttempts, RequestBody } from './cluster-connection.js';
 import { fieldRefusalOwner, outcomeUnknown, sequenceForgotten } from './enqueue-refusals.js';
-import { RequestAttempts, type RequestBody } from './cluster-connection.js';
 import { wireBytesMax, type WireJob } from './job-options.js';
+import { jobCount, SequenceBatch, settle, type PendingCall } from './sequence-batch.js';
 
 /** The states a job can be in (docs/protocol.md §4). */
 export type JobState = 'delayed' | 'ready' | 'leased' | 'completed' | 'dead' | 'cancelled';
@@ -75,19 +91,9 @@ export interface EnqueueBatcherCounters {
   jobs: number;
   /** Sequenced enqueue requests issued (a retry of one is not counted again). */
   requests: number;
-  /** Requests refused for one call's job, whose other calls were sent again. */
+  /** Requests refused for one call's job, whose other calls were sent again (under a new
+   *  sequence, or under the same one when an attempt of it may have taken effect). */
   splits: number;
-}
-
-interface PendingCall {
-  readonly jobs: readonly WireJob[];
-  readonly bytes: number;
-  readonly deadlineAt: number;
-  /** How this call names its own job `k` in an error: `jobs[k]` for enqueueMany, '' for one job. */
-  readonly many: boolean;
-  readonly resolve: (jobs: EnqueuedJob[]) => void;
-  readonly reject: (error: ProtocolError) => void;
-  settled: boolean;
 }
 
 export const sequencesInFlightMaxDefault = 8;
@@ -95,7 +101,6 @@ export const jobsPerRequestMaxDefault = 4096;
 const frameBytesMaxDefault = 4 * 1024 * 1024;
 /** An upper bound of a request's bytes beside its jobs: length prefix, id, type, sequence, array header. */
 const envelopeBytesMax = 64;
-const jobStates: ReadonlySet<string> = new Set(['delayed', 'ready', 'leased', 'completed', 'dead', 'cancelled']);
 
 export class EnqueueBatcher {
   readonly counters: EnqueueBatcherCounters = { calls: 0, jobs: 0, requests: 0, splits: 0 };
@@ -217,10 +222,7 @@ export class EnqueueBatcher {
     this.nextSequence += 1;
     this.unanswered.add(sequence);
     this.counters.requests += 1;
-    const batch: SequenceBatch = {
-      queue, sequence, members: calls, calls: [...calls], attempts: new RequestAttempts(requestBody(queue, sequence, calls)),
-      setsByLength: new Map(), deferred: new Map(), timer: undefined,
-    };
+    const batch = new SequenceBatch(queue, sequence, calls);
     this.armTimer(batch);
     try {
       await this.settleSequence(batch);
@@ -242,7 +244,7 @@ export class EnqueueBatcher {
     const earliestAt = Math.min(...waiting.map((call) => call.deadlineAt));
     batch.timer = setTimeout(() => {
       const nowMs = this.now();
-      for (const call of waiting) if (call.deadlineAt <= nowMs) this.expire(batch, call);
+      for (const call of waiting) if (call.deadlineAt <= nowMs) batch.expire(call);
       this.armTimer(batch);
     }, Math.max(0, earliestAt - this.now()));
   }
@@ -251,80 +253,30 @@ export class EnqueueBatcher {
    *  refusal while an attempt may have taken effect sends the same sequence again: `resendWithout`). */
   private async settleSequence(batch: SequenceBatch): Promise<void> {
     for (;;) {
-      const waiting = batch.calls.filter((call) => !call.settled);
-      const deadlineAt = Math.max(...waiting.map((call) => call.deadlineAt));
       let reply: Record<string, unknown>;
       try {
-        reply = await this.transport.call(batch.attempts.body, { idempotent: true, deadlineMs: Math.max(0, deadlineAt - this.now()), attempts: batch.attempts });
+        reply = await this.transport.call(batch.attempts.body, { idempotent: true, deadlineMs: Math.max(0, batch.deadlineAt - this.now()), attempts: batch.attempts });
       } catch (error) {
         const failure = error instanceof ProtocolError ? error : new InternalError(`enqueue failed: ${String(error)}`, { cause: error });
         if (failure instanceof DeadlineExceededError) {
           if (failure.sent) batch.attempts.inDoubt = true;
-          for (const call of batch.calls) this.expire(batch, call);
-          return;
-        }
-        if (failure.code === 'FAILED_PRECONDITION') {
+          for (const call of batch.calls) batch.expire(call);
+        } else if (failure.code === 'FAILED_PRECONDITION') {
           if (this.neverApplied(batch, failure)) this.noSetApplied(batch);
           else this.refused(batch, sequenceForgotten(batch.sequence, failure));
-          return;
+        } else if (this.resendWithout(batch, failure)) {
+          continue;
+        } else {
+          this.refused(batch, failure);
         }
-        if (this.resendWithout(batch, failure)) continue;
-        this.refused(batch, failure);
         return;
       }
-      this.answer(batch, reply);
+      const unapplied = batch.answer(reply);
+      if (unapplied === undefined) return;
+      this.sessionAnswered = true;
+      this.putBack(batch.queue, unapplied);
       return;
     }
-  }
-
-  /**
-   * `call`'s deadline passed. Once an attempt of its sequence may have taken effect, its jobs stay in
-   * the request, which this client may still retry for the other calls: the call rejects `sent:
-   * true`. Before that, the call leaves the request (the next attempt goes without its jobs) and
-   * rejects `sent: false`. When no call waits any more, no attempt leaves after this.
-   */
-  private expire(batch: SequenceBatch, call: PendingCall): void {
-    if (call.settled) return;
-    const cause = batch.attempts.lastFailure;
-    const last = cause === undefined ? '' : ` (last: ${cause.code}: ${cause.message})`;
-    if (batch.attempts.mayHaveTakenEffect) {
-      settle(call, new DeadlineExceededError(`enqueue ran out of its deadline${last}; request sequence ${batch.sequence} may have reached a node: `
-        + "its job may exist, or still be added (once) by this client's retry for the calls sent with it", { sent: true, cause }));
-    } else {
-      settle(call, new DeadlineExceededError(`enqueue ran out of its deadline before its request could reach a node${last}; nothing was sent`, { sent: false, cause }));
-      batch.members = batch.members.filter((member) => member !== call);
-      if (batch.members.length > 0) batch.attempts.body = requestBody(batch.queue, batch.sequence, batch.members);
-    }
-    if (batch.calls.every((member) => member.settled)) batch.attempts.abandoned = true;
-  }
-
-  /** The reply's length names the job set applied under the sequence (its first application is
-   *  final): its calls resolve; a deferred call outside it fails with its own refusal; a call
-   *  taken from the line outside it goes back to the line. */
-  private answer(batch: SequenceBatch, reply: Record<string, unknown>): void {
-    const answered = reply['jobs'];
-    const applied = Array.isArray(answered) ? appliedSet(batch, answered.length) : undefined;
-    if (applied === undefined || !(answered as unknown[]).every(isEnqueuedJob)) {
-      const error = new InternalError(`the node answered an enqueue of ${jobCount(batch.members)} jobs with a malformed jobs list`);
-      for (const call of batch.calls) settle(call, error);
-      return;
-    }
-    this.sessionAnswered = true;
-    let offset = 0;
-    for (const call of applied) {
-      const slice = (answered as EnqueuedJob[]).slice(offset, offset + call.jobs.length);
-      offset += call.jobs.length;
-      if (!call.settled) {
-        call.settled = true;
-        call.resolve(slice);
-      }
-    }
-    const unapplied = batch.calls.filter((call) => !call.settled && !applied.includes(call));
-    for (const call of unapplied) {
-      const refusal = batch.deferred.get(call);
-      if (refusal !== undefined) settle(call, refusal);
-    }
-    this.putBack(batch.queue, unapplied.filter((call) => !call.settled));
   }
 
   /**
@@ -338,26 +290,19 @@ export class EnqueueBatcher {
    * caller settles the calls (`refused`).
    */
   private resendWithout(batch: SequenceBatch, error: ProtocolError): boolean {
-    if (!batch.attempts.mayHaveTakenEffect || batch.calls.every((call) => call.settled)) return false;
+    if (!batch.attempts.mayHaveTakenEffect || batch.everyCallSettled) return false;
     const found = fieldRefusalOwner(batch.members, error);
     if (found === undefined) return false;
-    if (batch.setsByLength.size === 0) batch.setsByLength.set(jobCount(batch.members), batch.members);
     const next = this.distinctSet(batch, batch.members.filter((call) => call !== found.owner));
     if (next === undefined) return false;
-    // What a node refused for a field may have been applied by another: its outcome is in doubt.
-    batch.attempts.inDoubt = true;
-    batch.deferred.set(found.owner, found.refusal);
-    for (const call of next) if (!batch.calls.includes(call)) batch.calls.push(call);
-    batch.members = next;
-    batch.setsByLength.set(jobCount(next), next);
-    batch.attempts.body = requestBody(batch.queue, batch.sequence, next);
+    batch.reduceTo(found.owner, found.refusal, next);
     this.counters.splits += 1;
     this.armTimer(batch);
     return true;
   }
 
-  /** `rest`, or `rest` and calls from the head of the line, so that its job count is no earlier
-   *  set's (undefined when the line cannot make it so within one request). */
+  /** `rest`, or `rest` and calls from the head of the line, so that its job count is neither zero
+   *  nor an earlier set's (undefined when the line cannot make it so within one request). */
   private distinctSet(batch: SequenceBatch, rest: readonly PendingCall[]): PendingCall[] | undefined {
     const set = [...rest];
     const line = this.waiting.get(batch.queue) ?? [];
@@ -365,7 +310,8 @@ export class EnqueueBatcher {
     let jobs = jobCount(set);
     let bytes = set.reduce((total, call) => total + call.bytes, 0);
     const nowMs = this.now();
-    while (set.length === 0 || batch.setsByLength.has(jobs)) {
+    // The current members are a set sent too (not yet in the history before the first reduction).
+    while (jobs === 0 || jobs === jobCount(batch.members) || batch.hasSetOf(jobs)) {
       const call = line[0];
       if (call === undefined || jobs + call.jobs.length > this.jobsPerRequestMax || bytes + call.bytes > bytesMax) {
         this.putBack(batch.queue, set.filter((member) => !rest.includes(member)));
@@ -436,50 +382,4 @@ export class EnqueueBatcher {
     this.counters.splits += 1;
     this.putBack(batch.queue, others);
   }
-}
-
-/** One sequence and the calls whose jobs its next attempt carries. */
-interface SequenceBatch {
-  readonly queue: string;
-  readonly sequence: number;
-  /** The calls whose jobs the next attempt carries. Changes only while no attempt may have taken
-   *  effect (a call left before anything was sent), or by `resendWithout`, to a set whose length
-   *  no earlier set of the sequence had. */
-  members: readonly PendingCall[];
-  /** Every call sent under this sequence: it is retried while one of them waits. */
-  readonly calls: PendingCall[];
-  readonly attempts: RequestAttempts;
-  /** Once `resendWithout` ran: every set sent since an attempt may have taken effect, by its job
-   *  count (distinct), the current `members` among them. */
-  readonly setsByLength: Map<number, readonly PendingCall[]>;
-  /** Calls taken out of the request for a field refusal while in doubt, with that refusal (as the
-   *  call names its job): theirs when the reply says a set without them was applied. */
-  readonly deferred: Map<PendingCall, ProtocolError>;
-  timer: NodeJS.Timeout | undefined;
-}
-
-/** The set of `batch`'s calls whose job count a reply of `length` jobs answers, if any. */
-function appliedSet(batch: SequenceBatch, length: number): readonly PendingCall[] | undefined {
-  if (batch.setsByLength.size > 0) return batch.setsByLength.get(length);
-  return length === jobCount(batch.members) ? batch.members : undefined;
-}
-
-function jobCount(calls: readonly PendingCall[]): number {
-  return calls.reduce((total, call) => total + call.jobs.length, 0);
-}
-
-function requestBody(queue: string, sequence: number, calls: readonly PendingCall[]): RequestBody {
-  return { type: 'enqueue', queue, jobs: calls.flatMap((call) => call.jobs), sequence };
-}
-
-function settle(call: PendingCall, error: ProtocolError): void {
-  if (call.settled) return;
-  call.settled = true;
-  call.reject(error);
-}
-
-function isEnqueuedJob(value: unknown): value is EnqueuedJob {
-  if (typeof value !== 'object' || value === null) return false;
-  const { id, state, duplicate } = value as Record<string, unknown>;
-  return Number.isSafeInteger(id) && typeof state === 'string' && jobStates.has(state) && typeof duplicate === 'boolean';
 }
