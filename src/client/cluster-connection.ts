@@ -77,7 +77,8 @@ export class RequestAttempts {
   /** The last attempt's failure (set by the connection), the `cause` of a deadline error. */
   lastFailure: ProtocolError | undefined;
 
-  /** `body`: what the next attempt sends; the sender may change it while nothing `mayHaveTakenEffect`. */
+  /** `body`: what the next attempt sends; the sender may change it while nothing `mayHaveTakenEffect`
+   *  (after that, only as the EnqueueBatcher does: to a job set the reply's length tells apart). */
   constructor(public body: RequestBody) {}
 
   get mayHaveTakenEffect(): boolean {

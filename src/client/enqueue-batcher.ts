@@ -24,21 +24,38 @@
  * waits. Each call ends at its own deadline with DeadlineExceededError, and the others go on. Its
  * `sent` is exact: once an attempt of the sequence may have taken effect (`RequestAttempts`), the
  * call's jobs stay in the request, which may still add them, so it says `sent: true`; before that
- * the call leaves the request (the next attempt goes without its jobs) and says `sent: false`. A request refused as a whole for one job's fault
- * (INVALID_ARGUMENT or PAYLOAD_TOO_LARGE with `detail.field` `jobs[i]...`) fails only the call that
- * owns job i; the other calls go back to the head of their queue's line and leave under a NEW
- * sequence. Any other refusal fails every call of the request.
+ * the call leaves the request (the next attempt goes without its jobs) and says `sent: false`.
+ *
+ * Refusals: a request refused as a whole for one job's fault (INVALID_ARGUMENT or
+ * PAYLOAD_TOO_LARGE with `detail.field` `jobs[i]...`) when no attempt of it may have taken effect
+ * fails only the call that owns job i; the other calls go back to the head of their queue's line
+ * and leave under a NEW sequence. Once an attempt may have taken effect, the refusing node may
+ * judge fields otherwise than the one that took it (another payloadBytesMax, another version), so
+ * that attempt may have added every job: the owner is held, and the SAME sequence is resent (a
+ * retry) without it. The node answers a sequence it applied with that application's ids whatever
+ * jobs the resend carries, so the reply's length says which set was applied: every set sent under
+ * the sequence has a distinct job count (sets shrink; a lone refused call is resent with calls
+ * taken from the line). The calls of the set applied resolve; a held call outside it fails with
+ * its refusal; a call taken from the line outside it goes back to the line. When no such set can
+ * be made, or the sequence ends without a reply (deadline, FAILED_PRECONDITION, another refusal),
+ * a held call rejects as outcome unknown (`sent: true`), never with its refusal; except "producer
+ * unknown" before the session's first answer, which says no set was applied (`neverApplied`).
+ * Any other refusal fails every call of the request.
  *
  * Invariants: at most `sequencesInFlightMax` sequences unanswered, all within that distance of the
  * lowest, and at most one before the session's first answer; a sequence's jobs change only while
- * no attempt of it may have taken effect, and a sequence none of whose attempts can have is
- * issued again; every call settles exactly once (a reply, an error, its deadline, or close()).
+ * no attempt of it may have taken effect, or to a set whose job count no earlier set of it had
+ * (`SequenceBatch`), and a sequence none of whose attempts can have taken effect is issued again;
+ * a call leaves under a new sequence only when no set of its earlier sequence that carried it can
+ * have been applied; every call settles exactly once (a reply, an error, its deadline, or close()).
  *
  * Runs on: any thread of a client process.
  */
-import { ClientClosedError, DeadlineExceededError, InternalError, ProtocolError, UnavailableError, errorOfCode, jobIndexOf } from './errors.js';
-import { RequestAttempts, type RequestBody } from './cluster-connection.js';
+import { ClientClosedError, DeadlineExceededError, InternalError, ProtocolError } from './errors.js';
+import type { RequestAttempts, RequestBody } from './cluster-connection.js';
+import { fieldRefusalOwner, outcomeUnknown, sequenceForgotten } from './enqueue-refusals.js';
 import { wireBytesMax, type WireJob } from './job-options.js';
+import { jobCount, SequenceBatch, settle, type PendingCall } from './sequence-batch.js';
 
 /** The states a job can be in (docs/protocol.md §4). */
 export type JobState = 'delayed' | 'ready' | 'leased' | 'completed' | 'dead' | 'cancelled';
@@ -74,19 +91,9 @@ export interface EnqueueBatcherCounters {
   jobs: number;
   /** Sequenced enqueue requests issued (a retry of one is not counted again). */
   requests: number;
-  /** Requests refused for one call's job, whose other calls were sent again. */
+  /** Requests refused for one call's job, whose other calls were sent again (under a new
+   *  sequence, or under the same one when an attempt of it may have taken effect). */
   splits: number;
-}
-
-interface PendingCall {
-  readonly jobs: readonly WireJob[];
-  readonly bytes: number;
-  readonly deadlineAt: number;
-  /** How this call names its own job `k` in an error: `jobs[k]` for enqueueMany, '' for one job. */
-  readonly many: boolean;
-  readonly resolve: (jobs: EnqueuedJob[]) => void;
-  readonly reject: (error: ProtocolError) => void;
-  settled: boolean;
 }
 
 export const sequencesInFlightMaxDefault = 8;
@@ -94,7 +101,6 @@ export const jobsPerRequestMaxDefault = 4096;
 const frameBytesMaxDefault = 4 * 1024 * 1024;
 /** An upper bound of a request's bytes beside its jobs: length prefix, id, type, sequence, array header. */
 const envelopeBytesMax = 64;
-const jobStates: ReadonlySet<string> = new Set(['delayed', 'ready', 'leased', 'completed', 'dead', 'cancelled']);
 
 export class EnqueueBatcher {
   readonly counters: EnqueueBatcherCounters = { calls: 0, jobs: 0, requests: 0, splits: 0 };
@@ -216,38 +222,12 @@ export class EnqueueBatcher {
     this.nextSequence += 1;
     this.unanswered.add(sequence);
     this.counters.requests += 1;
-    const batch: SequenceBatch = { queue, sequence, members: calls, attempts: new RequestAttempts(requestBody(queue, sequence, calls)) };
-    // One timer at the earliest deadline of the calls still waiting (calls made together share theirs).
-    let timer: NodeJS.Timeout | undefined;
-    const armTimer = (): void => {
-      const waiting = calls.filter((call) => !call.settled);
-      if (waiting.length === 0) return;
-      const earliestAt = Math.min(...waiting.map((call) => call.deadlineAt));
-      timer = setTimeout(() => {
-        const nowMs = this.now();
-        for (const call of waiting) if (call.deadlineAt <= nowMs) this.expire(batch, call);
-        armTimer();
-      }, Math.max(0, earliestAt - this.now()));
-    };
-    armTimer();
+    const batch = new SequenceBatch(queue, sequence, calls);
+    this.armTimer(batch);
     try {
-      const deadlineAt = Math.max(...calls.map((call) => call.deadlineAt));
-      let reply: Record<string, unknown>;
-      try {
-        reply = await this.transport.call(batch.attempts.body, { idempotent: true, deadlineMs: Math.max(0, deadlineAt - this.now()), attempts: batch.attempts });
-      } catch (error) {
-        const failure = error instanceof ProtocolError ? error : new InternalError(`enqueue failed: ${String(error)}`, { cause: error });
-        if (failure instanceof DeadlineExceededError) {
-          if (failure.sent) batch.attempts.inDoubt = true;
-          for (const call of batch.members) this.expire(batch, call);
-          return;
-        }
-        this.refused(queue, batch.members, failure.code === 'FAILED_PRECONDITION' ? sequenceForgotten(sequence, failure) : failure);
-        return;
-      }
-      this.answer(batch.members, reply);
+      await this.settleSequence(batch);
     } finally {
-      clearTimeout(timer);
+      clearTimeout(batch.timer);
       this.unanswered.delete(sequence);
       // A sequence no attempt of which can have taken effect is issued again (the window allowing):
       // the node never saw it, and a session's first sequence stays 0.
@@ -256,109 +236,150 @@ export class EnqueueBatcher {
     }
   }
 
-  /**
-   * `call`'s deadline passed. Once an attempt of its sequence may have taken effect, its jobs stay in
-   * the request, which this client may still retry for the other calls: the call rejects `sent:
-   * true`. Before that, the call leaves the request (the next attempt goes without its jobs) and
-   * rejects `sent: false`. When no call waits any more, no attempt leaves after this.
-   */
-  private expire(batch: SequenceBatch, call: PendingCall): void {
-    if (call.settled) return;
-    const cause = batch.attempts.lastFailure;
-    const last = cause === undefined ? '' : ` (last: ${cause.code}: ${cause.message})`;
-    if (batch.attempts.mayHaveTakenEffect) {
-      settle(call, new DeadlineExceededError(`enqueue ran out of its deadline${last}; request sequence ${batch.sequence} may have reached a node: `
-        + "its job may exist, or still be added (once) by this client's retry for the calls sent with it", { sent: true, cause }));
-    } else {
-      settle(call, new DeadlineExceededError(`enqueue ran out of its deadline before its request could reach a node${last}; nothing was sent`, { sent: false, cause }));
-      batch.members = batch.members.filter((member) => member !== call);
-      if (batch.members.length > 0) batch.attempts.body = requestBody(batch.queue, batch.sequence, batch.members);
-    }
-    if (batch.members.every((member) => member.settled)) batch.attempts.abandoned = true;
+  /** One timer at the earliest deadline of the batch's calls still waiting (calls made together share theirs). */
+  private armTimer(batch: SequenceBatch): void {
+    clearTimeout(batch.timer);
+    const waiting = batch.calls.filter((call) => !call.settled);
+    if (waiting.length === 0) return;
+    const earliestAt = Math.min(...waiting.map((call) => call.deadlineAt));
+    batch.timer = setTimeout(() => {
+      const nowMs = this.now();
+      for (const call of waiting) if (call.deadlineAt <= nowMs) batch.expire(call);
+      this.armTimer(batch);
+    }, Math.max(0, earliestAt - this.now()));
   }
 
-  private answer(calls: readonly PendingCall[], reply: Record<string, unknown>): void {
-    const answered = reply['jobs'];
-    const total = calls.reduce((sum, call) => sum + call.jobs.length, 0);
-    if (!Array.isArray(answered) || answered.length !== total || !answered.every(isEnqueuedJob)) {
-      const error = new InternalError(`the node answered an enqueue of ${total} jobs with a malformed jobs list`);
-      for (const call of calls) settle(call, error);
-      return;
-    }
-    this.sessionAnswered = true;
-    let offset = 0;
-    for (const call of calls) {
-      const slice = (answered as EnqueuedJob[]).slice(offset, offset + call.jobs.length);
-      offset += call.jobs.length;
-      if (!call.settled) {
-        call.settled = true;
-        call.resolve(slice);
+  /** Sends the batch's attempts until a reply or a final refusal has settled its calls (a field
+   *  refusal while an attempt may have taken effect sends the same sequence again: `resendWithout`). */
+  private async settleSequence(batch: SequenceBatch): Promise<void> {
+    for (;;) {
+      let reply: Record<string, unknown>;
+      try {
+        reply = await this.transport.call(batch.attempts.body, { idempotent: true, deadlineMs: Math.max(0, batch.deadlineAt - this.now()), attempts: batch.attempts });
+      } catch (error) {
+        const failure = error instanceof ProtocolError ? error : new InternalError(`enqueue failed: ${String(error)}`, { cause: error });
+        if (failure instanceof DeadlineExceededError) {
+          if (failure.sent) batch.attempts.inDoubt = true;
+          for (const call of batch.calls) batch.expire(call);
+        } else if (failure.code === 'FAILED_PRECONDITION') {
+          if (this.neverApplied(batch, failure)) this.noSetApplied(batch);
+          else this.refused(batch, sequenceForgotten(batch.sequence, failure));
+        } else if (this.resendWithout(batch, failure)) {
+          continue;
+        } else {
+          this.refused(batch, failure);
+        }
+        return;
       }
+      const unapplied = batch.answer(reply);
+      if (unapplied === undefined) return;
+      this.sessionAnswered = true;
+      this.putBack(batch.queue, unapplied);
+      return;
     }
   }
 
-  /** A refusal of the whole request: only the owner of a named job fails when one is named. */
-  private refused(queue: string, calls: readonly PendingCall[], error: ProtocolError): void {
-    const index = error.code === 'INVALID_ARGUMENT' || error.code === 'PAYLOAD_TOO_LARGE' ? jobIndexOf(error) : undefined;
-    let offset = 0;
-    const owner = index === undefined ? undefined : calls.find((call) => {
-      const owns = index >= offset && index < offset + call.jobs.length;
-      if (!owns) offset += call.jobs.length;
-      return owns;
-    });
-    if (index === undefined || owner === undefined) {
-      for (const call of calls) settle(call, error);
-      return;
-    }
-    settle(owner, rebased(error, index, offset, owner.many));
-    const others = calls.filter((call) => call !== owner && !call.settled);
-    if (others.length === 0) return;
+  /**
+   * A field refusal (`jobs[i]...`) of a sequence an attempt of which may have taken effect: the
+   * refusing node may judge fields otherwise than the one that took that attempt (another
+   * payloadBytesMax, another version), so the set sent before may have been applied. The owner of
+   * job i is deferred, and the SAME sequence goes again without it (a retry: the session answers an
+   * applied sequence whatever jobs its retry carries). The reply's length then says which set was
+   * applied, so every set keeps a distinct length: sets shrink, and when the rest is empty or its
+   * length was used, calls waiting in the line join it. False when nothing can be sent so: the
+   * caller settles the calls (`refused`).
+   */
+  private resendWithout(batch: SequenceBatch, error: ProtocolError): boolean {
+    if (!batch.attempts.mayHaveTakenEffect || batch.everyCallSettled) return false;
+    const found = fieldRefusalOwner(batch.members, error);
+    if (found === undefined) return false;
+    const next = this.distinctSet(batch, batch.members.filter((call) => call !== found.owner));
+    if (next === undefined) return false;
+    batch.reduceTo(found.owner, found.refusal, next);
     this.counters.splits += 1;
+    this.armTimer(batch);
+    return true;
+  }
+
+  /** `rest`, or `rest` and calls from the head of the line, so that its job count is neither zero
+   *  nor an earlier set's (undefined when the line cannot make it so within one request). */
+  private distinctSet(batch: SequenceBatch, rest: readonly PendingCall[]): PendingCall[] | undefined {
+    const set = [...rest];
+    const line = this.waiting.get(batch.queue) ?? [];
+    const bytesMax = this.requestBytesMax(batch.queue);
+    let jobs = jobCount(set);
+    let bytes = set.reduce((total, call) => total + call.bytes, 0);
+    const nowMs = this.now();
+    // The current members are a set sent too (not yet in the history before the first reduction).
+    while (jobs === 0 || jobs === jobCount(batch.members) || batch.hasSetOf(jobs)) {
+      const call = line[0];
+      if (call === undefined || jobs + call.jobs.length > this.jobsPerRequestMax || bytes + call.bytes > bytesMax) {
+        this.putBack(batch.queue, set.filter((member) => !rest.includes(member)));
+        return undefined;
+      }
+      line.shift();
+      if (call.deadlineAt <= nowMs) {
+        settle(call, new DeadlineExceededError('enqueue ran out of its deadline waiting for a free slot in the producer session; nothing was sent', { sent: false }));
+        continue;
+      }
+      set.push(call);
+      jobs += call.jobs.length;
+      bytes += call.bytes;
+    }
+    if (line.length === 0) this.waiting.delete(batch.queue);
+    return set;
+  }
+
+  /** `calls` (not sent, or sent under a sequence that certainly did not add them) go to the head of `queue`'s line. */
+  private putBack(queue: string, calls: readonly PendingCall[]): void {
+    if (calls.length === 0) return;
     const line = this.waiting.get(queue) ?? [];
-    line.unshift(...others);
+    line.unshift(...calls);
     this.waiting.set(queue, line);
   }
-}
 
-/** One sequence and the calls whose jobs its next attempt carries. */
-interface SequenceBatch {
-  readonly queue: string;
-  readonly sequence: number;
-  /** Shrinks only while no attempt may have taken effect (a call left before anything was sent). */
-  members: readonly PendingCall[];
-  readonly attempts: RequestAttempts;
-}
+  /**
+   * Whether `refusal` (FAILED_PRECONDITION) of a resend after `resendWithout` says that no set of
+   * the sequence was applied: the node knows no session of this producer, and none of its
+   * sequences was ever answered. A set applied would have opened the session; for the node to have
+   * forgotten it since, more than `producersMax` other producers would have had to enqueue during
+   * these few round trips, the window docs/protocol.md §6 already leaves between two requests.
+   * (Without this, a new producer whose batches are cut and refused one job at a time never gets a
+   * sequence applied: every reduced resend, a retry, meets the unknown-producer rule.)
+   */
+  private neverApplied(batch: SequenceBatch, refusal: ProtocolError): boolean {
+    return batch.deferred.size > 0 && !this.sessionAnswered && refusal.detail?.['reason'] === 'producerUnknown';
+  }
 
-function requestBody(queue: string, sequence: number, calls: readonly PendingCall[]): RequestBody {
-  return { type: 'enqueue', queue, jobs: calls.flatMap((call) => call.jobs), sequence };
-}
+  /** No set of the sequence was applied: the deferred calls fail with their refusals, the others
+   *  go back to the line, to leave under a new sequence. */
+  private noSetApplied(batch: SequenceBatch): void {
+    for (const [call, refusal] of batch.deferred) settle(call, refusal);
+    this.putBack(batch.queue, batch.members.filter((call) => !call.settled));
+  }
 
-function settle(call: PendingCall, error: ProtocolError): void {
-  if (call.settled) return;
-  call.settled = true;
-  call.reject(error);
-}
-
-/** The error of a sequenced enqueue the node refused as older than its session remembers: the
- *  request may have been applied (once) before, so its outcome is unknown. */
-function sequenceForgotten(sequence: number, refusal: ProtocolError): UnavailableError {
-  return new UnavailableError(`enqueue outcome unknown: the node cannot tell whether request sequence ${sequence} was applied `
-    + `(FAILED_PRECONDITION: ${refusal.message}); each job may exist once or not at all: look it up, or enqueue it again with an idempotencyKey`,
-  { sent: true, cause: refusal, detail: { ...refusal.detail, sequence } });
-}
-
-function isEnqueuedJob(value: unknown): value is EnqueuedJob {
-  if (typeof value !== 'object' || value === null) return false;
-  const { id, state, duplicate } = value as Record<string, unknown>;
-  return Number.isSafeInteger(id) && typeof state === 'string' && jobStates.has(state) && typeof duplicate === 'boolean';
-}
-
-/** `error` with its job path (`jobs[index]`) as the owning call names it (`jobs[k]`, or none for one job). */
-function rebased(error: ProtocolError, index: number, offset: number, many: boolean): ProtocolError {
-  const from = `jobs[${index}]`;
-  const to = many ? `jobs[${index - offset}]` : '';
-  const rename = (text: string): string => text.split(`${from}.`).join(to === '' ? '' : `${to}.`).split(from).join(to === '' ? 'job' : to);
-  const field = error.detail?.['field'];
-  const detail = { ...error.detail, ...(typeof field === 'string' ? { field: rename(field) } : {}) };
-  return errorOfCode(error.code, rename(error.message), { detail, leader: error.leader, sent: error.sent });
+  /**
+   * A refusal that ends the sequence. With no attempt that may have taken effect, a field refusal
+   * fails only the owner of the job it names, and the other calls go back to the line (to leave
+   * under a new sequence); any other refusal fails every call. Once one may have, a call whose
+   * jobs some set that may have been applied carries gets no definite refusal: outcome unknown.
+   */
+  private refused(batch: SequenceBatch, error: ProtocolError): void {
+    for (const call of batch.deferred.keys()) settle(call, outcomeUnknown(batch.sequence, error));
+    const found = fieldRefusalOwner(batch.members, error);
+    if (found === undefined) {
+      for (const call of batch.members) settle(call, error);
+      return;
+    }
+    if (batch.attempts.mayHaveTakenEffect) {
+      // `resendWithout` found no set to send in its place: whether an earlier one was applied stays unknown.
+      for (const call of batch.members) settle(call, outcomeUnknown(batch.sequence, call === found.owner ? found.refusal : error));
+      return;
+    }
+    settle(found.owner, found.refusal);
+    const others = batch.members.filter((call) => call !== found.owner && !call.settled);
+    if (others.length === 0) return;
+    this.counters.splits += 1;
+    this.putBack(batch.queue, others);
+  }
 }

@@ -149,9 +149,14 @@ function scriptedTransport(): EnqueueTransport & { requests: ScriptedRequest[]; 
   return {
     requests,
     call(body, { attempts }) {
-      // Handed over: this transport cannot tell whether it took effect.
+      // Handed over until the test answers or fails it: the node's answer either way.
       attempts.inFlight = true;
-      return new Promise((resolve, reject) => requests.push({ body: body as unknown as ScriptedRequest['body'], answer: resolve, fail: reject }));
+      const answered = (): void => { attempts.inFlight = false; };
+      return new Promise((resolve, reject) => requests.push({
+        body: body as unknown as ScriptedRequest['body'],
+        answer: (reply) => { answered(); resolve(reply); },
+        fail: (error) => { answered(); reject(error); },
+      }));
     },
     answerAll() {
       for (const request of requests.splice(0)) request.answer(okReply(request));
