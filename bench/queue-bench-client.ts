@@ -15,15 +15,22 @@
  *   them) -> jobs/s acknowledged.
  * - `sdk-drain`: a FalconClient worker (`concurrency`, a handler that returns at once) until
  *   `jobs` jobs were acked -> jobs/s.
+ * - `failover-load`: FalconClient.enqueue at `ratePerSec` for `durationMs`, recording when each
+ *   enqueue was acknowledged; it sends `{ started: <wall ms> }` on its IPC channel once connected,
+ *   and the bench that kills the leader answers `{ killedAtMs }`; at the end, the failover figures
+ *   (failover-figures.ts) around that kill, and the enqueues that failed.
+ * Nodes are on 127.0.0.1 at `ports`, or at `hosts` (same order) when given.
  *
  * Runs on: a bench client process.
  */
 import hdr from 'hdr-histogram-js';
 import { ClusterConnection } from '../src/client/cluster-connection.js';
 import { FalconClient } from '../src/client/index.js';
+import { failoverFigures } from './failover-figures.js';
 
 interface Common {
   readonly ports: readonly number[];
+  readonly hosts?: readonly string[];
   readonly queue: string;
   readonly timeoutMs: number;
 }
@@ -36,10 +43,16 @@ type Scenario =
   | Common & { readonly scenario: 'consume'; readonly jobs: number; readonly workerId: string }
   | Common & { readonly scenario: 'purge' }
   | Common & { readonly scenario: 'sdk-enqueue'; readonly jobs: number; readonly payloadBytes: number; readonly inflight: number }
-  | Common & { readonly scenario: 'sdk-drain'; readonly jobs: number; readonly concurrency: number };
+  | Common & { readonly scenario: 'sdk-drain'; readonly jobs: number; readonly concurrency: number }
+  | Common & { readonly scenario: 'failover-load'; readonly ratePerSec: number; readonly durationMs: number; readonly payloadBytes: number;
+    readonly aroundMs: number; readonly warmMs: number };
+
+function nodesOf(scenario: Common): Array<{ host: string; port: number }> {
+  return scenario.ports.map((port, at) => ({ host: scenario.hosts?.[at] ?? '127.0.0.1', port }));
+}
 
 function connect(scenario: Common): ClusterConnection {
-  return new ClusterConnection({ nodes: scenario.ports.map((port) => ({ host: '127.0.0.1', port })), deadlineMs: 20_000 });
+  return new ClusterConnection({ nodes: nodesOf(scenario), deadlineMs: 20_000 });
 }
 
 function nowMs(): number {
@@ -171,7 +184,7 @@ async function purge(scenario: Extract<Scenario, { scenario: 'purge' }>): Promis
 }
 
 function sdkClient(scenario: Common): FalconClient {
-  return new FalconClient({ nodes: scenario.ports.map((port) => ({ host: '127.0.0.1', port })), deadlineMs: 20_000 });
+  return new FalconClient({ nodes: nodesOf(scenario), deadlineMs: 20_000 });
 }
 
 async function sdkEnqueue(scenario: Extract<Scenario, { scenario: 'sdk-enqueue' }>): Promise<Record<string, number>> {
@@ -209,6 +222,49 @@ async function sdkDrain(scenario: Extract<Scenario, { scenario: 'sdk-drain' }>):
   return { jobs: acked, ms, perSec: (acked / ms) * 1000 };
 }
 
+/** The kill time the bench sends on the IPC channel (undefined until it comes). */
+function killTime(): () => number | undefined {
+  let killedAtMs: number | undefined;
+  process.on('message', (message: { killedAtMs?: unknown }) => {
+    if (typeof message.killedAtMs === 'number') killedAtMs = message.killedAtMs;
+  });
+  return () => killedAtMs;
+}
+
+async function failoverLoad(scenario: Extract<Scenario, { scenario: 'failover-load' }>): Promise<Record<string, number>> {
+  const client = sdkClient(scenario);
+  const killedAt = killTime();
+  await client.stats(scenario.queue);
+  const total = Math.round((scenario.ratePerSec * scenario.durationMs) / 1000);
+  const ackTimesMs: number[] = [];
+  let failures = 0;
+  let sent = 0;
+  const startedAtMs = nowMs();
+  const startMs = performance.now();
+  process.send?.({ started: startedAtMs });
+  const pending = new Set<Promise<void>>();
+  while (sent < total) {
+    checkDeadline(startMs, scenario);
+    const dueJobs = Math.min(total, Math.floor(((performance.now() - startMs) / 1000) * scenario.ratePerSec));
+    for (; sent < dueJobs; sent += 1) {
+      const call = client.enqueue(scenario.queue, Buffer.alloc(scenario.payloadBytes, 0x64)).then(
+        () => { ackTimesMs.push(nowMs()); },
+        () => { failures += 1; },
+      );
+      pending.add(call);
+      void call.then(() => pending.delete(call));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await Promise.all(pending);
+  await client.close();
+  const killedAtMs = killedAt();
+  process.disconnect?.();
+  if (killedAtMs === undefined) throw new Error('failover-load: the bench never said when it killed the leader');
+  const figures = failoverFigures(ackTimesMs, { killedAtMs, aroundMs: scenario.aroundMs, beforeStartMs: startedAtMs + scenario.warmMs });
+  return { ...figures, jobs: sent, acked: ackTimesMs.length, failures, ratePerSec: scenario.ratePerSec };
+}
+
 async function main(): Promise<void> {
   const scenario = JSON.parse(process.argv[2] ?? '{}') as Scenario;
   let figures: Record<string, number>;
@@ -221,6 +277,7 @@ async function main(): Promise<void> {
     case 'purge': figures = await purge(scenario); break;
     case 'sdk-enqueue': figures = await sdkEnqueue(scenario); break;
     case 'sdk-drain': figures = await sdkDrain(scenario); break;
+    case 'failover-load': figures = await failoverLoad(scenario); break;
   }
   console.log(JSON.stringify(figures));
 }
