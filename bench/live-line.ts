@@ -12,6 +12,8 @@
 
 /** How often the elapsed time on the live line is redrawn when nothing else changes it. */
 const redrawIntervalMs = 1_000;
+/** The width assumed when the terminal does not say. */
+const columnsDefault = 80;
 
 export class LiveLine {
   private readonly stream: NodeJS.WriteStream;
@@ -78,7 +80,9 @@ export class LiveLine {
     if (this.label === '') return;
     const seconds = Math.round((Date.now() - this.startedAtMs) / 1000);
     const text = `${this.label} ${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')} ${this.detail}`;
-    const width = Math.max(20, (this.stream.columns ?? 80) - 1);
+    // A pseudo-terminal that reports no size says 0 columns.
+    const columns = (this.stream.columns ?? 0) > 0 ? this.stream.columns : columnsDefault;
+    const width = Math.max(20, columns - 1);
     this.stream.write(`\r\x1b[2K${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
     this.drawn = true;
   }
