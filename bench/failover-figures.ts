@@ -8,7 +8,11 @@
  *                                        ^ kill   ^ first ack after the kill
  *                                        |<------>| unavailableMs
  *
- * - unavailableMs: from the kill to the first enqueue acknowledged after it, as the client saw it;
+ * - unavailableMs: from the kill to the first enqueue acknowledged after it, as the client saw it,
+ *   counting only enqueues sent after the kill: a reply the dead leader wrote just before it died
+ *   may still reach the client after the kill, and would hide the window; an enqueue sent after the
+ *   kill can only be acknowledged by a new leader;
+ * - firstAckAfterKillMs: the first acknowledgement after the kill of any enqueue (such a reply);
  * - beforePerSec / aroundPerSec: acknowledged enqueues per second in each window; dropPercent is
  *   how much lower the around window is than the before window (negative when it is higher);
  * - worstSecondPerSec: the fewest acknowledgements in any 1 s span of the around window.
@@ -25,8 +29,15 @@ export interface FailoverWindows {
   readonly beforeStartMs: number;
 }
 
+/** One acknowledged enqueue: when the client sent it and when it saw the acknowledgement. */
+export interface AckedEnqueue {
+  readonly sentMs: number;
+  readonly ackedMs: number;
+}
+
 export interface FailoverFigures {
   readonly unavailableMs: number;
+  readonly firstAckAfterKillMs: number;
   readonly beforePerSec: number;
   readonly aroundPerSec: number;
   readonly dropPercent: number;
@@ -69,17 +80,20 @@ function fewestInSpan(sortedMs: readonly number[], fromMs: number, toMs: number)
   return (fewest * 1_000) / spanMs;
 }
 
-export function failoverFigures(ackTimesMs: readonly number[], windows: FailoverWindows): FailoverFigures {
-  const sorted = [...ackTimesMs].sort((a, b) => a - b);
+export function failoverFigures(acks: readonly AckedEnqueue[], windows: FailoverWindows): FailoverFigures {
+  const sorted = acks.map((ack) => ack.ackedMs).sort((a, b) => a - b);
   const { killedAtMs, aroundMs, beforeStartMs } = windows;
   const aroundStartMs = killedAtMs - aroundMs / 2;
   const aroundEndMs = killedAtMs + aroundMs / 2;
   const firstAfter = sorted[lowerBound(sorted, killedAtMs)];
+  let firstSentAfter = Number.POSITIVE_INFINITY;
+  for (const ack of acks) if (ack.sentMs >= killedAtMs) firstSentAfter = Math.min(firstSentAfter, ack.ackedMs);
   const beforeMs = aroundStartMs - beforeStartMs;
   const beforePerSec = beforeMs > 0 ? (countIn(sorted, beforeStartMs, aroundStartMs) * 1_000) / beforeMs : Number.NaN;
   const aroundPerSec = (countIn(sorted, aroundStartMs, aroundEndMs) * 1_000) / aroundMs;
   return {
-    unavailableMs: firstAfter === undefined ? Number.NaN : firstAfter - killedAtMs,
+    unavailableMs: Number.isFinite(firstSentAfter) ? firstSentAfter - killedAtMs : Number.NaN,
+    firstAckAfterKillMs: firstAfter === undefined ? Number.NaN : firstAfter - killedAtMs,
     beforePerSec,
     aroundPerSec,
     dropPercent: (1 - aroundPerSec / beforePerSec) * 100,

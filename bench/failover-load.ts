@@ -7,9 +7,12 @@
  *        |---warmMs---|-------------------------|-----------x------------|--tail--|
  *                                                          kill
  *
- * The producer records when each enqueue was acknowledged; the bench tells it when it killed the
- * leader (IPC), and the producer computes (failover-figures.ts) the unavailability window — from
- * the kill to the first enqueue acknowledged after it, as the client saw it — and the throughput
+ * The producer records when it sent each enqueue and when it saw it acknowledged; the bench tells
+ * it when it killed the leader (IPC), and the producer computes (failover-figures.ts) the
+ * unavailability window — from the kill to the first enqueue acknowledged after it, as the client
+ * saw it; the headline counts only enqueues sent after the kill, which only a new leader can
+ * acknowledge (a reply of the dead leader still in the client's socket would otherwise pass for
+ * one), and the first acknowledgement of any enqueue is reported beside it — and the throughput
  * over the window around the kill against the window before. The killed node stays down: the
  * cluster carries on with two. Each run on a fresh cluster; the median (and the worst window).
  *
@@ -75,6 +78,7 @@ export async function failoverLoadBench(sizes: OwnSizes, ratePerSec: number, onL
   return {
     unavailableMsMedian: medians['unavailableMs'] ?? Number.NaN,
     unavailableMsMax: Math.max(...windows),
+    firstAckAfterKillMsMedian: medians['firstAckAfterKillMs'] ?? Number.NaN,
     dropPercent: medians['dropPercent'] ?? Number.NaN,
     beforePerSec: medians['beforePerSec'] ?? Number.NaN,
     aroundPerSec: medians['aroundPerSec'] ?? Number.NaN,

@@ -26,7 +26,7 @@
 import hdr from 'hdr-histogram-js';
 import { ClusterConnection } from '../src/client/cluster-connection.js';
 import { FalconClient } from '../src/client/index.js';
-import { failoverFigures } from './failover-figures.js';
+import { failoverFigures, type AckedEnqueue } from './failover-figures.js';
 
 interface Common {
   readonly ports: readonly number[];
@@ -236,7 +236,7 @@ async function failoverLoad(scenario: Extract<Scenario, { scenario: 'failover-lo
   const killedAt = killTime();
   await client.stats(scenario.queue);
   const total = Math.round((scenario.ratePerSec * scenario.durationMs) / 1000);
-  const ackTimesMs: number[] = [];
+  const acks: AckedEnqueue[] = [];
   let failures = 0;
   let sent = 0;
   const startedAtMs = nowMs();
@@ -247,8 +247,9 @@ async function failoverLoad(scenario: Extract<Scenario, { scenario: 'failover-lo
     checkDeadline(startMs, scenario);
     const dueJobs = Math.min(total, Math.floor(((performance.now() - startMs) / 1000) * scenario.ratePerSec));
     for (; sent < dueJobs; sent += 1) {
+      const sentMs = nowMs();
       const call = client.enqueue(scenario.queue, Buffer.alloc(scenario.payloadBytes, 0x64)).then(
-        () => { ackTimesMs.push(nowMs()); },
+        () => { acks.push({ sentMs, ackedMs: nowMs() }); },
         () => { failures += 1; },
       );
       pending.add(call);
@@ -261,8 +262,8 @@ async function failoverLoad(scenario: Extract<Scenario, { scenario: 'failover-lo
   const killedAtMs = killedAt();
   process.disconnect?.();
   if (killedAtMs === undefined) throw new Error('failover-load: the bench never said when it killed the leader');
-  const figures = failoverFigures(ackTimesMs, { killedAtMs, aroundMs: scenario.aroundMs, beforeStartMs: startedAtMs + scenario.warmMs });
-  return { ...figures, jobs: sent, acked: ackTimesMs.length, failures, ratePerSec: scenario.ratePerSec };
+  const figures = failoverFigures(acks, { killedAtMs, aroundMs: scenario.aroundMs, beforeStartMs: startedAtMs + scenario.warmMs });
+  return { ...figures, jobs: sent, acked: acks.length, failures, ratePerSec: scenario.ratePerSec };
 }
 
 async function main(): Promise<void> {

@@ -12,7 +12,7 @@ import { expect } from 'chai';
 import { parseBenchOptions, scenarioSizes } from '../../bench/bench-options.js';
 import { lastJsonLine, medianFigures, renderMarkdown, renderTable, summaryLine, type BenchRun } from '../../bench/bench-report.js';
 import { derivedFigures, judgeFigures, verdictOf, type ScenarioFigures } from '../../bench/bench-targets.js';
-import { failoverFigures } from '../../bench/failover-figures.js';
+import { failoverFigures, type AckedEnqueue } from '../../bench/failover-figures.js';
 
 function runOf(figures: ScenarioFigures, overrides: Partial<BenchRun> = {}): BenchRun {
   return {
@@ -124,25 +124,31 @@ describe('npm run bench: options', () => {
 });
 
 describe('npm run bench: the failover figures', () => {
-  // A producer acknowledged 1,000 enqueues/s (one per ms) from t = 0 to 20 s; the kill at 10 s; no
-  // ack in the 250 ms after it, then the 250 enqueues held up are acknowledged together.
+  // A producer sent 1,000 enqueues/s (one per ms) from t = 0 to 20 s, each acknowledged 0.5 ms
+  // later; the kill at 10 s; no ack in the 250 ms after it (but for one reply already on its way),
+  // then the 250 enqueues held up are acknowledged together.
   const killedAtMs = 10_000;
-  const acks: number[] = [];
-  for (let at = 0; at < 20_000; at += 1) acks.push(at >= killedAtMs && at < killedAtMs + 250 ? killedAtMs + 250 : at + 0.5);
+  const acks: AckedEnqueue[] = [];
+  for (let sentMs = 0; sentMs < 20_000; sentMs += 1) {
+    const held = sentMs >= killedAtMs && sentMs < killedAtMs + 250;
+    acks.push({ sentMs, ackedMs: held ? killedAtMs + 250 : sentMs + 0.5 });
+  }
+  acks.push({ sentMs: killedAtMs - 1, ackedMs: killedAtMs + 0.2 });
 
   it('reads the unavailability window from the kill to the first acknowledgement after it', () => {
     const figures = failoverFigures(acks, { killedAtMs, aroundMs: 10_000, beforeStartMs: 0 });
     expect(figures.unavailableMs).to.equal(250);
+    expect(figures.firstAckAfterKillMs).to.be.closeTo(0.2, 1e-6);
     expect(figures.beforePerSec).to.equal(1_000);
-    expect(figures.aroundPerSec).to.equal(1_000);
-    expect(figures.dropPercent).to.equal(0);
-    expect(figures.worstSecondPerSec).to.equal(750);
+    expect(figures.aroundPerSec).to.equal(1_000.1);
+    expect(figures.dropPercent).to.be.closeTo(-0.01, 1e-9);
+    expect(figures.worstSecondPerSec).to.equal(751);
   });
 
   it('counts the enqueues lost in the window as a throughput drop', () => {
-    const lost = acks.filter((at) => at !== killedAtMs + 250);
+    const lost = acks.filter((ack) => ack.ackedMs !== killedAtMs + 250);
     const figures = failoverFigures(lost, { killedAtMs, aroundMs: 10_000, beforeStartMs: 0 });
     expect(figures.unavailableMs).to.equal(250.5);
-    expect(figures.dropPercent).to.be.closeTo(2.5, 1e-9);
+    expect(figures.dropPercent).to.be.closeTo(2.49, 1e-9);
   });
 });
