@@ -88,11 +88,15 @@ export function runChild(entry: string, args: readonly string[], options: ChildO
 /** Every bench client scenario must finish within this (a stuck one fails its scenario, visibly). */
 const clientTimeoutMs = 180_000;
 
-/** One scenario of queue-bench-client.ts against the nodes at `ports` (and `hosts`); its figures. */
-export async function runClient(nodes: ClientNodes, scenario: Record<string, unknown>, options: Partial<ChildOptions> = {}): Promise<Record<string, number>> {
+/** One scenario of queue-bench-client.ts against the nodes at `ports` (and `hosts`); its JSON line. */
+export async function runClientLine(nodes: ClientNodes, scenario: Record<string, unknown>, options: Partial<ChildOptions> = {}): Promise<Record<string, number | string>> {
   const parameters = { ports: nodes.ports, ...(nodes.hosts === undefined ? {} : { hosts: nodes.hosts }), timeoutMs: clientTimeoutMs, ...scenario };
-  const result = await runChild(clientEntry, [JSON.stringify(parameters)], { timeoutMs: clientTimeoutMs + 10_000, ...options });
-  return numericFigures(result.line);
+  return (await runChild(clientEntry, [JSON.stringify(parameters)], { timeoutMs: clientTimeoutMs + 10_000, ...options })).line;
+}
+
+/** The same, its numeric figures only. */
+export async function runClient(nodes: ClientNodes, scenario: Record<string, unknown>, options: Partial<ChildOptions> = {}): Promise<Record<string, number>> {
+  return numericFigures(await runClientLine(nodes, scenario, options));
 }
 
 export interface ClientNodes {

@@ -13,21 +13,13 @@ import { loadClusterConfig } from '../src/config/load-config.js';
 import type { OwnSizes } from './bench-options.js';
 import { runClient, type ClientNodes } from './bench-process.js';
 import { medianFigures } from './bench-report.js';
+import { endToEndLatency } from './e2e-latency.js';
 
 const payloadBytes = 256;
 
 export function clientNodesOf(configPath: string): ClientNodes {
   const config = loadClusterConfig(configPath);
   return { ports: config.nodes.map((node) => node.clientPort), hosts: config.nodes.map((node) => node.host) };
-}
-
-async function endToEnd(nodes: ClientNodes, queue: string, ratePerSec: number, steadyMs: number): Promise<Record<string, number>> {
-  const jobs = Math.round((ratePerSec * steadyMs) / 1000);
-  const [, figures] = await Promise.all([
-    runClient(nodes, { scenario: 'produce', queue, ratePerSec, durationMs: steadyMs, payloadBytes }),
-    runClient(nodes, { scenario: 'consume', queue, jobs, workerId: queue }),
-  ]);
-  return figures;
 }
 
 async function queueRun(nodes: ClientNodes, prefix: string, sizes: OwnSizes, steadyMs: number, onLine: (line: string) => void): Promise<Record<string, number>> {
@@ -44,10 +36,10 @@ async function queueRun(nodes: ClientNodes, prefix: string, sizes: OwnSizes, ste
   const single = await runClient(nodes, { scenario: 'single', queue: `${prefix}single`, count: sizes.singles, payloadBytes });
   await runClient(nodes, { scenario: 'purge', queue: `${prefix}single` });
   onLine('enqueue → lease at 5,000/s');
-  const e2e = await endToEnd(nodes, `${prefix}e2e`, 5_000, steadyMs);
+  const e2e = await endToEndLatency(nodes, `${prefix}e2e`, 5_000, steadyMs, 1);
   const halfMaxRatePerSec = Math.max(1, Math.round((enqueue1['perSec'] ?? 0) / 2));
   onLine(`enqueue → lease at ${halfMaxRatePerSec}/s (50% of the maximum)`);
-  const e2eHalf = await endToEnd(nodes, `${prefix}e2e-half`, halfMaxRatePerSec, steadyMs);
+  const e2eHalf = await endToEndLatency(nodes, `${prefix}e2e-half`, halfMaxRatePerSec, steadyMs, 2);
   const drained = drains.reduce((total, figures) => total + (figures['jobs'] ?? 0), 0);
   return {
     enqueuePerSec: enqueue1['perSec'] ?? Number.NaN, enqueue4ConnPerSec: enqueue4['perSec'] ?? Number.NaN,

@@ -9,7 +9,10 @@
  * - `single`: `count` enqueues one at a time -> latency p50/p99/p999.
  * - `drain`: pulls (`pullMax` per pull) and acks until `jobs` jobs were acked -> jobs/s.
  * - `produce`: enqueues at `ratePerSec` for `durationMs`, each payload starting with its send time.
- * - `consume`: pulls with long polls and acks until `jobs` jobs came, recording send -> lease latency.
+ * - `consume`: pulls with long polls and acks until `jobs` jobs came, recording send -> lease latency
+ *   (with `stopWhenIdle`, also stops when a 1 s long poll finds nothing after jobs came: one of
+ *   several consumers of one producer); prints its histogram too (`histogram`, compressed base64),
+ *   so that the bench can merge several consumers' histograms.
  * - `purge`: empties the queue's ready jobs.
  * - `sdk-enqueue`: `jobs` calls of FalconClient.enqueue, `inflight` at a time (the SDK batches
  *   them) -> jobs/s acknowledged.
@@ -26,6 +29,7 @@
 import hdr from 'hdr-histogram-js';
 import { ClusterConnection } from '../src/client/cluster-connection.js';
 import { FalconClient } from '../src/client/index.js';
+import { consumerReadyLine } from './e2e-latency.js';
 import { failoverFigures, type AckedEnqueue } from './failover-figures.js';
 
 interface Common {
@@ -40,7 +44,7 @@ type Scenario =
   | Common & { readonly scenario: 'single'; readonly count: number; readonly payloadBytes: number }
   | Common & { readonly scenario: 'drain'; readonly jobs: number; readonly pullMax: number; readonly workerId: string }
   | Common & { readonly scenario: 'produce'; readonly ratePerSec: number; readonly durationMs: number; readonly payloadBytes: number }
-  | Common & { readonly scenario: 'consume'; readonly jobs: number; readonly workerId: string }
+  | Common & { readonly scenario: 'consume'; readonly jobs: number; readonly workerId: string; readonly stopWhenIdle?: boolean }
   | Common & { readonly scenario: 'purge' }
   | Common & { readonly scenario: 'sdk-enqueue'; readonly jobs: number; readonly payloadBytes: number; readonly inflight: number }
   | Common & { readonly scenario: 'sdk-drain'; readonly jobs: number; readonly concurrency: number }
@@ -150,9 +154,11 @@ async function produce(scenario: Extract<Scenario, { scenario: 'produce' }>): Pr
   return { jobs: sent, ms: performance.now() - startMs };
 }
 
-async function consume(scenario: Extract<Scenario, { scenario: 'consume' }>): Promise<Record<string, number>> {
+async function consume(scenario: Extract<Scenario, { scenario: 'consume' }>): Promise<Record<string, number | string>> {
   const connection = connect(scenario);
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  await connection.call({ type: 'stats', queue: scenario.queue }, { idempotent: true });
+  console.log(consumerReadyLine);
   let received = 0;
   const startMs = performance.now();
   const acks: Array<Promise<unknown>> = [];
@@ -160,7 +166,9 @@ async function consume(scenario: Extract<Scenario, { scenario: 'consume' }>): Pr
     checkDeadline(startMs, scenario);
     const reply = await connection.call({ type: 'pull', queue: scenario.queue, jobsMax: 256, waitMs: 1_000, workerId: scenario.workerId });
     const arrivedMs = nowMs();
-    for (const job of reply['jobs'] as Array<{ id: number; token: number; payload: Uint8Array }>) {
+    const jobs = reply['jobs'] as Array<{ id: number; token: number; payload: Uint8Array }>;
+    if (jobs.length === 0 && received > 0 && scenario.stopWhenIdle === true) break;
+    for (const job of jobs) {
       const sentMs = Buffer.from(job.payload.buffer, job.payload.byteOffset, job.payload.byteLength).readDoubleLE(0);
       histogram.recordValue(Math.max(1, Math.round((arrivedMs - sentMs) * 1000)));
       acks.push(connection.call({ type: 'ack', jobId: job.id, token: job.token }, { idempotent: true }));
@@ -172,7 +180,7 @@ async function consume(scenario: Extract<Scenario, { scenario: 'consume' }>): Pr
   connection.close();
   return {
     jobs: received, p50Ms: histogram.getValueAtPercentile(50) / 1000, p99Ms: histogram.getValueAtPercentile(99) / 1000,
-    p999Ms: histogram.getValueAtPercentile(99.9) / 1000, maxMs: histogram.maxValue / 1000,
+    p999Ms: histogram.getValueAtPercentile(99.9) / 1000, maxMs: histogram.maxValue / 1000, histogram: hdr.encodeIntoCompressedBase64(histogram),
   };
 }
 
@@ -268,7 +276,7 @@ async function failoverLoad(scenario: Extract<Scenario, { scenario: 'failover-lo
 
 async function main(): Promise<void> {
   const scenario = JSON.parse(process.argv[2] ?? '{}') as Scenario;
-  let figures: Record<string, number>;
+  let figures: Record<string, number | string>;
   switch (scenario.scenario) {
     case 'enqueue': figures = await enqueue(scenario); break;
     case 'single': figures = await single(scenario); break;

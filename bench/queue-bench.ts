@@ -10,7 +10,8 @@
  *   - end-to-end enqueue-to-lease latency at a fixed 5,000 jobs/s for 10 s, with the nodes' peak
  *     RSS during that steady run (queue near empty);
  *   - the same end-to-end latency at a share (default 50%) of the run's measured maximum (the
- *     one-connection pipelined enqueue rate), for as long;
+ *     one-connection pipelined enqueue rate), for as long, with two consumer processes (one alone
+ *     may not keep up at that rate; their histograms are merged);
  *   - the memory each held job costs: the leader's RSS growth over the jobs it holds after the
  *     one-connection enqueue phase (2 s after it, so that young collections ran).
  * Warm-up: each run first enqueues and drains 50,000 jobs, so the figures are of a node in steady
@@ -23,19 +24,16 @@
  *
  * Runs on: the bench process.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { ClusterNodes } from '../test/support/cluster-nodes.js';
 import { createTestCluster, killStartedProcesses, removeTestCluster, type TestCluster } from '../test/support/test-cluster.js';
+import { runClient } from './bench-process.js';
+import { endToEndLatency } from './e2e-latency.js';
 import { residentMbOf } from './failover-breakdown.js';
 
 const ids = ['n1', 'n2', 'n3'];
 const payloadBytes = 256;
-const clientEntry = fileURLToPath(new URL('./queue-bench-client.js', import.meta.url));
-/** Every client process must finish within this (a stuck scenario fails the run, visibly). */
-const clientTimeoutMs = 180_000;
 
 interface RunFigures {
   enqueuePerSec: number;
@@ -69,22 +67,9 @@ function numberOption(name: string, fallback: number, max: number): number {
   return value;
 }
 
-/** Runs one client scenario in its own process; resolves with its JSON figures. */
+/** Runs one client scenario in its own process (bench-process.ts); resolves with its figures. */
 function client(cluster: TestCluster, scenario: Record<string, unknown>): Promise<Record<string, number>> {
-  const ports = cluster.nodes.map((node) => node.clientPort);
-  const child = spawn(process.execPath, [clientEntry, JSON.stringify({ ports, timeoutMs: clientTimeoutMs, ...scenario })], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), clientTimeoutMs + 10_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      const last = output.trim().split('\n').pop() ?? '';
-      if (code === 0) resolve(JSON.parse(last) as Record<string, number>);
-      else reject(new Error(`client ${String(scenario['scenario'])} exited with ${String(code)}: ${output.slice(-2000)}`));
-    });
-  });
+  return runClient({ ports: cluster.nodes.map((node) => node.clientPort) }, scenario);
 }
 
 function rssOf(nodes: ClusterNodes, id: string): number {
@@ -101,14 +86,9 @@ interface RunSizes {
   readonly e2eMaxPercent: number;
 }
 
-/** Enqueue-to-lease latency at `ratePerSec` for `steadyMs`: a producer and a consumer process. */
-async function endToEnd(cluster: TestCluster, queue: string, ratePerSec: number, steadyMs: number): Promise<Record<string, number>> {
-  const steadyJobs = Math.round((ratePerSec * steadyMs) / 1000);
-  const [, e2e] = await Promise.all([
-    client(cluster, { scenario: 'produce', queue, ratePerSec, durationMs: steadyMs, payloadBytes }),
-    client(cluster, { scenario: 'consume', queue, jobs: steadyJobs, workerId: queue }),
-  ]);
-  return e2e;
+/** Enqueue-to-lease latency at `ratePerSec` for `steadyMs` (e2e-latency.ts). */
+function endToEnd(cluster: TestCluster, queue: string, ratePerSec: number, steadyMs: number, consumers = 1): Promise<Record<string, number>> {
+  return endToEndLatency({ ports: cluster.nodes.map((node) => node.clientPort) }, queue, ratePerSec, steadyMs, consumers);
 }
 
 async function runOnce(run: number, sizes: RunSizes): Promise<RunFigures> {
@@ -141,7 +121,7 @@ async function runOnce(run: number, sizes: RunSizes): Promise<RunFigures> {
     const e2e = await endToEnd(cluster, 'e2e', 5_000, sizes.steadyMs);
     clearInterval(sampler);
     const halfMaxRatePerSec = Math.max(1, Math.round(((enqueue1['perSec'] ?? 0) * sizes.e2eMaxPercent) / 100));
-    const e2eHalfMax = await endToEnd(cluster, 'e2e-share', halfMaxRatePerSec, sizes.steadyMs);
+    const e2eHalfMax = await endToEnd(cluster, 'e2e-share', halfMaxRatePerSec, sizes.steadyMs, 2);
     const figures: RunFigures = {
       enqueuePerSec: enqueue1['perSec'] ?? Number.NaN,
       enqueueBatch64PerSec: batched['perSec'] ?? Number.NaN,
