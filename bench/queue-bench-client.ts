@@ -9,21 +9,32 @@
  * - `single`: `count` enqueues one at a time -> latency p50/p99/p999.
  * - `drain`: pulls (`pullMax` per pull) and acks until `jobs` jobs were acked -> jobs/s.
  * - `produce`: enqueues at `ratePerSec` for `durationMs`, each payload starting with its send time.
- * - `consume`: pulls with long polls and acks until `jobs` jobs came, recording send -> lease latency.
+ * - `consume`: pulls with long polls and acks until `jobs` jobs came, recording send -> lease latency
+ *   (with `stopWhenIdle`, also stops when a 1 s long poll finds nothing after jobs came: one of
+ *   several consumers of one producer); prints its histogram too (`histogram`, compressed base64),
+ *   so that the bench can merge several consumers' histograms.
  * - `purge`: empties the queue's ready jobs.
  * - `sdk-enqueue`: `jobs` calls of FalconClient.enqueue, `inflight` at a time (the SDK batches
  *   them) -> jobs/s acknowledged.
  * - `sdk-drain`: a FalconClient worker (`concurrency`, a handler that returns at once) until
  *   `jobs` jobs were acked -> jobs/s.
+ * - `failover-load`: FalconClient.enqueue at `ratePerSec` for `durationMs`, recording when each
+ *   enqueue was acknowledged; it sends `{ started: <wall ms> }` on its IPC channel once connected,
+ *   and the bench that kills the leader answers `{ killedAtMs }`; at the end, the failover figures
+ *   (failover-figures.ts) around that kill, and the enqueues that failed.
+ * Nodes are on 127.0.0.1 at `ports`, or at `hosts` (same order) when given.
  *
  * Runs on: a bench client process.
  */
 import hdr from 'hdr-histogram-js';
 import { ClusterConnection } from '../src/client/cluster-connection.js';
 import { FalconClient } from '../src/client/index.js';
+import { consumerReadyLine } from './e2e-latency.js';
+import { failoverFigures, type AckedEnqueue } from './failover-figures.js';
 
 interface Common {
   readonly ports: readonly number[];
+  readonly hosts?: readonly string[];
   readonly queue: string;
   readonly timeoutMs: number;
 }
@@ -33,13 +44,19 @@ type Scenario =
   | Common & { readonly scenario: 'single'; readonly count: number; readonly payloadBytes: number }
   | Common & { readonly scenario: 'drain'; readonly jobs: number; readonly pullMax: number; readonly workerId: string }
   | Common & { readonly scenario: 'produce'; readonly ratePerSec: number; readonly durationMs: number; readonly payloadBytes: number }
-  | Common & { readonly scenario: 'consume'; readonly jobs: number; readonly workerId: string }
+  | Common & { readonly scenario: 'consume'; readonly jobs: number; readonly workerId: string; readonly stopWhenIdle?: boolean }
   | Common & { readonly scenario: 'purge' }
   | Common & { readonly scenario: 'sdk-enqueue'; readonly jobs: number; readonly payloadBytes: number; readonly inflight: number }
-  | Common & { readonly scenario: 'sdk-drain'; readonly jobs: number; readonly concurrency: number };
+  | Common & { readonly scenario: 'sdk-drain'; readonly jobs: number; readonly concurrency: number }
+  | Common & { readonly scenario: 'failover-load'; readonly ratePerSec: number; readonly durationMs: number; readonly payloadBytes: number;
+    readonly aroundMs: number; readonly warmMs: number };
+
+function nodesOf(scenario: Common): Array<{ host: string; port: number }> {
+  return scenario.ports.map((port, at) => ({ host: scenario.hosts?.[at] ?? '127.0.0.1', port }));
+}
 
 function connect(scenario: Common): ClusterConnection {
-  return new ClusterConnection({ nodes: scenario.ports.map((port) => ({ host: '127.0.0.1', port })), deadlineMs: 20_000 });
+  return new ClusterConnection({ nodes: nodesOf(scenario), deadlineMs: 20_000 });
 }
 
 function nowMs(): number {
@@ -137,9 +154,11 @@ async function produce(scenario: Extract<Scenario, { scenario: 'produce' }>): Pr
   return { jobs: sent, ms: performance.now() - startMs };
 }
 
-async function consume(scenario: Extract<Scenario, { scenario: 'consume' }>): Promise<Record<string, number>> {
+async function consume(scenario: Extract<Scenario, { scenario: 'consume' }>): Promise<Record<string, number | string>> {
   const connection = connect(scenario);
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  await connection.call({ type: 'stats', queue: scenario.queue }, { idempotent: true });
+  console.log(consumerReadyLine);
   let received = 0;
   const startMs = performance.now();
   const acks: Array<Promise<unknown>> = [];
@@ -147,7 +166,9 @@ async function consume(scenario: Extract<Scenario, { scenario: 'consume' }>): Pr
     checkDeadline(startMs, scenario);
     const reply = await connection.call({ type: 'pull', queue: scenario.queue, jobsMax: 256, waitMs: 1_000, workerId: scenario.workerId });
     const arrivedMs = nowMs();
-    for (const job of reply['jobs'] as Array<{ id: number; token: number; payload: Uint8Array }>) {
+    const jobs = reply['jobs'] as Array<{ id: number; token: number; payload: Uint8Array }>;
+    if (jobs.length === 0 && received > 0 && scenario.stopWhenIdle === true) break;
+    for (const job of jobs) {
       const sentMs = Buffer.from(job.payload.buffer, job.payload.byteOffset, job.payload.byteLength).readDoubleLE(0);
       histogram.recordValue(Math.max(1, Math.round((arrivedMs - sentMs) * 1000)));
       acks.push(connection.call({ type: 'ack', jobId: job.id, token: job.token }, { idempotent: true }));
@@ -159,7 +180,7 @@ async function consume(scenario: Extract<Scenario, { scenario: 'consume' }>): Pr
   connection.close();
   return {
     jobs: received, p50Ms: histogram.getValueAtPercentile(50) / 1000, p99Ms: histogram.getValueAtPercentile(99) / 1000,
-    p999Ms: histogram.getValueAtPercentile(99.9) / 1000, maxMs: histogram.maxValue / 1000,
+    p999Ms: histogram.getValueAtPercentile(99.9) / 1000, maxMs: histogram.maxValue / 1000, histogram: hdr.encodeIntoCompressedBase64(histogram),
   };
 }
 
@@ -171,7 +192,7 @@ async function purge(scenario: Extract<Scenario, { scenario: 'purge' }>): Promis
 }
 
 function sdkClient(scenario: Common): FalconClient {
-  return new FalconClient({ nodes: scenario.ports.map((port) => ({ host: '127.0.0.1', port })), deadlineMs: 20_000 });
+  return new FalconClient({ nodes: nodesOf(scenario), deadlineMs: 20_000 });
 }
 
 async function sdkEnqueue(scenario: Extract<Scenario, { scenario: 'sdk-enqueue' }>): Promise<Record<string, number>> {
@@ -209,9 +230,53 @@ async function sdkDrain(scenario: Extract<Scenario, { scenario: 'sdk-drain' }>):
   return { jobs: acked, ms, perSec: (acked / ms) * 1000 };
 }
 
+/** The kill time the bench sends on the IPC channel (undefined until it comes). */
+function killTime(): () => number | undefined {
+  let killedAtMs: number | undefined;
+  process.on('message', (message: { killedAtMs?: unknown }) => {
+    if (typeof message.killedAtMs === 'number') killedAtMs = message.killedAtMs;
+  });
+  return () => killedAtMs;
+}
+
+async function failoverLoad(scenario: Extract<Scenario, { scenario: 'failover-load' }>): Promise<Record<string, number>> {
+  const client = sdkClient(scenario);
+  const killedAt = killTime();
+  await client.stats(scenario.queue);
+  const total = Math.round((scenario.ratePerSec * scenario.durationMs) / 1000);
+  const acks: AckedEnqueue[] = [];
+  let failures = 0;
+  let sent = 0;
+  const startedAtMs = nowMs();
+  const startMs = performance.now();
+  process.send?.({ started: startedAtMs });
+  const pending = new Set<Promise<void>>();
+  while (sent < total) {
+    checkDeadline(startMs, scenario);
+    const dueJobs = Math.min(total, Math.floor(((performance.now() - startMs) / 1000) * scenario.ratePerSec));
+    for (; sent < dueJobs; sent += 1) {
+      const sentMs = nowMs();
+      const call = client.enqueue(scenario.queue, Buffer.alloc(scenario.payloadBytes, 0x64)).then(
+        () => { acks.push({ sentMs, ackedMs: nowMs() }); },
+        () => { failures += 1; },
+      );
+      pending.add(call);
+      void call.then(() => pending.delete(call));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await Promise.all(pending);
+  await client.close();
+  const killedAtMs = killedAt();
+  process.disconnect?.();
+  if (killedAtMs === undefined) throw new Error('failover-load: the bench never said when it killed the leader');
+  const figures = failoverFigures(acks, { killedAtMs, aroundMs: scenario.aroundMs, beforeStartMs: startedAtMs + scenario.warmMs });
+  return { ...figures, jobs: sent, acked: acks.length, failures, ratePerSec: scenario.ratePerSec };
+}
+
 async function main(): Promise<void> {
   const scenario = JSON.parse(process.argv[2] ?? '{}') as Scenario;
-  let figures: Record<string, number>;
+  let figures: Record<string, number | string>;
   switch (scenario.scenario) {
     case 'enqueue': figures = await enqueue(scenario); break;
     case 'single': figures = await single(scenario); break;
@@ -221,6 +286,7 @@ async function main(): Promise<void> {
     case 'purge': figures = await purge(scenario); break;
     case 'sdk-enqueue': figures = await sdkEnqueue(scenario); break;
     case 'sdk-drain': figures = await sdkDrain(scenario); break;
+    case 'failover-load': figures = await failoverLoad(scenario); break;
   }
   console.log(JSON.stringify(figures));
 }

@@ -17,7 +17,9 @@
  * Options: --runs N (default 3), --kills N (default 100), --sigterms N (default 5), --json FILE,
  * --log-level L (nodes log at L, and a slow failover prints their last lines), --breakdown (nodes
  * log at debug, and each kill is split into close seen / leader elected / first entry applied:
- * failover-breakdown.ts). Bounded: every wait has a deadline.
+ * failover-breakdown.ts). To scale a run down (npm run bench --quick): --entries N (the batch-64
+ * load, default 600,000), --singles N (single proposals, default 3,000), --warm-entries N (the
+ * batch-64 warm-up, default 100,000). Bounded: every wait has a deadline.
  *
  * Runs on: the bench process.
  */
@@ -32,7 +34,9 @@ import { failoverBreakdown, residentMbOf, type FailoverBreakdown } from './failo
 const ids = ['n1', 'n2', 'n3'];
 const payloadBytes = 300;
 /** [entries, batch, in flight] of the loads each run commits before it measures (see the header). */
-const warmUps = [[100_000, 64, 128], [1_000, 1, 1]] as const;
+function warmUps(warmEntries: number): ReadonlyArray<readonly [number, number, number]> {
+  return [[warmEntries, 64, 128], [Math.min(1_000, warmEntries), 1, 1]];
+}
 const killsDefault = 100;
 const runsDefault = 3;
 const sigtermsDefault = 5;
@@ -153,7 +157,10 @@ async function failovers(nodes: ClusterNodes, rounds: number, how: 'kill' | 'sig
   return times;
 }
 
-async function runOnce(run: number, kills: number, sigterms: number): Promise<RunFigures & { failovers: number[]; sigtermGaps: number[] }> {
+/** The sizes of one run's loads (options; see the header). */
+interface LoadSizes { readonly entries: number; readonly singles: number; readonly warmEntries: number }
+
+async function runOnce(run: number, kills: number, sigterms: number, sizes: LoadSizes): Promise<RunFigures & { failovers: number[]; sigtermGaps: number[] }> {
   const cluster = await createTestCluster({ nodeCount: 3, logLevel: option('--log-level') ?? (breakdownWanted() ? 'debug' : 'warn') });
   const nodes = new ClusterNodes(cluster);
   try {
@@ -162,12 +169,12 @@ async function runOnce(run: number, kills: number, sigterms: number): Promise<Ru
     fs.rmSync(walDir, { recursive: true, force: true });
     nodes.startAll();
     const leader = await nodes.leaderAgreedBy(ids, 20_000);
-    for (const [entries, batch, inflight] of warmUps) {
+    for (const [entries, batch, inflight] of warmUps(sizes.warmEntries)) {
       const warm = await load(nodes, leader.node, entries, batch, inflight);
       if (!warm.ok) throw new Error(`run ${run}: warm-up load failed: ${warm.error ?? '?'}`);
     }
-    const single = await load(nodes, leader.node, 3_000, 1, 1);
-    const batch64 = await load(nodes, leader.node, 600_000, 64, 128);
+    const single = await load(nodes, leader.node, sizes.singles, 1, 1);
+    const batch64 = await load(nodes, leader.node, sizes.entries, 64, 128);
     for (const [name, figures] of [['single proposal', single], ['batch 64', batch64]] as const) {
       if (!figures.ok) throw new Error(`run ${run}: ${name} load failed: ${figures.error ?? '?'}`);
     }
@@ -206,12 +213,16 @@ async function main(): Promise<void> {
   const runs = numberOption('--runs', runsDefault, 20);
   const kills = numberOption('--kills', killsDefault, 1000);
   const sigterms = numberOption('--sigterms', sigtermsDefault, 100);
+  const sizes: LoadSizes = {
+    entries: numberOption('--entries', 600_000, 10_000_000), singles: numberOption('--singles', 3_000, 1_000_000),
+    warmEntries: numberOption('--warm-entries', 100_000, 10_000_000),
+  };
   const started = new Date().toISOString();
   console.log(`# Raft bench — ${started}`);
   console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), load ${os.loadavg().map((value) => value.toFixed(2)).join(' ')}, `
     + `3 nodes on loopback, fsync always, ${payloadBytes}-byte entries; ${runs} runs of ${kills} kills and ${sigterms} SIGTERMs`);
   const results: Array<Awaited<ReturnType<typeof runOnce>>> = [];
-  for (let run = 1; run <= runs; run += 1) results.push(await runOnce(run, kills, sigterms));
+  for (let run = 1; run <= runs; run += 1) results.push(await runOnce(run, kills, sigterms, sizes));
   const keys: ReadonlyArray<keyof RunFigures> = ['commitBatch64PerSec', 'walCeilingPerSec', 'commitSingleP50Ms', 'commitSingleP99Ms',
     'failoverMedianMs', 'failoverP99Ms', 'failoverMaxMs', 'sigtermGapMs'];
   const medians = {} as RunFigures;

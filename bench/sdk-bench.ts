@@ -14,7 +14,8 @@
  * Last output line: `{"bench":"sdk","sdkEnqueuePerSec":…,"rawEnqueuePerSec":…,"sdkDrainPerSec":…,
  * "rawDrainPerSec":…,"httpEnqueuePerSec":…,"grpcEnqueuePerSec":…,"httpEnqueueBatch1PerSec":…,
  * "grpcEnqueueBatch1PerSec":…}`: `httpEnqueuePerSec` and `grpcEnqueuePerSec` are the batch-of-100
- * figures. Options: --runs N, --jobs N (default 100,000).
+ * figures. Options: --runs N, --jobs N (default 100,000); to scale a run down (npm run bench --quick):
+ * --warm-jobs N (default 50,000), --api-ms N (each network-API scenario's bound, default 10,000).
  *
  * Runs on: the bench process.
  */
@@ -29,7 +30,7 @@ const clientEntry = fileURLToPath(new URL('./queue-bench-client.js', import.meta
 const apiClientEntry = fileURLToPath(new URL('./api-bench-client.js', import.meta.url));
 const clientTimeoutMs = 180_000;
 /** Each network-API scenario stops after this: HTTP one job at a time runs at the pace of commits. */
-const apiDurationMsMax = 10_000;
+const apiDurationMsDefault = 10_000;
 /** gRPC calls in flight on the one channel: many single jobs, fewer batches of 100. */
 const grpcInflightBatch1 = 256;
 const grpcInflightBatch100 = 16;
@@ -64,7 +65,7 @@ function median(values: number[]): number {
 type ApiFigures = Record<'http1' | 'http100' | 'grpc1' | 'grpc100', number[]>;
 
 /** One run of the network-API scenarios against the leader, each client in its own process. */
-async function apiRun(cluster: TestCluster, leaderId: string, run: number, jobs: number, figures: ApiFigures): Promise<void> {
+async function apiRun(cluster: TestCluster, leaderId: string, run: number, jobs: number, figures: ApiFigures, apiDurationMsMax: number): Promise<void> {
   const leader = cluster.nodes.find((node) => node.id === leaderId);
   if (leader?.grpcPort === undefined) throw new Error(`the leader ${leaderId} has no gRPC port`);
   const common = { jobs, payloadBytes, durationMsMax: apiDurationMsMax };
@@ -81,6 +82,8 @@ async function apiRun(cluster: TestCluster, leaderId: string, run: number, jobs:
 async function main(): Promise<void> {
   const runs = numberOption('--runs', 3);
   const jobs = numberOption('--jobs', 100_000);
+  const warmJobs = numberOption('--warm-jobs', 50_000);
+  const apiDurationMsMax = numberOption('--api-ms', apiDurationMsDefault);
   const cluster = await createTestCluster({ nodeCount: 3, logLevel: 'warn', grpc: true, extraYaml: 'queue:\n  jobsPerQueueMax: 5000000\n  bytesPerQueueMax: 2147483648\n' });
   const nodes = new ClusterNodes(cluster);
   const figures = { sdkEnqueue: [] as number[], rawEnqueue: [] as number[], sdkDrain: [] as number[], rawDrain: [] as number[] };
@@ -88,8 +91,8 @@ async function main(): Promise<void> {
   try {
     nodes.startAll();
     await nodes.leaderAgreedBy(cluster.nodes.map((node) => node.id), 20_000);
-    await client(cluster, { scenario: 'enqueue', queue: 'warm', jobs: 50_000, payloadBytes, connections: 1, inflight: 512 });
-    await client(cluster, { scenario: 'drain', queue: 'warm', jobs: 50_000, pullMax: 256, workerId: 'warm' });
+    await client(cluster, { scenario: 'enqueue', queue: 'warm', jobs: warmJobs, payloadBytes, connections: 1, inflight: 512 });
+    await client(cluster, { scenario: 'drain', queue: 'warm', jobs: warmJobs, pullMax: 256, workerId: 'warm' });
     for (let run = 0; run < runs; run += 1) {
       const sides = run % 2 === 0 ? ['raw', 'sdk'] : ['sdk', 'raw'];
       for (const side of sides) {
@@ -107,7 +110,7 @@ async function main(): Promise<void> {
       console.log(`run ${run + 1}: raw enqueue ${Math.round(figures.rawEnqueue.at(-1) ?? 0)}/s, sdk enqueue ${Math.round(figures.sdkEnqueue.at(-1) ?? 0)}/s, `
         + `raw drain ${Math.round(figures.rawDrain.at(-1) ?? 0)}/s, sdk drain ${Math.round(figures.sdkDrain.at(-1) ?? 0)}/s`);
       const leader = await nodes.leaderAgreedBy(cluster.nodes.map((node) => node.id), 20_000);
-      await apiRun(cluster, leader.node, run, jobs, apiFigures);
+      await apiRun(cluster, leader.node, run, jobs, apiFigures, apiDurationMsMax);
     }
   } finally {
     await removeTestCluster(cluster);
