@@ -23,7 +23,10 @@
  * dropped and the next node is tried, as after a lost connection. The hello is bounded the same way.
  *
  * Many calls share the connection: a failure moves to another node only when it came from the
- * connection in use, so one stale failure never drops the connection the others just opened.
+ * connection in use, so one stale failure never drops the connection the others just opened. And
+ * when one call is answered, every call sleeping out its backoff is woken to try again at once:
+ * after a failover the calls that failed early in the election would otherwise wait out backoffs
+ * of up to `backoffMsMax` while a new leader already answers (a client's window, not the cluster's).
  *
  * Invariants: at most one connection open at a time; every call settles by its deadline (plus one
  * connect timeout); after close() no connection is opened and every call rejects with
@@ -122,6 +125,8 @@ export class ClusterConnection {
   /** Where to connect next: the leader a node named, else the next node in turn. */
   private target: NodeAddress;
   private nextNode = 0;
+  /** Calls sleeping out a backoff: each entry wakes its call. */
+  private readonly sleepers = new Set<() => void>();
   private producer: string | undefined;
   private helloAccess: string | undefined;
   private closedByUser = false;
@@ -176,7 +181,9 @@ export class ClusterConnection {
       let usedConnection: ProtocolConnection | undefined;
       try {
         usedConnection = await this.connected(deadline);
-        return await this.attempt(usedConnection, attempts, deadline);
+        const reply = await this.attempt(usedConnection, attempts, deadline);
+        if (this.sleepers.size > 0) this.wakeSleepers();
+        return reply;
       } catch (error) {
         if (!(error instanceof ProtocolError)) throw error;
         failure = error;
@@ -195,8 +202,26 @@ export class ClusterConnection {
       this.moveOn(failure, usedConnection);
       const backoffMs = Math.min(backoffMsMax, backoffMsMin * 2 ** Math.min(attempt, 10));
       const random = this.options.random ?? Math.random;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(backoffMs * (0.5 + random() / 2), Math.max(0, deadline - Date.now()))));
+      await this.backOff(Math.min(backoffMs * (0.5 + random() / 2), Math.max(0, deadline - Date.now())));
     }
+  }
+
+  /** Sleeps `ms`, or less when another call is answered meanwhile (or close() is called). */
+  private backOff(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.sleepers.add(wake);
+    });
+  }
+
+  /** A call was answered: the calls sleeping out a backoff go again now. */
+  private wakeSleepers(): void {
+    for (const wake of [...this.sleepers]) wake();
   }
 
   /** One attempt on `connection`, bounded by the time left and by the attempt bound (see the header). */
@@ -331,6 +356,7 @@ export class ClusterConnection {
   close(): void {
     this.closedByUser = true;
     this.dropConnection();
+    this.wakeSleepers();
   }
 
   get closed(): boolean {

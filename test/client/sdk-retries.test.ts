@@ -12,6 +12,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { decode, encode } from '../../src/codec/msgpack.js';
 import { FrameDecoder, encodeFrame } from '../../src/net/frame-decoder.js';
 import { DeadlineExceededError, FalconClient, ProtocolError } from '../../src/client/index.js';
+import { ClusterConnection } from '../../src/client/cluster-connection.js';
+import { waitUntil } from '../support/wait-until.js';
 
 type Request = Record<string, unknown> & { id: number; type: string };
 
@@ -102,6 +104,34 @@ describe('SDK retries against scripted nodes', () => {
     const sent = node.requests.filter((request) => request.type === 'enqueue').map((request) => request['retry']);
     expect(sent, 'first attempt, after "no effect", after a lost connection').to.deep.equal([undefined, undefined, true]);
     await client.close();
+  });
+
+  it('wakes a call sleeping out its backoff as soon as another call is answered (after an election, not at its timer)', async () => {
+    // Until `elected`, every request is refused NOT_LEADER with no leader known (an election).
+    let elected = false;
+    const refusedAt: number[] = [];
+    const node = await scriptedNode((request) => {
+      if (request.type === 'hello') return { protocol: 1, node: 'n1', leader: null, producerId: 'p-1' };
+      if (!elected) {
+        refusedAt.push(Date.now());
+        return { error: { code: 'NOT_LEADER', message: 'no leader known: an election is under way' } };
+      }
+      return { queues: [] };
+    });
+    nodes.push(node);
+    // Jitter pinned at its top: the backoff after the 7th refusal is exactly backoffMsMax (500 ms).
+    const connection = new ClusterConnection({ nodes: [{ host: '127.0.0.1', port: node.port }], deadlineMs: 10_000, random: () => 1 });
+    const early = connection.call({ type: 'stats' }, { idempotent: true });
+    await waitUntil(() => refusedAt.length >= 8, 'the early call refused 8 times', 10_000);
+    const sleptFrom = refusedAt[refusedAt.length - 1] as number;
+    elected = true;
+    const stats = node.requests.filter((request) => request.type === 'stats').length;
+    await connection.call({ type: 'stats' }, { idempotent: true });
+    await early;
+    const retriedAt = Date.now();
+    expect(node.requests.filter((request) => request.type === 'stats').length, 'one more attempt each').to.equal(stats + 2);
+    expect(retriedAt - sleptFrom, 'the early call went again when the late one was answered, not after its 500 ms backoff').to.be.below(450);
+    connection.close();
   });
 
   it('follows NOT_LEADER to the address it names', async () => {
