@@ -2,8 +2,9 @@
  * `falcon-worker` as an operator runs it, as a separate process with a handler file written to a
  * temp dir, against one real 3-node cluster shared by the file's cases: it processes jobs with
  * the handler in-process and, with `--threads`, in worker threads (the handler reports its
- * thread; the two workers run at once, on queues of their own); SIGTERM while jobs run drains them (every job completed, none leased) and exits 0; a
- * handler module whose default export is not a function exits 2 before connecting.
+ * thread; the two workers run at once, on queues of their own); SIGTERM while jobs run drains
+ * them (every job completed, none leased) and exits 0; a handler module whose default export is
+ * not a function exits 2 before connecting.
  *
  * Waits poll a condition with a bound (a separate process offers no other signal).
  *
