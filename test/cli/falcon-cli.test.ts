@@ -57,33 +57,45 @@ describe('falcon CLI against three real nodes', function () {
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
+  // Runs that do not depend on each other start together: each CLI run is a process start.
   it('enqueues from an argument, a file and stdin; get, list and stats show the jobs', async () => {
-    const fromArgument = idOf(await falcon(['enqueue', 'cli-jobs', '{"from":"argument"}', '--priority', '5', '--json']));
     const file = join(dir, 'payload.json');
     await writeFile(file, '{"from":"file"}');
-    const fileRun = await falcon(['enqueue', 'cli-jobs', '--file', file, '--idempotency-key', 'order-1', '--json']);
+    const [argumentRun, fileRun, stdinRun] = await Promise.all([
+      falcon(['enqueue', 'cli-jobs', '{"from":"argument"}', '--priority', '5', '--json']),
+      falcon(['enqueue', 'cli-jobs', '--file', file, '--idempotency-key', 'order-1', '--json']),
+      falcon(['enqueue', 'cli-jobs', '--delay', '30s', '--attempts', '3', '--backoff', 'exponential:1000:60000', '--json'], { stdin: '{"from":"stdin"}\n' }),
+    ]);
+    const fromArgument = idOf(argumentRun);
     expect(jsonOf(fileRun)).to.include({ state: 'ready', duplicate: false });
     const fromFile = idOf(fileRun);
-    const fromStdin = idOf(await falcon(['enqueue', 'cli-jobs', '--delay', '30s', '--attempts', '3', '--backoff', 'exponential:1000:60000', '--json'], { stdin: '{"from":"stdin"}\n' }));
+    const fromStdin = idOf(stdinRun);
     const again = jsonOf(await falcon(['enqueue', 'cli-jobs', '{"from":"file again"}', '--idempotency-key', 'order-1', '--json']));
     expect(again).to.deep.equal({ id: fromFile, state: 'ready', duplicate: true });
 
-    const job = jsonOf(await falcon(['get', String(fromArgument), '--json']));
+    const [jobRun, delayedRun, firstPageRun, allRun, table, stats] = await Promise.all([
+      falcon(['get', String(fromArgument), '--json']),
+      falcon(['get', String(fromStdin), '--json']),
+      falcon(['list', 'cli-jobs', '--state', 'ready', '--limit', '1', '--json']),
+      falcon(['list', 'cli-jobs', '--state', 'ready', '--limit', '1', '--all', '--json']),
+      falcon(['list', 'cli-jobs', '--state', 'delayed']),
+      statsOf('cli-jobs'),
+    ]);
+    const job = jsonOf(jobRun);
     expect(job).to.include({ id: fromArgument, queue: 'cli-jobs', state: 'ready', priority: 5, contentType: 'application/json' });
     expect(job['payload']).to.deep.equal({ from: 'argument' });
-    const delayed = jsonOf(await falcon(['get', String(fromStdin), '--json']));
+    const delayed = jsonOf(delayedRun);
     expect(delayed).to.include({ state: 'delayed', attemptsMax: 3 });
     expect((await client.get(fromStdin)).payload).to.deep.equal({ from: 'stdin' });
 
-    const firstPage = jsonOf(await falcon(['list', 'cli-jobs', '--state', 'ready', '--limit', '1', '--json']));
+    const firstPage = jsonOf(firstPageRun);
     expect(firstPage['jobs']).to.have.length(1);
     expect(firstPage['nextAfterId']).to.be.a('number');
-    const all = jsonOf(await falcon(['list', 'cli-jobs', '--state', 'ready', '--limit', '1', '--all', '--json']));
+    const all = jsonOf(allRun);
     expect((all['jobs'] as Array<{ id: number }>).map((summary) => summary.id).sort((a, b) => a - b)).to.deep.equal([fromArgument, fromFile].sort((a, b) => a - b));
-    const table = await falcon(['list', 'cli-jobs', '--state', 'delayed']);
     expect(table.stdout).to.match(/^\s*ID\s+STATE\s+PRIORITY/);
     expect(table.stdout).to.contain(`${fromStdin}  delayed`);
-    expect(await statsOf('cli-jobs')).to.include({ queue: 'cli-jobs', ready: 2, delayed: 1, paused: false });
+    expect(stats).to.include({ queue: 'cli-jobs', ready: 2, delayed: 1, paused: false });
   });
 
   it('pauses and resumes a queue', async () => {
@@ -95,8 +107,7 @@ describe('falcon CLI against three real nodes', function () {
   });
 
   it('cancels a job; lists, redrives and purges dead jobs; refuses a purge without --yes or a terminal', async () => {
-    const ids = [];
-    for (const n of [1, 2, 3]) ids.push(idOf(await falcon(['enqueue', 'cli-dead', `{"n":${n}}`, '--json'])));
+    const ids = (await Promise.all([1, 2, 3].map((n) => falcon(['enqueue', 'cli-dead', `{"n":${n}}`, '--json'])))).map(idOf).sort((a, b) => a - b);
     expect(jsonOf(await falcon(['cancel', String(ids[0]), '--json']))).to.deep.equal({ id: ids[0], cancelled: true });
     expect(jsonOf(await falcon(['get', String(ids[0]), '--json']))).to.include({ state: 'cancelled' });
     const worker = client.worker('cli-dead', async () => {
@@ -105,9 +116,10 @@ describe('falcon CLI against three real nodes', function () {
     await waitUntil(async () => (await client.stats('cli-dead'))?.dead === 2, 'both jobs dead-lettered');
     await worker.close();
 
-    const dead = jsonOf(await falcon(['dead', 'list', 'cli-dead', '--json']));
+    const [deadRun, deadJobRun] = await Promise.all([falcon(['dead', 'list', 'cli-dead', '--json']), falcon(['get', String(ids[1]), '--json'])]);
+    const dead = jsonOf(deadRun);
     expect((dead['jobs'] as Array<{ id: number }>).map((job) => job.id).sort((a, b) => a - b)).to.deep.equal(ids.slice(1));
-    expect(jsonOf(await falcon(['get', String(ids[1]), '--json']))['lastError']).to.contain('refused on purpose');
+    expect(jsonOf(deadJobRun)['lastError']).to.contain('refused on purpose');
     expect(jsonOf(await falcon(['dead', 'redrive', 'cli-dead', '--max', '1', '--json']))).to.deep.equal({ queue: 'cli-dead', redriven: 1 });
     expect(await statsOf('cli-dead')).to.include({ ready: 1, dead: 1 });
 
@@ -121,28 +133,33 @@ describe('falcon CLI against three real nodes', function () {
   });
 
   it('exits 4 for an unknown job and 3 for a cluster nobody listens on, with one-line messages', async () => {
-    const unknown = await falcon(['get', '999999999']);
+    const [port] = await freePorts(1);
+    const [unknown, unknownJson, unknownQueue, unreachable] = await Promise.all([
+      falcon(['get', '999999999']),
+      falcon(['get', '999999999', '--json']),
+      falcon(['stats', 'no-such-queue']),
+      runFalcon(['get', '1', '--nodes', `127.0.0.1:${port}`, '--timeout', '1500', '--json']),
+    ]);
     expect(unknown.code).to.equal(4);
     expect(unknown.stderr).to.match(/^falcon: job 999999999 does not exist.*\n$/);
-    const unknownJson = await falcon(['get', '999999999', '--json']);
     expect(jsonOf(unknownJson)['error']).to.include({ code: 'NOT_FOUND', exitCode: 4 });
-    expect(await falcon(['stats', 'no-such-queue'])).to.include({ code: 4 });
+    expect(unknownQueue).to.include({ code: 4 });
 
-    const [port] = await freePorts(1);
-    const unreachable = await runFalcon(['get', '1', '--nodes', `127.0.0.1:${port}`, '--timeout', '1500', '--json']);
     expect(unreachable.code).to.equal(3);
     expect(jsonOf(unreachable)['error']).to.include({ code: 'DEADLINE_EXCEEDED', exitCode: 3 });
     expect(unreachable.stderr).to.match(/^falcon: cluster unreachable or without a leader: .*ECONNREFUSED.*\n$/);
   });
 
   it('exits 2 for bad usage: a payload that is not JSON, an unknown option, a malformed --delay', async () => {
-    const notJson = await falcon(['enqueue', 'cli-usage', 'hello']);
+    const [notJson, unknownOption, badDelay] = await Promise.all([
+      falcon(['enqueue', 'cli-usage', 'hello']),
+      falcon(['enqueue', 'cli-usage', '1', '--bogus', '--json']),
+      falcon(['enqueue', 'cli-usage', '1', '--delay', 'soon']),
+    ]);
     expect(notJson.code).to.equal(2);
     expect(notJson.stderr).to.match(/^falcon: the payload from the argument is not JSON .* --raw/);
-    const unknownOption = await falcon(['enqueue', 'cli-usage', '1', '--bogus', '--json']);
     expect(unknownOption.code).to.equal(2);
     expect(jsonOf(unknownOption)['error']).to.include({ code: 'USAGE', exitCode: 2 });
-    const badDelay = await falcon(['enqueue', 'cli-usage', '1', '--delay', 'soon']);
     expect(badDelay.code).to.equal(2);
     expect(badDelay.stderr).to.contain('--delay must be a duration');
     expect(await client.stats('cli-usage')).to.equal(undefined);
@@ -151,22 +168,24 @@ describe('falcon CLI against three real nodes', function () {
   it('status names the leader and every node; watch --count 2 prints two frames', async () => {
     const ids = cluster.nodes.map((node) => node.id);
     const leader = await nodes.leaderAgreedBy(ids);
-    const status = await falcon(['status', '--json']);
+    const [status, text, watch, watchJson] = await Promise.all([
+      falcon(['status', '--json']),
+      falcon(['status']),
+      falcon(['watch', '--count', '2', '--interval', '0.2']),
+      falcon(['watch', '--count', '2', '--interval', '0.2', '--json']),
+    ]);
     expect(status.code, status.stderr).to.equal(0);
     const picture = jsonOf(status) as { leader: string; nodes: Array<Record<string, unknown>>; queues: Array<{ queue: string }> };
     expect(picture.leader).to.equal(leader.node);
     expect(picture.nodes.map((node) => [node['node'], node['reachable'], node['healthy'], node['ready']])).to.deep.equal(ids.map((id) => [id, true, true, true]));
     expect(picture.nodes.find((node) => node['node'] === leader.node)).to.include({ role: 'leader', lag: 0 });
     expect(picture.queues.map((queue) => queue.queue)).to.include('cli-jobs');
-    const text = await falcon(['status']);
     expect(text.stdout).to.contain(`cluster: leader ${leader.node} (term ${leader.term})`);
     expect(text.stdout).to.match(new RegExp(`^${leader.node}\\s+leader\\s+${leader.term}\\s`, 'm'));
 
-    const watch = await falcon(['watch', '--count', '2', '--interval', '0.2']);
     expect(watch.code, watch.stderr).to.equal(0);
     expect(watch.stdout.match(/^falcon watch /gm)).to.have.length(2);
     expect(watch.stdout.match(/^cluster: leader /gm)).to.have.length(2);
-    const watchJson = await falcon(['watch', '--count', '2', '--interval', '0.2', '--json']);
     const frames = watchJson.stdout.trim().split('\n').map((line) => JSON.parse(line) as { leader: string });
     expect(frames.map((frame) => frame.leader)).to.deep.equal([leader.node, leader.node]);
   });

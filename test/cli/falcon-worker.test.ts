@@ -2,8 +2,9 @@
  * `falcon-worker` as an operator runs it, as a separate process with a handler file written to a
  * temp dir, against one real 3-node cluster shared by the file's cases: it processes jobs with
  * the handler in-process and, with `--threads`, in worker threads (the handler reports its
- * thread); SIGTERM while jobs run drains them (every job completed, none leased) and exits 0; a
- * handler module whose default export is not a function exits 2 before connecting.
+ * thread; the two workers run at once, on queues of their own); SIGTERM while jobs run drains
+ * them (every job completed, none leased) and exits 0; a handler module whose default export is
+ * not a function exits 2 before connecting.
  *
  * Waits poll a condition with a bound (a separate process offers no other signal).
  *
@@ -41,6 +42,8 @@ describe('falcon-worker against three real nodes', function () {
     const jobs = await client.enqueueMany(queue, Array.from({ length: count }, () => ({ payload: { ms }, contentType: 'application/json' as const })));
     return jobs.map((job) => job.id);
   };
+  /** The in-process and the --threads worker, started together in `before`; each case checks its own. */
+  const workerRuns = new Map<boolean, { queue: string; ids: number[]; worker: StartedProcess }>();
   const resultsOf = async (ids: readonly number[]): Promise<Array<{ id: number; threadId: number }>> =>
     Promise.all(ids.map(async (id) => (await client.get(id)).result as { id: number; threadId: number }));
 
@@ -53,6 +56,11 @@ describe('falcon-worker against three real nodes', function () {
     nodes.startAll();
     await nodes.leaderAgreedBy(cluster.nodes.map((node) => node.id));
     client = new FalconClient({ nodes: cluster.nodes.map((node) => `127.0.0.1:${node.clientPort}`), deadlineMs: 20_000 });
+    for (const threads of [false, true]) {
+      const queue = threads ? 'worker-threads' : 'worker-inline';
+      const ids = await enqueueJobs(queue, 6, 20);
+      workerRuns.set(threads, { queue, ids, worker: startWorker(queue, ['--concurrency', '3', ...(threads ? ['--threads'] : [])]) });
+    }
   });
 
   after(async () => {
@@ -63,9 +71,9 @@ describe('falcon-worker against three real nodes', function () {
 
   for (const threads of [false, true]) {
     it(`processes jobs with the handler ${threads ? 'in worker threads (--threads)' : 'in-process'} and exits 0 on SIGTERM`, async () => {
-      const queue = threads ? 'worker-threads' : 'worker-inline';
-      const ids = await enqueueJobs(queue, 6, 20);
-      const worker = startWorker(queue, ['--concurrency', '3', ...(threads ? ['--threads'] : [])]);
+      const run = workerRuns.get(threads);
+      if (run === undefined) throw new Error('the worker was not started');
+      const { queue, ids, worker } = run;
       await waitUntil(async () => (await client.stats(queue))?.completed === ids.length, `the ${ids.length} jobs completed; worker output:\n${worker.output()}`);
       worker.child.kill('SIGTERM');
       expect(await waitForExit(worker, 20_000), worker.output()).to.equal(0);

@@ -1,7 +1,7 @@
 /**
  * FalconClient against a real 3-node cluster (one cluster for the whole file; the leader is killed
- * only in the last test): an object enqueued reaches a worker's handler decoded and its result is
- * visible in `get`; many concurrent enqueues become few protocol requests, each call with its own
+ * only in the last two tests, the node killed first started again between them): an object
+ * enqueued reaches a worker's handler decoded and its result is visible in `get`; many concurrent enqueues become few protocol requests, each call with its own
  * id, and one job the node refuses fails only its own call; a worker's close() finishes what it
  * holds and leaves no job leased; and with the leader killed by `kill -9` in the middle of a stream
  * of concurrent enqueues, every call resolves with an id or rejects with a typed error, no job
@@ -29,6 +29,8 @@ describe('FalconClient on three real nodes', function () {
   let cluster: TestCluster;
   let nodes: ClusterNodes;
   let client: FalconClient;
+  /** The node the kill -9 case killed; the fresh-session case starts it again. */
+  let killedNode: string | undefined;
 
   before(async () => {
     cluster = await createTestCluster({ logLevel: 'warn', extraYaml: `queue:\n  payloadBytesMax: ${nodePayloadBytesMax}\n` });
@@ -148,6 +150,7 @@ describe('FalconClient on three real nodes', function () {
       while (outstanding >= outstandingMax) await turn();
       if (killing === undefined && settledCalls >= callsTotal / 3) {
         settledAtKill = settledCalls;
+        killedNode = leader.node;
         killing = nodes.kill9(leader.node);
       }
       outstanding += 1;
@@ -187,51 +190,42 @@ describe('FalconClient on three real nodes', function () {
     expect(stats).to.include({ dead: 0, leased: 0 });
     if (failures.length > 0) console.log(`      (${failures.length} enqueues rejected: ${[...new Set(failures.map((error) => (error as ProtocolError).code))].join(', ')})`);
   });
-});
 
-describe('FalconClient on three real nodes: a fresh session across a kill -9 of the leader', function () {
-  this.timeout(90_000);
-  let cluster: TestCluster;
-  let nodes: ClusterNodes;
+  // The same cluster, with the node killed above started again (its own queue, keys and clients).
+  describe('a fresh session across a kill -9 of the leader', () => {
+    before(async () => {
+      if (killedNode !== undefined) nodes.start(killedNode);
+      await nodes.leaderAgreedBy(cluster.nodes.map((node) => node.id));
+    });
 
-  before(async () => {
-    cluster = await createTestCluster({ logLevel: 'warn' });
-    nodes = new ClusterNodes(cluster);
-    nodes.startAll();
-    await nodes.leaderAgreedBy(cluster.nodes.map((node) => node.id));
-  });
-
-  after(async () => {
-    if (cluster !== undefined) await removeTestCluster(cluster);
-  });
-
-  it("answers all 20,000 duplicate-keyed enqueues of a fresh client with their first jobs when the leader dies before reading them", async () => {
-    const addresses = cluster.nodes.map((node) => `127.0.0.1:${node.clientPort}`);
-    const keysTotal = 20_000;
-    const keys = Array.from({ length: keysTotal }, (_, at) => `tour-${at}`);
-    const earlier = new FalconClient({ nodes: addresses, deadlineMs: 20_000 });
-    const firstJobs = await earlier.enqueueMany('email', keys.map((key) => ({ payload: { to: key }, idempotencyKey: key })));
-    await earlier.close();
-    const leader = await nodes.leaderAgreedBy(cluster.nodes.map((node) => node.id));
-    const client = new FalconClient({ nodes: addresses, deadlineMs: 20_000 });
-    try {
-      await client.stats(); // the connection and the producer session are open, on the leader
-      // The leader takes the requests into its socket but never reads them: whatever the client
-      // sent has an unknown outcome, and every retry meets the new leader, in the order it comes.
-      nodes.signal(leader.node, 'SIGSTOP');
-      const calls = keys.map((key) => client.enqueue('email', { to: key }, { idempotencyKey: key }));
-      await new Promise((resolve) => setImmediate(resolve));
-      await nodes.kill9(leader.node);
-      const settled = await Promise.allSettled(calls);
-      const rejected = settled.flatMap((outcome) => (outcome.status === 'rejected' ? [String(outcome.reason)] : []));
-      expect(rejected.slice(0, 3), `${rejected.length} calls rejected`).to.deep.equal([]);
-      const wrong = settled.filter((outcome, at) => outcome.status !== 'fulfilled' || !outcome.value.duplicate || outcome.value.id !== firstJobs[at]?.id);
-      expect(wrong.length, 'calls not answered with their key\'s first job').to.equal(0);
-      expect(client.counters.retries, 'requests retried across the failover').to.be.above(0);
-      expect((await client.stats('email'))?.enqueuedTotal, 'no new job').to.equal(keysTotal);
-    } finally {
-      await client.close();
-    }
+    it("answers all 20,000 duplicate-keyed enqueues of a fresh client with their first jobs when the leader dies before reading them", async () => {
+      const addresses = cluster.nodes.map((node) => `127.0.0.1:${node.clientPort}`);
+      const keysTotal = 20_000;
+      const keys = Array.from({ length: keysTotal }, (_, at) => `tour-${at}`);
+      const earlier = new FalconClient({ nodes: addresses, deadlineMs: 20_000 });
+      const firstJobs = await earlier.enqueueMany('email', keys.map((key) => ({ payload: { to: key }, idempotencyKey: key })));
+      await earlier.close();
+      const leader = await nodes.leaderAgreedBy(cluster.nodes.map((node) => node.id));
+      const client = new FalconClient({ nodes: addresses, deadlineMs: 20_000 });
+      try {
+        await client.stats(); // the connection and the producer session are open, on the leader
+        // The leader takes the requests into its socket but never reads them: whatever the client
+        // sent has an unknown outcome, and every retry meets the new leader, in the order it comes.
+        nodes.signal(leader.node, 'SIGSTOP');
+        const calls = keys.map((key) => client.enqueue('email', { to: key }, { idempotencyKey: key }));
+        await new Promise((resolve) => setImmediate(resolve));
+        await nodes.kill9(leader.node);
+        const settled = await Promise.allSettled(calls);
+        const rejected = settled.flatMap((outcome) => (outcome.status === 'rejected' ? [String(outcome.reason)] : []));
+        expect(rejected.slice(0, 3), `${rejected.length} calls rejected`).to.deep.equal([]);
+        const wrong = settled.filter((outcome, at) => outcome.status !== 'fulfilled' || !outcome.value.duplicate || outcome.value.id !== firstJobs[at]?.id);
+        expect(wrong.length, 'calls not answered with their key\'s first job').to.equal(0);
+        expect(client.counters.retries, 'requests retried across the failover').to.be.above(0);
+        expect((await client.stats('email'))?.enqueuedTotal, 'no new job').to.equal(keysTotal);
+      } finally {
+        await client.close();
+      }
+    });
   });
 });
 

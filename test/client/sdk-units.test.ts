@@ -306,11 +306,13 @@ describe('SDK enqueue batching', () => {
 
   it('fails every call of a request refused for no single job, and a call that waited past its deadline alone', async () => {
     const transport = scriptedTransport();
-    const batcher = new EnqueueBatcher({ transport, sequencesInFlightMax: 1 });
-    const a = batcher.submit('q', [job(0)], Date.now() + 10_000, false);
+    // The batcher's clock, moved by hand: the late call's deadline passes while it waits for the slot.
+    let nowMs = 1_000_000;
+    const batcher = new EnqueueBatcher({ transport, sequencesInFlightMax: 1, now: () => nowMs });
+    const a = batcher.submit('q', [job(0)], nowMs + 10_000, false);
     await turn();
-    const late = batcher.submit('q', [job(1)], Date.now() + 20, false);
-    await new Promise((resolve) => setTimeout(resolve, 40));
+    const late = batcher.submit('q', [job(1)], nowMs + 20, false);
+    nowMs += 40;
     transport.requests.splice(0)[0]?.fail(new PermissionDeniedError('produce only'));
     expect(await rejection(a)).to.be.instanceOf(PermissionDeniedError);
     const expired = await rejection(late) as ProtocolError;

@@ -1,7 +1,8 @@
 /**
  * Second round of attacks on the HTTP and gRPC APIs' promises, on three real nodes whose cluster
- * lists a produce, a consume and an admin token and whose elections are slow (3 to 4 s, so that a
- * leader paused for a moment keeps leading when it resumes). One cluster for the file.
+ * lists a produce, a consume and an admin token and whose elections are slow (2 to 2.5 s, so that a
+ * leader paused for a moment, about 0.3 s, keeps leading when it resumes; the first election of
+ * the file waits as long). One cluster for the file.
  *
  * Once broken, now promises:
  * - an HTTP pull whose deadline passes while the leader holds it (taken, not yet answered) was
@@ -35,7 +36,7 @@ describe('api attack 2: what the HTTP and gRPC APIs say happened', function () {
 
   before(async () => {
     const auth = ['auth:', '  tokens:', ...Object.entries(tokens).map(([role, token]) => `    - { token: ${token}, role: ${role}, name: ${role}-client }`)];
-    const raft = ['raft:', '  electionTimeoutMsMin: 3000', '  electionTimeoutMsMax: 4000'];
+    const raft = ['raft:', '  electionTimeoutMsMin: 2000', '  electionTimeoutMsMax: 2500'];
     cluster = await createTestCluster({ logLevel: 'warn', grpc: true, extraYaml: `${[...auth, ...raft].join('\n')}\n` });
     nodes = new ClusterNodes(cluster);
     nodes.startAll();

@@ -15,6 +15,7 @@ import { connect, type Socket } from 'node:net';
 import { createCodec } from '../../src/codec/msgpack.js';
 import { startedClusterPerTest } from '../support/cluster-nodes.js';
 import { clusterConnection } from '../support/queue-cluster.js';
+import { waitUntil } from '../support/wait-until.js';
 import { seededRandom } from '../wal/wal-test-helpers.js';
 
 
@@ -95,6 +96,28 @@ function closedWithin(socket: Socket, timeoutMs: number): Promise<boolean> {
   });
 }
 
+/**
+ * Reads the reply frames arriving on `socket` from its first byte on and keeps their ids, so that a
+ * test can wait for the answer to a request it sent last.
+ */
+function replyIdsOf(socket: Socket, unpack: (bytes: Uint8Array) => unknown): Set<unknown> {
+  const ids = new Set<unknown>();
+  let pending = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    while (pending.length >= 4 && pending.length >= 4 + pending.readUInt32BE(0)) {
+      const end = 4 + pending.readUInt32BE(0);
+      try {
+        ids.add((unpack(pending.subarray(4, end)) as { id?: unknown } | null)?.id);
+      } catch {
+        // A reply this codec cannot read names no id we wait for.
+      }
+      pending = pending.subarray(end);
+    }
+  });
+  return ids;
+}
+
 function findNumber(value: unknown, key: string): number | undefined {
   if (value === null || typeof value !== 'object') return undefined;
   for (const [name, inner] of Object.entries(value as Record<string, unknown>)) {
@@ -139,12 +162,14 @@ describe('queue attack: bad client bytes (one real node)', function () {
 
     // Mutated requests, pipelined on a few connections.
     const sockets = await Promise.all([1, 2, 3, 4].map(() => openSocket(port)));
+    const replyIds = sockets.map((socket) => replyIdsOf(socket, (bytes) => packr.unpack(bytes)));
     for (const socket of sockets) socket.resume();
     let reopened = 0;
     for (let at = 0; at < 3_000; at += 1) {
       let socket = sockets[at % sockets.length] as Socket;
       if (socket.destroyed || socket.closed) {
         socket = await openSocket(port);
+        replyIds[at % sockets.length] = replyIdsOf(socket, (bytes) => packr.unpack(bytes));
         socket.resume();
         sockets[at % sockets.length] = socket;
         reopened += 1;
@@ -157,7 +182,12 @@ describe('queue attack: bad client bytes (one real node)', function () {
       }
       socket.write(frame(body));
     }
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // A last stats on each connection: once it is answered (or the node closed the connection), the
+    // node has read every mutated request sent before it.
+    const lastId = 1_000_000;
+    for (const socket of sockets) if (!socket.destroyed) socket.write(frame(packr.pack({ id: lastId, type: 'stats', queue: 'fuzz' })));
+    await waitUntil(() => sockets.every((socket, at) => socket.destroyed || socket.closed || replyIds[at]?.has(lastId) === true),
+      `the node read every mutated request (a last stats answered on each connection, or the connection closed; seed ${seed})`, 15_000);
     for (const socket of sockets) socket.destroy();
     expect(reopened, 'connections the node closed for a mutated request (each request keeps its id)').to.be.below(100);
 

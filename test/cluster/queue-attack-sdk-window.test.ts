@@ -116,9 +116,13 @@ describe('queue attack: the producer-sequence window under slow replies and cut 
     }
     const jobsByMarker = new Map<string, number[]>();
     for (const state of ['ready'] as const) {
-      for await (const summary of direct.listAll('window', state, { limit: 1000 })) {
-        const { marker } = (await direct.get(summary.id)).payload as { marker: string };
-        jobsByMarker.set(marker, [...(jobsByMarker.get(marker) ?? []), summary.id]);
+      const summaries = [];
+      for await (const summary of direct.listAll('window', state, { limit: 1000 })) summaries.push(summary);
+      // All the reads at once, pipelined on the connection, not one round trip after another.
+      const infos = await Promise.all(summaries.map((summary) => direct.get(summary.id)));
+      for (const info of infos) {
+        const { marker } = info.payload as { marker: string };
+        jobsByMarker.set(marker, [...(jobsByMarker.get(marker) ?? []), info.id]);
       }
     }
     const stats = await direct.stats('window');

@@ -49,7 +49,8 @@ describe('FalconQueueService over gRPC (a client from the .proto alone, one real
   };
 
   before(async () => {
-    cluster = await createGrpcTestCluster(3, `${authYaml}\n`);
+    // A job whose lease expired is ready again after 50 ms rather than the default 1 s retry delay.
+    cluster = await createGrpcTestCluster(3, `${authYaml}\nqueue:\n  retryDelayMsDefault: 50\n`);
     nodes = new ClusterNodes(cluster);
     nodes.startAll();
     leaderId = (await nodes.leaderAgreedBy(['n1', 'n2', 'n3'], 30_000)).node;
