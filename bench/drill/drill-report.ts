@@ -112,7 +112,7 @@ function faultLines(figures: DrillFigures): string[] {
       election === undefined ? '' : `${milliseconds(election.electionMs)} → ${election.newLeader ?? '?'}`,
       drop === undefined ? '' : `${drop.beforePerSecond.toFixed(0)}/s → ${drop.afterPerSecond.toFixed(0)}/s` +
         (drop.dropPercent === null ? '' : ` (${drop.dropPercent.toFixed(1)} %)`),
-      rebalance === undefined ? '' : `${rebalance.jobsHeld.length} jobs, all moved ${milliseconds(rebalance.allMs)}`,
+      rebalance === undefined ? '' : `${rebalance.jobsHeld.length} held, all moved in ${milliseconds(rebalance.allMs)}`,
     ];
   });
   return rows.length === 0 ? ['faults: none'] : table(['fault', 'unavailable', 'new leader', 'throughput', 'rebalance'], rows);
