@@ -12,7 +12,8 @@
  *    nack of its token, the kill of its worker, a release of the worker's jobs, or a leader change
  *    in between; a fencing token that does not grow, or a delivery after an accepted ack, is never
  *    explained;
- * 5. staleAck: no ack accepted with token t after a lease with a larger token was delivered;
+ * 5. staleAck: no ack (nor nack, nor extend) accepted with token t after a lease with a larger token
+ *    was delivered;
  * 6. leadersPerTerm: at most one node seen as leader in any term.
  *
  * Pure: no I/O, no clock; every time comes from the history. Lenient where the history cannot
@@ -53,6 +54,7 @@ export interface CheckResult {
   readonly duplicateKeys: number;
   readonly duplicateDeliveries: readonly DuplicateDelivery[];
   readonly unexplainedDuplicates: number;
+  /** Acks, nacks and extends accepted with a stale token (check 5). */
   readonly staleAcksAccepted: number;
   readonly leadersPerTermMax: number;
   readonly violations: readonly Violation[];
@@ -153,12 +155,16 @@ function isBetween(atMs: number, fromMs: number, toMs: number): boolean {
   return atMs >= fromMs && atMs <= toMs;
 }
 
-/** The lease's end: the pull's deadline, or a later one an accepted extend of the same token answered. */
+/**
+ * The lease's end: the pull's deadline, or the one the last accepted extend of the same token
+ * answered (an extend sets the end to its own now + leaseMs, so it may also shorten the lease).
+ * `calls` are in invoke order.
+ */
 function leaseEndMs(earlier: DeliveryRecord, calls: readonly LeaseCallRecord[]): number {
   let endMs = earlier.deadlineMs;
   for (const call of calls) {
     if (call.kind !== 'extend' || call.token !== earlier.token || call.outcome.type !== 'accepted') continue;
-    endMs = Math.max(endMs, call.outcome.deadlineMs ?? endMs);
+    endMs = call.outcome.deadlineMs ?? endMs;
   }
   return endMs;
 }
@@ -231,18 +237,19 @@ export function checkDuplicateDeliveries(index: HistoryIndex): { violations: Vio
   return { violations, duplicates };
 }
 
-/** 5. Acks accepted with a token older than a lease already delivered when the ack was sent. */
+/**
+ * 5. Acks (and nacks, extends) accepted with a token older than a lease of the same job already
+ * delivered when the call was sent: the leader must have answered LEASE_LOST.
+ */
 export function checkStaleAcks(index: HistoryIndex): Violation[] {
   const violations: Violation[] = [];
-  for (const [jobId, acks] of acceptedAcksByJob(index)) {
-    const deliveries = index.deliveriesByJob.get(jobId) ?? [];
-    for (const ack of acks) {
-      const newer = deliveries.find((delivery) => delivery.token > ack.token && delivery.atMs < ack.invokeMs);
-      if (newer === undefined) continue;
-      violations.push(violation('staleAck', 'accepted', `ack of job ${jobId} by ${ack.process} with token ${ack.token}, sent at ${ack.invokeMs} ms, was accepted ` +
-        `although ${newer.workerId} had received the lease with token ${newer.token} at ${newer.atMs} ms`,
-      { jobIds: [jobId], opIds: [newer.payloadOpId], atMs: [newer.atMs, ack.invokeMs] }));
-    }
+  for (const call of index.leaseCalls) {
+    if (call.outcome.type !== 'accepted') continue;
+    const newer = (index.deliveriesByJob.get(call.jobId) ?? []).find((delivery) => delivery.token > call.token && delivery.atMs < call.invokeMs);
+    if (newer === undefined) continue;
+    violations.push(violation('staleAck', `${call.kind}Accepted`, `${call.kind} of job ${call.jobId} by ${call.process} with token ${call.token}, sent at ${call.invokeMs} ms, ` +
+      `was accepted although ${newer.workerId} had received the lease with token ${newer.token} at ${newer.atMs} ms`,
+    { jobIds: [call.jobId], opIds: [newer.payloadOpId], atMs: [newer.atMs, call.invokeMs] }));
   }
   return violations;
 }

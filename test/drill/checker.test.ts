@@ -166,7 +166,13 @@ describe('drill checker', () => {
       const result = lateAck('accepted').check();
       expect(checksFailed(result)).to.deep.equal(['staleAck']);
       expect(result.staleAcksAccepted).to.equal(1);
-      expect(result.violations[0]).to.deep.include({ jobIds: [1], atMs: [1100, 1200] });
+      expect(result.violations[0]).to.deep.include({ kind: 'ackAccepted', jobIds: [1], atMs: [1100, 1200] });
+    });
+
+    it('flags a late nack accepted the same way', () => {
+      const result = new DrillScript().enqueue('op-1', 1, 10).deliver(1, 100, 'w1', 30, 'op-1').deliver(1, 200, 'w2', 1100, 'op-1')
+        .nack(1, 100, 'w1', 1200).ack(1, 200, 'w2', 1300).finalState(1, 'completed', 'op-1').check();
+      expect(result.violations.map((violation) => [violation.check, violation.kind])).to.deep.equal([['staleAck', 'nackAccepted']]);
     });
   });
 
