@@ -22,7 +22,7 @@
  * Runs on: the drill runner's process and the offline checker.
  */
 import type { DeliveryRecord, DrillFinalState, FaultKind, HistoryRecord, LeaseCallRecord } from './history.js';
-import { acceptedAcksByJob, indexHistory, type HistoryIndex } from './history-index.js';
+import { acceptedAcksByJob, indexHistory, termObservedBy, type HistoryIndex } from './history-index.js';
 
 export type CheckName = 'lostAcked' | 'phantom' | 'idempotency' | 'duplicateDelivery' | 'staleAck' | 'leadersPerTerm';
 
@@ -169,16 +169,6 @@ function leaseEndMs(earlier: DeliveryRecord, calls: readonly LeaseCallRecord[]):
   return endMs;
 }
 
-/** The highest term any observation at or before `atMs` names. */
-function termAt(index: HistoryIndex, atMs: number): number {
-  let term = 0;
-  for (const observation of index.observations) {
-    if (observation.atMs > atMs) break;
-    term = Math.max(term, observation.term);
-  }
-  return term;
-}
-
 function explain(index: HistoryIndex, earlier: DeliveryRecord, later: DeliveryRecord): DuplicateExplanation[] {
   const calls = index.leaseCallsByJob.get(earlier.jobId) ?? [];
   const explanations: DuplicateExplanation[] = [];
@@ -193,8 +183,8 @@ function explain(index: HistoryIndex, earlier: DeliveryRecord, later: DeliveryRe
     (release.jobIds === undefined || release.jobIds.includes(earlier.jobId)));
   if (released) explanations.push('released');
   const leaderFault = index.faults.some((fault) => leaderChangeFaults.has(fault.fault) && isBetween(fault.startMs, earlier.atMs, later.atMs));
-  const termBefore = termAt(index, earlier.atMs);
-  const newTerm = index.observations.some((observation) => isBetween(observation.atMs, earlier.atMs, later.atMs) && observation.term > termBefore);
+  // A term above every one seen by the earlier delivery, observed by the later one.
+  const newTerm = termObservedBy(index, later.atMs) > termObservedBy(index, earlier.atMs);
   if (leaderFault || newTerm) explanations.push('leaderChange');
   return explanations;
 }

@@ -37,6 +37,8 @@ export interface DrillReport {
   readonly pass: boolean;
   readonly checks: CheckResult;
   readonly figures: DrillFigures;
+  /** Jobs per state in the final state after the drain (anything ready, delayed or leased was not drained). */
+  readonly finalStates: Readonly<Record<string, number>>;
 }
 
 export interface TargetRow {
@@ -49,7 +51,9 @@ export interface TargetRow {
 export function buildDrillReport(records: readonly HistoryRecord[], final: DrillFinalState, options: { seed: number | string; throughputWindowMs?: number }): DrillReport {
   const checks = checkHistory(records, final);
   const figures = drillFigures(records, options.throughputWindowMs === undefined ? {} : { throughputWindowMs: options.throughputWindowMs });
-  return { seed: options.seed, pass: checks.violations.length === 0, checks, figures };
+  const finalStates: Record<string, number> = {};
+  for (const job of final.jobs) finalStates[job.state] = (finalStates[job.state] ?? 0) + 1;
+  return { seed: options.seed, pass: checks.violations.length === 0, checks, figures, finalStates };
 }
 
 function milliseconds(value: number | null): string {
@@ -140,6 +144,7 @@ export function drillJsonLine(report: DrillReport): string {
 /** Every line the drill prints at its end, the JSON line last. */
 export function drillReportLines(report: DrillReport): string[] {
   const { checks, figures } = report;
+  const finalJobs = Object.values(report.finalStates).reduce((sum, count) => sum + count, 0);
   const explained = checks.duplicateDeliveries.length - checks.unexplainedDuplicates;
   const reasons = new Map<string, number>();
   for (const duplicate of checks.duplicateDeliveries) {
@@ -152,6 +157,7 @@ export function drillReportLines(report: DrillReport): string[] {
       `stale acks accepted ${checks.staleAcksAccepted}; leaders per term (max) ${checks.leadersPerTermMax}`,
     `  duplicate deliveries ${checks.duplicateDeliveries.length} (${explained} explained` +
       (reasons.size === 0 ? '' : `: ${[...reasons].map(([reason, count]) => `${reason} ${count}`).join(', ')}`) + ')',
+    `  final state: ${finalJobs === 0 ? 'no jobs' : Object.entries(report.finalStates).map(([state, count]) => `${state} ${count}`).join(', ')}`,
     `  calls: ${Object.entries(figures.successByCall).map(([call, { ok, all }]) => `${call} ${ok}/${all}`).join(', ') || 'none'}`,
   ];
   if (checks.violations.length > 0) {

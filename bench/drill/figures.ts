@@ -17,7 +17,7 @@
  * Runs on: the drill runner's process and the offline checker.
  */
 import type { FaultKind, FaultRecord, HistoryRecord } from './history.js';
-import { indexHistory, type HistoryIndex } from './history-index.js';
+import { firstAtOrAfter, indexHistory, type HistoryIndex } from './history-index.js';
 
 /** The seed's throughput comparison: the 10 s after a node fails against the 10 s before. */
 export const throughputWindowMsDefault = 10_000;
@@ -81,18 +81,16 @@ const leaderMovingFaults: ReadonlySet<FaultKind> = new Set(['kill-leader', 'sigs
 const nodeFailureFaults: ReadonlySet<FaultKind> = new Set(['kill-leader', 'kill-follower', 'sigstop']);
 
 export function faultWindows(index: HistoryIndex): FaultWindow[] {
+  const okEnqueues = index.okEnqueuesByInvoke;
   return index.faults.filter((fault) => fault.fault !== 'heal').map((fault) => {
-    let firstOkMs = Number.POSITIVE_INFINITY;
+    const from = firstAtOrAfter(okEnqueues.length, (position) => okEnqueues[position]?.invokeMs ?? Number.POSITIVE_INFINITY, fault.startMs);
+    const firstOkMs = index.okAnsweredMsFrom[from];
+    if (firstOkMs === undefined) return { fault, unavailableMs: index.endMs - fault.startMs, open: true, firstOkOpId: null };
     let firstOkOpId: string | null = null;
-    for (const enqueue of index.enqueues) {
-      if (enqueue.invokeMs < fault.startMs || enqueue.outcome.type !== 'ok' || enqueue.completeMs === undefined) continue;
-      if (enqueue.completeMs < firstOkMs) {
-        firstOkMs = enqueue.completeMs;
-        firstOkOpId = enqueue.opId;
-      }
+    for (let position = from; position < okEnqueues.length && firstOkOpId === null; position += 1) {
+      if (okEnqueues[position]?.completeMs === firstOkMs) firstOkOpId = okEnqueues[position]?.opId ?? null;
     }
-    const open = firstOkOpId === null;
-    return { fault, unavailableMs: (open ? index.endMs : firstOkMs) - fault.startMs, open, firstOkOpId };
+    return { fault, unavailableMs: firstOkMs - fault.startMs, open: false, firstOkOpId };
   });
 }
 
@@ -132,8 +130,9 @@ export function elections(index: HistoryIndex): ElectionFigure[] {
 
 /** Enqueues answered ok within [fromMs, toMs), or [fromMs, toMs] when `endIncluded`. */
 function okEnqueuesBetween(index: HistoryIndex, fromMs: number, toMs: number, endIncluded = false): number {
-  return index.enqueues.filter((enqueue) => enqueue.outcome.type === 'ok' && enqueue.completeMs !== undefined &&
-    enqueue.completeMs >= fromMs && (enqueue.completeMs < toMs || (endIncluded && enqueue.completeMs === toMs))).length;
+  const answers = index.okAnswersMs;
+  const timeAt = (position: number): number => answers[position] ?? Number.POSITIVE_INFINITY;
+  return firstAtOrAfter(answers.length, timeAt, toMs, !endIncluded) - firstAtOrAfter(answers.length, timeAt, fromMs);
 }
 
 export function throughputDrops(index: HistoryIndex, windowMs: number): ThroughputDrop[] {

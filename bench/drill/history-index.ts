@@ -15,6 +15,12 @@ import type {
 export interface HistoryIndex {
   readonly enqueues: readonly EnqueueRecord[];
   readonly enqueueByOpId: ReadonlyMap<string, EnqueueRecord>;
+  /** The enqueues answered ok, by invoke time. */
+  readonly okEnqueuesByInvoke: readonly EnqueueRecord[];
+  /** `okAnsweredMsFrom[i]`: the earliest answer among `okEnqueuesByInvoke[i..]` (a suffix minimum). */
+  readonly okAnsweredMsFrom: readonly number[];
+  /** The times of every ok answer to an enqueue, ascending. */
+  readonly okAnswersMs: readonly number[];
   readonly deliveries: readonly DeliveryRecord[];
   readonly deliveriesByJob: ReadonlyMap<number, readonly DeliveryRecord[]>;
   readonly leaseCallsByJob: ReadonlyMap<number, readonly LeaseCallRecord[]>;
@@ -22,6 +28,8 @@ export interface HistoryIndex {
   readonly calls: readonly CallRecord[];
   readonly faults: readonly FaultRecord[];
   readonly observations: readonly ObservationRecord[];
+  /** `observationTermsMax[i]`: the highest term of `observations[0..i]`. */
+  readonly observationTermsMax: readonly number[];
   readonly released: readonly ReleasedRecord[];
   /** The earliest and latest time any record names; 0 and 0 for an empty history. */
   readonly startMs: number;
@@ -81,13 +89,43 @@ export function indexHistory(records: readonly HistoryRecord[]): HistoryIndex {
   observations.sort((a, b) => a.atMs - b.atMs);
   released.sort((a, b) => a.atMs - b.atMs);
   const empty = startMs > endMs;
+  const okEnqueuesByInvoke = enqueues.filter((enqueue) => enqueue.outcome.type === 'ok' && enqueue.completeMs !== undefined);
+  const okAnsweredMsFrom = okEnqueuesByInvoke.map((enqueue) => enqueue.completeMs ?? Number.POSITIVE_INFINITY);
+  for (let position = okAnsweredMsFrom.length - 2; position >= 0; position -= 1) {
+    okAnsweredMsFrom[position] = Math.min(okAnsweredMsFrom[position] ?? 0, okAnsweredMsFrom[position + 1] ?? 0);
+  }
+  const okAnswersMs = okEnqueuesByInvoke.map((enqueue) => enqueue.completeMs ?? 0).sort((a, b) => a - b);
+  const observationTermsMax: number[] = [];
+  for (const observation of observations) observationTermsMax.push(Math.max(observation.term, observationTermsMax[observationTermsMax.length - 1] ?? 0));
   return {
-    enqueues, enqueueByOpId, deliveries, deliveriesByJob, leaseCallsByJob, leaseCalls, calls, faults, observations, released,
+    enqueues, enqueueByOpId, okEnqueuesByInvoke, okAnsweredMsFrom, okAnswersMs, deliveries, deliveriesByJob, leaseCallsByJob, leaseCalls, calls, faults, observations, observationTermsMax, released,
     startMs: empty ? 0 : startMs, endMs: empty ? 0 : endMs,
   };
 }
 
-/** The job ids an ack accepted (first accepted ack per job, by completion time). */
+/** The position of the first of `count` ascending items whose time, `timeAt(i)`, is not below `atMs` (`inclusive`: above it). */
+export function firstAtOrAfter(count: number, timeAt: (position: number) => number, atMs: number, inclusive = true): number {
+  let low = 0;
+  let high = count;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (inclusive ? timeAt(middle) < atMs : timeAt(middle) <= atMs) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** The position of the first observation later than `atMs`. */
+export function observationsUpTo(index: HistoryIndex, atMs: number): number {
+  return firstAtOrAfter(index.observations.length, (position) => index.observations[position]?.atMs ?? Number.POSITIVE_INFINITY, atMs, false);
+}
+
+/** The highest term any observation at or before `atMs` names; 0 when none. */
+export function termObservedBy(index: HistoryIndex, atMs: number): number {
+  return index.observationTermsMax[observationsUpTo(index, atMs) - 1] ?? 0;
+}
+
+/** The accepted acks of each job, in invoke order. */
 export function acceptedAcksByJob(index: HistoryIndex): Map<number, LeaseCallRecord[]> {
   const accepted = new Map<number, LeaseCallRecord[]>();
   for (const call of index.leaseCalls) {

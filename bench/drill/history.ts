@@ -207,8 +207,7 @@ export class DrillHistory {
     return this.entries;
   }
 
-  /** Adds a record read back from a file (history-file.ts), as it was. */
-  append(record: HistoryRecord): void {
+  private append(record: HistoryRecord): void {
     if (record.kind === 'enqueue') {
       assert(!this.opIds.has(record.opId), `enqueue op id ${record.opId} recorded twice`);
       this.opIds.add(record.opId);

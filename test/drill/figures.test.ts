@@ -106,6 +106,7 @@ describe('drill report', () => {
   it('ends with the drill\'s JSON line', () => {
     const script = cleanScript().fault('kill-leader', 'n1', 100).enqueue('op-3', 3, 150).finalState(3, 'completed', 'op-3');
     const lines = drillReportLines(buildDrillReport(script.history.records, { jobs: script.finalJobs }, { seed: 42 }));
+    expect(lines).to.include('  final state: completed 3');
     expect(JSON.parse(lines[lines.length - 1] ?? '')).to.deep.equal({
       drill: 'pass', seed: 42, ops: 5, lostAcked: 0, duplicateKeys: 0, staleAcksAccepted: 0, leadersPerTermMax: 1, maxUnavailableMs: 55, successRate: 1,
     });
