@@ -7,7 +7,8 @@
  *   last     {"kind":"final","jobs":[{"jobId":…,"state":…,"payloadOpId":…},…]}   (absent: nothing drained)
  *
  * Reading validates every line (a file is a boundary) and answers the first bad line as an error
- * value naming its number; it never throws on bad input.
+ * value naming its number; it never throws on bad input. Both ways go line by line, so a history
+ * larger than one string can hold is written and read as a stream.
  *
  * Pure: text in, text out; the caller reads and writes the file.
  *
@@ -84,12 +85,16 @@ export interface SavedHistory {
   readonly final: DrillFinalState | null;
 }
 
-/** The whole file's text. */
+/** The file's lines, without their newlines: a long drill's history is written line by line. */
+export function* historyJsonLines(history: SavedHistory): Generator<string> {
+  yield JSON.stringify({ format: historyFormat, version: historyVersion, seed: history.seed });
+  for (const record of history.records) yield JSON.stringify(record);
+  if (history.final !== null) yield JSON.stringify({ kind: 'final', jobs: history.final.jobs });
+}
+
+/** The whole file's text, for a history small enough to hold as one string. */
 export function historyToJsonLines(history: SavedHistory): string {
-  const lines = [JSON.stringify({ format: historyFormat, version: historyVersion, seed: history.seed })];
-  for (const record of history.records) lines.push(JSON.stringify(record));
-  if (history.final !== null) lines.push(JSON.stringify({ kind: 'final', jobs: history.final.jobs }));
-  return `${lines.join('\n')}\n`;
+  return `${[...historyJsonLines(history)].join('\n')}\n`;
 }
 
 function lineError(lineNumber: number, message: string): Outcome<never> {
@@ -108,34 +113,62 @@ function parseLine(text: string, lineNumber: number): Outcome<unknown> {
   }
 }
 
-/** Reads a file written by `historyToJsonLines` (blank lines are skipped). */
-export function historyFromJsonLines(text: string): Outcome<SavedHistory> {
-  const lines = text.split('\n');
-  const header = parseLine(lines[0] ?? '', 1);
-  if (!header.ok) return header;
-  const headerParsed = headerSchema.safeParse(header.value);
-  if (!headerParsed.success) return lineError(1, `not a ${historyFormat} version ${historyVersion} header: ${issuesText(headerParsed.error)}`);
-  const records: HistoryRecord[] = [];
-  let final: DrillFinalState | null = null;
-  for (let position = 1; position < lines.length; position += 1) {
-    const lineNumber = position + 1;
-    const lineText = lines[position] ?? '';
-    if (lineText.trim() === '') continue;
+/**
+ * Reads a history line by line (a long drill's file is read as a stream): `read` each line in
+ * order, then `finish`. The first bad line ends the reading: `read` answers its error, and so does
+ * `finish`. Blank lines are skipped.
+ */
+export class HistoryLinesReader {
+  private lineNumber = 0;
+  private seed: number | string | null = null;
+  private readonly records: HistoryRecord[] = [];
+  private final: DrillFinalState | null = null;
+  private error: Outcome<never> | null = null;
+
+  read(lineText: string): Outcome<null> {
+    if (this.error !== null) return this.error;
+    this.lineNumber += 1;
+    const read = this.readLine(lineText.trim(), this.lineNumber);
+    if (!read.ok) this.error = read;
+    return read;
+  }
+
+  finish(): Outcome<SavedHistory> {
+    if (this.error !== null) return this.error;
+    if (this.seed === null) return lineError(1, `empty: not a ${historyFormat} file`);
+    return success({ seed: this.seed, records: this.records, final: this.final });
+  }
+
+  private readLine(lineText: string, lineNumber: number): Outcome<null> {
+    if (lineText === '' && this.seed !== null) return success(null);
     const parsed = parseLine(lineText, lineNumber);
     if (!parsed.ok) return parsed;
+    if (this.seed === null) {
+      const header = headerSchema.safeParse(parsed.value);
+      if (!header.success) return lineError(lineNumber, `not a ${historyFormat} version ${historyVersion} header: ${issuesText(header.error)}`);
+      this.seed = header.data.seed;
+      return success(null);
+    }
     const kind = (parsed.value as { kind?: unknown } | null)?.kind;
     if (kind === 'final') {
       const finalParsed = finalSchema.safeParse(parsed.value);
       if (!finalParsed.success) return lineError(lineNumber, issuesText(finalParsed.error));
-      final = { jobs: finalParsed.data.jobs };
-      continue;
+      this.final = { jobs: finalParsed.data.jobs };
+      return success(null);
     }
     const schema = typeof kind === 'string' && Object.hasOwn(recordSchemas, kind) ? recordSchemas[kind as keyof typeof recordSchemas] : undefined;
     if (schema === undefined) return lineError(lineNumber, `unknown record kind ${JSON.stringify(kind)}`);
     const recordParsed = schema.safeParse(parsed.value);
     if (!recordParsed.success) return lineError(lineNumber, issuesText(recordParsed.error));
     const record: HistoryRecord = recordParsed.data;
-    records.push(record);
+    this.records.push(record);
+    return success(null);
   }
-  return success({ seed: headerParsed.data.seed, records, final });
+}
+
+/** Reads a whole file's text written by `historyToJsonLines`. */
+export function historyFromJsonLines(text: string): Outcome<SavedHistory> {
+  const reader = new HistoryLinesReader();
+  for (const line of text.split('\n')) if (!reader.read(line).ok) break;
+  return reader.finish();
 }

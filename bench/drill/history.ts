@@ -9,6 +9,16 @@
  * stores the completion once. An operation never completed stays `pending`: the checker treats it
  * as an unknown outcome (it may or may not have taken effect).
  *
+ * What the runner records, so that the checks can judge (checker.ts):
+ * - a new `opId` per enqueue call (a retry by the producer is a new op with the same key), written
+ *   into the job's payload, so a delivery names its enqueue;
+ * - every job of every pull reply (`recordDelivery`, with the lease's token and `deadlineMs`),
+ *   including the drain's, and every ack, nack and extend the workers send;
+ * - faults with the node or worker id as `target` (a partition isolating the leader names that
+ *   node), `/status` polls of every node, and a worker's unregister as `recordReleased`;
+ * - jobs enqueued with a large `attemptsMax`: a job dead-lettered by repeated expiries counts as
+ *   not completed.
+ *
  * Invariants:
  * - every time is wall-clock milliseconds (`Date.now()` of the recording process) on the same
  *   machine as the nodes, so a lease's `deadlineMs`, stamped by the leader, compares with them;
