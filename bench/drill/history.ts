@@ -217,6 +217,16 @@ export class DrillHistory {
     return this.entries;
   }
 
+  /**
+   * Adds a record made elsewhere, whole (a worker process's completed call sent over IPC, or a
+   * record read back from a file). A call still in flight in another process is better recorded
+   * with `invoke…` here and completed when its answer arrives: if the process is killed first,
+   * the call stays pending, which is what it is.
+   */
+  add(record: HistoryRecord): void {
+    this.append(record);
+  }
+
   private append(record: HistoryRecord): void {
     if (record.kind === 'enqueue') {
       assert(!this.opIds.has(record.opId), `enqueue op id ${record.opId} recorded twice`);

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { buildDrillReport, drillReportLines, drillTargetRows } from '../../bench/drill/drill-report.js';
 import { drillFigures } from '../../bench/drill/figures.js';
 import { historyFromJsonLines, historyToJsonLines } from '../../bench/drill/history-file.js';
+import { DrillHistory } from '../../bench/drill/history.js';
 import { cleanScript, DrillScript } from './drill-script.js';
 
 const checkHistoryScript = fileURLToPath(new URL('../../bench/drill/check-history.js', import.meta.url));
@@ -132,6 +133,25 @@ describe('drill report', () => {
       'worker rebalance after a kill (worst)': ['n/a', 'n/a'],
       'SDK call success rate': ['50.00 %', 'miss'],
     });
+  });
+});
+
+describe('drill history recorder', () => {
+  it('keeps a call never answered pending, and counts it as a failed call', () => {
+    const history = new DrillHistory();
+    history.invokeEnqueue({ opId: 'op-1', process: 'p1', atMs: 10 });
+    expect(history.records[0]).to.deep.include({ kind: 'enqueue', outcome: { type: 'pending' } });
+    expect(drillFigures(history.records).successRate).to.equal(0);
+  });
+
+  it('refuses a second completion, a completion before the invoke, and an op id used twice', () => {
+    const history = new DrillHistory();
+    const call = history.invokeAck({ jobId: 1, token: 5, process: 'w1', atMs: 10 });
+    expect(() => call.accepted({ atMs: 9 })).to.throw(/completes at 9, before its invoke at 10/);
+    call.accepted({ atMs: 11 });
+    expect(() => call.refused({ atMs: 12, code: 'LEASE_LOST' })).to.throw(/completed twice/);
+    history.invokeEnqueue({ opId: 'op-1', process: 'p1', atMs: 10 });
+    expect(() => history.invokeEnqueue({ opId: 'op-1', process: 'p1', atMs: 20 })).to.throw(/op id op-1 recorded twice/);
   });
 });
 
