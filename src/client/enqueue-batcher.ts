@@ -16,7 +16,8 @@
  * the first answer, a sequence below every unanswered one is remembered, and that node is safe too.
  *
  * A sequenced enqueue refused FAILED_PRECONDITION (the node can no longer tell whether it applied
- * the sequence: a session forgotten, or such an older node) rejects its calls with
+ * the sequence: a session forgotten, whole or its older sequences, a retry of a sequence issued
+ * before the one that opened the node's new session, or such an older node) rejects its calls with
  * UnavailableError: the outcome is unknown, the jobs may exist once or not at all.
  *
  * Retries: a request whose outcome is unknown (lost connection, UNAVAILABLE, no answer in time) is
@@ -339,7 +340,8 @@ function settle(call: PendingCall, error: ProtocolError): void {
   call.reject(error);
 }
 
-/** The error of a sequenced enqueue the node refused as older than its session remembers: the
+/** The error of a sequenced enqueue the node refused as one it cannot tell (older than its session
+ *  remembers, or a retry the node cannot tell from one applied under a forgotten session): the
  *  request may have been applied (once) before, so its outcome is unknown. */
 function sequenceForgotten(sequence: number, refusal: ProtocolError): UnavailableError {
   return new UnavailableError(`enqueue outcome unknown: the node cannot tell whether request sequence ${sequence} was applied `

@@ -10,7 +10,11 @@
  * `workload.requestTimeoutUs`, or answered NOT_LEADER or UNAVAILABLE, is retried with the same
  * identity (the same command: keys, producer sequence, token) on another node; the state
  * machine's deduplication makes that safe, which the checker verifies. Only the answer to the
- * latest attempt counts (an older one is a connection the client gave up on).
+ * latest attempt counts (an older one is a connection the client gave up on). As the SDK does
+ * (RequestAttempts), once an attempt may have taken effect (unanswered in time, UNAVAILABLE
+ * without `outcome: noEffect`, a node's own code) the request is in doubt, and every later attempt
+ * of an enqueue with a producer stamp is marked `retry: true`; NOT_LEADER, a full uncommitted
+ * window and `noEffect` say the attempt did nothing.
  *
  * Invariants: a request is pending until settled, at most `workload.outstandingMax` of the bounded
  * kinds at once; requests stop with the fault phase (the liveness phase runs without clients).
@@ -51,7 +55,14 @@ export interface ClientRequest {
   attempt: number;
   deadlineUs: number;
   nodeIndex: number;
+  /** The latest attempt left and no answer to it came back yet. */
+  awaiting: boolean;
+  /** An attempt may have taken effect: later attempts of a sequenced enqueue say `retry`. */
+  inDoubt: boolean;
 }
+
+/** What a sender gives for a new request; the rest is the clients' bookkeeping. */
+export type RequestFields = Omit<ClientRequest, 'id' | 'attempt' | 'deadlineUs' | 'nodeIndex' | 'awaiting' | 'inDoubt'>;
 
 /** One attempt of a request, as the node's Dispatcher knows it. */
 export interface ClientAttempt {
@@ -96,9 +107,9 @@ export class SimQueueClients {
   }
 
   /** Sends a new request (to `target` when given); false when the bounded ones are at their maximum. */
-  send(fields: Omit<ClientRequest, 'id' | 'attempt' | 'deadlineUs' | 'nodeIndex'>, target: SimNode | null = null): boolean {
+  send(fields: RequestFields, target: SimNode | null = null): boolean {
     if (fields.bounded && this.boundedFull) return false;
-    const request: ClientRequest = { ...fields, id: this.nextId++, attempt: 0, deadlineUs: 0, nodeIndex: -1 };
+    const request: ClientRequest = { ...fields, id: this.nextId++, attempt: 0, deadlineUs: 0, nodeIndex: -1, awaiting: false, inDoubt: false };
     this.pending.set(request.id, request);
     if (request.bounded) this.boundedPending++;
     this.stats.requests++;
@@ -112,6 +123,8 @@ export class SimQueueClients {
     for (const request of this.pending.values()) {
       if (request.deadlineUs > nowUs) continue;
       this.stats.timeouts++;
+      // No answer in time: the attempt (or its answer) may be lost, or the node still at it.
+      if (request.awaiting) request.inDoubt = true;
       this.retry(request);
     }
   }
@@ -126,13 +139,15 @@ export class SimQueueClients {
     request.attempt++;
     request.nodeIndex = node.index;
     request.deadlineUs = this.host.nowUs() + this.host.options.workload.requestTimeoutUs;
+    request.awaiting = true;
     this.stats.attempts++;
     const attempt: ClientAttempt = { request, attempt: request.attempt };
+    const command = request.inDoubt ? markedRetry(request.command) : request.command;
     if (this.linkLoses()) return;
     this.host.queue.schedule(this.host.nowUs() + this.linkDelayUs(), node.index, node.incarnation, () => {
       const dispatch = node.dispatch;
       if (dispatch === null) return;
-      if (request.command !== null) dispatch.submit(attempt, request.command);
+      if (command !== null) dispatch.submit(attempt, command);
       else if (request.query !== null) dispatch.query(attempt, request.query);
     });
   }
@@ -172,12 +187,15 @@ export class SimQueueClients {
   private receive(nodeId: string, attempt: ClientAttempt, answer: SimAnswer): void {
     const { request } = attempt;
     if (attempt.attempt !== request.attempt || !this.pending.has(request.id)) return;
+    request.awaiting = false;
     const result = answer.result;
     if (isFalconError(result)) {
       // A node's own codes (100 up) reach a real client as INTERNAL, which it treats as UNAVAILABLE;
       // a leader whose uncommitted window is full did nothing and asks for a retry.
       const windowFull = result.code === 'RESOURCE_EXHAUSTED' && result.detail?.['limit'] === 'uncommittedBytesMax';
-      if (result.code === 'NOT_LEADER' || result.code === 'UNAVAILABLE' || windowFull || errorCodes[result.code] >= nodeCodesFrom) {
+      const nodeCode = errorCodes[result.code] >= nodeCodesFrom;
+      if ((result.code === 'UNAVAILABLE' && result.detail?.['outcome'] !== 'noEffect') || nodeCode) request.inDoubt = true;
+      if (result.code === 'NOT_LEADER' || result.code === 'UNAVAILABLE' || windowFull || nodeCode) {
         request.deadlineUs = this.host.nowUs() + this.host.random.between(1_000, retryPauseUsMax);
         return;
       }
@@ -201,4 +219,11 @@ export class SimQueueClients {
     if (!this.pending.delete(request.id)) return;
     if (request.bounded) this.boundedPending--;
   }
+}
+
+/** `command` as a resend whose earlier attempt may have taken effect: an enqueue with a producer
+ *  stamp says `retry` (docs/protocol.md §6); any other command is sent as it is. */
+function markedRetry(command: QueueCommand | null): QueueCommand | null {
+  if (command?.type !== 'enqueue' || command.producer === undefined) return command;
+  return { ...command, producer: { ...command.producer, retry: true } };
 }
