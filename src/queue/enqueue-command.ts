@@ -128,7 +128,7 @@ function judgeSession(state: QueueState, command: EnqueueCommand): SessionJudgem
   }
   return falconError('FAILED_PRECONDITION',
     `producer ${producer.id} sequence ${producer.sequence} is a retry of a sequence issued before ${session.openingSequence}, which opened `
-    + 'its session after an earlier one was forgotten (beyond producersMax): whether its first attempt was applied is unknown',
+    + 'its session (an earlier session may have been forgotten, beyond producersMax): whether its first attempt was applied is unknown',
     { field: 'sequence', reason: 'beforeSessionOpened', openingSequence: session.openingSequence });
 }
 
