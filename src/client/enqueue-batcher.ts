@@ -22,7 +22,10 @@
  *
  * Retries: a request whose outcome is unknown (lost connection, UNAVAILABLE, no answer in time) is
  * resent by the ClusterConnection with the SAME sequence and the SAME jobs while any of its calls
- * waits. Each call ends at its own deadline with DeadlineExceededError, and the others go on. Its
+ * waits. A resend is marked `retry` once an attempt of it may have taken effect, and also once a
+ * later sequence was sent while it waited (docs/protocol.md §6): the node may have applied that
+ * later one and then forgotten the session, and a resend not marked `retry` would open a new
+ * session below it, under which the later one's retry would be applied again. Each call ends at its own deadline with DeadlineExceededError, and the others go on. Its
  * `sent` is exact: once an attempt of the sequence may have taken effect (`RequestAttempts`), the
  * call's jobs stay in the request, which may still add them, so it says `sent: true`; before that
  * the call leaves the request (the next attempt goes without its jobs) and says `sent: false`. A request refused as a whole for one job's fault
@@ -107,6 +110,8 @@ export class EnqueueBatcher {
   /** Calls not yet sent, by queue; the map's order is the order queues take turns. */
   private readonly waiting = new Map<string, PendingCall[]>();
   private readonly unanswered = new Set<number>();
+  /** The sequences sent and not yet settled, by sequence. */
+  private readonly sending = new Map<number, SequenceBatch>();
   private nextSequence = 0;
   /** A sequence of this session was answered: the node remembers one below every unanswered sequence. */
   private sessionAnswered = false;
@@ -217,7 +222,14 @@ export class EnqueueBatcher {
     this.nextSequence += 1;
     this.unanswered.add(sequence);
     this.counters.requests += 1;
-    const batch: SequenceBatch = { queue, sequence, members: calls, attempts: new RequestAttempts(requestBody(queue, sequence, calls)) };
+    const batch: SequenceBatch = { queue, sequence, members: calls, laterSent: false, attempts: new RequestAttempts(requestBody(queue, sequence, calls, false)) };
+    // Its resends must not open a session below this one (the header says why).
+    for (const earlier of this.sending.values()) {
+      if (earlier.sequence >= sequence || earlier.laterSent) continue;
+      earlier.laterSent = true;
+      earlier.attempts.body = { ...earlier.attempts.body, retry: true };
+    }
+    this.sending.set(sequence, batch);
     // One timer at the earliest deadline of the calls still waiting (calls made together share theirs).
     let timer: NodeJS.Timeout | undefined;
     const armTimer = (): void => {
@@ -250,6 +262,7 @@ export class EnqueueBatcher {
     } finally {
       clearTimeout(timer);
       this.unanswered.delete(sequence);
+      this.sending.delete(sequence);
       // A sequence no attempt of which can have taken effect is issued again (the window allowing):
       // the node never saw it, and a session's first sequence stays 0.
       if (!batch.attempts.mayHaveTakenEffect && batch.attempts.abandoned && this.nextSequence === sequence + 1) this.nextSequence = sequence;
@@ -273,7 +286,7 @@ export class EnqueueBatcher {
     } else {
       settle(call, new DeadlineExceededError(`enqueue ran out of its deadline before its request could reach a node${last}; nothing was sent`, { sent: false, cause }));
       batch.members = batch.members.filter((member) => member !== call);
-      if (batch.members.length > 0) batch.attempts.body = requestBody(batch.queue, batch.sequence, batch.members);
+      if (batch.members.length > 0) batch.attempts.body = requestBody(batch.queue, batch.sequence, batch.members, batch.laterSent);
     }
     if (batch.members.every((member) => member.settled)) batch.attempts.abandoned = true;
   }
@@ -327,11 +340,13 @@ interface SequenceBatch {
   readonly sequence: number;
   /** Shrinks only while no attempt may have taken effect (a call left before anything was sent). */
   members: readonly PendingCall[];
+  /** A later sequence was sent while this one waited: every resend of it says `retry`. */
+  laterSent: boolean;
   readonly attempts: RequestAttempts;
 }
 
-function requestBody(queue: string, sequence: number, calls: readonly PendingCall[]): RequestBody {
-  return { type: 'enqueue', queue, jobs: calls.flatMap((call) => call.jobs), sequence };
+function requestBody(queue: string, sequence: number, calls: readonly PendingCall[], retry: boolean): RequestBody {
+  return { type: 'enqueue', queue, jobs: calls.flatMap((call) => call.jobs), sequence, ...(retry ? { retry: true } : {}) };
 }
 
 function settle(call: PendingCall, error: ProtocolError): void {

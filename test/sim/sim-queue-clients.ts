@@ -14,7 +14,8 @@
  * (RequestAttempts), once an attempt may have taken effect (unanswered in time, UNAVAILABLE
  * without `outcome: noEffect`, a node's own code) the request is in doubt, and every later attempt
  * of an enqueue with a producer stamp is marked `retry: true`; NOT_LEADER, a full uncommitted
- * window and `noEffect` say the attempt did nothing.
+ * window and `noEffect` say the attempt did nothing. So is every later attempt of a sequence the
+ * producer sent a higher one after (EnqueueBatcher's rule): it must not open a new session below it.
  *
  * Invariants: a request is pending until settled, at most `workload.outstandingMax` of the bounded
  * kinds at once; requests stop with the fault phase (the liveness phase runs without clients).
@@ -23,7 +24,7 @@
  */
 import { errorCodes, isFalconError } from '../../src/errors.js';
 import type { QueryResult, QueueQuery } from '../../src/protocol/dispatch.js';
-import type { QueueCommand } from '../../src/queue/commands.js';
+import type { ProducerStamp, QueueCommand } from '../../src/queue/commands.js';
 import type { CommandResult } from '../../src/queue/results.js';
 import type { SeededRandom } from '../../src/raft/random.js';
 import { fail } from './sim-checker.js';
@@ -59,10 +60,12 @@ export interface ClientRequest {
   awaiting: boolean;
   /** An attempt may have taken effect: later attempts of a sequenced enqueue say `retry`. */
   inDoubt: boolean;
+  /** The producer sent a higher sequence while this one waited: later attempts say `retry` too. */
+  laterSent: boolean;
 }
 
 /** What a sender gives for a new request; the rest is the clients' bookkeeping. */
-export type RequestFields = Omit<ClientRequest, 'id' | 'attempt' | 'deadlineUs' | 'nodeIndex' | 'awaiting' | 'inDoubt'>;
+export type RequestFields = Omit<ClientRequest, 'id' | 'attempt' | 'deadlineUs' | 'nodeIndex' | 'awaiting' | 'inDoubt' | 'laterSent'>;
 
 /** One attempt of a request, as the node's Dispatcher knows it. */
 export interface ClientAttempt {
@@ -109,7 +112,14 @@ export class SimQueueClients {
   /** Sends a new request (to `target` when given); false when the bounded ones are at their maximum. */
   send(fields: RequestFields, target: SimNode | null = null): boolean {
     if (fields.bounded && this.boundedFull) return false;
-    const request: ClientRequest = { ...fields, id: this.nextId++, attempt: 0, deadlineUs: 0, nodeIndex: -1, awaiting: false, inDoubt: false };
+    const request: ClientRequest = { ...fields, id: this.nextId++, attempt: 0, deadlineUs: 0, nodeIndex: -1, awaiting: false, inDoubt: false, laterSent: false };
+    const stamp = producerStamp(request.command);
+    if (stamp !== undefined) {
+      for (const earlier of this.pending.values()) {
+        const earlierStamp = producerStamp(earlier.command);
+        if (earlierStamp?.id === stamp.id && earlierStamp.sequence < stamp.sequence) earlier.laterSent = true;
+      }
+    }
     this.pending.set(request.id, request);
     if (request.bounded) this.boundedPending++;
     this.stats.requests++;
@@ -142,7 +152,7 @@ export class SimQueueClients {
     request.awaiting = true;
     this.stats.attempts++;
     const attempt: ClientAttempt = { request, attempt: request.attempt };
-    const command = request.inDoubt ? markedRetry(request.command) : request.command;
+    const command = request.inDoubt || request.laterSent ? markedRetry(request.command) : request.command;
     if (this.linkLoses()) return;
     this.host.queue.schedule(this.host.nowUs() + this.linkDelayUs(), node.index, node.incarnation, () => {
       const dispatch = node.dispatch;
@@ -219,6 +229,10 @@ export class SimQueueClients {
     if (!this.pending.delete(request.id)) return;
     if (request.bounded) this.boundedPending--;
   }
+}
+
+function producerStamp(command: QueueCommand | null): ProducerStamp | undefined {
+  return command?.type === 'enqueue' ? command.producer : undefined;
 }
 
 /** `command` as a resend whose earlier attempt may have taken effect: an enqueue with a producer
