@@ -16,12 +16,17 @@
  * the first answer, a sequence below every unanswered one is remembered, and that node is safe too.
  *
  * A sequenced enqueue refused FAILED_PRECONDITION (the node can no longer tell whether it applied
- * the sequence: a session forgotten, or such an older node) rejects its calls with
+ * the sequence: a session forgotten, whole or its older sequences, a retry of a sequence issued
+ * before the one that opened the node's new session, or such an older node) rejects its calls with
  * UnavailableError: the outcome is unknown, the jobs may exist once or not at all.
  *
  * Retries: a request whose outcome is unknown (lost connection, UNAVAILABLE, no answer in time) is
  * resent by the ClusterConnection with the SAME sequence and the SAME jobs while any of its calls
- * waits. Each call ends at its own deadline with DeadlineExceededError, and the others go on. Its
+ * waits. A resend is marked `retry` once an attempt of it may have taken effect, and also once a
+ * later sequence was sent while it waited (docs/protocol.md §6): the node may have applied that
+ * later one and then forgotten the session, and a resend not marked `retry` would open a new
+ * session below it, under which the later one's retry would be applied again. Each call ends at
+ * its own deadline with DeadlineExceededError, and the others go on. Its
  * `sent` is exact: once an attempt of the sequence may have taken effect (`RequestAttempts`), the
  * call's jobs stay in the request, which may still add them, so it says `sent: true`; before that
  * the call leaves the request (the next attempt goes without its jobs) and says `sent: false`.
@@ -112,6 +117,8 @@ export class EnqueueBatcher {
   /** Calls not yet sent, by queue; the map's order is the order queues take turns. */
   private readonly waiting = new Map<string, PendingCall[]>();
   private readonly unanswered = new Set<number>();
+  /** The sequences sent and not yet settled, by sequence. */
+  private readonly sending = new Map<number, SequenceBatch>();
   private nextSequence = 0;
   /** A sequence of this session was answered: the node remembers one below every unanswered sequence. */
   private sessionAnswered = false;
@@ -223,12 +230,16 @@ export class EnqueueBatcher {
     this.unanswered.add(sequence);
     this.counters.requests += 1;
     const batch = new SequenceBatch(queue, sequence, calls);
+    // Their resends must not open a session below this one (the header says why).
+    for (const earlier of this.sending.values()) if (earlier.sequence < sequence) earlier.markLaterSent();
+    this.sending.set(sequence, batch);
     this.armTimer(batch);
     try {
       await this.settleSequence(batch);
     } finally {
       clearTimeout(batch.timer);
       this.unanswered.delete(sequence);
+      this.sending.delete(sequence);
       // A sequence no attempt of which can have taken effect is issued again (the window allowing):
       // the node never saw it, and a session's first sequence stays 0.
       if (!batch.attempts.mayHaveTakenEffect && batch.attempts.abandoned && this.nextSequence === sequence + 1) this.nextSequence = sequence;

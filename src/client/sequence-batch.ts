@@ -43,11 +43,21 @@ export class SequenceBatch {
    *  job): theirs when the reply says a set without them was applied. */
   readonly deferred = new Map<PendingCall, ProtocolError>();
   timer: NodeJS.Timeout | undefined;
+  /** A later sequence was sent while this one waited: every resend of it says `retry`. */
+  private laterSent = false;
 
   constructor(readonly queue: string, readonly sequence: number, calls: readonly PendingCall[]) {
     this.members = calls;
     this.calls = [...calls];
-    this.attempts = new RequestAttempts(requestBody(queue, sequence, calls));
+    this.attempts = new RequestAttempts(requestBody(queue, sequence, calls, false));
+  }
+
+  /** A later sequence of the session was sent: from now on every attempt of this one is a `retry`
+   *  (enqueue-batcher.ts says why). */
+  markLaterSent(): void {
+    if (this.laterSent) return;
+    this.laterSent = true;
+    this.attempts.body = { ...this.attempts.body, retry: true };
   }
 
   /** The latest deadline of the calls still waiting (-Infinity when none waits). */
@@ -80,7 +90,7 @@ export class SequenceBatch {
     } else {
       settle(call, new DeadlineExceededError(`enqueue ran out of its deadline before its request could reach a node${last}; nothing was sent`, { sent: false, cause }));
       this.members = this.members.filter((member) => member !== call);
-      if (this.members.length > 0) this.attempts.body = requestBody(this.queue, this.sequence, this.members);
+      if (this.members.length > 0) this.attempts.body = requestBody(this.queue, this.sequence, this.members, this.laterSent);
     }
     if (this.everyCallSettled) this.attempts.abandoned = true;
   }
@@ -95,7 +105,7 @@ export class SequenceBatch {
     for (const call of next) if (!this.calls.includes(call)) this.calls.push(call);
     this.members = next;
     this.setsByLength.set(jobCount(next), next);
-    this.attempts.body = requestBody(this.queue, this.sequence, next);
+    this.attempts.body = requestBody(this.queue, this.sequence, next, this.laterSent);
   }
 
   /**
@@ -145,8 +155,8 @@ export function settle(call: PendingCall, error: ProtocolError): void {
   call.reject(error);
 }
 
-function requestBody(queue: string, sequence: number, calls: readonly PendingCall[]): RequestBody {
-  return { type: 'enqueue', queue, jobs: calls.flatMap((call) => call.jobs), sequence };
+function requestBody(queue: string, sequence: number, calls: readonly PendingCall[], retry: boolean): RequestBody {
+  return { type: 'enqueue', queue, jobs: calls.flatMap((call) => call.jobs), sequence, ...(retry ? { retry: true } : {}) };
 }
 
 function isEnqueuedJob(value: unknown): value is EnqueuedJob {

@@ -26,7 +26,7 @@
  * Runs on: Dispatcher thread (encode), Replicator thread and the simulator (decode, apply).
  */
 
-/** The version of `QueueEntry` and of the queue's snapshot this code writes and reads. */
+/** The version of `QueueEntry` this code writes and reads (the snapshot has its own: queue-snapshot.ts). */
 export const queueFormatVersion = 1;
 
 /** Jobs one entry may enqueue: ids are `index * jobsPerEntryMax + position`, which stays a safe

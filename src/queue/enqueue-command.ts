@@ -1,9 +1,10 @@
 /**
  * Applies an `enqueue` command: the producer session first (a retried sequence answers its first
- * answer; a retry from a producer with no session, which may have been applied under a forgotten
- * one, is refused unless every job carries a key), then the idempotency keys (a key seen within the window, or earlier in the same batch,
- * answers its first job), then the limits over what is really new, refusing the whole command
- * with RESOURCE_EXHAUSTED naming the limit and its value, then the new jobs.
+ * answer; a retry the node cannot tell from a first attempt applied under a forgotten session is
+ * refused unless every job carries a key: see `judgeSession`), then the idempotency keys (a key
+ * seen within the window, or earlier in the same batch, answers its first job), then the limits
+ * over what is really new, refusing the whole command with RESOURCE_EXHAUSTED naming the limit and
+ * its value, then the new jobs.
  *
  * Job ids: `entryIndex * jobsPerEntryMax + position`, where position counts every job spec of
  * the entry's enqueue commands in order (duplicates and refused commands included), so an id
@@ -92,33 +93,50 @@ function newJob(state: QueueState, command: EnqueueCommand, spec: JobSpec, id: n
   }, delayMs > 0 ? 'delayed' : 'ready');
 }
 
+/** What the producer session says of an enqueue: answered (a retried sequence) or refused, else
+ *  applied, its answer then remembered in the session (`remember`) or not. */
+type SessionJudgement = EnqueueResult | FalconError | { readonly remember: boolean };
+
+/**
+ * The producer session's judgement of `command`. Only a first attempt opens a session: a retry from
+ * an unknown producer, applied because its jobs all carry keys, must not make the producer known,
+ * or a keyless retry of an older sequence (applied under the forgotten session) would then be taken
+ * for new. For the same reason a retry of a sequence issued before the one that opened the session
+ * (`openedAfter`), which the session does not remember, is refused: its first attempt may have been
+ * applied under a forgotten session. Jobs that all carry an idempotency key are safe to apply in
+ * both cases (the key table answers the ones already added), without touching the session.
+ */
+function judgeSession(state: QueueState, command: EnqueueCommand): SessionJudgement {
+  const { producer } = command;
+  if (producer === undefined) return { remember: false };
+  const session = state.producers.touch(producer.id);
+  const answer = session?.find(producer.sequence);
+  if (answer !== undefined) return answerRetry(state, answerIds(answer));
+  const oldest = session?.forgottenBelow(producer.sequence);
+  if (oldest !== undefined) {
+    return falconError('FAILED_PRECONDITION',
+      `producer ${producer.id} sequence ${producer.sequence} is older than the oldest its session remembers (${oldest}): `
+      + 'whether it was applied is unknown', { field: 'sequence', oldestSequence: oldest });
+  }
+  if (producer.retry !== true) return { remember: true };
+  if (session !== undefined && !session.openedAfter(producer.sequence)) return { remember: true };
+  if (command.jobs.every((spec) => spec.key !== undefined)) return { remember: false };
+  if (session === undefined) {
+    return falconError('FAILED_PRECONDITION',
+      `producer ${producer.id} is not known (never seen, or forgotten beyond producersMax), and sequence ${producer.sequence} is a retry: `
+      + 'whether its first attempt was applied is unknown', { field: 'sequence', reason: 'producerUnknown' });
+  }
+  return falconError('FAILED_PRECONDITION',
+    `producer ${producer.id} sequence ${producer.sequence} is a retry of a sequence issued before ${session.openingSequence}, which opened `
+    + 'its session (an earlier session may have been forgotten, beyond producersMax): whether its first attempt was applied is unknown',
+    { field: 'sequence', reason: 'beforeSessionOpened', openingSequence: session.openingSequence });
+}
+
 /** Applies `command`, whose first job has position `firstPosition` in entry `entryIndex`. */
 export function applyEnqueue(state: QueueState, command: EnqueueCommand, entryIndex: number, firstPosition: number): EnqueueResult | FalconError {
   const { producer, limits } = command;
-  // Only a first attempt opens a session: a retry from an unknown producer, applied because its
-  // jobs all carry keys, must not make the producer known, or a keyless retry of an older sequence
-  // (applied under the forgotten session) would then be taken for new.
-  let remembersAnswer = producer !== undefined;
-  if (producer !== undefined) {
-    const session = state.producers.touch(producer.id);
-    if (session === undefined && producer.retry === true) remembersAnswer = false;
-    if (session === undefined && producer.retry === true && command.jobs.some((spec) => spec.key === undefined)) {
-      // Its first attempt may have been applied under a session this node has since forgotten
-      // (producersMax): applying it as new could add its jobs twice. (Jobs that all carry an
-      // idempotency key are safe to apply: the key table answers the ones already added.)
-      return falconError('FAILED_PRECONDITION',
-        `producer ${producer.id} is not known (never seen, or forgotten beyond producersMax), and sequence ${producer.sequence} is a retry: `
-        + 'whether its first attempt was applied is unknown', { field: 'sequence', reason: 'producerUnknown' });
-    }
-    const answer = session?.find(producer.sequence);
-    if (answer !== undefined) return answerRetry(state, answerIds(answer));
-    const oldest = session?.forgottenBelow(producer.sequence);
-    if (oldest !== undefined) {
-      return falconError('FAILED_PRECONDITION',
-        `producer ${producer.id} sequence ${producer.sequence} is older than the oldest its session remembers (${oldest}): `
-        + 'whether it was applied is unknown', { field: 'sequence', oldestSequence: oldest });
-    }
-  }
+  const judgement = judgeSession(state, command);
+  if (!('remember' in judgement)) return judgement;
   const firstId = entryIndex * jobsPerEntryMax + firstPosition;
   const matches = findKeyMatches(state, command, firstId);
   const refusal = checkLimits(state, command, matches);
@@ -149,6 +167,6 @@ export function applyEnqueue(state: QueueState, command: EnqueueCommand, entryIn
     jobs.push({ id: job.id, state: job.state, duplicate: false });
     ids.push(job.id);
   });
-  if (producer !== undefined && remembersAnswer) state.producers.remember(producer.id, sequenceAnswer(producer.sequence, ids), limits.producersMax);
+  if (producer !== undefined && judgement.remember) state.producers.remember(producer.id, sequenceAnswer(producer.sequence, ids), limits.producersMax);
   return { type: 'enqueued', jobs };
 }

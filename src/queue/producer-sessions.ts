@@ -26,9 +26,17 @@
  * Bounded: at most the latest enqueue's `producersMax` sessions, the least recently used one
  * forgotten first (counted in `evicted`).
  *
+ * A forgotten session is forgotten whole, and a producer may come back: its next first attempt
+ * opens a new session, which remembers the sequence that opened it (`openingSequence`). A sequence
+ * below it was issued before the opening one, so its first attempt may have been applied under the
+ * forgotten session: the new session cannot tell a retry of it (enqueue-command.ts refuses one it
+ * does not remember). A sequence above the opening one was issued after it and is judged by the
+ * session as above.
+ *
  * Invariants: the map's order is least recently used first; a session's `answers` are kept in
  * the order applied, at most `sequencesPerProducerMax` of them, the highest sequences applied;
- * a session forgets only when full, so every sequence it forgot is below its lowest remembered.
+ * a session forgets only when full, so every sequence it forgot is below its lowest remembered;
+ * `openingSequence` never changes, and is at most the highest sequence remembered.
  *
  * Runs on: the thread that applies the queue's entries (pure).
  */
@@ -46,6 +54,9 @@ export interface SequenceAnswer {
 
 export class ProducerSession {
   readonly answers: SequenceAnswer[] = [];
+
+  /** `openingSequence`: the sequence whose first attempt opened the session. */
+  constructor(readonly openingSequence: number) {}
 
   find(sequence: number): SequenceAnswer | undefined {
     for (const answer of this.answers) if (answer.sequence === sequence) return answer;
@@ -66,6 +77,12 @@ export class ProducerSession {
     if (this.answers.length < sequencesPerProducerMax) return undefined;
     const oldest = this.oldestSequence();
     return oldest !== undefined && sequence < oldest ? oldest : undefined;
+  }
+
+  /** Whether `sequence` was issued before the one that opened this session: when not remembered, a
+   *  retry of it may have been applied under an earlier session of the producer, since forgotten. */
+  openedAfter(sequence: number): boolean {
+    return sequence < this.openingSequence;
   }
 
   /** Remembers `answer` (a sequence `forgottenBelow` lets through), forgetting the lowest sequence
@@ -116,12 +133,12 @@ export class ProducerSessions {
     return session;
   }
 
-  /** Records an applied sequence, opening the session if needed and forgetting the least recently
-   *  used sessions beyond `producersMax`. */
+  /** Records an applied sequence, opening the session at it if needed and forgetting the least
+   *  recently used sessions beyond `producersMax`. */
   remember(producerId: string, answer: SequenceAnswer, producersMax: number): void {
     let session = this.touch(producerId);
     if (session === undefined) {
-      session = new ProducerSession();
+      session = new ProducerSession(answer.sequence);
       this.sessions.set(producerId, session);
     }
     session.add(answer);

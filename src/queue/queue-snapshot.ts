@@ -1,14 +1,14 @@
 /**
  * The queue state as a snapshot, and back. Records (snapshot-records.ts framing), in this order:
  *
- *   ['falcon-queue', version, appliedIndex, lastTerm, nowMs, termStartMs, termStartPending,
+ *   ['falcon-queue', queueSnapshotVersion, appliedIndex, lastTerm, nowMs, termStartMs, termStartPending,
  *     lastGraceMs, keysEvicted, keyDedupHits, producersEvicted, producerDedupHits, [[limit, n]...]]
  *   ['queue', name, paused, limits | null, [totals...]]            one per queue, creation order
  *   ['jobs', [job tuple...]]                                        batches, increasing id
  *   ['retained', queue, [job id...]]                                oldest finished first
  *   ['workers', [[workerId, queues, capacity, registeredAtMs]...]]
  *   ['keys', [[name, jobId, seenAtMs, windowMs, forgottenState | null]...]]   oldest first
- *   ['producers', [[producerId, [[sequence, firstId, count, ids | null]...]]...]]  LRU first
+ *   ['producers', [[producerId, [[sequence, firstId, count, ids | null]...], openingSequence]...]]  LRU first
  *   ['end', jobCount]
  *
  * Determinism: every collection is written in its own deterministic order (map insertion order,
@@ -16,13 +16,20 @@
  * a restored state writes the bytes it was restored from. Heaps and lease sets are not written:
  * they are rebuilt from the jobs (their pop order does not depend on their layout).
  *
- * A first record that is not a queue snapshot of `queueFormatVersion` throws: the node stops
- * rather than run on a state it cannot read.
+ * Versions: this code writes `queueSnapshotVersion` (2) and reads 1 and 2. Version 1 has no
+ * `openingSequence` in a producer row; a session restored from it is taken as opened at its
+ * highest remembered sequence. That is safe: the sequence that really opened it is remembered or
+ * below the lowest remembered (then the full session refuses a retry of anything below that), so it
+ * is never above the highest, and every retry the session would refuse as issued before its
+ * opening is still refused. The cost: a retry of a sequence below the highest that the session does
+ * not remember (one lost in flight as the node moved to this version) is refused as "outcome
+ * unknown" instead of applied. Any other first record throws: the node stops rather than run on a
+ * state it cannot read (a node of an older release stops on a version-2 snapshot).
  *
  * Runs on: the thread that applies the queue's entries (pure).
  */
 import { assert } from '../errors.js';
-import { queueFormatVersion, type Backoff, type QueueLimits } from './commands.js';
+import type { Backoff, QueueLimits } from './commands.js';
 import { KeyEntry } from './idempotency-keys.js';
 import { ProducerSession } from './producer-sessions.js';
 import { QueueRecord, queueTotalNames } from './queue-record.js';
@@ -32,6 +39,10 @@ import { encodeJobs, jobState, restoreJobs, type JobRestoreTarget } from './snap
 import { SnapshotRecordParser, SnapshotRecordWriter } from './snapshot-records.js';
 
 export const queueSnapshotFormat = 'falcon-queue';
+/** The snapshot version written: 2 adds each producer session's opening sequence. */
+export const queueSnapshotVersion = 2;
+/** The versions read: 1 (no opening sequences) and the one written. */
+const queueSnapshotVersionWithoutOpening = 1;
 /** Entries per batch record of keys, workers and producers. */
 const batchEntriesMax = 1024;
 
@@ -66,7 +77,7 @@ export function encodeQueueSnapshot(state: QueueState): Uint8Array[] {
 export function* encodeQueueSnapshotSteps(state: QueueState): Generator<undefined, Uint8Array[], undefined> {
   const writer = new SnapshotRecordWriter();
   writer.add([
-    queueSnapshotFormat, queueFormatVersion, state.appliedIndex, state.lastTerm, state.nowMs, state.termStartMs,
+    queueSnapshotFormat, queueSnapshotVersion, state.appliedIndex, state.lastTerm, state.nowMs, state.termStartMs,
     state.termStartPending, state.lastGraceMs, state.keys.evicted, state.keys.dedupHits, state.producers.evicted,
     state.producers.dedupHits, Object.entries(state.limitRefusals),
   ]);
@@ -80,7 +91,7 @@ export function* encodeQueueSnapshotSteps(state: QueueState): Generator<undefine
   yield* inBatches(writer, 'workers', state.workers.values(), (worker) => [worker.workerId, worker.queues, worker.capacity, worker.registeredAtMs]);
   yield* inBatches(writer, 'keys', state.keys.entries, ([name, entry]) => [name, entry.jobId, entry.seenAtMs, entry.windowMs, entry.forgottenState ?? null]);
   yield* inBatches(writer, 'producers', state.producers.sessions, ([producerId, session]) =>
-    [producerId, session.answers.map((answer) => [answer.sequence, answer.firstId, answer.count, answer.ids ?? null])]);
+    [producerId, session.answers.map((answer) => [answer.sequence, answer.firstId, answer.count, answer.ids ?? null]), session.openingSequence]);
   writer.add(['end', state.jobs.size]);
   return writer.finish();
 }
@@ -95,6 +106,7 @@ export class QueueSnapshotRestorer implements JobRestoreTarget {
   readonly state = new QueueState();
   private readonly parser = new SnapshotRecordParser();
   private sawHeader = false;
+  private version = queueSnapshotVersion;
   private sawEnd = false;
   /** Backoffs shared by the restored jobs, as the applied state shares its commands'. */
   private readonly backoffs = new Map<string, Backoff>();
@@ -134,7 +146,9 @@ export class QueueSnapshotRestorer implements JobRestoreTarget {
     const kind = record[0];
     if (!this.sawHeader) {
       assert(kind === queueSnapshotFormat, `snapshot is not a queue snapshot (first record ${String(kind)})`);
-      assert(record[1] === queueFormatVersion, `queue snapshot format version ${String(record[1])} is not the version this node reads (${queueFormatVersion})`);
+      assert(record[1] === queueSnapshotVersion || record[1] === queueSnapshotVersionWithoutOpening,
+        `queue snapshot format version ${String(record[1])} is not a version this node reads (${queueSnapshotVersionWithoutOpening} to ${queueSnapshotVersion})`);
+      this.version = record[1] as number;
       this.onHeader(record);
       this.sawHeader = true;
       return;
@@ -202,8 +216,12 @@ export class QueueSnapshotRestorer implements JobRestoreTarget {
   }
 
   private onProducer(row: Row): void {
-    const [producerId, answers] = row as [string, [number, number, number, number[] | null][]];
-    const session = new ProducerSession();
+    const [producerId, answers, opening] = row as [string, [number, number, number, number[] | null][], number | undefined];
+    assert(answers.length > 0, `queue snapshot holds producer ${producerId} with no sequence`);
+    // Version 1: opened at its highest remembered sequence (the header says why that is safe).
+    const openingSequence = this.version === queueSnapshotVersionWithoutOpening ? Math.max(...answers.map((answer) => answer[0])) : opening;
+    assert(Number.isSafeInteger(openingSequence), `queue snapshot holds producer ${producerId} without an opening sequence`);
+    const session = new ProducerSession(openingSequence as number);
     for (const [sequence, firstId, count, ids] of answers) session.add({ sequence, firstId, count, ids: ids ?? undefined });
     this.state.producers.sessions.set(producerId, session);
   }

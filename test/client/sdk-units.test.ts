@@ -137,6 +137,8 @@ interface ScriptedRequest {
   readonly body: { readonly queue: string; readonly jobs: readonly WireJob[]; readonly sequence: number };
   readonly answer: (reply: Record<string, unknown>) => void;
   readonly fail: (error: ProtocolError) => void;
+  /** What the transport's later attempts of the request would send (`nextBody`). */
+  readonly attempts: RequestAttempts;
 }
 
 /** A transport that records requests and answers them when the test says. */
@@ -156,6 +158,7 @@ function scriptedTransport(): EnqueueTransport & { requests: ScriptedRequest[]; 
         body: body as unknown as ScriptedRequest['body'],
         answer: (reply) => { answered(); resolve(reply); },
         fail: (error) => { answered(); reject(error); },
+        attempts,
       }));
     },
     answerAll() {
@@ -210,6 +213,26 @@ describe('SDK enqueue batching', () => {
     transport.answerAll();
     expect(await Promise.all(calls)).to.have.length(20);
     expect(batcher.counters).to.include({ calls: 21, requests: 10 });
+  });
+
+  it('marks the resends of a sequence retry once a later one was sent: they must not open a session below it (docs/protocol.md §6)', async () => {
+    const transport = scriptedTransport();
+    const batcher = new EnqueueBatcher({ transport });
+    const opening = batcher.submit('q', [job(0)], Date.now() + 10_000, false);
+    await turn();
+    transport.answerAll();
+    await opening;
+    const earlier = batcher.submit('q', [job(1)], Date.now() + 10_000, false);
+    await turn();
+    const [first] = transport.requests;
+    expect(first?.attempts.nextBody['retry'], 'alone in flight: a resend after NOT_LEADER is a first attempt').to.equal(undefined);
+    const later = batcher.submit('q', [job(2)], Date.now() + 10_000, false);
+    await turn();
+    expect(transport.requests.map((request) => [request.body.sequence, request.attempts.nextBody['retry']]), 'sequence 1 after 2 was sent')
+      .to.deep.equal([[1, true], [2, undefined]]);
+    expect(first?.attempts.nextBody['jobs'], 'the same jobs').to.deep.equal(first?.body.jobs);
+    transport.answerAll();
+    expect(await Promise.all([earlier, later])).to.have.length(2);
   });
 
   it("sends one sequence until the session's first answer, even after a refused one, then opens the window", async () => {

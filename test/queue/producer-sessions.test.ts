@@ -8,6 +8,17 @@
  * without an answer, retried and applied in any order (across snapshot restores), is never
  * refused and never gets two answers for one sequence.
  *
+ * After the node forgot a session (beyond producersMax), a retry the new session cannot tell apart
+ * from one applied under the forgotten session (its sequence issued before the one that opened the
+ * new session) is refused as "outcome unknown", never applied twice; the opening sequence survives
+ * a snapshot, and a snapshot of the older format (without it) still loads, its sessions taken as
+ * opened at their highest remembered sequence. The property of a producer that follows the SDK's
+ * rules (first attempts in order as issued, one sequence in flight until the first answer, every
+ * resend marked `retry`), whose session other producers push out: no sequence is applied twice,
+ * and only a retry is refused. Out of the property: a first attempt that a node refused as having
+ * done nothing (NOT_LEADER) and resent after a higher sequence was applied; docs/protocol.md §6
+ * names that window.
+ *
  * Seeded: fast-check prints the seed and path of a failure; replay with PRODUCER_PROPERTY_SEED=<seed>.
  *
  * Runs on: the mocha process.
@@ -15,9 +26,13 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { isFalconError } from '../../src/errors.js';
+import { readWholeSnapshot, restoreWhole } from '../../src/log/state-machine.js';
+import type { JobSpec } from '../../src/queue/commands.js';
 import { sequencesPerProducerMax } from '../../src/queue/producer-sessions.js';
+import { QueueStateMachine } from '../../src/queue/queue-state-machine.js';
 import type { CommandResult, EnqueueResult } from '../../src/queue/results.js';
-import { enqueueCommand, expectError, payloadOf, QueueDriver } from './queue-driver.js';
+import { SnapshotRecordParser, SnapshotRecordWriter } from '../../src/queue/snapshot-records.js';
+import { enqueueCommand, expectError, payloadOf, QueueDriver, testLimits } from './queue-driver.js';
 
 const seed = Number(process.env['PRODUCER_PROPERTY_SEED'] ?? 20_261_202);
 /** The SDK's window: a new sequence only below lowest unanswered + this. */
@@ -32,6 +47,57 @@ function enqueueAs(driver: QueueDriver, sequence: number): CommandResult {
 function ids(result: unknown): number[] {
   if (isFalconError(result)) throw new Error(`refused: ${result.code} ${result.message}`);
   return (result as EnqueueResult).jobs.map((job) => job.id);
+}
+
+/** Few sessions, so that two other producers push one out. */
+const fewSessions = { ...testLimits, producersMax: 2 };
+
+/** Producer `id`'s enqueue of two jobs under `sequence` (a first attempt unless `retry`), keyed when `keyed`. */
+function enqueueBy(driver: QueueDriver, id: string, sequence: number, options: { readonly retry?: boolean; readonly keyed?: boolean } = {}): CommandResult {
+  const marker = payloadOf(`${id}/s${sequence}`);
+  const jobs: JobSpec[] = [0, 1].map((at) => ({ payload: marker, ...(options.keyed === true ? { key: `${id}/s${sequence}/${at}` } : {}) }));
+  const producer = { id, sequence, ...(options.retry === true ? { retry: true as const } : {}) };
+  return driver.one(enqueueCommand('q', jobs, { limits: fewSessions, producer }));
+}
+
+/** How `result` went: 'applied', or the refusal's code and reason. */
+function outcome(result: CommandResult): string {
+  return isFalconError(result) ? `${result.code} ${String(result.detail?.['reason'] ?? result.detail?.['oldestSequence'])}` : 'applied';
+}
+
+/** Two other producers enqueue, so that the node (producersMax 2) forgets every other session. */
+function pushOut(driver: QueueDriver, round: number): void {
+  for (const other of ['other-a', 'other-b']) ids(enqueueBy(driver, other, round));
+}
+
+/**
+ * The window: sequence 5 applied with its reply lost, the session forgotten, then sequence 6 (a
+ * first attempt, pipelined after 5) opens a new session. Leaves the producer 'p' with a session
+ * opened at 6 that remembers 6 and 8 (7 was lost in flight, never applied); returns 5's job ids.
+ */
+function reopenedSession(driver: QueueDriver): number[] {
+  for (let sequence = 0; sequence < 5; sequence += 1) ids(enqueueBy(driver, 'p', sequence));
+  const five = ids(enqueueBy(driver, 'p', 5));
+  pushOut(driver, 0);
+  ids(enqueueBy(driver, 'p', 6));
+  ids(enqueueBy(driver, 'p', 8));
+  return five;
+}
+
+/** `snapshot` rewritten in the older format (version 1): producer rows without their opening sequence. */
+function asVersionOne(snapshot: Uint8Array): Uint8Array {
+  const writer = new SnapshotRecordWriter();
+  new SnapshotRecordParser().push(snapshot, (record) => {
+    const row = [...(record as unknown[])];
+    if (row[0] === 'falcon-queue') {
+      expect(row[1], 'the version written').to.equal(2);
+      row[1] = 1;
+    }
+    if (row[0] === 'producers') row[1] = (row[1] as unknown[][]).map((producer) => producer.slice(0, 2));
+    writer.add(row);
+  });
+  const chunks = writer.finish();
+  return Buffer.concat(chunks.map((chunk) => Buffer.from(chunk)));
 }
 
 describe('producer sessions', () => {
@@ -126,5 +192,119 @@ describe('producer sessions', () => {
       }
       expect(driver.machine.counters.jobs, 'jobs made: two per sequence applied, once').to.equal(2 * firstIds.size);
     }), { seed, numRuns: 300 });
+  });
+  it('refuses the retry of a sequence issued before the one that opened a new session (the old one forgotten between them) unless every job has a key', () => {
+    const driver = new QueueDriver();
+    const five = reopenedSession(driver);
+    const jobsBefore = driver.machine.counters.jobs;
+    const refused = expectError(enqueueBy(driver, 'p', 5, { retry: true }), 'FAILED_PRECONDITION');
+    expect(refused.detail).to.deep.equal({ field: 'sequence', reason: 'beforeSessionOpened', openingSequence: 6 });
+    expect(refused.message).to.match(/sequence 5 is a retry of a sequence issued before 6/);
+    expect(driver.machine.counters.jobs, "5's jobs are not added a second time").to.equal(jobsBefore);
+    // A first attempt below the opening is new (it was never sent before); so is a retry above it
+    // that the session does not remember (7, lost in flight).
+    expect(outcome(enqueueBy(driver, 'p', 4, { retry: true })), 'a retry of 4, below the opening').to.equal('FAILED_PRECONDITION beforeSessionOpened');
+    expect(outcome(enqueueBy(driver, 'p', 7, { retry: true })), 'a retry of 7, above the opening').to.equal('applied');
+    expect((enqueueBy(driver, 'p', 6, { retry: true }) as EnqueueResult).jobs.every((job) => job.duplicate), 'a retry of 6, answered').to.equal(true);
+    expect(driver.machine.counters.jobs, 'only 7 added').to.equal(jobsBefore + 2);
+    expect(five, "5's jobs, made once").to.have.length(2);
+  });
+
+  it('applies through the key table, without touching the session, a keyed retry issued before the opening sequence', () => {
+    const driver = new QueueDriver();
+    for (let sequence = 0; sequence < 3; sequence += 1) ids(enqueueBy(driver, 'p', sequence));
+    const three = ids(enqueueBy(driver, 'p', 3, { keyed: true }));
+    pushOut(driver, 0);
+    ids(enqueueBy(driver, 'p', 4));
+    const retried = enqueueBy(driver, 'p', 3, { retry: true, keyed: true }) as EnqueueResult;
+    expect(retried.jobs.map((job) => [job.id, job.duplicate]), 'the first jobs, from the key table').to.deep.equal(three.map((id) => [id, true]));
+    // The session did not learn 3: a keyless retry of it is still refused.
+    expect(outcome(enqueueBy(driver, 'p', 3, { retry: true })), 'a keyless retry of 3 after the keyed one').to.equal('FAILED_PRECONDITION beforeSessionOpened');
+  });
+
+  it("keeps a session's opening sequence across a snapshot and restore", () => {
+    const driver = new QueueDriver();
+    reopenedSession(driver);
+    driver.machine = driver.restoredCopy();
+    expect(outcome(enqueueBy(driver, 'p', 5, { retry: true })), 'a retry of 5 after the restore').to.equal('FAILED_PRECONDITION beforeSessionOpened');
+    expect(outcome(enqueueBy(driver, 'p', 7, { retry: true })), 'a retry of 7 (above the opening 6, below the highest 8)').to.equal('applied');
+    const copy = driver.restoredCopy();
+    expect(Buffer.from(readWholeSnapshot(copy.snapshot())).equals(Buffer.from(readWholeSnapshot(driver.machine.snapshot()))), 'the same bytes again').to.equal(true);
+  });
+
+  it('loads a snapshot of the older format (no opening sequence): its sessions are taken as opened at their highest remembered sequence', () => {
+    const driver = new QueueDriver();
+    const five = reopenedSession(driver);
+    const older = asVersionOne(readWholeSnapshot(driver.machine.snapshot()));
+    const restored = new QueueStateMachine();
+    restoreWhole(restored, driver.machine.appliedIndex, older);
+    expect(restored.counters, 'the same state otherwise').to.deep.equal(driver.machine.counters);
+    driver.machine = restored;
+    const jobsBefore = driver.machine.counters.jobs;
+    expect(outcome(enqueueBy(driver, 'p', 5, { retry: true })), 'a retry of 5').to.equal('FAILED_PRECONDITION beforeSessionOpened');
+    // The cost of not knowing the opening: 7, never applied, is refused as unknown too.
+    const seven = expectError(enqueueBy(driver, 'p', 7, { retry: true }), 'FAILED_PRECONDITION');
+    expect(seven.detail).to.deep.equal({ field: 'sequence', reason: 'beforeSessionOpened', openingSequence: 8 });
+    expect((enqueueBy(driver, 'p', 6, { retry: true }) as EnqueueResult).jobs.every((job) => job.duplicate), 'a retry of 6, answered').to.equal(true);
+    expect(outcome(enqueueBy(driver, 'p', 9, { retry: true })), 'a retry of 9, above the highest').to.equal('applied');
+    expect(driver.machine.counters.jobs, 'only 9 added; 5 once').to.equal(jobsBefore + 2);
+    expect(five).to.have.length(2);
+  });
+
+  it('never applies a sequence twice for a producer that follows the SDK, whatever is lost, restored, or pushed out of the node', () => {
+    type Step =
+      | { readonly kind: 'issue'; readonly outcome: AttemptOutcome }
+      | { readonly kind: 'retry'; readonly pick: number; readonly outcome: AttemptOutcome }
+      | { readonly kind: 'pushOut' }
+      | { readonly kind: 'restore' };
+    type AttemptOutcome = 'lost' | 'appliedUnanswered' | 'answered';
+    const attemptOutcome = fc.constantFrom<AttemptOutcome>('lost', 'appliedUnanswered', 'answered');
+    const step: fc.Arbitrary<Step> = fc.oneof(
+      { weight: 4, arbitrary: fc.record({ kind: fc.constant('issue' as const), outcome: attemptOutcome }) },
+      { weight: 5, arbitrary: fc.record({ kind: fc.constant('retry' as const), pick: fc.nat(16), outcome: attemptOutcome }) },
+      { weight: 2, arbitrary: fc.constant({ kind: 'pushOut' as const }) },
+      { weight: 1, arbitrary: fc.constant({ kind: 'restore' as const }) },
+    );
+    fc.assert(fc.property(fc.array(step, { minLength: 1, maxLength: 120 }), (steps) => {
+      const driver = new QueueDriver();
+      const unanswered: number[] = [];
+      const firstIds = new Map<number, string>();
+      let nextSequence = 0;
+      let sessionAnswered = false;
+      let pushOuts = 0;
+      /** One attempt of `sequence`; true when the client settles it (answered, or refused: outcome unknown). */
+      const attempt = (sequence: number, retry: boolean, how: AttemptOutcome): boolean => {
+        if (how === 'lost') return false;
+        const result = enqueueBy(driver, 'p', sequence, { retry });
+        if (isFalconError(result)) {
+          const reason = String(result.detail?.['reason']);
+          const known = reason === 'producerUnknown' || (reason === 'beforeSessionOpened' && pushOuts > 0);
+          if (!retry || result.code !== 'FAILED_PRECONDITION' || !known) throw new Error(`sequence ${sequence} (retry ${retry}, ${pushOuts} push-outs) refused: ${result.code} ${result.message}`);
+          return how === 'answered';
+        }
+        const answer = ids(result).join(',');
+        const first = firstIds.get(sequence);
+        if (first === undefined) firstIds.set(sequence, answer);
+        else expect(answer, `sequence ${sequence} applied twice`).to.equal(first);
+        if (how === 'answered') sessionAnswered = true;
+        return how === 'answered';
+      };
+      for (const current of steps) {
+        if (current.kind === 'restore') driver.machine = driver.restoredCopy();
+        else if (current.kind === 'pushOut') pushOut(driver, pushOuts++);
+        else if (current.kind === 'issue') {
+          const lowest = Math.min(nextSequence, ...unanswered);
+          const open = sessionAnswered ? nextSequence < lowest + windowSequences : unanswered.length === 0;
+          if (!open) continue;
+          const sequence = nextSequence++;
+          if (!attempt(sequence, false, current.outcome)) unanswered.push(sequence);
+        } else if (unanswered.length > 0) {
+          const at = current.pick % unanswered.length;
+          if (attempt(unanswered[at] as number, true, current.outcome)) unanswered.splice(at, 1);
+        }
+      }
+      const otherJobs = 2 * 2 * pushOuts;
+      expect(driver.machine.counters.jobs - otherJobs, 'jobs made: two per sequence applied, once').to.equal(2 * firstIds.size);
+    }), { seed, numRuns: 400 });
   });
 });

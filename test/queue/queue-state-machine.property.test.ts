@@ -7,7 +7,9 @@
  * - attempts never decrease, except to 0 by a redrive;
  * - each dead-lettering is counted exactly once: the queues' deadLetteredTotal equals the
  *   transitions into `dead` observed entry by entry;
- * - a snapshot restored at any point gives the same future results and byte-identical snapshots.
+ * - a snapshot restored at any point gives the same future results and byte-identical snapshots
+ *   (three producers share two sessions, so sessions are forgotten and opened again, and retries
+ *   meet unknown producers and opening sequences).
  *
  * Seeded: fast-check prints the seed and path of a failure; replay with QUEUE_PROPERTY_SEED=<seed>.
  *
@@ -30,7 +32,7 @@ const queues = ['a', 'b'] as const;
 const workers = ['', 'w1', 'w2'] as const;
 
 type Op =
-  | { readonly kind: 'enqueue'; readonly queue: number; readonly count: number; readonly key: number; readonly delayMs: number; readonly priority: number; readonly producer: number; readonly sequence: number }
+  | { readonly kind: 'enqueue'; readonly queue: number; readonly count: number; readonly key: number; readonly delayMs: number; readonly priority: number; readonly producer: number; readonly sequence: number; readonly retry: boolean }
   | { readonly kind: 'lease'; readonly queue: number; readonly jobsMax: number; readonly worker: number; readonly leaseMs: number; readonly bytesMax: number }
   | { readonly kind: 'ack' | 'extend'; readonly pick: number; readonly tokenChoice: number }
   | { readonly kind: 'nack'; readonly pick: number; readonly tokenChoice: number; readonly retryable: boolean; readonly jitter: number }
@@ -47,7 +49,7 @@ const queueIndex = fc.integer({ min: 0, max: queues.length - 1 });
 const pick = fc.nat(1000);
 const tokenChoice = fc.integer({ min: 0, max: 3 });
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('enqueue' as const), queue: queueIndex, count: fc.integer({ min: 1, max: 3 }), key: fc.integer({ min: -3, max: 4 }), delayMs: fc.constantFrom(0, 0, 50, 500), priority: fc.integer({ min: -1, max: 1 }), producer: fc.integer({ min: -1, max: 1 }), sequence: fc.nat(6) }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('enqueue' as const), queue: queueIndex, count: fc.integer({ min: 1, max: 3 }), key: fc.integer({ min: -3, max: 4 }), delayMs: fc.constantFrom(0, 0, 50, 500), priority: fc.integer({ min: -1, max: 1 }), producer: fc.integer({ min: -1, max: 2 }), sequence: fc.nat(6), retry: fc.boolean() }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('lease' as const), queue: queueIndex, jobsMax: fc.integer({ min: 1, max: 3 }), worker: fc.integer({ min: 0, max: workers.length - 1 }), leaseMs: fc.constantFrom(100, 1000), bytesMax: fc.constantFrom(1, 20, 1_048_576) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constantFrom('ack' as const, 'extend' as const), pick, tokenChoice }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('nack' as const), pick, tokenChoice, retryable: fc.boolean(), jitter: fc.double({ min: 0, max: 0.999, noNaN: true }) }) },
@@ -85,7 +87,7 @@ class CommandMaker {
           payload: payloadOf(`${op.queue}/${at}`), priority: op.priority, delayMs: op.delayMs,
           ...(op.key >= 0 ? { key: `k${(op.key + at) % 5}` } : {}),
         }));
-        return enqueueCommand(queues[op.queue] ?? 'a', jobs, { limits, defaults, ...(op.producer >= 0 ? { producer: { id: `p${op.producer}`, sequence: op.sequence } } : {}) });
+        return enqueueCommand(queues[op.queue] ?? 'a', jobs, { limits, defaults, ...(op.producer >= 0 ? { producer: { id: `p${op.producer}`, sequence: op.sequence, ...(op.retry ? { retry: true as const } : {}) } } : {}) });
       }
       case 'lease': return { type: 'lease', queue: queues[op.queue] ?? 'a', jobsMax: op.jobsMax, bytesMax: op.bytesMax, leaseMs: op.leaseMs, workerId: workers[op.worker] ?? '' };
       case 'ack': case 'extend': {

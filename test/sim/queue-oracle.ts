@@ -7,8 +7,14 @@
  * and checks after every entry:
  *
  * - each idempotency key maps to one job across all answers, and a producer's (id, sequence) to
- *   one list of jobs; a new job's id is the one its entry's index and position give; a duplicate
- *   names a job that exists;
+ *   one list of jobs (but for a keyed job made again after its key's window closed: a retry from a
+ *   producer the node forgot is applied through the key table); a new job's id is the one its
+ *   entry's index and position give; a duplicate names a job that exists;
+ * - an enqueue refused FAILED_PRECONDITION is an unknown outcome, not a refusal: the node cannot
+ *   tell whether an earlier attempt of the sequence was applied (its jobs may exist once or not at
+ *   all, and the sequence check above keeps them from existing twice). It must carry a producer
+ *   stamp and say why: a full session's `oldestSequence`, or `producerUnknown` /
+ *   `beforeSessionOpened` for a command marked `retry` (a first attempt is never refused so);
  * - fencing: an ack answered OK (not `repeated`) carries the token of the job's live lease at that
  *   index; a `repeated` ack carries the token that completed it; nack and extend likewise; a live
  *   lease is never refused LEASE_LOST; a job is leased only when it has no live lease, with the
@@ -24,7 +30,7 @@
  *
  * Runs on: the simulator.
  */
-import { isFalconError } from '../../src/errors.js';
+import { isFalconError, type FalconError } from '../../src/errors.js';
 import type { LogEntry } from '../../src/log/log-entry.js';
 import { jobsPerEntryMax, type QueueCommand } from '../../src/queue/commands.js';
 import { decodeQueueEntry } from '../../src/queue/entry-codec.js';
@@ -58,6 +64,8 @@ export interface OracleCounters {
   leasesReleased: number;
   nacks: number;
   enqueuesRefused: number;
+  /** Enqueues refused FAILED_PRECONDITION: outcome unknown (the producer session was forgotten, or too old). */
+  enqueuesInDoubt: number;
   /** Jobs answered as a duplicate of an earlier one (a key or a producer sequence seen before). */
   duplicatesAnswered: number;
 }
@@ -75,7 +83,7 @@ export class QueueOracle {
   private readonly keys = new Map<string, { readonly jobId: number; readonly untilMs: number }>();
   private readonly sequences = new Map<string, string>();
   readonly counters: OracleCounters = {
-    jobsCreated: 0, leasesGranted: 0, acksAccepted: 0, acksRepeated: 0, staleAcksRefused: 0, leasesExpired: 0, leasesReleased: 0, nacks: 0, enqueuesRefused: 0, duplicatesAnswered: 0,
+    jobsCreated: 0, leasesGranted: 0, acksAccepted: 0, acksRepeated: 0, staleAcksRefused: 0, leasesExpired: 0, leasesReleased: 0, nacks: 0, enqueuesRefused: 0, enqueuesInDoubt: 0, duplicatesAnswered: 0,
   };
 
   /** The index at which job `id` completed or was cancelled; Infinity while it has not (or is unknown). */
@@ -134,10 +142,13 @@ export class QueueOracle {
 
   private onEnqueue(command: Extract<QueueCommand, { type: 'enqueue' }>, result: CommandResult, index: number, position: number): void {
     if (isFalconError(result)) {
-      this.counters.enqueuesRefused++;
+      if (result.code === 'FAILED_PRECONDITION') this.onOutcomeUnknown(command, result, index);
+      else this.counters.enqueuesRefused++;
       return;
     }
     if (result.type !== 'enqueued' || result.jobs.length !== command.jobs.length) fail(`queue oracle: entry ${index}: an enqueue of ${command.jobs.length} jobs answered ${JSON.stringify(result)}`);
+    /** Positions of keyed jobs made again after their key's window closed. */
+    const renewedByKey = new Set<number>();
     result.jobs.forEach((job, at) => {
       const spec = command.jobs[at];
       if (!job.duplicate) {
@@ -151,8 +162,10 @@ export class QueueOracle {
       const name = scopedKey(command.queue, spec.key);
       const known = this.keys.get(name);
       // A key maps to its first job while its window is open; after it, a new job is right.
-      if (known === undefined || (this.nowMs >= known.untilMs && !job.duplicate)) this.keys.set(name, { jobId: job.id, untilMs: this.nowMs + command.limits.dedupWindowMs });
-      else if (known.jobId !== job.id) {
+      if (known === undefined || (this.nowMs >= known.untilMs && !job.duplicate)) {
+        if (known !== undefined) renewedByKey.add(at);
+        this.keys.set(name, { jobId: job.id, untilMs: this.nowMs + command.limits.dedupWindowMs });
+      } else if (known.jobId !== job.id) {
         fail(`idempotency: key ${spec.key} of queue ${command.queue} answered job ${job.id} at entry ${index} (at ${this.nowMs} ms), and job ${known.jobId} before (its window open until ${known.untilMs} ms)`);
       }
     });
@@ -160,8 +173,22 @@ export class QueueOracle {
     const name = `${command.producer.id}#${command.producer.sequence}`;
     const ids = result.jobs.map((job) => job.id).join(',');
     const known = this.sequences.get(name);
-    if (known === undefined) this.sequences.set(name, ids);
+    const renewed = (): boolean => known?.split(',').every((id, at) => Number(id) === result.jobs[at]?.id || renewedByKey.has(at)) === true;
+    if (known === undefined || (known !== ids && renewed())) this.sequences.set(name, ids);
     else if (known !== ids) fail(`idempotency: producer ${command.producer.id} sequence ${command.producer.sequence} answered jobs [${ids}] at entry ${index}, and [${known}] before`);
+  }
+
+  /** A FAILED_PRECONDITION refusal of an enqueue: the node cannot tell, and says why. */
+  private onOutcomeUnknown(command: Extract<QueueCommand, { type: 'enqueue' }>, result: FalconError, index: number): void {
+    const { producer } = command;
+    const reason = result.detail?.['reason'];
+    const retryReason = reason === 'producerUnknown' || reason === 'beforeSessionOpened';
+    const fullSession = Number.isSafeInteger(result.detail?.['oldestSequence']);
+    if (producer === undefined || !(fullSession || (retryReason && producer.retry === true))) {
+      fail(`queue oracle: entry ${index} refused an enqueue ${producer === undefined ? 'without a producer' : `of ${producer.id} sequence ${producer.sequence} (retry ${producer.retry === true})`} `
+        + `FAILED_PRECONDITION: ${result.message} (${JSON.stringify(result.detail)})`);
+    }
+    this.counters.enqueuesInDoubt++;
   }
 
   private onLease(workerId: string, result: CommandResult, index: number): void {

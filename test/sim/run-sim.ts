@@ -105,7 +105,7 @@ async function runMany(args: Arguments): Promise<void> {
   const failures: SimResult[] = [];
   const totals = { events: 0, acknowledged: 0, crashes: 0, leaderChanges: 0, snapshotsInstalled: 0, livenessTicksMax: 0,
     recordsDamaged: 0, disksWiped: 0, repairedStarts: 0, catchUpsBegun: 0, catchUpsCleared: 0, livenessRestartedEveryNode: 0,
-    jobsAcknowledged: 0, acksAccepted: 0, staleAcksRefused: 0, leasesExpired: 0, leasesReleased: 0, statesCompared: 0, duplicatesAnswered: 0 };
+    jobsAcknowledged: 0, acksAccepted: 0, staleAcksRefused: 0, leasesExpired: 0, leasesReleased: 0, statesCompared: 0, duplicatesAnswered: 0, enqueuesInDoubt: 0 };
   let done = 0;
   const workerPath = fileURLToPath(import.meta.url);
   await Promise.all(Array.from({ length: workerCount }, (_, workerIndex) => new Promise<void>((resolve, reject) => {
@@ -136,6 +136,7 @@ async function runMany(args: Arguments): Promise<void> {
       totals.leasesReleased += result.stats.leasesReleased;
       totals.statesCompared += result.stats.statesCompared;
       totals.duplicatesAnswered += result.stats.duplicatesAnswered;
+      totals.enqueuesInDoubt += result.stats.enqueuesInDoubt;
       if (result.livenessRestartsEveryNode) totals.livenessRestartedEveryNode++;
       if (!result.ok) {
         failures.push(result);
@@ -159,6 +160,7 @@ async function runMany(args: Arguments): Promise<void> {
     + `catch-ups begun ${totals.catchUpsBegun}, cleared ${totals.catchUpsCleared}\n`
     + `  queue: jobs acknowledged ${totals.jobsAcknowledged}, acks accepted ${totals.acksAccepted}, stale acks refused ${totals.staleAcksRefused}, `
     + `leases expired ${totals.leasesExpired}, released ${totals.leasesReleased}, retried enqueues answered from the first job ${totals.duplicatesAnswered}, `
+    + `refused as outcome unknown ${totals.enqueuesInDoubt}, `
     + `replica states compared ${totals.statesCompared}\n`
     + `  liveness phase: every node restarted in ${totals.livenessRestartedEveryNode} seeds, only the nodes that were down started in ${seeds.length - totals.livenessRestartedEveryNode}\n`);
   if (failures.length > 0) process.exitCode = 1;

@@ -24,7 +24,7 @@ import { commandBytes } from '../../src/dispatch/command-batcher.js';
 import type { EnqueueCommand, JobSpec, QueueCommand } from '../../src/queue/commands.js';
 import type { CommandResult, JobView, LeasedJob } from '../../src/queue/results.js';
 import { fail } from './sim-checker.js';
-import type { ClientHost, ClientRequest, SimQueueClients } from './sim-queue-clients.js';
+import type { ClientHost, RequestFields, SimQueueClients } from './sim-queue-clients.js';
 import type { SimNode } from './sim-node.js';
 
 /** Bytes of payloads one pull's answer may carry (the Dispatcher's pullBytesMax). */
@@ -64,10 +64,9 @@ export interface ActorStats {
   reads: number;
   cancels: number;
   limitRefusals: number;
-  sequencesTooOld: number;
+  /** Enqueues refused FAILED_PRECONDITION: the node cannot tell whether an earlier attempt was applied. */
+  enqueuesInDoubt: number;
 }
-
-type RequestFields = Omit<ClientRequest, 'id' | 'attempt' | 'deadlineUs' | 'nodeIndex'>;
 
 const ignore = (): void => undefined;
 
@@ -80,7 +79,7 @@ export class QueueActors {
   private readonly answered: number[] = [];
   readonly stats: ActorStats = {
     enqueues: 0, pulls: 0, jobsLeased: 0, acksOk: 0, acksRepeated: 0, staleAcksRefused: 0, nacks: 0, extends: 0, stalls: 0,
-    workerReleases: 0, reads: 0, cancels: 0, limitRefusals: 0, sequencesTooOld: 0,
+    workerReleases: 0, reads: 0, cancels: 0, limitRefusals: 0, enqueuesInDoubt: 0,
   };
 
   constructor(host: ClientHost, clients: SimQueueClients) {
@@ -159,7 +158,7 @@ export class QueueActors {
   private onEnqueued(result: CommandResult, index: number | null): void {
     if (isFalconError(result)) {
       if (result.code === 'RESOURCE_EXHAUSTED') this.stats.limitRefusals++;
-      else if (result.code === 'FAILED_PRECONDITION') this.stats.sequencesTooOld++;
+      else if (result.code === 'FAILED_PRECONDITION') this.stats.enqueuesInDoubt++;
       else this.unexpected('enqueue', result);
       return;
     }

@@ -10,7 +10,12 @@
  * `workload.requestTimeoutUs`, or answered NOT_LEADER or UNAVAILABLE, is retried with the same
  * identity (the same command: keys, producer sequence, token) on another node; the state
  * machine's deduplication makes that safe, which the checker verifies. Only the answer to the
- * latest attempt counts (an older one is a connection the client gave up on).
+ * latest attempt counts (an older one is a connection the client gave up on). As the SDK does
+ * (RequestAttempts), once an attempt may have taken effect (unanswered in time, UNAVAILABLE
+ * without `outcome: noEffect`, a node's own code) the request is in doubt, and every later attempt
+ * of an enqueue with a producer stamp is marked `retry: true`; NOT_LEADER, a full uncommitted
+ * window and `noEffect` say the attempt did nothing. So is every later attempt of a sequence the
+ * producer sent a higher one after (EnqueueBatcher's rule): it must not open a new session below it.
  *
  * Invariants: a request is pending until settled, at most `workload.outstandingMax` of the bounded
  * kinds at once; requests stop with the fault phase (the liveness phase runs without clients).
@@ -19,7 +24,7 @@
  */
 import { errorCodes, isFalconError } from '../../src/errors.js';
 import type { QueryResult, QueueQuery } from '../../src/protocol/dispatch.js';
-import type { QueueCommand } from '../../src/queue/commands.js';
+import type { ProducerStamp, QueueCommand } from '../../src/queue/commands.js';
 import type { CommandResult } from '../../src/queue/results.js';
 import type { SeededRandom } from '../../src/raft/random.js';
 import { fail } from './sim-checker.js';
@@ -51,7 +56,16 @@ export interface ClientRequest {
   attempt: number;
   deadlineUs: number;
   nodeIndex: number;
+  /** The latest attempt left and no answer to it came back yet. */
+  awaiting: boolean;
+  /** An attempt may have taken effect: later attempts of a sequenced enqueue say `retry`. */
+  inDoubt: boolean;
+  /** The producer sent a higher sequence while this one waited: later attempts say `retry` too. */
+  laterSent: boolean;
 }
+
+/** What a sender gives for a new request; the rest is the clients' bookkeeping. */
+export type RequestFields = Omit<ClientRequest, 'id' | 'attempt' | 'deadlineUs' | 'nodeIndex' | 'awaiting' | 'inDoubt' | 'laterSent'>;
 
 /** One attempt of a request, as the node's Dispatcher knows it. */
 export interface ClientAttempt {
@@ -96,9 +110,16 @@ export class SimQueueClients {
   }
 
   /** Sends a new request (to `target` when given); false when the bounded ones are at their maximum. */
-  send(fields: Omit<ClientRequest, 'id' | 'attempt' | 'deadlineUs' | 'nodeIndex'>, target: SimNode | null = null): boolean {
+  send(fields: RequestFields, target: SimNode | null = null): boolean {
     if (fields.bounded && this.boundedFull) return false;
-    const request: ClientRequest = { ...fields, id: this.nextId++, attempt: 0, deadlineUs: 0, nodeIndex: -1 };
+    const request: ClientRequest = { ...fields, id: this.nextId++, attempt: 0, deadlineUs: 0, nodeIndex: -1, awaiting: false, inDoubt: false, laterSent: false };
+    const stamp = producerStamp(request.command);
+    if (stamp !== undefined) {
+      for (const earlier of this.pending.values()) {
+        const earlierStamp = producerStamp(earlier.command);
+        if (earlierStamp?.id === stamp.id && earlierStamp.sequence < stamp.sequence) earlier.laterSent = true;
+      }
+    }
     this.pending.set(request.id, request);
     if (request.bounded) this.boundedPending++;
     this.stats.requests++;
@@ -112,6 +133,8 @@ export class SimQueueClients {
     for (const request of this.pending.values()) {
       if (request.deadlineUs > nowUs) continue;
       this.stats.timeouts++;
+      // No answer in time: the attempt (or its answer) may be lost, or the node still at it.
+      if (request.awaiting) request.inDoubt = true;
       this.retry(request);
     }
   }
@@ -126,13 +149,15 @@ export class SimQueueClients {
     request.attempt++;
     request.nodeIndex = node.index;
     request.deadlineUs = this.host.nowUs() + this.host.options.workload.requestTimeoutUs;
+    request.awaiting = true;
     this.stats.attempts++;
     const attempt: ClientAttempt = { request, attempt: request.attempt };
+    const command = request.inDoubt || request.laterSent ? markedRetry(request.command) : request.command;
     if (this.linkLoses()) return;
     this.host.queue.schedule(this.host.nowUs() + this.linkDelayUs(), node.index, node.incarnation, () => {
       const dispatch = node.dispatch;
       if (dispatch === null) return;
-      if (request.command !== null) dispatch.submit(attempt, request.command);
+      if (command !== null) dispatch.submit(attempt, command);
       else if (request.query !== null) dispatch.query(attempt, request.query);
     });
   }
@@ -172,12 +197,15 @@ export class SimQueueClients {
   private receive(nodeId: string, attempt: ClientAttempt, answer: SimAnswer): void {
     const { request } = attempt;
     if (attempt.attempt !== request.attempt || !this.pending.has(request.id)) return;
+    request.awaiting = false;
     const result = answer.result;
     if (isFalconError(result)) {
       // A node's own codes (100 up) reach a real client as INTERNAL, which it treats as UNAVAILABLE;
       // a leader whose uncommitted window is full did nothing and asks for a retry.
       const windowFull = result.code === 'RESOURCE_EXHAUSTED' && result.detail?.['limit'] === 'uncommittedBytesMax';
-      if (result.code === 'NOT_LEADER' || result.code === 'UNAVAILABLE' || windowFull || errorCodes[result.code] >= nodeCodesFrom) {
+      const nodeCode = errorCodes[result.code] >= nodeCodesFrom;
+      if ((result.code === 'UNAVAILABLE' && result.detail?.['outcome'] !== 'noEffect') || nodeCode) request.inDoubt = true;
+      if (result.code === 'NOT_LEADER' || result.code === 'UNAVAILABLE' || windowFull || nodeCode) {
         request.deadlineUs = this.host.nowUs() + this.host.random.between(1_000, retryPauseUsMax);
         return;
       }
@@ -201,4 +229,15 @@ export class SimQueueClients {
     if (!this.pending.delete(request.id)) return;
     if (request.bounded) this.boundedPending--;
   }
+}
+
+function producerStamp(command: QueueCommand | null): ProducerStamp | undefined {
+  return command?.type === 'enqueue' ? command.producer : undefined;
+}
+
+/** `command` as a resend whose earlier attempt may have taken effect: an enqueue with a producer
+ *  stamp says `retry` (docs/protocol.md §6); any other command is sent as it is. */
+function markedRetry(command: QueueCommand | null): QueueCommand | null {
+  if (command?.type !== 'enqueue' || command.producer === undefined) return command;
+  return { ...command, producer: { ...command.producer, retry: true } };
 }

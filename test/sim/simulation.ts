@@ -69,6 +69,8 @@ export interface SimStats {
   statesCompared: number;
   /** Enqueues retried with the same identity and answered from the first job (key or sequence). */
   duplicatesAnswered: number;
+  /** Enqueues refused as "outcome unknown" (FAILED_PRECONDITION: a producer session forgotten, or too old). */
+  enqueuesInDoubt: number;
 }
 
 export interface SimResult {
@@ -104,7 +106,7 @@ export class Simulation implements SimHost {
   readonly stats: SimStats = {
     events: 0, messagesSent: 0, messagesDropped: 0, proposals: 0, acknowledged: 0, reads: 0, crashes: 0, pauses: 0,
     partitions: 0, transfers: 0, recordsDamaged: 0, disksWiped: 0, repairedStarts: 0, catchUpsBegun: 0, catchUpsCleared: 0, leaderChanges: 0, snapshotsInstalled: 0, maxCommitted: 0, livenessTicks: 0,
-    jobsAcknowledged: 0, acksAccepted: 0, staleAcksRefused: 0, leasesExpired: 0, leasesReleased: 0, statesCompared: 0, duplicatesAnswered: 0,
+    jobsAcknowledged: 0, acksAccepted: 0, staleAcksRefused: 0, leasesExpired: 0, leasesReleased: 0, statesCompared: 0, duplicatesAnswered: 0, enqueuesInDoubt: 0,
   };
   readonly queueChecks = new QueueChecks();
   readonly clients: SimQueueClients;
@@ -438,6 +440,7 @@ export class Simulation implements SimHost {
     this.stats.leasesReleased = oracle.leasesReleased;
     this.stats.statesCompared = this.queueChecks.snapshotsCompared;
     this.stats.duplicatesAnswered = oracle.duplicatesAnswered;
+    this.stats.enqueuesInDoubt = oracle.enqueuesInDoubt;
     return {
       seed: this.options.seed, nodeCount: this.options.nodeCount, livenessRestartsEveryNode: this.options.livenessRestartsEveryNode,
       ok: failure === null, failure, stats: this.stats,
