@@ -108,7 +108,7 @@ class ActorRuntime {
   private async loadRoleFactory(): Promise<ActorRoleFactory> {
     // The one place that knows its actor by value only: the table's factory for `data.actor` is
     // given the context of `data.actor`, so the factory's narrower context type holds.
-    if (this.data.roleModuleUrl === undefined || this.data.roleModuleUrl === '') return actorRoles[this.data.actor] as ActorRoleFactory;
+    if (this.data.roleModuleUrl === undefined || this.data.roleModuleUrl === '') return (await actorRoles[this.data.actor]()) as ActorRoleFactory;
     const module = (await import(this.data.roleModuleUrl)) as { createRole?: ActorRoleFactory };
     if (typeof module.createRole !== 'function') throw new Error(`${this.data.roleModuleUrl} has no createRole export`);
     return module.createRole;

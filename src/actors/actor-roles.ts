@@ -1,22 +1,18 @@
 /**
- * Which role each actor plays. An actor whose logic has not landed yet runs the idle role (see the
- * README's status section); each later piece replaces one entry here.
+ * Which role each actor plays, loaded on demand: an actor thread imports only its own role's
+ * modules (a Worker thread never loads the Raft core, a WAL writer never loads the client), so a
+ * node's five threads start without each parsing the whole code base.
  *
  * Runs on: an actor thread.
  */
 import type { ActorRoleFactory } from './actor-context.js';
 import type { ActorName } from '../runtime/topology.js';
-import { createRegistryRole } from './registry-role.js';
-import { createDispatcherRole } from './dispatcher-role.js';
-import { createWalWriterRole } from './wal-writer-role.js';
-import { createReplicatorRole } from './replicator-role.js';
-import { createWorkerRole } from './worker-role.js';
 
-/** Each actor's role, typed by its actor: a role's `send` reaches only that actor's links. */
-export const actorRoles: { readonly [Actor in ActorName]: ActorRoleFactory<Actor> } = {
-  registry: createRegistryRole,
-  dispatcher: createDispatcherRole,
-  walWriter: createWalWriterRole,
-  replicator: createReplicatorRole,
-  worker: createWorkerRole,
+/** Each actor's role factory, typed by its actor: a role's `send` reaches only that actor's links. */
+export const actorRoles: { readonly [Actor in ActorName]: () => Promise<ActorRoleFactory<Actor>> } = {
+  registry: async () => (await import('./registry-role.js')).createRegistryRole,
+  dispatcher: async () => (await import('./dispatcher-role.js')).createDispatcherRole,
+  walWriter: async () => (await import('./wal-writer-role.js')).createWalWriterRole,
+  replicator: async () => (await import('./replicator-role.js')).createReplicatorRole,
+  worker: async () => (await import('./worker-role.js')).createWorkerRole,
 };
