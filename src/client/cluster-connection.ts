@@ -81,18 +81,19 @@ export class RequestAttempts {
   lastFailure: ProtocolError | undefined;
 
   /** `body`: what the next attempt sends; the sender may change it while nothing `mayHaveTakenEffect`
-   *  (after that, only as the EnqueueBatcher does: to a job set the reply's length tells apart). */
-  constructor(public body: RequestBody) {}
+   *  (after that, only as the EnqueueBatcher does: to a job set the reply's length tells apart).
+   *  `resendOf`: what the sender sends instead once an earlier attempt may have taken effect (the
+   *  EnqueueBatcher marks it `retry`); default the body unchanged. */
+  constructor(public body: RequestBody, private readonly resendOf?: (body: RequestBody) => RequestBody) {}
 
   get mayHaveTakenEffect(): boolean {
     return this.inFlight || this.inDoubt;
   }
 
-  /** What the next attempt sends: `body`, an enqueue marked `retry: true` once an earlier attempt may
-   *  have taken effect, so that a node which forgot the producer session refuses it rather than
-   *  adding its jobs a second time (docs/protocol.md §6). */
+  /** What the next attempt sends: `body`, or the sender's resend of it once an earlier attempt may
+   *  have taken effect. */
   get nextBody(): RequestBody {
-    return this.inDoubt && this.body.type === 'enqueue' ? { ...this.body, retry: true } : this.body;
+    return this.inDoubt && this.resendOf !== undefined ? this.resendOf(this.body) : this.body;
   }
 }
 

@@ -49,7 +49,9 @@ export class SequenceBatch {
   constructor(readonly queue: string, readonly sequence: number, calls: readonly PendingCall[]) {
     this.members = calls;
     this.calls = [...calls];
-    this.attempts = new RequestAttempts(requestBody(queue, sequence, calls, false));
+    // A resend after an attempt that may have taken effect says `retry`, so that a node which forgot
+    // the producer session refuses it rather than adding its jobs a second time (docs/protocol.md §6).
+    this.attempts = new RequestAttempts(requestBody(queue, sequence, calls, false), (body) => ({ ...body, retry: true }));
   }
 
   /** A later sequence of the session was sent: from now on every attempt of this one is a `retry`
