@@ -10,6 +10,11 @@
  * released the same way, proposed by the Dispatcher; the Registry only stops its TTL, and asks
  * the release again if it has not happened within `releaseRetryMs`.
  *
+ * A beat that names a worker this table does not know (while leading) is not refused at once: its
+ * registration may be applied already, with the Replicator's new list of workers still on its way
+ * on another ring (a worker that beats as soon as its `register` is answered). The beat waits for
+ * the next list, or for one expiry scan, and is answered from the table then.
+ *
  * Runs on: Registry thread.
  */
 import { assert, isFalconError } from '../errors.js';
@@ -24,6 +29,15 @@ import type { ActorContext, ActorRole } from './actor-context.js';
 const expiryScanMs = 100;
 /** An asked release that has not happened after this long is asked again. */
 const releaseRetryMs = 2_000;
+/** Beats of unknown workers waiting for the next list of workers; beyond this, answered at once. */
+const unknownBeatsMax = 10_000;
+
+interface UnknownBeat {
+  readonly request: number;
+  readonly workerId: string;
+  readonly load: number;
+  readonly atMs: number;
+}
 
 export function createRegistryRole(context: ActorContext<'registry'>): ActorRole {
   return new RegistryRole(context);
@@ -38,6 +52,8 @@ class RegistryRole implements ActorRole {
   private releasesAsked = 0;
   private beats = 0;
   private unregistered = 0;
+  /** Beats of workers the table did not know when they came (see the header), oldest first. */
+  private unknownBeats: UnknownBeat[] = [];
 
   constructor(context: ActorContext<'registry'>) {
     this.context = context;
@@ -46,7 +62,10 @@ class RegistryRole implements ActorRole {
   }
 
   start(): Promise<void> {
-    this.timer = setInterval(() => this.releaseExpired(), expiryScanMs);
+    this.timer = setInterval(() => {
+      this.answerUnknownBeats(Date.now() - expiryScanMs);
+      this.releaseExpired();
+    }, expiryScanMs);
     return Promise.resolve();
   }
 
@@ -58,6 +77,10 @@ class RegistryRole implements ActorRole {
     if (message.type === 'beat') {
       this.beats += 1;
       const registered = this.leading && this.ttls.beat(message.workerId, message.load, nowMs);
+      if (!registered && this.leading && this.unknownBeats.length < unknownBeatsMax) {
+        this.unknownBeats.push({ request: message.request, workerId: message.workerId, load: message.load, atMs: nowMs });
+        return;
+      }
       this.context.send('dispatcher', { type: 'beatAnswer', request: message.request, registered });
       return;
     }
@@ -76,6 +99,23 @@ class RegistryRole implements ActorRole {
     }
     this.leading = message.leading;
     this.term = message.term;
+    this.answerUnknownBeats(Number.POSITIVE_INFINITY);
+  }
+
+  /** Answers, from the table as it is now, the waiting beats that came at or before `cameByMs`. */
+  private answerUnknownBeats(cameByMs: number): void {
+    if (this.unknownBeats.length === 0) return;
+    const nowMs = Date.now();
+    const waiting: UnknownBeat[] = [];
+    for (const beat of this.unknownBeats) {
+      if (beat.atMs > cameByMs) {
+        waiting.push(beat);
+        continue;
+      }
+      const registered = this.leading && this.ttls.beat(beat.workerId, beat.load, nowMs);
+      this.context.send('dispatcher', { type: 'beatAnswer', request: beat.request, registered });
+    }
+    this.unknownBeats = waiting;
   }
 
   private releaseExpired(): void {
@@ -89,6 +129,7 @@ class RegistryRole implements ActorRole {
 
   stop(): Promise<void> {
     clearInterval(this.timer);
+    this.answerUnknownBeats(Number.POSITIVE_INFINITY);
     return Promise.resolve();
   }
 

@@ -204,6 +204,9 @@ export class QueueService {
 
   /** Entries were applied with their results: answers the batches they settle. */
   onApplied(entries: readonly LogEntry[], results: readonly unknown[]): void {
+    // The Registry hears of a worker's registration before its client can: the answer below
+    // reaches the client, whose first beat may come at once.
+    this.tellRegistry(this.leading, this.term);
     for (let position = 0; position < entries.length; position++) {
       const entry = entries[position] as LogEntry;
       if (entry.index === this.expiryIndex) this.expiryIndex = null;
