@@ -344,6 +344,12 @@ export class EnqueueBatcher {
   /** `calls` (not sent, or sent under a sequence that certainly did not add them) go to the head of `queue`'s line. */
   private putBack(queue: string, calls: readonly PendingCall[]): void {
     if (calls.length === 0) return;
+    // After close() the line is never sent again: these calls end as the calls waiting did (nothing
+    // of theirs was added, so close()'s `sent: false` is true of them too).
+    if (this.closedWith !== undefined) {
+      for (const call of calls) settle(call, this.closedWith);
+      return;
+    }
     const line = this.waiting.get(queue) ?? [];
     line.unshift(...calls);
     this.waiting.set(queue, line);
