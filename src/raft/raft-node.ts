@@ -121,7 +121,8 @@ export class RaftNode {
       }
       const keepsTerm = (message.type === 'vote' && message.preVote)
         || (message.type === 'voteResponse' && message.preVote && !message.reject);
-      if (!keepsTerm) {
+      if (message.type === 'vote' && !keepsTerm) state.becomeFollowerOfVoteRequest(message.term);
+      else if (!keepsTerm) {
         const fromLeader = message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot';
         state.becomeFollower(message.term, fromLeader ? message.from : null);
       }

@@ -228,6 +228,25 @@ export class RaftState {
     this.leader = leader;
   }
 
+  /**
+   * A vote request of a higher term: follow that term with no leader, and keep the election timer
+   * running (Raft §5.2: only a leader's message or a granted vote restarts it; onVote restarts it
+   * on a grant). Why: with pre-vote off, candidates whose logs are behind can never win, yet each
+   * of their requests would otherwise restart the timer of the one node that can, so it had to
+   * out-draw all of them every round (simulator seed 141814 on 5 nodes: two nodes catching up,
+   * two stale candidates, the up-to-date node starved for 5 s). A leader's count measures its
+   * check-quorum period, not an election timeout: it starts afresh.
+   */
+  becomeFollowerOfVoteRequest(term: number): void {
+    const keepsTimer = this.role !== 'leader';
+    const elapsedTicks = this.electionElapsedTicks;
+    const timeoutTicks = this.randomizedElectionTimeoutTicks;
+    this.becomeFollower(term, null);
+    if (!keepsTimer) return;
+    this.electionElapsedTicks = elapsedTicks;
+    this.randomizedElectionTimeoutTicks = timeoutTicks;
+  }
+
   becomePreCandidate(): void {
     assert(this.role !== 'leader', `leader ${this.id} cannot become a pre-candidate in term ${this.term}`);
     // Why no reset: a pre-vote changes no term and no vote; only the tally starts over.

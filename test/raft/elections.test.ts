@@ -88,6 +88,32 @@ describe('raft elections', () => {
     expect(cluster.node('n1').status().role).to.equal('follower');
   });
 
+  it('keeps the election timer of a node that refuses a stale candidate, so the candidate cannot starve it (pre-vote off)', () => {
+    // n2 holds entry 'a', n3 does not, n1 is down: only n2 can win, and only with n3's vote.
+    const cluster = new RaftTestCluster(three, { preVote: false, checkQuorum: false });
+    cluster.elect('n1');
+    cluster.isolate('n3');
+    cluster.propose('n1', 'a');
+    cluster.stabilize();
+    cluster.crash('n1');
+    cluster.heal();
+    const roundsMax = 5;
+    let roundsToLeader: number | null = null;
+    for (let round = 1; round <= roundsMax && roundsToLeader === null; round++) {
+      cluster.tick('n3', 20);
+      cluster.stabilize();
+      // Fewer ticks than any election timeout since n3's request: only a timer that n3's request
+      // did not restart can run out.
+      cluster.tick('n2', 9);
+      cluster.stabilize();
+      if (cluster.node('n2').status().role === 'leader') roundsToLeader = round;
+    }
+    expect(cluster.trace.filter((line) => line.startsWith('n2->n3 voteResponse')), 'n3 campaigned and n2 refused it')
+      .to.include.members([`n2->n3 voteResponse t2 reject`]);
+    expect(roundsToLeader, `n2 should lead within ${roundsMax} rounds of n3's campaigns`).to.not.equal(null);
+    expect(cluster.node('n3').status()).to.include({ role: 'follower', leader: 'n2' });
+  });
+
   it('ignores vote requests while the leader lease holds (check-quorum)', () => {
     const cluster = new RaftTestCluster(three, { preVote: false });
     cluster.elect('n1');
