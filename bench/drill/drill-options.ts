@@ -5,7 +5,7 @@
  *   --seed <n>          the fault schedule's and the workers' seed (default: drawn, and printed)
  *   --duration <s>      seconds of load and faults before the drain (default 180)
  *   --faults <list>     exactly these faults, in order, comma-separated (default: the seeded schedule)
- *   --rate <n>          new idempotency keys enqueued per second, all producers together (default 150)
+ *   --rate <n>          new idempotency keys enqueued per second, all producers together (default 100)
  *   --producers <n>     producer clients (default 2)
  *   --workers <n>       worker processes (default 3)
  *   --out <dir>         where the run's folder goes (default bench/runs, which git ignores)
@@ -62,7 +62,7 @@ export function parseDrillOptions(argv: readonly string[]): DrillOptions {
     seed: integer(values.seed, 'seed', 0, 2 ** 32 - 1, Date.now() % 1_000_000),
     durationSeconds: integer(values.duration, 'duration', 1, durationSecondsMax, 180),
     faults: faultList(values.faults),
-    ratePerSecond: integer(values.rate, 'rate', 1, ratePerSecondMax, 150),
+    ratePerSecond: integer(values.rate, 'rate', 1, ratePerSecondMax, 100),
     producers: integer(values.producers, 'producers', 1, processesMax, 2),
     workers: integer(values.workers, 'workers', 1, processesMax, 3),
     outDir: values.out ?? null,

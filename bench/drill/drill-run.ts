@@ -26,7 +26,7 @@ const firstLeaderTimeoutMs = 60_000;
 const warmupMs = 4_000;
 /** Per pulled job; a killed worker's jobs come back at its TTL (3 s) before this. */
 const leaseMs = 5_000;
-const workerConcurrency = 8;
+const workerConcurrency = 16;
 const nackRatio = 0.03;
 /** A seeded schedule draws again this often when the fault drawn does not fit the time left. */
 const drawsPerSlotMax = 20;

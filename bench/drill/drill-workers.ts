@@ -60,7 +60,7 @@ export class WorkerPool {
     const settings: WorkerSettings = {
       nodes: this.options.ports.map((port) => ({ host: '127.0.0.1', port })), queue: this.options.queue, workerId: id,
       seed: this.random.nextUint32(), leaseMs: this.options.leaseMs, concurrency: this.options.concurrency, nackRatio: this.options.nackRatio,
-      workMsMin: 5, workMsMax: 120, heartbeatMs: 500,
+      workMsMin: 2, workMsMax: 50, heartbeatMs: 500,
     };
     const child = spawn(process.execPath, [workerEntry, JSON.stringify(settings)], { stdio: ['ignore', 'pipe', 'pipe'] });
     const merger = new WorkerLineMerger(id, this.options.history, (record) => this.lastDelivery.set(record.jobId, { workerId: record.workerId, atMs: record.atMs }));

@@ -39,6 +39,24 @@ async function writeHistory(path: string, seed: number, output: DrillRunOutput):
   await new Promise<void>((resolve_, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve_())));
 }
 
+/** From each job's first enqueue call to its first delivery: how far behind the workers ran (a backlog slows every rebalance). */
+function deliveryLagLine(output: DrillRunOutput): string {
+  const invokeByOp = new Map<string, number>();
+  const lags: number[] = [];
+  const seen = new Set<number>();
+  for (const record of output.history.records) {
+    if (record.kind === 'enqueue') invokeByOp.set(record.opId, record.invokeMs);
+    if (record.kind !== 'delivery' || seen.has(record.jobId)) continue;
+    seen.add(record.jobId);
+    const invokeMs = invokeByOp.get(record.payloadOpId);
+    if (invokeMs !== undefined) lags.push(record.atMs - invokeMs);
+  }
+  if (lags.length === 0) return 'enqueue → first delivery: no deliveries';
+  lags.sort((a, b) => a - b);
+  const at = (share: number): number => lags[Math.min(lags.length - 1, Math.floor(share * lags.length))] ?? 0;
+  return `enqueue → first delivery: p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${at(1)} ms over ${lags.length} jobs`;
+}
+
 function progressOf(live: LiveLine): { log(line: string): void; status(line: string): void } {
   const interactive = process.stdout.isTTY === true && process.env['TERM'] !== 'dumb';
   let lastPrintedMs = 0;
@@ -84,6 +102,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const lines = drillReportLines({ ...report, pass });
   const extra = [
     `faults run: ${output.faultsRun.join(', ') || 'none'}`,
+    deliveryLagLine(output),
     ...output.notes.map((note) => `note: ${note}`),
     ...(output.expectations.length === 0 ? [] : ['expectations broken:', ...output.expectations.map((line) => `  ${line}`)]),
     `history: ${join(runDir, 'history.jsonl')} (check again: node dist/bench/drill/check-history.js <file>)`,
