@@ -57,6 +57,11 @@ function deliveryLagLine(output: DrillRunOutput): string {
   return `enqueue → first delivery: p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${at(1)} ms over ${lags.length} jobs`;
 }
 
+function replayArguments(options: DrillOptions): string {
+  return [`--seed ${options.seed}`, `--duration ${options.durationSeconds}`, ...(options.faults === null ? [] : [`--faults ${options.faults.join(',')}`]),
+    `--rate ${options.ratePerSecond}`, `--producers ${options.producers}`, `--workers ${options.workers}`].join(' ');
+}
+
 function progressOf(live: LiveLine): { log(line: string): void; status(line: string): void } {
   const interactive = process.stdout.isTTY === true && process.env['TERM'] !== 'dumb';
   let lastPrintedMs = 0;
@@ -106,6 +111,7 @@ async function main(argv: readonly string[]): Promise<number> {
     ...output.notes.map((note) => `note: ${note}`),
     ...(output.expectations.length === 0 ? [] : ['expectations broken:', ...output.expectations.map((line) => `  ${line}`)]),
     `history: ${join(runDir, 'history.jsonl')} (check again: node dist/bench/drill/check-history.js <file>)`,
+    ...(pass ? [] : [`replay with the same options: npm run drill -- ${replayArguments(options)}`]),
   ];
   lines.splice(lines.length - 1, 0, ...extra);
   await writeHistory(join(runDir, 'history.jsonl'), options.seed, output);
