@@ -150,15 +150,19 @@ export function throughputDrops(index: HistoryIndex, windowMs: number): Throughp
   });
 }
 
-/** The jobs `workerId` held at `atMs`: its latest lease of each, not answered by its own accepted ack or nack, not re-leased. */
+/**
+ * The jobs `workerId` held at `atMs`: its latest lease of each, not re-leased, and not answered by
+ * an ack or nack it sent before `atMs` that was accepted or whose outcome is unknown (an ack cut
+ * by the kill may have completed the job, which then never moves).
+ */
 function jobsHeldBy(index: HistoryIndex, workerId: string, atMs: number): number[] {
   const held: number[] = [];
   for (const [jobId, deliveries] of index.deliveriesByJob) {
     const known = deliveries.filter((delivery) => delivery.atMs <= atMs);
     const latest = known[known.length - 1];
     if (latest === undefined || latest.workerId !== workerId) continue;
-    const answered = (index.leaseCallsByJob.get(jobId) ?? []).some((call) => call.token === latest.token &&
-      (call.kind === 'ack' || call.kind === 'nack') && call.outcome.type === 'accepted');
+    const answered = (index.leaseCallsByJob.get(jobId) ?? []).some((call) => call.token === latest.token && call.invokeMs <= atMs &&
+      (call.kind === 'ack' || call.kind === 'nack') && call.outcome.type !== 'refused');
     if (!answered) held.push(jobId);
   }
   return held;

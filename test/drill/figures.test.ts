@@ -87,6 +87,18 @@ describe('drill figures', () => {
     expect(figures.maxRebalanceMs).to.equal(3000);
   });
 
+  it('does not count as held a job whose ack the worker sent before its kill with an unknown outcome (it may have completed the job)', () => {
+    const figures = drillFigures(new DrillScript()
+      .enqueue('op-1', 1, 0).enqueue('op-2', 2, 0)
+      .deliver(1, 10, 'w1', 100, 'op-1').deliver(2, 11, 'w1', 100, 'op-2')
+      .ack(1, 10, 'w1', 400, 'unknown')                       // cut by the kill: the job may be done
+      .ack(2, 11, 'w1', 450, 'LEASE_LOST')                    // refused: did nothing, still held
+      .fault('kill-worker', 'w1', 500)
+      .deliver(2, 20, 'w2', 2500, 'op-2')
+      .history.records);
+    expect(figures.rebalances.map((figure) => [figure.jobsHeld, figure.allMs])).to.deep.equal([[[2], 2000]]);
+  });
+
   it('counts the rebalance as never when a held job never moved', () => {
     const figures = drillFigures(new DrillScript().enqueue('op-1', 1, 0).deliver(1, 10, 'w1', 100, 'op-1').fault('kill-worker', 'w1', 500).history.records);
     expect(figures.maxRebalanceMs).to.equal(null);
