@@ -40,6 +40,25 @@ const bounds = {
 const usage = 'options: --scenario <raft|oneNode|queue|sdk|failover>[,…] --quick --runs N --jobs N --duration-ms N --kills N '
   + '--failover-rate N --cluster <config.yaml> --out <dir>';
 
+/** What `--help` prints. */
+export const benchHelp = [
+  'npm run bench: every benchmark on fresh local clusters (real processes, fsync always), each figure',
+  'beside the target of the issue that set it; a JSON file and a Markdown summary in bench/runs/.',
+  '',
+  '  --scenario <list>     run only these, comma-separated: raft, oneNode, queue, sdk, failover',
+  '  --quick               every scenario scaled down (about a minute on a quiet 2-core machine)',
+  '  --runs N              runs per scenario (median and spread reported; default each script\'s own, 3)',
+  '  --jobs N              jobs per enqueue phase',
+  '  --duration-ms N       each steady-rate phase, and the window around the failover kill',
+  '  --kills N             kill -9 failovers per bench:raft run (default 100)',
+  '  --failover-rate N     jobs/s of the steady load during the failover scenario',
+  '  --cluster <file>      measure a running cluster (its cluster.yaml); scenarios that kill nodes are skipped',
+  '  --out <dir>           where the run\'s folder goes (default bench/runs, which git ignores)',
+  '',
+  'Exit codes: 0 done (a missed target is a figure, not a failure); 1 a scenario crashed; 2 a bad',
+  'command line. The last line of output is one JSON object nesting each scenario\'s figures.',
+].join('\n');
+
 function integerOption(name: keyof typeof bounds, text: string | undefined): number {
   const value = Number(text);
   if (text === undefined || !Number.isSafeInteger(value) || value < 1 || value > bounds[name]) {

@@ -26,7 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killStartedProcesses } from '../test/support/test-cluster.js';
-import { parseBenchOptions, scenarioSizes, type BenchOptions, type ScenarioName, type ScenarioSizes } from './bench-options.js';
+import { benchHelp, parseBenchOptions, scenarioSizes, type BenchOptions, type ScenarioName, type ScenarioSizes } from './bench-options.js';
 import { killRunningChildren, runChild, type ClientNodes } from './bench-process.js';
 import { numericFigures, renderMarkdown, renderTable, roundedFigures, summaryLine, type BenchRun, type MachineFacts } from './bench-report.js';
 import type { ScenarioFigures } from './bench-targets.js';
@@ -136,6 +136,10 @@ async function runAll(options: BenchOptions, runDir: string, live: LiveLine): Pr
 async function main(): Promise<void> {
   let options: BenchOptions;
   try {
+    if (process.argv.includes('--help') || process.argv.includes('-h')) {
+      console.log(benchHelp);
+      return;
+    }
     options = parseBenchOptions(process.argv.slice(2));
   } catch (error) {
     console.error(`npm run bench: ${error instanceof Error ? error.message : String(error)}`);

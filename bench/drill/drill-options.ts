@@ -33,6 +33,25 @@ const processesMax = 16;
 
 export const drillUsage = 'usage: npm run drill -- [--seed <n>] [--duration <seconds>] [--faults kill-leader,partition,...] [--rate <keys/s>] [--producers <n>] [--workers <n>] [--out <dir>]';
 
+/** What `--help` prints: the usage, each option, and how to replay a run. */
+export const drillHelp = [
+  'npm run drill: three nodes with faulted peer links, producers and killable workers, a seeded fault',
+  'schedule, then a drain and a check that nothing acknowledged was lost or doubled.',
+  '',
+  drillUsage,
+  '',
+  '  --seed <n>          the fault schedule\'s and the workers\' seed (default: drawn, and printed)',
+  `  --duration <s>      seconds of load and faults before the drain (default 180, at most ${durationSecondsMax})`,
+  `  --faults <list>     exactly these faults, in order, comma-separated, from: ${scheduledFaultKinds.join(', ')}`,
+  `  --rate <n>          new idempotency keys enqueued per second, all producers together (default 100, at most ${ratePerSecondMax})`,
+  `  --producers <n>     producer clients (default 2, at most ${processesMax})`,
+  `  --workers <n>       worker processes (default 3, at most ${processesMax})`,
+  '  --out <dir>         where the run\'s folder goes (default bench/runs, which git ignores)',
+  '',
+  'Exit codes: 0 every check passed; 1 a violation (the seed and the replay command are printed);',
+  '2 a bad command line. The last line of output is one JSON object with the run\'s figures.',
+].join('\n');
+
 function integer(value: string | undefined, name: string, min: number, max: number, fallback: number): number {
   if (value === undefined) return fallback;
   const parsed = Number(value);

@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { killStartedProcesses } from '../../test/support/test-cluster.js';
 import { LiveLine } from '../live-line.js';
 import { buildDrillReport, drillReportLines } from './drill-report.js';
-import { drillUsage, parseDrillOptions, type DrillOptions } from './drill-options.js';
+import { drillHelp, drillUsage, parseDrillOptions, type DrillOptions } from './drill-options.js';
 import { runDrill, type DrillRunOutput } from './drill-run.js';
 import { historyJsonLines } from './history-file.js';
 
@@ -81,6 +81,10 @@ function progressOf(live: LiveLine): { log(line: string): void; status(line: str
 async function main(argv: readonly string[]): Promise<number> {
   let options: DrillOptions;
   try {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      console.log(drillHelp);
+      return 0;
+    }
     options = parseDrillOptions(argv);
   } catch (error) {
     console.error(`${error instanceof Error ? error.message : String(error)}\n${drillUsage}`);
