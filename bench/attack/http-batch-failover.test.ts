@@ -7,13 +7,17 @@
  * an unkeyed batch is posted once. Afterwards each marker has at most one job, and a keyed or
  * answered (2xx) marker exactly one.
  *
+ * Not in `npm test` (mocha's spec takes dist/test/ only): one run takes about 30 s on two cores, over
+ * the suite's budget. Run it by hand after a change to enqueue retries, producer sessions or the
+ * key table: `npx tsc -p . && npx mocha --no-config --timeout 180000 dist/bench/attack/http-batch-failover.test.js`.
+ *
  * Runs on: the mocha process (the nodes in their own processes).
  */
 import { expect } from 'chai';
 import { FalconClient } from '../../src/client/index.js';
-import { ClusterNodes } from '../support/cluster-nodes.js';
-import { createTestCluster, removeTestCluster, type TestCluster } from '../support/test-cluster.js';
-import { waitUntil } from '../support/wait-until.js';
+import { ClusterNodes } from '../../test/support/cluster-nodes.js';
+import { createTestCluster, removeTestCluster, type TestCluster } from '../../test/support/test-cluster.js';
+import { waitUntil } from '../../test/support/wait-until.js';
 
 const queue = 'http-storm';
 /** A few tokens: several gateway clients (producer sessions) per node. */
