@@ -10,9 +10,10 @@
  *
  * After the node forgot a session (beyond producersMax), a retry the new session cannot tell apart
  * from one applied under the forgotten session (its sequence issued before the one that opened the
- * new session) is refused as "outcome unknown", never applied twice; the opening sequence survives
- * a snapshot, and a snapshot of the older format (without it) still loads, its sessions taken as
- * opened at their highest remembered sequence. The property of a producer that follows the SDK's
+ * new session) is refused as "outcome unknown", whatever keys its jobs carry, never applied twice
+ * (the same keys enqueued again, not as a retry, are answered by the key table); the opening
+ * sequence survives a snapshot, and a snapshot of the older format (without it) still loads, its
+ * sessions taken as opened at their highest remembered sequence. The property of a producer that follows the SDK's
  * rules (first attempts in order as issued, one sequence in flight until the first answer, every
  * resend marked `retry`), whose session other producers push out: no sequence is applied twice,
  * and only a retry is refused. Out of the property: a first attempt that a node refused as having
