@@ -1,7 +1,7 @@
 /**
  * Applies an `enqueue` command: the producer session first (a retried sequence answers its first
  * answer; a retry the node cannot tell from a first attempt applied under a forgotten session is
- * refused unless every job carries a key: see `judgeSession`), then the idempotency keys (a key
+ * refused, whatever keys its jobs carry: see `judgeSession`), then the idempotency keys (a key
  * seen within the window, or earlier in the same batch, answers its first job), then the limits
  * over what is really new, refusing the whole command with RESOURCE_EXHAUSTED naming the limit and
  * its value, then the new jobs.
@@ -94,21 +94,21 @@ function newJob(state: QueueState, command: EnqueueCommand, spec: JobSpec, id: n
 }
 
 /** What the producer session says of an enqueue: answered (a retried sequence) or refused, else
- *  applied, its answer then remembered in the session (`remember`) or not. */
-type SessionJudgement = EnqueueResult | FalconError | { readonly remember: boolean };
+ *  undefined (applied, its answer then remembered in the session). */
+type SessionJudgement = EnqueueResult | FalconError | undefined;
 
 /**
- * The producer session's judgement of `command`. Only a first attempt opens a session: a retry from
- * an unknown producer, applied because its jobs all carry keys, must not make the producer known,
- * or a keyless retry of an older sequence (applied under the forgotten session) would then be taken
- * for new. For the same reason a retry of a sequence issued before the one that opened the session
- * (`openedAfter`), which the session does not remember, is refused: its first attempt may have been
- * applied under a forgotten session. Jobs that all carry an idempotency key are safe to apply in
- * both cases (the key table answers the ones already added), without touching the session.
+ * The producer session's judgement of `command`. A retry from an unknown producer, or of a sequence
+ * issued before the one that opened the session (`openedAfter`) that the session does not remember,
+ * is refused: its first attempt may have been applied under a forgotten session, and the outcome is
+ * unknown. This holds whatever keys its jobs carry: the keys may have been forgotten too (the table
+ * full, the window passed), and a retry answered through the key table would have the length of the
+ * set it carries, not of the set first applied, which a field-refusal resend reads (docs/protocol.md
+ * §6). The key table still answers the caller's own later enqueue with the same key.
  */
 function judgeSession(state: QueueState, command: EnqueueCommand): SessionJudgement {
   const { producer } = command;
-  if (producer === undefined) return { remember: false };
+  if (producer === undefined) return undefined;
   const session = state.producers.touch(producer.id);
   const answer = session?.find(producer.sequence);
   if (answer !== undefined) return answerRetry(state, answerIds(answer));
@@ -118,14 +118,13 @@ function judgeSession(state: QueueState, command: EnqueueCommand): SessionJudgem
       `producer ${producer.id} sequence ${producer.sequence} is older than the oldest its session remembers (${oldest}): `
       + 'whether it was applied is unknown', { field: 'sequence', oldestSequence: oldest });
   }
-  if (producer.retry !== true) return { remember: true };
-  if (session !== undefined && !session.openedAfter(producer.sequence)) return { remember: true };
-  if (command.jobs.every((spec) => spec.key !== undefined)) return { remember: false };
+  if (producer.retry !== true) return undefined;
   if (session === undefined) {
     return falconError('FAILED_PRECONDITION',
       `producer ${producer.id} is not known (never seen, or forgotten beyond producersMax), and sequence ${producer.sequence} is a retry: `
       + 'whether its first attempt was applied is unknown', { field: 'sequence', reason: 'producerUnknown' });
   }
+  if (!session.openedAfter(producer.sequence)) return undefined;
   return falconError('FAILED_PRECONDITION',
     `producer ${producer.id} sequence ${producer.sequence} is a retry of a sequence issued before ${session.openingSequence}, which opened `
     + 'its session (an earlier session may have been forgotten, beyond producersMax): whether its first attempt was applied is unknown',
@@ -136,7 +135,7 @@ function judgeSession(state: QueueState, command: EnqueueCommand): SessionJudgem
 export function applyEnqueue(state: QueueState, command: EnqueueCommand, entryIndex: number, firstPosition: number): EnqueueResult | FalconError {
   const { producer, limits } = command;
   const judgement = judgeSession(state, command);
-  if (!('remember' in judgement)) return judgement;
+  if (judgement !== undefined) return judgement;
   const firstId = entryIndex * jobsPerEntryMax + firstPosition;
   const matches = findKeyMatches(state, command, firstId);
   const refusal = checkLimits(state, command, matches);
@@ -167,6 +166,6 @@ export function applyEnqueue(state: QueueState, command: EnqueueCommand, entryIn
     jobs.push({ id: job.id, state: job.state, duplicate: false });
     ids.push(job.id);
   });
-  if (producer !== undefined && judgement.remember) state.producers.remember(producer.id, sequenceAnswer(producer.sequence, ids), limits.producersMax);
+  if (producer !== undefined) state.producers.remember(producer.id, sequenceAnswer(producer.sequence, ids), limits.producersMax);
   return { type: 'enqueued', jobs };
 }

@@ -6,8 +6,9 @@
  * reads it may enqueue again without a second job); `sent: true` after DeadlineExceededError or
  * UnavailableError means the job may exist or still appear (once); every call settles by its
  * deadline (plus one connect timeout); and a retry is answered from the producer session while the
- * node remembers it (the `producersMax` most recently used), beyond which only an idempotencyKey
- * keeps a retry single.
+ * node remembers it (the `producersMax` most recently used), beyond which it is refused as outcome
+ * unknown, keyed or not (never applied as new), and an idempotencyKey lets the caller settle that
+ * outcome by enqueuing again.
  *
  * Each of these once failed: a call whose deadline passed while its batch could not reach a node
  * said `sent: false`, yet the batch, retried for another call, later created its job; a call
@@ -152,8 +153,9 @@ describe('queue attack: what FalconClient says about a call that failed', functi
     expect(error?.sent).to.equal(true);
   });
 
-  it('keeps a retry single after the node forgot the producer session (more than producersMax producers since) when the job has an idempotencyKey', async () => {
-    // The key table remembers the job across the lost session, so the retry is applied and answered by the key.
+  it('keeps a retry single after the node forgot the producer session (more than producersMax producers since) when the job has an idempotencyKey: outcome unknown, settled by the key', async () => {
+    // The key table may have forgotten the key too, so the retry is refused like a keyless one; the
+    // caller's own enqueue with the same key then answers the job.
     const { relay, client } = await relayedClient(15_000);
     await relay.listen();
     await client.stats();
@@ -170,9 +172,11 @@ describe('queue attack: what FalconClient says about a call that failed', functi
     relay.passReplies = true;
     await relay.listen();
     const { value, error } = await call;
-    expect(error, error?.message).to.equal(undefined);
-    const jobs = await jobsWithMarker('forgotten', 'forgotten');
-    expect({ jobs, duplicate: value?.duplicate }, 'one enqueue call, retried by the client').to.deep.equal({ jobs: 1, duplicate: true });
+    expect(value, 'the retry must not be answered through the key table').to.equal(undefined);
+    expect({ code: error?.code, sent: error?.sent }).to.deep.equal({ code: 'UNAVAILABLE', sent: true });
+    expect(await jobsWithMarker('forgotten', 'forgotten'), 'one enqueue call, retried by the client').to.equal(1);
+    const again = await client.enqueue('forgotten', { marker: 'forgotten' }, { idempotencyKey: 'forgotten-1' });
+    expect({ jobs: await jobsWithMarker('forgotten', 'forgotten'), duplicate: again.duplicate }, 'enqueued again with its key').to.deep.equal({ jobs: 1, duplicate: true });
   });
 
   it('never applies a keyless retry as new after the node forgot the producer session: the call rejects, outcome unknown, and the job exists once', async () => {

@@ -10,9 +10,10 @@
  *
  * After the node forgot a session (beyond producersMax), a retry the new session cannot tell apart
  * from one applied under the forgotten session (its sequence issued before the one that opened the
- * new session) is refused as "outcome unknown", never applied twice; the opening sequence survives
- * a snapshot, and a snapshot of the older format (without it) still loads, its sessions taken as
- * opened at their highest remembered sequence. The property of a producer that follows the SDK's
+ * new session) is refused as "outcome unknown", whatever keys its jobs carry, never applied twice
+ * (the same keys enqueued again, not as a retry, are answered by the key table); the opening
+ * sequence survives a snapshot, and a snapshot of the older format (without it) still loads, its
+ * sessions taken as opened at their highest remembered sequence. The property of a producer that follows the SDK's
  * rules (first attempts in order as issued, one sequence in flight until the first answer, every
  * resend marked `retry`), whose session other producers push out: no sequence is applied twice,
  * and only a retry is refused. Out of the property: a first attempt that a node refused as having
@@ -101,7 +102,7 @@ function asVersionOne(snapshot: Uint8Array): Uint8Array {
 }
 
 describe('producer sessions', () => {
-  it('refuses a retry from a producer it does not know (a forgotten session) unless every job has a key; applies a first attempt', () => {
+  it('refuses a retry from a producer it does not know (a forgotten session), keyed or not; applies a first attempt', () => {
     const driver = new QueueDriver();
     const keyless = (sequence: number, retry: boolean): CommandResult => driver.one(enqueueCommand('q', [{ payload: payloadOf('k') }],
       { producer: { id: 'gone', sequence, ...(retry ? { retry: true as const } : {}) } }));
@@ -109,10 +110,11 @@ describe('producer sessions', () => {
     expect(isFalconError(refused) ? [refused.code, refused.detail?.['reason']] : 'applied', 'a keyless retry from an unknown producer')
       .to.deep.equal(['FAILED_PRECONDITION', 'producerUnknown']);
     expect(driver.machine.counters.jobs, 'nothing added').to.equal(0);
+    // Keys do not make it safe: the key table may have forgotten them too (full, or the window passed).
     const keyed = driver.one(enqueueCommand('q', [{ payload: payloadOf('k'), key: 'order-1' }], { producer: { id: 'gone', sequence: 5, retry: true } }));
-    expect(isFalconError(keyed) ? keyed.code : 'applied', 'a retry whose jobs all carry keys').to.equal('applied');
-    // The keyed retry did not make the producer known: a keyless retry of an older sequence, which may
-    // have been applied under the forgotten session, is still refused.
+    expect(isFalconError(keyed) ? [keyed.code, keyed.detail?.['reason']] : 'applied', 'a retry whose jobs all carry keys')
+      .to.deep.equal(['FAILED_PRECONDITION', 'producerUnknown']);
+    expect(driver.machine.counters.jobs, 'nothing added by the keyed retry').to.equal(0);
     expect(isFalconError(keyless(4, true)) ? 'refused' : 'applied', 'a keyless retry after a keyed one').to.equal('refused');
     // A first attempt opens the session; retries are judged by it from then on.
     expect(isFalconError(keyless(7, false)) ? 'refused' : 'applied', 'a first attempt').to.equal('applied');
@@ -193,7 +195,7 @@ describe('producer sessions', () => {
       expect(driver.machine.counters.jobs, 'jobs made: two per sequence applied, once').to.equal(2 * firstIds.size);
     }), { seed, numRuns: 300 });
   });
-  it('refuses the retry of a sequence issued before the one that opened a new session (the old one forgotten between them) unless every job has a key', () => {
+  it('refuses the retry of a sequence issued before the one that opened a new session (the old one forgotten between them)', () => {
     const driver = new QueueDriver();
     const five = reopenedSession(driver);
     const jobsBefore = driver.machine.counters.jobs;
@@ -210,16 +212,20 @@ describe('producer sessions', () => {
     expect(five, "5's jobs, made once").to.have.length(2);
   });
 
-  it('applies through the key table, without touching the session, a keyed retry issued before the opening sequence', () => {
+  it('refuses a keyed retry issued before the opening sequence too; the same keys enqueued again (not a retry) answer the first jobs', () => {
     const driver = new QueueDriver();
     for (let sequence = 0; sequence < 3; sequence += 1) ids(enqueueBy(driver, 'p', sequence));
     const three = ids(enqueueBy(driver, 'p', 3, { keyed: true }));
     pushOut(driver, 0);
     ids(enqueueBy(driver, 'p', 4));
-    const retried = enqueueBy(driver, 'p', 3, { retry: true, keyed: true }) as EnqueueResult;
-    expect(retried.jobs.map((job) => [job.id, job.duplicate]), 'the first jobs, from the key table').to.deep.equal(three.map((id) => [id, true]));
-    // The session did not learn 3: a keyless retry of it is still refused.
-    expect(outcome(enqueueBy(driver, 'p', 3, { retry: true })), 'a keyless retry of 3 after the keyed one').to.equal('FAILED_PRECONDITION beforeSessionOpened');
+    const jobsBefore = driver.machine.counters.jobs;
+    expect(outcome(enqueueBy(driver, 'p', 3, { retry: true, keyed: true })), 'a keyed retry of 3').to.equal('FAILED_PRECONDITION beforeSessionOpened');
+    expect(driver.machine.counters.jobs, 'nothing added by the refused retry').to.equal(jobsBefore);
+    // The caller settles the unknown outcome with its keys: a new sequence carrying them is answered by the key table.
+    const settled = driver.one(enqueueCommand('q', [0, 1].map((at) => ({ payload: payloadOf('again'), key: `p/s3/${at}` })),
+      { limits: fewSessions, producer: { id: 'p', sequence: 5 } })) as EnqueueResult;
+    expect(settled.jobs.map((job) => [job.id, job.duplicate]), "3's keys enqueued again, answered by the key table").to.deep.equal(three.map((id) => [id, true]));
+    expect(driver.machine.counters.jobs, 'still nothing added').to.equal(jobsBefore);
   });
 
   it("keeps a session's opening sequence across a snapshot and restore", () => {

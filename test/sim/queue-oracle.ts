@@ -6,10 +6,10 @@
  * machine's own records, each job's live lease (token, deadline, worker) and whether it finished,
  * and checks after every entry:
  *
- * - each idempotency key maps to one job across all answers, and a producer's (id, sequence) to
- *   one list of jobs (but for a keyed job made again after its key's window closed: a retry from a
- *   producer the node forgot is applied through the key table); a new job's id is the one its
- *   entry's index and position give; a duplicate names a job that exists;
+ * - each idempotency key maps to one job while its window is open, and a producer's (id, sequence)
+ *   to one list of jobs across all answers, keyed or not (a retry the session cannot answer is
+ *   refused, never applied through the key table); a new job's id is the one its entry's index and
+ *   position give; a duplicate names a job that exists;
  * - an enqueue refused FAILED_PRECONDITION is an unknown outcome, not a refusal: the node cannot
  *   tell whether an earlier attempt of the sequence was applied (its jobs may exist once or not at
  *   all, and the sequence check above keeps them from existing twice). It must carry a producer
@@ -147,8 +147,6 @@ export class QueueOracle {
       return;
     }
     if (result.type !== 'enqueued' || result.jobs.length !== command.jobs.length) fail(`queue oracle: entry ${index}: an enqueue of ${command.jobs.length} jobs answered ${JSON.stringify(result)}`);
-    /** Positions of keyed jobs made again after their key's window closed. */
-    const renewedByKey = new Set<number>();
     result.jobs.forEach((job, at) => {
       const spec = command.jobs[at];
       if (!job.duplicate) {
@@ -163,7 +161,6 @@ export class QueueOracle {
       const known = this.keys.get(name);
       // A key maps to its first job while its window is open; after it, a new job is right.
       if (known === undefined || (this.nowMs >= known.untilMs && !job.duplicate)) {
-        if (known !== undefined) renewedByKey.add(at);
         this.keys.set(name, { jobId: job.id, untilMs: this.nowMs + command.limits.dedupWindowMs });
       } else if (known.jobId !== job.id) {
         fail(`idempotency: key ${spec.key} of queue ${command.queue} answered job ${job.id} at entry ${index} (at ${this.nowMs} ms), and job ${known.jobId} before (its window open until ${known.untilMs} ms)`);
@@ -173,8 +170,7 @@ export class QueueOracle {
     const name = `${command.producer.id}#${command.producer.sequence}`;
     const ids = result.jobs.map((job) => job.id).join(',');
     const known = this.sequences.get(name);
-    const renewed = (): boolean => known?.split(',').every((id, at) => Number(id) === result.jobs[at]?.id || renewedByKey.has(at)) === true;
-    if (known === undefined || (known !== ids && renewed())) this.sequences.set(name, ids);
+    if (known === undefined) this.sequences.set(name, ids);
     else if (known !== ids) fail(`idempotency: producer ${command.producer.id} sequence ${command.producer.sequence} answered jobs [${ids}] at entry ${index}, and [${known}] before`);
   }
 
