@@ -7,16 +7,14 @@
  *
  * Runs on: the mocha process.
  */
-import { createServer, type Server, type Socket } from 'node:net';
 import { decode, encode } from '../../src/codec/msgpack.js';
-import { FrameDecoder, encodeFrame } from '../../src/net/frame-decoder.js';
 import { isFalconError } from '../../src/errors.js';
 import type { JobSpec, QueueLimits } from '../../src/queue/commands.js';
 import type { EnqueueResult } from '../../src/queue/results.js';
 import { enqueueCommand, QueueDriver, testLimits } from '../queue/queue-driver.js';
+import { startScriptedNode, type Reply, type Request, type ScriptedNode } from '../support/scripted-node.js';
 
-export type Request = Record<string, unknown> & { id: number; type: string };
-export type Reply = Record<string, unknown>;
+export type { Reply, Request, ScriptedNode };
 type WireJob = { payload: Uint8Array; idempotencyKey?: string };
 
 /** What a node does with one request: answer it, cut every connection and stop ('die'), or hold it (undefined). */
@@ -74,51 +72,21 @@ export class SharedLog {
   }
 }
 
-export interface ScriptedNode {
-  readonly port: number;
-  readonly address: string;
-  readonly requests: Request[];
-  kill(): Promise<void>;
-}
-
 let producers = 0;
 
 /** A node that answers hello itself (producer ids it hands out, or the one the client brings) and
- *  hands every other request to `script`. */
+ *  hands every other request to `script`, with the producer of the connection's hello. */
 export async function scriptedNode(name: string, script: Script): Promise<ScriptedNode> {
-  const sockets = new Set<Socket>();
-  const requests: Request[] = [];
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    const decoder = new FrameDecoder(8 * 1024 * 1024);
-    let producerId = '';
-    const send = (id: number, reply: Reply): void => {
-      if (!socket.destroyed) socket.write(encodeFrame(encode({ id, ...reply })));
-    };
-    socket.on('data', (chunk: Buffer) => decoder.push(chunk, (body) => {
-      const request = decode(Buffer.from(body)) as Request;
-      requests.push(request);
-      if (request.type === 'hello') {
-        producers += 1;
-        producerId = typeof request['producerId'] === 'string' ? request['producerId'] : `p-${name}-${producers}`;
-        send(request.id, { protocol: 1, node: name, leader: name, producerId, access: 'open' });
-        return;
-      }
-      const reply = script(request, { producerId, reply: (late) => send(request.id, late) });
-      if (reply === 'die') void kill();
-      else if (reply !== undefined) send(request.id, reply);
-    }));
+  const producerIdByConnection = new Map<number, string>();
+  return startScriptedNode((request, reply) => {
+    if (request.type === 'hello') {
+      producers += 1;
+      const producerId = typeof request['producerId'] === 'string' ? request['producerId'] : `p-${name}-${producers}`;
+      producerIdByConnection.set(reply.connection, producerId);
+      return { protocol: 1, node: name, leader: name, producerId, access: 'open' };
+    }
+    return script(request, { producerId: producerIdByConnection.get(reply.connection) ?? '', reply: reply.answer });
   });
-  const kill = (): Promise<void> => {
-    for (const socket of sockets) socket.resetAndDestroy();
-    return new Promise((resolve) => server.close(() => resolve()));
-  };
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  return { port, address: `127.0.0.1:${port}`, requests, kill };
 }
 
 /** Settles to the value or the error, never rejects. */

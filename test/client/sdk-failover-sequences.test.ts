@@ -14,50 +14,20 @@
  * Runs on: the mocha process.
  */
 import { expect } from 'chai';
+import { startScriptedNode, type Reply, type Request } from '../support/scripted-node.js';
 import { waitUntil } from '../support/wait-until.js';
-import { createServer, type Server, type Socket } from 'node:net';
-import { decode, encode } from '../../src/codec/msgpack.js';
-import { FrameDecoder, encodeFrame } from '../../src/net/frame-decoder.js';
 import { isFalconError } from '../../src/errors.js';
 import { FalconClient, type EnqueuedJob } from '../../src/client/index.js';
 import type { EnqueueResult } from '../../src/queue/results.js';
 import { enqueueCommand, QueueDriver } from '../queue/queue-driver.js';
 
-type Request = Record<string, unknown> & { id: number; type: string };
 type WireJob = { payload: Uint8Array; idempotencyKey?: string };
-type Answer = (reply: Record<string, unknown>) => void;
+type Answer = (reply: Reply) => void;
 
 const keysTotal = 20_000;
 /** The protocol's jobs per enqueue (and per entry). */
 const jobsPerEnqueueMax = 4096;
 const windowSequences = 8;
-
-/** A node that hands each request to `onRequest` with a way to answer it; `kill()` resets every socket and closes the port. */
-async function scriptedNode(onRequest: (request: Request, answer: Answer) => void): Promise<{ port: number; kill: () => Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    const decoder = new FrameDecoder(8 * 1024 * 1024);
-    socket.on('data', (chunk: Buffer) => decoder.push(chunk, (body) => {
-      const request = decode(Buffer.from(body)) as Request;
-      onRequest(request, (reply) => {
-        if (!socket.destroyed) socket.write(encodeFrame(encode({ id: request.id, ...reply })));
-      });
-    }));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address !== null ? address.port : 0,
-    kill: () => {
-      for (const socket of sockets) socket.resetAndDestroy();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
 
 /** The shared log: keys tour-0.. enqueued long ago, then whatever either leader commits. */
 class SharedLog {
@@ -109,7 +79,7 @@ function helloReply(request: Request, node: string, leader: string): Record<stri
 async function runFailover(olderNodeRule: boolean): Promise<{ log: SharedLog; answers: Array<EnqueuedJob | undefined>; failures: unknown[] }> {
   const log = new SharedLog(olderNodeRule);
   const takenByOldLeader: Request[] = [];
-  const oldLeader = await scriptedNode((request, answer) => {
+  const oldLeader = await startScriptedNode((request, { answer }) => {
     if (request.type === 'hello') answer(helloReply(request, 'n1', 'n1'));
     else if (request.type === 'enqueue') {
       log.sent(request['sequence'] as number);
@@ -124,7 +94,7 @@ async function runFailover(olderNodeRule: boolean): Promise<{ log: SharedLog; an
     answer(reply);
   };
   let producerId = '';
-  const newLeader = await scriptedNode((request, answer) => {
+  const newLeader = await startScriptedNode((request, { answer }) => {
     if (request.type === 'hello') {
       producerId = request['producerId'] as string;
       answer(helloReply(request, 'n2', 'n2'));

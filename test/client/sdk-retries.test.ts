@@ -8,51 +8,10 @@
  * Runs on: the mocha process.
  */
 import { expect } from 'chai';
-import { createServer, type Server, type Socket } from 'node:net';
-import { decode, encode } from '../../src/codec/msgpack.js';
-import { FrameDecoder, encodeFrame } from '../../src/net/frame-decoder.js';
 import { DeadlineExceededError, FalconClient, ProtocolError } from '../../src/client/index.js';
 import { ClusterConnection } from '../../src/client/cluster-connection.js';
+import { startScriptedNode, type Request, type ScriptedNode } from '../support/scripted-node.js';
 import { waitUntil } from '../support/wait-until.js';
-
-type Request = Record<string, unknown> & { id: number; type: string };
-
-/** A node that hands every request to `respond`, which answers (a map), drops the connection ('drop'), or stays silent (undefined). */
-interface ScriptedNode {
-  readonly port: number;
-  readonly requests: Request[];
-  close(): Promise<void>;
-}
-
-async function scriptedNode(respond: (request: Request, socket: Socket) => Record<string, unknown> | 'drop' | undefined): Promise<ScriptedNode> {
-  const requests: Request[] = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    const decoder = new FrameDecoder(4 * 1024 * 1024);
-    socket.on('data', (chunk: Buffer) => {
-      decoder.push(chunk, (body) => {
-        const request = decode(Buffer.from(body)) as Request;
-        requests.push(request);
-        const answer = respond(request, socket);
-        if (answer === 'drop') socket.destroy();
-        else if (answer !== undefined) socket.write(encodeFrame(encode({ id: request.id, ...answer })));
-      });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  return {
-    port, requests,
-    close: () => {
-      for (const socket of sockets) socket.destroy();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 function enqueueAnswer(request: Request): Record<string, unknown> {
   const jobs = request['jobs'] as unknown[];
@@ -67,7 +26,7 @@ describe('SDK retries against scripted nodes', () => {
 
   it('resends an enqueue whose reply was lost with the same sequence and jobs, in the same producer session', async () => {
     let enqueues = 0;
-    const node = await scriptedNode((request) => {
+    const node = await startScriptedNode((request) => {
       if (request.type === 'hello') return { protocol: 1, node: 'n1', leader: 'n1', producerId: 'p-1' };
       if (request.type !== 'enqueue') return { };
       enqueues += 1;
@@ -91,7 +50,7 @@ describe('SDK retries against scripted nodes', () => {
 
   it('marks a resend retry only when an earlier attempt may have been applied: not after an UNAVAILABLE the node says had no effect', async () => {
     let enqueues = 0;
-    const node = await scriptedNode((request) => {
+    const node = await startScriptedNode((request) => {
       if (request.type === 'hello') return { protocol: 1, node: 'n1', leader: 'n1', producerId: 'p-3' };
       enqueues += 1;
       if (enqueues === 1) return { error: { code: 'UNAVAILABLE', message: 'replaced by a new leader\'s entry: it had no effect', detail: { outcome: 'noEffect' } } };
@@ -110,7 +69,7 @@ describe('SDK retries against scripted nodes', () => {
     // Until `elected`, every request is refused NOT_LEADER with no leader known (an election).
     let elected = false;
     const refusedAt: number[] = [];
-    const node = await scriptedNode((request) => {
+    const node = await startScriptedNode((request) => {
       if (request.type === 'hello') return { protocol: 1, node: 'n1', leader: null, producerId: 'p-1' };
       if (!elected) {
         refusedAt.push(Date.now());
@@ -135,9 +94,9 @@ describe('SDK retries against scripted nodes', () => {
   });
 
   it('follows NOT_LEADER to the address it names', async () => {
-    const leader = await scriptedNode((request) => (request.type === 'hello'
+    const leader = await startScriptedNode((request) => (request.type === 'hello'
       ? { protocol: 1, node: 'n2', leader: 'n2', producerId: 'p-2' } : { queues: [] }));
-    const follower = await scriptedNode((request) => (request.type === 'hello'
+    const follower = await startScriptedNode((request) => (request.type === 'hello'
       ? { protocol: 1, node: 'n1', leader: 'n2', producerId: 'p-2' }
       : { error: { code: 'NOT_LEADER', message: 'n2 leads', leader: { id: 'n2', host: '127.0.0.1', clientPort: leader.port } } }));
     nodes.push(leader, follower);
@@ -149,8 +108,8 @@ describe('SDK retries against scripted nodes', () => {
   });
 
   it('leaves a node that takes a request and stays silent for the next one after attemptTimeoutMs, and does not follow a redirect back to it at once', async () => {
-    const silent = await scriptedNode((request) => (request.type === 'hello' ? { protocol: 1, node: 'n1', leader: 'n1', producerId: 'p-4' } : undefined));
-    const other = await scriptedNode((request) => {
+    const silent = await startScriptedNode((request) => (request.type === 'hello' ? { protocol: 1, node: 'n1', leader: 'n1', producerId: 'p-4' } : undefined));
+    const other = await startScriptedNode((request) => {
       if (request.type === 'hello') return { protocol: 1, node: 'n2', leader: 'n1', producerId: 'p-4' };
       // The first answer still names the silent node as leader (its followers have not elected yet).
       const stats = other.requests.filter((seen) => seen.type === 'stats').length;
@@ -168,7 +127,7 @@ describe('SDK retries against scripted nodes', () => {
   });
 
   it('ends a call the cluster never answers with DeadlineExceededError', async () => {
-    const node = await scriptedNode((request) => (request.type === 'hello'
+    const node = await startScriptedNode((request) => (request.type === 'hello'
       ? { protocol: 1, node: 'n1', leader: null, producerId: 'p-3' }
       : { error: { code: 'NOT_LEADER', message: 'an election is under way' } }));
     nodes.push(node);

@@ -13,17 +13,14 @@
  * Runs on: the mocha process.
  */
 import { expect } from 'chai';
-import { createServer, type Server, type Socket } from 'node:net';
-import { decode, encode } from '../../src/codec/msgpack.js';
-import { FrameDecoder, encodeFrame } from '../../src/net/frame-decoder.js';
+import { decode } from '../../src/codec/msgpack.js';
 import { isFalconError } from '../../src/errors.js';
 import { FalconClient, PayloadTooLargeError, type EnqueuedJob } from '../../src/client/index.js';
 import type { EnqueueResult } from '../../src/queue/results.js';
 import { enqueueCommand, QueueDriver } from '../queue/queue-driver.js';
+import { startScriptedNode, type Reply, type Request } from '../support/scripted-node.js';
 
-type Request = Record<string, unknown> & { id: number; type: string };
 type WireJob = { payload: Uint8Array };
-type Reply = Record<string, unknown>;
 
 /** Node A's payload bound (the client's default) and node B's, below the big jobs' payloads. */
 const payloadBytesMaxA = 1024 * 1024;
@@ -62,32 +59,6 @@ class SharedLog {
   }
 }
 
-/** A node that hands each request to `onRequest`, which answers, or cuts the connection and dies ('die'). */
-async function scriptedNode(onRequest: (request: Request) => Reply | 'die' | undefined): Promise<{ port: number; requests: Request[]; kill: () => Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const requests: Request[] = [];
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    const decoder = new FrameDecoder(8 * 1024 * 1024);
-    socket.on('data', (chunk: Buffer) => decoder.push(chunk, (body) => {
-      const request = decode(Buffer.from(body)) as Request;
-      requests.push(request);
-      const reply = onRequest(request);
-      if (reply === 'die') void kill();
-      else if (reply !== undefined && !socket.destroyed) socket.write(encodeFrame(encode({ id: request.id, ...reply })));
-    }));
-  });
-  const kill = (): Promise<void> => {
-    for (const socket of sockets) socket.resetAndDestroy();
-    return new Promise((resolve) => server.close(() => resolve()));
-  };
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  return { port: typeof address === 'object' && address !== null ? address.port : 0, requests, kill };
-}
-
 function hello(node: string): Reply {
   return { protocol: 1, node, leader: node, producerId };
 }
@@ -106,14 +77,14 @@ interface Outcome {
  */
 async function runSplit(markers: readonly string[], big: ReadonlySet<string>, appliedByA: boolean): Promise<Outcome> {
   const log = new SharedLog();
-  const nodeA = await scriptedNode((request) => {
+  const nodeA = await startScriptedNode((request) => {
     if (request.type === 'hello') return hello('A');
     if (request.type !== 'enqueue') return { error: { code: 'INVALID_ARGUMENT', message: 'not scripted' } };
     if (request['sequence'] === 0) return log.enqueue(request, payloadBytesMaxA);
     if (appliedByA) log.enqueue(request, payloadBytesMaxA); // committed; its reply is lost with A
     return 'die';
   });
-  const nodeB = await scriptedNode((request) => {
+  const nodeB = await startScriptedNode((request) => {
     if (request.type === 'hello') return hello('B');
     return log.enqueue(request, payloadBytesMaxB);
   });
