@@ -19,7 +19,7 @@
  * back when this worker's TTL runs out, as before.
  *
  * A job's slot is freed when its handler is done, and its ack or nack travels while the next job
- * runs; at most `concurrency` acks and nacks are in flight besides the running jobs.
+ * runs; at most `settlingPerSlotMax` × `concurrency` acks and nacks are in flight besides the running jobs.
  *
  * Invariants: at most `concurrency` jobs run at once; every job pulled is acked, nacked or
  * abandoned exactly once; every wait is bounded (calls by their deadlines, close by the drain bound).
@@ -50,6 +50,10 @@ interface RunningJob {
   extendTimer: NodeJS.Timeout | undefined;
   lost: boolean;
 }
+
+/** Acks and nacks in flight per slot: a short job's ack takes a commit round trip, several times
+ *  the job itself, so a worker of short jobs keeps more acks than jobs in flight. */
+const settlingPerSlotMax = 2;
 
 export class WorkerRunner {
   readonly counters: WorkerRunnerCounters = {
@@ -191,8 +195,9 @@ export class WorkerRunner {
     while (!this.registered && !this.stopping) await this.pause(this.waitMs, 'pull');
     let retryDelayMs = retryDelayMsMin;
     while (!this.stopping) {
-      // Acks in flight count against a second window of `concurrency`: a stalled leader stops the pulls.
-      const free = Math.min(concurrency - this.running.size, 2 * concurrency - this.running.size - this.settlingAcks);
+      // Acks in flight count against a second window of `settlingPerSlotMax` × `concurrency`: a
+      // stalled leader stops the pulls.
+      const free = Math.min(concurrency - this.running.size, (1 + settlingPerSlotMax) * concurrency - this.running.size - this.settlingAcks);
       if (free <= 0) {
         await this.pause(this.waitMs, 'pull');
         // One turn for the other jobs finishing now to free their slots: one pull for all of them.
