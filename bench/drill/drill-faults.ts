@@ -14,6 +14,7 @@
  *
  * Runs on: the drill runner's process.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBetween, type SeededRandom } from '../../src/raft/random.js';
 import type { DrillCluster } from './drill-cluster.js';
 import type { WorkerPool } from './drill-workers.js';
@@ -51,10 +52,6 @@ export interface FaultContext {
   readonly say: (line: string) => void;
   /** Broken expectations: each fails the drill. */
   readonly expectations: string[];
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function pick<T>(random: SeededRandom, items: readonly T[]): T {

@@ -11,6 +11,7 @@
  *
  * Runs on: the drill runner's process.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SeededRandom, randomBetween } from '../../src/raft/random.js';
 import { DrillCluster } from './drill-cluster.js';
 import { drainAndRead } from './drill-drain.js';
@@ -46,10 +47,6 @@ export interface DrillProgress {
   log(line: string): void;
   /** The live state, redrawn. */
   status(line: string): void;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** The next fault: the list's next one, or the schedule's first that fits the time left; null when none is left. */

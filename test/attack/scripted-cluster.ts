@@ -94,6 +94,3 @@ export function outcomeOf<T>(promise: Promise<T>): Promise<T | Error> {
   return promise.then((value) => value, (error: Error) => error);
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

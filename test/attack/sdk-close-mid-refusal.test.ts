@@ -12,7 +12,9 @@
  */
 import { expect } from 'chai';
 import { FalconClient, type EnqueuedJob } from '../../src/client/index.js';
-import { outcomeOf, scriptedNode, SharedLog, sleep, type Reply } from './scripted-cluster.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { waitUntil } from '../support/wait-until.js';
+import { outcomeOf, scriptedNode, SharedLog, type Reply } from './scripted-cluster.js';
 
 const queue = 'attack';
 
@@ -42,11 +44,14 @@ describe('attack: client.close() while a batch is answered with a field refusal 
     await worker.ready;
     const big = outcomeOf(client.enqueue(queue, { marker: 'big', pad: 'x'.repeat(4096) }));
     const small = outcomeOf(client.enqueue(queue, { marker: 'small' }));
-    while (held === undefined) await sleep(5);
+    await waitUntil(() => held !== undefined, 'the node holds the enqueue request', 10_000, 5);
     const closing = client.close();
     // The node refuses the first job's field (as a node with a lower payloadBytesMax does): nothing was applied.
-    held.reply({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'jobs[0].payload holds 4115 bytes, above queue.payloadBytesMax (1024 bytes)', detail: { field: 'jobs[0].payload', payloadBytes: 4115, payloadBytesMax: 1024 } } });
-    const timeout = sleep(10_000).then(() => 'never settled' as const);
+    const refused = held as { reply: (reply: Reply) => void } | undefined;
+    if (refused === undefined) throw new Error('no enqueue held');
+    refused.reply({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'jobs[0].payload holds 4115 bytes, above queue.payloadBytesMax (1024 bytes)', detail: { field: 'jobs[0].payload', payloadBytes: 4115, payloadBytesMax: 1024 } } });
+    // The bound on a call that never settles (not a wait for an event): unref'd, it keeps no process alive.
+    const timeout = sleep(10_000, undefined, { ref: false }).then(() => 'never settled' as const);
     const [bigOutcome, smallOutcome] = await Promise.all([Promise.race([big, timeout]), Promise.race([small, timeout])]);
     await closing;
     await node.kill();
