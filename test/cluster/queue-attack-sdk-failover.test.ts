@@ -20,19 +20,14 @@
 import { expect } from 'chai';
 import { waitUntil } from '../support/wait-until.js';
 import { FalconClient, ProtocolError } from '../../src/client/index.js';
+import { withinBound } from '../../src/client/cluster-connection.js';
 import { ClusterNodes } from '../support/cluster-nodes.js';
 import { createTestCluster, removeTestCluster, type TestCluster } from '../support/test-cluster.js';
 
 
 /** Whether `promise` settles within `boundMs`. */
 async function settlesWithin(promise: Promise<unknown>, boundMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const settled = await Promise.race([
-    promise.then(() => true, () => true),
-    new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), boundMs); }),
-  ]);
-  clearTimeout(timer);
-  return settled;
+  return (await withinBound(promise.then(() => true, () => true), boundMs, () => undefined)) === true;
 }
 
 describe('queue attack: FalconClient across leader failures', function () {
