@@ -288,7 +288,8 @@ async function main(): Promise<void> {
     case 'sdk-drain': figures = await sdkDrain(scenario); break;
     case 'failover-load': figures = await failoverLoad(scenario); break;
   }
-  console.log(JSON.stringify(figures));
+  const cpu = process.cpuUsage();
+  console.log(JSON.stringify({ ...figures, clientCpuMs: Math.round((cpu.user + cpu.system) / 1000) }));
 }
 
 main().catch((error: unknown) => {

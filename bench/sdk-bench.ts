@@ -99,11 +99,15 @@ async function main(): Promise<void> {
         const queue = `${side}-${run}`;
         if (side === 'raw') {
           figures.rawEnqueue.push((await client(cluster, { scenario: 'enqueue', queue, jobs, payloadBytes, connections: 1, inflight }))['perSec'] ?? 0);
-          figures.rawDrain.push((await client(cluster, { scenario: 'drain', queue, jobs, pullMax: 256, workerId: `raw-${run}` }))['perSec'] ?? 0);
+          const drained = await client(cluster, { scenario: 'drain', queue, jobs, pullMax: 256, workerId: `raw-${run}` });
+          figures.rawDrain.push(drained['perSec'] ?? 0);
+          console.log(`run ${run + 1}: raw drain took ${drained['clientCpuMs']} ms of client CPU in ${Math.round(drained['ms'] ?? 0)} ms`);
         } else {
           const enqueued = await client(cluster, { scenario: 'sdk-enqueue', queue, jobs, payloadBytes, inflight });
           figures.sdkEnqueue.push(enqueued['perSec'] ?? 0);
-          figures.sdkDrain.push((await client(cluster, { scenario: 'sdk-drain', queue, jobs, concurrency: 256 }))['perSec'] ?? 0);
+          const drained = await client(cluster, { scenario: 'sdk-drain', queue, jobs, concurrency: 256 });
+          figures.sdkDrain.push(drained['perSec'] ?? 0);
+          console.log(`run ${run + 1}: sdk drain took ${drained['clientCpuMs']} ms of client CPU in ${Math.round(drained['ms'] ?? 0)} ms`);
           console.log(`run ${run + 1}: sdk enqueue ${Math.round(enqueued['perSec'] ?? 0)}/s in ${enqueued['requests']} requests`);
         }
       }

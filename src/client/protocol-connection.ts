@@ -111,7 +111,9 @@ export class ProtocolConnection {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    queueMicrotask(() => {
+    // At the end of this turn of the event loop: every request made in it (a pull's jobs' acks,
+    // a burst of calls) leaves in one write.
+    setImmediate(() => {
       this.flushScheduled = false;
       if (this.outgoing.length === 0 || this.closedBy !== null) return;
       this.socket.write(Buffer.concat(this.outgoing));

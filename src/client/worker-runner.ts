@@ -31,6 +31,7 @@ import { Piscina } from 'piscina';
 import { ProtocolError } from './protocol-connection.js';
 import { pulledJobsOf, runJobHandler, type HandlerOutcome, type PulledJob } from './job-handler.js';
 import type { HostTask } from './piscina-job-host.js';
+import { RunningJob } from './running-job.js';
 
 import {
   concurrencyMax, drainTimeoutMsDefault, leaseMsDefault, pullDeadlineMarginMs, retryDelayMsMax, retryDelayMsMin, settleDeadlineMs,
@@ -40,16 +41,6 @@ import {
 export { NonRetryableError, type JobHandler, type WorkerJob } from './job-handler.js';
 export { concurrencyMax, type WorkerRunnerCounters, type WorkerRunnerLogger, type WorkerRunnerOptions } from './worker-runner-options.js';
 
-function runKey(job: PulledJob): string {
-  return `${job.id}:${job.token}`;
-}
-
-interface RunningJob {
-  readonly job: PulledJob;
-  readonly abort: AbortController;
-  extendTimer: NodeJS.Timeout | undefined;
-  lost: boolean;
-}
 
 /** Acks and nacks in flight per slot: a short job's ack takes a commit round trip, several times
  *  the job itself, so a worker of short jobs keeps more acks than jobs in flight. */
@@ -79,6 +70,9 @@ export class WorkerRunner {
   /** Sleepers by loop: a freed slot wakes the pull loop, never the beat loop (beats keep their pace). */
   private readonly wakeUps: Record<'pull' | 'beat', Array<() => void>> = { pull: [], beat: [] };
   private loops: Promise<void>[] = [];
+  /** One timer extends every running job's lease when due (a timer per job costs more than a short job). */
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly sweepMs: number;
   private readonly firstRegistration: Promise<void>;
   private resolveFirstRegistration: () => void = () => undefined;
 
@@ -91,6 +85,7 @@ export class WorkerRunner {
     this.leaseMs = options.leaseMs ?? leaseMsDefault;
     this.waitMs = options.waitMs ?? waitMsDefault;
     if (!Number.isSafeInteger(this.leaseMs) || this.leaseMs < 2) throw new RangeError(`options.leaseMs must be an integer >= 2, got ${this.leaseMs}`);
+    this.sweepMs = Math.max(1, Math.floor(this.leaseMs / 8));
     if (typeof options.handler !== 'function') {
       const filename = fileURLToPath(new URL('./piscina-job-host.js', import.meta.url));
       this.pool = new Piscina<HostTask, HandlerOutcome>({ filename, minThreads: 1, maxThreads: concurrency });
@@ -113,6 +108,7 @@ export class WorkerRunner {
   start(): Promise<void> {
     if (this.state !== 'new') throw new Error(`WorkerRunner for ${this.options.queue} was already started`);
     this.state = 'running';
+    this.sweepTimer = setInterval(() => this.sweepExtends(), this.sweepMs);
     this.loops = [this.beatLoop(), this.pullLoop()];
     return this.firstRegistration;
   }
@@ -229,11 +225,10 @@ export class WorkerRunner {
 
   private startJob(job: PulledJob): void {
     this.counters.pulled += 1;
-    const entry: RunningJob = { job, abort: new AbortController(), extendTimer: undefined, lost: false };
-    this.running.set(runKey(job), entry);
-    this.scheduleExtend(entry, Math.floor(this.leaseMs / 2));
+    // Extended by the sweep between a half lease less one sweep period and a half lease after the pull.
+    const entry = new RunningJob(job, performance.now() + Math.floor(this.leaseMs / 2) - this.sweepMs);
+    this.running.set(entry.key, entry);
     const settled = this.runJob(entry).finally(() => {
-      clearTimeout(entry.extendTimer);
       this.freeSlot(entry);
       this.settling.delete(settled);
     });
@@ -242,17 +237,16 @@ export class WorkerRunner {
 
   /** The job's slot is free once its handler is done: its ack or nack travels while the next job runs. */
   private freeSlot(entry: RunningJob): void {
-    if (this.running.get(runKey(entry.job)) !== entry) return;
-    this.running.delete(runKey(entry.job));
+    if (this.running.get(entry.key) !== entry) return;
+    this.running.delete(entry.key);
     this.wake('pull');
   }
 
   private async runJob(entry: RunningJob): Promise<void> {
     const handler = this.options.handler;
     const outcome = typeof handler === 'function'
-      ? await runJobHandler(handler, entry.job, { signal: entry.abort.signal })
+      ? await runJobHandler(handler, entry.job, entry.context)
       : await this.runInPool(handler.module, entry.job);
-    clearTimeout(entry.extendTimer);
     if (entry.lost || this.abandonedAll) return;
     this.freeSlot(entry);
     this.settlingAcks += 1;
@@ -278,17 +272,23 @@ export class WorkerRunner {
     }
   }
 
-  private scheduleExtend(entry: RunningJob, delayMs: number): void {
-    entry.extendTimer = setTimeout(() => void this.extend(entry), delayMs);
+  /** Extends the lease of every running job that is due (see startJob). */
+  private sweepExtends(): void {
+    if (this.abandonedAll) return;
+    const nowMs = performance.now();
+    for (const entry of this.running.values()) {
+      if (!entry.extending && !entry.lost && nowMs >= entry.extendDueMs) void this.extend(entry);
+    }
   }
 
   private async extend(entry: RunningJob): Promise<void> {
     const { id, token } = entry.job;
+    entry.extending = true;
     try {
       // Bounded by the half-lease left: an extend answered later would be moot.
       await this.options.connection.call({ type: 'extend', jobId: id, token, leaseMs: this.leaseMs }, { idempotent: true, deadlineMs: Math.floor(this.leaseMs / 2) });
       this.counters.extended += 1;
-      if (this.running.get(runKey(entry.job)) === entry && !this.abandonedAll) this.scheduleExtend(entry, Math.floor(this.leaseMs / 2));
+      entry.extendDueMs = performance.now() + Math.floor(this.leaseMs / 2) - this.sweepMs;
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       if (error.code === 'LEASE_LOST' || error.code === 'NOT_FOUND') {
@@ -296,7 +296,10 @@ export class WorkerRunner {
         return;
       }
       this.counters.failedExtends += 1;
-      if (this.running.get(runKey(entry.job)) === entry && !this.abandonedAll) this.scheduleExtend(entry, Math.max(1, Math.floor(this.leaseMs / 8)));
+      // Again at the next sweep.
+      entry.extendDueMs = performance.now();
+    } finally {
+      entry.extending = false;
     }
   }
 
@@ -304,7 +307,7 @@ export class WorkerRunner {
     if (entry.lost) return;
     entry.lost = true;
     this.counters.leasesLost += 1;
-    entry.abort.abort(error);
+    entry.abort(error);
     this.options.logger?.warn({ jobId: entry.job.id, token: entry.job.token }, `job ${entry.job.id} lost its lease: ${error.message}`);
   }
 
@@ -364,13 +367,11 @@ export class WorkerRunner {
     if (!drained) {
       this.abandonedAll = true;
       this.counters.abandoned += this.running.size;
-      for (const entry of this.running.values()) {
-        clearTimeout(entry.extendTimer);
-        entry.abort.abort(new Error('the worker closed before the job finished'));
-      }
+      for (const entry of this.running.values()) entry.abort(new Error('the worker closed before the job finished'));
       this.options.logger?.warn({ queue: this.options.queue, jobs: this.running.size }, `closing with ${this.running.size} jobs still running; they return to the queue`);
     }
     this.state = 'closed';
+    clearInterval(this.sweepTimer);
     this.wake('beat');
     if (started) await this.loops[0];
     // Last, after every ack and nack settled (or was given up) and the beats stopped: what is
