@@ -25,10 +25,10 @@ export class RunningJob {
   constructor(readonly job: PulledJob, extendDueMs: number) {
     this.extendDueMs = extendDueMs;
     this.key = runKey(job);
-    const self = this;
+    const signalOf = (): AbortSignal => this.signal();
     this.context = {
       get signal(): AbortSignal {
-        return self.signal();
+        return signalOf();
       },
     };
   }
