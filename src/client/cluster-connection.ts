@@ -21,6 +21,11 @@
  * DeadlineExceededError (sent); the connection stays, since a busy leader is not a gone one. When
  * the attempt bound runs out first, the outcome is unknown (UNAVAILABLE, sent): the connection is
  * dropped and the next node is tried, as after a lost connection. The hello is bounded the same way.
+ * The attempt bound is long (a few election timeouts), so the client does not wait for it to learn
+ * of a new leader: once the node has sent nothing for `leaderProbeMs` while a request waits on it
+ * (beyond a long poll's wait), the client asks the other nodes who leads (leader-probe.ts), and
+ * moves every waiting call at once to a node that says it leads (their outcomes unknown, as after a
+ * lost connection). A failover behind a paused or cut-off leader then costs the election, not 2 s.
  *
  * Many calls share the connection: a failure moves to another node only when it came from the
  * connection in use, so one stale failure never drops the connection the others just opened. And
@@ -37,6 +42,11 @@
  */
 import { ProtocolConnection } from './protocol-connection.js';
 import { ClientClosedError, DeadlineExceededError, ProtocolError, UnavailableError } from './errors.js';
+import { probeLeader } from './leader-probe.js';
+import { withinBound } from './within-bound.js';
+import { RequestAttempts, type RequestBody } from './request-attempts.js';
+
+export { withinBound } from './within-bound.js';
 
 export interface NodeAddress {
   readonly host: string;
@@ -61,41 +71,13 @@ export interface ClusterConnectionOptions {
   /** Bound on one attempt's wait for its answer (and on a hello), beyond a long poll's `waitMs`
    *  (default 2 s: a few election timeouts, so a paused leader is left for the next one). */
   readonly attemptTimeoutMs?: number;
+  /** A node silent this long with a request waiting on it (beyond a long poll's `waitMs`) makes
+   *  the client ask the other nodes who leads, and move at once to one that says it leads
+   *  (default 250 ms). */
+  readonly leaderProbeMs?: number;
 }
 
-export type RequestBody = Readonly<Record<string, unknown>> & { readonly type: string };
-
-/**
- * What the attempts of one request share with its sender across calls (an EnqueueBatcher's
- * sequence): the body the next attempt sends, and whether an attempt may have taken effect.
- * Invariant: once `inDoubt`, always `inDoubt`; `inFlight` only while an attempt awaits its answer.
- */
-export class RequestAttempts {
-  /** An attempt was handed to a connection and its answer is not in yet. */
-  inFlight = false;
-  /** An attempt left and its outcome is unknown (lost connection, UNAVAILABLE, no answer in time). */
-  inDoubt = false;
-  /** Set by the sender when no call waits for the request any more: no attempt leaves after it. */
-  abandoned = false;
-  /** The last attempt's failure (set by the connection), the `cause` of a deadline error. */
-  lastFailure: ProtocolError | undefined;
-
-  /** `body`: what the next attempt sends; the sender may change it while nothing `mayHaveTakenEffect`
-   *  (after that, only as the EnqueueBatcher does: to a job set the reply's length tells apart).
-   *  `resendOf`: what the sender sends instead once an earlier attempt may have taken effect (the
-   *  EnqueueBatcher marks it `retry`); default the body unchanged. */
-  constructor(public body: RequestBody, private readonly resendOf?: (body: RequestBody) => RequestBody) {}
-
-  get mayHaveTakenEffect(): boolean {
-    return this.inFlight || this.inDoubt;
-  }
-
-  /** What the next attempt sends: `body`, or the sender's resend of it once an earlier attempt may
-   *  have taken effect. */
-  get nextBody(): RequestBody {
-    return this.inDoubt && this.resendOf !== undefined ? this.resendOf(this.body) : this.body;
-  }
-}
+export { RequestAttempts, type RequestBody } from './request-attempts.js';
 
 export interface CallOptions {
   readonly deadlineMs?: number;
@@ -110,6 +92,7 @@ type Reply = Record<string, unknown> & { readonly id: number };
 const backoffMsMin = 10;
 const backoffMsMax = 500;
 const attemptTimeoutMsDefault = 2_000;
+const leaderProbeMsDefault = 250;
 
 /** A failure that says the attempt had no effect (the node refused it, or it never left) is not in
  *  doubt; a lost connection, UNAVAILABLE, INTERNAL or an attempt's timeout is. */
@@ -135,6 +118,12 @@ export class ClusterConnection {
   retries = 0;
   /** Requests sent (attempts, retries included), by type: for the caller's figures and tests. */
   readonly requestsSent = new Map<string, number>();
+  /** Leader probes made, and those that moved the calls to another node: for the caller's figures and tests. */
+  probes = 0;
+  probeMoves = 0;
+  private probing = false;
+  /** The connection last dropped: later failures of calls that were waiting on it change nothing. */
+  private left: ProtocolConnection | undefined;
   /** Nodes (`host:port`) found silent, until when they are skipped: at most one per node address named. */
   private readonly silentUntil = new Map<string, number>();
 
@@ -225,33 +214,75 @@ export class ClusterConnection {
     for (const wake of [...this.sleepers]) wake();
   }
 
-  /** One attempt on `connection`, bounded by the time left and by the attempt bound (see the header). */
+  /** One attempt on `connection`, bounded by the time left and by the attempt bound, probing the
+   *  other nodes while the node is silent (see the header). */
   private async attempt(connection: ProtocolConnection, attempts: RequestAttempts, deadline: number): Promise<Reply> {
     const body = attempts.nextBody;
     this.requestsSent.set(body.type, (this.requestsSent.get(body.type) ?? 0) + 1);
     const waitMs = typeof body['waitMs'] === 'number' ? body['waitMs'] : 0;
     const boundMs = waitMs + (this.options.attemptTimeoutMs ?? attemptTimeoutMsDefault);
+    const probeMs = this.options.leaderProbeMs ?? leaderProbeMsDefault;
     const reply = connection.request(body);
     attempts.inFlight = true;
+    const startedMs = Date.now();
+    // A long poll is silent by design until its wait is over.
+    const probeFromMs = startedMs + waitMs + probeMs;
+    let boundStartMs = startedMs;
+    let framesAtBoundStart = connection.framesReceived;
     try {
       for (;;) {
-        const framesBefore = connection.framesReceived;
-        const leftMs = Math.max(0, deadline - Date.now());
-        const answered = await withinBound(reply, Math.min(leftMs, boundMs), () => undefined);
+        const nowMs = Date.now();
+        const sliceMs = Math.max(0, Math.min(deadline - nowMs, boundStartMs + boundMs - nowMs, probeMs));
+        const answered = await withinBound(reply, sliceMs, () => undefined);
         if (answered !== undefined) return answered;
-        if (leftMs <= boundMs) {
+        const afterMs = Date.now();
+        if (afterMs >= deadline) {
           throw new DeadlineExceededError(`${body.type} ran out of its deadline waiting for ${connection.address}; its outcome is unknown`, { sent: true });
         }
-        // Answers to other requests came meanwhile: the node is busy, not silent; wait on.
-        if (connection.framesReceived !== framesBefore) continue;
-        // Silent (a paused node): the next attempt goes elsewhere, and the calls waiting on it move too.
-        this.suspect(connection.address);
-        connection.close(`no answer within ${boundMs} ms`);
-        throw new UnavailableError(`no answer from ${connection.address} within ${boundMs} ms; the request's outcome is unknown`, { sent: true });
+        if (afterMs >= boundStartMs + boundMs) {
+          // Answers to other requests came meanwhile: the node is busy, not silent; wait on.
+          if (connection.framesReceived !== framesAtBoundStart) {
+            boundStartMs = afterMs;
+            framesAtBoundStart = connection.framesReceived;
+            continue;
+          }
+          // Silent (a paused node): the next attempt goes elsewhere, and the calls waiting on it move too.
+          this.suspect(connection.address);
+          connection.close(`no answer within ${boundMs} ms`);
+          throw new UnavailableError(`no answer from ${connection.address} within ${boundMs} ms; the request's outcome is unknown`, { sent: true });
+        }
+        if (afterMs >= probeFromMs && afterMs - connection.lastFrameAtMs >= probeMs) this.probeOthers(connection, probeMs);
       }
     } finally {
       attempts.inFlight = false;
     }
+  }
+
+  /**
+   * `connection`'s node has been silent for `probeMs` with a request waiting: asks the other nodes
+   * who leads (one probe at a time). One that says it leads becomes the target, the silent node is
+   * skipped for an attempt bound, and the connection is dropped: the calls waiting on it go again
+   * there at once (their outcomes unknown, as after any lost connection).
+   */
+  private probeOthers(connection: ProtocolConnection, probeMs: number): void {
+    if (this.probing) return;
+    this.probing = true;
+    const { token, clientName, frameBytesMax } = this.options;
+    const nodes = this.options.nodes.filter((node) => `${node.host}:${node.port}` !== connection.address);
+    void probeLeader({
+      nodes, boundMs: 2 * probeMs, ...(token === undefined ? {} : { token }),
+      ...(clientName === undefined ? {} : { clientName }), ...(frameBytesMax === undefined ? {} : { frameBytesMax }),
+    }).then((leader) => {
+      this.probing = false;
+      this.probes += 1;
+      if (leader === undefined || this.closedByUser || this.connection !== connection) return;
+      // Answered meanwhile: busy, not silent.
+      if (Date.now() - connection.lastFrameAtMs < probeMs) return;
+      this.suspect(connection.address);
+      this.target = { host: leader.host, port: leader.port };
+      this.dropConnection(`${connection.address} was silent for ${probeMs} ms and ${leader.host}:${leader.port} says it leads`);
+      this.probeMoves += 1;
+    });
   }
 
   /** `sent`: an attempt, not necessarily the last, may have taken effect. */
@@ -270,7 +301,7 @@ export class ClusterConnection {
    *  next node. A failure of a connection already replaced changes nothing. */
   private moveOn(error: ProtocolError, used: ProtocolConnection | undefined): void {
     if (error.code === 'RESOURCE_EXHAUSTED') return; // the leader is busy, not gone: stay
-    if (used !== undefined && used !== this.connection && this.connection !== undefined) return;
+    if (used !== undefined && (used === this.left || (used !== this.connection && this.connection !== undefined))) return;
     // A follower may still name a leader found silent just now (before its election): not followed.
     if (error.leader !== undefined && !this.suspected({ host: error.leader.host, port: error.leader.clientPort })) {
       this.target = { host: error.leader.host, port: error.leader.clientPort };
@@ -299,8 +330,9 @@ export class ClusterConnection {
     return false;
   }
 
-  private dropConnection(): void {
-    this.connection?.close('moving to another node');
+  private dropConnection(reason = 'moving to another node'): void {
+    this.connection?.close(reason);
+    this.left = this.connection ?? this.left;
     this.connection = undefined;
   }
 
@@ -363,25 +395,4 @@ export class ClusterConnection {
   get closed(): boolean {
     return this.closedByUser;
   }
-}
-
-/** `promise`, or what `onExpiry` gives when `boundMs` passes first: undefined (the caller decides)
- *  or an error to reject with. The promise's own later outcome is then ignored. */
-export function withinBound<T>(promise: Promise<T>, boundMs: number, onExpiry: () => ProtocolError): Promise<T>;
-export function withinBound<T>(promise: Promise<T>, boundMs: number, onExpiry: () => undefined): Promise<T | undefined>;
-export function withinBound<T>(promise: Promise<T>, boundMs: number, onExpiry: () => ProtocolError | undefined): Promise<T | undefined> {
-  return new Promise<T | undefined>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      const error = onExpiry();
-      if (error === undefined) resolve(undefined);
-      else reject(error);
-    }, boundMs);
-    promise.then((value) => {
-      clearTimeout(timer);
-      resolve(value);
-    }, (error: unknown) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-  });
 }

@@ -43,6 +43,9 @@ export interface FalconClientOptions {
   /** Bound on one attempt's wait for an answer, beyond a long poll's wait (default 2 s): a node
    *  silent this long (a paused leader) is left for the next, the outcome unknown. */
   readonly attemptTimeoutMs?: number;
+  /** A node silent this long with a request waiting (beyond a long poll's wait) makes the client ask
+   *  the other nodes who leads, and move its calls at once to one that says it leads (default 250 ms). */
+  readonly leaderProbeMs?: number;
   /** The name the node logs for this client (default `falconqueue-sdk`). */
   readonly clientName?: string;
 }
@@ -118,6 +121,7 @@ export class FalconClient {
       ...(options.frameBytesMax === undefined ? {} : { frameBytesMax: options.frameBytesMax }),
       ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
       ...(options.attemptTimeoutMs === undefined ? {} : { attemptTimeoutMs: options.attemptTimeoutMs }),
+      ...(options.leaderProbeMs === undefined ? {} : { leaderProbeMs: options.leaderProbeMs }),
     };
     // A fresh producer session per client: its sequences start at 0, which a resumed session
     // would take for sequences it already answered.

@@ -50,6 +50,8 @@ export class ProtocolConnection {
 
   /** Frames received so far: a caller tells a busy node (answering others) from a silent one. */
   framesReceived = 0;
+  /** When (Date.now() ms) the last frame came, or the connection opened. */
+  lastFrameAtMs = Date.now();
   /** `host:port` of the node, for messages. */
   readonly address: string;
 
@@ -131,6 +133,7 @@ export class ProtocolConnection {
 
   private onFrame(body: Buffer): void {
     this.framesReceived += 1;
+    this.lastFrameAtMs = Date.now();
     let reply: unknown;
     try {
       reply = this.codec.unpackr.unpack(body);

@@ -1,0 +1,69 @@
+/**
+ * Asks the other nodes who leads, for a ClusterConnection whose node went silent with requests
+ * waiting on it. A paused leader (SIGSTOP, a long stall) and a leader cut off from its peers keep
+ * the client's connection open and answer nothing; its followers elect a new leader within an
+ * election timeout or two, but the client would learn of it only at its attempt bound (2 s). The
+ * probe opens a short connection to each other node, sends `hello` (with the client's token, no
+ * producer id: it opens no session), and resolves with the first node that answers that it leads
+ * itself (`leader` equals its own `node`), or undefined when none does within the bound.
+ *
+ * Only a node that says it leads is believed: a follower may still name the silent node, or name a
+ * leader it has not heard from since. A node that wrongly believes it leads (an old leader cut off
+ * from its peers, before its check-quorum steps it down) costs one redirect, never a lost request:
+ * what the client resends is idempotent or refused as before.
+ *
+ * Runs on: any thread of a client process.
+ */
+import { ProtocolConnection } from './protocol-connection.js';
+import { withinBound } from './within-bound.js';
+
+export interface ProbedNode {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface LeaderProbeOptions {
+  /** The nodes to ask (the silent one left out). */
+  readonly nodes: readonly ProbedNode[];
+  /** Bound on each node's connect and answer. */
+  readonly boundMs: number;
+  readonly token?: string;
+  readonly clientName?: string;
+  readonly frameBytesMax?: number;
+}
+
+/** The first of `nodes` that says it leads, or undefined when none does within the bound. */
+export function probeLeader(options: LeaderProbeOptions): Promise<ProbedNode | undefined> {
+  return new Promise((resolve) => {
+    let unanswered = options.nodes.length;
+    if (unanswered === 0) resolve(undefined);
+    for (const node of options.nodes) {
+      void askNode(node, options).then((leads) => {
+        unanswered -= 1;
+        if (leads) resolve(node);
+        else if (unanswered === 0) resolve(undefined);
+      });
+    }
+  });
+}
+
+/** Whether `node` answers hello saying it leads; false on any failure. */
+async function askNode(node: ProbedNode, options: LeaderProbeOptions): Promise<boolean> {
+  let connection: ProtocolConnection | undefined;
+  try {
+    connection = await ProtocolConnection.open({
+      host: node.host, port: node.port, connectTimeoutMs: options.boundMs,
+      ...(options.frameBytesMax === undefined ? {} : { frameBytesMax: options.frameBytesMax }),
+    });
+    const hello = await withinBound(connection.request({
+      type: 'hello', protocol: 1,
+      ...(options.clientName === undefined ? {} : { client: options.clientName }),
+      ...(options.token === undefined ? {} : { token: options.token }),
+    }), options.boundMs, () => undefined);
+    return hello !== undefined && typeof hello['node'] === 'string' && hello['leader'] === hello['node'];
+  } catch {
+    return false;
+  } finally {
+    connection?.close('the leader probe is done');
+  }
+}
