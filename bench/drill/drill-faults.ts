@@ -107,7 +107,7 @@ async function killNode(context: FaultContext, kind: 'kill-leader' | 'kill-follo
 async function pauseLeader(context: FaultContext, leader: string): Promise<void> {
   const fault = context.history.recordFault({ fault: 'sigstop', target: leader, startMs: Date.now() });
   context.cluster.signal(leader, 'SIGSTOP');
-  // Beyond electionTimeoutMsMax (600 ms): the others elect a new leader meanwhile.
+  // Beyond electionTimeoutMsMax (500 ms by default): the others elect a new leader meanwhile.
   await sleep(randomBetween(context.random, 1_200, 2_500));
   context.cluster.signal(leader, 'SIGCONT');
   fault.end(Date.now());

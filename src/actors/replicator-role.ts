@@ -18,7 +18,7 @@ import { QueueStateMachine } from '../queue/queue-state-machine.js';
 import type { EntryResults } from '../queue/results.js';
 import { snapshotChunkBytesMax } from '../log/state-machine.js';
 import { ReplicaLoop } from '../replication/replica-loop.js';
-import { raftSettingsFrom, raftTickMs } from '../replication/raft-timing.js';
+import { clockTicker, raftSettingsFrom, raftTickMs } from '../replication/raft-timing.js';
 import { BucketHistogram } from '../metrics/bucket-histogram.js';
 import type { QueueReport, RaftMetricsReport, ReplicatorStatus } from '../runtime/node-status.js';
 import type { ActorContext, ActorRole } from './actor-context.js';
@@ -187,7 +187,7 @@ class ReplicatorRole implements ActorRole {
     this.loop.start();
     await started;
     await this.startTransport();
-    this.tickTimer = setInterval(() => this.loop.tick(), raftTickMs);
+    this.tickTimer = setInterval(clockTicker(() => this.loop.tick()), raftTickMs);
   }
 
   private async startTransport(): Promise<void> {

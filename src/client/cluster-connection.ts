@@ -73,7 +73,7 @@ export interface ClusterConnectionOptions {
   readonly attemptTimeoutMs?: number;
   /** A node silent this long with a request waiting on it (beyond a long poll's `waitMs`) makes
    *  the client ask the other nodes who leads, and move at once to one that says it leads
-   *  (default 250 ms). */
+   *  (default 150 ms). */
   readonly leaderProbeMs?: number;
 }
 
@@ -92,7 +92,7 @@ type Reply = Record<string, unknown> & { readonly id: number };
 const backoffMsMin = 10;
 const backoffMsMax = 500;
 const attemptTimeoutMsDefault = 2_000;
-const leaderProbeMsDefault = 250;
+const leaderProbeMsDefault = 150;
 
 /** A failure that says the attempt had no effect (the node refused it, or it never left) is not in
  *  doubt; a lost connection, UNAVAILABLE, INTERNAL or an attempt's timeout is. */

@@ -44,7 +44,7 @@ export interface FalconClientOptions {
    *  silent this long (a paused leader) is left for the next, the outcome unknown. */
   readonly attemptTimeoutMs?: number;
   /** A node silent this long with a request waiting (beyond a long poll's wait) makes the client ask
-   *  the other nodes who leads, and move its calls at once to one that says it leads (default 250 ms). */
+   *  the other nodes who leads, and move its calls at once to one that says it leads (default 150 ms). */
   readonly leaderProbeMs?: number;
   /** The name the node logs for this client (default `falconqueue-sdk`). */
   readonly clientName?: string;

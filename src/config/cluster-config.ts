@@ -55,7 +55,7 @@ export const raftShape = {
   heartbeatIntervalMs: positiveInteger().default(50),
   /** Election timeouts are drawn from [min, max) so that candidates rarely collide. */
   electionTimeoutMsMin: positiveInteger().default(300),
-  electionTimeoutMsMax: positiveInteger().default(600),
+  electionTimeoutMsMax: positiveInteger().default(500),
   /** A rejoining node asks before it bumps its term, so it cannot depose a healthy leader. */
   preVote: booleanFlag().default(true),
   /** A leader that cannot hear a majority for an election timeout steps down. */

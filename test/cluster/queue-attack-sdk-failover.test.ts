@@ -121,7 +121,7 @@ describe('queue attack: FalconClient across leader failures', function () {
       await progress(200);
       const paused = (await nodes.leaderAgreedBy(ids)).node;
       nodes.signal(paused, 'SIGSTOP');
-      // Longer than an election timeout (600 ms at most): the others elect a leader meanwhile.
+      // Longer than an election timeout (500 ms at most): the others elect a leader meanwhile.
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       nodes.signal(paused, 'SIGCONT');
       await progress(200);

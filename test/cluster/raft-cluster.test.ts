@@ -60,7 +60,7 @@ describe('raft cluster (real processes)', function () {
     const leader = await nodes.leaderAgreedBy(ids);
     const follower = ids.find((id) => id !== leader.node) ?? 'n1';
     nodes.signal(follower, 'SIGSTOP');
-    await new Promise((resolve) => setTimeout(resolve, 1_200)); // beyond the 600 ms election timeout: the pause is the test
+    await new Promise((resolve) => setTimeout(resolve, 1_200)); // beyond the 500 ms election timeout: the pause is the test
     nodes.signal(follower, 'SIGCONT');
     const undisturbed = await nodes.leaderAgreedBy(ids);
     expect(undisturbed.node, 'pre-vote: the resumed follower did not depose the leader').to.equal(leader.node);

@@ -47,7 +47,7 @@ describe('cluster.yaml: valid files and their defaults', () => {
     const config = parseText(`cluster:\n  name: demo\n${threeNodesYaml}\n`);
     expect(config.cluster).to.deep.equal({ name: 'demo' });
     expect(config.raft).to.deep.equal({
-      heartbeatIntervalMs: 50, electionTimeoutMsMin: 300, electionTimeoutMsMax: 600, preVote: true,
+      heartbeatIntervalMs: 50, electionTimeoutMsMin: 300, electionTimeoutMsMax: 500, preVote: true,
       checkQuorum: true, inflightMessagesMax: 256, inflightBytesMax: 8 * 1024 * 1024,
       uncommittedBytesMax: 64 * 1024 * 1024, batchEventsMax: 64, batchDelayMsMax: 1,
       frameBytesMax: 16 * 1024 * 1024, snapshotEveryEntries: 100_000, snapshotEveryBytes: 256 * 1024 * 1024,
