@@ -43,6 +43,7 @@
 import { ProtocolConnection } from './protocol-connection.js';
 import { ClientClosedError, DeadlineExceededError, ProtocolError, UnavailableError } from './errors.js';
 import { probeLeader } from './leader-probe.js';
+import { SilentNodes } from './silent-nodes.js';
 import { withinBound } from './within-bound.js';
 import { RequestAttempts, type RequestBody } from './request-attempts.js';
 
@@ -124,8 +125,10 @@ export class ClusterConnection {
   private probing = false;
   /** The connection last dropped: later failures of calls that were waiting on it change nothing. */
   private left: ProtocolConnection | undefined;
-  /** Nodes (`host:port`) found silent, until when they are skipped: at most one per node address named. */
-  private readonly silentUntil = new Map<string, number>();
+  /** Nodes found silent, skipped for an attempt bound (by address, and by node id once known). */
+  private readonly silent = new SilentNodes();
+  /** The node id each connection's hello named. */
+  private readonly nodeIds = new WeakMap<ProtocolConnection, string>();
 
   constructor(options: ClusterConnectionOptions) {
     if (options.nodes.length === 0) throw new Error('ClusterConnection needs at least one node address');
@@ -247,7 +250,7 @@ export class ClusterConnection {
             continue;
           }
           // Silent (a paused node): the next attempt goes elsewhere, and the calls waiting on it move too.
-          this.suspect(connection.address);
+          this.suspect(connection.address, this.nodeIds.get(connection));
           connection.close(`no answer within ${boundMs} ms`);
           throw new UnavailableError(`no answer from ${connection.address} within ${boundMs} ms; the request's outcome is unknown`, { sent: true });
         }
@@ -262,15 +265,19 @@ export class ClusterConnection {
    * `connection`'s node has been silent for `probeMs` with a request waiting: asks the other nodes
    * who leads (one probe at a time). One that says it leads becomes the target, the silent node is
    * skipped for an attempt bound, and the connection is dropped: the calls waiting on it go again
-   * there at once (their outcomes unknown, as after any lost connection).
+   * there at once (their outcomes unknown, as after any lost connection). Neither the silent node
+   * (by its id: the list may name it under another address) nor a node found silent before is
+   * asked or believed: a stale leader says it leads until check-quorum steps it down.
    */
   private probeOthers(connection: ProtocolConnection, probeMs: number): void {
     if (this.probing) return;
     this.probing = true;
     const { token, clientName, frameBytesMax } = this.options;
-    const nodes = this.options.nodes.filter((node) => `${node.host}:${node.port}` !== connection.address);
+    const silentId = this.nodeIds.get(connection);
+    const nodes = this.options.nodes.filter((node) => `${node.host}:${node.port}` !== connection.address && !this.suspected(node));
+    const believable = (nodeId: string): boolean => nodeId !== silentId && !this.silent.nodeSuspected(nodeId);
     void probeLeader({
-      nodes, boundMs: 2 * probeMs, ...(token === undefined ? {} : { token }),
+      nodes, boundMs: 2 * probeMs, believable, ...(token === undefined ? {} : { token }),
       ...(clientName === undefined ? {} : { clientName }), ...(frameBytesMax === undefined ? {} : { frameBytesMax }),
     }).then((leader) => {
       this.probing = false;
@@ -278,7 +285,7 @@ export class ClusterConnection {
       if (leader === undefined || this.closedByUser || this.connection !== connection) return;
       // Answered meanwhile: busy, not silent.
       if (Date.now() - connection.lastFrameAtMs < probeMs) return;
-      this.suspect(connection.address);
+      this.suspect(connection.address, silentId);
       this.target = { host: leader.host, port: leader.port };
       this.dropConnection(`${connection.address} was silent for ${probeMs} ms and ${leader.host}:${leader.port} says it leads`);
       this.probeMoves += 1;
@@ -303,7 +310,7 @@ export class ClusterConnection {
     if (error.code === 'RESOURCE_EXHAUSTED') return; // the leader is busy, not gone: stay
     if (used !== undefined && (used === this.left || (used !== this.connection && this.connection !== undefined))) return;
     // A follower may still name a leader found silent just now (before its election): not followed.
-    if (error.leader !== undefined && !this.suspected({ host: error.leader.host, port: error.leader.clientPort })) {
+    if (error.leader !== undefined && !this.suspected({ host: error.leader.host, port: error.leader.clientPort }, error.leader.id)) {
       this.target = { host: error.leader.host, port: error.leader.clientPort };
       this.dropConnection();
       return;
@@ -317,17 +324,13 @@ export class ClusterConnection {
     this.target = nodes[this.nextNode] as NodeAddress;
   }
 
-  /** `address` answered nothing within the attempt bound: skipped for one more bound. */
-  private suspect(address: string): void {
-    this.silentUntil.set(address, Date.now() + (this.options.attemptTimeoutMs ?? attemptTimeoutMsDefault));
+  /** `address` (node `nodeId`, when known) answered nothing in time: skipped for one attempt bound. */
+  private suspect(address: string, nodeId: string | undefined): void {
+    this.silent.suspect(address, nodeId, this.options.attemptTimeoutMs ?? attemptTimeoutMsDefault);
   }
 
-  private suspected(node: NodeAddress): boolean {
-    const until = this.silentUntil.get(`${node.host}:${node.port}`);
-    if (until === undefined) return false;
-    if (until > Date.now()) return true;
-    this.silentUntil.delete(`${node.host}:${node.port}`);
-    return false;
+  private suspected(node: NodeAddress, nodeId?: string): boolean {
+    return this.silent.addressSuspected(`${node.host}:${node.port}`) || (nodeId !== undefined && this.silent.nodeSuspected(nodeId));
   }
 
   private dropConnection(reason = 'moving to another node'): void {
@@ -365,7 +368,7 @@ export class ClusterConnection {
         ...(clientName === undefined ? {} : { client: clientName }),
         ...(token === undefined ? {} : { token }),
       }), helloBoundMs, () => {
-        this.suspect(connection.address);
+        this.suspect(connection.address, undefined);
         return new UnavailableError(`no answer to hello from ${host}:${port} within ${helloBoundMs} ms`, { sent: false });
       });
     } catch (error) {
@@ -377,6 +380,7 @@ export class ClusterConnection {
     }
     if (typeof hello['producerId'] === 'string') this.producer = hello['producerId'];
     this.helloAccess = typeof hello['access'] === 'string' ? hello['access'] : undefined;
+    if (typeof hello['node'] === 'string') this.nodeIds.set(connection, hello['node']);
     if (this.closedByUser) {
       connection.close();
       throw new ClientClosedError('the connection to the cluster was closed while connecting', { sent: false });

@@ -10,7 +10,12 @@
  * Only a node that says it leads is believed: a follower may still name the silent node, or name a
  * leader it has not heard from since. A node that wrongly believes it leads (an old leader cut off
  * from its peers, before its check-quorum steps it down) costs one redirect, never a lost request:
- * what the client resends is idempotent or refused as before.
+ * what the client resends is idempotent or refused as before. The caller says which node ids it
+ * will not believe (`believable`): the silent node itself, which the list may still hold under
+ * another spelling of its address, and the nodes it found silent just before. A stale leader cut
+ * off from its peers answers hello saying it leads until check-quorum steps it down; believed
+ * again, it would take the calls back from the new leader as soon as that one is slow once, and
+ * the client would move them to and fro, resending them each time, until the stale one steps down.
  *
  * Runs on: any thread of a client process.
  */
@@ -30,25 +35,32 @@ export interface LeaderProbeOptions {
   readonly token?: string;
   readonly clientName?: string;
   readonly frameBytesMax?: number;
+  /** Whether a node (by the id its hello names) that says it leads is believed (default: all are). */
+  readonly believable?: (nodeId: string) => boolean;
 }
 
-/** The first of `nodes` that says it leads, or undefined when none does within the bound. */
-export function probeLeader(options: LeaderProbeOptions): Promise<ProbedNode | undefined> {
+/** A node that says it leads, and the id its hello gave. */
+export interface ProbedLeader extends ProbedNode {
+  readonly nodeId: string;
+}
+
+/** The first of `nodes` that says it leads and is believable, or undefined when none does within the bound. */
+export function probeLeader(options: LeaderProbeOptions): Promise<ProbedLeader | undefined> {
   return new Promise((resolve) => {
     let unanswered = options.nodes.length;
     if (unanswered === 0) resolve(undefined);
     for (const node of options.nodes) {
-      void askNode(node, options).then((leads) => {
+      void askNode(node, options).then((leaderId) => {
         unanswered -= 1;
-        if (leads) resolve(node);
+        if (leaderId !== undefined && (options.believable?.(leaderId) ?? true)) resolve({ host: node.host, port: node.port, nodeId: leaderId });
         else if (unanswered === 0) resolve(undefined);
       });
     }
   });
 }
 
-/** Whether `node` answers hello saying it leads; false on any failure. */
-async function askNode(node: ProbedNode, options: LeaderProbeOptions): Promise<boolean> {
+/** The node's id when `node` answers hello saying it leads; undefined otherwise, and on any failure. */
+async function askNode(node: ProbedNode, options: LeaderProbeOptions): Promise<string | undefined> {
   let connection: ProtocolConnection | undefined;
   try {
     connection = await ProtocolConnection.open({
@@ -60,9 +72,10 @@ async function askNode(node: ProbedNode, options: LeaderProbeOptions): Promise<b
       ...(options.clientName === undefined ? {} : { client: options.clientName }),
       ...(options.token === undefined ? {} : { token: options.token }),
     }), options.boundMs, () => undefined);
-    return hello !== undefined && typeof hello['node'] === 'string' && hello['leader'] === hello['node'];
+    const nodeId = hello?.['node'];
+    return typeof nodeId === 'string' && hello?.['leader'] === nodeId ? nodeId : undefined;
   } catch {
-    return false;
+    return undefined;
   } finally {
     connection?.close('the leader probe is done');
   }

@@ -1,0 +1,131 @@
+/**
+ * Attacks on the SDK's leader probe (cluster-connection.ts, leader-probe.ts) with scripted nodes:
+ * - a stale leader (cut off from its peers, before check-quorum steps it down) keeps saying it
+ *   leads while the new leader is slow to answer its first requests: the client must not move
+ *   back to the node it just found silent, and back again (a ping-pong that resends every call);
+ * - the silent node itself, reached under another spelling of its address (a redirect named it by
+ *   the address the cluster file gives, the client was given another), must not be "found" by
+ *   the probe and the connection to it dropped and opened again;
+ * - a non-idempotent call (purge) moved by a probe rejects with UnavailableError, `sent: true`, and
+ *   is never resent;
+ * - a probe that ends after close() opens no connection.
+ *
+ * Each test sets an attempt bound far longer than its call's deadline, so what moves a call is the
+ * probe, not the bound.
+ *
+ * Runs on: the mocha process.
+ */
+import { expect } from 'chai';
+import { ClusterConnection } from '../../src/client/cluster-connection.js';
+import { ClientClosedError, DeadlineExceededError, FalconClient, UnavailableError } from '../../src/client/index.js';
+import { startScriptedNode, type OnRequest, type Request, type ScriptedNode } from '../support/scripted-node.js';
+import { waitUntil } from '../support/wait-until.js';
+
+describe('attack: the SDK leader probe', () => {
+  const nodes: ScriptedNode[] = [];
+  afterEach(async () => {
+    await Promise.all(nodes.splice(0).map((node) => node.close()));
+  });
+
+  async function node(onRequest: OnRequest): Promise<ScriptedNode> {
+    const started = await startScriptedNode(onRequest);
+    nodes.push(started);
+    return started;
+  }
+
+  function hello(id: string, leader: string | null): Record<string, unknown> {
+    return { protocol: 1, node: id, leader, producerId: `p-${id}` };
+  }
+
+  /** Says hello as `id` naming `leader`; every other request is left unanswered (silent). */
+  function silent(id: string, leader: string): OnRequest {
+    return (request) => (request.type === 'hello' ? hello(id, leader) : undefined);
+  }
+
+  function sentOf(of: ScriptedNode, type: string): Request[] {
+    return of.requests.filter((request) => request.type === type);
+  }
+
+  it('does not move back to the stale leader it left while the new leader is slow to answer', async () => {
+    const stale = await node(silent('a', 'a'));
+    const elected = await node((request, reply) => {
+      if (request.type === 'hello') return hello('b', 'b');
+      // A new leader answers its first requests once its term's first entry commits: 300 ms here.
+      setTimeout(() => reply.answer({ queues: [] }), 300);
+      return undefined;
+    });
+    const follower = await node(silent('c', 'b'));
+    const connection = new ClusterConnection({
+      nodes: [stale, elected, follower].map((each) => ({ host: '127.0.0.1', port: each.port })), attemptTimeoutMs: 120_000, leaderProbeMs: 100,
+    });
+    try {
+      const reply = await connection.call({ type: 'stats' }, { idempotent: true, deadlineMs: 3_000 });
+      expect(reply['queues']).to.deep.equal([]);
+      expect(connection.probeMoves, 'one move: from the stale leader to the elected one').to.equal(1);
+      expect(sentOf(stale, 'stats'), 'the stale leader got only the first attempt').to.have.length(1);
+    } finally {
+      connection.close();
+    }
+  });
+
+  it('does not take the silent node, named under another address, for a new leader', async () => {
+    // A leader cut off from its peers: it still says it leads, and answers no request.
+    const cutOff = await node(silent('a', 'a'));
+    // A follower that names it, under the address the cluster file gives (127.0.0.1).
+    const follower = await node((request) => {
+      if (request.type === 'hello') return hello('b', 'a');
+      return { error: { code: 'NOT_LEADER', message: 'a leads', leader: { id: 'a', host: '127.0.0.1', clientPort: cutOff.port } } };
+    });
+    // The client was given the same nodes under another spelling.
+    const connection = new ClusterConnection({
+      nodes: [{ host: '127.1', port: follower.port }, { host: '127.1', port: cutOff.port }], attemptTimeoutMs: 120_000, leaderProbeMs: 50,
+    });
+    try {
+      const error = await connection.call({ type: 'stats' }, { idempotent: true, deadlineMs: 1_000 }).then(() => undefined, (failure: unknown) => failure);
+      expect(error).to.be.instanceOf(DeadlineExceededError);
+      expect(connection.probes, 'the silent node was probed about').to.be.at.least(1);
+      expect(connection.probeMoves, 'no move to the silent node itself').to.equal(0);
+      expect(sentOf(cutOff, 'stats'), 'one attempt on the silent node, not one per probe').to.have.length(1);
+    } finally {
+      connection.close();
+    }
+  });
+
+  it('rejects a purge moved by a probe with UnavailableError (sent) and never resends it', async () => {
+    const paused = await node(silent('a', 'a'));
+    const elected = await node((request) => (request.type === 'hello' ? hello('b', 'b') : { moved: 3 }));
+    const client = new FalconClient({
+      nodes: [`127.0.0.1:${paused.port}`, `127.0.0.1:${elected.port}`], deadlineMs: 5_000, attemptTimeoutMs: 120_000, leaderProbeMs: 50,
+    });
+    try {
+      const error = await client.purge('q', 'dead').then(() => undefined, (failure: unknown) => failure);
+      expect(error).to.be.instanceOf(UnavailableError);
+      expect((error as UnavailableError).sent).to.equal(true);
+      expect(sentOf(elected, 'purge'), 'the purge was not resent').to.deep.equal([]);
+      expect(sentOf(paused, 'purge')).to.have.length(1);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('opens no connection when the probe ends after close()', async () => {
+    const paused = await node(silent('a', 'a'));
+    let answerProbe: (() => void) | undefined;
+    const elected = await node((request, reply) => {
+      if (request.type !== 'hello') return { queues: [] };
+      answerProbe = () => reply.answer(hello('b', 'b'));
+      return undefined;
+    });
+    const connection = new ClusterConnection({
+      nodes: [paused, elected].map((each) => ({ host: '127.0.0.1', port: each.port })), attemptTimeoutMs: 120_000, leaderProbeMs: 200,
+    });
+    const call = connection.call({ type: 'stats' }, { idempotent: true, deadlineMs: 5_000 }).then(() => undefined, (failure: unknown) => failure);
+    await waitUntil(() => answerProbe !== undefined, 'the probe says hello to the other node', 5_000, 5);
+    connection.close();
+    answerProbe?.();
+    expect(await call).to.be.instanceOf(ClientClosedError);
+    await waitUntil(() => connection.probes === 1, 'the probe is over', 5_000, 5);
+    expect(sentOf(elected, 'hello'), 'only the probe said hello to the other node').to.have.length(1);
+    expect(sentOf(elected, 'stats')).to.deep.equal([]);
+  });
+});
