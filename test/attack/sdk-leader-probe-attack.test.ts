@@ -8,7 +8,9 @@
  *   the probe and the connection to it dropped and opened again;
  * - a non-idempotent call (purge) moved by a probe rejects with UnavailableError, `sent: true`, and
  *   is never resent;
- * - a probe that ends after close() opens no connection.
+ * - a probe that ends after close() opens no connection;
+ * - a full window of sequenced enqueues on a leader that applied some and answers none, moved by
+ *   a probe, adds every job once.
  *
  * Each test sets an attempt bound far longer than its call's deadline, so what moves a call is the
  * probe, not the bound.
@@ -20,6 +22,7 @@ import { ClusterConnection } from '../../src/client/cluster-connection.js';
 import { ClientClosedError, DeadlineExceededError, FalconClient, UnavailableError } from '../../src/client/index.js';
 import { startScriptedNode, type OnRequest, type Request, type ScriptedNode } from '../support/scripted-node.js';
 import { waitUntil } from '../support/wait-until.js';
+import { outcomeOf, scriptedNode, SharedLog } from './scripted-cluster.js';
 
 describe('attack: the SDK leader probe', () => {
   const nodes: ScriptedNode[] = [];
@@ -127,5 +130,40 @@ describe('attack: the SDK leader probe', () => {
     await waitUntil(() => connection.probes === 1, 'the probe is over', 5_000, 5);
     expect(sentOf(elected, 'hello'), 'only the probe said hello to the other node').to.have.length(1);
     expect(sentOf(elected, 'stats')).to.deep.equal([]);
+  });
+
+  it('adds every job once when a probe moves a full window of sequences, some applied by the silent leader', async () => {
+    const log = new SharedLog();
+    // A answers the first sequence, then applies the odd ones (their replies lost with it) and holds the rest.
+    const paused = await scriptedNode('a', (request, { producerId }) => {
+      if (request.type !== 'enqueue') return undefined;
+      const sequence = request['sequence'] as number;
+      if (sequence === 0) return log.enqueue(request, producerId);
+      if (sequence % 2 === 1) log.enqueue(request, producerId);
+      return undefined;
+    });
+    const elected = await scriptedNode('b', (request, { producerId }) => (request.type === 'enqueue' ? log.enqueue(request, producerId) : undefined));
+    nodes.push(paused, elected);
+    const client = new FalconClient({ nodes: [paused.address, elected.address], deadlineMs: 8_000, attemptTimeoutMs: 120_000, leaderProbeMs: 50 });
+    try {
+      await client.enqueue('q', { marker: 'warm-up' });
+      const markers = Array.from({ length: 40 }, (_, at) => `m-${at}`);
+      const outcomes: Array<Promise<unknown>> = [];
+      for (const marker of markers) {
+        outcomes.push(outcomeOf(client.enqueue('q', { marker })));
+        // One call per turn: each leaves under its own sequence while the window has room.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const settled = await Promise.all(outcomes);
+      expect(settled.filter((outcome) => outcome instanceof Error), 'every call answered').to.deep.equal([]);
+      const sequencesOnA = new Set(paused.requests.filter((request) => request.type === 'enqueue').map((request) => request['sequence']));
+      expect(sequencesOnA.size, 'several sequences were waiting on the silent leader').to.be.at.least(4);
+      const byMarker = log.jobsByMarker('q');
+      for (const marker of ['warm-up', ...markers]) expect(byMarker.get(marker), marker).to.have.length(1);
+      const sessionHellos = elected.requests.filter((request) => request.type === 'hello' && request['producerId'] !== undefined);
+      expect(sessionHellos, 'one move to the elected node').to.have.length(1);
+    } finally {
+      await client.close();
+    }
   });
 });
