@@ -20,7 +20,8 @@
  * own `waitMs`, for a long poll). When the time left runs out, the call rejects with
  * DeadlineExceededError (sent); the connection stays, since a busy leader is not a gone one. When
  * the attempt bound runs out first, the outcome is unknown (UNAVAILABLE, sent): the connection is
- * dropped and the next node is tried, as after a lost connection. The hello is bounded the same way.
+ * dropped and the next node is tried, as after a lost connection. The hello is bounded the same way,
+ * and probes the same way (a paused node's kernel still accepts connections; its hello waits).
  * The attempt bound is long (a few election timeouts), so the client does not wait for it to learn
  * of a new leader: once the node has sent nothing for `leaderProbeMs` while a request waits on it
  * (beyond a long poll's wait), the client asks the other nodes who leads (leader-probe.ts), and
@@ -42,7 +43,8 @@
  */
 import { ProtocolConnection } from './protocol-connection.js';
 import { ClientClosedError, DeadlineExceededError, ProtocolError, UnavailableError } from './errors.js';
-import { probeLeader } from './leader-probe.js';
+import { probeLeader, type ProbedLeader } from './leader-probe.js';
+import { mayRetry, outcomeUnknown } from './retry-rules.js';
 import { SilentNodes } from './silent-nodes.js';
 import { withinBound } from './within-bound.js';
 import { RequestAttempts, type RequestBody } from './request-attempts.js';
@@ -94,14 +96,6 @@ const backoffMsMin = 10;
 const backoffMsMax = 500;
 const attemptTimeoutMsDefault = 2_000;
 const leaderProbeMsDefault = 150;
-
-/** A failure that says the attempt had no effect (the node refused it, or it never left) is not in
- *  doubt; a lost connection, UNAVAILABLE, INTERNAL or an attempt's timeout is. */
-function outcomeUnknown(failure: ProtocolError): boolean {
-  // An UNAVAILABLE whose detail says `outcome: 'noEffect'`: the node knows the request did nothing.
-  if (failure.code === 'UNAVAILABLE' && failure.detail?.['outcome'] === 'noEffect') return false;
-  return failure.sent && (failure.code === 'UNAVAILABLE' || failure.code === 'INTERNAL' || failure.code === 'DEADLINE_EXCEEDED');
-}
 
 export class ClusterConnection {
   private readonly options: ClusterConnectionOptions;
@@ -189,7 +183,7 @@ export class ClusterConnection {
         throw this.deadlineError(body.type, previous ?? failure, attempts.mayHaveTakenEffect);
       }
       previous = failure;
-      if (!this.mayRetry(failure, callOptions.idempotent === true)) throw failure;
+      if (!mayRetry(failure, callOptions.idempotent === true)) throw failure;
       if (Date.now() >= deadline) throw this.deadlineError(body.type, failure, attempts.mayHaveTakenEffect);
       this.retries += 1;
       this.moveOn(failure, usedConnection);
@@ -272,16 +266,9 @@ export class ClusterConnection {
   private probeOthers(connection: ProtocolConnection, probeMs: number): void {
     if (this.probing) return;
     this.probing = true;
-    const { token, clientName, frameBytesMax } = this.options;
     const silentId = this.nodeIds.get(connection);
-    const nodes = this.options.nodes.filter((node) => `${node.host}:${node.port}` !== connection.address && !this.suspected(node));
-    const believable = (nodeId: string): boolean => nodeId !== silentId && !this.silent.nodeSuspected(nodeId);
-    void probeLeader({
-      nodes, boundMs: 2 * probeMs, believable, ...(token === undefined ? {} : { token }),
-      ...(clientName === undefined ? {} : { clientName }), ...(frameBytesMax === undefined ? {} : { frameBytesMax }),
-    }).then((leader) => {
+    void this.whoLeads(connection.address, silentId, probeMs).then((leader) => {
       this.probing = false;
-      this.probes += 1;
       if (leader === undefined || this.closedByUser || this.connection !== connection) return;
       // Answered meanwhile: busy, not silent.
       if (Date.now() - connection.lastFrameAtMs < probeMs) return;
@@ -292,16 +279,25 @@ export class ClusterConnection {
     });
   }
 
+  /** A leader probe (leader-probe.ts) of the nodes but `silentAddress` and those found silent, believing
+   *  none that is `silentId` or was found silent. */
+  private whoLeads(silentAddress: string, silentId: string | undefined, probeMs: number): Promise<ProbedLeader | undefined> {
+    const { token, clientName, frameBytesMax } = this.options;
+    const nodes = this.options.nodes.filter((node) => `${node.host}:${node.port}` !== silentAddress && !this.suspected(node));
+    const believable = (nodeId: string): boolean => nodeId !== silentId && !this.silent.nodeSuspected(nodeId);
+    return probeLeader({
+      nodes, boundMs: 2 * probeMs, believable, ...(token === undefined ? {} : { token }),
+      ...(clientName === undefined ? {} : { clientName }), ...(frameBytesMax === undefined ? {} : { frameBytesMax }),
+    }).then((leader) => {
+      this.probes += 1;
+      return leader;
+    });
+  }
+
   /** `sent`: an attempt, not necessarily the last, may have taken effect. */
   private deadlineError(type: string, last: ProtocolError, sent: boolean): DeadlineExceededError {
     const outcome = sent ? 'its outcome is unknown' : 'it never reached a node';
     return new DeadlineExceededError(`${type} ran out of its deadline (${last.code}: ${last.message}); ${outcome}`, { sent, cause: last });
-  }
-
-  private mayRetry(error: ProtocolError, idempotent: boolean): boolean {
-    if (error.code === 'NOT_LEADER' || !error.sent) return true;
-    if (error.code === 'RESOURCE_EXHAUSTED' && error.detail?.['limit'] === 'uncommittedBytesMax') return true;
-    return error.code === 'UNAVAILABLE' && idempotent;
   }
 
   /** After a failure on `used`: follow the leader a node named, or drop the connection and try the
@@ -359,22 +355,18 @@ export class ClusterConnection {
     const connection = await ProtocolConnection.open({
       host, port, ...(frameBytesMax === undefined ? {} : { frameBytesMax }), ...(connectTimeoutMs === undefined ? {} : { connectTimeoutMs }),
     });
-    const helloBoundMs = this.options.attemptTimeoutMs ?? attemptTimeoutMsDefault;
     let hello: Reply;
     try {
-      hello = await withinBound(connection.request({
+      hello = await this.helloAnswer(connection, connection.request({
         type: 'hello', protocol: 1,
         ...(this.producer === undefined ? {} : { producerId: this.producer }),
         ...(clientName === undefined ? {} : { client: clientName }),
         ...(token === undefined ? {} : { token }),
-      }), helloBoundMs, () => {
-        this.suspect(connection.address, undefined);
-        return new UnavailableError(`no answer to hello from ${host}:${port} within ${helloBoundMs} ms`, { sent: false });
-      });
+      }));
     } catch (error) {
       connection.close('the hello failed');
       if (error instanceof ProtocolError && error.code === 'UNAVAILABLE') {
-        throw new UnavailableError(`hello to ${host}:${port} failed: ${error.message}`, { sent: false, cause: error });
+        throw new UnavailableError(`hello to ${host}:${port} failed: ${error.message}`, { sent: false, cause: error, leader: error.leader });
       }
       throw error;
     }
@@ -387,6 +379,38 @@ export class ClusterConnection {
     }
     this.connection = connection;
     return connection;
+  }
+
+  /**
+   * The hello's answer within the attempt bound. A paused node accepts connections (its kernel
+   * does) and answers nothing: after `leaderProbeMs` of silence the other nodes are asked who
+   * leads, and one that does ends the wait with UNAVAILABLE (`sent: false`) naming it, so the
+   * next attempt goes there.
+   */
+  private async helloAnswer(connection: ProtocolConnection, answer: Promise<Reply>): Promise<Reply> {
+    const boundMs = this.options.attemptTimeoutMs ?? attemptTimeoutMsDefault;
+    const probeMs = this.options.leaderProbeMs ?? leaderProbeMsDefault;
+    const endMs = Date.now() + boundMs;
+    for (;;) {
+      const early = await withinBound(answer, Math.max(0, Math.min(probeMs, endMs - Date.now())), () => undefined);
+      if (early !== undefined) return early;
+      if (this.closedByUser) throw new ClientClosedError('the connection to the cluster was closed while connecting', { sent: false });
+      const probe = this.whoLeads(connection.address, undefined, probeMs).then((leader) => ({ leader }));
+      const first = Date.now() >= endMs ? undefined
+        : await withinBound(Promise.race([answer.then((reply) => ({ reply })), probe]), Math.max(0, endMs - Date.now()), () => undefined);
+      if (first === undefined) {
+        this.suspect(connection.address, undefined);
+        throw new UnavailableError(`no answer to hello from ${connection.address} within ${boundMs} ms`, { sent: false });
+      }
+      if ('reply' in first) return first.reply;
+      if (first.leader === undefined) continue;
+      this.suspect(connection.address, undefined);
+      this.probeMoves += 1;
+      const { host, port, nodeId } = first.leader;
+      throw new UnavailableError(`no answer to hello from ${connection.address} within ${probeMs} ms, and ${host}:${port} says it leads`, {
+        sent: false, leader: { id: nodeId, host, clientPort: port },
+      });
+    }
   }
 
   /** Closes the connection; calls in flight and later reject with ClientClosedError. */

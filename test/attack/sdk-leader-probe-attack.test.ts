@@ -166,4 +166,22 @@ describe('attack: the SDK leader probe', () => {
       await client.close();
     }
   });
+
+  it('does not wait out the attempt bound on a hello to a paused node when another node says it leads', async () => {
+    // A paused process: the kernel still accepts connections, nothing is answered, hello included.
+    const paused = await node(() => undefined);
+    const elected = await node((request) => (request.type === 'hello' ? hello('b', 'b') : { queues: [] }));
+    const connection = new ClusterConnection({
+      nodes: [paused, elected].map((each) => ({ host: '127.0.0.1', port: each.port })), attemptTimeoutMs: 3_000, leaderProbeMs: 100,
+    });
+    try {
+      const startedMs = Date.now();
+      const reply = await connection.call({ type: 'stats' }, { idempotent: true, deadlineMs: 10_000 });
+      expect(reply['queues']).to.deep.equal([]);
+      expect(Date.now() - startedMs, 'answered after a probe, not after the hello bound').to.be.below(1_500);
+      expect(sentOf(elected, 'stats')).to.have.length(1);
+    } finally {
+      connection.close();
+    }
+  });
 });
