@@ -187,7 +187,7 @@ class ReplicatorRole implements ActorRole {
     this.loop.start();
     await started;
     await this.startTransport();
-    this.tickTimer = setInterval(clockTicker(() => this.loop.tick()), raftTickMs);
+    this.tickTimer = setInterval(clockTicker((elapsedTicks) => this.loop.tick(elapsedTicks)), raftTickMs);
   }
 
   private async startTransport(): Promise<void> {

@@ -125,8 +125,10 @@ export function onVoteResponse(state: RaftState, message: VoteResponseMessage): 
   }
 }
 
-export function tickElection(state: RaftState): void {
-  state.electionElapsedTicks++;
+/** `elapsedTicks` of time passed: the election timeout follows it; a fast campaign's pause counts
+ *  one per call (raft-node.ts `tick`). */
+export function tickElection(state: RaftState, elapsedTicks = 1): void {
+  state.electionElapsedTicks += elapsedTicks;
   if (tickFastCampaign(state)) return;
   if (state.electionElapsedTicks >= state.randomizedElectionTimeoutTicks && state.isVoter(state.id)) {
     state.electionElapsedTicks = 0;

@@ -271,15 +271,16 @@ export function abandonTransfer(state: RaftState): void {
   state.transferElapsedTicks = 0;
 }
 
-export function tickLeader(state: RaftState): void {
-  state.heartbeatElapsedTicks++;
-  state.electionElapsedTicks++;
-  if (state.leadTransferee !== null && ++state.transferElapsedTicks >= state.config.electionTimeoutTicksMin) {
+/** `elapsedTicks` of time passed: every timeout here follows it (raft-node.ts `tick`). */
+export function tickLeader(state: RaftState, elapsedTicks = 1): void {
+  state.heartbeatElapsedTicks += elapsedTicks;
+  state.electionElapsedTicks += elapsedTicks;
+  if (state.leadTransferee !== null && (state.transferElapsedTicks += elapsedTicks) >= state.config.electionTimeoutTicksMin) {
     // The target did not take over within an election timeout: give up, accept proposals again.
     abandonTransfer(state);
   }
   for (const [peer, progress] of state.progress) {
-    if (progress.state === 'snapshot' && ++progress.snapshotElapsedTicks >= state.config.snapshotRetryTicks) {
+    if (progress.state === 'snapshot' && (progress.snapshotElapsedTicks += elapsedTicks) >= state.config.snapshotRetryTicks) {
       progress.becomeProbe();
       sendAppend(state, peer, false);
     }

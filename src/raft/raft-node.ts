@@ -99,10 +99,19 @@ export class RaftNode {
     assert(this.readyOutstanding === null, `${action} called between ready() and advance() on ${this.state.id}`);
   }
 
-  tick(): void {
+  /**
+   * `elapsedTicks` ticks of time passed (a host whose thread was busy makes up for late timer
+   * callbacks). Timeouts (election, heartbeat, check-quorum, transfer, snapshot retry) advance by
+   * all of them. The pauses in which this node waits to hear a message (a fast campaign's turn in
+   * the successor ranking, its retry, a held vote) advance by one per call: the host reads its
+   * sockets between two calls, and a pause that ran out within one call would end before the
+   * message it waits for, already in the socket, is read.
+   */
+  tick(elapsedTicks = 1): void {
     this.checkNoReadyOutstanding('tick');
-    if (this.state.role === 'leader') tickLeader(this.state);
-    else tickElection(this.state);
+    assert(Number.isSafeInteger(elapsedTicks) && elapsedTicks >= 1, `tick(${elapsedTicks}): elapsedTicks must be a positive integer`);
+    if (this.state.role === 'leader') tickLeader(this.state, elapsedTicks);
+    else tickElection(this.state, elapsedTicks);
     for (const [from, held] of this.state.heldVotes) if (--held.ticksLeft <= 0) this.state.heldVotes.delete(from);
   }
 

@@ -9,11 +9,15 @@
  *
  * Ticks follow the clock, not the timer's callbacks: on a busy thread a 5 ms interval fires every
  * 7-10 ms, and counting callbacks stretched every timeout with the load (a 300-600 ms election
- * timeout took 500-600 ms under a drill's load, where an idle cluster took 320-580). Each callback ticks as many times as 5 ms
- * periods passed since the last, up to `catchUpTicksMax`: a thread that did not run at all for
- * longer (a long task, a pause of the process) counts that gap as 40 ms, so a follower that was
- * itself stopped does not campaign the moment it resumes, before reading the heartbeats waiting in
- * its sockets.
+ * timeout took 500-600 ms under a drill's load, where an idle cluster took 320-580). Each callback
+ * makes one tick of as many 5 ms periods as passed since the last, up to `catchUpTicksMax`: a
+ * thread that did not run at all for longer (a long task, a pause of the process) counts that gap
+ * as 40 ms, so a follower that was itself stopped does not campaign the moment it resumes, before
+ * reading the heartbeats waiting in its sockets. One call, not as many calls: the core's timeouts
+ * follow the elapsed ticks, but its pauses that wait to hear a message (the successor ranking's
+ * two ticks) count calls, since the thread reads its sockets only between two callbacks; made up
+ * for in one burst, those pauses ran out before the message was read, and both survivors of a
+ * killed leader campaigned and split the vote (raft-node.ts `tick`).
  *
  * Runs on: Replicator thread.
  */
@@ -55,10 +59,11 @@ export function raftSettingsFrom(file: RaftFileSettings): Partial<RaftSettings> 
 export const catchUpTicksMax = 8;
 
 /**
- * A timer callback that calls `tick` once per `raftTickMs` of `nowMs` since the last ticks, at most
- * `catchUpTicksMax` times per call; a longer gap is dropped, the remainder under one tick carried.
+ * A timer callback that calls `tick(elapsedTicks)` once with the `raftTickMs` periods of `nowMs`
+ * since the last tick, at most `catchUpTicksMax`, and not at all when none passed; a longer gap is
+ * dropped, the remainder under one tick carried.
  */
-export function clockTicker(tick: () => void, nowMs: () => number = () => performance.now()): () => void {
+export function clockTicker(tick: (elapsedTicks: number) => void, nowMs: () => number = () => performance.now()): () => void {
   let accountedMs = nowMs();
   return () => {
     const now = nowMs();
@@ -68,6 +73,6 @@ export function clockTicker(tick: () => void, nowMs: () => number = () => perfor
       due = catchUpTicksMax;
     }
     accountedMs += due * raftTickMs;
-    for (let ticked = 0; ticked < due; ticked += 1) tick();
+    if (due > 0) tick(due);
   };
 }

@@ -277,10 +277,11 @@ export class ReplicaLoop {
     this.schedule();
   }
 
-  tick(): void {
+  /** `elapsedTicks` ticks of time passed since the last call (RaftNode.tick says what follows it). */
+  tick(elapsedTicks = 1): void {
     if (this.stoppedBy !== null) return;
-    this.starter.onTick();
-    this.core?.tick();
+    for (let ticked = 0; ticked < elapsedTicks; ticked += 1) this.starter.onTick();
+    this.core?.tick(elapsedTicks);
     this.streams.tick(this.core?.role === 'leader');
     this.schedule();
   }

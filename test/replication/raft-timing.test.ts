@@ -9,7 +9,7 @@ import { catchUpTicksMax, clockTicker, raftTickMs, ticksOf } from '../../src/rep
 function ticker(): { readonly ticks: () => number; readonly at: (ms: number) => void } {
   let now = 1_000;
   let ticks = 0;
-  const callback = clockTicker(() => { ticks += 1; }, () => now);
+  const callback = clockTicker((elapsedTicks) => { ticks += elapsedTicks; }, () => now);
   return { ticks: () => ticks, at: (ms) => { now = 1_000 + ms; callback(); } };
 }
 
