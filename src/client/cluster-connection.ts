@@ -119,6 +119,10 @@ export class ClusterConnection {
   private probing = false;
   /** The connection last dropped: later failures of calls that were waiting on it change nothing. */
   private left: ProtocolConnection | undefined;
+  /** The failure of the last opening that moved the target: every call that waited for that opening
+   *  gets this same error, and only the first moves on (as many moves as calls could lead back to the
+   *  failed node, again and again, while the calls keep failing together). */
+  private openFailureMovedOn: ProtocolError | undefined;
   /** Nodes found silent, skipped for an attempt bound (by address, and by node id once known). */
   private readonly silent = new SilentNodes();
   /** The node id each connection's hello named. */
@@ -305,6 +309,8 @@ export class ClusterConnection {
   private moveOn(error: ProtocolError, used: ProtocolConnection | undefined): void {
     if (error.code === 'RESOURCE_EXHAUSTED') return; // the leader is busy, not gone: stay
     if (used !== undefined && (used === this.left || (used !== this.connection && this.connection !== undefined))) return;
+    if (used === undefined && error === this.openFailureMovedOn) return;
+    if (used === undefined) this.openFailureMovedOn = error;
     // A follower may still name a leader found silent just now (before its election): not followed.
     if (error.leader !== undefined && !this.suspected({ host: error.leader.host, port: error.leader.clientPort }, error.leader.id)) {
       this.target = { host: error.leader.host, port: error.leader.clientPort };

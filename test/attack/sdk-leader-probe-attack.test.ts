@@ -10,7 +10,10 @@
  *   is never resent;
  * - a probe that ends after close() opens no connection;
  * - a full window of sequenced enqueues on a leader that applied some and answers none, moved by
- *   a probe, adds every job once.
+ *   a probe, adds every job once;
+ * - a hello to a paused node (its kernel accepts the connection) probes like a request;
+ * - calls that all waited for one failed connection move the target one node on, not one node
+ *   per call (with two nodes and an even number of calls, back to the failed one, every time).
  *
  * Each test sets an attempt bound far longer than its call's deadline, so what moves a call is the
  * probe, not the bound.
@@ -180,6 +183,22 @@ describe('attack: the SDK leader probe', () => {
       expect(reply['queues']).to.deep.equal([]);
       expect(Date.now() - startedMs, 'answered after a probe, not after the hello bound').to.be.below(1_500);
       expect(sentOf(elected, 'stats')).to.have.length(1);
+    } finally {
+      connection.close();
+    }
+  });
+
+  it('moves one node on, not one per waiting call, when the connection they all waited for fails', async () => {
+    // A node that ends every connection at its hello (a crashing process).
+    const crashing = await node((request) => (request.type === 'hello' ? 'drop' : undefined));
+    const leader = await node((request) => (request.type === 'hello' ? hello('b', 'b') : { queues: [] }));
+    const connection = new ClusterConnection({
+      nodes: [crashing, leader].map((each) => ({ host: '127.0.0.1', port: each.port })), attemptTimeoutMs: 120_000, random: () => 0.5,
+    });
+    try {
+      const calls = Array.from({ length: 4 }, () => connection.call({ type: 'stats' }, { idempotent: true, deadlineMs: 5_000 }));
+      await Promise.all(calls);
+      expect(sentOf(crashing, 'hello'), 'the crashing node was tried once').to.have.length(1);
     } finally {
       connection.close();
     }
