@@ -35,6 +35,9 @@ export interface SimOptions {
   readonly tickUs: number;
   /** Per-node clock rate factors (clock skew), around 1. */
   readonly clockRates: readonly number[];
+  /** The share of timer callbacks that come late, by 2 to 4 tick periods, and tick that many at
+   *  once (RaftNode.tick(elapsedTicks), as a busy Replicator thread does); 0 in half the seeds. */
+  readonly lateTickRate: number;
   readonly raft: Partial<RaftSettings>;
   readonly network: {
     readonly dropRate: number;
@@ -183,6 +186,9 @@ export function optionsForSeed(seed: number, nodeCount: number, faultTicks = def
   const snapshotEveryEntriesSmall = pendingSnapshot.chance(0.3) ? pendingSnapshot.pick([1, 2, 4]) : null;
   // The queue's draws: their own stream too.
   const queue = new SeededRandom(seed ^ 0x0b5e55ed);
+  // Late timer callbacks: their own stream too.
+  const late = new SeededRandom(seed ^ 0x1a7e71c5);
+  const lateTickRate = late.chance(0.5) ? 0.05 + late.nextFloat() * 0.25 : 0;
   const clockOffsetsMs: number[] = [];
   for (let node = 0; node < nodeCount; node++) clockOffsetsMs.push(queue.between(-40, 40));
   return {
@@ -194,6 +200,7 @@ export function optionsForSeed(seed: number, nodeCount: number, faultTicks = def
     livenessTicksMax: 3_000,
     tickUs: 20_000,
     clockRates,
+    lateTickRate,
     raft: {
       electionTimeoutTicksMin: 10,
       electionTimeoutTicksMax: 20,

@@ -11,7 +11,8 @@
  * way; a snapshot streaming counts as progress), and within `livenessTicksMax` in all. Safety is
  * checked after every event (sim-checker.ts), the queue's promises after every entry applied and
  * every answer (sim-queue-checks.ts, queue-oracle.ts). Everything is drawn from the seed;
- * `replayCommand` names the run.
+ * `replayCommand` names the run. In half the seeds some timer callbacks come 2 to 4 periods late
+ * and tick that many at once (`lateTickRate`), as on a busy Replicator thread.
  *
  * Invariants: simulated time never goes back; an event of a crashed incarnation never runs; a
  * paused node runs nothing (its deliveries and disk completions wait, its ticks are lost).
@@ -99,6 +100,8 @@ export class Simulation implements SimHost {
   readonly options: SimOptions;
   readonly checker = new SimChecker();
   readonly random: SeededRandom;
+  /** Draws which timer callbacks come late (their own stream: a seed without late ticks runs as before). */
+  private readonly lateTicks: SeededRandom;
   readonly nodeIds: readonly string[];
   readonly nodes: SimNode[] = [];
   readonly network: SimNetwork;
@@ -126,6 +129,7 @@ export class Simulation implements SimHost {
     this.options = options;
     this.trace = trace;
     this.random = new SeededRandom(options.seed);
+    this.lateTicks = new SeededRandom(options.seed ^ 0x3c7a1e55);
     const ids: string[] = [];
     for (let index = 0; index < options.nodeCount; index++) ids.push(`n${index + 1}`);
     this.nodeIds = ids;
@@ -251,10 +255,12 @@ export class Simulation implements SimHost {
   /** Schedules the next tick of `node` for its current incarnation. */
   scheduleTick(node: SimNode, afterUs: number): void {
     const rate = this.options.clockRates[node.index] ?? 1;
-    const periodUs = Math.round(this.options.tickUs * rate * (0.98 + this.random.nextFloat() * 0.04));
+    // A late callback makes up for the periods it missed in one tick call (raft-timing.ts).
+    const elapsedTicks = this.options.lateTickRate > 0 && this.lateTicks.chance(this.options.lateTickRate) ? this.lateTicks.between(2, 4) : 1;
+    const periodUs = Math.round(this.options.tickUs * elapsedTicks * rate * (0.98 + this.random.nextFloat() * 0.04));
     const incarnation = node.incarnation;
     this.queue.schedule(this.currentUs + afterUs + periodUs, node.index, incarnation, () => {
-      node.loop?.tick();
+      node.loop?.tick(elapsedTicks);
       node.dispatch?.tick();
       this.scheduleTick(node, 0);
     });
