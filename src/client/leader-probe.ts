@@ -8,14 +8,13 @@
  * itself (`leader` equals its own `node`), or undefined when none does within the bound.
  *
  * Only a node that says it leads is believed: a follower may still name the silent node, or name a
- * leader it has not heard from since. A node that wrongly believes it leads (an old leader cut off
- * from its peers, before its check-quorum steps it down) costs one redirect, never a lost request:
- * what the client resends is idempotent or refused as before. The caller says which node ids it
- * will not believe (`believable`): the silent node itself, which the list may still hold under
- * another spelling of its address, and the nodes it found silent just before. A stale leader cut
- * off from its peers answers hello saying it leads until check-quorum steps it down; believed
- * again, it would take the calls back from the new leader as soon as that one is slow once, and
- * the client would move them to and fro, resending them each time, until the stale one steps down.
+ * leader it has not heard from since. The caller says which node ids it will not believe
+ * (`believable`): the silent node itself, which the list may hold under another spelling of its
+ * address, and the nodes it found silent just before. An old leader cut off from its peers says it
+ * leads until check-quorum steps it down; believed again, it would take the calls back from the new
+ * leader as soon as that one is slow once, and the calls would move to and fro, resent each time.
+ * A node that wrongly says it leads costs a redirect, never a lost request: what the client resends
+ * is idempotent or refused as before.
  *
  * Runs on: any thread of a client process.
  */

@@ -23,21 +23,12 @@
 import { expect } from 'chai';
 import { ClusterConnection } from '../../src/client/cluster-connection.js';
 import { ClientClosedError, DeadlineExceededError, FalconClient, UnavailableError } from '../../src/client/index.js';
-import { startScriptedNode, type OnRequest, type Request, type ScriptedNode } from '../support/scripted-node.js';
+import { scriptedNodesPerTest, type OnRequest, type Request, type ScriptedNode } from '../support/scripted-node.js';
 import { waitUntil } from '../support/wait-until.js';
 import { outcomeOf, scriptedNode, SharedLog } from './scripted-cluster.js';
 
 describe('attack: the SDK leader probe', () => {
-  const nodes: ScriptedNode[] = [];
-  afterEach(async () => {
-    await Promise.all(nodes.splice(0).map((node) => node.close()));
-  });
-
-  async function node(onRequest: OnRequest): Promise<ScriptedNode> {
-    const started = await startScriptedNode(onRequest);
-    nodes.push(started);
-    return started;
-  }
+  const node = scriptedNodesPerTest();
 
   function hello(id: string, leader: string | null): Record<string, unknown> {
     return { protocol: 1, node: id, leader, producerId: `p-${id}` };
@@ -146,7 +137,6 @@ describe('attack: the SDK leader probe', () => {
       return undefined;
     });
     const elected = await scriptedNode('b', (request, { producerId }) => (request.type === 'enqueue' ? log.enqueue(request, producerId) : undefined));
-    nodes.push(paused, elected);
     const client = new FalconClient({ nodes: [paused.address, elected.address], deadlineMs: 8_000, attemptTimeoutMs: 120_000, leaderProbeMs: 50 });
     try {
       await client.enqueue('q', { marker: 'warm-up' });
@@ -167,6 +157,7 @@ describe('attack: the SDK leader probe', () => {
       expect(sessionHellos, 'one move to the elected node').to.have.length(1);
     } finally {
       await client.close();
+      await Promise.all([paused.close(), elected.close()]);
     }
   });
 
@@ -175,13 +166,12 @@ describe('attack: the SDK leader probe', () => {
     const paused = await node(() => undefined);
     const elected = await node((request) => (request.type === 'hello' ? hello('b', 'b') : { queues: [] }));
     const connection = new ClusterConnection({
-      nodes: [paused, elected].map((each) => ({ host: '127.0.0.1', port: each.port })), attemptTimeoutMs: 3_000, leaderProbeMs: 100,
+      // The hello's own bound (the attempt bound) is far beyond the call's deadline: only the probe can answer it in time.
+      nodes: [paused, elected].map((each) => ({ host: '127.0.0.1', port: each.port })), attemptTimeoutMs: 120_000, leaderProbeMs: 100,
     });
     try {
-      const startedMs = Date.now();
       const reply = await connection.call({ type: 'stats' }, { idempotent: true, deadlineMs: 10_000 });
       expect(reply['queues']).to.deep.equal([]);
-      expect(Date.now() - startedMs, 'answered after a probe, not after the hello bound').to.be.below(1_500);
       expect(sentOf(elected, 'stats')).to.have.length(1);
     } finally {
       connection.close();

@@ -13,19 +13,10 @@
 import { expect } from 'chai';
 import { ClusterConnection } from '../../src/client/cluster-connection.js';
 import { DeadlineExceededError, FalconClient } from '../../src/client/index.js';
-import { startScriptedNode, type OnRequest, type Request, type ScriptedNode } from '../support/scripted-node.js';
+import { scriptedNodesPerTest, type OnRequest, type Request, type ScriptedNode } from '../support/scripted-node.js';
 
 describe('SDK leader probe against scripted nodes', () => {
-  const nodes: ScriptedNode[] = [];
-  afterEach(async () => {
-    await Promise.all(nodes.splice(0).map((node) => node.close()));
-  });
-
-  async function node(onRequest: OnRequest): Promise<ScriptedNode> {
-    const started = await startScriptedNode(onRequest);
-    nodes.push(started);
-    return started;
-  }
+  const node = scriptedNodesPerTest();
 
   /** Says hello as `id` naming `leader`; every other request is left unanswered (silent). */
   function silent(id: string, leader: string): OnRequest {

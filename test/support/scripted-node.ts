@@ -85,3 +85,19 @@ export async function startScriptedNode(onRequest: OnRequest): Promise<ScriptedN
   const port = typeof address === 'object' && address !== null ? address.port : 0;
   return { port, address: `127.0.0.1:${port}`, requests, close: () => stop((socket) => socket.destroy()), kill };
 }
+
+/**
+ * For a describe block whose tests start scripted nodes: the returned function starts one, and an
+ * afterEach closes every node the test started.
+ */
+export function scriptedNodesPerTest(): (onRequest: OnRequest) => Promise<ScriptedNode> {
+  const started: ScriptedNode[] = [];
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((node) => node.close()));
+  });
+  return async (onRequest) => {
+    const node = await startScriptedNode(onRequest);
+    started.push(node);
+    return node;
+  };
+}
