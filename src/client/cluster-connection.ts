@@ -24,7 +24,7 @@
  * and probes the same way (a paused node's kernel still accepts connections; its hello waits).
  * The attempt bound is long (a few election timeouts), so the client does not wait for it to learn
  * of a new leader: once the node has sent nothing for `leaderProbeMs` while a request waits on it
- * (beyond a long poll's wait), the client asks the other nodes who leads (leader-probe.ts), and
+ * (beyond a long poll's wait), the client asks the other nodes who leads (leader-search.ts), and
  * moves every waiting call at once to a node that says it leads (their outcomes unknown, as after a
  * lost connection). A failover behind a paused or cut-off leader then costs the election, not 2 s.
  *
@@ -43,9 +43,8 @@
  */
 import { ProtocolConnection } from './protocol-connection.js';
 import { ClientClosedError, DeadlineExceededError, ProtocolError, UnavailableError } from './errors.js';
-import { probeLeader, type ProbedLeader } from './leader-probe.js';
+import { LeaderSearch } from './leader-search.js';
 import { mayRetry, outcomeUnknown } from './retry-rules.js';
-import { SilentNodes } from './silent-nodes.js';
 import { withinBound } from './within-bound.js';
 import { RequestAttempts, type RequestBody } from './request-attempts.js';
 
@@ -113,18 +112,14 @@ export class ClusterConnection {
   retries = 0;
   /** Requests sent (attempts, retries included), by type: for the caller's figures and tests. */
   readonly requestsSent = new Map<string, number>();
-  /** Leader probes made, and those that moved the calls to another node: for the caller's figures and tests. */
-  probes = 0;
-  probeMoves = 0;
-  private probing = false;
   /** The connection last dropped: later failures of calls that were waiting on it change nothing. */
   private left: ProtocolConnection | undefined;
   /** The failure of the last opening that moved the target: every call that waited for that opening
    *  gets this same error, and only the first moves on (as many moves as calls could lead back to the
    *  failed node, again and again, while the calls keep failing together). */
   private openFailureMovedOn: ProtocolError | undefined;
-  /** Nodes found silent, skipped for an attempt bound (by address, and by node id once known). */
-  private readonly silent = new SilentNodes();
+  /** Nodes found silent, and the leader probes past them. */
+  private readonly search: LeaderSearch;
   /** The node id each connection's hello named. */
   private readonly nodeIds = new WeakMap<ProtocolConnection, string>();
 
@@ -133,6 +128,22 @@ export class ClusterConnection {
     this.options = options;
     this.target = options.nodes[0] as NodeAddress;
     this.producer = options.producerId;
+    const { token, clientName, frameBytesMax } = options;
+    this.search = new LeaderSearch({
+      nodes: options.nodes, attemptBoundMs: options.attemptTimeoutMs ?? attemptTimeoutMsDefault,
+      probeMs: options.leaderProbeMs ?? leaderProbeMsDefault,
+      ...(token === undefined ? {} : { token }), ...(clientName === undefined ? {} : { clientName }),
+      ...(frameBytesMax === undefined ? {} : { frameBytesMax }),
+    });
+  }
+
+  /** Leader probes made, and those that moved the calls to another node: for the caller's figures and tests. */
+  get probes(): number {
+    return this.search.probes;
+  }
+
+  get probeMoves(): number {
+    return this.search.probeMoves;
   }
 
   /**
@@ -248,7 +259,7 @@ export class ClusterConnection {
             continue;
           }
           // Silent (a paused node): the next attempt goes elsewhere, and the calls waiting on it move too.
-          this.suspect(connection.address, this.nodeIds.get(connection));
+          this.search.suspect(connection.address, this.nodeIds.get(connection));
           connection.close(`no answer within ${boundMs} ms`);
           throw new UnavailableError(`no answer from ${connection.address} within ${boundMs} ms; the request's outcome is unknown`, { sent: true });
         }
@@ -268,33 +279,15 @@ export class ClusterConnection {
    * asked or believed: a stale leader says it leads until check-quorum steps it down.
    */
   private probeOthers(connection: ProtocolConnection, probeMs: number): void {
-    if (this.probing) return;
-    this.probing = true;
     const silentId = this.nodeIds.get(connection);
-    void this.whoLeads(connection.address, silentId, probeMs).then((leader) => {
-      this.probing = false;
+    this.search.probeOnce(connection.address, silentId, 2 * probeMs, (leader) => {
       if (leader === undefined || this.closedByUser || this.connection !== connection) return;
       // Answered meanwhile: busy, not silent.
       if (Date.now() - connection.lastFrameAtMs < probeMs) return;
-      this.suspect(connection.address, silentId);
+      this.search.suspect(connection.address, silentId);
       this.target = { host: leader.host, port: leader.port };
       this.dropConnection(`${connection.address} was silent for ${probeMs} ms and ${leader.host}:${leader.port} says it leads`);
-      this.probeMoves += 1;
-    });
-  }
-
-  /** A leader probe (leader-probe.ts) of the nodes but `silentAddress` and those found silent, believing
-   *  none that is `silentId` or was found silent. */
-  private whoLeads(silentAddress: string, silentId: string | undefined, probeMs: number): Promise<ProbedLeader | undefined> {
-    const { token, clientName, frameBytesMax } = this.options;
-    const nodes = this.options.nodes.filter((node) => `${node.host}:${node.port}` !== silentAddress && !this.suspected(node));
-    const believable = (nodeId: string): boolean => nodeId !== silentId && !this.silent.nodeSuspected(nodeId);
-    return probeLeader({
-      nodes, boundMs: 2 * probeMs, believable, ...(token === undefined ? {} : { token }),
-      ...(clientName === undefined ? {} : { clientName }), ...(frameBytesMax === undefined ? {} : { frameBytesMax }),
-    }).then((leader) => {
-      this.probes += 1;
-      return leader;
+      this.search.probeMoves += 1;
     });
   }
 
@@ -312,7 +305,7 @@ export class ClusterConnection {
     if (used === undefined && error === this.openFailureMovedOn) return;
     if (used === undefined) this.openFailureMovedOn = error;
     // A follower may still name a leader found silent just now (before its election): not followed.
-    if (error.leader !== undefined && !this.suspected({ host: error.leader.host, port: error.leader.clientPort }, error.leader.id)) {
+    if (error.leader !== undefined && !this.search.suspected({ host: error.leader.host, port: error.leader.clientPort }, error.leader.id)) {
       this.target = { host: error.leader.host, port: error.leader.clientPort };
       this.dropConnection();
       return;
@@ -321,18 +314,9 @@ export class ClusterConnection {
     const { nodes } = this.options;
     for (let step = 0; step < nodes.length; step += 1) {
       this.nextNode = (this.nextNode + 1) % nodes.length;
-      if (!this.suspected(nodes[this.nextNode] as NodeAddress)) break;
+      if (!this.search.suspected(nodes[this.nextNode] as NodeAddress)) break;
     }
     this.target = nodes[this.nextNode] as NodeAddress;
-  }
-
-  /** `address` (node `nodeId`, when known) answered nothing in time: skipped for one attempt bound. */
-  private suspect(address: string, nodeId: string | undefined): void {
-    this.silent.suspect(address, nodeId, this.options.attemptTimeoutMs ?? attemptTimeoutMsDefault);
-  }
-
-  private suspected(node: NodeAddress, nodeId?: string): boolean {
-    return this.silent.addressSuspected(`${node.host}:${node.port}`) || (nodeId !== undefined && this.silent.nodeSuspected(nodeId));
   }
 
   private dropConnection(reason = 'moving to another node'): void {
@@ -363,7 +347,7 @@ export class ClusterConnection {
     });
     let hello: Reply;
     try {
-      hello = await this.helloAnswer(connection, connection.request({
+      hello = await this.search.helloAnswer(connection, connection.request({
         type: 'hello', protocol: 1,
         ...(this.producer === undefined ? {} : { producerId: this.producer }),
         ...(clientName === undefined ? {} : { client: clientName }),
@@ -387,42 +371,11 @@ export class ClusterConnection {
     return connection;
   }
 
-  /**
-   * The hello's answer within the attempt bound. A paused node accepts connections (its kernel
-   * does) and answers nothing: after `leaderProbeMs` of silence the other nodes are asked who
-   * leads, and one that does ends the wait with UNAVAILABLE (`sent: false`) naming it, so the
-   * next attempt goes there.
-   */
-  private async helloAnswer(connection: ProtocolConnection, answer: Promise<Reply>): Promise<Reply> {
-    const boundMs = this.options.attemptTimeoutMs ?? attemptTimeoutMsDefault;
-    const probeMs = this.options.leaderProbeMs ?? leaderProbeMsDefault;
-    const endMs = Date.now() + boundMs;
-    for (;;) {
-      const early = await withinBound(answer, Math.max(0, Math.min(probeMs, endMs - Date.now())), () => undefined);
-      if (early !== undefined) return early;
-      if (this.closedByUser) throw new ClientClosedError('the connection to the cluster was closed while connecting', { sent: false });
-      const probe = this.whoLeads(connection.address, undefined, probeMs).then((leader) => ({ leader }));
-      const first = Date.now() >= endMs ? undefined
-        : await withinBound(Promise.race([answer.then((reply) => ({ reply })), probe]), Math.max(0, endMs - Date.now()), () => undefined);
-      if (first === undefined) {
-        this.suspect(connection.address, undefined);
-        throw new UnavailableError(`no answer to hello from ${connection.address} within ${boundMs} ms`, { sent: false });
-      }
-      if ('reply' in first) return first.reply;
-      if (first.leader === undefined) continue;
-      this.suspect(connection.address, undefined);
-      this.probeMoves += 1;
-      const { host, port, nodeId } = first.leader;
-      throw new UnavailableError(`no answer to hello from ${connection.address} within ${probeMs} ms, and ${host}:${port} says it leads`, {
-        sent: false, leader: { id: nodeId, host, clientPort: port },
-      });
-    }
-  }
-
   /** Closes the connection; calls in flight and later reject with ClientClosedError. */
   close(): void {
     this.closedByUser = true;
     this.dropConnection();
+    this.search.close();
     this.wakeSleepers();
   }
 

@@ -36,6 +36,8 @@ export interface LeaderProbeOptions {
   readonly frameBytesMax?: number;
   /** Whether a node (by the id its hello names) that says it leads is believed (default: all are). */
   readonly believable?: (nodeId: string) => boolean;
+  /** Ends the probe: its connections close at once, and it resolves with no leader. */
+  readonly signal?: AbortSignal;
 }
 
 /** A node that says it leads, and the id its hello gave. */
@@ -61,11 +63,17 @@ export function probeLeader(options: LeaderProbeOptions): Promise<ProbedLeader |
 /** The node's id when `node` answers hello saying it leads; undefined otherwise, and on any failure. */
 async function askNode(node: ProbedNode, options: LeaderProbeOptions): Promise<string | undefined> {
   let connection: ProtocolConnection | undefined;
+  const { signal } = options;
+  const onAbort = (): void => connection?.close('the client was closed');
+  const stopped = (): boolean => signal?.aborted === true;
   try {
+    if (stopped()) return undefined;
     connection = await ProtocolConnection.open({
       host: node.host, port: node.port, connectTimeoutMs: options.boundMs,
       ...(options.frameBytesMax === undefined ? {} : { frameBytesMax: options.frameBytesMax }),
     });
+    if (stopped()) return undefined;
+    signal?.addEventListener('abort', onAbort, { once: true });
     const hello = await withinBound(connection.request({
       type: 'hello', protocol: 1,
       ...(options.clientName === undefined ? {} : { client: options.clientName }),
@@ -76,6 +84,7 @@ async function askNode(node: ProbedNode, options: LeaderProbeOptions): Promise<s
   } catch {
     return undefined;
   } finally {
+    signal?.removeEventListener('abort', onAbort);
     connection?.close('the leader probe is done');
   }
 }

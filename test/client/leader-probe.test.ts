@@ -12,7 +12,8 @@
  */
 import { expect } from 'chai';
 import { ClusterConnection } from '../../src/client/cluster-connection.js';
-import { DeadlineExceededError, FalconClient } from '../../src/client/index.js';
+import { ClientClosedError, DeadlineExceededError, FalconClient } from '../../src/client/index.js';
+import { waitUntil } from '../support/wait-until.js';
 import { scriptedNodesPerTest, type OnRequest, type Request, type ScriptedNode } from '../support/scripted-node.js';
 
 describe('SDK leader probe against scripted nodes', () => {
@@ -92,5 +93,20 @@ describe('SDK leader probe against scripted nodes', () => {
     } finally {
       connection.close();
     }
+  });
+
+  it('closes the probe\'s connections when the client is closed, not at the probe\'s own bound', async () => {
+    const paused = await node(silent('a', 'a'));
+    // Takes the probe's connection and never answers its hello: only close() can end that wait.
+    const unanswering = await node(() => undefined);
+    const client = new FalconClient({
+      nodes: [`127.0.0.1:${paused.port}`, `127.0.0.1:${unanswering.port}`], deadlineMs: 60_000, attemptTimeoutMs: 120_000, leaderProbeMs: 500,
+    });
+    const call = client.enqueue('q', { n: 1 }).catch((error: unknown) => error);
+    await waitUntil(() => hellos(unanswering).length === 1, 'the probe asked the other node', 10_000, 5);
+    expect(unanswering.openConnections, 'the probe holds its connection open, waiting up to 1 s').to.equal(1);
+    await client.close();
+    expect(await call).to.be.instanceOf(ClientClosedError);
+    await waitUntil(() => unanswering.openConnections === 0, 'the probe\'s connection closed with the client', 400, 5);
   });
 });

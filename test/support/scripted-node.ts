@@ -38,6 +38,8 @@ export interface ScriptedNode {
   readonly port: number;
   readonly address: string;
   readonly requests: Request[];
+  /** Connections open now (a client's, or a probe's). */
+  readonly openConnections: number;
   /** Ends every connection and closes the port. */
   close(): Promise<void>;
   /** Resets every connection and closes the port (kill -9 of a node). */
@@ -83,7 +85,12 @@ export async function startScriptedNode(onRequest: OnRequest): Promise<ScriptedN
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
-  return { port, address: `127.0.0.1:${port}`, requests, close: () => stop((socket) => socket.destroy()), kill };
+  return {
+    port, address: `127.0.0.1:${port}`, requests, close: () => stop((socket) => socket.destroy()), kill,
+    get openConnections() {
+      return sockets.size;
+    },
+  };
 }
 
 /**
