@@ -5,7 +5,11 @@
  * election timeout or two, but the client would learn of it only at its attempt bound (2 s). The
  * probe opens a short connection to each other node, sends `hello` (with the client's token, no
  * producer id: it opens no session), and resolves with the first node that answers that it leads
- * itself (`leader` equals its own `node`), or undefined when none does within the bound.
+ * itself (`leader` equals its own `node`), or undefined when none does within the bound. With
+ * `leaderWaitMs`, a node that does not lead holds its answer until it leads or the wait is over
+ * (docs/protocol.md, hello): the node that wins the election answers at that moment, and one probe
+ * spans the election instead of one probe after another through it. Once a node says it leads, the
+ * other connections close.
  *
  * Only a node that says it leads is believed: a follower may still name the silent node, or name a
  * leader it has not heard from since. The caller says which node ids it will not believe
@@ -29,8 +33,10 @@ export interface ProbedNode {
 export interface LeaderProbeOptions {
   /** The nodes to ask (the silent one left out). */
   readonly nodes: readonly ProbedNode[];
-  /** Bound on each node's connect and answer. */
+  /** Bound on each node's connect, and on its answer beyond `leaderWaitMs`. */
   readonly boundMs: number;
+  /** How long each node may hold its answer until it leads (hello's `leaderWaitMs`; default 0: at once). */
+  readonly leaderWaitMs?: number;
   readonly token?: string;
   readonly clientName?: string;
   readonly frameBytesMax?: number;
@@ -45,16 +51,23 @@ export interface ProbedLeader extends ProbedNode {
   readonly nodeId: string;
 }
 
-/** The first of `nodes` that says it leads and is believable, or undefined when none does within the bound. */
+/** The first of `nodes` that says it leads and is believable, or undefined when none does within the
+ *  bound; the other nodes' connections close as soon as one does. */
 export function probeLeader(options: LeaderProbeOptions): Promise<ProbedLeader | undefined> {
+  const done = new AbortController();
+  const signal = options.signal === undefined ? done.signal : AbortSignal.any([options.signal, done.signal]);
   return new Promise((resolve) => {
     let unanswered = options.nodes.length;
     if (unanswered === 0) resolve(undefined);
     for (const node of options.nodes) {
-      void askNode(node, options).then((leaderId) => {
+      void askNode(node, { ...options, signal }).then((leaderId) => {
         unanswered -= 1;
-        if (leaderId !== undefined && (options.believable?.(leaderId) ?? true)) resolve({ host: node.host, port: node.port, nodeId: leaderId });
-        else if (unanswered === 0) resolve(undefined);
+        if (leaderId !== undefined && (options.believable?.(leaderId) ?? true)) {
+          resolve({ host: node.host, port: node.port, nodeId: leaderId });
+          done.abort();
+        } else if (unanswered === 0) {
+          resolve(undefined);
+        }
       });
     }
   });
@@ -78,7 +91,8 @@ async function askNode(node: ProbedNode, options: LeaderProbeOptions): Promise<s
       type: 'hello', protocol: 1,
       ...(options.clientName === undefined ? {} : { client: options.clientName }),
       ...(options.token === undefined ? {} : { token: options.token }),
-    }), options.boundMs, () => undefined);
+      ...(options.leaderWaitMs === undefined ? {} : { leaderWaitMs: options.leaderWaitMs }),
+    }), options.boundMs + (options.leaderWaitMs ?? 0), () => undefined);
     const nodeId = hello?.['node'];
     return typeof nodeId === 'string' && hello?.['leader'] === nodeId ? nodeId : undefined;
   } catch {

@@ -17,6 +17,9 @@ import { withinBound } from './within-bound.js';
 
 type Reply = Record<string, unknown> & { readonly id: number };
 
+/** The longest `leaderWaitMs` a node takes (docs/protocol.md, hello). */
+const leaderWaitMsMax = 10_000;
+
 export interface LeaderSearchOptions {
   readonly nodes: readonly ProbedNode[];
   readonly token?: string;
@@ -48,13 +51,15 @@ export class LeaderSearch {
   }
 
   /** A leader probe (leader-probe.ts) of the nodes but `silentAddress` and those found silent, believing
-   *  none that is `silentId` or was found silent; each node's answer bounded by `boundMs`. */
+   *  none that is `silentId` or was found silent. Each node may hold its answer until it leads, for
+   *  half the attempt bound (long enough for an election), and must answer within `boundMs` after. */
   whoLeads(silentAddress: string, silentId: string | undefined, boundMs: number): Promise<ProbedLeader | undefined> {
     const { token, clientName, frameBytesMax } = this.options;
+    const leaderWaitMs = Math.min(leaderWaitMsMax, Math.floor(this.options.attemptBoundMs / 2));
     const nodes = this.options.nodes.filter((node) => `${node.host}:${node.port}` !== silentAddress && !this.suspected(node));
     const believable = (nodeId: string): boolean => nodeId !== silentId && !this.silent.nodeSuspected(nodeId);
     return probeLeader({
-      nodes, boundMs, believable, signal: this.stop.signal, ...(token === undefined ? {} : { token }),
+      nodes, boundMs, leaderWaitMs, believable, signal: this.stop.signal, ...(token === undefined ? {} : { token }),
       ...(clientName === undefined ? {} : { clientName }), ...(frameBytesMax === undefined ? {} : { frameBytesMax }),
     }).then((leader) => {
       this.probes += 1;

@@ -15,6 +15,8 @@
  * - Long polls: a pull that finds nothing ready waits (up to its `waitMs`) parked on its queue,
  *   and is proposed again when the Replicator says the queue gained ready jobs, or answered with
  *   no jobs at its deadline. A pull whose connection closed is forgotten.
+ * - A hello with `leaderWaitMs` on a node that does not lead is held (held-hellos.ts) until the
+ *   node leads or the wait is over.
  * - Heartbeats go to the Registry, which answers whether the worker is still registered.
  * - An unregister is proposed as the release of the worker (the command a TTL expiry proposes),
  *   and answered once applied; the Registry hears of it at once and stops the worker's TTL.
@@ -40,6 +42,7 @@ import { errorReply, type LeaderAddress } from '../net/client-frames.js';
 import { notLeadingError } from '../protocol/not-leading.js';
 import { CommandBatcher } from './command-batcher.js';
 import { AccessControl, type AccessGrant } from './access-control.js';
+import { HeldHellos } from './held-hellos.js';
 
 /** Where replies go: a client connection. */
 export interface ReplyChannel {
@@ -110,6 +113,7 @@ export class Dispatcher<Connection extends ReplyChannel> {
   private readonly beats = new Map<number, Origin<Connection> & { readonly deadlineMs: number }>();
   /** A pull's deadline, fixed when it first parks, kept across wake-ups. */
   private readonly pullDeadlines = new WeakMap<PullRequest, number>();
+  private readonly heldHellos = new HeldHellos<Connection>();
   private nextBeat = 1;
   private leader: string | null = null;
   private stepping = false;
@@ -175,10 +179,10 @@ export class Dispatcher<Connection extends ReplyChannel> {
     this.counters.requests += 1;
     if (request.type === 'hello') {
       if (!this.onHelloToken(connection, request.id, request.token)) return;
-      const producerId = request.producerId ?? this.producerIds.get(connection) ?? this.options.newProducerId();
-      this.producerIds.set(connection, producerId);
-      const access = this.access.isOpen ? 'open' : this.grants.get(connection)?.role ?? 'none';
-      connection.send(helloReply(request.id, this.options.nodeId, this.leader, producerId, access));
+      this.producerIds.set(connection, request.producerId ?? this.producerIds.get(connection) ?? this.options.newProducerId());
+      const waitMs = request.leaderWaitMs ?? 0;
+      if (waitMs > 0 && !this.leading) this.heldHellos.hold({ connection, id: request.id, deadlineMs: this.options.nowMs() + waitMs });
+      else this.answerHello(connection, request.id);
       return;
     }
     const refusal = this.access.authorize(this.grants.get(connection), request.type);
@@ -211,6 +215,12 @@ export class Dispatcher<Connection extends ReplyChannel> {
       case 'stats':
         this.batcher.query({ connection, request }, { type: 'stats', queue: request.queue ?? null });
     }
+  }
+
+  /** Who this node is, who leads, the connection's producer session and what it may do. */
+  private answerHello(connection: Connection, id: number): void {
+    const access = this.access.isOpen ? 'open' : this.grants.get(connection)?.role ?? 'none';
+    connection.send(helloReply(id, this.options.nodeId, this.leader, this.producerIds.get(connection) ?? this.options.newProducerId(), access));
   }
 
   /** Sets the connection's grant from its hello's token; false (answered) for an unlisted token. */
@@ -318,6 +328,7 @@ export class Dispatcher<Connection extends ReplyChannel> {
       this.leader = message.leader;
       this.stepping = message.stepping;
       if (wasLeading && !this.leading) this.refuseParked();
+      if (this.leading) for (const hello of this.heldHellos.takeAll()) this.answerHello(hello.connection, hello.id);
       return;
     }
     if (message.type === 'readyQueues') {
@@ -349,6 +360,7 @@ export class Dispatcher<Connection extends ReplyChannel> {
 
   /** The connection closed: its parked pulls go (answers to its other requests are dropped). */
   onConnectionClosed(connection: Connection): void {
+    this.heldHellos.forget(connection);
     for (const [queue, parked] of this.parked) {
       const kept = parked.filter((pull) => pull.connection !== connection);
       if (kept.length === 0) this.parked.delete(queue);
@@ -369,6 +381,7 @@ export class Dispatcher<Connection extends ReplyChannel> {
   tick(): void {
     const nowMs = this.options.nowMs();
     this.batcher.expire(nowMs);
+    for (const hello of this.heldHellos.takeExpired(nowMs)) this.answerHello(hello.connection, hello.id);
     for (const [beat, origin] of this.beats) {
       if (origin.deadlineMs > nowMs) continue;
       this.beats.delete(beat);

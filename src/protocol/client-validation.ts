@@ -100,7 +100,10 @@ const jobs: ShapeCheck = (value) => (Array.isArray(value) && value.length === 0 
 
 /** Every request type and its fields: the one list of them. */
 const requestFields: { readonly [Type in ClientRequestType]: MessageChecks<RequestOf<Type>> } = {
-  hello: { id, protocol: positiveSafeInteger, producerId: optional(name), client: optional(name), token: optional(bearerToken) },
+  hello: {
+    id, protocol: positiveSafeInteger, producerId: optional(name), client: optional(name), token: optional(bearerToken),
+    leaderWaitMs: optional(integerFrom(0, limits.leaderWaitMsMax)),
+  },
   enqueue: { id, queue, jobs, sequence: optional(safeInteger), retry: optional(boolean) },
   pull: {
     id, queue, jobsMax: integerFrom(1, limits.jobsPerPullMax), leaseMs,

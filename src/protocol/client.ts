@@ -47,6 +47,8 @@ export const clientLimits = {
   jobsPerPullMax: jobsPerEntryMax,
   /** A long poll holds a slot on the node; a client that wants to wait longer polls again. */
   waitMsMax: 60_000,
+  /** A hello held until its node leads: long enough for a few elections. */
+  leaderWaitMsMax: 10_000,
   /** Keys are held for the dedup window in every replica's memory. */
   idempotencyKeyBytesMax: 256,
   /** Job priorities are 32-bit signed integers: the ready index orders them as such. */
@@ -85,6 +87,9 @@ export interface HelloRequest {
   /** The bearer token of a cluster that lists tokens (auth in cluster.yaml); it grants its role to
    *  this connection until the next hello. Never logged. */
   readonly token?: string;
+  /** Answer once this node leads, or after this many ms (a client looking for a new leader past a
+   *  silent one); absent or 0: answer at once. */
+  readonly leaderWaitMs?: number;
 }
 
 /** Retry delays after failed attempts (queue/commands.ts `Backoff`); unset fields take the

@@ -109,4 +109,35 @@ describe('SDK leader probe against scripted nodes', () => {
     expect(await call).to.be.instanceOf(ClientClosedError);
     await waitUntil(() => unanswering.openConnections === 0, 'the probe\'s connection closed with the client', 400, 5);
   });
+
+  it('asks each node once to answer when it leads, and moves the call the moment one does', async () => {
+    const paused = await node(silent('a', 'a'));
+    let elect: (() => void) | undefined;
+    const candidate = await node((request, reply) => {
+      if (request.type === 'hello' && request['leaderWaitMs'] !== undefined) {
+        elect = () => reply.answer({ protocol: 1, node: 'b', leader: 'b', producerId: 'p-b' });
+        return undefined;
+      }
+      if (request.type === 'hello') return { protocol: 1, node: 'b', leader: 'b', producerId: 'p-b' };
+      return { queues: [] };
+    });
+    const connection = new ClusterConnection({
+      nodes: [{ host: '127.0.0.1', port: paused.port }, { host: '127.0.0.1', port: candidate.port }], attemptTimeoutMs: 6_000, leaderProbeMs: 50,
+    });
+    try {
+      const call = connection.call({ type: 'stats' }, { idempotent: true, deadlineMs: 5_000 });
+      await waitUntil(() => elect !== undefined, 'the probe asked the candidate', 5_000, 5);
+      expect(hellos(candidate)[0]?.['leaderWaitMs'], 'half the attempt bound').to.equal(3_000);
+      // Ten probe periods: without the held answer, the client would have asked about ten times.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(hellos(candidate), 'one probe spans the election').to.have.length(1);
+      expect(connection.probes, 'the probe is still waiting').to.equal(0);
+      elect?.();
+      expect(await call).to.deep.include({ queues: [] });
+      expect(connection.probeMoves).to.equal(1);
+      expect(paused.requests.filter((request) => request.type === 'stats')).to.have.length(1);
+    } finally {
+      connection.close();
+    }
+  });
 });

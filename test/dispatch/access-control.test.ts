@@ -8,11 +8,12 @@
 import { expect } from 'chai';
 import { accessRoles, mayRunJobs, tokenCharsMax, type AccessRole, type AccessToken } from '../../src/config/auth-config.js';
 import { AccessControl, tokenNeededMessage } from '../../src/dispatch/access-control.js';
-import { Dispatcher, type DispatcherOptions, type ReplyChannel } from '../../src/dispatch/dispatcher.js';
+import { Dispatcher, type DispatcherOptions } from '../../src/dispatch/dispatcher.js';
 import { isFalconError } from '../../src/errors.js';
 import { rolesAllowed } from '../../src/protocol/access-roles.js';
 import { createClientRequestIntake, type InvalidRequest } from '../../src/protocol/client-validation.js';
-import { clientLimits, type ClientReply, type ClientRequest, type ClientRequestType } from '../../src/protocol/client.js';
+import { clientLimits, type ClientRequest, type ClientRequestType } from '../../src/protocol/client.js';
+import { FakeConnection, dispatcherOptions } from '../support/fake-dispatch.js';
 
 const tokens: readonly AccessToken[] = [
   { token: 'produce-token-0123456789', role: 'produce', name: 'web' },
@@ -81,30 +82,8 @@ describe('access control: the role table', () => {
   });
 });
 
-class FakeConnection implements ReplyChannel {
-  readonly replies: ClientReply[] = [];
-  readonly isClosing = false;
-  send(reply: ClientReply): boolean {
-    this.replies.push(reply);
-    return true;
-  }
-  last(): Record<string, unknown> {
-    return this.replies.at(-1) as unknown as Record<string, unknown>;
-  }
-}
-
 function followerOptions(): DispatcherOptions {
-  return {
-    nodeId: 'n2', leaderAddressOf: (id) => ({ id, host: '127.0.0.1', clientPort: 7201 }),
-    defaults: { attemptsMax: 5, leaseMs: 30_000, backoff: { kind: 'fixed', delayMs: 1_000, delayMsMax: 1_000, jitterRatio: 0 } },
-    limits: {
-      jobsPerQueueMax: 10, bytesPerQueueMax: 1_000, queuesMax: 10, idempotencyKeysMax: 10, dedupWindowMs: 1_000,
-      completedRetentionMs: 1_000, completedPerQueueMax: 10, producersMax: 10,
-    },
-    leaseMsDefault: 30_000, workerTtlMs: 5_000, pullBytesMax: 1_000, entryBytesMax: 10_000, answerTimeoutMs: 1_000,
-    toReplicator: () => undefined, toRegistry: () => undefined, nowMs: () => 0, random: () => 0.5, newProducerId: () => 'p-1',
-    access: new AccessControl(tokens),
-  };
+  return dispatcherOptions('n2', { access: new AccessControl(tokens) });
 }
 
 function follower(): Dispatcher<FakeConnection> {

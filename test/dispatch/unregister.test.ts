@@ -9,35 +9,19 @@
  * Runs on: the mocha process.
  */
 import { expect } from 'chai';
-import { Dispatcher, type ReplyChannel } from '../../src/dispatch/dispatcher.js';
+import { Dispatcher } from '../../src/dispatch/dispatcher.js';
 import { isFalconError } from '../../src/errors.js';
-import type { ClientReply } from '../../src/protocol/client.js';
 import type { ToReplicatorFromDispatcher } from '../../src/protocol/dispatch.js';
 import type { ToRegistryFromDispatcher } from '../../src/protocol/registry.js';
 import { decodeQueueEntry } from '../../src/queue/entry-codec.js';
 import { WorkerTtls } from '../../src/registry/worker-ttls.js';
-
-class FakeConnection implements ReplyChannel {
-  readonly replies: ClientReply[] = [];
-  readonly isClosing = false;
-  send(reply: ClientReply): boolean {
-    this.replies.push(reply);
-    return true;
-  }
-}
+import { FakeConnection, dispatcherOptions } from '../support/fake-dispatch.js';
 
 function dispatcherOn(nodeId: string, toReplicator: ToReplicatorFromDispatcher[], toRegistry: ToRegistryFromDispatcher[]): Dispatcher<FakeConnection> {
-  const dispatcher = new Dispatcher<FakeConnection>({
-    nodeId, leaderAddressOf: (id) => ({ id, host: '127.0.0.1', clientPort: 7201 }),
-    defaults: { attemptsMax: 5, leaseMs: 30_000, backoff: { kind: 'fixed', delayMs: 1_000, delayMsMax: 1_000, jitterRatio: 0 } },
-    limits: {
-      jobsPerQueueMax: 10, bytesPerQueueMax: 1_000, queuesMax: 10, idempotencyKeysMax: 10, dedupWindowMs: 1_000,
-      completedRetentionMs: 1_000, completedPerQueueMax: 10, producersMax: 10,
-    },
-    leaseMsDefault: 30_000, workerTtlMs: 5_000, pullBytesMax: 1_000, entryBytesMax: 10_000, answerTimeoutMs: 1_000,
+  const dispatcher = new Dispatcher<FakeConnection>(dispatcherOptions(nodeId, {
     toReplicator: (message) => toReplicator.push(message), toRegistry: (message) => toRegistry.push(message),
-    nowMs: () => 1_000, random: () => 0.25, newProducerId: () => 'p-1',
-  });
+    nowMs: () => 1_000, random: () => 0.25,
+  }));
   dispatcher.onReplicatorMessage({ type: 'leadership', leader: 'n1', term: 2, stepping: false });
   return dispatcher;
 }

@@ -12,7 +12,7 @@ export const bytes = (length: number, fill = 7): Uint8Array => new Uint8Array(le
 
 export const exampleRequests: ClientRequest[] = [
   { id: 1, type: 'hello', protocol: 1 },
-  { id: 2, type: 'hello', protocol: 1, producerId: 'p-7f3a', client: 'falcon-ts/0.1' },
+  { id: 2, type: 'hello', protocol: 1, producerId: 'p-7f3a', client: 'falcon-ts/0.1', leaderWaitMs: 1_000 },
   { id: 3, type: 'enqueue', queue: 'email', jobs: [{ payload: bytes(3) }] },
   {
     id: 4, type: 'enqueue', queue: 'email', sequence: 12, jobs: [

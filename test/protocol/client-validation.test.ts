@@ -84,6 +84,7 @@ describe('client protocol checkers', () => {
       [{ id: 1, type: 'enqueue', queue: 'q', jobs: [{ payload: bytes(1) }], sequence: -1 }, 'sequence', 'enqueue: sequence is not a safe integer ≥ 0'],
       [{ id: 1, type: 'pull', queue: 'q', jobsMax: 4097 }, 'jobsMax', 'pull: jobsMax is not an integer from 1 to 4096 (got 4097)'],
       [{ id: 1, type: 'pull', queue: 'q', jobsMax: 1, waitMs: 60_001 }, 'waitMs', 'pull: waitMs is not an integer from 0 to 60000 (got 60001)'],
+      [{ id: 1, type: 'hello', protocol: 1, leaderWaitMs: 10_001 }, 'leaderWaitMs', 'hello: leaderWaitMs is not an integer from 0 to 10000 (got 10001)'],
       [{ id: 1, type: 'ack', jobId: 1, token: 0 }, 'token', 'ack: token is not a safe integer ≥ 1'],
       [{ id: 1, type: 'ack', jobId: 2 ** 53, token: 1 }, 'jobId', 'ack: jobId is not a safe integer ≥ 1'],
       [{ id: 1, type: 'nack', jobId: 1, token: 1, retryable: 'no' }, 'retryable', 'nack: retryable is not a boolean'],
