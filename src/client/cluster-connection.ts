@@ -311,10 +311,14 @@ export class ClusterConnection {
       return;
     }
     this.dropConnection();
+    // The next node in turn, but neither one found silent nor the one that just failed (a redirect
+    // may have led there from anywhere in the list).
     const { nodes } = this.options;
+    const failed = `${this.target.host}:${this.target.port}`;
     for (let step = 0; step < nodes.length; step += 1) {
       this.nextNode = (this.nextNode + 1) % nodes.length;
-      if (!this.search.suspected(nodes[this.nextNode] as NodeAddress)) break;
+      const node = nodes[this.nextNode] as NodeAddress;
+      if (!this.search.suspected(node) && `${node.host}:${node.port}` !== failed) break;
     }
     this.target = nodes[this.nextNode] as NodeAddress;
   }

@@ -107,6 +107,23 @@ describe('SDK retries against scripted nodes', () => {
     await client.close();
   });
 
+  it('after a NOT_LEADER naming no leader, tries the next node, not again the one that refused (reached by a redirect)', async () => {
+    const stopping = await startScriptedNode((request) => (request.type === 'hello'
+      ? { protocol: 1, node: 'n2', leader: 'n2', producerId: 'p-2' }
+      : { error: { code: 'NOT_LEADER', message: 'node n2 is stopping and takes no new requests' } }));
+    const elected = await startScriptedNode((request) => (request.type === 'hello'
+      ? { protocol: 1, node: 'n3', leader: 'n3', producerId: 'p-2' } : { queues: [] }));
+    const first = await startScriptedNode((request) => (request.type === 'hello'
+      ? { protocol: 1, node: 'n1', leader: 'n2', producerId: 'p-2' }
+      : { error: { code: 'NOT_LEADER', message: 'n2 leads', leader: { id: 'n2', host: '127.0.0.1', clientPort: stopping.port } } }));
+    nodes.push(stopping, elected, first);
+    const client = new FalconClient({ nodes: [first, stopping, elected].map((node) => `127.0.0.1:${node.port}`), deadlineMs: 5_000 });
+    expect(await client.stats()).to.deep.equal([]);
+    expect(stopping.requests.map((request) => request.type), 'asked once').to.deep.equal(['hello', 'stats']);
+    expect(elected.requests.map((request) => request.type)).to.deep.equal(['hello', 'stats']);
+    await client.close();
+  });
+
   it('leaves a node that takes a request and stays silent for the next one after attemptTimeoutMs, and does not follow a redirect back to it at once', async () => {
     const silent = await startScriptedNode((request) => (request.type === 'hello' ? { protocol: 1, node: 'n1', leader: 'n1', producerId: 'p-4' } : undefined));
     const other = await startScriptedNode((request) => {
