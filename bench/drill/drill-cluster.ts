@@ -216,7 +216,7 @@ export class DrillCluster {
       const raft = status.raft;
       this.views.set(id, { atMs, role: raft.role, term: raft.term, leader: raft.leader, commit: raft.commit, applied: status.applied.index,
         appliedHash: status.applied.hash, catchingUp: raft.catchingUp === true });
-      this.history.recordObservation({ atMs, node: id, term: raft.term, role: roles[raft.role] ?? 'unknown', leader: raft.leader });
+      this.history.recordObservation({ atMs, node: id, term: raft.term, role: roles[raft.role] ?? 'unknown', leader: raft.leader, commit: raft.commit });
     } catch {
       // No answer in time: the node is down, paused or busy; the next poll tries again.
     } finally {

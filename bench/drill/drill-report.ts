@@ -114,12 +114,13 @@ function faultLines(figures: DrillFigures): string[] {
       faultName(window.fault),
       `${milliseconds(window.unavailableMs)}${window.open ? ' (open)' : ''}`,
       election === undefined ? '' : `${milliseconds(election.electionMs)} → ${election.newLeader ?? '?'}`,
+      election?.leaderCommitMs == null ? '' : milliseconds(election.leaderCommitMs),
       drop === undefined ? '' : `${drop.beforePerSecond.toFixed(0)}/s → ${drop.afterPerSecond.toFixed(0)}/s` +
         (drop.dropPercent === null ? '' : ` (${drop.dropPercent.toFixed(1)} %)`),
       rebalance === undefined ? '' : `${rebalance.jobsHeld.length} held, all moved in ${milliseconds(rebalance.allMs)}`,
     ];
   });
-  return rows.length === 0 ? ['faults: none'] : table(['fault', 'unavailable', 'new leader', 'throughput', 'rebalance'], rows);
+  return rows.length === 0 ? ['faults: none'] : table(['fault', 'unavailable', 'new leader', 'it commits', 'throughput', 'rebalance'], rows);
 }
 
 /** The final JSON line's object. */

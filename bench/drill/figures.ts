@@ -4,7 +4,9 @@
  *   enqueue answered ok among those invoked at or after it (open, to the history's end, when none);
  * - per fault that can move leadership, the election time: from its start to the first `/status`
  *   observation naming a leader other than the fault's target in a term above the one seen at the
- *   start (as fine as the polling interval);
+ *   start (as fine as the polling interval), and the time until that leader was seen committing
+ *   (its commit index above every commit index seen before the fault): a slow election and a new
+ *   leader slow to commit are told apart;
  * - per node failure (kill of a node, SIGSTOP), the throughput of acked enqueues in the window
  *   after it against the window before (each clipped to the history), and the drop in percent;
  * - per worker kill, the rebalance time: from the kill until each job the worker held was
@@ -35,6 +37,9 @@ export interface ElectionFigure {
   /** Null when no new leader was observed. */
   readonly electionMs: number | null;
   readonly newLeader: string | null;
+  /** Until the new leader was seen with a commit index above any seen before the fault; null when
+   *  it never was (or the history has no commit indexes). */
+  readonly leaderCommitMs: number | null;
 }
 
 export interface ThroughputDrop {
@@ -123,9 +128,24 @@ export function elections(index: HistoryIndex): ElectionFigure[] {
       return observation.atMs >= fault.startMs && observation.term > before.term && named !== null && named !== fault.target;
     });
     const newLeader = seen === undefined ? null : seen.role === 'leader' ? seen.node : seen.leader;
-    figures.push({ fault, electionMs: seen === undefined ? null : seen.atMs - fault.startMs, newLeader });
+    figures.push({ fault, electionMs: seen === undefined ? null : seen.atMs - fault.startMs, newLeader, leaderCommitMs: leaderCommitMs(index, fault, newLeader) });
   }
   return figures;
+}
+
+/** From the fault's start until `leader` was seen leading with a commit index above every one seen before. */
+function leaderCommitMs(index: HistoryIndex, fault: FaultRecord, leader: string | null): number | null {
+  if (leader === null) return null;
+  let before: number | undefined;
+  for (const observation of index.observations) {
+    if (observation.atMs > fault.startMs) {
+      if (before === undefined) return null;
+      if (observation.node === leader && observation.role === 'leader' && (observation.commit ?? 0) > before) return observation.atMs - fault.startMs;
+    } else if (observation.commit !== undefined) {
+      before = Math.max(before ?? 0, observation.commit);
+    }
+  }
+  return null;
 }
 
 /** Enqueues answered ok within [fromMs, toMs), or [fromMs, toMs] when `endIncluded`. */

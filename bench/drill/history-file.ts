@@ -62,6 +62,7 @@ const faultSchema = z.object({ kind: z.literal('fault'), fault: z.enum(faultKind
 
 const observationSchema = z.object({
   kind: z.literal('observation'), atMs: timeMs, node: name, term: z.number().int().nonnegative(), role: z.enum(nodeRoles), leader: name.nullable(),
+  commit: z.number().int().nonnegative().optional(),
 });
 
 const releasedSchema = z.object({ kind: z.literal('released'), atMs: timeMs, workerId: name, jobIds: z.array(positiveId).optional(), reason: z.string() });

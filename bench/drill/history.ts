@@ -138,6 +138,8 @@ export interface ObservationRecord {
   readonly role: NodeRole;
   /** The leader this node knows for `term`; null when it knows none. */
   readonly leader: string | null;
+  /** The node's commit index (absent in histories of earlier drills). */
+  readonly commit?: number;
 }
 
 /** Jobs returned to their queue by the cluster for a worker: unregister, TTL expiry. */

@@ -55,8 +55,8 @@ export class DrillScript {
     return this;
   }
 
-  observe(node: string, term: number, role: NodeRole, atMs: number, leader: string | null = role === 'leader' ? node : null): this {
-    this.history.recordObservation({ atMs, node, term, role, leader });
+  observe(node: string, term: number, role: NodeRole, atMs: number, leader: string | null = role === 'leader' ? node : null, commit?: number): this {
+    this.history.recordObservation({ atMs, node, term, role, leader, ...(commit === undefined ? {} : { commit }) });
     return this;
   }
 

@@ -51,6 +51,19 @@ describe('drill figures', () => {
       .history.records);
     expect(figures.elections.map((election) => [election.electionMs, election.newLeader])).to.deep.equal([[350, 'n2']]);
     expect(figures.maxElectionMs).to.equal(350);
+    expect(figures.elections[0]?.leaderCommitMs, 'a history without commit indexes').to.equal(null);
+  });
+
+  it('tells an election from a new leader slow to commit: the first time that leader is seen committing past the old commit', () => {
+    const figures = drillFigures(new DrillScript()
+      .observe('n1', 1, 'leader', 0, 'n1', 40).observe('n2', 1, 'follower', 0, 'n1', 42)
+      .fault('partition', 'n1', 1000)
+      .observe('n1', 1, 'leader', 1100, 'n1', 42)        // cut off: commits nothing more
+      .observe('n2', 2, 'leader', 1400, 'n2', 42)        // elected, not committing yet
+      .observe('n2', 2, 'leader', 1450, 'n2', 42)
+      .observe('n2', 2, 'leader', 1900, 'n2', 43)
+      .history.records);
+    expect(figures.elections.map((election) => [election.electionMs, election.newLeader, election.leaderCommitMs])).to.deep.equal([[400, 'n2', 900]]);
   });
 
   it('compares acked enqueues per second in the 10 s after a node failure with the 10 s before', () => {
