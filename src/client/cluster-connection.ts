@@ -280,7 +280,7 @@ export class ClusterConnection {
    */
   private probeOthers(connection: ProtocolConnection, probeMs: number): void {
     const silentId = this.nodeIds.get(connection);
-    this.search.probeOnce(connection.address, silentId, 2 * probeMs, (leader) => {
+    this.search.probeOnce(connection.address, silentId, (leader) => {
       if (leader === undefined || this.closedByUser || this.connection !== connection) return;
       // Answered meanwhile: busy, not silent.
       if (Date.now() - connection.lastFrameAtMs < probeMs) return;

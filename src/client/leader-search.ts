@@ -52,9 +52,10 @@ export class LeaderSearch {
 
   /** A leader probe (leader-probe.ts) of the nodes but `silentAddress` and those found silent, believing
    *  none that is `silentId` or was found silent. Each node may hold its answer until it leads, for
-   *  half the attempt bound (long enough for an election), and must answer within `boundMs` after. */
-  whoLeads(silentAddress: string, silentId: string | undefined, boundMs: number): Promise<ProbedLeader | undefined> {
+   *  half the attempt bound (long enough for an election), and must answer within two probe periods after. */
+  whoLeads(silentAddress: string, silentId: string | undefined): Promise<ProbedLeader | undefined> {
     const { token, clientName, frameBytesMax } = this.options;
+    const boundMs = 2 * this.options.probeMs;
     const leaderWaitMs = Math.min(leaderWaitMsMax, Math.floor(this.options.attemptBoundMs / 2));
     const nodes = this.options.nodes.filter((node) => `${node.host}:${node.port}` !== silentAddress && !this.suspected(node));
     const believable = (nodeId: string): boolean => nodeId !== silentId && !this.silent.nodeSuspected(nodeId);
@@ -68,10 +69,10 @@ export class LeaderSearch {
   }
 
   /** `whoLeads`, unless a probe made this way is still under way (then nothing happens). */
-  probeOnce(silentAddress: string, silentId: string | undefined, boundMs: number, then: (leader: ProbedLeader | undefined) => void): void {
+  probeOnce(silentAddress: string, silentId: string | undefined, then: (leader: ProbedLeader | undefined) => void): void {
     if (this.probing) return;
     this.probing = true;
-    void this.whoLeads(silentAddress, silentId, boundMs).then((leader) => {
+    void this.whoLeads(silentAddress, silentId).then((leader) => {
       this.probing = false;
       then(leader);
     });
@@ -90,7 +91,7 @@ export class LeaderSearch {
       const early = await withinBound(answer, Math.max(0, Math.min(probeMs, endMs - Date.now())), () => undefined);
       if (early !== undefined) return early;
       if (this.stop.signal.aborted) throw new ClientClosedError('the connection to the cluster was closed while connecting', { sent: false });
-      const probe = this.whoLeads(connection.address, undefined, 2 * probeMs).then((leader) => ({ leader }));
+      const probe = this.whoLeads(connection.address, undefined).then((leader) => ({ leader }));
       const first = Date.now() >= endMs ? undefined
         : await withinBound(Promise.race([answer.then((reply) => ({ reply })), probe]), Math.max(0, endMs - Date.now()), () => undefined);
       if (first === undefined) {
